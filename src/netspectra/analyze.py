@@ -1,0 +1,127 @@
+"""The analysis pipeline: source -> weight matrices -> spectra -> one LayerReport each -> ModelReport.
+
+Matrices are loaded one at a time, so peak memory is bounded by the largest matrix, not the model.
+A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) gets a row with
+``status="error"`` and the reason; it does not stop the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netspectra.diagnose.layer import AnalysisOptions, LayerReport, analyze_spectrum, failed_layer
+from netspectra.diagnose.model import ModelReport
+from netspectra.errors import MatrixError
+from netspectra.io import WeightMatrix, iter_weight_matrices
+from netspectra.linalg import compute_spectrum
+
+#: Called after each layer with (number done, total, layer name).
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def check_matrices(stack: np.ndarray) -> None:
+    """Raise :class:`MatrixError` for a stack (k, N, M) that has no meaningful spectrum.
+
+    Empty matrices, a single column (1 x N: one eigenvalue), NaN/Inf entries and all-zero matrices.
+    """
+    if stack.size == 0:
+        raise MatrixError(f"empty matrix of shape {stack.shape[1:]}")
+    if stack.shape[2] < 2:
+        raise MatrixError(f"{stack.shape[1]}x{stack.shape[2]} matrix has a single eigenvalue")
+    finite = np.isfinite(stack)
+    if not finite.all():
+        raise MatrixError(f"{int(stack.size - np.count_nonzero(finite))} NaN/Inf entries")
+    if not np.any(stack):
+        raise MatrixError("all-zero matrix")
+
+
+def analyze_matrix(weight: WeightMatrix, options: AnalysisOptions = AnalysisOptions()) -> LayerReport:
+    """Load one weight matrix, compute its spectrum and every metric; errors become a status row."""
+    try:
+        stack = weight.load()
+        check_matrices(stack)
+    except MatrixError as exc:
+        return failed_layer(
+            weight.name, weight.layer_index, weight.kind, weight.matrix_shape, weight.num_matrices,
+            weight.dtype, str(exc),
+        )
+    report = analyze_spectrum(
+        compute_spectrum(stack),
+        name=weight.name,
+        layer_index=weight.layer_index,
+        kind=weight.kind,
+        dtype=weight.dtype,
+        options=options,
+    )
+    if weight.note:
+        extra = f"{report.warning}; {weight.note}" if report.warning else weight.note
+        report = LayerReport(**{**report.to_dict(), "warning": extra})
+    return report
+
+
+def iter_analyze(
+    source: str | Path | Any,
+    *,
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int = 2,
+    max_dim: int | None = None,
+    options: AnalysisOptions = AnalysisOptions(),
+    progress: ProgressCallback | None = None,
+) -> Iterator[LayerReport]:
+    """Yield one :class:`LayerReport` per weight matrix of ``source``, in model order."""
+    weights = list(iter_weight_matrices(source, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim))
+    for done, weight in enumerate(weights, start=1):
+        report = analyze_matrix(weight, options)
+        if progress is not None:
+            progress(done, len(weights), weight.name)
+        yield report
+
+
+def analyze(
+    source: str | Path | Any,
+    *,
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int = 2,
+    max_dim: int | None = None,
+    options: AnalysisOptions = AnalysisOptions(),
+    progress: ProgressCallback | None = None,
+) -> ModelReport:
+    """Analyze every weight matrix of a model with random matrix theory, using no data.
+
+    Parameters
+    ----------
+    source : path or torch.nn.Module
+        A .safetensors file, a sharded safetensors directory or index, a Hugging Face model directory,
+        a PyTorch .pt/.bin state dict (read without running code), an .npz/.npy file, an ONNX file,
+        or a live ``torch.nn.Module``.
+    include, exclude : str, optional
+        Regular expressions searched in the tensor names.
+    min_dim, max_dim : int
+        Keep matrices whose smaller dimension is >= ``min_dim`` and larger dimension <= ``max_dim``.
+    options : AnalysisOptions
+        Fit settings.
+    progress : callable, optional
+        Called as ``progress(done, total, name)`` after each layer.
+
+    Returns
+    -------
+    ModelReport
+        ``.layers`` (one :class:`LayerReport` per matrix), ``.summary`` and ``.to_frame()``.
+    """
+    layers = tuple(
+        iter_analyze(source, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim,
+                     options=options, progress=progress)
+    )
+    return ModelReport(source=_describe(source), layers=layers)
+
+
+def _describe(source: Any) -> str:
+    if isinstance(source, (str, Path)):
+        return str(source)
+    return type(source).__name__

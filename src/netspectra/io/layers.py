@@ -1,0 +1,267 @@
+"""Layer rules: which stored tensors are analyzable weight matrices, of what kind, and how to load them.
+
+From each :class:`~netspectra.io.sources.TensorRecord` of a source:
+
+* skipped: fewer than 2 or more than 5 dims (biases, norms, scalars); names containing ``norm``;
+  names whose last part is ``bias``/``masked_bias`` (GPT-2's causal-mask buffers are 4-D "bias");
+  BOOL tensors (masks); integer tensors whose name looks like a buffer (ends with ``_ids``, contains
+  ``position_ids`` or ``index``).  Other integer tensors are analyzed as floats with the note
+  "integer weights analyzed without dequantization scale".
+* kind: the source's own (module type, ONNX operator) when it has one; otherwise 2-D ->
+  ``embedding`` if the name matches ``embed|wte|wpe|tok_embeddings|word_embeddings|
+  position_embeddings|shared.weight``, else ``linear``; 3-, 4-, 5-D -> ``conv1d``/``conv2d``/``conv3d``.
+* fused attention (2-D): names containing ``c_attn``, ``qkv`` (``Wqkv``, ``qkv_proj``) or
+  ``in_proj_weight`` with shape (3d, d) are split into 3 contiguous row blocks, with shape (d, 3d)
+  (GPT-2 ``Conv1D`` layout (in, 3*in)) into 3 column blocks.  ``query_key_value`` (GPT-NeoX/Bloom,
+  rows interleaved per head as [head][q, k, v][head_dim]) is split only when config.json gives
+  ``num_attention_heads`` (and no grouped/multi-query layout).  The parts are named ``<name>[q]``,
+  ``[k]``, ``[v]`` with kinds ``attention_q/k/v``; a fused tensor that cannot be split safely stays
+  one ``linear`` matrix with the note "fused QKV left unsplit: layout unknown".
+* matrices: a 2-D tensor is one matrix; a conv kernel (out, in, *spatial) is prod(spatial) matrices
+  W[:, :, p] of shape (out, in).  Every matrix is oriented N x M with N >= M (transposed if needed).
+* filters: ``min_dim`` (skip when M < min_dim), ``max_dim`` (skip when N > max_dim), ``include`` /
+  ``exclude`` (regular expressions searched in the name, with or without the ``[q]`` suffix).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from ..errors import SourceError, UsageError
+from . import dtypes
+from .sources import ModelSource, TensorRecord, open_source
+from .weights import WeightMatrix, orient
+
+_EMBED = re.compile(
+    r"embed|(^|\.)(wte|wpe)(\.|$)|tok_embeddings|word_embeddings|position_embeddings|(^|\.)shared\.weight$", re.I
+)
+_FUSED = re.compile(r"c_attn|qkv|in_proj_weight", re.I)
+_INTERLEAVED = re.compile(r"query_key_value", re.I)
+_INT_BUFFER = re.compile(r"_ids$|position_ids|index", re.I)
+_CONV_KINDS = {3: "conv1d", 4: "conv2d", 5: "conv3d"}
+_PARTS = (("q", "attention_q"), ("k", "attention_k"), ("v", "attention_v"))
+
+NOTE_INTEGER = "integer weights analyzed without dequantization scale"
+NOTE_UNSPLIT = "fused QKV left unsplit: layout unknown"
+
+
+class MatrixLoader:
+    """Picklable loader of one WeightMatrix: reads the tensor, extracts the matrices, orients them.
+
+    ``layout`` is ``matrix`` (2-D), ``conv`` (out, in, *spatial) or ``rows``/``cols``/``heads`` for
+    part ``part`` (0, 1, 2 = q, k, v) of a fused QKV tensor (``heads``: per-head interleaved rows).
+    """
+
+    def __init__(self, record: TensorRecord, layout: str, part: int = 0, heads: int = 0):
+        self.load_tensor = record.load
+        self.name = record.name
+        self.source = record.source
+        self.shape = record.shape
+        self.layout = layout
+        self.part = part
+        self.heads = heads
+
+    def __call__(self) -> np.ndarray:
+        arr = np.asarray(self.load_tensor())
+        if arr.shape != self.shape:
+            raise SourceError(f"{self.source}: tensor {self.name} has shape {arr.shape}, header says {self.shape}")
+        if self.layout == "conv":
+            out, inp = self.shape[:2]
+            arr = np.moveaxis(arr.reshape(out, inp, -1), 2, 0)
+        elif self.layout == "rows":
+            d = self.shape[0] // 3
+            arr = arr[self.part * d : (self.part + 1) * d]
+        elif self.layout == "cols":
+            d = self.shape[1] // 3
+            arr = arr[:, self.part * d : (self.part + 1) * d]
+        elif self.layout == "heads":
+            rows, cols = self.shape
+            hd = rows // (3 * self.heads)
+            arr = arr.reshape(self.heads, 3, hd, cols)[:, self.part].reshape(self.heads * hd, cols)
+        return np.ascontiguousarray(orient(arr))
+
+
+@dataclass(frozen=True)
+class _Planned:
+    name: str
+    kind: str
+    matrix_shape: tuple[int, int]
+    num_matrices: int
+    loader: MatrixLoader
+    note: str
+
+
+def _oriented(rows: int, cols: int) -> tuple[int, int]:
+    return (rows, cols) if rows >= cols else (cols, rows)
+
+
+def _heads_from_config(config: dict) -> int | None:
+    heads = next((config[k] for k in ("num_attention_heads", "n_head", "num_heads") if k in config), None)
+    if not isinstance(heads, int) or isinstance(heads, bool) or heads <= 0:
+        return None
+    if any(config.get(k) for k in ("multi_query", "multi_query_attention", "new_decoder_architecture")):
+        return None
+    for k in ("num_key_value_heads", "num_kv_heads", "n_head_kv", "multi_query_group_num"):
+        if config.get(k) not in (None, heads):
+            return None
+    return heads
+
+
+def _split(record: TensorRecord, layout: str, heads: int = 0, note: str = "") -> list[_Planned]:
+    rows, cols = record.shape
+    part_shape = (rows // 3, cols) if layout in ("rows", "heads") else (rows, cols // 3)
+    return [
+        _Planned(f"{record.name}[{suffix}]", kind, _oriented(*part_shape), 1, MatrixLoader(record, layout, i, heads), note)
+        for i, (suffix, kind) in enumerate(_PARTS)
+    ]
+
+
+def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[_Planned], str | None]:
+    """Apply the layer rules to one tensor: (planned matrices, None) or ([], reason it is skipped)."""
+    config = config or {}
+    name, shape, ndim = record.name, record.shape, len(record.shape)
+    low = name.lower()
+    last = low.rsplit(".", 1)[-1]
+    if ndim < 2:
+        return [], "fewer than 2 dimensions"
+    if ndim > 5:
+        return [], f"{ndim}-D tensor"
+    if "norm" in low:
+        return [], "normalization weight"
+    if last in ("bias", "masked_bias"):
+        return [], "bias or mask buffer"
+    if record.dtype == "BOOL":
+        return [], "boolean mask"
+    note = ""
+    if record.dtype in dtypes.INTEGER_DTYPES:
+        if _INT_BUFFER.search(name):
+            return [], "integer buffer"
+        note = NOTE_INTEGER
+
+    def join(*notes: str) -> str:
+        return "; ".join(n for n in notes if n)
+
+    if ndim == 2 and record.kind not in ("embedding", "attention_q", "attention_k", "attention_v"):
+        rows, cols = shape
+        if _FUSED.search(name):
+            if rows == 3 * cols and rows > 0:
+                return _split(record, "rows", note=note), None
+            if cols == 3 * rows and cols > 0:
+                return _split(record, "cols", note=note), None
+            note = join(note, NOTE_UNSPLIT)
+        elif _INTERLEAVED.search(name):
+            heads = _heads_from_config(config)
+            if heads and rows == 3 * cols and rows % (3 * heads) == 0 and rows > 0:
+                return _split(record, "heads", heads, note), None
+            note = join(note, NOTE_UNSPLIT)
+
+    if ndim == 2:
+        kind = record.kind or ("embedding" if _EMBED.search(name) else "linear")
+        if kind.startswith("conv"):
+            kind = "linear"
+        return [_Planned(name, kind, _oriented(*shape), 1, MatrixLoader(record, "matrix"), note)], None
+    kind = record.kind if record.kind in _CONV_KINDS.values() else _CONV_KINDS[ndim]
+    spatial = math.prod(shape[2:])
+    return [_Planned(name, kind, _oriented(shape[0], shape[1]), spatial, MatrixLoader(record, "conv"), note)], None
+
+
+def _compile(pattern: str | None, what: str) -> re.Pattern | None:
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"invalid {what} regular expression {pattern!r}: {exc}") from None
+
+
+def iter_weight_matrices(
+    source,
+    *,
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int = 2,
+    max_dim: int | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> Iterator[WeightMatrix]:
+    """Yield the analyzable weight matrices of a model, lazily, in model order.
+
+    Parameters
+    ----------
+    source : str, Path, torch.nn.Module or ModelSource
+        See :func:`~netspectra.io.open_source`; the source is opened (and its headers validated)
+        before this function returns, so a bad path raises here, not at the first ``next()``.
+    include, exclude : str, optional
+        Regular expressions searched in the tensor name (``re.search``); a split part matches if
+        either its name with suffix (``...c_attn.weight[q]``) or without does.
+    min_dim : int
+        Skip matrices whose smaller dimension M is below this (default 2: 1 x N tensors are skipped).
+    max_dim : int, optional
+        Skip matrices whose larger dimension N is above this.
+    on_skip : callable(name, reason), optional
+        Called for every tensor or matrix that is not yielded, with the reason.
+
+    Yields
+    ------
+    WeightMatrix
+        ``layer_index`` 0, 1, 2, ... in yield order; ``load()`` returns float64 (k, N, M), N >= M,
+        so that eigenvalues are those of X = W^T W / N.
+    """
+    inc = _compile(include, "include")
+    exc = _compile(exclude, "exclude")
+    if not isinstance(min_dim, int) or min_dim < 0:
+        raise UsageError(f"min_dim must be a non-negative integer, got {min_dim!r}")
+    if max_dim is not None and (not isinstance(max_dim, int) or max_dim < max(min_dim, 1)):
+        raise UsageError(f"max_dim must be an integer >= min_dim, got {max_dim!r}")
+    opened = not isinstance(source, ModelSource)
+    src = open_source(source)
+    return _generate(src, opened, inc, exc, min_dim, max_dim, on_skip)
+
+
+def _generate(src: ModelSource, opened: bool, inc, exc, min_dim, max_dim, on_skip) -> Iterator[WeightMatrix]:
+    def skip(name: str, reason: str) -> None:
+        if on_skip is not None:
+            on_skip(name, reason)
+
+    index = 0
+    try:
+        for record in src.tensors():
+            planned, reason = plan_tensor(record, src.config)
+            if reason:
+                skip(record.name, reason)
+                continue
+            for p in planned:
+                names = (p.name, record.name)
+                if inc is not None and not any(inc.search(n) for n in names):
+                    skip(p.name, "not matched by include")
+                    continue
+                if exc is not None and any(exc.search(n) for n in names):
+                    skip(p.name, "matched by exclude")
+                    continue
+                n, m = p.matrix_shape
+                if m < min_dim:
+                    skip(p.name, f"smaller dimension {m} < min_dim {min_dim}")
+                    continue
+                if max_dim is not None and n > max_dim:
+                    skip(p.name, f"larger dimension {n} > max_dim {max_dim}")
+                    continue
+                yield WeightMatrix(
+                    name=p.name,
+                    layer_index=index,
+                    kind=p.kind,
+                    shape=tuple(record.shape),
+                    dtype=record.dtype,
+                    source=record.source,
+                    matrix_shape=p.matrix_shape,
+                    num_matrices=p.num_matrices,
+                    load=p.loader,
+                    note=p.note,
+                )
+                index += 1
+    finally:
+        if opened:
+            src.close()

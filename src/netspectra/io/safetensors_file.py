@@ -1,0 +1,190 @@
+"""Our own safetensors reader: validated header, memory-mapped per-tensor reads.
+
+File layout (https://github.com/huggingface/safetensors): 8 bytes, little-endian u64 ``n``; ``n`` bytes
+of UTF-8 JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}``
+(possibly padded with spaces); then the data section, offsets relative to its start.
+
+Everything is checked when the file is opened, so a corrupt file fails before any tensor is read:
+header length (<= 100 MB and inside the file), JSON, entry types, known dtypes, offsets inside the
+data section, ``end - begin == prod(shape) * itemsize``, and no two tensors overlapping.  A tensor of
+an unknown dtype is kept; reading it raises :class:`~netspectra.errors.MatrixError`.
+
+A read maps only the bytes of one tensor (``np.memmap``), converts them to float32/float64 and drops
+the map, so peak memory is one tensor (plus its float copy) whatever the file size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MatrixError, SourceError
+from . import dtypes
+
+#: Largest header accepted (the reference implementation uses the same limit).
+MAX_HEADER_BYTES = 100_000_000
+
+
+@dataclass(frozen=True)
+class SafetensorsEntry:
+    """One tensor of a safetensors header; offsets are absolute file offsets."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    start: int
+    end: int
+
+
+class SafetensorsLoader:
+    """Picklable loader of one tensor: maps its bytes and returns a float32/float64 array."""
+
+    __slots__ = ("path", "label", "entry")
+
+    def __init__(self, path: Path, label: str, entry: SafetensorsEntry):
+        self.path = path
+        self.label = label
+        self.entry = entry
+
+    def __getstate__(self):
+        return (self.path, self.label, self.entry)
+
+    def __setstate__(self, state):
+        self.path, self.label, self.entry = state
+
+    def __call__(self) -> np.ndarray:
+        e = self.entry
+        if not dtypes.is_known(e.dtype):
+            raise MatrixError(f"{e.name}: unsupported dtype {e.dtype}")
+        count = math.prod(e.shape)
+        if count == 0:
+            return np.zeros(e.shape, dtype=dtypes.result_dtype(e.dtype))
+        try:
+            raw = np.memmap(self.path, dtype=dtypes.raw_numpy_dtype(e.dtype), mode="r", offset=e.start, shape=(count,))
+        except (OSError, ValueError) as exc:
+            raise SourceError(f"{self.label}: cannot read tensor {e.name}: {exc}") from None
+        try:
+            out = dtypes.decode(raw.view(np.ndarray), e.dtype)
+        except OSError as exc:  # e.g. the file shrank after it was opened (SIGBUS is not catchable)
+            raise SourceError(f"{self.label}: cannot read tensor {e.name}: {exc}") from None
+        finally:
+            del raw
+        return out.reshape(e.shape)
+
+
+def _fail(label: str, what: str) -> SourceError:
+    return SourceError(f"{label}: {what}")
+
+
+def _no_duplicates(pairs):
+    obj = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r}")
+        obj[key] = value
+    return obj
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def read_header(path: Path, label: str | None = None) -> tuple[dict[str, SafetensorsEntry], dict[str, str]]:
+    """Parse and validate the header of a safetensors file.
+
+    Returns ``(entries, metadata)``: entries by name in file order, offsets made absolute.  Raises
+    :class:`SourceError` with one line naming the file and the problem.
+    """
+    label = label or str(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            prefix = f.read(8)
+            if len(prefix) < 8:
+                raise _fail(label, f"truncated: {size} bytes, too short for a safetensors header")
+            (n,) = struct.unpack("<Q", prefix)
+            if n > MAX_HEADER_BYTES:
+                raise _fail(label, f"header length {n} exceeds the {MAX_HEADER_BYTES}-byte limit (corrupt or forged)")
+            if 8 + n > size:
+                raise _fail(label, f"header length {n} exceeds the file size {size} (truncated or forged)")
+            header = f.read(n)
+    except OSError as exc:
+        raise _fail(label, f"cannot read: {exc.strerror or exc}") from None
+    if len(header) != n:
+        raise _fail(label, f"truncated header: expected {n} bytes, read {len(header)}")
+    if not header.lstrip(b" ").startswith(b"{"):
+        raise _fail(label, "not a safetensors file: header is not a JSON object")
+    try:
+        obj = json.loads(header.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise _fail(label, f"header is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise _fail(label, "header is not a JSON object")
+
+    data_start = 8 + n
+    data_size = size - data_start
+    metadata = obj.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        raise _fail(label, "__metadata__ must map strings to strings")
+
+    entries: dict[str, SafetensorsEntry] = {}
+    spans: list[tuple[int, int, str]] = []
+    max_end = 0
+    for name, info in obj.items():
+        if not isinstance(info, dict):
+            raise _fail(label, f"tensor {name!r}: header entry is not an object")
+        dtype = info.get("dtype")
+        shape = info.get("shape")
+        offsets = info.get("data_offsets")
+        if not isinstance(dtype, str):
+            raise _fail(label, f"tensor {name!r}: missing or invalid dtype")
+        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
+            raise _fail(label, f"tensor {name!r}: invalid shape {shape!r}")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(_is_int(o) for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1]
+        ):
+            raise _fail(label, f"tensor {name!r}: invalid data_offsets {offsets!r}")
+        begin, end = offsets
+        if dtypes.is_known(dtype):
+            expected = math.prod(shape) * dtypes.ITEMSIZE[dtype]
+            if end - begin != expected:
+                raise _fail(
+                    label,
+                    f"tensor {name!r}: data_offsets span {end - begin} bytes but shape {tuple(shape)} of {dtype} needs {expected}",
+                )
+        max_end = max(max_end, end)
+        spans.append((begin, end, name))
+        entries[name] = SafetensorsEntry(name, dtype, tuple(shape), data_start + begin, data_start + end)
+
+    if max_end > data_size:
+        raise _fail(label, f"truncated: header says {max_end} bytes of data, file has {data_size}")
+    spans.sort()
+    for (b0, e0, n0), (b1, e1, n1) in zip(spans, spans[1:]):
+        if b1 < e0:
+            raise _fail(label, f"tensors {n0!r} and {n1!r} overlap in the data section")
+    return entries, metadata
+
+
+class SafetensorsFile:
+    """A validated safetensors file: ``entries`` (name -> :class:`SafetensorsEntry`), ``metadata``."""
+
+    def __init__(self, path: str | os.PathLike, label: str | None = None):
+        self.path = Path(path)
+        self.label = label or os.fspath(path)
+        self.entries, self.metadata = read_header(self.path, self.label)
+
+    def loader(self, name: str) -> SafetensorsLoader:
+        return SafetensorsLoader(self.path, self.label, self.entries[name])
+
+    def read(self, name: str) -> np.ndarray:
+        """The tensor as float32/float64 (float64 for F64 and wide integers), in its stored shape."""
+        return self.loader(name)()

@@ -1,0 +1,423 @@
+"""A reader of ``torch.save`` checkpoints that never runs code from the file and does not need torch.
+
+The zip format written by ``torch.save`` (PyTorch >= 1.6) holds ``<archive>/data.pkl``, a pickle of
+the saved object in which each tensor's storage is a *persistent id*
+``("storage", storage_type, key, location, numel)`` whose bytes are the zip entry
+``<archive>/data/<key>``, plus ``<archive>/byteorder`` (``little`` or ``big``).
+
+``data.pkl`` is read by :class:`RestrictedUnpickler`, whose ``find_class`` knows only the globals a
+state dict needs and maps each one to an inert stand-in defined here (no torch function is ever
+called): ``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2/_v3``,
+``torch._utils._rebuild_parameter(_with_state)``, ``torch._tensor._rebuild_from_type_v2`` (for
+``Tensor``/``Parameter`` only), the ``torch.*Storage`` classes, ``torch.storage.UntypedStorage``,
+torch dtypes, ``torch.Size``, ``torch.device`` and ``_codecs.encode``.  Any other global (``os.system``,
+``builtins.exec``, a pickled ``nn.Module`` class, ...) raises
+:class:`~netspectra.errors.UnsafeFileError` naming the file and the global, before it is called.
+
+Tensors come back as :class:`LazyTensor` (dtype, shape, stride, storage offset); their bytes are read
+from the zip only when the tensor is loaded.  The legacy (pre-1.6, non-zip) format is read with
+``torch.load(weights_only=True)`` when torch is installed, and refused otherwise.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import math
+import os
+import pickle
+import threading
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import MatrixError, SourceError, UnsafeFileError
+from . import dtypes
+
+#: Largest data.pkl read (a state dict's pickle is a few MB even for very large models).
+MAX_PICKLE_BYTES = 512 * 1024 * 1024
+
+_STORAGE_DTYPES = {
+    "DoubleStorage": "F64",
+    "FloatStorage": "F32",
+    "HalfStorage": "F16",
+    "BFloat16Storage": "BF16",
+    "LongStorage": "I64",
+    "IntStorage": "I32",
+    "ShortStorage": "I16",
+    "CharStorage": "I8",
+    "ByteStorage": "U8",
+    "BoolStorage": "BOOL",
+    "Float8_e4m3fnStorage": "F8_E4M3",
+    "Float8_e5m2Storage": "F8_E5M2",
+    "ComplexFloatStorage": "C64",
+    "ComplexDoubleStorage": "C128",
+}
+
+_TORCH_DTYPES = {
+    "float64": "F64", "double": "F64", "float32": "F32", "float": "F32", "float16": "F16", "half": "F16",
+    "bfloat16": "BF16", "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2", "int64": "I64", "long": "I64",
+    "int32": "I32", "int": "I32", "int16": "I16", "short": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL",
+    "uint16": "U16", "uint32": "U32", "uint64": "U64", "complex64": "C64", "complex128": "C128",
+}  # fmt: skip
+
+_ITEMSIZE_EXTRA = {"C64": 8, "C128": 16}
+
+
+def _itemsize(dtype: str) -> int:
+    return dtypes.ITEMSIZE.get(dtype) or _ITEMSIZE_EXTRA[dtype]
+
+
+class _Inert:
+    """Base of the stand-ins: the pickle BUILD opcode may not set attributes on them."""
+
+    __slots__ = ()
+
+    def __setstate__(self, state):
+        raise pickle.UnpicklingError("BUILD on a tensor/storage object")
+
+
+class _StorageType(_Inert):
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype: str | None):  # None: untyped (byte) storage
+        object.__setattr__(self, "dtype", dtype)
+
+
+class _TorchDtype(_Inert):
+    __slots__ = ("dtype",)
+
+    def __init__(self, dtype: str):
+        object.__setattr__(self, "dtype", dtype)
+
+
+class _Storage(_Inert):
+    """A storage in the archive: zip entry, element dtype (None: bytes) and element count."""
+
+    __slots__ = ("entry", "dtype", "numel")
+
+    def __init__(self, entry: str, dtype: str | None, numel: int):
+        object.__setattr__(self, "entry", entry)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "numel", numel)
+
+
+class LazyTensor(_Inert):
+    """A tensor of a torch checkpoint, not read yet."""
+
+    __slots__ = ("storage", "offset", "shape", "stride", "dtype")
+
+    def __init__(self, storage: _Storage, offset: int, shape: tuple[int, ...], stride: tuple[int, ...], dtype: str):
+        for k, v in zip(self.__slots__, (storage, offset, shape, stride, dtype)):
+            object.__setattr__(self, k, v)
+
+
+def _int_tuple(x, what: str) -> tuple[int, ...]:
+    if not isinstance(x, (tuple, list)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in x):
+        raise pickle.UnpicklingError(f"invalid tensor {what}: {x!r}")
+    return tuple(x)
+
+
+def _make_tensor(storage, storage_offset, size, stride, dtype: str | None) -> LazyTensor:
+    if not isinstance(storage, _Storage):
+        raise pickle.UnpicklingError("tensor without an archive storage")
+    if dtype is None:
+        dtype = storage.dtype
+    if dtype is None:
+        raise pickle.UnpicklingError("tensor of an untyped storage without a dtype")
+    shape = _int_tuple(size, "size")
+    strides = _int_tuple(stride, "stride")
+    if len(shape) != len(strides) or any(d < 0 for d in shape) or any(s < 0 for s in strides):
+        raise pickle.UnpicklingError(f"invalid tensor geometry: size {shape}, stride {strides}")
+    if not isinstance(storage_offset, int) or storage_offset < 0:
+        raise pickle.UnpicklingError(f"invalid storage offset {storage_offset!r}")
+    if dtype not in dtypes.ITEMSIZE and dtype not in _ITEMSIZE_EXTRA:
+        raise pickle.UnpicklingError(f"unknown tensor dtype {dtype!r}")
+    nbytes = storage.numel * (_itemsize(storage.dtype) if storage.dtype is not None else 1)
+    capacity = nbytes // _itemsize(dtype)
+    if math.prod(shape) > 0:
+        last = storage_offset + sum((d - 1) * s for d, s in zip(shape, strides))
+        if last >= capacity:
+            raise pickle.UnpicklingError(
+                f"tensor of shape {shape} at offset {storage_offset} runs past its storage of {capacity} elements"
+            )
+    return LazyTensor(storage, storage_offset, shape, strides, dtype)
+
+
+def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+    return _make_tensor(storage, storage_offset, size, stride, None)
+
+
+def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype, metadata=None):
+    if not isinstance(dtype, _TorchDtype):
+        raise pickle.UnpicklingError("_rebuild_tensor_v3 without a torch dtype")
+    return _make_tensor(storage, storage_offset, size, stride, dtype.dtype)
+
+
+def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
+    if not isinstance(data, LazyTensor):
+        raise pickle.UnpicklingError("parameter without tensor data")
+    return data
+
+
+class _TensorClass(_Inert):
+    """Stand-in for torch.Tensor / torch.nn.Parameter as the ``new_type`` of _rebuild_from_type_v2."""
+
+    __slots__ = ()
+
+
+_TENSOR_CLASS = _TensorClass()
+
+
+def _rebuild_from_type_v2(func, new_type, args, state):
+    if new_type is not _TENSOR_CLASS or func not in (_rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2 of a non-tensor type")
+    if not isinstance(args, tuple):
+        raise pickle.UnpicklingError("_rebuild_from_type_v2 with invalid arguments")
+    return func(*args)
+
+
+def _torch_size(*args):
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    return _int_tuple(args, "size")
+
+
+def _torch_device(*args):
+    return ":".join(str(a) for a in args)
+
+
+def _codecs_encode(obj, encoding="utf-8", errors="strict"):
+    if not isinstance(obj, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8", "ascii"):
+        raise pickle.UnpicklingError("_codecs.encode with unexpected arguments")
+    return obj.encode(encoding, errors)
+
+
+_ALLOWED: dict[tuple[str, str], object] = {
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    ("torch._utils", "_rebuild_tensor"): lambda storage, offset, size, stride: _rebuild_tensor_v2(storage, offset, size, stride),
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
+    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch.tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch", "Tensor"): _TENSOR_CLASS,
+    ("torch._tensor", "Tensor"): _TENSOR_CLASS,
+    ("torch.nn.parameter", "Parameter"): _TENSOR_CLASS,
+    ("torch", "Size"): _torch_size,
+    ("torch", "device"): _torch_device,
+    ("torch.storage", "UntypedStorage"): _StorageType(None),
+    ("torch", "UntypedStorage"): _StorageType(None),
+    ("_codecs", "encode"): _codecs_encode,
+    ("builtins", "set"): set,
+    ("builtins", "frozenset"): frozenset,
+    ("builtins", "bytearray"): bytearray,
+    ("builtins", "complex"): complex,
+}
+_ALLOWED.update({("torch", name): _StorageType(dt) for name, dt in _STORAGE_DTYPES.items()})
+_ALLOWED.update({("torch", name): _TorchDtype(dt) for name, dt in _TORCH_DTYPES.items()})
+
+
+class _Refused(Exception):
+    def __init__(self, module: str, name: str):
+        super().__init__(f"{module}.{name}")
+        self.qualname = f"{module}.{name}"
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only allow-listed globals, to inert stand-ins, and reads no data."""
+
+    def __init__(self, file, storage_entry, *, encoding: str = "utf-8"):
+        super().__init__(file, encoding=encoding)
+        self._storage_entry = storage_entry  # key -> (zip entry name, its size in bytes)
+        self._storages: dict[str, _Storage] = {}
+
+    def find_class(self, module, name):
+        target = _ALLOWED.get((module, name))
+        if target is None:
+            raise _Refused(module, name)
+        return target
+
+    def persistent_load(self, pid):
+        if not isinstance(pid, tuple) or len(pid) != 5:
+            raise pickle.UnpicklingError(f"unexpected persistent id {pid!r:.80}")
+        typename, storage_type, key, _location, numel = pid
+        if isinstance(typename, bytes):
+            typename = typename.decode("ascii", "replace")
+        if typename != "storage" or not isinstance(storage_type, _StorageType):
+            raise pickle.UnpicklingError(f"unexpected persistent id of type {typename!r:.40}")
+        if not isinstance(key, str) or not isinstance(numel, int) or numel < 0:
+            raise pickle.UnpicklingError("invalid storage reference")
+        if key in self._storages:
+            return self._storages[key]
+        entry, nbytes = self._storage_entry(key)
+        dtype = storage_type.dtype
+        needed = numel * (_itemsize(dtype) if dtype is not None else 1)
+        if nbytes < needed:
+            raise pickle.UnpicklingError(f"storage {key} has {nbytes} bytes, {needed} expected")
+        storage = _Storage(entry, dtype, numel)
+        self._storages[key] = storage
+        return storage
+
+
+class ZipHandle:
+    """Lazily opened, shared, picklable (by path) read handle on a zip archive."""
+
+    def __init__(self, path: Path, label: str):
+        self.path = path
+        self.label = label
+        self._zip: zipfile.ZipFile | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        return {"path": self.path, "label": self.label}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"], state["label"])
+
+    def read(self, entry: str) -> bytes:
+        try:
+            with self._lock:
+                if self._zip is None:
+                    self._zip = zipfile.ZipFile(self.path)
+                return self._zip.read(entry)
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, RuntimeError) as exc:
+            raise SourceError(f"{self.label}: cannot read {entry}: {exc}") from None
+
+    def close(self):
+        with self._lock:
+            if self._zip is not None:
+                self._zip.close()
+                self._zip = None
+
+
+class TorchTensorLoader:
+    """Picklable loader of one tensor of a torch zip checkpoint."""
+
+    def __init__(self, handle: ZipHandle, name: str, tensor: LazyTensor, big_endian: bool):
+        self.handle = handle
+        self.name = name
+        self.tensor = tensor
+        self.big_endian = big_endian
+
+    def __call__(self) -> np.ndarray:
+        t = self.tensor
+        if not dtypes.is_known(t.dtype):
+            raise MatrixError(f"{self.name}: unsupported dtype {t.dtype}")
+        count = math.prod(t.shape)
+        if count == 0:
+            return np.zeros(t.shape, dtype=dtypes.result_dtype(t.dtype))
+        buf = self.handle.read(t.storage.entry)
+        raw_dtype = dtypes.raw_numpy_dtype(t.dtype)
+        if self.big_endian:
+            raw_dtype = raw_dtype.newbyteorder(">")
+        itemsize = raw_dtype.itemsize
+        flat = np.frombuffer(buf, dtype=raw_dtype, count=len(buf) // itemsize)
+        last = t.offset + sum((d - 1) * s for d, s in zip(t.shape, t.stride))
+        if last >= flat.size:
+            raise SourceError(f"{self.handle.label}: storage of {self.name} is shorter than the tensor")
+        view = np.lib.stride_tricks.as_strided(
+            flat[t.offset :], shape=t.shape, strides=tuple(s * itemsize for s in t.stride), writeable=False
+        )
+        return dtypes.decode(np.ascontiguousarray(view).astype(raw_dtype.newbyteorder("="), copy=False), t.dtype)
+
+
+def _flatten(obj, prefix: str, out: dict, skipped: set) -> None:
+    """Collect LazyTensors of nested dicts/lists with dotted names; skip optimizer/scheduler state."""
+    if isinstance(obj, LazyTensor):
+        out[prefix or "tensor"] = obj
+    elif isinstance(obj, dict):
+        for key, value in obj.items():
+            key = str(key)
+            low = key.lower()
+            if "optim" in low or "scheduler" in low:
+                skipped.add(key)
+                continue
+            _flatten(value, f"{prefix}.{key}" if prefix else key, out, skipped)
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            _flatten(value, f"{prefix}.{i}" if prefix else str(i), out, skipped)
+
+
+def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHandle, bool]:
+    """Unpickle the structure of a torch zip checkpoint; return (tensors by dotted name, handle, big_endian)."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise SourceError(f"{label}: not a readable torch zip archive: {exc}") from None
+    with zf:
+        names = zf.namelist()
+        pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
+        if not pkl:
+            if any(n.endswith("constants.pkl") for n in names) or any("/code/" in n for n in names):
+                raise SourceError(f"{label}: TorchScript archives are not supported; save model.state_dict() with torch.save")
+            raise SourceError(f"{label}: not a torch.save archive (no data.pkl)")
+        pkl_name = pkl[0]
+        prefix = pkl_name[: -len("data.pkl")]
+        infos = {i.filename: i for i in zf.infolist()}
+        big_endian = False
+        if prefix + "byteorder" in infos:
+            try:
+                big_endian = zf.read(prefix + "byteorder").strip() == b"big"
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+                raise SourceError(f"{label}: corrupt archive: {exc}") from None
+        if infos[pkl_name].file_size > MAX_PICKLE_BYTES:
+            raise SourceError(f"{label}: data.pkl is {infos[pkl_name].file_size} bytes, larger than any state dict")
+
+        def storage_entry(key: str) -> tuple[str, int]:
+            entry = f"{prefix}data/{key}"
+            info = infos.get(entry)
+            if info is None:
+                raise SourceError(f"{label}: corrupt archive: storage {key!r} is missing")
+            return entry, info.file_size
+
+        try:
+            data = zf.read(pkl_name)
+            obj = RestrictedUnpickler(io.BytesIO(data), storage_entry).load()
+        except _Refused as exc:
+            hint = ""
+            if exc.qualname.startswith(("__main__.", "__torch__.")) or ".nn." in exc.qualname:
+                hint = " (the file pickles an object, not a state dict: save model.state_dict())"
+            raise UnsafeFileError(f"{label}: refused to load: the pickle asks for global {exc.qualname}{hint}") from None
+        except SourceError:
+            raise
+        except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError, TypeError,
+                KeyError, IndexError, AttributeError, RecursionError, MemoryError, UnicodeError) as exc:  # fmt: skip
+            raise SourceError(f"{label}: corrupt torch checkpoint: {type(exc).__name__}: {exc}") from None
+    tensors: dict[str, LazyTensor] = {}
+    _flatten(obj, "", tensors, set())
+    return tensors, ZipHandle(path, label), big_endian
+
+
+def read_torch_legacy(path: Path, label: str) -> dict:
+    """Read a legacy (non-zip) torch checkpoint with ``torch.load(weights_only=True)``: name -> torch tensor."""
+    try:
+        import torch
+    except ImportError:
+        raise SourceError(f"{label}: legacy torch format not supported; re-save with torch.save") from None
+    try:
+        obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
+        raise UnsafeFileError(f"{label}: refused to load: {first}") from None
+    except Exception as exc:  # torch raises many types for corrupt files
+        raise SourceError(f"{label}: cannot read torch checkpoint: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+    out: dict[str, object] = {}
+
+    def walk(o, prefix):
+        if isinstance(o, torch.Tensor):
+            out[prefix or "tensor"] = o
+        elif isinstance(o, dict):
+            for k, v in o.items():
+                k = str(k)
+                if "optim" in k.lower() or "scheduler" in k.lower():
+                    continue
+                walk(v, f"{prefix}.{k}" if prefix else k)
+        elif isinstance(o, (list, tuple)):
+            for i, v in enumerate(o):
+                walk(v, f"{prefix}.{i}" if prefix else str(i))
+
+    walk(obj, "")
+    return out

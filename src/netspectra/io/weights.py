@@ -1,0 +1,65 @@
+"""The unit every source yields: one weight matrix (or a stack of matrices for a conv kernel), loaded lazily."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+#: Layer kinds.  A conv kernel of shape (out, in, *spatial) is a stack of prod(spatial) matrices of
+#: shape (out, in), one per spatial position, whose eigenvalues are pooled into one spectrum (as
+#: WeightWatcher does).  A fused attention projection split into Q, K, V gives kinds "attention_q" etc.
+LAYER_KINDS = ("linear", "embedding", "conv1d", "conv2d", "conv3d", "attention_q", "attention_k", "attention_v")
+
+
+@dataclass(frozen=True)
+class WeightMatrix:
+    """One analyzable weight of a model.
+
+    Attributes
+    ----------
+    name : str
+        Tensor name as stored (``encoder.layer.0.attention.self.query.weight``); a fused QKV tensor
+        split into parts gets the suffix ``[q]``, ``[k]`` or ``[v]``.
+    layer_index : int
+        Position of this matrix in the model's analysis order (0, 1, 2, ...).
+    kind : str
+        One of :data:`LAYER_KINDS`.
+    shape : tuple of int
+        Shape of the tensor as stored (before any transpose or split).
+    dtype : str
+        Stored dtype name (``F32``, ``BF16``, ``F8_E4M3``, ``I8``, ...).
+    source : str
+        The file (or ``module``) the tensor comes from, for error messages.
+    matrix_shape : tuple of int
+        (N, M) of each matrix after orientation, N >= M.
+    num_matrices : int
+        How many (N, M) matrices the tensor holds: 1, or prod(spatial dims) for a conv kernel.
+    load : callable
+        Returns the matrices as a float64 array of shape (k, N, M) with N >= M: k = 1 for a plain
+        matrix, k = prod(spatial) for a conv kernel.  Reads the data only when called.
+    note : str
+        Anything the loader had to do that the user should know (e.g. "int8 analyzed without scale").
+    """
+
+    name: str
+    layer_index: int
+    kind: str
+    shape: tuple[int, ...]
+    dtype: str
+    source: str
+    matrix_shape: tuple[int, int]
+    num_matrices: int
+    load: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    note: str = ""
+
+
+def orient(matrices: np.ndarray) -> np.ndarray:
+    """Return a float64 stack of shape (k, N, M) with N >= M, transposing each matrix if needed."""
+    arr = np.asarray(matrices, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.shape[1] < arr.shape[2]:
+        arr = np.swapaxes(arr, 1, 2)
+    return arr

@@ -1,0 +1,8 @@
+"""Put tests/ on sys.path so that ``fixtures_models`` imports from any test directory."""
+
+import sys
+from pathlib import Path
+
+_TESTS = str(Path(__file__).resolve().parents[1])
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)

@@ -1,0 +1,65 @@
+"""Power-law tail fit: recovery of known exponents and agreement with the powerlaw package."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from netspectra.rmt.powerlaw import fit_power_law, power_law_alpha
+
+
+def _pareto(rng, alpha, n, xmin=1.0):
+    return xmin * (1.0 - rng.random(n)) ** (-1.0 / (alpha - 1.0))
+
+
+def test_pareto_exponent_recovered():
+    """rmt_algorithms.md case 6: Pareto(2.5, xmin=1), n=1e4 -> alpha 2.5 +- 0.05, xmin <= 1.15."""
+    rng = np.random.default_rng(6)
+    fit = fit_power_law(_pareto(rng, 2.5, 10_000))
+    assert fit.alpha == pytest.approx(2.5, abs=0.05)
+    assert fit.xmin <= 1.15
+    assert fit.alpha_se == pytest.approx((fit.alpha - 1) / np.sqrt(fit.num_tail))
+
+
+@pytest.mark.parametrize("alpha", [2.0, 3.5, 5.0])
+def test_exponent_recovered_above_a_body(alpha):
+    rng = np.random.default_rng(int(alpha * 10))
+    body = rng.uniform(0.01, 1.0, 2000)
+    fit = fit_power_law(np.concatenate([body, _pareto(rng, alpha, 3000)]))
+    assert fit.alpha == pytest.approx(alpha, abs=4 * (alpha - 1) / np.sqrt(3000))
+    assert 0.9 <= fit.xmin <= 1.6
+
+
+def test_closed_form_is_the_mle():
+    rng = np.random.default_rng(3)
+    x = _pareto(rng, 3.0, 500)
+    a = power_law_alpha(x, 1.0)
+
+    def loglik(alpha):
+        return np.sum(np.log((alpha - 1.0)) - alpha * np.log(x))
+
+    assert loglik(a) > loglik(a + 1e-4) and loglik(a) > loglik(a - 1e-4)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_agrees_with_powerlaw_package(seed):
+    """Same data, same xmin range: xmin identical and alpha to 1e-6 (the package's closed-form regime)."""
+    powerlaw = pytest.importorskip("powerlaw")
+    rng = np.random.default_rng(seed)
+    alpha = 1.8 + 0.25 * seed
+    x = np.concatenate([rng.uniform(0.05, 1.0, 300), _pareto(rng, alpha, 700)])
+    fit = fit_power_law(x, min_tail=10)
+    xs = np.sort(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = powerlaw.Fit(x, xmin=(xs[0], xs[len(xs) - 10]), verbose=0, parameter_ranges={"alpha": [1, 50]})
+    assert fit.xmin == ref.xmin
+    assert fit.alpha == pytest.approx(ref.power_law.alpha, rel=1e-6)
+    assert fit.ks_distance == pytest.approx(ref.power_law.D, rel=1e-6)
+
+
+def test_degenerate_input_raises():
+    with pytest.raises(ValueError):
+        fit_power_law([1.0, 2.0])
+    with pytest.raises(ValueError):
+        fit_power_law(np.ones(100))
