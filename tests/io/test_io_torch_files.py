@@ -126,7 +126,7 @@ def test_legacy_format(tmp_path):
     np.testing.assert_array_equal(wms[0].load()[0], sd["0.weight"].numpy())
     marker = tmp_path / "pwned"
     evil = save_torch(tmp_path / "evil_legacy.pt", {"x": malicious_payloads(marker)["os.system"]}, legacy=True)
-    with pytest.raises(UnsafeFileError, match="evil_legacy.pt"):
+    with pytest.raises(UnsafeFileError, match="evil_legacy.pt: refused to load: the pickle asks for global .*system"):
         open_source(evil)
     assert not marker.exists()
 
@@ -190,3 +190,31 @@ def test_other_globals_refused(tmp_path):
     evil = write_torch_zip_with_pickle(tmp_path / "cls.pt", pickle.dumps({"hparams": argparse.Namespace(lr=1)}, protocol=2))
     with pytest.raises(UnsafeFileError, match="argparse.Namespace"):
         open_source(evil)
+
+
+def test_compressed_members_are_read_too(tmp_path):
+    sd = tiny_torch_mlp().state_dict()
+    src_path = save_torch(tmp_path / "m.pt", sd)
+    deflated = tmp_path / "deflated.pt"
+    with zipfile.ZipFile(src_path) as zin, zipfile.ZipFile(deflated, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info.filename))
+    recs = {r.name: r for r in open_source(deflated).tensors()}
+    for name, t in sd.items():
+        np.testing.assert_array_equal(recs[name].load(), t.float().numpy())
+
+
+def test_legacy_format_without_torch(tmp_path, monkeypatch):
+    path = save_torch(tmp_path / "legacy.pt", tiny_torch_mlp().state_dict(), legacy=True)
+    monkeypatch.setitem(sys.modules, "torch", None)
+    with pytest.raises(SourceError, match="legacy torch format not supported; re-save with torch.save"):
+        open_source(path)
+
+
+def test_plain_pickle_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "weights.bin"
+    path.write_bytes(pickle.dumps({"w": malicious_payloads(marker)["os.system"]}, protocol=2))
+    with pytest.raises(UnsafeFileError, match="plain pickle"):
+        open_source(path)
+    assert not marker.exists()

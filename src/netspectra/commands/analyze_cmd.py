@@ -13,7 +13,7 @@ from netspectra.analyze import analyze
 from netspectra.demo import demo_model_path
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.errors import UsageError
-from netspectra.report.export import write_report
+from netspectra.report.export import check_output_path, write_report
 from netspectra.report.table import print_report
 
 
@@ -30,7 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
     p.add_argument("--include", help="regular expression: analyze only tensors whose name matches")
     p.add_argument("--exclude", help="regular expression: skip tensors whose name matches")
-    p.add_argument("--min-dim", type=int, default=2, help="skip matrices whose smaller dimension is below this (default 2)")
+    p.add_argument("--min-dim", type=int, default=1, help="skip matrices whose smaller dimension is below this (default 1: every matrix gets a row)")
     p.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
     p.add_argument("--min-tail", type=int, default=AnalysisOptions.min_tail, help="fewest eigenvalues in a power-law tail (default %(default)s)")
     p.add_argument("--tw-level", type=float, default=AnalysisOptions.tw_level, choices=(0.90, 0.95, 0.99),
@@ -44,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.demo == bool(args.path):
         raise UsageError("give a model PATH or --demo (not both)")
     source = demo_model_path() if args.demo else args.path
+    if args.output:
+        check_output_path(args.output)
     quiet = args.quiet or args.json
     options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level)
     kwargs = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim, options=options)
@@ -72,5 +74,5 @@ def run(args: argparse.Namespace) -> int:
 def _progress_bar() -> Progress:
     return Progress(
         TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
+        console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty(),
     )

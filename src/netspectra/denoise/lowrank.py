@@ -24,6 +24,9 @@ from netspectra.denoise.results import LayerCompression
 from netspectra.errors import MatrixError
 from netspectra.rmt.thresholds import SHRINKERS, bgn_cos2_left, bgn_cos2_right, bgn_signal_strength, shrink
 
+#: Warning of a matrix in which nothing rises above the threshold (W_hat = 0).
+NOTE_ZEROED = "no component above the threshold: replaced by zeros"
+
 #: ``hard`` keeps the selected singular values as they are; the others are optimal shrinkers.
 SHRINK_KINDS = ("hard", *SHRINKERS)
 
@@ -46,6 +49,44 @@ class LowRank:
     def dense(self) -> np.ndarray:
         """W_hat in the stored orientation."""
         return self.left @ self.right
+
+
+@dataclass(frozen=True)
+class OrientedSVD:
+    """Thin SVD of a matrix oriented N x M (N >= M): W = u diag(s) vt, s descending.
+
+    ``transposed`` tells whether the stored matrix is M x N (W is its transpose).  Compute it once with
+    :meth:`of` and pass it to :func:`compress_svd` as often as needed (one per method, say).
+    """
+
+    u: np.ndarray
+    s: np.ndarray
+    vt: np.ndarray
+    transposed: bool
+
+    @classmethod
+    def of(cls, matrix: np.ndarray) -> OrientedSVD:
+        """Decompose a 2-D matrix given in its stored orientation (float64, LAPACK gesdd).
+
+        Raises
+        ------
+        MatrixError
+            For a matrix that is not 2-D, empty, all zero, or has NaN/Inf entries.
+        """
+        stored = _checked(matrix)
+        transposed = stored.shape[0] < stored.shape[1]
+        u, s, vt = np.linalg.svd(stored.T if transposed else stored, full_matrices=False)
+        return cls(u, s, vt, transposed)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(N, M), N >= M."""
+        return self.u.shape[0], self.vt.shape[1]
+
+    @property
+    def stored_shape(self) -> tuple[int, int]:
+        n, m = self.shape
+        return (m, n) if self.transposed else (n, m)
 
 
 def compress_matrix(
@@ -88,37 +129,54 @@ def compress_matrix(
     MatrixError
         For a matrix that is not 2-D, empty, all zero, or has NaN/Inf entries.
     """
+    return compress_svd(
+        OrientedSVD.of(matrix), method, shrink_kind, sigma=sigma, reference=reference, name=name, kind=kind,
+        dtype=dtype, factored=factored,
+    )
+
+
+def compress_svd(
+    svd: OrientedSVD,
+    method: Method | str,
+    shrink_kind: str = "hard",
+    *,
+    sigma: float | None = None,
+    reference: np.ndarray | None = None,
+    name: str = "",
+    kind: str = "linear",
+    dtype: str = "F64",
+    factored: bool = False,
+) -> tuple[LayerCompression, LowRank]:
+    """:func:`compress_matrix` from a precomputed :class:`OrientedSVD` (same parameters)."""
     if isinstance(method, str):
         method = Method.parse(method)
     if shrink_kind not in SHRINK_KINDS:
         raise ValueError(f"unknown shrinker {shrink_kind!r}; expected one of {', '.join(SHRINK_KINDS)}")
-    stored = _checked(matrix)
-    transposed = stored.shape[0] < stored.shape[1]
-    w = stored.T if transposed else stored
-    n, m = w.shape
-    u, s, vt = np.linalg.svd(w, full_matrices=False)
+    u, s, vt = svd.u, svd.s, svd.vt
+    n, m = svd.shape
+    beta = m / n
 
     selection = method.select(s, n, m, sigma)
     scale = selection.sigma * math.sqrt(n)
     y = s[: selection.rank] / scale if scale > 0 else np.full(selection.rank, np.inf)
-    eta = s[: selection.rank] if shrink_kind == "hard" or scale == 0 else shrink(shrink_kind, y, m / n) * scale
+    eta = s[: selection.rank] if shrink_kind == "hard" or scale == 0 else shrink(shrink_kind, y, beta) * scale
     rank = int(np.count_nonzero(eta > 0))  # shrinkers are monotone: the survivors lead
     eta = eta[:rank]
-    x = bgn_signal_strength(y[:rank], m / n)
-    cos_left, cos_right = bgn_cos2_left(x, m / n), bgn_cos2_right(x, m / n)
+    x = bgn_signal_strength(y[:rank], beta)
+    cos_left, cos_right = bgn_cos2_left(x, beta), bgn_cos2_right(x, beta)
 
     residual = s.copy()
     residual[:rank] -= eta
     root = np.sqrt(eta)
     a, b = u[:, :rank] * root, root[:, None] * vt[:rank]
-    factors = LowRank(np.ascontiguousarray(b.T), np.ascontiguousarray(a.T)) if transposed else LowRank(a, b)
+    factors = LowRank(np.ascontiguousarray(b.T), np.ascontiguousarray(a.T)) if svd.transposed else LowRank(a, b)
 
     measured_left: tuple[float, ...] = ()
     measured_right: tuple[float, ...] = ()
     signal_error = math.nan
     if reference is not None:
         measured_left, measured_right, signal_error = _against_reference(
-            np.asarray(reference, dtype=np.float64), stored.shape, transposed, u[:, :rank], vt[:rank], factors
+            np.asarray(reference, dtype=np.float64), svd, rank, factors
         )
 
     params_factored = rank * (n + m)
@@ -129,7 +187,7 @@ def compress_matrix(
             dtype=dtype,
             N=n,
             M=m,
-            transposed=transposed,
+            transposed=svd.transposed,
             method=str(method),
             shrink=shrink_kind,
             sigma=selection.sigma,
@@ -148,6 +206,7 @@ def compress_matrix(
             measured_cos2_left=measured_left,
             measured_cos2_right=measured_right,
             signal_rel_error=signal_error,
+            warning="" if rank else NOTE_ZEROED,
         ),
         factors,
     )
@@ -160,20 +219,15 @@ def measured_overlaps(estimate_vectors: np.ndarray, signal_vectors: np.ndarray) 
 
 
 def _against_reference(
-    reference: np.ndarray,
-    shape: tuple[int, int],
-    transposed: bool,
-    u_kept: np.ndarray,
-    vt_kept: np.ndarray,
-    factors: LowRank,
+    reference: np.ndarray, svd: OrientedSVD, rank: int, factors: LowRank
 ) -> tuple[tuple[float, ...], tuple[float, ...], float]:
-    if reference.shape != shape:
-        raise ValueError(f"reference signal has shape {reference.shape}, matrix has {shape}")
-    signal = reference.T if transposed else reference
+    if reference.shape != svd.stored_shape:
+        raise ValueError(f"reference signal has shape {reference.shape}, matrix has {svd.stored_shape}")
+    signal = reference.T if svd.transposed else reference
     us, ss, vts = np.linalg.svd(signal, full_matrices=False)
     signal_rank = int(np.count_nonzero(ss > ss[0] * max(signal.shape) * np.finfo(np.float64).eps)) if ss[0] > 0 else 0
-    left = measured_overlaps(u_kept, us[:, :signal_rank])
-    right = measured_overlaps(vt_kept.T, vts[:signal_rank].T)
+    left = measured_overlaps(svd.u[:, :rank], us[:, :signal_rank])
+    right = measured_overlaps(svd.vt[:rank].T, vts[:signal_rank].T)
     norm = np.linalg.norm(reference)
     error = float(np.linalg.norm(factors.dense() - reference) / norm) if norm > 0 else math.nan
     return tuple(float(c) for c in left), tuple(float(c) for c in right), error

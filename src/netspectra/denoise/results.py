@@ -20,6 +20,7 @@ mean_pred_cos2_right   same for the M-dimensional singular vectors
 pred_cos2_left/right   per kept component
 measured_cos2_*        per component |<u_hat_i, u_i>|^2 against a given reference signal (else empty)
 signal_rel_error       ||W_hat - S||_F / ||S||_F against the reference signal S (else NaN)
+warning                e.g. nothing above the threshold, so the matrix was replaced by zeros
 =====================  ==================================================================================
 """
 
@@ -60,6 +61,7 @@ class LayerCompression:
     measured_cos2_left: tuple[float, ...] = ()
     measured_cos2_right: tuple[float, ...] = ()
     signal_rel_error: float = math.nan
+    warning: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """The row as a plain dict, keys in column order."""

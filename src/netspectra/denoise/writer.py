@@ -33,6 +33,15 @@ from netspectra.io import dtypes
 _CHUNK = 1 << 20
 
 
+def publish(tmp: Path, path: Path) -> None:
+    """Give ``tmp`` the permissions a new file gets (0666 less the umask; mkstemp makes it 0600) and
+    rename it onto ``path`` with ``os.replace``, atomic on one file system."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
 @dataclass(frozen=True)
 class _Spooled:
     name: str
@@ -71,7 +80,7 @@ class SafetensorsWriter:
     def add_array(self, name: str, values: np.ndarray, dtype: str) -> None:
         """Encode ``values`` (any float/int array) in the stored dtype ``dtype`` and append it."""
         raw = np.ascontiguousarray(encode(values, dtype))
-        self._append(name, dtype, tuple(int(d) for d in np.shape(values)), memoryview(raw).cast("B"))
+        self._append(name, dtype, tuple(int(d) for d in np.shape(values)), raw.reshape(-1).view(np.uint8))
 
     def add_file_range(self, name: str, dtype: str, shape: tuple[int, ...], source: Path, start: int, end: int) -> None:
         """Append bytes [start, end) of ``source`` unchanged (a tensor copied bit for bit), in chunks."""
@@ -111,7 +120,7 @@ class SafetensorsWriter:
                     self._copy(self._entries[i], out)
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(tmp, self.path)
+            publish(Path(tmp), self.path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -126,7 +135,7 @@ class SafetensorsWriter:
 
     # ------------------------------------------------------------------------------------------ helpers
 
-    def _append(self, name: str, dtype: str, shape: tuple[int, ...], data: memoryview) -> None:
+    def _append(self, name: str, dtype: str, shape: tuple[int, ...], data: np.ndarray) -> None:
         self._check(name, dtype, shape, data.nbytes)
         offset = self._spool.tell()
         self._spool.write(data)

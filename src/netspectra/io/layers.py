@@ -33,6 +33,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import SourceError, UsageError
+from ._util import one_line
 from . import dtypes
 from .sources import ModelSource, TensorRecord, open_source
 from .weights import WeightMatrix, orient
@@ -176,7 +177,7 @@ def _compile(pattern: str | None, what: str) -> re.Pattern | None:
     try:
         return re.compile(pattern)
     except re.error as exc:
-        raise UsageError(f"invalid {what} regular expression {pattern!r}: {exc}") from None
+        raise UsageError(f"invalid {what} regular expression {pattern!r}: {one_line(exc)}") from None
 
 
 def iter_weight_matrices(

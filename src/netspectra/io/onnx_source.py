@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import MatrixError, SourceError
+from ._util import one_line
 from . import dtypes
 from .sources import ModelSource, TensorRecord, read_config, safe_member
 
@@ -86,7 +87,7 @@ class OnnxLoader:
         try:
             arr = numpy_helper.to_array(self.tensor)
         except Exception as exc:  # onnx raises assorted types for malformed tensors
-            raise SourceError(f"{self.label}: cannot decode tensor {self.name}: {exc}") from None
+            raise SourceError(f"{self.label}: cannot decode tensor {self.name}: {one_line(exc)}") from None
         try:
             return dtypes.numpy_to_float(arr, self.dtype).reshape(shape)
         except TypeError:

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MatrixError, SourceError
+from ._util import one_line
 from . import dtypes
 
 #: Largest header accepted (the reference implementation uses the same limit).
@@ -68,11 +69,11 @@ class SafetensorsLoader:
         try:
             raw = np.memmap(self.path, dtype=dtypes.raw_numpy_dtype(e.dtype), mode="r", offset=e.start, shape=(count,))
         except (OSError, ValueError) as exc:
-            raise SourceError(f"{self.label}: cannot read tensor {e.name}: {exc}") from None
+            raise SourceError(f"{self.label}: cannot read tensor {e.name}: {one_line(exc)}") from None
         try:
             out = dtypes.decode(raw.view(np.ndarray), e.dtype)
         except OSError as exc:  # e.g. the file shrank after it was opened (SIGBUS is not catchable)
-            raise SourceError(f"{self.label}: cannot read tensor {e.name}: {exc}") from None
+            raise SourceError(f"{self.label}: cannot read tensor {e.name}: {one_line(exc)}") from None
         finally:
             del raw
         return out.reshape(e.shape)
@@ -123,7 +124,7 @@ def read_header(path: Path, label: str | None = None) -> tuple[dict[str, Safeten
     try:
         obj = json.loads(header.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except (UnicodeDecodeError, ValueError) as exc:
-        raise _fail(label, f"header is not valid JSON: {exc}") from None
+        raise _fail(label, f"header is not valid JSON: {one_line(exc)}") from None
     if not isinstance(obj, dict):
         raise _fail(label, "header is not a JSON object")
 

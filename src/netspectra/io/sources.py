@@ -23,13 +23,14 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import MatrixError, SourceError, UnsafeFileError
+from ._util import one_line
 from . import dtypes
 from .safetensors_file import SafetensorsFile
 
 #: Every value of :attr:`ModelSource.format`.
 FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "module")
 
-TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl")
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,11 @@ class TensorRecord:
     source: str
     load: Callable[[], np.ndarray] = field(repr=False, compare=False)
     kind: str | None = None
+
+    @property
+    def loader(self) -> Callable[[], np.ndarray]:
+        """Alias of :attr:`load`."""
+        return self.load
 
 
 class ModelSource:
@@ -107,7 +113,7 @@ def read_config(directory: Path) -> dict:
     try:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SourceError(f"{path}: invalid config.json: {exc}") from None
+        raise SourceError(f"{path}: invalid config.json: {one_line(exc)}") from None
     if not isinstance(obj, dict):
         raise SourceError(f"{path}: invalid config.json: not a JSON object")
     return obj
@@ -184,7 +190,7 @@ def _read_index(index: Path) -> dict[str, str]:
     try:
         obj = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SourceError(f"{label}: invalid index JSON: {exc}") from None
+        raise SourceError(f"{label}: invalid index JSON: {one_line(exc)}") from None
     wm = obj.get("weight_map") if isinstance(obj, dict) else None
     if not isinstance(wm, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in wm.items()):
         raise SourceError(f"{label}: invalid index: no weight_map of tensor names to shard files")
@@ -229,7 +235,7 @@ class TorchSource(ModelSource):
         label = os.fspath(path)
         try:
             with open(path, "rb") as f:
-                magic = f.read(4)
+                magic = f.read(16)
         except OSError as exc:
             raise SourceError(f"{label}: cannot read: {exc.strerror or exc}") from None
         self._records: list[TensorRecord] = []
@@ -243,7 +249,7 @@ class TorchSource(ModelSource):
                 seen[ident] = name
                 loader = torch_pickle.TorchTensorLoader(self._handle, name, t, big)
                 self._records.append(TensorRecord(name, t.shape, t.dtype, label, loader))
-        elif magic[:1] == b"\x80":
+        elif torch_pickle.is_legacy_torch(magic):
             self._handle = None
             tensors = torch_pickle.read_torch_legacy(path, label)
             seen_ptr: set = set()
@@ -255,6 +261,8 @@ class TorchSource(ModelSource):
                 self._records.append(
                     TensorRecord(name, tuple(t.shape), dtypes.from_torch(t.dtype), label, _TorchTensorLoader(name, t))
                 )
+        elif magic[:1] == b"\x80":
+            raise UnsafeFileError(f"{label}: refused to load: a plain pickle, not a torch.save checkpoint (pickles can run code)")
         else:
             raise SourceError(f"{label}: not a torch checkpoint (neither a torch.save zip archive nor a pickle)")
 
@@ -282,8 +290,12 @@ class _TorchTensorLoader:
         if t.is_complex():
             raise MatrixError(f"{self.name}: unsupported dtype {dtypes.from_torch(t.dtype)}")
         wide = t.dtype in (torch.float64, torch.int64, torch.int32)
-        t = t.cpu().double() if wide else t.cpu().float()
-        return t.numpy().copy() if t.data_ptr() == self.tensor.data_ptr() else t.numpy()
+        try:
+            t = t.cpu().double() if wide else t.cpu().float()
+            return t.numpy().copy() if t.data_ptr() == self.tensor.data_ptr() else t.numpy()
+        except (RuntimeError, TypeError) as exc:  # quantized or exotic tensor types
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise MatrixError(f"{self.name}: cannot convert {dtypes.from_torch(self.tensor.dtype)} to float: {msg}") from None
 
 
 # --------------------------------------------------------------------------------------------- numpy
@@ -298,9 +310,9 @@ class _NpzLoader:
             with np.load(self.path, allow_pickle=False) as z:
                 arr = z[self.key]
         except ValueError as exc:
-            raise MatrixError(f"{self.key}: cannot read array: {exc}") from None
+            raise MatrixError(f"{self.key}: cannot read array: {one_line(exc)}") from None
         except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-            raise SourceError(f"{self.label}: cannot read {self.key}: {exc}") from None
+            raise SourceError(f"{self.label}: cannot read {self.key}: {one_line(exc)}") from None
         try:
             return dtypes.numpy_to_float(arr, self.dtype)
         except TypeError:
@@ -315,7 +327,7 @@ class _NpyLoader:
         try:
             arr = np.load(self.path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
-            raise SourceError(f"{self.label}: cannot read: {exc}") from None
+            raise SourceError(f"{self.label}: cannot read: {one_line(exc)}") from None
         try:
             return dtypes.numpy_to_float(np.asarray(arr), self.dtype)
         except TypeError:
@@ -330,7 +342,7 @@ def _npy_header(fp, label: str) -> tuple[tuple[int, ...], np.dtype]:
         else:
             shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fp)
     except (ValueError, OSError, EOFError, SyntaxError) as exc:
-        raise SourceError(f"{label}: invalid .npy header: {exc}") from None
+        raise SourceError(f"{label}: invalid .npy header: {one_line(exc)}") from None
     return tuple(int(d) for d in shape), dtype
 
 
@@ -356,7 +368,7 @@ class NpzSource(ModelSource):
                     name = dtypes.from_numpy(dt)
                     self._records.append(TensorRecord(key, shape, name, label, _NpzLoader(path, key, name, label)))
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-            raise SourceError(f"{label}: not a readable .npz archive: {exc}") from None
+            raise SourceError(f"{label}: not a readable .npz archive: {one_line(exc)}") from None
 
     def tensors(self):
         yield from self._records
@@ -502,15 +514,18 @@ def open_source(source) -> ModelSource:
         return source
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        if not path.exists():
-            raise SourceError(f"{os.fspath(source)}: no such file or directory")
-        if path.is_dir():
-            config = read_config(path)
-            inner = _hf_weights(path, config, "hf-dir" if (path / "config.json").is_file() else None)
-            return _DirectorySource(path, inner)
-        if not path.is_file():
-            raise SourceError(f"{path}: not a regular file")
-        return _open_file(path)
+        try:
+            if not path.exists():
+                raise SourceError(f"{os.fspath(source)}: no such file or directory")
+            if path.is_dir():
+                config = read_config(path)
+                inner = _hf_weights(path, config, "hf-dir" if (path / "config.json").is_file() else None)
+                return _DirectorySource(path, inner)
+            if not path.is_file():
+                raise SourceError(f"{path}: not a regular file")
+            return _open_file(path)
+        except OSError as exc:  # permissions, I/O errors, paths too long, ...
+            raise SourceError(f"{os.fspath(source)}: cannot read: {one_line(exc)}") from None
     if _is_torch_module(source):
         from .module_source import ModuleSource
 

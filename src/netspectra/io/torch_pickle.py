@@ -26,6 +26,7 @@ import io
 import math
 import os
 import pickle
+import re
 import threading
 import zipfile
 from pathlib import Path
@@ -33,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MatrixError, SourceError, UnsafeFileError
+from ._util import one_line
 from . import dtypes
 
 #: Largest data.pkl read (a state dict's pickle is a few MB even for very large models).
@@ -263,12 +265,18 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 class ZipHandle:
-    """Lazily opened, shared, picklable (by path) read handle on a zip archive."""
+    """Lazily opened, shared, picklable (by path) read handle on a zip archive.
+
+    :meth:`span` maps a byte range of an uncompressed member (torch.save stores members
+    uncompressed), so a tensor that views a larger storage reads only its own bytes; compressed
+    members are read whole.
+    """
 
     def __init__(self, path: Path, label: str):
         self.path = path
         self.label = label
         self._zip: zipfile.ZipFile | None = None
+        self._data_start: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def __getstate__(self):
@@ -277,14 +285,38 @@ class ZipHandle:
     def __setstate__(self, state):
         self.__init__(state["path"], state["label"])
 
-    def read(self, entry: str) -> bytes:
+    def _fail(self, entry: str, exc: BaseException) -> SourceError:
+        return SourceError(f"{self.label}: cannot read {entry}: {one_line(exc)}")
+
+    def span(self, entry: str, start: int, length: int) -> np.ndarray:
+        """Bytes [start, start + length) of a member, as a uint8 array (memory-mapped when stored)."""
         try:
             with self._lock:
                 if self._zip is None:
                     self._zip = zipfile.ZipFile(self.path)
-                return self._zip.read(entry)
+                info = self._zip.getinfo(entry)
+                if start < 0 or start + length > info.file_size:
+                    raise SourceError(f"{self.label}: {entry} is shorter than the tensor stored in it")
+                if info.compress_type != zipfile.ZIP_STORED:
+                    data = self._zip.read(entry)
+                    return np.frombuffer(data, dtype=np.uint8, count=length, offset=start)
+                if entry not in self._data_start:
+                    with open(self.path, "rb") as f:
+                        f.seek(info.header_offset)
+                        local = f.read(30)
+                    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                        raise zipfile.BadZipFile(f"bad local header for {entry}")
+                    name_len = int.from_bytes(local[26:28], "little")
+                    extra_len = int.from_bytes(local[28:30], "little")
+                    self._data_start[entry] = info.header_offset + 30 + name_len + extra_len
+                offset = self._data_start[entry] + start
+            if length == 0:
+                return np.zeros(0, dtype=np.uint8)
+            return np.memmap(self.path, dtype=np.uint8, mode="r", offset=offset, shape=(length,)).view(np.ndarray)
+        except SourceError:
+            raise
         except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, RuntimeError) as exc:
-            raise SourceError(f"{self.label}: cannot read {entry}: {exc}") from None
+            raise self._fail(entry, exc) from None
 
     def close(self):
         with self._lock:
@@ -294,7 +326,7 @@ class ZipHandle:
 
 
 class TorchTensorLoader:
-    """Picklable loader of one tensor of a torch zip checkpoint."""
+    """Picklable loader of one tensor of a torch zip checkpoint (reads only the tensor's span)."""
 
     def __init__(self, handle: ZipHandle, name: str, tensor: LazyTensor, big_endian: bool):
         self.handle = handle
@@ -309,19 +341,19 @@ class TorchTensorLoader:
         count = math.prod(t.shape)
         if count == 0:
             return np.zeros(t.shape, dtype=dtypes.result_dtype(t.dtype))
-        buf = self.handle.read(t.storage.entry)
         raw_dtype = dtypes.raw_numpy_dtype(t.dtype)
         if self.big_endian:
             raw_dtype = raw_dtype.newbyteorder(">")
         itemsize = raw_dtype.itemsize
-        flat = np.frombuffer(buf, dtype=raw_dtype, count=len(buf) // itemsize)
-        last = t.offset + sum((d - 1) * s for d, s in zip(t.shape, t.stride))
-        if last >= flat.size:
-            raise SourceError(f"{self.handle.label}: storage of {self.name} is shorter than the tensor")
+        extent = sum((d - 1) * s for d, s in zip(t.shape, t.stride)) + 1  # elements from the first to the last
+        buf = self.handle.span(t.storage.entry, t.offset * itemsize, extent * itemsize)
+        flat = buf.view(raw_dtype)
         view = np.lib.stride_tricks.as_strided(
-            flat[t.offset :], shape=t.shape, strides=tuple(s * itemsize for s in t.stride), writeable=False
+            flat, shape=t.shape, strides=tuple(s * itemsize for s in t.stride), writeable=False
         )
-        return dtypes.decode(np.ascontiguousarray(view).astype(raw_dtype.newbyteorder("="), copy=False), t.dtype)
+        native = np.ascontiguousarray(view).astype(raw_dtype.newbyteorder("="), copy=False)
+        del view, flat, buf
+        return dtypes.decode(native, t.dtype)
 
 
 def _flatten(obj, prefix: str, out: dict, skipped: set) -> None:
@@ -346,7 +378,7 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise SourceError(f"{label}: not a readable torch zip archive: {exc}") from None
+        raise SourceError(f"{label}: not a readable torch zip archive (truncated or corrupt): {one_line(exc)}") from None
     with zf:
         names = zf.namelist()
         pkl = [n for n in names if n.endswith("data.pkl") and n.count("/") == 1]
@@ -362,7 +394,7 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
             try:
                 big_endian = zf.read(prefix + "byteorder").strip() == b"big"
             except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-                raise SourceError(f"{label}: corrupt archive: {exc}") from None
+                raise SourceError(f"{label}: corrupt archive: {one_line(exc)}") from None
         if infos[pkl_name].file_size > MAX_PICKLE_BYTES:
             raise SourceError(f"{label}: data.pkl is {infos[pkl_name].file_size} bytes, larger than any state dict")
 
@@ -385,10 +417,19 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
             raise
         except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError, TypeError,
                 KeyError, IndexError, AttributeError, RecursionError, MemoryError, UnicodeError) as exc:  # fmt: skip
-            raise SourceError(f"{label}: corrupt torch checkpoint: {type(exc).__name__}: {exc}") from None
+            raise SourceError(f"{label}: corrupt torch checkpoint: {type(exc).__name__}: {one_line(exc)}") from None
     tensors: dict[str, LazyTensor] = {}
     _flatten(obj, "", tensors, set())
     return tensors, ZipHandle(path, label), big_endian
+
+
+#: The pickled magic number that starts a legacy torch.save file (protocol 2, LONG1 of 10 bytes).
+LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+
+
+def is_legacy_torch(head: bytes) -> bool:
+    """Whether the first bytes of a file are those of a legacy (non-zip) torch.save file."""
+    return head[:1] == b"\x80" and head[2:14] == LEGACY_MAGIC
 
 
 def read_torch_legacy(path: Path, label: str) -> dict:
@@ -400,10 +441,13 @@ def read_torch_legacy(path: Path, label: str) -> dict:
     try:
         obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unsafe content"
-        raise UnsafeFileError(f"{label}: refused to load: {first}") from None
+        text = str(exc)
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f"the pickle asks for global {found.group(1)}" if found else "rejected by torch.load(weights_only=True)"
+        raise UnsafeFileError(f"{label}: refused to load: {what}") from None
     except Exception as exc:  # torch raises many types for corrupt files
-        raise SourceError(f"{label}: cannot read torch checkpoint: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SourceError(f"{label}: cannot read torch checkpoint: {type(exc).__name__}: {first}") from None
     out: dict[str, object] = {}
 
     def walk(o, prefix):

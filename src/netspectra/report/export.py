@@ -37,12 +37,21 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def write_report(report: ModelReport, path: str | Path) -> Path:
-    """Write the per-layer table (and for JSON, the summary too) to ``path`` by its extension."""
+def check_output_path(path: str | Path) -> Path:
+    """Refuse, before any work, an output path with an unknown extension or a missing directory."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise UsageError(f"{path}: unknown output format {suffix or '(none)'}; use one of {', '.join(FORMATS)}")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path}: directory {path.parent} does not exist")
+    return path
+
+
+def write_report(report: ModelReport, path: str | Path) -> Path:
+    """Write the per-layer table (and for JSON, the summary too) to ``path`` by its extension."""
+    path = check_output_path(path)
+    suffix = path.suffix.lower()
     frame = report.to_frame()
     if suffix == ".csv":
         atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))

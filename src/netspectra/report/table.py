@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from netspectra.diagnose.model import ModelReport, ModelSummary
 
-#: (column, header, format) shown in the terminal table; every column is in the CSV/JSON output.
+#: (column, header, format) of the terminal table, most important first; narrow terminals drop the
+#: later ones.  Every column is in the CSV/Parquet/JSON output.
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("layer_index", "#", "d"),
     ("name", "layer", "s"),
-    ("kind", "kind", "s"),
+    ("alpha", "alpha", ".2f"),
+    ("warning", "warning", "s"),
+    ("alpha_weighted", "alpha_w", ".2f"),
+    ("num_spikes", "spikes", "d"),
     ("N", "N", "d"),
     ("M", "M", "d"),
-    ("alpha", "alpha", ".2f"),
-    ("alpha_weighted", "alpha_w", ".2f"),
     ("ks_distance", "KS", ".3f"),
-    ("num_spikes", "spikes", "d"),
     ("stable_rank", "stable rk", ".1f"),
     ("log_spectral_norm", "log10 ||W||2", ".2f"),
-    ("warning", "warning", "s"),
+    ("kind", "kind", "s"),
 )
+_MIN_NAME_WIDTH = 30
+_MAX_WARNING_WIDTH = 24
 
 
 def _cell(value: object, fmt: str) -> str:
@@ -32,17 +36,57 @@ def _cell(value: object, fmt: str) -> str:
     return format(value, fmt) if fmt != "s" else str(value)
 
 
-def layer_table(report: ModelReport, max_rows: int | None = None) -> Table:
-    """Rich table of the layers (all rows, or the first ``max_rows``); wraps on narrow terminals."""
-    table = Table(title=f"netspectra: {report.source}", header_style="bold", expand=False)
-    for _, header, fmt in TABLE_COLUMNS:
-        numeric = fmt != "s"
-        table.add_column(header, justify="right" if numeric else "left", overflow="fold",
-                         no_wrap=numeric)
-    rows = report.layers if max_rows is None else report.layers[:max_rows]
-    for layer in rows:
+def warning_labels(warning: str) -> str:
+    """The labels of a warning cell without their details: ``fit-failed: 2 non-zero ...`` -> ``fit-failed``."""
+    return ", ".join(part.split(":")[0] for part in warning.split("; ") if part)
+
+
+def _table_cell(layer: object, col: str, fmt: str) -> str:
+    value = getattr(layer, col)
+    return warning_labels(value) if col == "warning" else _cell(value, fmt)
+
+
+def short_name(name: str, width: int) -> str:
+    """Drop a trailing ``.weight`` and keep the informative end of a long name: ``…layer.3.output.dense``."""
+    name = name.removesuffix(".weight")
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def _fit_columns(report: ModelReport, width: int) -> tuple[list[tuple[str, str, str]], int]:
+    """Columns that fit in ``width`` characters (in priority order) and the width left for names."""
+    chosen: list[tuple[str, str, str]] = []
+    used = _MIN_NAME_WIDTH + 4
+    for col, header, fmt in TABLE_COLUMNS:
+        if col == "name":
+            chosen.append((col, header, fmt))
+            continue
+        cells = [_table_cell(layer, col, fmt) for layer in report.layers]
+        need = min(max([len(header), *map(len, cells)]), _MAX_WARNING_WIDTH) + 3
+        if used + need <= width:
+            chosen.append((col, header, fmt))
+            used += need
+    longest = max((len(layer.name.removesuffix(".weight")) for layer in report.layers), default=10)
+    return chosen, max(_MIN_NAME_WIDTH, min(longest, width - used + _MIN_NAME_WIDTH))
+
+
+def layer_table(report: ModelReport, width: int = 120) -> Table:
+    """Rich table of the layers, with as many columns as fit in ``width`` characters."""
+    columns, name_width = _fit_columns(report, width)
+    table = Table(title=f"netspectra: {Path(report.source).name}", header_style="bold")
+    for col, header, fmt in columns:
+        if col == "name":
+            table.add_column(header, no_wrap=True, min_width=min(name_width, _MIN_NAME_WIDTH), max_width=name_width)
+        elif col == "warning":
+            table.add_column(header, overflow="fold", max_width=_MAX_WARNING_WIDTH)
+        else:
+            table.add_column(header, justify="right" if fmt != "s" else "left", no_wrap=True)
+    for layer in report.layers:
         style = "red" if layer.status == "error" else ("yellow" if layer.warning else None)
-        table.add_row(*(_cell(getattr(layer, col), fmt) for col, _, fmt in TABLE_COLUMNS), style=style)
+        cells = [
+            short_name(layer.name, name_width) if col == "name" else _table_cell(layer, col, fmt)
+            for col, _, fmt in columns
+        ]
+        table.add_row(*cells, style=style)
     return table
 
 
@@ -61,5 +105,5 @@ def summary_table(summary: ModelSummary) -> Table:
 def print_report(report: ModelReport, console: Console | None = None) -> None:
     """Print the layer table and the summary."""
     console = console or Console()
-    console.print(layer_table(report))
+    console.print(layer_table(report, width=console.width))
     console.print(summary_table(report.summary))

@@ -1,0 +1,109 @@
+"""``netspectra compress``: denoise every weight matrix with an RMT threshold and write a safetensors file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from netspectra.denoise import SHRINK_KINDS, CompressionReport, compress_model, sidecar_path
+from netspectra.denoise.methods import Method
+from netspectra.denoise.model import DEFAULT_MIN_DIM
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "compress",
+        help="low-rank denoise every weight matrix with a random-matrix threshold",
+        description="Keep the singular components of each 2-D weight matrix that a random-matrix threshold "
+        "separates from noise, optionally shrink them, and write a safetensors file with the same tensor "
+        "names, shapes and dtypes (or, with --factored, each matrix as NAME.A @ NAME.B plus OUT.json). "
+        "Conv kernels, biases, norms and fused QKV tensors are copied unchanged.",
+    )
+    p.add_argument("path", help="model file or directory")
+    p.add_argument("-o", "--output", required=True, help="the .safetensors file to write (never the input)")
+    p.add_argument(
+        "--method", default="gavish-donoho",
+        help="keep rule: mp-edge, gavish-donoho, bema, rank:K or energy:F (default %(default)s)",
+    )
+    p.add_argument("--shrink", default="hard", choices=SHRINK_KINDS,
+                   help="shrink kept singular values with the optimal shrinker for this loss (default %(default)s)")
+    p.add_argument("--factored", action="store_true", help="store each compressed matrix as two factors")
+    p.add_argument("--include", help="regular expression: compress only tensors whose name matches")
+    p.add_argument("--exclude", help="regular expression: never compress tensors whose name matches")
+    p.add_argument("--min-dim", type=int, default=DEFAULT_MIN_DIM,
+                   help="copy matrices whose smaller dimension is below this unchanged (default %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    method = Method.parse(args.method)
+    quiet = args.quiet or args.json
+    kwargs = dict(factored=args.factored, include=args.include, exclude=args.exclude, min_dim=args.min_dim)
+    if quiet:
+        report = compress_model(args.path, args.output, method, args.shrink, **kwargs)
+    else:
+        with _progress_bar() as bar:
+            task = bar.add_task("compressing", total=None)
+
+            def advance(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=name[-48:])
+
+            report = compress_model(args.path, args.output, method, args.shrink, progress=advance, **kwargs)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+    elif not quiet:
+        console = Console()
+        console.print(compression_table(report))
+        console.print(totals_line(report))
+    return 0
+
+
+def compression_table(report: CompressionReport) -> Table:
+    """One row per compressed matrix: shape, rank kept, parameters, error and predicted overlaps."""
+    title = f"netspectra compress: {report.source} -> {report.output} ({report.method}, shrink {report.shrink})"
+    table = Table(title=title, header_style="bold")
+    table.add_column("layer", overflow="fold", min_width=16)
+    for header in ("N", "M", "rank", "params", "params out", "rel err F", "pred cos² u/v"):
+        table.add_column(header, justify="right", overflow="fold")
+    for layer in report.layers:
+        cos = "-" if math.isnan(layer.mean_pred_cos2_left) else (
+            f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}"
+        )
+        name = f"{layer.name} ({layer.warning})" if layer.warning else layer.name
+        table.add_row(
+            name, str(layer.N), str(layer.M), str(layer.rank), f"{layer.params_before:,}", f"{layer.params_after:,}",
+            f"{layer.rel_fro_error:.3f}", cos, style="yellow" if layer.warning else None,
+        )
+    return table
+
+
+def totals_line(report: CompressionReport) -> str:
+    """Totals: parameters before/after, compression ratio, and what was copied unchanged."""
+    s = report.summary()
+    lines = [
+        f"{s['num_compressed']} matrices compressed, {s['num_copied']} tensors copied unchanged; "
+        f"parameters {s['params_before']:,} -> {s['params_after']:,} "
+        f"(compression ratio {s['compression_ratio']:.2f}x"
+        + ("" if report.factored else f"; {s['factored_ratio']:.2f}x with --factored")
+        + ")"
+    ]
+    if s["copied_reasons"]:
+        lines.append("copied: " + ", ".join(f"{reason} ({n})" for reason, n in s["copied_reasons"].items()))
+    lines.append(f"wrote {report.output}" + (f" and {sidecar_path(report.output)}" if report.factored else ""))
+    return "\n".join(lines)
+
+
+def _progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True,
+    )

@@ -1,0 +1,213 @@
+"""Compress a whole model: every 2-D weight matrix denoised, everything else copied, one safetensors file.
+
+Which tensors are compressed follows the layer rules of :mod:`netspectra.io.layers`: 2-D matrices of
+kind ``linear``, ``embedding`` or ``attention_q/k/v`` stored as F64/F32/F16/BF16.  Conv kernels, 1-D
+tensors (biases, norms), fused QKV tensors (their three parts have different noise levels; splitting
+and reassembling them is not done here), integer/FP8 tensors, matrices with NaN/Inf and anything the
+layer rules skip are written unchanged, bit for bit when the input is a safetensors file, and listed
+in :attr:`CompressionReport.copied` with the reason.
+
+Memory: one matrix at a time (its float64 copy, its SVD, its factors and their encoded bytes); see
+:mod:`netspectra.denoise.writer` for the output side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
+from netspectra.denoise.factored import factor_names, sidecar, sidecar_path, write_json_atomic
+from netspectra.denoise.lowrank import SHRINK_KINDS, compress_matrix
+from netspectra.denoise.methods import Method
+from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCompression
+from netspectra.denoise.writer import SafetensorsWriter
+from netspectra.errors import MatrixError, UsageError
+from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
+from netspectra.io.safetensors_file import SafetensorsLoader
+
+#: Layer kinds whose matrices are compressed.
+COMPRESSIBLE_KINDS = ("linear", "embedding", "attention_q", "attention_k", "attention_v")
+
+#: Default smallest M compressed (see :func:`compress_model`).
+DEFAULT_MIN_DIM = 32
+
+#: Called after each compressed matrix with (number done, total, name).
+ProgressCallback = Callable[[int, int, str], None]
+
+
+def compress_model(
+    source: str | os.PathLike | Any,
+    output: str | os.PathLike,
+    method: Method | str = "gavish-donoho",
+    shrink: str = "hard",
+    *,
+    factored: bool = False,
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int = DEFAULT_MIN_DIM,
+    progress: ProgressCallback | None = None,
+) -> CompressionReport:
+    """Denoise every weight matrix of a model with an RMT threshold and write a safetensors file.
+
+    Parameters
+    ----------
+    source : path or torch.nn.Module
+        Anything :func:`netspectra.io.open_source` opens.
+    output : path
+        The ``.safetensors`` file to write (atomically); must not be an input file.  With ``factored``,
+        the sidecar ``OUT.json`` is written next to it.
+    method : Method or str
+        ``mp-edge``, ``gavish-donoho``, ``bema``, ``rank:K`` or ``energy:F``.
+    shrink : str
+        ``hard`` (keep the selected singular values) or ``frobenius``, ``operator``, ``nuclear``.
+    factored : bool
+        Store each compressed matrix as ``NAME.A`` @ ``NAME.B`` when that is smaller than the matrix.
+    include, exclude : str, optional
+        Regular expressions: compress only matching tensors / never compress matching tensors (the
+        others are still copied).
+    min_dim : int
+        Copy matrices whose smaller dimension M is below this unchanged (default 32): the noise-level
+        estimates need a bulk of noise singular values, and a classifier head with 10 outputs has 10
+        singular values, all of them signal, so every RMT threshold would zero it.
+    progress : callable, optional
+        Called as ``progress(done, total, name)`` after each compressed matrix.
+
+    Returns
+    -------
+    CompressionReport
+
+    Raises
+    ------
+    UsageError
+        Bad method or shrinker, output equal to an input file, missing output directory, factor names
+        that collide with existing tensors.
+    SourceError
+        The model cannot be read.
+    """
+    method = Method.parse(method) if isinstance(method, str) else method
+    label = str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+    if shrink not in SHRINK_KINDS:
+        raise UsageError(f"unknown shrinker {shrink!r}; expected one of {', '.join(SHRINK_KINDS)}")
+    out = Path(output)
+    meta_out = sidecar_path(out) if factored else None
+    src = open_source(source)
+    with src if src is not source else contextlib.nullcontext(src):
+        _check_output(out, meta_out, src)
+        skipped: dict[str, str] = {}
+        weights = {
+            w.name: w
+            for w in iter_weight_matrices(
+                src, include=include, exclude=exclude, min_dim=min_dim, on_skip=lambda n, r: skipped.setdefault(n, r)
+            )
+        }
+        records = [(r, _copy_reason(r, weights, skipped)) for r in src.tensors()]
+        if factored:
+            _check_factor_names([r.name for r, _ in records], weights)
+        todo = sum(reason is None for _, reason in records)
+        layers: list[LayerCompression] = []
+        copied: list[CopiedTensor] = []
+        entries: dict[str, dict[str, object]] = {}
+        with SafetensorsWriter(out, _metadata(src, method, shrink, factored)) as writer:
+            for record, reason in records:
+                if reason is None:
+                    try:
+                        layer = _compress_one(writer, record, weights[record.name], method, shrink, factored, entries)
+                    except MatrixError as exc:
+                        reason = str(exc)
+                    else:
+                        layers.append(layer)
+                        if progress is not None:
+                            progress(len(layers), todo, record.name)
+                if reason is not None:
+                    _copy(writer, record)
+                    shape = tuple(record.shape)
+                    copied.append(CopiedTensor(record.name, shape, record.dtype, math.prod(shape), reason))
+            writer.commit()
+    if meta_out is not None:
+        extra = {"method": str(method), "shrink": shrink, "source": label}
+        write_json_atomic(meta_out, sidecar(out, entries, extra))
+    return CompressionReport(
+        source=label, output=str(out), method=str(method), shrink=shrink, factored=factored,
+        layers=tuple(layers), copied=tuple(copied),
+    )
+
+
+def _compress_one(
+    writer: SafetensorsWriter,
+    record: TensorRecord,
+    weight: WeightMatrix,
+    method: Method,
+    shrink: str,
+    factored: bool,
+    entries: dict[str, dict[str, object]],
+) -> LayerCompression:
+    layer, factors = compress_matrix(
+        record.load(), method, shrink, name=record.name, kind=weight.kind, dtype=record.dtype, factored=factored
+    )
+    if layer.params_after < layer.params_before:
+        name_a, name_b = factor_names(record.name)
+        writer.add_array(name_a, factors.left, record.dtype)
+        writer.add_array(name_b, factors.right, record.dtype)
+        entries[record.name] = {
+            "A": name_a, "B": name_b, "shape": list(record.shape), "dtype": record.dtype, "rank": factors.rank
+        }
+    else:
+        writer.add_array(record.name, factors.dense(), record.dtype)
+    return layer
+
+
+def _copy_reason(record: TensorRecord, weights: dict[str, WeightMatrix], skipped: dict[str, str]) -> str | None:
+    """None when ``record`` is compressed, else why it is copied unchanged."""
+    weight = weights.get(record.name)
+    if weight is None:
+        if f"{record.name}[q]" in weights:
+            return "fused QKV tensor"
+        return skipped.get(record.name, "not a weight matrix")
+    if weight.kind not in COMPRESSIBLE_KINDS or len(record.shape) != 2:
+        return f"{weight.kind} kernel" if weight.kind.startswith("conv") else f"{weight.kind} not compressed"
+    if record.dtype not in COMPRESSIBLE_DTYPES:
+        return f"{record.dtype} tensor"
+    return None
+
+
+def _copy(writer: SafetensorsWriter, record: TensorRecord) -> None:
+    loader = record.load
+    if isinstance(loader, SafetensorsLoader):  # bit-exact copy of the stored bytes, streamed
+        e = loader.entry
+        writer.add_file_range(record.name, e.dtype, e.shape, loader.path, e.start, e.end)
+    else:
+        writer.add_array(record.name, loader(), record.dtype)
+
+
+def _metadata(src: ModelSource, method: Method, shrink: str, factored: bool) -> dict[str, str]:
+    """The input's safetensors metadata (``format: pt`` if none), plus what netspectra did."""
+    inner = getattr(src, "inner", src)
+    metadata = dict(getattr(inner, "metadata", None) or {})
+    metadata.setdefault("format", "pt")
+    metadata["netspectra"] = json.dumps({"method": str(method), "shrink": shrink, "factored": factored})
+    return metadata
+
+
+def _check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
+    if out.is_dir():
+        raise UsageError(f"{out}: output is a directory; give a .safetensors file name")
+    if not out.parent.is_dir():
+        raise UsageError(f"{out}: output directory {out.parent} does not exist")
+    inputs = {Path(f).resolve() for f in getattr(src, "files", [])}
+    for path in (out, meta_out):
+        if path is not None and path.resolve() in inputs:
+            raise UsageError(f"{path}: refusing to overwrite an input file of the model")
+
+
+def _check_factor_names(tensor_names: list[str], weights: dict[str, WeightMatrix]) -> None:
+    names = set(tensor_names)
+    for name in weights:
+        clash = [n for n in factor_names(name) if n in names]
+        if clash:
+            raise UsageError(f"cannot write factors of {name}: the model already has a tensor named {clash[0]}")
