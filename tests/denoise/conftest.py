@@ -32,12 +32,13 @@ def model_file(tmp_path: Path) -> Path:
     rng = np.random.default_rng(0)
     low_rank = rng.standard_normal((96, 3)) @ rng.standard_normal((3, 48)) * 0.5
     tensors = {
-        "embed.weight": (rng.standard_normal((200, 48)) + 2.0 * np.outer(rng.standard_normal(200), rng.standard_normal(48))).astype(np.float32),
+        "embed.weight": (rng.standard_normal((200, 48)) + np.outer(rng.standard_normal(200), rng.standard_normal(48)) * 2)
+        .astype(np.float32),
         "fc1.weight": (low_rank + 0.1 * rng.standard_normal((96, 48))).astype(np.float32),  # stored (out, in), N x M
         "fc1.bias": rng.standard_normal(96).astype(np.float32),
         "fc2.weight": (low_rank.T + 0.1 * rng.standard_normal((48, 96))).astype(np.float16),  # stored M x N
         "head.weight": rng.standard_normal((10, 48)).astype(np.float32),  # M = 10 < min_dim 32
-        "conv.weight": rng.standard_normal((16, 8, 3, 3)).astype(np.float32),
+        "conv.weight": rng.standard_normal((64, 48, 3, 3)).astype(np.float32),
         "attn.qkv.weight": rng.standard_normal((144, 48)).astype(np.float32),
         "norm.weight": np.ones(48, dtype=np.float32),
         "position_ids": np.arange(12, dtype=np.int64)[None],
@@ -45,7 +46,8 @@ def model_file(tmp_path: Path) -> Path:
     }
     path = tmp_path / "model.safetensors"
     save_file(tensors, str(path), metadata={"format": "pt", "origin": "test"})
-    return add_bf16_tensor(path, "proj.weight", (rng.standard_normal((64, 40)) * 0.05).astype(np.float32))
+    proj = 0.05 * rng.standard_normal((64, 40)) + 0.1 * np.outer(rng.standard_normal(64), rng.standard_normal(40))
+    return add_bf16_tensor(path, "proj.weight", proj.astype(np.float32))
 
 
 def add_bf16_tensor(path: Path, name: str, values: np.ndarray) -> Path:

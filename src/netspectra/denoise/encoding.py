@@ -1,6 +1,8 @@
 """Float arrays back to stored dtypes (the inverse of :func:`netspectra.io.dtypes.decode`), without torch.
 
-* ``F64``/``F32``/``F16`` and the integer dtypes: NumPy casts (integers rounded to nearest first).
+* ``F64``/``F32``/``F16`` and the integer dtypes: NumPy casts (integers rounded to nearest first; a
+  decoded I64/U64 tensor is float64, exact below 2^53 only, which is why tensors of a safetensors file
+  are copied as bytes, not through this function).
 * ``BF16``: the upper 16 bits of the float32 pattern after round-to-nearest-even on the lower 16
   (NaN kept as a quiet NaN), the rounding every bf16 conversion in torch and XLA uses.
 * ``F8_E4M3``/``F8_E5M2``: only values the format holds exactly (a decoded tensor written back unchanged)

@@ -1,0 +1,70 @@
+"""MP bulk fit: width, area A = spectral weight in the bulk, KS quality (seed 003)."""
+
+import numpy as np
+import pytest
+
+from netspectra.rmt.mp_bulk import fit_mp_bulk
+from netspectra.rmt.spikes import outlier_eigenvalue
+
+N, M = 1000, 500
+
+
+def _evals(w: np.ndarray) -> np.ndarray:
+    return np.linalg.eigvalsh(w.T @ w / w.shape[0])
+
+
+def test_wishart_area_one_and_width_sigma2():
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        fit = fit_mp_bulk(_evals(1.7 * rng.standard_normal((N, M))), N, M)
+        assert fit.area > 0.995 and fit.tail_weight < 0.005  # measured A = 1 in every draw
+        assert fit.sigma2 == pytest.approx(1.7**2, rel=0.01)  # measured within 0.4%
+        assert fit.ks_distance < 0.02 and fit.ks_pvalue > 0.5  # measured D ~ 0.006
+        assert fit.count_fraction > 0.99
+
+
+def test_planted_spikes_reduce_area_by_their_predicted_weight():
+    """x = 3, 2.5, 2: the outliers sit at lambda(x) (BGN); their share of the trace M + sum x^2 is 0.0462."""
+    x = np.array([3.0, 2.5, 2.0])
+    predicted = outlier_eigenvalue(x, M / N).sum() / (M + np.sum(x**2))
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        u = np.linalg.qr(rng.standard_normal((N, 3)))[0]
+        v = np.linalg.qr(rng.standard_normal((M, 3)))[0]
+        w = (u * (x * np.sqrt(N))) @ v.T + rng.standard_normal((N, M))
+        fit = fit_mp_bulk(_evals(w), N, M)
+        assert fit.tail_weight == pytest.approx(predicted, abs=0.002)  # measured 0.0463-0.0467 vs 0.0462
+        assert fit.num_bulk == M - 3
+        assert fit.sigma2 == pytest.approx(1.0, abs=0.01)
+
+
+def test_trimming_fixes_the_median_bias_of_a_separated_tail():
+    """20% of the eigenvalues moved far out: the plain median over-estimates sigma^2, the trimmed one does not."""
+    rng = np.random.default_rng(7)
+    bulk = rng.choice(_evals(rng.standard_normal((N, M))), 400, replace=False)  # MP(0.5) shape, area 0.8
+    tail = np.geomspace(20.0, 200.0, 100)
+    evals = np.concatenate([bulk, tail])
+    fit = fit_mp_bulk(evals, N, M)
+    assert fit.sigma2 == pytest.approx(1.0, abs=0.02)  # measured 0.999
+    assert fit.num_bulk == 400
+    assert fit.tail_weight == pytest.approx(tail.sum() / evals.sum())
+    assert np.median(evals) / np.median(bulk) > 1.15  # the bias of the untrimmed estimator
+
+
+@pytest.mark.parametrize("kind", ["two-level", "exponential"])
+def test_non_mp_bulk_has_small_p_value(kind):
+    """Column noise variances 0.3/1.7 (half each) or Exp(1): the ESD is not MP and KS rejects."""
+    rng = np.random.default_rng(8)
+    variances = np.repeat([0.3, 1.7], M // 2) if kind == "two-level" else rng.exponential(1.0, M)
+    fit = fit_mp_bulk(_evals(rng.standard_normal((N, M)) * np.sqrt(variances)), N, M)
+    assert fit.ks_pvalue < 1e-3  # measured 7e-5 and 4e-7
+
+
+def test_orientation_and_errors():
+    rng = np.random.default_rng(9)
+    evals = _evals(rng.standard_normal((N, M)))
+    assert fit_mp_bulk(evals, M, N) == fit_mp_bulk(evals, N, M)
+    with pytest.raises(ValueError, match="positive trace"):
+        fit_mp_bulk(np.zeros(10), 20, 10)
+    with pytest.raises(ValueError, match="half"):
+        fit_mp_bulk(np.r_[np.zeros(6), np.ones(4)], 20, 10)
