@@ -8,6 +8,7 @@ A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) ge
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def analyze_matrix(weight: WeightMatrix, options: AnalysisOptions = AnalysisOpti
     )
     if weight.note:
         extra = f"{report.warning}; {weight.note}" if report.warning else weight.note
-        report = LayerReport(**{**report.to_dict(), "warning": extra})
+        report = replace(report, warning=extra)
     return report
 
 

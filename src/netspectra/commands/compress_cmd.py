@@ -16,6 +16,10 @@ from netspectra.denoise.methods import Method
 from netspectra.denoise.model import DEFAULT_MIN_DIM
 
 
+#: Console width when stdout is not a terminal (a file or a pipe).
+_PIPE_WIDTH = 200
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compress",
@@ -61,9 +65,10 @@ def run(args: argparse.Namespace) -> int:
         json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
     elif not quiet:
-        console = Console()
+        # Piped output has no terminal width: lay the table out at its natural width instead of cropping it.
+        console = Console() if sys.stdout.isatty() else Console(width=_PIPE_WIDTH)
         console.print(compression_table(report))
-        console.print(totals_line(report))
+        console.print(totals_line(report), soft_wrap=True)
     return 0
 
 
@@ -78,11 +83,13 @@ def compression_table(report: CompressionReport) -> Table:
         cos = "-" if math.isnan(layer.mean_pred_cos2_left) else (
             f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}"
         )
-        name = f"{layer.name} ({layer.warning})" if layer.warning else layer.name
         table.add_row(
-            name, str(layer.N), str(layer.M), str(layer.rank), f"{layer.params_before:,}", f"{layer.params_after:,}",
+            f"{layer.name} *" if layer.warning else layer.name, str(layer.N), str(layer.M), str(layer.rank), f"{layer.params_before:,}", f"{layer.params_after:,}",
             f"{layer.rel_fro_error:.3f}", cos, style="yellow" if layer.warning else None,
         )
+    warnings = sorted({layer.warning for layer in report.layers if layer.warning})
+    if warnings:
+        table.caption = "* " + "; ".join(warnings)
     return table
 
 

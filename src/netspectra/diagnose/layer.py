@@ -10,10 +10,9 @@ published results (Martin, Peng & Mahoney, Nat. Commun. 12:4122, 2021).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
-from scipy.special import logsumexp
 
 from netspectra.diagnose import metrics
 from netspectra.linalg import Spectrum
@@ -87,15 +86,18 @@ class LayerReport:
     dtype: str = ""
     status: str = "ok"
     warning: str = ""
+    #: Eigenvalues of W^T W / N (ascending), kept so that plots, the store, compare and track never
+    #: decompose the matrix again.  Not a column.
+    eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
-        """The row as a plain dict, keys in column order."""
-        return asdict(self)
+        """The row as a plain dict, keys in column order (without the eigenvalues)."""
+        return {name: getattr(self, name) for name in self.columns()}
 
     @classmethod
     def columns(cls) -> list[str]:
         """Stable column order shared by the table, CSV, Parquet and JSON."""
-        return [f.name for f in fields(cls)]
+        return [f.name for f in fields(cls) if f.name != "eigenvalues"]
 
 
 def failed_layer(
@@ -202,12 +204,15 @@ def analyze_spectrum(
         dtype=dtype,
         status="ok" if fit else "fit-failed",
         warning="; ".join(warnings),
+        eigenvalues=evals,
     )
 
 
 def _log10_power_sum(values: np.ndarray, power: float) -> float:
     """log10(sum values^power), computed in log space so that large alphas do not overflow."""
-    return float(logsumexp(power * np.log(values)) / math.log(10.0))
+    logs = power * np.log(values)
+    top = float(np.max(logs))
+    return (top + math.log(float(np.sum(np.exp(logs - top))))) / math.log(10.0)
 
 
 def _log10(x: float) -> float:

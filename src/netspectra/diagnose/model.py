@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from netspectra.diagnose.layer import LayerReport
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
 WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed")
@@ -49,8 +52,10 @@ class ModelReport:
     def summary(self) -> ModelSummary:
         return summarize(self.source, self.layers)
 
-    def to_frame(self) -> pd.DataFrame:
+    def to_frame(self) -> "pd.DataFrame":
         """One row per layer, columns in :meth:`LayerReport.columns` order."""
+        import pandas as pd
+
         return pd.DataFrame([layer.to_dict() for layer in self.layers], columns=LayerReport.columns())
 
     def to_dict(self) -> dict[str, object]:

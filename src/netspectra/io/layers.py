@@ -84,7 +84,7 @@ class MatrixLoader:
             rows, cols = self.shape
             hd = rows // (3 * self.heads)
             arr = arr.reshape(self.heads, 3, hd, cols)[:, self.part].reshape(self.heads * hd, cols)
-        return np.ascontiguousarray(orient(arr))
+        return orient(arr)
 
 
 @dataclass(frozen=True)

