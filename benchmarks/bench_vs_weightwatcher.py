@@ -85,14 +85,21 @@ def compare(label: str, path: Path, repeats: int, skip_ww: bool) -> None:
         return
     t_ww, frame = best_time(lambda: weightwatcher_analyze(path.parent), repeats)
     print(f"WeightWatcher 0.7.7 analyze {t_ww:8.3f} s   WeightWatcher / netspectra = {t_ww / t_ns:.1f}x  (target >= 10)")
-    ours = {layer.name.removesuffix(".weight"): layer.alpha for layer in report.layers}
-    diffs = []
+    ours = {layer.name.removesuffix(".weight"): layer for layer in report.layers}
+    diffs, outliers = [], []
     for _, row in frame.iterrows():
-        if row["name"] in ours and np.isfinite(ours[row["name"]]):
-            diffs.append(abs(ours[row["name"]] - row["alpha"]) / row["alpha"])
+        layer = ours.get(row["name"])
+        if layer is None or not np.isfinite(layer.alpha):
+            continue
+        diffs.append(abs(layer.alpha - row["alpha"]) / row["alpha"])
+        if diffs[-1] > 0.01:
+            outliers.append(f"  {row['name']}: alpha {layer.alpha:.3f} (xmin {layer.xmin:.4g}, n_tail {layer.num_tail}) "
+                            f"vs WW {row['alpha']:.3f} (xmin {row['xmin'] / layer.N:.4g}, n_tail {row['num_pl_spikes']})")
     diffs = np.array(diffs)
     print(f"matched layers {diffs.size}/{len(frame)}: |alpha - alpha_WW|/alpha_WW median {np.median(diffs):.2e}, "
           f"max {diffs.max():.2e}, within 1%: {np.mean(diffs < 0.01):.0%}")
+    if outliers:
+        print("layers differing by more than 1% (WW xmin rescaled to W^T W / N):", *outliers, sep="\n")
 
 
 def main() -> None:

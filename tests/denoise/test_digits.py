@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+from threadpoolctl import threadpool_limits
 
 from netspectra.denoise import compress_model, load_factored
 from netspectra.io.safetensors_file import SafetensorsFile
@@ -25,7 +26,7 @@ def digits_model(tmp_path_factory):
     """64 -> 256 -> 10 ReLU MLP saved as safetensors in torch's (out, in) layout, with its test split."""
     x, y = load_digits(return_X_y=True)
     x_train, x_test, y_train, y_test = train_test_split(x / 16.0, y, test_size=0.25, random_state=0, stratify=y)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), threadpool_limits(1):  # module scope: outside conftest's per-test limit
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=150, random_state=0).fit(x_train, y_train)
     tensors = {}

@@ -9,12 +9,13 @@ import sys
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from netspectra.analyze import analyze
+from netspectra.analyze import analyze as analyze_model
 from netspectra.demo import demo_model_path
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_report
 from netspectra.report.table import print_report
+from netspectra.store import DEFAULT_STORE, analyze_into_store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-tail", type=int, default=AnalysisOptions.min_tail, help="fewest eigenvalues in a power-law tail (default %(default)s)")
     p.add_argument("--tw-level", type=float, default=AnalysisOptions.tw_level, choices=(0.90, 0.95, 0.99),
                    help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)")
+    p.add_argument("--store", nargs="?", const=DEFAULT_STORE, metavar="PATH",
+                   help="also write the run, layers and spectra to this SQLite results store (default ./netspectra.db); "
+                   "an unchanged model analyzed with the same options is served from it")
+    p.add_argument("--resume", action="store_true", help="continue this model's interrupted run in the store (implies --store)")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
     p.set_defaults(func=run)
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json
     options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level)
     kwargs = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim, options=options)
+    analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
     if quiet:
         report = analyze(source, **kwargs)
     else:
@@ -69,6 +75,19 @@ def run(args: argparse.Namespace) -> int:
         if args.output:
             Console().print(f"wrote {args.output}")
     return 0
+
+
+def _analyze_into_store(args: argparse.Namespace):
+    """``analyze`` through the results store of ``--store``/``--resume``; says on stderr which run it used."""
+    path = args.store or DEFAULT_STORE
+
+    def analyze(source, **kwargs):
+        result = analyze_into_store(source, path, resume=args.resume, **kwargs)
+        if not (args.quiet or args.json):
+            Console(stderr=True).print(f"{result.status} run {result.run_id} in {path}")
+        return result.report
+
+    return analyze
 
 
 def _progress_bar() -> Progress:

@@ -29,6 +29,9 @@ from scipy import integrate, optimize, special, stats
 from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+#: Objective value for parameters with no normalisable density (b = 0 with c <= 0): finite, so that
+#: L-BFGS-B's finite differences stay defined.
+_IMPROPER = 1e300
 #: L-BFGS-B tolerances for the alternatives' likelihoods: near a power law they are flat ridges.
 _TIGHT = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000}
 
@@ -121,7 +124,8 @@ def lognormal_loglik(tail: ArrayLike, xmin: float, alpha_start: float) -> tuple[
 
     def objective(params: np.ndarray) -> float:
         c, b = params
-        return x.size * (c * mean_t + b * mean_t2 + _log_parabola_norm(c, b))
+        value = x.size * (c * mean_t + b * mean_t2 + _log_parabola_norm(c, b))
+        return value if np.isfinite(value) else _IMPROPER
 
     log_x = np.log(x)
     spread2 = max(float(np.var(log_x)), 1e-12)

@@ -1,0 +1,69 @@
+"""``netspectra runs``: list the runs of a results store, or show one run's layers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from netspectra.report.export import check_output_path, write_report
+from netspectra.report.table import print_report
+from netspectra.store import DEFAULT_STORE, RunInfo, Store
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "runs",
+        help="list the runs of a results store",
+        description="List the runs stored by 'netspectra analyze --store' and 'netspectra track --store': id, "
+        "status (running = interrupted or still going; resume it with 'analyze --resume'), times, layers stored, "
+        "source, content hash, training step. --show ID prints one run's layer table.",
+    )
+    p.add_argument("--store", default=DEFAULT_STORE, metavar="PATH", help="the store (default ./%(default)s)")
+    p.add_argument("--show", type=int, metavar="RUN_ID", help="print this run's layers instead of the list of runs")
+    p.add_argument("-o", "--output", help="with --show: write the layers to this .csv, .parquet or .json file")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.output:
+        check_output_path(args.output)
+    with Store(args.store, create=False) as store:
+        if args.show is None:
+            runs = store.list_runs()
+            if args.json:
+                _dump([r.to_dict() for r in runs])
+            else:
+                Console().print(runs_table(runs, args.store))
+            return 0
+        report = store.load_report(args.show)
+    if args.output:
+        write_report(report, args.output)
+    if args.json:
+        _dump(report.to_dict())
+    else:
+        print_report(report)
+    return 0
+
+
+def runs_table(runs: list[RunInfo], title: str) -> Table:
+    """Rich table of runs, oldest first."""
+    table = Table(title=f"netspectra runs: {title}", header_style="bold")
+    for header in ("id", "status", "started", "finished", "layers", "step", "source", "hash"):
+        table.add_column(header, justify="right" if header in ("id", "layers", "step") else "left")
+    for r in runs:
+        table.add_row(
+            str(r.id), r.status, r.started[:19].replace("T", " "), (r.finished or "-")[:19].replace("T", " "),
+            str(r.num_layers), "-" if r.step is None else str(r.step), r.source, (r.content_hash or "-")[:12],
+            style="yellow" if r.status != "complete" else None,
+        )
+    return table
+
+
+def _dump(obj: object) -> None:
+    json.dump(obj, sys.stdout, indent=1, allow_nan=False)
+    sys.stdout.write("\n")

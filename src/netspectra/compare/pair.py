@@ -1,0 +1,89 @@
+"""Compare two checkpoints of a model layer by layer: metric deltas and the spectrum of W_B - W_A.
+
+Each matched pair is loaded once: both matrices are analyzed from the loaded arrays (one spectrum
+each, as :func:`netspectra.analyze` would) and their difference is decomposed once more.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netspectra.analyze import ProgressCallback, analyze_matrix, check_matrices
+from netspectra.compare.diff import difference_spectrum, storage_epsilon
+from netspectra.compare.matching import match_layers
+from netspectra.compare.result import ChangeThresholds, ModelComparison, compare_layer
+from netspectra.diagnose.layer import AnalysisOptions, LayerReport
+from netspectra.errors import MatrixError
+from netspectra.io import WeightMatrix, iter_weight_matrices
+
+
+def compare_models(
+    a: str | Path | Any,
+    b: str | Path | Any,
+    *,
+    thresholds: ChangeThresholds = ChangeThresholds(),
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int = 1,
+    max_dim: int | None = None,
+    options: AnalysisOptions = AnalysisOptions(),
+    progress: ProgressCallback | None = None,
+) -> ModelComparison:
+    """Compare checkpoint ``b`` against ``a`` (deltas are B - A).
+
+    Parameters
+    ----------
+    a, b : path or torch.nn.Module
+        Anything :func:`netspectra.analyze` accepts.
+    thresholds : ChangeThresholds
+        Flag rules (:mod:`netspectra.compare.result`).
+    include, exclude, min_dim, max_dim, options, progress
+        As in :func:`netspectra.analyze` (applied to both models).
+
+    Returns
+    -------
+    ModelComparison
+        One :class:`LayerComparison` per matched pair (matched by name, else by shape in order) and
+        the matrices that have no counterpart.
+    """
+    selection = dict(include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim)
+    matching = match_layers(list(iter_weight_matrices(a, **selection)), list(iter_weight_matrices(b, **selection)))
+    layers = []
+    for done, pair in enumerate(matching.pairs, start=1):
+        report_a, stack_a = _analyze_loaded(pair.a, options)
+        report_b, stack_b = _analyze_loaded(pair.b, options)
+        diff = None
+        if stack_a is not None and stack_b is not None:
+            diff = difference_spectrum(
+                stack_b - stack_a,
+                spectral_norm_a=report_a.spectral_norm,
+                frobenius_norm_a=report_a.frobenius_norm,
+                eps=storage_epsilon(pair.a.dtype, pair.b.dtype),
+                min_fit_evals=options.min_fit_evals,
+                min_tail=options.min_tail,
+            )
+        layers.append(compare_layer(report_a, report_b, diff, pair.matched_by, thresholds))
+        if progress is not None:
+            progress(done, len(matching.pairs), pair.a.name)
+    return ModelComparison(
+        source_a=_describe(a), source_b=_describe(b), layers=tuple(layers), unmatched=matching.unmatched,
+        thresholds=thresholds,
+    )
+
+
+def _analyze_loaded(weight: WeightMatrix, options: AnalysisOptions) -> tuple[LayerReport, np.ndarray | None]:
+    """The layer row and the loaded (k, N, M) stack, or None for a matrix without a spectrum."""
+    try:
+        stack = weight.load()
+        check_matrices(stack)
+    except MatrixError:
+        return analyze_matrix(weight, options), None  # reloads only to produce the error row
+    return analyze_matrix(replace(weight, load=lambda: stack), options), stack
+
+
+def _describe(source: Any) -> str:
+    return str(source) if isinstance(source, (str, Path)) else type(source).__name__

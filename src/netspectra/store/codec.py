@@ -1,0 +1,90 @@
+"""Conversions between results and SQLite values: layer rows and compressed eigenvalue arrays.
+
+Eigenvalues are stored as little-endian float64 bytes compressed with zlib (RFC 1950), so that a
+stored spectrum decodes to exactly the array that was analyzed (eigenvalues of W^T W / N, ascending).
+Layer rows keep the column names of :meth:`LayerReport.columns`; SQLite has no NaN (it stores NULL),
+so a NULL in a float column reads back as NaN.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import zlib
+from dataclasses import fields
+
+import numpy as np
+
+from netspectra.diagnose.layer import LayerReport
+
+#: Codec name written beside every stored spectrum.
+EIGENVALUE_CODEC = "zlib-f8le"
+
+#: SQLite type of each Python annotation used by LayerReport; anything else is stored as JSON text.
+_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "bool": "INTEGER"}
+#: What a NULL reads as, per annotation.
+_NULL_VALUES = {"float": math.nan, "int": 0, "bool": False, "str": ""}
+
+
+def layer_column_types() -> dict[str, str]:
+    """Column name -> annotation (``"int"``, ``"float"``, ``"str"``, ...) in LayerReport column order."""
+    annotations = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ for f in fields(LayerReport)}
+    return {name: annotations[name] for name in LayerReport.columns()}
+
+
+def sql_type(annotation: str) -> str:
+    """SQLite column type for a LayerReport annotation (TEXT holding JSON for anything unusual)."""
+    return _SQL_TYPES.get(annotation, "TEXT")
+
+
+def encode_eigenvalues(eigenvalues: np.ndarray) -> bytes:
+    """zlib-compressed little-endian float64 bytes of the eigenvalues of W^T W / N."""
+    return zlib.compress(np.ascontiguousarray(eigenvalues, dtype="<f8").tobytes())
+
+
+def decode_eigenvalues(blob: bytes, count: int) -> np.ndarray:
+    """Inverse of :func:`encode_eigenvalues`; ``count`` guards against a truncated or foreign blob.
+
+    Raises
+    ------
+    ValueError
+        If the blob does not decompress to ``count`` float64 values.
+    """
+    try:
+        raw = zlib.decompress(blob)
+    except zlib.error as exc:
+        raise ValueError(f"stored spectrum does not decompress: {exc}") from None
+    if len(raw) != 8 * count:
+        raise ValueError(f"stored spectrum holds {len(raw) // 8} values, expected {count}")
+    return np.frombuffer(raw, dtype="<f8").astype(np.float64)
+
+
+def to_sql(value: object, annotation: str) -> object:
+    """A LayerReport value as a SQLite value (NumPy scalars unwrapped; NaN becomes NULL)."""
+    if annotation == "float":
+        value = float(value)
+        return None if math.isnan(value) else value
+    if annotation in ("int", "bool"):
+        return int(value)
+    if annotation == "str":
+        return str(value)
+    return json.dumps(value)
+
+
+def from_sql(value: object, annotation: str) -> object:
+    """Inverse of :func:`to_sql`.
+
+    NULL reads as NaN in a float column, and as 0, False or "" in a column added to the table after
+    the row was written (a store created by an older netspectra).
+    """
+    if value is None:
+        return _NULL_VALUES.get(annotation)
+    if annotation == "float":
+        return float(value)
+    if annotation == "int":
+        return int(value)
+    if annotation == "bool":
+        return bool(value)
+    if annotation == "str":
+        return str(value)
+    return json.loads(value)
