@@ -27,6 +27,8 @@ BETAS = (0.25, 0.5, 1.0)
 RANKS = (1, 5, 20)
 WEAKEST = (0.8, 1.2, 2.0, 4.0)
 DRAWS = 3
+#: Values this close count as a tie (methods that keep the same components differ only by rounding).
+_TIE = 1e-9
 METHODS = (
     ("mp-edge", "hard"),
     ("bema", "hard"),
@@ -61,7 +63,7 @@ def table(rows: list[tuple[tuple[float, int, float], dict]], metric: int, title:
     for (beta, rank, x), result in rows:
         values = [result[n][metric] for n in names[:-1]]
         best = max(values) if metric == 1 else min(values)
-        cells = [f"**{v:{fmt}}**" if metric and v == best else f"{v:{fmt}}" for v in values]
+        cells = [f"**{v:{fmt}}**" if metric and abs(v - best) <= _TIE else f"{v:{fmt}}" for v in values]
         cells.append(f"{result[names[-1]][metric]:{fmt}}")
         lines.append(f"| {beta:g} | {rank} | {x:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -75,8 +77,8 @@ def summary(rows: list[tuple[tuple[float, int, float], dict]]) -> str:
         k = np.mean([res[name][0] / rank for (_, rank, _), res in rows])
         cos = np.mean([res[name][1] for _, res in rows])
         err = np.mean([res[name][2] for _, res in rows])
-        best_cos = sum(res[name][1] >= max(res[n][1] for n in names[:-1]) - 1e-12 for _, res in rows)
-        best_err = sum(res[name][2] <= min(res[n][2] for n in names[:-1]) + 1e-12 for _, res in rows)
+        best_cos = sum(res[name][1] >= max(res[n][1] for n in names[:-1]) - _TIE for _, res in rows)
+        best_err = sum(res[name][2] <= min(res[n][2] for n in names[:-1]) + _TIE for _, res in rows)
         oracle = name == names[-1]
         lines.append(f"| {name} | {k:.2f} | {cos:.3f} | {'-' if oracle else best_cos} | {err:.3f} | "
                      f"{'-' if oracle else best_err} |")

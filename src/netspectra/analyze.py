@@ -20,6 +20,11 @@ from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix, iter_weight_matrices
 from netspectra.linalg import compute_spectrum
 
+#: sqrt of the smallest normal float64: below it, squared entries underflow.
+_SMALLEST_ENTRY = float(np.sqrt(np.finfo(np.float64).tiny))
+#: sqrt of the largest float64: above it (times sqrt(N)), W^T W overflows.
+_LARGEST_ENTRY = float(np.sqrt(np.finfo(np.float64).max))
+
 #: Called after each layer with (number done, total, layer name).
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -27,7 +32,8 @@ ProgressCallback = Callable[[int, int, str], None]
 def check_matrices(stack: np.ndarray) -> None:
     """Raise :class:`MatrixError` for a stack (k, N, M) that has no meaningful spectrum.
 
-    Empty matrices, a single column (1 x N: one eigenvalue), NaN/Inf entries and all-zero matrices.
+    Empty matrices, a single column (1 x N: one eigenvalue), NaN/Inf entries, all-zero matrices, and
+    entries so small or so large that the Gram matrix W^T W would underflow or overflow in float64.
     """
     if stack.size == 0:
         raise MatrixError(f"empty matrix of shape {stack.shape[1:]}")
@@ -36,8 +42,13 @@ def check_matrices(stack: np.ndarray) -> None:
     finite = np.isfinite(stack)
     if not finite.all():
         raise MatrixError(f"{int(stack.size - np.count_nonzero(finite))} NaN/Inf entries")
-    if not np.any(stack):
+    scale = float(np.max(np.abs(stack)))
+    if scale == 0.0:
         raise MatrixError("all-zero matrix")
+    if scale < _SMALLEST_ENTRY:
+        raise MatrixError(f"largest entry {scale:.3g}: squares underflow float64")
+    if scale * np.sqrt(stack.shape[1]) > _LARGEST_ENTRY:
+        raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
 
 
 def analyze_matrix(weight: WeightMatrix, options: AnalysisOptions = AnalysisOptions()) -> LayerReport:

@@ -47,10 +47,20 @@ def test_alternative_densities_are_normalised():
     z = integrate.quad(lambda x: x**-alpha * np.exp(-lam * x), xmin, np.inf)[0]
     assert ll == pytest.approx(-alpha * np.log(tail) - lam * tail - np.log(z), rel=1e-9)
     mpmath = pytest.importorskip("mpmath")
-    for alpha, theta in [(2.5, 0.3), (0.5, 0.01), (-2.0, 3.0), (7.0, 50.0), (1.0, 1e-3), (0.5, 1e-12), (2.5, 1e-14)]:
+    for alpha, theta in [(2.5, 0.3), (0.5, 0.01), (-2.0, 3.0), (7.0, 50.0), (1.0, 1e-3), (0.5, 1e-12), (2.5, 1e-14), (40.0, 1e-3)]:
         # I = e^theta theta^(alpha - 1) Gamma(1 - alpha, theta)
         exact = theta + (alpha - 1) * np.log(theta) + float(mpmath.log(mpmath.gammainc(1 - alpha, theta)))
-        assert tt._log_cutoff_integral(alpha, theta) == pytest.approx(exact, abs=1e-9)
+        log_i, d_alpha, d_theta = tt._cutoff_integral(alpha, theta)
+        assert log_i == pytest.approx(exact, abs=1e-9)
+        step = 1e-6
+        assert d_alpha == pytest.approx(
+            (tt._cutoff_integral(alpha + step, theta)[0] - tt._cutoff_integral(alpha - step, theta)[0]) / (2 * step), abs=1e-6
+        )
+        if theta > 1e-6:
+            numeric = (tt._cutoff_integral(alpha, theta * (1 + step))[0] - tt._cutoff_integral(alpha, theta * (1 - step))[0]) / (
+                2 * step * theta
+            )
+            assert d_theta == pytest.approx(numeric, rel=1e-5, abs=1e-6)
 
 
 def test_pareto_prefers_power_law_over_exponential():

@@ -51,14 +51,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def runs_table(runs: list[RunInfo], title: str) -> Table:
-    """Rich table of runs, oldest first."""
+    """Rich table of runs, oldest first (interrupted runs in yellow)."""
     table = Table(title=f"netspectra runs: {title}", header_style="bold")
-    for header in ("id", "status", "started", "finished", "layers", "step", "source", "hash"):
-        table.add_column(header, justify="right" if header in ("id", "layers", "step") else "left")
+    for header in ("id", "status", "started (UTC)", "layers", "step", "hash", "source"):
+        table.add_column(header, justify="right" if header in ("id", "layers", "step") else "left",
+                         no_wrap=header != "source")
     for r in runs:
         table.add_row(
-            str(r.id), r.status, r.started[:19].replace("T", " "), (r.finished or "-")[:19].replace("T", " "),
-            str(r.num_layers), "-" if r.step is None else str(r.step), r.source, (r.content_hash or "-")[:12],
+            str(r.id), r.status, r.started[:16].replace("T", " "), str(r.num_layers),
+            "-" if r.step is None else str(r.step), (r.content_hash or "-")[:8], r.source,
             style="yellow" if r.status != "complete" else None,
         )
     return table

@@ -122,6 +122,11 @@ def _split(record: TensorRecord, layout: str, heads: int = 0, note: str = "") ->
     ]
 
 
+#: A name component that is a normalisation layer (layernorm, rms_norm, norm1, ln_f, ln_2, ...), not a
+#: word that merely contains "norm" (subnormal, denormalizer).
+_NORM_LAYER = re.compile(r"(^|[._])([a-z_]*norm\d*|ln(_[a-z0-9]+|\d+)?)([._]|$)")
+
+
 def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[_Planned], str | None]:
     """Apply the layer rules to one tensor: (planned matrices, None) or ([], reason it is skipped)."""
     config = config or {}
@@ -132,7 +137,7 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
         return [], "fewer than 2 dimensions"
     if ndim > 5:
         return [], f"{ndim}-D tensor"
-    if "norm" in low:
+    if _NORM_LAYER.search(low):
         return [], "normalization weight"
     if last in ("bias", "masked_bias"):
         return [], "bias or mask buffer"

@@ -386,10 +386,10 @@ def _refine(profile: _Profile, grid: np.ndarray, best: int) -> float:
         return float(grid[best])
     x = np.log(grid[best - 1 : best + 2])
     y = np.array([profile(k)[0] for k in grid[best - 1 : best + 2]])
-    curvature = (y[2] - y[1]) / (x[2] - x[1]) - (y[1] - y[0]) / (x[1] - x[0])
-    if not curvature < 0:
+    left, right = (x[1] - x[0]) * (y[1] - y[2]), (x[1] - x[2]) * (y[1] - y[0])
+    if left == right:
         return float(grid[best])
-    vertex = 0.5 * (x[0] + x[1]) - ((y[1] - y[0]) / (x[1] - x[0])) * (x[2] - x[0]) / curvature
+    vertex = x[1] - 0.5 * ((x[1] - x[0]) * left - (x[1] - x[2]) * right) / (left - right)
     kappa = float(np.exp(np.clip(vertex, x[0], x[2])))
     return kappa if profile(kappa)[0] >= y[1] else float(grid[best])
 

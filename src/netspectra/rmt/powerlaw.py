@@ -30,6 +30,9 @@ _BLOCK_ELEMENTS = 4_000_000
 #: Candidates per block at most: a block spans the points from its smallest candidate on, so small blocks
 #: skip most of the (candidate, point-below-xmin) pairs that do not count.
 _BLOCK_CANDIDATES = 64
+#: A tail whose values span less than this in ln(x) (relative spread 1e-9) is equal to rounding error
+#: (e.g. an orthogonal matrix, whose eigenvalues are all 1): no exponent can be read from it.
+_MIN_LOG_RANGE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,9 @@ def fit_power_law(
     denom = suffix[cand] - tail_size * logx[cand]
     with np.errstate(divide="ignore", invalid="ignore"):
         alphas = 1.0 + tail_size / denom
-    ok = np.isfinite(alphas) & (denom > 0)
+    ok = np.isfinite(alphas) & (denom > 0) & (logx[-1] - logx[cand] > _MIN_LOG_RANGE)
     if not ok.any():
-        raise ValueError("every xmin candidate has a degenerate tail (all values equal)")
+        raise ValueError("every xmin candidate has a degenerate tail (values equal to rounding)")
     cand, alphas, tail_size = cand[ok], alphas[ok], tail_size[ok]
 
     below = np.searchsorted(x, x, side="left")  # #values < x_i, the powerlaw package's CDF numerator
@@ -168,7 +171,8 @@ def _ks_distances(
         cols = logx[first:]
         a = alphas[start : start + block, None]
         m = tail_size[start : start + block, None].astype(np.float64)
-        theory = -np.expm1((1.0 - a) * (cols[None, :] - logx[ks][:, None]))
+        # points below xmin have a positive exponent; they are masked below, so clip them to 0 first
+        theory = -np.expm1(np.minimum((1.0 - a) * (cols[None, :] - logx[ks][:, None]), 0.0))
         empirical = (below[first:][None, :] - ks[:, None]) / m
         diff = np.abs(theory - empirical)
         diff[np.arange(first, n)[None, :] < ks[:, None]] = 0.0  # points below xmin are not in the tail

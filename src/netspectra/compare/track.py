@@ -1,0 +1,166 @@
+"""Spectra over training: from a series of checkpoints, or live from a model during training.
+
+Every recorded step analyzes each weight matrix once (:func:`netspectra.analyze`) and derives the
+tracked quantities of :mod:`netspectra.compare.dynamics` from the eigenvalues.  With a results
+store, each step is also a run in the store (``step`` and ``label`` set), so a trajectory survives the
+training process (:func:`trajectory_from_store`) and re-tracking unchanged checkpoints reuses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netspectra.analyze import analyze
+from netspectra.compare.checkpoints import find_checkpoints
+from netspectra.compare.dynamics import TrackPoint, track_point
+from netspectra.diagnose.layer import AnalysisOptions
+from netspectra.diagnose.model import ModelReport
+from netspectra.report.export import atomic_write
+from netspectra.store import Store, analysis_options, analyze_into_store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Called after each checkpoint with (number done, total, checkpoint path).
+CheckpointProgress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Tracked quantities of every layer at every recorded step (long format: one point per pair)."""
+
+    points: tuple[TrackPoint, ...]
+
+    @property
+    def steps(self) -> list[int]:
+        """The recorded steps, ascending."""
+        return sorted({p.step for p in self.points})
+
+    def to_frame(self) -> "pd.DataFrame":
+        """One row per (step, layer), columns :meth:`TrackPoint.columns`."""
+        import pandas as pd
+
+        return pd.DataFrame([p.to_dict() for p in self.points], columns=TrackPoint.columns())
+
+    def write_csv(self, path: str | Path) -> Path:
+        """Write :meth:`to_frame` to a CSV file atomically."""
+        frame = self.to_frame()
+        atomic_write(Path(path), lambda tmp: frame.to_csv(tmp, index=False))
+        return Path(path)
+
+
+def track_report(report: ModelReport, step: int, *, level: float = AnalysisOptions.tw_level) -> tuple[TrackPoint, ...]:
+    """The tracked quantities of every layer of one analyzed checkpoint."""
+    return tuple(track_point(layer, step, level=level) for layer in report.layers)
+
+
+def track_checkpoints(
+    paths: Sequence[str | Path],
+    *,
+    store: Store | None = None,
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int = 1,
+    max_dim: int | None = None,
+    options: AnalysisOptions = AnalysisOptions(),
+    progress: CheckpointProgress | None = None,
+) -> Trajectory:
+    """Track spectra over checkpoint files or directories (or one directory of them), in step order.
+
+    Checkpoints are found and ordered by :func:`netspectra.compare.checkpoints.find_checkpoints`.
+    With a ``store``, each checkpoint goes through :func:`netspectra.store.analyze_into_store`
+    (a checkpoint already analyzed with the same options is read back, not recomputed).
+    """
+    checkpoints = find_checkpoints(paths)
+    selection = dict(include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim, options=options)
+    points: list[TrackPoint] = []
+    for done, ckpt in enumerate(checkpoints, start=1):
+        if store is None:
+            report = analyze(ckpt.path, **selection)
+        else:
+            report = analyze_into_store(ckpt.path, store, step=ckpt.step, **selection).report
+        points += track_report(report, ckpt.step, level=options.tw_level)
+        if progress is not None:
+            progress(done, len(checkpoints), str(ckpt.path))
+    return Trajectory(tuple(points))
+
+
+def trajectory_from_store(store: Store, label: str) -> Trajectory:
+    """The trajectory a :class:`SpectraTracker` with this ``label`` wrote to ``store`` (complete runs)."""
+    points: list[TrackPoint] = []
+    runs = sorted((r for r in store.list_runs() if r.label == label and r.status == "complete"), key=lambda r: r.step)
+    for run in runs:
+        level = run.options.get("tw_level", AnalysisOptions.tw_level)
+        points += track_report(store.load_report(run.id), run.step, level=level)
+    return Trajectory(tuple(points))
+
+
+class SpectraTracker:
+    """Record the spectra of a live ``torch.nn.Module`` every ``every`` steps of training.
+
+    >>> tracker = SpectraTracker(model, every=100)                  # doctest: +SKIP
+    >>> for step, batch in enumerate(loader):                       # doctest: +SKIP
+    ...     tracker.step(step)  # records at steps 0, 100, 200, ...
+    ...     train_step(batch)
+    >>> tracker.trajectory.to_frame()                               # doctest: +SKIP
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Analyzed in place with :func:`netspectra.analyze` (parameters are copied to CPU, not changed).
+    every : int
+        Record when ``step % every == 0``; a step equal to the last recorded one is skipped (gradient
+        accumulation calls a hook several times per optimizer step).
+    store : Store, optional
+        Also write each recorded step as a run (``step``, ``label``) to this results store.
+    label : str, optional
+        Name of this trajectory in the store (default: the model's class name).
+    include, exclude, min_dim, max_dim, options
+        As in :func:`netspectra.analyze`.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        every: int = 100,
+        store: Store | None = None,
+        *,
+        label: str | None = None,
+        include: str | None = None,
+        exclude: str | None = None,
+        min_dim: int = 1,
+        max_dim: int | None = None,
+        options: AnalysisOptions = AnalysisOptions(),
+    ):
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be a positive integer, got {every!r}")
+        self.model = model
+        self.every = every
+        self.store = store
+        self.label = label or type(model).__name__
+        self._selection = dict(include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim)
+        self._options = options
+        self._points: list[TrackPoint] = []
+        self._last_step: int | None = None
+
+    def step(self, step: int) -> tuple[TrackPoint, ...]:
+        """Record the model at ``step`` if it is a recording step; return the points recorded (or ())."""
+        if step % self.every or step == self._last_step:
+            return ()
+        report = analyze(self.model, options=self._options, **self._selection)
+        if self.store is not None:
+            settings = analysis_options(options=self._options, **self._selection)
+            self.store.record_run(report, settings, step=step, label=self.label)
+        points = track_report(report, step, level=self._options.tw_level)
+        self._points += points
+        self._last_step = step
+        return points
+
+    @property
+    def trajectory(self) -> Trajectory:
+        """Everything recorded so far."""
+        return Trajectory(tuple(self._points))
+

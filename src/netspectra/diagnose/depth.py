@@ -1,0 +1,203 @@
+"""Per-layer "RMT depth" columns: spikes, HTMP, level spacing, tail tests, MP bulk, correlation traps, phase.
+
+:func:`depth_metrics` returns one flat dict per layer.  Eigenvalues are those of X = W^T W / N for each
+N x M matrix (N >= M, beta = gamma = M/N, Q = N/M), pooled over a stack of k matrices.  "TW edge" is
+tau = sigma^2 [(sqrt(N') + sqrt(M'))^2 + q_0.99 s'] / N, N' = N - 1/2, M' = M - 1/2 (Johnstone 2001,
+Ma 2012) with sigma^2 = ``mp_width``.  A value that cannot be computed is NaN (the reason is never an
+exception).
+
+==========================  ==============================================================  =====================================
+column                      formula                                                         reference
+==========================  ==============================================================  =====================================
+spike_strength_max          x_hat of the largest eigenvalue above the TW edge:               Benaych-Georges & Nadakuditi,
+                            x(y) = sqrt([(y^2-beta-1) + sqrt((y^2-beta-1)^2 - 4 beta)]/2),   J. Multivar. Anal. 111 (2012)
+                            y^2 = lambda_max / sigma^2; NaN without spikes
+spike_cos2_left_max         predicted |<u_hat,u>|^2 = (x^4-beta)/(x^2 (x^2+1)) at that x     same
+spike_cos2_right_max        predicted |<v_hat,v>|^2 = (x^4-beta)/(x^2 (x^2+beta)) at that x  same
+kappa_htmp                  ML kappa of lambda = c/s, s ~ HTMP(gamma, kappa); inf if MP       Hodgkinson, Wang & Mahoney,
+                            wins by AIC; capped at 200; NaN for gamma = 1                    arXiv 2506.03470 (ICML 2025)
+alpha_htmp                  1 + kappa (Q - 1)/2                                              same
+htmp_prefers_mp             loglik_HTMP - loglik_MP(finite-N) <= 1 (bool; NaN if no fit)     same; Akaike (1974)
+spacing_ratio               <r>, r_n = min(s_n, s_{n-1})/max(s_n, s_{n-1}) over the middle   Oganesyan & Huse, PRB 75 (2007);
+                            80% of the bulk (lambda <= TW edge); GOE 0.5307, Poisson 0.3863  Atas et al., PRL 110 (2013)
+ks_goe                      KS of MP-unfolded bulk spacings to 1 - exp(-pi s^2/4)            Wigner surmise (Mehta 2004);
+                            (NaN for stacks: pooled spectra superpose)                       Aarts et al. arXiv 2411.13512
+ks_poisson                  KS of the same spacings to 1 - exp(-s)                           same
+lr_exponential              R/sqrt(n var), R = sum (log p_PL - log p_exp) on x >= xmin      Clauset, Shalizi & Newman,
+p_exponential               erfc(|R| / sqrt(2 n var))                                        SIAM Rev. 51 (2009), §5
+lr_lognormal                as above against a log-normal truncated at xmin                  same
+p_lognormal                 erfc(|R| / sqrt(2 n var))                                        same
+lr_truncated_pl             as above against x^-alpha e^(-lambda x) (nests the power law)    same
+p_truncated_pl              chi^2_1 survival of 2|R|                                         same
+mp_width                    sigma^2 = median{lambda <= tau(sigma_0^2)} / mu_beta,            Gavish & Donoho, IEEE TIT 60 (2014);
+                            sigma_0^2 = median(lambda) / mu_beta (one trimming step)         Aarts et al. arXiv 2411.13512
+mp_area                     A = sum_{lambda <= tau} lambda / sum lambda                      Aarts et al. arXiv 2411.13512
+tail_weight                 1 - A, spectral weight outside the MP bulk                       same
+ks_bulk_mp                  KS of the bulk to MP(beta, sigma^2) truncated at tau             Marchenko & Pastur (1967)
+p_bulk_mp                   its iid KS p-value (conservative: eigenvalues are rigid)         Kolmogorov (1933)
+trap_distance               KS between the ESD and MP(beta, var(W)), the ESD of W with       Martin & Mahoney, JMLR 22 (2021) §5
+                            shuffled entries
+trap_lambda_ratio           lambda_max(W_shuffled^T W_shuffled / N) / (var(W)(1+sqrt beta)^2) same
+correlation_trap            lambda_max of the shuffled matrix > its TW edge (bool)           same
+phase                       one of random-like, bleeding-out, bulk+spikes, bulk-decay,       Martin & Mahoney, JMLR 22 (2021);
+                            heavy-tailed, rank-collapse (rule: diagnose/phase.py)            rmt_algorithms.md §4
+phase_reason                the evidence, one sentence                                       same
+==========================  ==============================================================  =====================================
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.sparse.linalg import ArpackError
+
+from netspectra.diagnose.phase import EDGE_LEVEL, classify_phase
+from netspectra.linalg import Spectrum
+from netspectra.rmt.correlation_trap import correlation_trap
+from netspectra.rmt.htmp import fit_htmp
+from netspectra.rmt.mp_bulk import MPBulkFit, fit_mp_bulk
+from netspectra.rmt.powerlaw import PowerLawFit
+from netspectra.rmt.spacing import level_spacing
+from netspectra.rmt.spikes import spike_estimates
+from netspectra.rmt.tail_tests import TailComparison, compare_tail
+
+#: Failures a fit may raise on a degenerate but valid spectrum; they turn its columns into NaN.
+_FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, ArpackError)
+
+#: Column order of :func:`depth_metrics`.
+COLUMNS = (
+    "spike_strength_max",
+    "spike_cos2_left_max",
+    "spike_cos2_right_max",
+    "kappa_htmp",
+    "alpha_htmp",
+    "htmp_prefers_mp",
+    "spacing_ratio",
+    "ks_goe",
+    "ks_poisson",
+    "lr_exponential",
+    "p_exponential",
+    "lr_lognormal",
+    "p_lognormal",
+    "lr_truncated_pl",
+    "p_truncated_pl",
+    "mp_width",
+    "mp_area",
+    "tail_weight",
+    "ks_bulk_mp",
+    "p_bulk_mp",
+    "trap_distance",
+    "trap_lambda_ratio",
+    "correlation_trap",
+    "phase",
+    "phase_reason",
+)
+
+
+def depth_metrics(
+    spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, *, seed: int = 0
+) -> dict[str, object]:
+    """The depth columns of one layer (see the module table), NaN where a quantity cannot be computed.
+
+    Parameters
+    ----------
+    spectrum : Spectrum
+        Eigenvalues of W^T W / N of the layer (pooled over its k matrices).
+    stack : ndarray, shape (k, N, M)
+        The float64 matrices behind ``spectrum`` (used only for the correlation-trap shuffle).
+    fit : PowerLawFit or None
+        The layer's power-law fit of the non-zero eigenvalues (None when it failed).
+    seed : int
+        Seed of the correlation-trap permutation.
+
+    Returns
+    -------
+    dict
+        Keys :data:`COLUMNS`, values float, bool or str scalars.  The CSN bootstrap is not run here.
+    """
+    out: dict[str, object] = {name: math.nan for name in COLUMNS}
+    evals = spectrum.eigenvalues
+    n, m = spectrum.n, spectrum.m
+    bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=EDGE_LEVEL))
+    tail = _attempt(lambda: compare_tail(evals[evals > spectrum.zero_tolerance], fit.xmin, fit.alpha)) if fit else None
+    if bulk is not None:
+        out.update(_bulk_columns(bulk))
+        out.update(_spike_columns(evals, n, m, bulk.sigma2))
+        if spectrum.num_matrices == 1:
+            out.update(_spacing_columns(evals, n, m, bulk.sigma2))
+    if tail is not None:
+        out.update(_tail_columns(tail))
+    out.update(_htmp_columns(evals[evals > spectrum.zero_tolerance], n, m, fit))
+    out.update(_trap_columns(stack, evals, seed))
+    phase = _attempt(lambda: classify_phase(spectrum, fit, bulk=bulk, tail=tail))
+    if phase is not None:
+        out["phase"], out["phase_reason"] = phase.phase, phase.reason
+    return out
+
+
+def _attempt(compute):
+    """``compute()``, or None when it raises one of the expected fit failures."""
+    try:
+        return compute()
+    except _FIT_ERRORS:
+        return None
+
+
+def _bulk_columns(bulk: MPBulkFit) -> dict[str, object]:
+    return {
+        "mp_width": bulk.sigma2,
+        "mp_area": bulk.area,
+        "tail_weight": bulk.tail_weight,
+        "ks_bulk_mp": bulk.ks_distance,
+        "p_bulk_mp": bulk.ks_pvalue,
+    }
+
+
+def _spike_columns(evals: np.ndarray, n: int, m: int, sigma2: float) -> dict[str, object]:
+    spikes = spike_estimates(evals, n, m, sigma2, EDGE_LEVEL)
+    if spikes.num_spikes == 0:
+        return {}
+    return {
+        "spike_strength_max": float(spikes.strengths[0]),
+        "spike_cos2_left_max": float(spikes.cos2_left[0]),
+        "spike_cos2_right_max": float(spikes.cos2_right[0]),
+    }
+
+
+def _spacing_columns(evals: np.ndarray, n: int, m: int, sigma2: float) -> dict[str, object]:
+    stats = _attempt(lambda: level_spacing(evals, n, m, sigma2, level=EDGE_LEVEL))
+    if stats is None:
+        return {}
+    return {"spacing_ratio": stats.mean_ratio, "ks_goe": stats.ks_goe, "ks_poisson": stats.ks_poisson}
+
+
+def _tail_columns(tail: TailComparison) -> dict[str, object]:
+    return {
+        "lr_exponential": tail.exponential.ratio,
+        "p_exponential": tail.exponential.p_value,
+        "lr_lognormal": tail.lognormal.ratio,
+        "p_lognormal": tail.lognormal.p_value,
+        "lr_truncated_pl": tail.truncated_power_law.ratio,
+        "p_truncated_pl": tail.truncated_power_law.p_value,
+    }
+
+
+def _htmp_columns(nonzero: np.ndarray, n: int, m: int, fit: PowerLawFit | None) -> dict[str, object]:
+    if max(n, m) == min(n, m):
+        return {}
+    result = _attempt(lambda: fit_htmp(nonzero, n, m, alpha=fit.alpha if fit else None))
+    if result is None:
+        return {}
+    return {"kappa_htmp": result.kappa, "alpha_htmp": result.alpha_htmp, "htmp_prefers_mp": result.prefers_mp}
+
+
+def _trap_columns(stack: np.ndarray, evals: np.ndarray, seed: int) -> dict[str, object]:
+    trap = _attempt(lambda: correlation_trap(stack, evals, seed=seed, level=EDGE_LEVEL))
+    if trap is None:
+        return {}
+    return {
+        "trap_distance": trap.ks_distance,
+        "trap_lambda_ratio": trap.lambda_max_ratio,
+        "correlation_trap": trap.is_trap,
+    }

@@ -1,0 +1,282 @@
+"""One self-contained HTML file per model: summary, sortable layer table, per-layer plots.
+
+Everything is inline (CSS, JavaScript, PNGs as base64 ``data:`` URIs) and a Content-Security-Policy
+forbids any other source, so the file opens from disk, offline, and fetches nothing.  Each layer's
+plot sits in a ``<template>`` inside a closed ``<details>`` element and is only decoded when opened,
+so a report of hundreds of layers opens at once.
+
+Eigenvalue convention: W is N x M with N >= M, eigenvalues of W^T W / N.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from html import escape
+from pathlib import Path
+
+from netspectra import __version__
+from netspectra.diagnose.layer import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, LayerReport
+from netspectra.diagnose.model import ModelReport
+from netspectra.errors import UsageError
+from netspectra.report import html_assets, plots
+from netspectra.report.export import atomic_write
+from netspectra.report.figures import figure_bytes
+from netspectra.report.render import layer_png, map_layers
+from netspectra.report.verdict import layer_labels, phase_counts, reading
+
+#: (column, header, format, help) of the layer table; rows with ``None`` format are text.
+TABLE_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("layer_index", "#", "d", "order of the matrix in the model"),
+    ("name", "layer", None, "tensor name"),
+    ("kind", "kind", None, "linear, embedding, conv, attention_q/k/v"),
+    ("N", "N", "d", "rows after orientation (N >= M)"),
+    ("M", "M", "d", "columns after orientation"),
+    ("alpha", "α", ".2f", "power-law exponent of the eigenvalue tail (2 to 6 is typical of trained layers)"),
+    ("alpha_weighted", "α_w", ".2f", "alpha log10(lambda_max), WeightWatcher's eigenvalue units s²"),
+    ("ks_distance", "KS", ".3f", "KS distance of the tail to the fitted power law"),
+    ("num_tail", "tail", "d", "eigenvalues in the power-law tail"),
+    ("num_spikes", "spikes", "d", "eigenvalues above the Tracy–Widom edge of the MP bulk"),
+    ("sigma2_mp", "σ²", ".3g", "Marchenko–Pastur noise level (median estimator)"),
+    ("stable_rank", "stable rk", ".1f", "sum lambda / lambda_max"),
+    ("entropy", "entropy", ".3f", "normalised spectral entropy in [0, 1]"),
+    ("log_spectral_norm", "log‖W‖₂", ".2f", "log10 of the spectral norm"),
+)
+#: Columns from the RMT-depth analysis, shown when the layers have them.
+OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
+    ("phase", "phase", None, "5+1 phase of Martin & Mahoney (2021)"),
+    ("spacing_ratio", "⟨r⟩", ".3f", "mean spacing ratio of the bulk: GOE 0.531, Poisson 0.386"),
+    ("kappa_htmp", "κ", ".3g", "HTMP repulsion kappa (inf: MP wins)"),
+    ("mp_area", "MP area", ".3f", "share of the spectral weight inside the MP bulk"),
+)
+WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
+HTML_SUFFIXES = (".html", ".htm")
+_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+
+
+def check_html_path(path: str | Path) -> Path:
+    """Refuse, before any work, a report path that is not .html/.htm or whose directory is missing."""
+    path = Path(path)
+    if path.suffix.lower() not in HTML_SUFFIXES:
+        raise UsageError(f"{path}: an HTML report must end in .html")
+    if not path.parent.is_dir():
+        raise UsageError(f"{path}: directory {path.parent} does not exist")
+    return path
+
+
+def write_html(report: ModelReport, path: str | Path, *, workers: int = 1) -> Path:
+    """Render :func:`render_html` and write it to ``path`` atomically."""
+    path = check_html_path(path)
+    text = render_html(report, workers=workers)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path
+
+
+def render_html(report: ModelReport, *, workers: int = 1) -> str:
+    """The whole report as one HTML document (a string).
+
+    Parameters
+    ----------
+    report : ModelReport
+        Layers with eigenvalues get plots; rows without (unanalyzable layers) get their reason.
+    workers : int
+        Processes drawing the layer figures (see :mod:`netspectra.report.render`; the command line
+        uses one per CPU for large models).
+    """
+    layers = report.layers
+    columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(hasattr(layer, c[0]) for layer in layers)),
+               WARNING_COLUMN]
+    images = map_layers(layer_png, layers, workers=workers)
+    overview = figure_bytes(plots.plot_alpha_depth(report.to_frame())) if layers else None
+    name = Path(report.source).name or report.source
+    return "\n".join([
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>netspectra · {escape(name)}</title>",
+        f"<style>{html_assets.CSS}</style>",
+        f"<script>{html_assets.ERROR_SCRIPT}</script>",
+        "</head><body>",
+        '<div id="js-errors" role="alert" hidden></div>',
+        _header(report, name),
+        "<main>",
+        _summary(report),
+        _overview(overview, len(layers)),
+        _table(layers, columns),
+        _details(layers, images),
+        "</main>",
+        _footer(),
+        f"<script>{html_assets.MAIN_SCRIPT}</script>",
+        "</body></html>",
+    ])
+
+
+def _header(report: ModelReport, name: str) -> str:
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"<header><h1>netspectra report: {escape(name)}</h1>"
+        f'<p class="meta">source <code>{escape(report.source)}</code> · {len(report.layers)} weight matrices · '
+        f"generated {when} by netspectra {escape(__version__)} · eigenvalues λ of WᵀW/N, W is N×M with N ≥ M</p>"
+        "</header>"
+    )
+
+
+def _card(value: str, label: str, tone: str = "") -> str:
+    return f'<div class="card {tone}"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div></div>'
+
+
+def _summary(report: ModelReport) -> str:
+    summary = report.summary
+    counts = summary.warning_counts
+    fitted = summary.num_ok
+    cards = [
+        _card(str(summary.num_layers), f"weight matrices ({fitted} with a power-law fit)"),
+        _card(_number(summary.alpha_mean, ".2f"), f"mean α (median {_number(summary.alpha_median, '.2f')})"),
+        _card(_number(summary.alpha_weighted_mean, ".2f"), "mean α_w (weighted alpha)"),
+        _card(str(counts.get("under-trained", 0)), f"under-trained (α > {UNDER_TRAINED_ALPHA:g})",
+              "warn" if counts.get("under-trained") else ""),
+        _card(str(counts.get("over-trained", 0)), f"over-trained (α < {OVER_TRAINED_ALPHA:g})",
+              "bad" if counts.get("over-trained") else ""),
+        _card(str(counts.get("rank-collapse", 0)), "rank collapse (> 10% zero eigenvalues)",
+              "warn" if counts.get("rank-collapse") else ""),
+        _card(str(counts.get("fit-failed", 0)), "no power-law fit"),
+        _card(str(summary.num_errors), "not analyzable", "bad" if summary.num_errors else ""),
+    ]
+    phases = phase_counts(report.layers)
+    phase_line = (
+        '<p class="phases">Phases: ' + " · ".join(f"{escape(p)} {n}" for p, n in phases.most_common()) + "</p>"
+        if phases else ""
+    )
+    flagged = [(pos, layer, labels) for pos, layer in enumerate(report.layers) if (labels := layer_labels(layer))]
+    items = "".join(
+        f'<li><a href="#layer-{pos}">{escape(layer.name)}</a> {_badges(labels)} α = {_number(layer.alpha, ".2f")}</li>'
+        for pos, layer, labels in flagged
+    )
+    warnings = (
+        f'<h3>Warnings ({len(flagged)} of {len(report.layers)} layers)</h3><ul class="warnings">{items}</ul>'
+        if flagged else "<h3>Warnings</h3><p>No layer carries a warning.</p>"
+    )
+    return (
+        '<section id="summary"><h2>Summary</h2>'
+        f'<p class="verdict">{escape(reading(summary, report.layers))}</p>'
+        f'<div class="cards">{"".join(cards)}</div>{phase_line}{warnings}</section>'
+    )
+
+
+def _overview(png: bytes | None, num_layers: int) -> str:
+    if png is None:
+        return ""
+    return (
+        '<section id="overview"><h2>Alpha by depth</h2><div class="figure">'
+        f'{_img(png, f"alpha and weighted alpha of the {num_layers} layers against their position in the model")}'
+        "</div></section>"
+    )
+
+
+def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | None, str]]) -> str:
+    head = "".join(
+        f'<th scope="col" data-key="{col}" data-type="{"num" if fmt else "text"}" class="{"num" if fmt else "text"}" '
+        f'title="{escape(help_)}"><button type="button">{escape(header)}</button></th>'
+        for col, header, fmt, help_ in columns
+    )
+    rows = []
+    for pos, layer in enumerate(layers):
+        labels = layer_labels(layer)
+        flag = next((label for label, _ in labels if label != "note"), "")
+        cells = "".join(_cell(pos, layer, col, fmt) for col, _, fmt, _ in columns)
+        rows.append(f'<tr data-pos="{pos}" data-name="{escape(layer.name)}" class="flag-{flag or "none"}">{cells}</tr>')
+    return (
+        '<section id="table-section"><h2>Layers</h2><div class="toolbar">'
+        '<input id="layer-filter" type="search" placeholder="filter layers by name" aria-label="filter layers by name">'
+        '<span id="filter-count" class="hint"></span>'
+        '<span class="hint">Click a column header to sort (again to reverse); click a layer for its plots.</span></div>'
+        f'<div class="table-wrap"><table id="layer-table"><thead><tr>{head}</tr></thead>'
+        f'<tbody>{"".join(rows)}</tbody></table></div></section>'
+    )
+
+
+def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None) -> str:
+    value = getattr(layer, col, None)
+    if col == "name":
+        return (f'<td class="text name" data-v="{escape(layer.name)}" title="{escape(layer.name)}">'
+                f'<a href="#layer-{pos}">{escape(layer.name.removesuffix(".weight"))}</a></td>')
+    if col == "warning":
+        labels = layer_labels(layer)
+        return f'<td class="text" data-v="{escape(" ".join(label for label, _ in labels))}">{_badges(labels)}</td>'
+    if fmt is None:
+        text = "" if value is None else str(value)
+        return f'<td class="text" data-v="{escape(text)}">{escape(text)}</td>'
+    tone = "num"
+    if col == "alpha" and isinstance(value, float) and math.isfinite(value):
+        tone = "alpha-over" if value < OVER_TRAINED_ALPHA else ("alpha-under" if value > UNDER_TRAINED_ALPHA else tone)
+    return f'<td class="{tone}" data-v="{_sort_key(value)}">{escape(_number(value, fmt))}</td>'
+
+
+def _details(layers: Sequence[LayerReport], images: Sequence[bytes | None]) -> str:
+    blocks = []
+    for pos, (layer, png) in enumerate(zip(layers, images)):
+        labels = layer_labels(layer)
+        if png is not None:
+            alt = f"{layer.name}: log-log spectral density with the power-law fit, MP bulk fit, level spacing"
+            figure = f'<div class="figure"><template>{_img(png, alt)}</template></div>'
+        else:
+            figure = f"<p>No spectrum to plot ({escape(layer.warning or layer.status)}).</p>"
+        notes = "".join(f"<li>{escape(text)}</li>" for _, text in labels)
+        metrics = "".join(
+            f"<div><dt>{escape(key)}</dt><dd>{escape(_number(value, '.4g'))}</dd></div>"
+            for key, value in layer.to_dict().items() if key not in ("name", "warning")
+        )
+        blocks.append(
+            f'<details class="layer" id="layer-{pos}"><summary><span class="idx">{layer.layer_index}</span> '
+            f'{escape(layer.name)} {_badges(labels)} <span class="hint">{layer.N}×{layer.M} · '
+            f'α = {_number(layer.alpha, ".2f")}</span></summary><div class="body">{figure}'
+            f'{f"<ul>{notes}</ul>" if notes else ""}<dl class="metrics">{metrics}</dl></div></details>'
+        )
+    return (
+        '<section id="details"><h2>Per-layer detail</h2>'
+        '<p class="hint">Open a layer for its log-log spectral density with the power-law fit (xmin dashed), '
+        "the bulk against the Marchenko–Pastur law with its edge, Tracy–Widom edge and spikes, and the "
+        "level-spacing distribution against the Wigner surmise and Poisson; and every column.</p>"
+        f'{"".join(blocks)}</section>'
+    )
+
+
+def _footer() -> str:
+    return (
+        "<footer>Columns are described in the netspectra README (section “Columns”). α thresholds 2 and 6 are "
+        "WeightWatcher's; eigenvalues λ are those of WᵀW/N except in columns ending in _ww, alpha_weighted and "
+        "log_alpha_norm, which use s² = Nλ. This file is self-contained and makes no network requests.</footer>"
+    )
+
+
+def _badges(labels: Sequence[tuple[str, str]]) -> str:
+    return "".join(f'<span class="badge {label}" title="{escape(text)}">{escape(label)}</span>' for label, text in labels)
+
+
+def _img(png: bytes, alt: str) -> str:
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # PNG IHDR
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" width="{width}" height="{height}" alt="{escape(alt)}">'
+
+
+def _number(value: object, fmt: str) -> str:
+    """A cell's text: "–" for missing or NaN, ``fmt`` for numbers, ``str`` otherwise."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    return format(value, fmt) if isinstance(value, float) or fmt.endswith("d") else format(value, "d")
+
+
+def _sort_key(value: object) -> str:
+    """``data-v`` of a numeric cell: full precision for JavaScript's Number(); empty when missing."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (int, float)) and not (isinstance(value, float) and math.isnan(value)):
+        return "Infinity" if value == math.inf else ("-Infinity" if value == -math.inf else repr(value))
+    return ""

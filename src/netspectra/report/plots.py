@@ -1,0 +1,447 @@
+"""Figures of spectra and layer metrics, drawn with matplotlib's object API (Agg; pyplot is never used).
+
+Every function takes plain arrays or data frames, so that analyze, compare, track and compress draw with
+the same code and the same style, and returns a :class:`matplotlib.figure.Figure` (encode it with
+:mod:`netspectra.report.figures`).  Functions that draw one panel accept ``ax=`` to draw into an
+existing axes instead (as :func:`plot_layer` does for its three panels).
+
+Eigenvalue convention: W is N x M with N >= M, and the eigenvalues are those of W^T W / N.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from functools import wraps
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize, to_hex
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, NullLocator
+from numpy.typing import ArrayLike, NDArray
+
+from netspectra.diagnose.layer import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, LayerReport
+from netspectra.rmt import spacing
+from netspectra.rmt.marchenko_pastur import mp_pdf, tracy_widom_edge
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: x-axis label of every spectrum plot: the eigenvalue convention, in words.
+EIGENVALUE_LABEL = "eigenvalue λ of WᵀW/N"
+#: Colours used consistently: data, fits and reference laws, edges and spikes.
+COLORS = {
+    "data": "#4c72b0",
+    "fit": "#dd8452",
+    "mp": "#c44e52",
+    "edge": "#55a868",
+    "spike": "#c44e52",
+    "wigner": "#c44e52",
+    "poisson": "#8172b3",
+    "band_over": "#f4cccc",
+    "band_ok": "#d9ead3",
+    "band_under": "#fce5cd",
+}
+STYLE: dict[str, Any] = {
+    "font.size": 9,
+    "axes.titlesize": 9.5,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7.5,
+    "legend.framealpha": 0.85,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.facecolor": "white",
+    "svg.fonttype": "none",
+}
+#: One panel, in inches (about 400 x 280 px at the default 80 dpi).
+PANEL_SIZE = (5.0, 3.5)
+#: Fewest eigenvalues for which a histogram is drawn.
+MIN_EIGENVALUES = 10
+#: At most this many lines in a trajectory plot before they are thinned (the mean is always drawn).
+MAX_TRAJECTORIES = 60
+
+
+def styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
+    """Run a plot function inside netspectra's matplotlib style (rc parameters)."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        with matplotlib.rc_context(STYLE):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def new_figure(ncols: int = 1, nrows: int = 1, *, layout: str | None = "constrained") -> tuple[Figure, list[Axes]]:
+    """A figure with a grid of panels of :data:`PANEL_SIZE` (``layout=None``: fixed margins, faster)."""
+    fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout=layout)
+    if layout is None:
+        inch = 1.0 / fig.get_figwidth(), 1.0 / fig.get_figheight()
+        fig.subplots_adjust(left=0.75 * inch[0], right=1.0 - 0.15 * inch[0], bottom=0.55 * inch[1],
+                            top=1.0 - 0.55 * inch[1], wspace=0.3, hspace=0.4)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, list(axes.ravel())
+
+
+def _target(ax: Axes | None) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig, (ax,) = new_figure()
+    return fig, ax
+
+
+def positive(eigenvalues: ArrayLike) -> NDArray[np.float64]:
+    """Sorted eigenvalues above numerical zero, 10 M eps lambda_max (the ``rank_loss`` rule)."""
+    evals = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())
+    evals = evals[np.isfinite(evals)]
+    if evals.size == 0:
+        return evals
+    return evals[evals > 10.0 * evals.size * np.finfo(np.float64).eps * max(evals[-1], 0.0)]
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _power_of_ten(value: float, _pos: int | None = None) -> str:
+    """Tick label 10⁻³ as plain text (mathtext labels are slow to lay out), empty between decades."""
+    exponent = math.log10(value) if value > 0 else math.nan
+    if not math.isfinite(exponent) or abs(exponent - round(exponent)) > 1e-6:
+        return ""
+    return "10" + str(round(exponent)).translate(_SUPERSCRIPT)
+
+
+def _log_axes(ax: Axes) -> None:
+    """Log scale on both axes; an axis spanning 2 decades or more gets plain-text 10ⁿ ticks and no minor
+    ticks (several times faster to draw than matplotlib's default), a shorter one keeps the default."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+        if math.log10(hi / lo) >= 2.0:
+            axis.set_major_formatter(FuncFormatter(_power_of_ten))
+            axis.set_minor_locator(NullLocator())
+
+
+def _bin_count(n: int) -> int:
+    return int(np.clip(2.0 * math.sqrt(n), 10, 80))
+
+
+def log_density(eigenvalues: ArrayLike, edges: NDArray[np.float64] | None = None) -> tuple[NDArray, NDArray]:
+    """Histogram density (per unit lambda, over all given eigenvalues) on log-spaced bins.
+
+    Returns ``(density, edges)``; bins span the positive eigenvalues unless ``edges`` are given.
+    """
+    evals = positive(eigenvalues)
+    if edges is None:
+        lo, hi = evals[0], evals[-1]
+        if hi <= lo:
+            lo, hi = lo / 1.5, hi * 1.5
+        edges = np.geomspace(lo, hi, _bin_count(evals.size) + 1)
+    counts, edges = np.histogram(evals, bins=edges)
+    return counts / (max(evals.size, 1) * np.diff(edges)), edges
+
+
+def _no_data(ax: Axes, message: str) -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="0.4", wrap=True)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+
+
+@styled
+def plot_esd(
+    eigenvalues: ArrayLike,
+    *,
+    alpha: float = math.nan,
+    xmin: float = math.nan,
+    xmax: float = math.nan,
+    num_tail: int = 0,
+    lambda_plus: float = math.nan,
+    title: str = "",
+    ax: Axes | None = None,
+) -> Figure:
+    """Empirical spectral density on log-log axes with the power-law tail fit.
+
+    The histogram uses log-spaced bins and is a density per unit lambda over all positive eigenvalues
+    of W^T W / N (W is N x M, N >= M).  The fitted power law p(lambda) = (alpha - 1)/xmin
+    (lambda/xmin)^(-alpha) (Clauset, Shalizi & Newman 2009) is scaled by the tail fraction
+    ``num_tail / n`` so that it sits on the histogram, and drawn over [xmin, xmax]; xmin is a dashed
+    vertical line and the Marchenko–Pastur edge ``lambda_plus`` a dotted one.
+    """
+    fig, ax = _target(ax)
+    evals = positive(eigenvalues)
+    ax.set_title(title or "spectral density (log-log)")
+    if evals.size < MIN_EIGENVALUES:
+        _no_data(ax, f"{evals.size} positive eigenvalues: too few to draw")
+        return fig
+    density, edges = log_density(evals)
+    shown = density > 0
+    floor, ceiling = density[shown].min() / 3.0, density.max() * 3.0
+    ax.stairs(np.where(shown, density, floor), edges, baseline=floor, fill=True, color=COLORS["data"],
+              alpha=0.55, label=f"ESD ({evals.size} eigenvalues)")
+    if math.isfinite(alpha) and math.isfinite(xmin) and num_tail > 0:
+        top = xmax if math.isfinite(xmax) else evals[-1]
+        x = np.geomspace(xmin, top, 50)
+        line = num_tail / evals.size * (alpha - 1.0) / xmin * (x / xmin) ** (-alpha)
+        ax.plot(x, line, color=COLORS["fit"], lw=2.0, label=f"power law α = {alpha:.2f} ({num_tail} in tail)")
+        ax.axvline(xmin, color=COLORS["fit"], ls="--", lw=1.2, label=f"xmin = {xmin:.3g}")
+    if math.isfinite(lambda_plus) and edges[0] < lambda_plus < edges[-1]:
+        ax.axvline(lambda_plus, color=COLORS["edge"], ls=":", lw=1.2, label=f"MP edge λ₊ = {lambda_plus:.3g}")
+    ax.set_ylim(floor, ceiling)
+    _log_axes(ax)
+    ax.set_xlabel(EIGENVALUE_LABEL)
+    ax.set_ylabel("density p(λ)")
+    ax.legend(loc="upper right")
+    return fig
+
+
+@styled
+def plot_mp_fit(
+    eigenvalues: ArrayLike,
+    *,
+    n: int,
+    m: int,
+    sigma2: float,
+    lambda_plus: float = math.nan,
+    lambda_plus_tw: float = math.nan,
+    title: str = "",
+    ax: Axes | None = None,
+) -> Figure:
+    """The bulk on linear axes with the Marchenko–Pastur density, its edge, the Tracy–Widom edge and spikes.
+
+    Eigenvalues of W^T W / N with W N x M (N >= M, beta = M/N).  The histogram is a density over all
+    eigenvalues, so it compares directly with MP(beta, sigma^2) (Marchenko & Pastur 1967).  The x axis
+    ends a little beyond the TW edge; spikes (eigenvalues above ``lambda_plus_tw``) are red ticks on the
+    axis, and those beyond the axis are counted in the legend.
+    """
+    fig, ax = _target(ax)
+    evals = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())
+    ax.set_title(title or "bulk and Marchenko–Pastur fit")
+    if evals.size < MIN_EIGENVALUES or not (math.isfinite(sigma2) and sigma2 > 0):
+        _no_data(ax, f"{evals.size} eigenvalues, sigma² = {sigma2:.3g}: no Marchenko–Pastur fit to draw")
+        return fig
+    if n < m:
+        n, m = m, n
+    beta = m / n
+    edge = lambda_plus_tw if math.isfinite(lambda_plus_tw) else lambda_plus
+    right = 1.25 * edge if math.isfinite(edge) else evals[-1]
+    bins = np.linspace(0.0, right, _bin_count(evals.size) + 1)
+    counts, _ = np.histogram(evals, bins=bins)
+    density = counts / (evals.size * np.diff(bins))
+    ax.stairs(density, bins, fill=True, color=COLORS["data"], alpha=0.55, label=f"ESD ({evals.size} eigenvalues)")
+    x = np.linspace(0.0, right, 400)[1:]
+    pdf = mp_pdf(x, beta, sigma2)
+    ax.plot(x, pdf, color=COLORS["mp"], lw=1.8, label=f"MP(β = {beta:.2f}, σ² = {sigma2:.3g})")
+    if math.isfinite(lambda_plus):
+        ax.axvline(lambda_plus, color=COLORS["edge"], lw=1.2, label=f"λ₊ = {lambda_plus:.3g}")
+    if math.isfinite(lambda_plus_tw):
+        ax.axvline(lambda_plus_tw, color=COLORS["edge"], ls="--", lw=1.2, label=f"TW edge = {lambda_plus_tw:.3g}")
+        spikes = evals[evals > lambda_plus_tw]
+        inside = spikes[spikes <= right]
+        beyond = spikes.size - inside.size
+        label = f"{spikes.size} spikes" + (f" ({beyond} beyond axis, max {evals[-1]:.3g})" if beyond else "")
+        ax.plot(inside, np.zeros_like(inside), "|", color=COLORS["spike"], ms=14, mew=1.5,
+                transform=ax.get_xaxis_transform(), clip_on=False, label=label)
+    # Cap the y axis at what the histogram shows: MP diverges at 0 when beta = 1.
+    top = max(density.max(), float(np.max(pdf[x > 0.03 * right], initial=0.0)))
+    ax.set_ylim(0.0, 1.6 * top if top > 0 else 1.0)  # headroom for the legend
+    ax.set_xlim(0.0, right)
+    ax.set_xlabel(EIGENVALUE_LABEL)
+    ax.set_ylabel("density p(λ)")
+    ax.legend(loc="upper right")
+    return fig
+
+
+def bulk_spacings(
+    eigenvalues: ArrayLike, n: int, m: int, sigma2: float, *, trim: float = 0.1, level: float = 0.99
+) -> NDArray[np.float64]:
+    """Unfolded nearest-neighbour spacings of the bulk, as :func:`netspectra.rmt.spacing.level_spacing` uses.
+
+    Bulk: positive eigenvalues of W^T W / N at or below the Tracy–Widom edge at ``level``; unfolded with
+    the MP(beta = M/N, sigma^2) CDF, the ``trim`` fraction at each edge dropped, spacings scaled to mean 1.
+    """
+    if n < m:
+        n, m = m, n
+    evals = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())
+    bulk = evals[(evals > 0) & (evals <= tracy_widom_edge(sigma2, n, m, level))]
+    if bulk.size < 10:
+        raise ValueError(f"level statistics need at least 10 bulk eigenvalues, got {bulk.size}")
+    return spacing.unfolded_spacings(spacing.unfold_mp(bulk, m / n, sigma2), trim)
+
+
+@styled
+def plot_level_spacing(
+    eigenvalues: ArrayLike,
+    *,
+    n: int,
+    m: int,
+    sigma2: float,
+    num_matrices: int = 1,
+    title: str = "",
+    ax: Axes | None = None,
+) -> Figure:
+    """Histogram of unfolded bulk spacings against the Wigner surmise (GOE) and Poisson.
+
+    Wigner surmise P(s) = (pi/2) s exp(-pi s^2/4), Poisson P(s) = exp(-s) (Mehta 2004, §1.5); the legend
+    gives <r> (GOE 0.531, Poisson 0.386) and the KS distances of
+    :func:`netspectra.rmt.spacing.level_spacing`.  A pooled spectrum of ``num_matrices`` > 1 conv
+    slices has no single-matrix level statistics and is not drawn.
+    """
+    fig, ax = _target(ax)
+    ax.set_title(title or "level spacing of the bulk")
+    if num_matrices > 1:
+        _no_data(ax, f"not drawn: the spectrum pools\n{num_matrices} matrices (conv slices)")
+        return fig
+    try:
+        gaps = bulk_spacings(eigenvalues, n, m, sigma2)
+        stats = spacing.level_spacing(eigenvalues, n, m, sigma2, level=0.99)
+    except ValueError as exc:
+        _no_data(ax, str(exc))
+        return fig
+    bins = np.linspace(0.0, 4.0, 25)
+    ax.hist(np.minimum(gaps, 4.0), bins=bins, density=True, color=COLORS["data"], alpha=0.55,
+            label=f"bulk spacings ({gaps.size}), <r> = {stats.mean_ratio:.3f}")
+    s = np.linspace(0.0, 4.0, 200)
+    ax.plot(s, np.pi / 2.0 * s * np.exp(-np.pi * s * s / 4.0), color=COLORS["wigner"], lw=1.8,
+            label=f"Wigner surmise (GOE), KS = {stats.ks_goe:.3f}")
+    ax.plot(s, np.exp(-s), color=COLORS["poisson"], lw=1.5, ls="--", label=f"Poisson, KS = {stats.ks_poisson:.3f}")
+    ax.set_xlim(0.0, 4.0)
+    ax.set_xlabel("unfolded spacing s (mean 1)")
+    ax.set_ylabel("density P(s)")
+    ax.legend(loc="upper right")
+    return fig
+
+
+@styled
+def plot_layer(layer: LayerReport) -> Figure:
+    """The three panels of one layer: log-log ESD with the tail fit, MP bulk fit, level spacing.
+
+    Needs ``layer.eigenvalues`` (eigenvalues of W^T W / N); raises ValueError when they are missing.
+    """
+    if layer.eigenvalues is None or layer.eigenvalues.size == 0:
+        raise ValueError(f"{layer.name}: no eigenvalues to plot")
+    fig, axes = new_figure(ncols=3, layout=None)
+    fig.suptitle(f"{layer.name}  ({layer.N} x {layer.M}, {layer.kind})", fontsize=10)
+    plot_esd(layer.eigenvalues, alpha=layer.alpha, xmin=layer.xmin, xmax=layer.xmax, num_tail=layer.num_tail,
+             lambda_plus=layer.lambda_plus, ax=axes[0])
+    plot_mp_fit(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,
+                lambda_plus_tw=layer.lambda_plus_tw, ax=axes[1])
+    plot_level_spacing(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp,
+                       num_matrices=layer.num_matrices, ax=axes[2])
+    return fig
+
+
+def _category_colors(values: "pd.Series") -> tuple[list[str], dict[str, str]]:
+    """A colour per row from a categorical column (tab10), and the legend mapping."""
+    cmap = matplotlib.colormaps["tab10"]
+    labels = [str(v) for v in values.fillna("-")]
+    mapping = {label: to_hex(cmap(i % 10)) for i, label in enumerate(dict.fromkeys(labels))}
+    return [mapping[label] for label in labels], mapping
+
+
+@styled
+def plot_alpha_depth(frame: "pd.DataFrame") -> Figure:
+    """alpha and alpha_weighted of each layer against its position in the model.
+
+    ``frame`` has one row per layer with ``layer_index``, ``alpha``, ``alpha_weighted`` and ``kind``
+    (as :meth:`ModelReport.to_frame`).  Points are coloured by ``phase`` when the frame has that column,
+    else by ``kind``; the alpha panel shades WeightWatcher's over-trained (< 2) and under-trained (> 6)
+    ranges.  alpha_weighted = alpha log10(lambda_max_ww) uses unnormalised eigenvalues s_i^2.
+    """
+    fig, axes = new_figure(ncols=2)
+    by = "phase" if "phase" in frame.columns and frame["phase"].notna().any() else "kind"
+    colors, mapping = _category_colors(frame[by])
+    x = frame["layer_index"].to_numpy()
+    for ax, col, label in ((axes[0], "alpha", "power-law exponent α"),
+                           (axes[1], "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)")):
+        y = frame[col].to_numpy(dtype=np.float64)
+        ok = np.isfinite(y)
+        ax.scatter(x[ok], y[ok], c=[c for c, keep in zip(colors, ok) if keep], s=22, edgecolors="white",
+                   linewidths=0.5, zorder=3)
+        ax.plot(x[ok], y[ok], color="0.75", lw=0.8, zorder=2)
+        ax.set_xlabel("layer index (order in the model)")
+        ax.set_ylabel(label)
+        ax.set_title(f"{col} by depth ({int(ok.sum())} of {len(y)} layers fitted)")
+    top = max(float(np.nanmax(frame["alpha"], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
+    axes[0].axhspan(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], zorder=0, label="over-trained (< 2)")
+    axes[0].axhspan(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], zorder=0, label="2 to 6")
+    axes[0].axhspan(UNDER_TRAINED_ALPHA, top, color=COLORS["band_under"], zorder=0, label="under-trained (> 6)")
+    axes[0].set_ylim(0.0, top)
+    handles = [Line2D([], [], ls="", marker="o", color=c, label=f"{by}: {k}") for k, c in mapping.items()]
+    axes[0].legend(loc="upper left", ncols=2)
+    axes[1].legend(handles=handles, loc="best")
+    return fig
+
+
+@styled
+def plot_trajectories(
+    frame: "pd.DataFrame",
+    metric: str,
+    *,
+    x: str = "step",
+    by: str = "name",
+    title: str = "",
+) -> Figure:
+    """A metric of every layer over training: one line per layer, coloured by depth, and the mean.
+
+    ``frame`` is long: one row per (``x``, ``by``) with a ``metric`` column (``layer_index`` colours the
+    lines when present).  More than :data:`MAX_TRAJECTORIES` layers are thinned evenly; the mean over
+    all layers at each ``x`` is always drawn in black.
+    """
+    fig, (ax,) = new_figure()
+    data = frame[[c for c in dict.fromkeys((x, by, metric, "layer_index")) if c in frame.columns]].dropna(subset=[metric])
+    groups = list(data.groupby(by, sort=False))
+    depth = {key: (g["layer_index"].iloc[0] if "layer_index" in g else i) for i, (key, g) in enumerate(groups)}
+    order = sorted(depth, key=depth.get)
+    keep = set(order[:: max(1, math.ceil(len(order) / MAX_TRAJECTORIES))])
+    cmap = matplotlib.colormaps["viridis"]
+    span = max(max(depth.values(), default=0) - min(depth.values(), default=0), 1)
+    low = min(depth.values(), default=0)
+    for key, g in groups:
+        if key in keep:
+            g = g.sort_values(x)
+            ax.plot(g[x], g[metric], color=cmap((depth[key] - low) / span), lw=0.9, alpha=0.7)
+    mean = data.groupby(x)[metric].mean()
+    ax.plot(mean.index, mean.to_numpy(), color="black", lw=2.2, label=f"mean over {len(groups)} layers")
+    norm = Normalize(low, low + span)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="layer index")
+    ax.set_xlabel(x)
+    ax.set_ylabel(metric)
+    ax.set_title(title or f"{metric} over {x}" + (f" ({len(keep)} of {len(groups)} layers drawn)" if len(keep) < len(groups) else ""))
+    ax.legend(loc="best")
+    return fig
+
+
+@styled
+def plot_spectra_overlay(spectra: Mapping[str, ArrayLike], *, title: str = "", ax: Axes | None = None) -> Figure:
+    """Spectral densities of several matrices on shared log-spaced bins, log-log axes.
+
+    ``spectra`` maps a label (a checkpoint, "before"/"after" compression) to eigenvalues of W^T W / N;
+    each is a density over its own positive eigenvalues, drawn as a step line.
+    """
+    fig, ax = _target(ax)
+    ax.set_title(title or "spectral densities")
+    cleaned = {label: positive(v) for label, v in spectra.items()}
+    pooled = np.concatenate([v for v in cleaned.values() if v.size] or [np.empty(0)])
+    if pooled.size < 2 or pooled.min() == pooled.max():
+        _no_data(ax, "fewer than 2 distinct positive eigenvalues")
+        return fig
+    edges = np.geomspace(pooled.min(), pooled.max(), _bin_count(max(v.size for v in cleaned.values())) + 1)
+    for label, evals in cleaned.items():
+        if evals.size:
+            density, _ = log_density(evals, edges)
+            ax.stairs(np.where(density > 0, density, np.nan), edges, lw=1.6, label=f"{label} ({evals.size})")
+    _log_axes(ax)
+    ax.set_xlabel(EIGENVALUE_LABEL)
+    ax.set_ylabel("density p(λ)")
+    ax.legend(loc="lower left")
+    return fig

@@ -1,0 +1,105 @@
+"""Render the figures of many layers, in worker processes when there are many, and write plot files.
+
+Drawing a three-panel layer figure costs matplotlib about half a second of CPU, so a model with
+hundreds of layers is better rendered by a pool of processes.  The pool uses ``spawn`` (safe whatever
+threads the parent runs), which re-imports the caller's main module in each worker: library callers opt
+in with ``workers=`` (from a script guarded by ``if __name__ == "__main__":``); the command line uses
+:func:`default_workers`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.model import ModelReport
+from netspectra.report import plots
+from netspectra.report.export import atomic_write
+from netspectra.report.figures import FORMATS, figure_bytes
+
+#: Below this many layers, figures are drawn in this process (starting workers costs more).
+PARALLEL_MIN_LAYERS = 16
+#: Per-layer figures written by :func:`write_plots`: file suffix -> drawing function.
+PANELS: dict[str, Callable[[LayerReport], Figure]] = {
+    "esd": lambda layer: plots.plot_esd(
+        layer.eigenvalues, alpha=layer.alpha, xmin=layer.xmin, xmax=layer.xmax, num_tail=layer.num_tail,
+        lambda_plus=layer.lambda_plus, title=f"{layer.name}: spectral density"),
+    "mp": lambda layer: plots.plot_mp_fit(
+        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,
+        lambda_plus_tw=layer.lambda_plus_tw, title=f"{layer.name}: bulk and MP fit"),
+    "spacing": lambda layer: plots.plot_level_spacing(
+        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, num_matrices=layer.num_matrices,
+        title=f"{layer.name}: level spacing"),
+}
+
+
+def has_spectrum(layer: LayerReport) -> bool:
+    """Whether the layer carries eigenvalues to plot (rows loaded from CSV/JSON do not)."""
+    return layer.eigenvalues is not None and layer.eigenvalues.size > 0
+
+
+def layer_png(layer: LayerReport) -> bytes | None:
+    """The three-panel figure of one layer (:func:`plots.plot_layer`) as PNG bytes; None without a spectrum."""
+    return figure_bytes(plots.plot_layer(layer)) if has_spectrum(layer) else None
+
+
+def layer_panel_files(layer: LayerReport, fmt: str) -> dict[str, bytes]:
+    """Each panel of :data:`PANELS` of one layer as ``fmt`` bytes, keyed by panel name; empty without a spectrum."""
+    if not has_spectrum(layer):
+        return {}
+    return {panel: figure_bytes(draw(layer), fmt) for panel, draw in PANELS.items()}
+
+
+def default_workers(num_layers: int) -> int:
+    """1 below :data:`PARALLEL_MIN_LAYERS` layers, else one per CPU (at most 8, at least 8 layers each)."""
+    if num_layers < PARALLEL_MIN_LAYERS:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 8, num_layers // 8))
+
+
+def map_layers(func: Callable, layers: Sequence[LayerReport], *args: object, workers: int = 1) -> list:
+    """``[func(layer, *args) for layer in layers]``, in a pool of ``workers`` processes when more than 1.
+
+    ``func`` must be a module-level function (it is pickled by name).
+    """
+    if workers <= 1 or len(layers) <= 1:
+        return [func(layer, *args) for layer in layers]
+    chunk = max(1, math.ceil(len(layers) / (4 * workers)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(func, layers, *([a] * len(layers) for a in args), chunksize=chunk))
+
+
+def safe_filename(name: str) -> str:
+    """A layer name as a file name: characters other than letters, digits, ``.-_`` become ``_``."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.removesuffix(".weight")).strip("._") or "layer"
+
+
+def write_plots(report: ModelReport, directory: str | Path, fmt: str = "png", *, workers: int = 1) -> list[Path]:
+    """Write every figure of ``report`` to ``directory`` (created if missing); return the paths written.
+
+    ``alpha_depth.<fmt>`` (alpha and alpha_weighted by depth) and, for each layer with eigenvalues,
+    ``<index>_<name>_{esd,mp,spacing}.<fmt>``, drawn by ``workers`` processes.  Each file is written
+    atomically.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown plot format {fmt!r}; use one of {', '.join(FORMATS)}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    files = {f"alpha_depth.{fmt}": figure_bytes(plots.plot_alpha_depth(report.to_frame()), fmt)}
+    width = len(str(max((layer.layer_index for layer in report.layers), default=0)))
+    for layer, panels in zip(report.layers, map_layers(layer_panel_files, report.layers, fmt, workers=workers)):
+        stem = f"{layer.layer_index:0{width}d}_{safe_filename(layer.name)}"
+        files.update({f"{stem}_{panel}.{fmt}": data for panel, data in panels.items()})
+    written = []
+    for name, data in files.items():
+        atomic_write(directory / name, lambda tmp, data=data: tmp.write_bytes(data))
+        written.append(directory / name)
+    return written
