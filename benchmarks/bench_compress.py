@@ -80,11 +80,11 @@ def read_all(path: Path) -> dict[str, np.ndarray]:
 
 
 def digits_table(workdir: Path) -> str:
+    from safetensors.numpy import save_file
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
     from sklearn.neural_network import MLPClassifier
-    from safetensors.numpy import save_file
     from threadpoolctl import threadpool_limits
 
     x, y = load_digits(return_X_y=True)
@@ -93,7 +93,7 @@ def digits_table(workdir: Path) -> str:
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=150, random_state=0).fit(x_train, y_train)
     tensors = {}
-    for i, (w, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+    for i, (w, b) in enumerate(zip(clf.coefs_, clf.intercepts_, strict=True)):
         tensors[f"fc{i}.weight"] = np.ascontiguousarray(w.T, dtype=np.float32)
         tensors[f"fc{i}.bias"] = b.astype(np.float32)
     source = workdir / "digits.safetensors"
@@ -106,7 +106,7 @@ def digits_table(workdir: Path) -> str:
     base = accuracy(tensors)
     rows = [{"method": "original", "shrink": "-", "rank fc0 (of 64)": 64, "accuracy": base, "params ratio": 1.0,
              "rel err F": 0.0, "pred cos² u/v": "-"}]
-    for method in METHODS[:3] + ("rank:8", "energy:0.9"):
+    for method in (*METHODS[:3], "rank:8", "energy:0.9"):
         for shrink in SHRINKS:
             out = workdir / "digits-out.safetensors"
             report = compress_model(source, out, method, shrink, factored=True)

@@ -45,7 +45,7 @@ def label(method: str, shrink: str) -> str:
 
 def run_cell(beta: float, rank: int, x: float, rng: np.random.Generator) -> dict[str, tuple[float, float, float]]:
     """Mean (k, cos2, err) of every method over DRAWS planted matrices."""
-    m = int(round(beta * N))
+    m = round(beta * N)
     scores: dict[str, list[tuple[float, float, float]]] = {label(*spec): [] for spec in METHODS}
     for _ in range(DRAWS):
         p = planted_matrix(N, m, x * (1 + 0.5 * np.arange(rank)), rng)

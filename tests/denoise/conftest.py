@@ -31,9 +31,9 @@ def model_file(tmp_path: Path) -> Path:
     """
     rng = np.random.default_rng(0)
     low_rank = rng.standard_normal((96, 3)) @ rng.standard_normal((3, 48)) * 0.5
+    spike = 2 * np.outer(rng.standard_normal(200), rng.standard_normal(48))
     tensors = {
-        "embed.weight": (rng.standard_normal((200, 48)) + np.outer(rng.standard_normal(200), rng.standard_normal(48)) * 2)
-        .astype(np.float32),
+        "embed.weight": (rng.standard_normal((200, 48)) + spike).astype(np.float32),
         "fc1.weight": (low_rank + 0.1 * rng.standard_normal((96, 48))).astype(np.float32),  # stored (out, in), N x M
         "fc1.bias": rng.standard_normal(96).astype(np.float32),
         "fc2.weight": (low_rank.T + 0.1 * rng.standard_normal((48, 96))).astype(np.float16),  # stored M x N
@@ -59,7 +59,8 @@ def add_bf16_tensor(path: Path, name: str, values: np.ndarray) -> Path:
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + n])
     data = raw[8 + n :]
-    header[name] = {"dtype": "BF16", "shape": list(values.shape), "data_offsets": [len(data), len(data) + values.size * 2]}
+    span = [len(data), len(data) + values.size * 2]
+    header[name] = {"dtype": "BF16", "shape": list(values.shape), "data_offsets": span}
     blob = json.dumps(header).encode()
     blob += b" " * (-len(blob) % 8)
     path.write_bytes(struct.pack("<Q", len(blob)) + blob + data + bf16_bytes(values).tobytes())

@@ -30,7 +30,7 @@ def digits_model(tmp_path_factory):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf = MLPClassifier(hidden_layer_sizes=(256,), max_iter=150, random_state=0).fit(x_train, y_train)
     tensors = {}
-    for i, (w, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+    for i, (w, b) in enumerate(zip(clf.coefs_, clf.intercepts_, strict=True)):
         tensors[f"fc{i}.weight"] = np.ascontiguousarray(w.T, dtype=np.float32)
         tensors[f"fc{i}.bias"] = b.astype(np.float32)
     path = tmp_path_factory.mktemp("digits") / "mlp.safetensors"

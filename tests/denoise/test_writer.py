@@ -86,10 +86,9 @@ def test_nothing_is_written_without_commit_or_on_error(tmp_path):
     out.write_bytes(b"previous")
     with SafetensorsWriter(out) as writer:
         writer.add_array("x", np.ones(3), "F32")
-    with pytest.raises(RuntimeError):
-        with SafetensorsWriter(out) as writer:
-            writer.add_array("x", np.ones(3), "F32")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), SafetensorsWriter(out) as writer:
+        writer.add_array("x", np.ones(3), "F32")
+        raise RuntimeError("interrupted")
     assert out.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.safetensors"]
 

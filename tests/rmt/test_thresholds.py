@@ -1,4 +1,4 @@
-"""Known answers for the RMT thresholds, shrinkers and overlap predictions (rmt_algorithms.md, Test cases 1, 2, 4, 5)."""
+"""Known answers for the RMT thresholds, shrinkers and overlap predictions (rmt_algorithms.md, tests 1, 2, 4, 5)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ function ``(argparse.Namespace) -> int`` returning the exit code.
 
 from netspectra.commands import analyze_cmd
 from netspectra.commands import compare_cmd, runs_cmd, track_cmd
+from netspectra.commands import report_cmd
 
 COMMANDS = [analyze_cmd]
 COMMANDS += [runs_cmd, compare_cmd, track_cmd]
+COMMANDS += [report_cmd]

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from netspectra.analyze import analyze as analyze_model
+from netspectra.commands.report_cmd import add_output_arguments, check_outputs, write_outputs
 from netspectra.demo import demo_model_path
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.errors import UsageError
@@ -40,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    help="also write the run, layers and spectra to this SQLite results store (default ./netspectra.db); "
                    "an unchanged model analyzed with the same options is served from it")
     p.add_argument("--resume", action="store_true", help="continue this model's interrupted run in the store (implies --store)")
+    add_output_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
     p.set_defaults(func=run)
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     source = demo_model_path() if args.demo else args.path
     if args.output:
         check_output_path(args.output)
+    check_outputs(args.report, args.plots)
     quiet = args.quiet or args.json
     options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level)
     kwargs = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim, options=options)
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             report = analyze(source, progress=advance, **kwargs)
     if args.output:
         write_report(report, args.output)
+    written = write_outputs(report, args.report, args.plots, args.plot_format, quiet=quiet)
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
         sys.stdout.write("\n")
@@ -74,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         print_report(report)
         if args.output:
             Console().print(f"wrote {args.output}")
+        for line in written:
+            Console().print(f"wrote {line}")
     return 0
 
 

@@ -15,7 +15,6 @@ from netspectra.denoise import SHRINK_KINDS, CompressionReport, compress_model, 
 from netspectra.denoise.methods import Method
 from netspectra.denoise.model import DEFAULT_MIN_DIM
 
-
 #: Console width when stdout is not a terminal (a file or a pipe).
 _PIPE_WIDTH = 200
 
@@ -84,8 +83,9 @@ def compression_table(report: CompressionReport) -> Table:
             f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}"
         )
         table.add_row(
-            f"{layer.name} *" if layer.warning else layer.name, str(layer.N), str(layer.M), str(layer.rank), f"{layer.params_before:,}", f"{layer.params_after:,}",
-            f"{layer.rel_fro_error:.3f}", cos, style="yellow" if layer.warning else None,
+            f"{layer.name} *" if layer.warning else layer.name, str(layer.N), str(layer.M), str(layer.rank),
+            f"{layer.params_before:,}", f"{layer.params_after:,}", f"{layer.rel_fro_error:.3f}", cos,
+            style="yellow" if layer.warning else None,
         )
     warnings = sorted({layer.warning for layer in report.layers if layer.warning})
     if warnings:
@@ -112,5 +112,5 @@ def totals_line(report: CompressionReport) -> str:
 def _progress_bar() -> Progress:
     return Progress(
         TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True,
+        console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty(),
     )

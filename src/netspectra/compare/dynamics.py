@@ -14,7 +14,9 @@ From a layer's eigenvalues (of W^T W / N, W is N x M with N >= M), with no new d
   kernel (its pooled spectra are a superposition with Poisson-like statistics) and for fewer than 10
   bulk levels.
 
-A layer without a spectrum, or whose bulk fit fails, gets NaN for the bulk quantities.
+A layer without a spectrum, with fewer than ``min_evals`` eigenvalues (default 20, the fewest the
+power-law fit accepts: a 10-class head's 10 eigenvalues say nothing about a bulk), or whose bulk fit
+fails, gets NaN for the bulk quantities.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class TrackPoint:
         return {name: getattr(self, name) for name in self.columns()}
 
 
-def track_point(layer: LayerReport, step: int, *, level: float = 0.95) -> TrackPoint:
+def track_point(layer: LayerReport, step: int, *, level: float = 0.95, min_evals: int = 20) -> TrackPoint:
     """The tracked quantities of one analyzed layer.
 
     Parameters
@@ -66,10 +68,12 @@ def track_point(layer: LayerReport, step: int, *, level: float = 0.95) -> TrackP
         Training step the row belongs to.
     level : float
         Tracy–Widom quantile of the bulk edge (the ``tw_level`` the layer was analyzed with).
+    min_evals : int
+        Fewest eigenvalues for the bulk quantities (the ``min_fit_evals`` the layer was analyzed with).
     """
     sigma2 = area = spacing = math.nan
     evals = layer.eigenvalues
-    if evals is not None and evals.size:
+    if evals is not None and evals.size >= min_evals:
         try:
             bulk = fit_mp_bulk(evals, layer.N, layer.M, level=level)
             sigma2, area = bulk.sigma2, bulk.area

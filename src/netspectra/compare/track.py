@@ -52,9 +52,11 @@ class Trajectory:
         return Path(path)
 
 
-def track_report(report: ModelReport, step: int, *, level: float = AnalysisOptions.tw_level) -> tuple[TrackPoint, ...]:
-    """The tracked quantities of every layer of one analyzed checkpoint."""
-    return tuple(track_point(layer, step, level=level) for layer in report.layers)
+def track_report(report: ModelReport, step: int, options: AnalysisOptions = AnalysisOptions()) -> tuple[TrackPoint, ...]:
+    """The tracked quantities of every layer of one checkpoint analyzed with ``options``."""
+    return tuple(
+        track_point(layer, step, level=options.tw_level, min_evals=options.min_fit_evals) for layer in report.layers
+    )
 
 
 def track_checkpoints(
@@ -82,7 +84,7 @@ def track_checkpoints(
             report = analyze(ckpt.path, **selection)
         else:
             report = analyze_into_store(ckpt.path, store, step=ckpt.step, **selection).report
-        points += track_report(report, ckpt.step, level=options.tw_level)
+        points += track_report(report, ckpt.step, options)
         if progress is not None:
             progress(done, len(checkpoints), str(ckpt.path))
     return Trajectory(tuple(points))
@@ -93,8 +95,8 @@ def trajectory_from_store(store: Store, label: str) -> Trajectory:
     points: list[TrackPoint] = []
     runs = sorted((r for r in store.list_runs() if r.label == label and r.status == "complete"), key=lambda r: r.step)
     for run in runs:
-        level = run.options.get("tw_level", AnalysisOptions.tw_level)
-        points += track_report(store.load_report(run.id), run.step, level=level)
+        stored = {k: v for k, v in run.options.items() if k in AnalysisOptions.__dataclass_fields__}
+        points += track_report(store.load_report(run.id), run.step, AnalysisOptions(**stored))
     return Trajectory(tuple(points))
 
 
@@ -154,7 +156,7 @@ class SpectraTracker:
         if self.store is not None:
             settings = analysis_options(options=self._options, **self._selection)
             self.store.record_run(report, settings, step=step, label=self.label)
-        points = track_report(report, step, level=self._options.tw_level)
+        points = track_report(report, step, self._options)
         self._points += points
         self._last_step = step
         return points

@@ -24,7 +24,7 @@ METRIC_LABELS = {
     "area": "MP bulk area A",
     "tail_weight": "tail weight 1 − A",
     "num_spikes": "spikes above the TW edge",
-    "spacing_ratio": "mean spacing ratio ⟨r⟩",
+    "spacing_ratio": r"mean spacing ratio $\langle r \rangle$",
 }
 
 

@@ -85,6 +85,7 @@ class OrientedSVD:
 
     @property
     def stored_shape(self) -> tuple[int, int]:
+        """Shape of the matrix as stored: (M, N) when ``transposed``, else (N, M)."""
         n, m = self.shape
         return (m, n) if self.transposed else (n, m)
 

@@ -73,8 +73,8 @@ def compress_model(
         others are still copied).
     min_dim : int
         Copy matrices whose smaller dimension M is below this unchanged (default 32): the noise-level
-        estimates need a bulk of noise singular values, and a classifier head with 10 outputs has 10
-        singular values, all of them signal, so every RMT threshold would zero it.
+        estimates need a bulk of noise singular values; a classifier head with 10 outputs has 10
+        singular values, all of them signal, of which the RMT thresholds keep 0 or 1.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each compressed matrix.
 
@@ -107,23 +107,25 @@ def compress_model(
             )
         }
         records = [(r, _copy_reason(r, weights, skipped)) for r in src.tensors()]
+        todo = [r.name for r, reason in records if reason is None]
         if factored:
-            _check_factor_names([r.name for r, _ in records], weights)
-        todo = sum(reason is None for _, reason in records)
+            _check_factor_names([r.name for r, _ in records], todo)
         layers: list[LayerCompression] = []
         copied: list[CopiedTensor] = []
         entries: dict[str, dict[str, object]] = {}
         with SafetensorsWriter(out, _metadata(src, method, shrink, factored)) as writer:
+            done = 0
             for record, reason in records:
                 if reason is None:
                     try:
-                        layer = _compress_one(writer, record, weights[record.name], method, shrink, factored, entries)
+                        layers.append(
+                            _compress_one(writer, record, weights[record.name], method, shrink, factored, entries)
+                        )
                     except MatrixError as exc:
                         reason = str(exc)
-                    else:
-                        layers.append(layer)
-                        if progress is not None:
-                            progress(len(layers), todo, record.name)
+                    done += 1
+                    if progress is not None:
+                        progress(done, len(todo), record.name)
                 if reason is not None:
                     _copy(writer, record)
                     shape = tuple(record.shape)
@@ -205,9 +207,9 @@ def _check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
             raise UsageError(f"{path}: refusing to overwrite an input file of the model")
 
 
-def _check_factor_names(tensor_names: list[str], weights: dict[str, WeightMatrix]) -> None:
+def _check_factor_names(tensor_names: list[str], to_compress: list[str]) -> None:
     names = set(tensor_names)
-    for name in weights:
+    for name in to_compress:
         clash = [n for n in factor_names(name) if n in names]
         if clash:
             raise UsageError(f"cannot write factors of {name}: the model already has a tensor named {clash[0]}")

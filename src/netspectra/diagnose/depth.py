@@ -15,7 +15,8 @@ spike_strength_max          x_hat of the largest eigenvalue above the TW edge:  
 spike_cos2_left_max         predicted |<u_hat,u>|^2 = (x^4-beta)/(x^2 (x^2+1)) at that x     same
 spike_cos2_right_max        predicted |<v_hat,v>|^2 = (x^4-beta)/(x^2 (x^2+beta)) at that x  same
 kappa_htmp                  ML kappa of lambda = c/s, s ~ HTMP(gamma, kappa); inf if MP       Hodgkinson, Wang & Mahoney,
-                            wins by AIC; capped at 200; NaN for gamma = 1                    arXiv 2506.03470 (ICML 2025)
+                            wins by AIC; capped at 200; NaN for gamma = 1 and for layers     arXiv 2506.03470 (ICML 2025)
+                            with > 10% numerically zero eigenvalues
 alpha_htmp                  1 + kappa (Q - 1)/2                                              same
 htmp_prefers_mp             loglik_HTMP - loglik_MP(finite-N) <= 1 (bool; NaN if no fit)     same; Akaike (1974)
 spacing_ratio               <r>, r_n = min(s_n, s_{n-1})/max(s_n, s_{n-1}) over the middle   Oganesyan & Huse, PRB 75 (2007);
@@ -52,7 +53,7 @@ import math
 import numpy as np
 from scipy.sparse.linalg import ArpackError
 
-from netspectra.diagnose.phase import EDGE_LEVEL, classify_phase
+from netspectra.diagnose.phase import COLLAPSE_FRACTION, EDGE_LEVEL, classify_phase
 from netspectra.linalg import Spectrum
 from netspectra.rmt.correlation_trap import correlation_trap
 from netspectra.rmt.htmp import fit_htmp
@@ -120,7 +121,8 @@ def depth_metrics(
     evals = spectrum.eigenvalues
     n, m = spectrum.n, spectrum.m
     bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=EDGE_LEVEL))
-    tail = _attempt(lambda: compare_tail(evals[evals > spectrum.zero_tolerance], fit.xmin, fit.alpha)) if fit else None
+    nonzero = evals[evals > spectrum.zero_tolerance]
+    tail = _attempt(lambda: compare_tail(nonzero, fit.xmin, fit.alpha)) if fit else None
     if bulk is not None:
         out.update(_bulk_columns(bulk))
         out.update(_spike_columns(evals, n, m, bulk.sigma2))
@@ -128,12 +130,22 @@ def depth_metrics(
             out.update(_spacing_columns(evals, n, m, bulk.sigma2))
     if tail is not None:
         out.update(_tail_columns(tail))
-    out.update(_htmp_columns(evals[evals > spectrum.zero_tolerance], n, m, fit))
+    if nonzero.size >= (1.0 - COLLAPSE_FRACTION) * evals.size:
+        out.update(_htmp_columns(nonzero, n, m, fit))
     out.update(_trap_columns(stack, evals, seed))
     phase = _attempt(lambda: classify_phase(spectrum, fit, bulk=bulk, tail=tail))
     if phase is not None:
         out["phase"], out["phase_reason"] = phase.phase, phase.reason
-    return out
+    return {name: _plain(value) for name, value in out.items()}
+
+
+def _plain(value: object) -> object:
+    """NumPy scalars as Python float / bool, so that every writer sees the same types."""
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
 
 
 def _attempt(compute):

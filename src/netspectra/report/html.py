@@ -53,6 +53,10 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
 )
 WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
 HTML_SUFFIXES = (".html", ".htm")
+#: Resolution of the model-level figure (two panels, 1200 px wide).
+OVERVIEW_DPI = 120
+#: File and directory names that say nothing about the model.
+GENERIC_NAMES = {"model", "models", "pytorch_model", "weights", "checkpoint", "checkpoints", "snapshots"}
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 
@@ -64,6 +68,17 @@ def check_html_path(path: str | Path) -> Path:
     if not path.parent.is_dir():
         raise UsageError(f"{path}: directory {path.parent} does not exist")
     return path
+
+
+def display_name(source: str) -> str:
+    """The model's name for a title: the file name, after the nearest informative directory when the
+    file name is generic (``.../all-MiniLM-L6-v2/model/model.safetensors`` -> ``all-MiniLM-L6-v2/model.safetensors``)."""
+    path = Path(source)
+    stem = path.name.split(".")[0].split("-0")[0]
+    if stem.lower() not in GENERIC_NAMES:
+        return path.name or source
+    parent = next((p for p in reversed(path.parent.parts) if p.lower() not in GENERIC_NAMES and p not in ("/", ".")), "")
+    return f"{parent}/{path.name}" if parent else path.name
 
 
 def write_html(report: ModelReport, path: str | Path, *, workers: int = 1) -> Path:
@@ -89,8 +104,8 @@ def render_html(report: ModelReport, *, workers: int = 1) -> str:
     columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(hasattr(layer, c[0]) for layer in layers)),
                WARNING_COLUMN]
     images = map_layers(layer_png, layers, workers=workers)
-    overview = figure_bytes(plots.plot_alpha_depth(report.to_frame())) if layers else None
-    name = Path(report.source).name or report.source
+    overview = figure_bytes(plots.plot_alpha_depth(report.to_frame()), dpi=OVERVIEW_DPI) if layers else None
+    name = display_name(report.source)
     return "\n".join([
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',

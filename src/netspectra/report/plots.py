@@ -321,6 +321,13 @@ def plot_level_spacing(
     return fig
 
 
+def spacing_sigma2(layer: LayerReport) -> float:
+    """Noise level for unfolding the bulk: the trimmed ``mp_width`` of the depth columns when the layer
+    has it (so the plot matches its ``spacing_ratio``/``ks_goe`` columns), else ``sigma2_mp``."""
+    width = getattr(layer, "mp_width", math.nan)
+    return float(width) if isinstance(width, (int, float)) and math.isfinite(width) and width > 0 else layer.sigma2_mp
+
+
 @styled
 def plot_layer(layer: LayerReport) -> Figure:
     """The three panels of one layer: log-log ESD with the tail fit, MP bulk fit, level spacing.
@@ -335,7 +342,7 @@ def plot_layer(layer: LayerReport) -> Figure:
              lambda_plus=layer.lambda_plus, ax=axes[0])
     plot_mp_fit(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,
                 lambda_plus_tw=layer.lambda_plus_tw, ax=axes[1])
-    plot_level_spacing(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp,
+    plot_level_spacing(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=spacing_sigma2(layer),
                        num_matrices=layer.num_matrices, ax=axes[2])
     return fig
 

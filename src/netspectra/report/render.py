@@ -36,7 +36,7 @@ PANELS: dict[str, Callable[[LayerReport], Figure]] = {
         layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,
         lambda_plus_tw=layer.lambda_plus_tw, title=f"{layer.name}: bulk and MP fit"),
     "spacing": lambda layer: plots.plot_level_spacing(
-        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, num_matrices=layer.num_matrices,
+        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=plots.spacing_sigma2(layer), num_matrices=layer.num_matrices,
         title=f"{layer.name}: level spacing"),
 }
 

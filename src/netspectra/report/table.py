@@ -27,6 +27,8 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("kind", "kind", "s"),
 )
 _MIN_NAME_WIDTH = 30
+#: On a narrow terminal the name column may shrink to this, to leave room for alpha and the warning.
+_NARROW_NAME_WIDTH = 16
 _MAX_WARNING_WIDTH = 24
 
 
@@ -53,20 +55,27 @@ def short_name(name: str, width: int) -> str:
 
 
 def _fit_columns(report: ModelReport, width: int) -> tuple[list[tuple[str, str, str]], int]:
-    """Columns that fit in ``width`` characters (in priority order) and the width left for names."""
+    """Columns that fit in ``width`` characters (in priority order) and the width left for names.
+
+    Names get at least a third of a narrow terminal (and 30 characters on a wide one), so that on 60
+    columns the warning labels still show.  The first column that does not fit ends the table: a less
+    important column never takes the place of a more important one.
+    """
+    min_name = max(_NARROW_NAME_WIDTH, min(_MIN_NAME_WIDTH, width // 3))
     chosen: list[tuple[str, str, str]] = []
-    used = _MIN_NAME_WIDTH + 4
+    used = min_name + 4
     for col, header, fmt in TABLE_COLUMNS:
         if col == "name":
             chosen.append((col, header, fmt))
             continue
         cells = [_table_cell(layer, col, fmt) for layer in report.layers]
         need = min(max([len(header), *map(len, cells)]), _MAX_WARNING_WIDTH) + 3
-        if used + need <= width:
-            chosen.append((col, header, fmt))
-            used += need
+        if used + need > width:
+            break
+        chosen.append((col, header, fmt))
+        used += need
     longest = max((len(layer.name.removesuffix(".weight")) for layer in report.layers), default=10)
-    return chosen, max(_MIN_NAME_WIDTH, min(longest, width - used + _MIN_NAME_WIDTH))
+    return chosen, max(min_name, min(longest, width - used + min_name))
 
 
 def layer_table(report: ModelReport, width: int = 120) -> Table:
@@ -75,7 +84,7 @@ def layer_table(report: ModelReport, width: int = 120) -> Table:
     table = Table(title=f"netspectra: {Path(report.source).name}", header_style="bold")
     for col, header, fmt in columns:
         if col == "name":
-            table.add_column(header, no_wrap=True, min_width=min(name_width, _MIN_NAME_WIDTH), max_width=name_width)
+            table.add_column(header, no_wrap=True, min_width=min(name_width, _NARROW_NAME_WIDTH), max_width=name_width)
         elif col == "warning":
             table.add_column(header, overflow="fold", max_width=_MAX_WARNING_WIDTH)
         else:

@@ -60,5 +60,6 @@ def reading(summary: ModelSummary, layers: Sequence[LayerReport]) -> str:
     sentence += f"; flagged: {', '.join(flagged)}" if flagged else "; no layer is flagged"
     not_fitted = summary.num_layers - len(alphas)
     if not_fitted:
-        sentence += f"; {not_fitted} without a fit ({summary.num_errors} not analyzable)"
+        sentence += f"; {not_fitted} without a power-law fit"
+        sentence += f" ({summary.num_errors} not analyzable)" if summary.num_errors else ""
     return sentence + "."

@@ -11,7 +11,7 @@ Computation (no second full eigendecomposition): the randomized ESD of an N x M 
 exchangeable, finite-variance entries converges to MP(beta, sigma^2) with sigma^2 their variance, so
 the distance is the KS statistic between the layer's ESD and that law; the top of the randomized
 spectrum, where traps show and the MP limit does not apply, is computed exactly by Lanczos iteration
-(ARPACK) on W_rand^T W_rand / N.  The entries are centred before shuffling: a common mean would
+(ARPACK, float32 products) on W_rand^T W_rand / N.  The entries are centred before shuffling: a common mean would
 appear as a rank-one spike of strength |mean| sqrt(M) / sigma, which is no trap.
 
 Eigenvalue convention: eigenvalues of W^T W / N for each N x M matrix (N >= M), beta = M/N.
@@ -109,8 +109,8 @@ def correlation_trap(
 
 
 def _shuffled(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The centred entries of ``w`` in a uniformly random order (Fisher–Yates in place), same shape."""
-    entries = (w - w.mean()).ravel()
+    """The centred entries of ``w`` in float32, in a uniformly random order (Fisher–Yates), same shape."""
+    entries = (w - w.mean()).astype(np.float32).ravel()
     rng.shuffle(entries)
     return entries.reshape(w.shape)
 
@@ -118,15 +118,14 @@ def _shuffled(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def _top_eigenvalue(w: np.ndarray, rng: np.random.Generator) -> float:
     """Largest eigenvalue of W^T W / N: dense for small M, else ARPACK Lanczos on the Gram operator.
 
-    The matrix-vector products run in float32 (half the memory traffic; relative error ~1e-7) and
+    The shuffled matrix and the products are float32 (half the memory traffic; relative error ~1e-7) and
     ARPACK's tol = 1e-4 bounds the Ritz residual relative to lambda; the eigenvalue error is of the order
     of the squared residual, far below the Tracy–Widom scale N^(-2/3) that the trap test resolves.
     """
     n, m = w.shape
     if m < _DENSE_BELOW:
         return compute_spectrum(w[None]).lambda_max
-    single = w.astype(np.float32)
-    gram = LinearOperator((m, m), matvec=lambda x: single.T @ (single @ x.astype(np.float32)) / n, dtype=np.float32)
+    gram = LinearOperator((m, m), matvec=lambda x: w.T @ (w @ x.astype(np.float32)) / n, dtype=np.float32)
     return float(eigsh(gram, k=1, which="LA", tol=1e-4, v0=rng.standard_normal(m), return_eigenvectors=False)[0])
 
 

@@ -91,7 +91,8 @@ def fit_mp_bulk(eigenvalues: ArrayLike, n: int, m: int, *, level: float = 0.99) 
     Raises
     ------
     ValueError
-        If the trace is not positive, half the eigenvalues are zero, or the bulk holds fewer than 2.
+        If the trace is not positive, half the eigenvalues are numerically zero (below
+        10 n eps lambda_max), or the bulk holds fewer than 2.
     """
     if n < m:
         n, m = m, n
@@ -100,14 +101,14 @@ def fit_mp_bulk(eigenvalues: ArrayLike, n: int, m: int, *, level: float = 0.99) 
     total = float(evals.sum())
     if not total > 0:
         raise ValueError("MP bulk fit needs a spectrum with positive trace")
+    if np.median(evals) <= 10.0 * evals.size * np.finfo(np.float64).eps * evals[-1]:
+        raise ValueError("MP bulk fit needs fewer than half of the eigenvalues at (numerical) zero")
     mu = mp_median(beta)
     first_edge = tracy_widom_edge(float(np.median(evals)) / mu, n, m, level)
     trimmed = evals[evals <= first_edge]
     if trimmed.size < 2:
         raise ValueError("the fitted MP bulk holds fewer than 2 eigenvalues")
     sigma2 = float(np.median(trimmed)) / mu
-    if not sigma2 > 0:
-        raise ValueError("MP bulk fit needs fewer than half of the eigenvalues at zero")
     edge = tracy_widom_edge(sigma2, n, m, level)
     bulk = evals[evals <= edge]
     cdf_edge = float(mp_cdf(edge, beta, sigma2))

@@ -228,7 +228,8 @@ def bgn_cos2_right(x: ArrayLike, beta: float) -> NDArray[np.float64]:
 def _cos2(x: NDArray[np.float64], beta: float, shift: float) -> NDArray[np.float64]:
     _check_beta(beta)
     above = x > beta**0.25
-    inv2 = 1.0 / np.where(above, x, 1.0) ** 2  # (x^4 - beta)/(x^2 (x^2 + c)) = (1 - beta/x^4)/(1 + c/x^2), finite at x = inf
+    # (x^4 - beta) / (x^2 (x^2 + c)) = (1 - beta/x^4) / (1 + c/x^2): the same, and finite (1) at x = inf
+    inv2 = 1.0 / np.where(above, x, 1.0) ** 2
     return np.where(above, (1.0 - beta * inv2**2) / (1.0 + shift * inv2), 0.0)
 
 
