@@ -7,16 +7,18 @@ import json
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from netspectra.compare.checkpoints import find_checkpoints
-from netspectra.compare.dynamics import TRACKED_METRICS
-from netspectra.compare.track import Trajectory, track_checkpoints
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.store import DEFAULT_STORE, Store
+
+if TYPE_CHECKING:
+    from netspectra.compare.track import Trajectory
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -43,6 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.compare.track import track_checkpoints  # scipy.stats: imported only when tracking
+
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise UsageError(f"{args.output}: the track table is written as .csv")
     for directory in filter(None, (args.plots, args.output and str(Path(args.output).parent))):
@@ -75,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def step_table(trajectory: Trajectory) -> Table:
+def step_table(trajectory: "Trajectory") -> Table:
     """Rich table: one row per step, each quantity's mean over layers (spikes: the total)."""
+    from netspectra.compare.dynamics import TRACKED_METRICS
+
     frame = trajectory.to_frame()
     means = frame.groupby("step")[list(TRACKED_METRICS)].mean()
     spikes = frame.groupby("step")["num_spikes"].sum()

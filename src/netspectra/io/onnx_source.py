@@ -140,6 +140,8 @@ class OnnxSource(ModelSource):
         self._records: list[TensorRecord] = []
         for name in order:
             t = tensors[name]
+            if not isinstance(name, str):  # protobuf hands back bytes for a name that is not valid UTF-8
+                raise SourceError(f"{label}: corrupt ONNX model: tensor name {name[:40]!r} is not UTF-8")
             shape = tuple(int(d) for d in t.dims)
             dtype = _dtype_name(t.data_type)
             kind = kinds.get(name)

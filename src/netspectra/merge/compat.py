@@ -1,0 +1,242 @@
+"""Spectral compatibility of one layer across models: pure functions of the layer's matrices.
+
+For the matrices W_1..W_n of one layer (the base, if given, and every model) and the task vectors
+tau_i = M_i - B, six criteria, each with a (caution, incompatible) threshold pair in :class:`Thresholds`:
+
+===================  ===========================================================================================
+criterion            definition
+===================  ===========================================================================================
+erank_spread         (max - min) / max of the effective ranks exp(H(s / sum s)) (Roy & Vetterli, EUSIPCO 2007)
+spectral_norm_ratio  max / min of ||W_i||_2
+sigma2_ratio         max / min of the Marchenko–Pastur noise level sigma^2 = median(lambda) / mu_beta of each
+                     W_i (Gavish & Donoho, IEEE TIT 2014), lambda the eigenvalues of W^T W / N
+spike_spread         (max - min) / max of the number of eigenvalues above the Tracy–Widom bulk edge
+                     (Johnstone, Ann. Stat. 2001): the signal rank of each W_i
+rel_distance         max_i ||M_i - R||_F / ||R||_F, R the base (else the mean of the models): how far the
+                     models are from a common point; fine-tunes of one base are close, unrelated models are not
+interference         max over pairs of task vectors of the excess overlap of their signal subspaces (below)
+===================  ===========================================================================================
+
+Interference (task vectors only, so it needs a base).  Each tau_i = U diag(s) V^T keeps its k_i signal
+components, the singular values above the Tracy–Widom edge of its own MP fit (at least one).  The
+overlap of tasks i, j on the left is O = ||U_i,k^T U_j,k||_F^2 / min(k_i, k_j), the mean squared cosine of
+the principal angles between the two subspaces, 1 when one contains the other; for random subspaces
+E[O] = c = max(k_i, k_j) / R (R rows).  The excess (O - c) / (1 - c), clipped at 0, is averaged with the
+same quantity on the right (columns).  Overlapping singular vectors are what Gargiulo et al. ("Task
+Singular Vectors", CVPR 2025) identify as task interference; interference only ever raises a caution.
+
+The verdict is the worst level over the criteria: ``compatible`` (a weighted average is safe), ``caution``
+(task vectors overlap, or the spectra differ: prefer STAR or TSV), ``incompatible`` (the models do not look
+like fine-tunes of one base; merging them is unlikely to keep either).  The thresholds are conventions of
+this package, chosen so that fine-tunes of one base sit well inside them and independently initialised
+models fall outside (``rel_distance`` ~ 1 or more); they are not taken from the literature.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from netspectra.diagnose import metrics
+from netspectra.linalg import compute_spectrum
+from netspectra.merge.methods import Decomposition
+from netspectra.merge.results import VERDICTS, LayerCompatibility
+from netspectra.rmt import marchenko_pastur as mp
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """(caution, incompatible) limits of each criterion; a value above a limit reaches that level.
+
+    ``interference`` has a caution limit only; ``interference_high`` is where ``spectral-auto`` prefers
+    TSV over STAR.  ``tw_level`` is the Tracy–Widom quantile of the bulk edge that counts spikes.
+    """
+
+    erank_spread: tuple[float, float] = (0.25, 0.5)
+    spectral_norm_ratio: tuple[float, float] = (1.5, 3.0)
+    sigma2_ratio: tuple[float, float] = (1.5, 3.0)
+    spike_spread: tuple[float, float] = (0.5, 0.9)
+    rel_distance: tuple[float, float] = (0.5, 0.9)
+    interference: float = 0.3
+    interference_high: float = 0.6
+    tw_level: float = 0.95
+
+    def to_dict(self) -> dict[str, object]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class MatrixSpectrum:
+    """What the criteria need from one matrix's eigenvalues (of W^T W / N, N >= M)."""
+
+    effective_rank: float
+    spectral_norm: float
+    sigma2: float
+    spikes: int
+
+    @classmethod
+    def of(cls, matrix: np.ndarray, tw_level: float = 0.95) -> MatrixSpectrum:
+        spectrum = compute_spectrum(np.asarray(matrix, dtype=np.float64))
+        evals = spectrum.eigenvalues
+        if evals[-1] <= 0.0:
+            return cls(0.0, 0.0, 0.0, 0)
+        sigma2 = mp.sigma2_median(evals, spectrum.beta)
+        spikes = count_spikes(evals, spectrum.n, spectrum.m, sigma2, tw_level)
+        return cls(metrics.effective_rank(evals), math.sqrt(spectrum.n * spectrum.lambda_max), sigma2, spikes)
+
+
+def count_spikes(evals: np.ndarray, n: int, m: int, sigma2: float, tw_level: float = 0.95) -> int:
+    """Eigenvalues of W^T W / N above both the Tracy–Widom edge of MP(M/N, sigma^2) and the numerical
+    zero 10 M eps lambda_max (the edge is 0 when more than half the eigenvalues are zero)."""
+    lam = np.asarray(evals, dtype=np.float64)
+    edge = mp.tracy_widom_edge(sigma2, n, m, tw_level) if sigma2 > 0 else 0.0
+    zero = 10.0 * m * np.finfo(np.float64).eps * float(lam.max(initial=0.0))
+    return int(np.count_nonzero(lam > max(edge, zero)))
+
+
+def signal_rank(d: Decomposition, tw_level: float = 0.95) -> int:
+    """Singular values of a task vector above its own MP Tracy–Widom edge; at least 1 unless tau = 0.
+
+    Eigenvalues s_i^2 / N of tau^T tau / N, N = max(R, C), beta = min(R, C) / N.
+    """
+    if d.s.size == 0 or d.s[0] == 0.0:
+        return 0
+    n, m = max(d.shape), min(d.shape)
+    evals = d.s**2 / n
+    sigma2 = mp.sigma2_median(evals, m / n)
+    return max(1, count_spikes(evals, n, m, sigma2, tw_level))
+
+
+def subspace_overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """||a^T b||_F^2 / min(k_a, k_b) for orthonormal columns a (n x k_a), b (n x k_b): the mean squared
+    cosine of the principal angles, in [0, 1]."""
+    k = min(a.shape[1], b.shape[1])
+    return float(np.sum((a.T @ b) ** 2) / k) if k else math.nan
+
+
+def excess_overlap(overlap: float, chance: float) -> float:
+    """(overlap - chance) / (1 - chance) clipped to [0, 1]: 0 at the random-subspace level, 1 for nested."""
+    if chance >= 1.0:
+        return 0.0
+    return float(min(1.0, max(0.0, (overlap - chance) / (1.0 - chance))))
+
+
+@dataclass(frozen=True)
+class PairInterference:
+    overlap: float
+    chance: float
+    interference: float
+
+
+def pair_interference(di: Decomposition, ki: int, dj: Decomposition, kj: int) -> PairInterference:
+    """Excess signal-subspace overlap of two task vectors, averaged over the left and right sides."""
+    rows, cols = di.shape
+    big = max(ki, kj)
+    left = subspace_overlap(di.u[:, :ki], dj.u[:, :kj])
+    right = subspace_overlap(di.vt[:ki].T, dj.vt[:kj].T)
+    c_left, c_right = big / rows, big / cols
+    return PairInterference(
+        (left + right) / 2, (c_left + c_right) / 2, (excess_overlap(left, c_left) + excess_overlap(right, c_right)) / 2
+    )
+
+
+def _spread(values: Sequence[float]) -> float:
+    top = max(values)
+    return (top - min(values)) / top if top > 0 else 0.0
+
+
+def _ratio(values: Sequence[float]) -> float:
+    low = min(values)
+    return max(values) / low if low > 0 else math.nan
+
+
+def layer_compatibility(
+    name: str,
+    models: Sequence[np.ndarray],
+    base: np.ndarray | None = None,
+    decompositions: Sequence[Decomposition] | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> LayerCompatibility:
+    """Compatibility criteria and verdict of one 2-D layer.
+
+    Parameters
+    ----------
+    name : str
+        Tensor name (copied into the row).
+    models : sequence of 2-D arrays
+        The layer in every model, same shape.
+    base : 2-D array, optional
+        The layer in the base model: its spectrum joins the comparison and the task vectors M_i - B give
+        the interference (NaN without a base).
+    decompositions : sequence of Decomposition, optional
+        SVDs of the task vectors if already computed (otherwise computed here).
+
+    Returns
+    -------
+    LayerCompatibility
+    """
+    matrices = ([base] if base is not None else []) + list(models)
+    spectra = [MatrixSpectrum.of(w, thresholds.tw_level) for w in matrices]
+    reference = np.asarray(base, dtype=np.float64) if base is not None else np.mean([np.asarray(m, np.float64) for m in models], axis=0)
+    ref_norm = float(np.linalg.norm(reference))
+    distances = [float(np.linalg.norm(np.asarray(m, np.float64) - reference)) for m in models]
+    rel_distance = max(distances) / ref_norm if ref_norm > 0 else (0.0 if max(distances) == 0 else math.inf)
+
+    ranks: tuple[int, ...] = ()
+    best = PairInterference(math.nan, math.nan, math.nan)
+    if base is not None:
+        if decompositions is None:
+            decompositions = [Decomposition.of(np.asarray(m, np.float64) - reference) for m in models]
+        ranks = tuple(signal_rank(d, thresholds.tw_level) for d in decompositions)
+        pairs = [
+            pair_interference(decompositions[i], ranks[i], decompositions[j], ranks[j])
+            for i, j in itertools.combinations(range(len(models)), 2)
+            if ranks[i] and ranks[j]
+        ]
+        if pairs:
+            best = max(pairs, key=lambda p: p.interference)
+        elif len(models) > 1:
+            best = PairInterference(0.0, 0.0, 0.0)
+
+    values = {
+        "erank_spread": _spread([s.effective_rank for s in spectra]),
+        "spectral_norm_ratio": _ratio([s.spectral_norm for s in spectra]),
+        "sigma2_ratio": _ratio([s.sigma2 for s in spectra]),
+        "spike_spread": _spread([float(s.spikes) for s in spectra]),
+        "rel_distance": rel_distance,
+    }
+    level = 0
+    reasons = []
+    for key, value in values.items():
+        caution, incompatible = getattr(thresholds, key)
+        hit = 2 if value > incompatible else 1 if value > caution else 0
+        if hit:
+            reasons.append(f"{key} {value:.3g} > {incompatible if hit == 2 else caution:g}")
+            level = max(level, hit)
+    if best.interference > thresholds.interference:
+        reasons.append(f"interference {best.interference:.3g} > {thresholds.interference:g}")
+        level = max(level, 1)
+    rows, cols = np.shape(models[0])
+    return LayerCompatibility(
+        name=name,
+        rows=int(rows),
+        cols=int(cols),
+        erank_min=min(s.effective_rank for s in spectra),
+        erank_max=max(s.effective_rank for s in spectra),
+        spikes_min=min(s.spikes for s in spectra),
+        spikes_max=max(s.spikes for s in spectra),
+        task_ranks=ranks,
+        overlap=best.overlap,
+        overlap_chance=best.chance,
+        **values,
+        interference=best.interference,
+        verdict=VERDICTS[level],
+        reasons="; ".join(reasons),
+    )

@@ -1,0 +1,164 @@
+"""Seeded mutation fuzzing of model files through ``netspectra analyze``.
+
+Every mutated file (truncated, bit-flipped, header bytes overwritten) must end either in exit code 0
+with a complete output file, or in exit code 2 with ONE line on stderr naming the file and no output file
+— never another exception, a hang, or a half-written output.  The loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from fixtures_models import (
+    save_torch,
+    tiny_mlp_arrays,
+    write_onnx_model,
+    write_safetensors,
+    write_sharded,
+)
+from netspectra.cli import main
+
+CASES_PER_FORMAT = 60
+SECONDS_PER_FORMAT = 40.0
+SECONDS_PER_CASE = 20
+
+
+def _write_npz(path):
+    np.savez(path, **tiny_mlp_arrays())
+
+
+def _write_pt(path):
+    torch = pytest.importorskip("torch")
+    save_torch(path, {k: torch.from_numpy(v) for k, v in tiny_mlp_arrays().items()})
+
+
+def _write_onnx(path):
+    pytest.importorskip("onnx")
+    write_onnx_model(path)
+
+
+def _write_sharded(directory):
+    directory.mkdir()
+    write_sharded(directory)
+    return directory / "model.safetensors.index.json"
+
+
+FORMATS = {
+    "safetensors": ("model.safetensors", lambda p: write_safetensors(p, tiny_mlp_arrays())),
+    "npz": ("model.npz", _write_npz),
+    "pt": ("model.pt", _write_pt),
+    "onnx": ("model.onnx", _write_onnx),
+}
+
+
+def _mutations(data: bytes, rng: np.random.Generator):
+    """Yield (label, mutated bytes): truncations, bit flips, overwritten header bytes, forged lengths."""
+    n = len(data)
+    yield "empty", b""
+    yield "truncated-header", data[: min(8, n)]
+    yield "forged-length", (2**62).to_bytes(8, "little") + data[8:]
+    while True:
+        kind = rng.integers(4)
+        if kind == 0:
+            cut = int(rng.integers(1, n))
+            yield f"truncate@{cut}", data[:cut]
+        elif kind == 1:
+            buf = bytearray(data)
+            for pos in rng.integers(0, n, size=int(rng.integers(1, 8))):
+                buf[pos] ^= 1 << int(rng.integers(8))
+            yield "bitflip", bytes(buf)
+        elif kind == 2:
+            buf = bytearray(data)
+            start = int(rng.integers(0, min(n, 256)))
+            buf[start : start + 8] = rng.integers(0, 256, size=len(buf[start : start + 8]), dtype=np.uint8).tobytes()
+            yield f"header@{start}", bytes(buf)
+        else:
+            pos = int(rng.integers(0, n))
+            yield f"insert@{pos}", data[:pos] + rng.bytes(int(rng.integers(1, 32))) + data[pos:]
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _on_alarm(signum, frame):
+    raise _Timeout
+
+
+def _run_case(path, out, capsys) -> tuple[int, str]:
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.alarm(SECONDS_PER_CASE)
+    try:
+        code = main(["analyze", str(path), "-o", str(out), "--quiet"])
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    return code, capsys.readouterr().err
+
+
+def _check(code: int, err: str, out, name: str, label: str) -> None:
+    if code == 0:
+        frame = json.loads(out.read_text())
+        assert "layers" in frame, label
+    else:
+        assert code == 2, f"{label}: exit {code}"
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("netspectra: error:"), f"{label}: {err!r}"
+        assert name in lines[0], f"{label}: error does not name the file: {lines[0]}"
+        assert not out.exists(), f"{label}: partial output left"
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")], f"{label}: temp file left"
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_fuzz_single_file_formats(tmp_path, fmt, capsys):
+    filename, write = FORMATS[fmt]
+    original = tmp_path / f"orig_{filename}"
+    write(original)
+    data = original.read_bytes()
+    rng = np.random.default_rng(sum(map(ord, fmt)))
+    path, out = tmp_path / filename, tmp_path / "out.json"
+    started, outcomes = time.monotonic(), {0: 0, 2: 0}
+    for i, (label, mutated) in enumerate(_mutations(data, rng)):
+        if i >= CASES_PER_FORMAT or time.monotonic() - started > SECONDS_PER_FORMAT:
+            break
+        path.write_bytes(mutated)
+        out.unlink(missing_ok=True)
+        try:
+            code, err = _run_case(path, out, capsys)
+        except _Timeout:
+            pytest.fail(f"{fmt} {label}: hang (> {SECONDS_PER_CASE} s)")
+        _check(code, err, out, filename, f"{fmt} {label}")
+        outcomes[code] += 1
+    print(f"{fmt}: {sum(outcomes.values())} cases, {outcomes[0]} analyzed, {outcomes[2]} refused")
+    assert outcomes[2] >= 3  # the empty, truncated-header and forged-length cases at least
+
+
+def test_fuzz_sharded_index(tmp_path, capsys):
+    index = _write_sharded(tmp_path / "model")
+    data = index.read_bytes()
+    rng = np.random.default_rng(7)
+    out = tmp_path / "out.json"
+    variants = [("truncated", data[: len(data) // 2]), ("not-json", b"\xff\xfe garbage")]
+    doc = json.loads(data)
+    shard = next(iter(doc["weight_map"].values()))
+    for label, target in [("escape", "../../etc/passwd"), ("absolute", "/etc/passwd"), ("missing", "nope.safetensors")]:
+        forged = {**doc, "weight_map": {**doc["weight_map"], next(iter(doc["weight_map"])): target}}
+        variants.append((label, json.dumps(forged).encode()))
+    variants.append(("no-weight-map", b"{}"))
+    for _ in range(20):
+        buf = bytearray(data)
+        buf[int(rng.integers(len(buf)))] = int(rng.integers(32, 127))
+        variants.append(("byte", bytes(buf)))
+    for label, mutated in variants:
+        index.write_bytes(mutated)
+        out.unlink(missing_ok=True)
+        code, err = _run_case(index, out, capsys)
+        _check(code, err, out, index.parent.name, f"index {label}")
+        if label in ("escape", "absolute", "missing", "not-json", "truncated"):
+            assert code == 2, label
+    assert shard  # the index did name shards before mutation
