@@ -39,9 +39,9 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from torch import nn  # noqa: E402
 
-import netspectra  # noqa: E402
-from netspectra import AnalysisOptions  # noqa: E402
+from netspectra.analyze import analyze  # noqa: E402
 from netspectra.compare.track import SpectraTracker, Trajectory  # noqa: E402
+from netspectra.diagnose.layer import AnalysisOptions  # noqa: E402
 from netspectra.compare.track_plots import plot_trajectory  # noqa: E402
 from netspectra.rmt.marchenko_pastur import mp_pdf  # noqa: E402
 from netspectra.rmt.mp_bulk import fit_mp_bulk  # noqa: E402
@@ -192,8 +192,8 @@ def main() -> None:
                 plots = args.out / "track_digits_plots"
                 plots.mkdir(parents=True, exist_ok=True)
                 plot_trajectory(trajectory, plots)
-                end = netspectra.analyze(model, include="fc2").layers[0]
-                begin = netspectra.analyze(gaussian_mlp(args.seed), include="fc2").layers[0]
+                end = analyze(model, include="fc2").layers[0]
+                begin = analyze(gaussian_mlp(args.seed), include="fc2").layers[0]
                 figure_esd(begin.eigenvalues, end.eigenvalues, end.N, end.M, f"fc2, lr={lr:g}, B={batch}",
                            args.out / "track_digits_esd.png")
             print(f"lr={lr:g} B={batch}: test accuracy {accuracy:.3f} ({time.perf_counter() - started:.0f} s)", flush=True)

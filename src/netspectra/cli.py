@@ -11,11 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from netspectra import __version__
-from netspectra.commands import COMMANDS
 from netspectra.errors import NetspectraError
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from netspectra.commands import COMMANDS
+
     parser = argparse.ArgumentParser(
         prog="netspectra",
         description="Random-matrix-theory diagnostics of neural-network weights, with no data.",
@@ -29,9 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``netspectra`` script; returns the exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except NetspectraError as exc:
         print(f"netspectra: error: {exc}", file=sys.stderr)

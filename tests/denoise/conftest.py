@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -47,21 +49,23 @@ def model_file(tmp_path: Path) -> Path:
     path = tmp_path / "model.safetensors"
     save_file(tensors, str(path), metadata={"format": "pt", "origin": "test"})
     proj = 0.05 * rng.standard_normal((64, 40)) + 0.1 * np.outer(rng.standard_normal(64), rng.standard_normal(40))
-    return add_bf16_tensor(path, "proj.weight", proj.astype(np.float32))
+    return _add_raw_tensor(path, "proj.weight", "BF16", proj.shape, bf16_bytes(proj).tobytes())
 
 
-def add_bf16_tensor(path: Path, name: str, values: np.ndarray) -> Path:
-    """Rewrite ``path`` with one more tensor stored as BF16 (appended at the end of the data section)."""
-    import json
-    import struct
+@pytest.fixture
+def add_raw_tensor():
+    """``add_raw_tensor(path, name, dtype, shape, data)``: append one tensor to a safetensors file."""
+    return _add_raw_tensor
 
+
+def _add_raw_tensor(path: Path, name: str, dtype: str, shape: tuple[int, ...], data: bytes) -> Path:
+    """Rewrite ``path`` with one more tensor (raw little-endian bytes appended at the end of the data section)."""
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + n])
-    data = raw[8 + n :]
-    span = [len(data), len(data) + values.size * 2]
-    header[name] = {"dtype": "BF16", "shape": list(values.shape), "data_offsets": span}
+    body = raw[8 + n :]
+    header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [len(body), len(body) + len(data)]}
     blob = json.dumps(header).encode()
     blob += b" " * (-len(blob) % 8)
-    path.write_bytes(struct.pack("<Q", len(blob)) + blob + data + bf16_bytes(values).tobytes())
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + body + data)
     return path

@@ -92,6 +92,16 @@ def test_factored_output_rebuilds_to_the_dense_output(model_file, tmp_path):
     assert report.compression_ratio == pytest.approx(dense.factored_ratio)
 
 
+def test_a_dtype_netspectra_cannot_decode_is_copied_bit_for_bit(model_file, tmp_path, add_raw_tensor):
+    payload = np.random.default_rng(1).integers(0, 256, 1600, np.uint8).tobytes()
+    add_raw_tensor(model_file, "scales.weight", "F8_E8M0", (40, 40), payload)  # OCP MX scales
+    out = tmp_path / "out.safetensors"
+    report = compress_model(model_file, out, "bema")
+    assert {t.name: t.reason for t in report.copied}["scales.weight"] == "F8_E8M0 tensor"
+    assert raw_tensor(out, "scales.weight") == payload
+    assert SafetensorsFile(out).entries["scales.weight"].dtype == "F8_E8M0"
+
+
 def test_output_that_is_the_input_is_refused_and_nothing_changes(model_file, tmp_path, monkeypatch):
     original = model_file.read_bytes()
     monkeypatch.chdir(tmp_path)

@@ -23,7 +23,7 @@ from fixtures_models import (
 )
 from netspectra.cli import main
 
-CASES_PER_FORMAT = 60
+CASES_PER_FORMAT = 300
 SECONDS_PER_FORMAT = 40.0
 SECONDS_PER_CASE = 20
 

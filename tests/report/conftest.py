@@ -42,9 +42,15 @@ def write_small_model(path: Path, seed: int = 0) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_report(tmp_path_factory):
+def small_model(tmp_path_factory) -> Path:
+    """A safetensors file written by :func:`write_small_model`."""
+    return write_small_model(tmp_path_factory.mktemp("small") / "small.safetensors")
+
+
+@pytest.fixture(scope="session")
+def small_report(small_model):
     """ModelReport of :func:`write_small_model` (one layer has status error)."""
-    return analyze(write_small_model(tmp_path_factory.mktemp("small") / "small.safetensors"))
+    return analyze(small_model)
 
 
 @pytest.fixture(scope="session")

@@ -72,7 +72,7 @@ def test_mp_overlay_matches_the_histogram_of_a_random_matrix_and_marks_spikes():
     (ax,) = fig.axes
     assert ax.get_xscale() == "linear" and ax.get_xlim() == pytest.approx((0.0, 1.25 * hi * 1.02))
     (hist,) = ax.patches
-    values, edges = hist.get_data()
+    values, edges = hist.get_data().values, hist.get_data().edges
     centres = (edges[1:] + edges[:-1]) / 2
     inside = (centres > lo + 0.2) & (centres < hi - 0.2)
     assert np.allclose(values[inside], mp_pdf(centres[inside], m / n, 1.0), rtol=0.25)

@@ -47,20 +47,19 @@ def test_alternative_densities_are_normalised():
     z = integrate.quad(lambda x: x**-alpha * np.exp(-lam * x), xmin, np.inf)[0]
     assert ll == pytest.approx(-alpha * np.log(tail) - lam * tail - np.log(z), rel=1e-9)
     mpmath = pytest.importorskip("mpmath")
-    for alpha, theta in [(2.5, 0.3), (0.5, 0.01), (-2.0, 3.0), (7.0, 50.0), (1.0, 1e-3), (0.5, 1e-12), (2.5, 1e-14), (40.0, 1e-3)]:
+    cases = [(2.5, 0.3), (0.5, 0.01), (-2.0, 3.0), (7.0, 50.0), (1.0, 1e-3), (0.5, 1e-12), (2.5, 1e-14), (40.0, 1e-3)]
+    log_i_at = lambda a, th: tt._cutoff_integral(a, th)[0]  # noqa: E731
+    for alpha, theta in cases:
         # I = e^theta theta^(alpha - 1) Gamma(1 - alpha, theta)
         exact = theta + (alpha - 1) * np.log(theta) + float(mpmath.log(mpmath.gammainc(1 - alpha, theta)))
         log_i, d_alpha, d_theta = tt._cutoff_integral(alpha, theta)
         assert log_i == pytest.approx(exact, abs=1e-9)
         step = 1e-6
-        assert d_alpha == pytest.approx(
-            (tt._cutoff_integral(alpha + step, theta)[0] - tt._cutoff_integral(alpha - step, theta)[0]) / (2 * step), abs=1e-6
-        )
+        numeric_alpha = (log_i_at(alpha + step, theta) - log_i_at(alpha - step, theta)) / (2 * step)
+        assert d_alpha == pytest.approx(numeric_alpha, abs=1e-6)
         if theta > 1e-6:
-            numeric = (tt._cutoff_integral(alpha, theta * (1 + step))[0] - tt._cutoff_integral(alpha, theta * (1 - step))[0]) / (
-                2 * step * theta
-            )
-            assert d_theta == pytest.approx(numeric, rel=1e-5, abs=1e-6)
+            numeric_theta = (log_i_at(alpha, theta * (1 + step)) - log_i_at(alpha, theta * (1 - step))) / (2 * step * theta)
+            assert d_theta == pytest.approx(numeric_theta, rel=1e-5, abs=1e-6)
 
 
 def test_pareto_prefers_power_law_over_exponential():
@@ -83,47 +82,52 @@ def test_exponential_samples_prefer_exponential():
     assert cmp.truncated_power_law.ratio < 0 and cmp.truncated_power_law.p_value < 0.01
 
 
-@pytest.mark.parametrize("kind", ["lognormal", "exponential", "truncated"])
-def test_matches_powerlaw_package(kind):
+@pytest.mark.parametrize(
+    "kind, alternatives",
+    [
+        ("lognormal", ("exponential", "lognormal")),
+        ("exponential", ("exponential", "lognormal")),
+        ("truncated", ("exponential", "lognormal", "truncated_power_law")),
+    ],
+)
+def test_matches_powerlaw_package(kind, alternatives):
     """R / sqrt(n var) and p agree with powerlaw 2.0.0's distribution_compare on the same data and xmin.
 
     Tolerance 2e-3 on both: powerlaw fits the log-normal and truncated power law by Nelder–Mead with
     tol 1e-4 (measured differences <= 8e-4).  The cases have interior maximum-likelihood points;
     at the power-law boundary powerlaw casts erfc(z) for z > 26 to float64, loses the normaliser to
     underflow and can report log-normals better than the power law that are not (see the report).
+    powerlaw's truncated-power-law fit (mpmath per evaluation) costs seconds, so it is checked once.
     """
     powerlaw = pytest.importorskip("powerlaw")
     rng = np.random.default_rng(1)
     x = {
         "lognormal": lambda: np.exp(rng.normal(0.0, 1.0, 3000)),
         "exponential": lambda: 1.0 + rng.exponential(1.0, 3000),
-        "truncated": lambda: _truncated_pareto(rng, 3000),
+        "truncated": lambda: _truncated_pareto(rng, 1500),
     }[kind]()
     fit = fit_power_law(x)
     ours = tt.compare_tail(x, fit.xmin, fit.alpha)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = powerlaw.Fit(x, xmin=fit.xmin, verbose=0, parameter_ranges={"alpha": [0, 50]})
-        for name, mine in [
-            ("exponential", ours.exponential),
-            ("lognormal", ours.lognormal),
-            ("truncated_power_law", ours.truncated_power_law),
-        ]:
+        for name in alternatives:
+            mine = getattr(ours, name)
             ratio, p = ref.distribution_compare("power_law", name, normalized_ratio=True)
             assert mine.ratio == pytest.approx(ratio, abs=2e-3), name
             assert mine.p_value == pytest.approx(p, abs=2e-3), name
 
 
 def test_bootstrap_pareto_is_not_rejected_and_uniform_is():
-    """n = 3000, not 1e4: each refit scans every xmin (O(n^2)); at 1e4 one refit costs ~1 s here."""
+    """n = 2000, not 1e4: each refit scans every xmin (O(n^2)); at 1e4 one refit costs ~1 s here."""
     rng = np.random.default_rng(6)
-    x = _pareto(rng, 2.5, 3000)
+    x = _pareto(rng, 2.5, 2000)
     fit = fit_power_law(x)
-    assert tt.bootstrap_pvalue(x, fit, n_boot=12, seed=0) > 0.1  # CSN's rejection level
-    y = 1.0 + rng.random(2000)
+    assert tt.bootstrap_pvalue(x, fit, n_boot=12, seed=0) > 0.1  # CSN's rejection level; measured 0.58
+    y = 1.0 + rng.random(1000)  # uniform: no power law anywhere
     fit_y = fit_power_law(y)
-    assert tt.bootstrap_pvalue(y, fit_y, n_boot=20, seed=0) == 0.0
-    assert tt.bootstrap_pvalue(y, fit_y, n_boot=5, seed=3) == tt.bootstrap_pvalue(y, fit_y, n_boot=5, seed=3)
+    assert tt.bootstrap_pvalue(y, fit_y, n_boot=10, seed=0) == 0.0
+    assert tt.bootstrap_pvalue(y, fit_y, n_boot=3, seed=3) == tt.bootstrap_pvalue(y, fit_y, n_boot=3, seed=3)
 
 
 def test_xmin_peak_resists_a_finger_cluster():
@@ -146,6 +150,7 @@ def test_xmin_peak_resists_a_finger_cluster():
 def test_xmin_peak_range_units():
     values = np.concatenate([np.full(50, 10.0), np.geomspace(1.0, 1000.0, 20)])
     lo, hi = tt.xmin_peak_range(values)
-    peak_bin_left = 10.0 ** np.histogram(np.log10(values), bins=100)[1][np.argmax(np.histogram(np.log10(values), bins=100)[0])]
+    counts, edges = np.histogram(np.log10(values), bins=100)
+    peak_bin_left = 10.0 ** edges[np.argmax(counts)]
     assert (lo, hi) == pytest.approx((0.95 * peak_bin_left, 1.5 * peak_bin_left))
     assert 9.0 < lo < 10.0 < hi < 16.0  # linear units on both ends

@@ -8,7 +8,8 @@ import pytest
 from safetensors.numpy import save_file
 
 import netspectra.store.analyze as store_analyze
-from netspectra import LayerReport, analyze
+from netspectra.analyze import analyze
+from netspectra.diagnose.layer import LayerReport
 from netspectra.analyze import analyze_matrix
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.io import content_hash, iter_weight_matrices

@@ -83,7 +83,10 @@ class SafetensorsWriter:
         self._append(name, dtype, tuple(int(d) for d in np.shape(values)), raw.reshape(-1).view(np.uint8))
 
     def add_file_range(self, name: str, dtype: str, shape: tuple[int, ...], source: Path, start: int, end: int) -> None:
-        """Append bytes [start, end) of ``source`` unchanged (a tensor copied bit for bit), in chunks."""
+        """Append bytes [start, end) of ``source`` unchanged (a tensor copied bit for bit), in chunks.
+
+        A dtype netspectra cannot decode is accepted here (its size is not checked): it is copied as it is.
+        """
         self._check(name, dtype, shape, end - start)
         offset = self._spool.tell()
         with open(source, "rb") as f:
@@ -99,7 +102,7 @@ class SafetensorsWriter:
 
     def commit(self) -> None:
         """Write the header and the data, then atomically replace ``path``."""
-        order = sorted(range(len(self._entries)), key=lambda i: -dtypes.ITEMSIZE[self._entries[i].dtype])
+        order = sorted(range(len(self._entries)), key=lambda i: -dtypes.ITEMSIZE.get(self._entries[i].dtype, 1))
         header: dict[str, object] = {}
         if self.metadata:
             header["__metadata__"] = self.metadata
@@ -144,7 +147,7 @@ class SafetensorsWriter:
     def _check(self, name: str, dtype: str, shape: tuple[int, ...], size: int) -> None:
         if name in self._names or name == "__metadata__":
             raise ValueError(f"duplicate or reserved tensor name {name!r}")
-        if size != math.prod(shape) * dtypes.ITEMSIZE[dtype]:
+        if dtype in dtypes.ITEMSIZE and size != math.prod(shape) * dtypes.ITEMSIZE[dtype]:
             raise ValueError(f"{name}: {size} bytes do not match shape {shape} of {dtype}")
 
     def _record(self, name: str, dtype: str, shape: tuple[int, ...], offset: int, size: int) -> None:

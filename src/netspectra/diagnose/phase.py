@@ -99,13 +99,10 @@ def classify_phase(
         scale = tracy_widom_scale(bulk.sigma2, spectrum.n, spectrum.m)
         gaps = np.diff(np.concatenate([[mp_edges(spectrum.beta, bulk.sigma2)[1]], outliers])) / scale
         if gaps.max() <= CONTIGUOUS_GAP:
-            return PhaseResult(
-                "bleeding-out",
-                f"{k} outlier(s) continuing the bulk edge (largest gap {gaps.max():.1f} Tracy-Widom scales), {fit_text}",
-            )
-        return PhaseResult(
-            "bulk+spikes", f"{k} outlier(s), separated from the bulk by up to {gaps.max():.0f} Tracy-Widom scales, {fit_text}"
-        )
+            gap_text = f"largest gap {gaps.max():.1f} Tracy-Widom scales"
+            return PhaseResult("bleeding-out", f"{k} outlier(s) continuing the bulk edge ({gap_text}), {fit_text}")
+        gap_text = f"up to {gaps.max():.0f} Tracy-Widom scales"
+        return PhaseResult("bulk+spikes", f"{k} outlier(s), separated from the bulk by {gap_text}, {fit_text}")
     if fit is not None and tail is None:
         nonzero = evals[evals > spectrum.zero_tolerance]
         tail = compare_tail(nonzero, fit.xmin, fit.alpha)

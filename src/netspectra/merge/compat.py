@@ -1,7 +1,10 @@
 """Spectral compatibility of one layer across models: pure functions of the layer's matrices.
 
-For the matrices W_1..W_n of one layer (the base, if given, and every model) and the task vectors
-tau_i = M_i - B, six criteria, each with a (caution, incompatible) threshold pair in :class:`Thresholds`:
+For the matrices W_1..W_n of one layer in the models being merged, and the task vectors tau_i = M_i - B
+against the base B, five criteria, each with a (caution, incompatible) threshold pair in
+:class:`Thresholds` (the number of eigenvalues above the Tracy–Widom bulk edge, ``spikes_min`` and
+``spikes_max``, is reported alongside; Johnstone, Ann. Stat. 2001).  The spectral criteria compare the
+models with each other, not with the base: fine-tuning legitimately grows norms and spikes.
 
 ===================  ===========================================================================================
 criterion            definition
@@ -10,8 +13,6 @@ erank_spread         (max - min) / max of the effective ranks exp(H(s / sum s)) 
 spectral_norm_ratio  max / min of ||W_i||_2
 sigma2_ratio         max / min of the Marchenko–Pastur noise level sigma^2 = median(lambda) / mu_beta of each
                      W_i (Gavish & Donoho, IEEE TIT 2014), lambda the eigenvalues of W^T W / N
-spike_spread         (max - min) / max of the number of eigenvalues above the Tracy–Widom bulk edge
-                     (Johnstone, Ann. Stat. 2001): the signal rank of each W_i
 rel_distance         max_i ||M_i - R||_F / ||R||_F, R the base (else the mean of the models): how far the
                      models are from a common point; fine-tunes of one base are close, unrelated models are not
 interference         max over pairs of task vectors of the excess overlap of their signal subspaces (below)
@@ -52,17 +53,17 @@ from netspectra.rmt import marchenko_pastur as mp
 class Thresholds:
     """(caution, incompatible) limits of each criterion; a value above a limit reaches that level.
 
-    ``interference`` has a caution limit only; ``interference_high`` is where ``spectral-auto`` prefers
-    TSV over STAR.  ``tw_level`` is the Tracy–Widom quantile of the bulk edge that counts spikes.
+    ``interference`` has a caution limit only.  ``low_rank`` is the largest signal rank, as a fraction of
+    min(rows, cols), at which ``spectral-auto`` treats the task vectors as low-rank (STAR rather than TSV).
+    ``tw_level`` is the Tracy–Widom quantile of the bulk edge that counts spikes.
     """
 
     erank_spread: tuple[float, float] = (0.25, 0.5)
     spectral_norm_ratio: tuple[float, float] = (1.5, 3.0)
     sigma2_ratio: tuple[float, float] = (1.5, 3.0)
-    spike_spread: tuple[float, float] = (0.5, 0.9)
     rel_distance: tuple[float, float] = (0.5, 0.9)
-    interference: float = 0.3
-    interference_high: float = 0.6
+    interference: float = 0.1
+    low_rank: float = 0.1
     tw_level: float = 0.95
 
     def to_dict(self) -> dict[str, object]:
@@ -173,8 +174,8 @@ def layer_compatibility(
     models : sequence of 2-D arrays
         The layer in every model, same shape.
     base : 2-D array, optional
-        The layer in the base model: its spectrum joins the comparison and the task vectors M_i - B give
-        the interference (NaN without a base).
+        The layer in the base model: the task vectors M_i - B give the interference (NaN without a base)
+        and the distances are measured from it (from the mean of the models without a base).
     decompositions : sequence of Decomposition, optional
         SVDs of the task vectors if already computed (otherwise computed here).
 
@@ -182,8 +183,7 @@ def layer_compatibility(
     -------
     LayerCompatibility
     """
-    matrices = ([base] if base is not None else []) + list(models)
-    spectra = [MatrixSpectrum.of(w, thresholds.tw_level) for w in matrices]
+    spectra = [MatrixSpectrum.of(w, thresholds.tw_level) for w in models]
     reference = np.asarray(base, dtype=np.float64) if base is not None else np.mean([np.asarray(m, np.float64) for m in models], axis=0)
     ref_norm = float(np.linalg.norm(reference))
     distances = [float(np.linalg.norm(np.asarray(m, np.float64) - reference)) for m in models]
@@ -209,7 +209,6 @@ def layer_compatibility(
         "erank_spread": _spread([s.effective_rank for s in spectra]),
         "spectral_norm_ratio": _ratio([s.spectral_norm for s in spectra]),
         "sigma2_ratio": _ratio([s.sigma2 for s in spectra]),
-        "spike_spread": _spread([float(s.spikes) for s in spectra]),
         "rel_distance": rel_distance,
     }
     level = 0

@@ -364,7 +364,9 @@ class _Profile:
                 return -(float(np.sum(density.logpdf(np.exp(log_c - self.log_lam)))) + size * log_c + self.constant)
 
             centre = float(np.median(self.log_lam) + np.log(density.ppf(0.5)))
-            result = minimize_scalar(negative, bounds=(centre - 8.0, centre + 8.0), method="bounded", options={"xatol": 1e-7})
+            result = minimize_scalar(
+                negative, bounds=(centre - 8.0, centre + 8.0), method="bounded", options={"xatol": 1e-7}
+            )
             self.cache[kappa] = (-float(result.fun), float(result.x))
         return self.cache[kappa]
 

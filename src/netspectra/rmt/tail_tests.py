@@ -107,7 +107,9 @@ def exponential_loglik(tail: ArrayLike, xmin: float) -> tuple[float, NDArray[np.
     return rate, np.log(rate) - rate * excess
 
 
-def lognormal_loglik(tail: ArrayLike, xmin: float, alpha_start: float) -> tuple[tuple[float, float], NDArray[np.float64]]:
+def lognormal_loglik(
+    tail: ArrayLike, xmin: float, alpha_start: float
+) -> tuple[tuple[float, float], NDArray[np.float64]]:
     """Log-normal truncated at xmin, fitted by maximum likelihood.
 
     p(x) = phi((ln x - mu)/sigma) / (x sigma Phi((mu - ln xmin)/sigma)), x >= xmin.  In t = ln(x/xmin)
@@ -236,9 +238,8 @@ def _cutoff_integral(alpha: float, theta: float) -> tuple[float, float, float]:
     while exponent(peak + reach) > top - 60.0:
         reach *= 2.0
     width = min(1.0, 0.7 / np.sqrt(theta * np.exp(peak)), 2.0 / max(abs(slope), 1e-12))
-    edges = np.concatenate(
-        [np.linspace(0.0, peak, int(np.ceil(peak / width)) + 1)[:-1], peak + width * np.arange(int(np.ceil(reach / width)) + 1)]
-    )
+    below = np.linspace(0.0, peak, int(np.ceil(peak / width)) + 1)[:-1]
+    edges = np.concatenate([below, peak + width * np.arange(int(np.ceil(reach / width)) + 1)])
     lo, hi = edges[:-1, None], edges[1:, None]
     t = (0.5 * (hi - lo) * _GAUSS_NODES + 0.5 * (hi + lo)).ravel()
     weights = (0.5 * (hi - lo) * _GAUSS_WEIGHTS).ravel() * np.exp(exponent(t) - top)

@@ -136,7 +136,13 @@ def mp_edge_threshold(
     with sigma^2 = median(lambda) / mu_beta unless given; tau = sqrt(N tau_lambda) on singular values
     (Johnstone, Ann. Stat. 29, 2001; Gavish & Donoho 2014 for the median estimator).  A detection
     threshold: pure noise exceeds it with probability about 1 - level.
+
+    Parameters
+    ----------
+    level : float
+        Tracy–Widom quantile of the edge: 0.90, 0.95 (default, as ``netspectra analyze`` counts spikes) or 0.99.
     """
+    _beta(n, m)
     known = sigma is not None
     if sigma is None:
         sigma = sigma_from_median(singular_values, n, m)

@@ -1,0 +1,209 @@
+"""Whole models: the compatibility report and the streaming merge into a safetensors directory.
+
+Memory: one tensor of each model at a time (plus its float64 copy, the task vectors and, for STAR/TSV,
+their SVDs), whatever the model size.  Output: one shard per weight file of the reference model (the
+base, else the first model), ``model.safetensors.index.json``, the reference's ``config.json`` if it has
+one, and ``netspectra_merge.json`` (the configuration and the per-tensor log), all written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
+from netspectra.denoise.writer import SafetensorsWriter
+from netspectra.io import ModelSource, TensorRecord, dtypes
+from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, layer_compatibility
+from netspectra.merge.config import MergeConfig, load_config
+from netspectra.merge.inputs import MergeError, ModelSet, open_models
+from netspectra.merge.layer import merge_layer
+from netspectra.merge.output import OutputDir, add_unchanged, check_output_dir
+from netspectra.merge.results import CompatibilityReport, LayerCompatibility, LayerMerge, MergeResult
+
+#: Called after each tensor with (number done, total, name).
+ProgressCallback = Callable[[int, int, str], None]
+
+#: The per-tensor log written into the output directory.
+LOG_NAME = "netspectra_merge.json"
+INDEX_NAME = "model.safetensors.index.json"
+
+
+def check_compatibility(
+    models: Sequence[str | os.PathLike],
+    base: str | os.PathLike | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    progress: ProgressCallback | None = None,
+) -> CompatibilityReport:
+    """Spectral compatibility of two or more models, layer by layer (no output written).
+
+    Parameters
+    ----------
+    models : sequence of paths
+        Two or more models with the same tensor names, shapes and dtypes.
+    base : path, optional
+        Their common base: gives the task vectors M_i - B and so the interference criterion.
+    thresholds : Thresholds
+        Limits of the criteria (:class:`~netspectra.merge.compat.Thresholds`).
+    progress : callable, optional
+        Called as ``progress(done, total, name)`` after each tensor.
+
+    Returns
+    -------
+    CompatibilityReport
+        One row per 2-D floating-point tensor; other tensors are counted in ``num_other``.
+
+    Raises
+    ------
+    MergeError
+        A tensor missing from a model, of another shape or dtype, or holding NaN/Inf.
+    SourceError
+        A model cannot be read.
+    """
+    layers: list[LayerCompatibility] = []
+    other = 0
+    with open_models(models, base) as ms:
+        for i, name in enumerate(ms.names):
+            base_rec, recs = ms.group(name)
+            ref = base_rec or recs[0]
+            if len(ref.shape) == 2 and ref.dtype in COMPRESSIBLE_DTYPES:
+                b = _load(base_rec, ms.labels[0]) if base_rec is not None else None
+                arrays = [_load(r, label) for r, label in zip(recs, ms.labels[ms.has_base :])]
+                layers.append(layer_compatibility(name, arrays, b, None, thresholds))
+            else:
+                other += 1
+            if progress is not None:
+                progress(i + 1, len(ms.names), name)
+        labels = ms.labels[ms.has_base :]
+    return CompatibilityReport(
+        models=tuple(labels), base=os.fspath(base) if base is not None else None, layers=tuple(layers),
+        num_other=other, thresholds=thresholds.to_dict(),
+    )
+
+
+def merge_models(
+    config: MergeConfig | dict[str, Any] | str | os.PathLike,
+    output: str | os.PathLike,
+    progress: ProgressCallback | None = None,
+) -> MergeResult:
+    """Merge models tensor by tensor into the directory ``output`` (atomically).
+
+    Parameters
+    ----------
+    config : MergeConfig, dict or path
+        The configuration (:mod:`netspectra.merge.config`): a :class:`MergeConfig`, a dict of the YAML
+        schema (relative paths taken from the current directory) or the path of a YAML/JSON file.
+    output : path
+        Directory to create; it must not exist or be empty, and must not hold an input file.
+    progress : callable, optional
+        Called as ``progress(done, total, name)`` after each tensor.
+
+    Returns
+    -------
+    MergeResult
+        The rule applied to every tensor, and why.
+
+    Raises
+    ------
+    MergeError
+        A tensor missing from a model, of another shape or dtype, holding NaN/Inf, or a non-float tensor
+        whose values differ between models.
+    UsageError
+        An invalid configuration or output directory.
+    SourceError
+        A model cannot be read.
+    """
+    if isinstance(config, dict):
+        config = MergeConfig.from_dict(config)
+    elif not isinstance(config, MergeConfig):
+        config = load_config(config)
+    layers: list[LayerMerge] = []
+    weight_map: dict[str, str] = {}
+    total_size = 0
+    with open_models([m.path for m in config.models], config.base_model) as ms:
+        out = check_output_dir(output, ms.files)
+        metadata = _metadata(ms.reference, config)
+        with OutputDir(out) as od:
+            for shard, names in ms.shards():
+                with od.writer(shard, metadata) as writer:
+                    for name in names:
+                        layer = _merge_tensor(writer, ms, name, config, shard)
+                        layers.append(layer)
+                        weight_map[name] = shard
+                        total_size += math.prod(layer.shape) * dtypes.ITEMSIZE[layer.dtype]
+                        if progress is not None:
+                            progress(len(layers), len(ms.names), name)
+                    writer.commit()
+            od.write_json(INDEX_NAME, {"metadata": {"total_size": total_size}, "weight_map": weight_map})
+            config_json = _config_json(ms.reference)
+            if config_json is not None:
+                od.copy_file(config_json, "config.json")
+            result = MergeResult(
+                output=os.fspath(output), method=config.method, base=config.base_model,
+                models=tuple(m.path for m in config.models), weights=config.weights, layers=tuple(layers),
+                files=(*od.files, LOG_NAME),
+            )
+            od.write_json(LOG_NAME, {"config": config.to_dict(), **result.to_dict()})
+            od.commit()
+    return result
+
+
+def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, config: MergeConfig, shard: str) -> LayerMerge:
+    base_rec, recs = ms.group(name)
+    ref = base_rec or recs[0]
+    shape = tuple(ref.shape)
+    if ref.dtype not in COMPRESSIBLE_DTYPES:
+        _check_equal(ms, name)
+        add_unchanged(writer, ref)
+        return LayerMerge(name, shape, ref.dtype, shard, "copy", f"{ref.dtype} tensor, equal in every model", "", "", math.nan)
+    plan = config.plan(name)
+    labels = ms.labels[ms.has_base :]
+    models = [_load(r, label) for r, label in zip(recs, labels)]
+    base = _load(base_rec, ms.labels[0]) if base_rec is not None and plan.method != "linear" else None
+    outcome = merge_layer(name, models, base, plan, config.thresholds)
+    dtype = config.dtype or ref.dtype
+    writer.add_array(name, outcome.values, dtype)
+    return LayerMerge(name, shape, dtype, shard, outcome.rule, outcome.reason, outcome.details, outcome.verdict,
+                      outcome.interference)  # fmt: skip
+
+
+def _load(record: TensorRecord, label: str) -> np.ndarray:
+    values = record.load()
+    if not np.all(np.isfinite(values)):
+        raise MergeError(f"tensor {record.name!r} of {label} holds NaN or Inf values")
+    return values
+
+
+def _check_equal(ms: ModelSet, name: str) -> None:
+    """A tensor that is not merged (integer, bool, FP8) must be the same in every model."""
+    recs = [r[name] for r in ms.records]
+    first = recs[0].load()
+    for label, rec in zip(ms.labels[1:], recs[1:]):
+        if not np.array_equal(first, rec.load(), equal_nan=True):
+            raise MergeError(
+                f"tensor {name!r} ({rec.dtype}) differs between {ms.labels[0]} and {label}; "
+                f"only {'/'.join(COMPRESSIBLE_DTYPES)} tensors are merged, others must be equal"
+            )
+
+
+def _metadata(src: ModelSource, config: MergeConfig) -> dict[str, str]:
+    """The reference's safetensors metadata (``format: pt`` if none), plus the merge method."""
+    inner = getattr(src, "inner", src)
+    metadata = dict(getattr(inner, "metadata", None) or {})
+    metadata.setdefault("format", "pt")
+    metadata["netspectra"] = json.dumps({"merge": config.method, "models": len(config.models)})
+    return metadata
+
+
+def _config_json(src: ModelSource) -> Path | None:
+    if src.path is None:
+        return None
+    directory = src.path if src.path.is_dir() else src.path.parent
+    path = directory / "config.json"
+    return path if path.is_file() else None

