@@ -57,6 +57,15 @@ def test_table_matches_the_closed_form(gamma, kappa):
             assert density.logpdf(s) == pytest.approx(exact, abs=1e-5)
 
 
+@pytest.mark.parametrize("gamma, kappa", [(0.1, 8.0), (0.8, 16.0), (0.02, 16.0), (0.5, 40.0)])
+def test_wkb_start_matches_mpmath(gamma, kappa):
+    """Third-order WKB value of rho = y w'/w at the bulk centre, used when b >= 4 and sqrt(D) >= 15 (<= 5e-4)."""
+    a, b = kappa / 2 * (1 / gamma - 1) - 1, kappa / 2
+    y0 = a + 1 + 2 * b
+    exact = complex(y0 * b * mpmath.hyperu(b + 1, 1 - a, -y0) / mpmath.hyperu(b, -a, -y0))
+    assert abs(htmp._wkb_log_derivative(np.log(y0), a, b) - exact) / abs(exact) < 5e-4  # measured <= 2.3e-4
+
+
 @pytest.mark.parametrize("gamma", [0.3, 0.5])
 @pytest.mark.parametrize("kappa", [4.0, 6.0, 50.0])
 def test_mass_one_mean_one_and_inverse_moments(gamma, kappa):

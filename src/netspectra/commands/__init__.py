@@ -4,10 +4,12 @@ Each module exposes ``add_parser(subparsers)``, which registers its parser and s
 function ``(argparse.Namespace) -> int`` returning the exit code.
 """
 
-from netspectra.commands import analyze_cmd
+from netspectra.commands import analyze_cmd, compress_cmd
 from netspectra.commands import compare_cmd, runs_cmd, track_cmd
 from netspectra.commands import report_cmd
+from netspectra.commands import merge_check_cmd, merge_cmd
 
-COMMANDS = [analyze_cmd]
+COMMANDS = [analyze_cmd, compress_cmd]
 COMMANDS += [runs_cmd, compare_cmd, track_cmd]
 COMMANDS += [report_cmd]
+COMMANDS += [merge_cmd, merge_check_cmd]

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         if args.output:
             Console().print(f"wrote {args.output}")
         for line in written:
-            Console().print(f"wrote {line}")
+            Console().print(f"wrote {line}", soft_wrap=True)
     return 0
 
 

@@ -67,6 +67,8 @@ def load_factored(path: str | os.PathLike) -> dict[str, np.ndarray]:
     ------
     SourceError
         When the sidecar is missing or invalid, or names tensors the file does not have.
+    MatrixError
+        For a tensor of a dtype netspectra cannot decode (it was copied into the file as bytes).
     """
     weights = Path(path)
     meta_path = sidecar_path(weights)

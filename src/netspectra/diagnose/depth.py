@@ -2,48 +2,37 @@
 
 :func:`depth_metrics` returns one flat dict per layer.  Eigenvalues are those of X = W^T W / N for each
 N x M matrix (N >= M, beta = gamma = M/N, Q = N/M), pooled over a stack of k matrices.  "TW edge" is
-tau = sigma^2 [(sqrt(N') + sqrt(M'))^2 + q_0.99 s'] / N, N' = N - 1/2, M' = M - 1/2 (Johnstone 2001,
-Ma 2012) with sigma^2 = ``mp_width``.  A value that cannot be computed is NaN (the reason is never an
-exception).
+tau = sigma^2 [(sqrt(N') + sqrt(M'))^2 + q_0.99 (sqrt(N') + sqrt(M'))(1/sqrt(N') + 1/sqrt(M'))^(1/3)] / N,
+N' = N - 1/2, M' = M - 1/2, q_0.99 = 2.0234 (Johnstone 2001; Ma 2012), with sigma^2 = ``mp_width``.
+A value that cannot be computed is NaN; no column ever raises.  Column table (Markdown, for the README):
 
-==========================  ==============================================================  =====================================
-column                      formula                                                         reference
-==========================  ==============================================================  =====================================
-spike_strength_max          x_hat of the largest eigenvalue above the TW edge:               Benaych-Georges & Nadakuditi,
-                            x(y) = sqrt([(y^2-beta-1) + sqrt((y^2-beta-1)^2 - 4 beta)]/2),   J. Multivar. Anal. 111 (2012)
-                            y^2 = lambda_max / sigma^2; NaN without spikes
-spike_cos2_left_max         predicted |<u_hat,u>|^2 = (x^4-beta)/(x^2 (x^2+1)) at that x     same
-spike_cos2_right_max        predicted |<v_hat,v>|^2 = (x^4-beta)/(x^2 (x^2+beta)) at that x  same
-kappa_htmp                  ML kappa of lambda = c/s, s ~ HTMP(gamma, kappa); inf if MP       Hodgkinson, Wang & Mahoney,
-                            wins by AIC; capped at 200; NaN for gamma = 1 and for layers     arXiv 2506.03470 (ICML 2025)
-                            with > 10% numerically zero eigenvalues
-alpha_htmp                  1 + kappa (Q - 1)/2                                              same
-htmp_prefers_mp             loglik_HTMP - loglik_MP(finite-N) <= 1 (bool; NaN if no fit)     same; Akaike (1974)
-spacing_ratio               <r>, r_n = min(s_n, s_{n-1})/max(s_n, s_{n-1}) over the middle   Oganesyan & Huse, PRB 75 (2007);
-                            80% of the bulk (lambda <= TW edge); GOE 0.5307, Poisson 0.3863  Atas et al., PRL 110 (2013)
-ks_goe                      KS of MP-unfolded bulk spacings to 1 - exp(-pi s^2/4)            Wigner surmise (Mehta 2004);
-                            (NaN for stacks: pooled spectra superpose)                       Aarts et al. arXiv 2411.13512
-ks_poisson                  KS of the same spacings to 1 - exp(-s)                           same
-lr_exponential              R/sqrt(n var), R = sum (log p_PL - log p_exp) on x >= xmin      Clauset, Shalizi & Newman,
-p_exponential               erfc(|R| / sqrt(2 n var))                                        SIAM Rev. 51 (2009), §5
-lr_lognormal                as above against a log-normal truncated at xmin                  same
-p_lognormal                 erfc(|R| / sqrt(2 n var))                                        same
-lr_truncated_pl             as above against x^-alpha e^(-lambda x) (nests the power law)    same
-p_truncated_pl              chi^2_1 survival of 2|R|                                         same
-mp_width                    sigma^2 = median{lambda <= tau(sigma_0^2)} / mu_beta,            Gavish & Donoho, IEEE TIT 60 (2014);
-                            sigma_0^2 = median(lambda) / mu_beta (one trimming step)         Aarts et al. arXiv 2411.13512
-mp_area                     A = sum_{lambda <= tau} lambda / sum lambda                      Aarts et al. arXiv 2411.13512
-tail_weight                 1 - A, spectral weight outside the MP bulk                       same
-ks_bulk_mp                  KS of the bulk to MP(beta, sigma^2) truncated at tau             Marchenko & Pastur (1967)
-p_bulk_mp                   its iid KS p-value (conservative: eigenvalues are rigid)         Kolmogorov (1933)
-trap_distance               KS between the ESD and MP(beta, var(W)), the ESD of W with       Martin & Mahoney, JMLR 22 (2021) §5
-                            shuffled entries
-trap_lambda_ratio           lambda_max(W_shuffled^T W_shuffled / N) / (var(W)(1+sqrt beta)^2) same
-correlation_trap            lambda_max of the shuffled matrix > its TW edge (bool)           same
-phase                       one of random-like, bleeding-out, bulk+spikes, bulk-decay,       Martin & Mahoney, JMLR 22 (2021);
-                            heavy-tailed, rank-collapse (rule: diagnose/phase.py)            rmt_algorithms.md §4
-phase_reason                the evidence, one sentence                                       same
-==========================  ==============================================================  =====================================
+| column | formula | reference |
+|---|---|---|
+| `spike_strength_max` | x_hat of the largest eigenvalue above the TW edge: x(y) = sqrt([(y^2 - beta - 1) + sqrt((y^2 - beta - 1)^2 - 4 beta)] / 2), y^2 = lambda_max / sigma^2; NaN without spikes | Benaych-Georges & Nadakuditi, J. Multivar. Anal. 111 (2012) |
+| `spike_cos2_left_max` | predicted <u_hat, u>^2 = (x^4 - beta) / (x^2 (x^2 + 1)) at that x (N-dim singular vector) | same |
+| `spike_cos2_right_max` | predicted <v_hat, v>^2 = (x^4 - beta) / (x^2 (x^2 + beta)) at that x (M-dim, eigenvector of W^T W) | same |
+| `kappa_htmp` | maximum-likelihood kappa of lambda = c / s, s ~ HTMP(gamma, kappa), capped at 200; inf when MP wins by AIC; NaN for gamma = 1 and for layers with > 10% numerically zero eigenvalues | Hodgkinson, Wang & Mahoney, arXiv 2506.03470 (ICML 2025) |
+| `alpha_htmp` | 1 + kappa (Q - 1) / 2, the tail exponent of that model | same |
+| `htmp_prefers_mp` | loglik_HTMP - loglik_MP <= 1 (bool), MP smoothed by N(0, s_N^2) at its edges; NaN without an HTMP fit | same; Akaike (1974) |
+| `spacing_ratio` | <r>, r_n = min(s_n, s_{n-1}) / max(s_n, s_{n-1}), over the middle 80% of the bulk (lambda <= TW edge); GOE 0.5307, Poisson 0.3863; NaN for stacks (pooled spectra superpose) | Oganesyan & Huse, PRB 75 (2007); Atas et al., PRL 110 (2013) |
+| `ks_goe` | KS distance of the MP-unfolded bulk spacings (middle 80%) to the Wigner surmise 1 - exp(-pi s^2 / 4) | Mehta, Random Matrices (2004); Aarts et al., arXiv 2411.13512 |
+| `ks_poisson` | KS distance of the same spacings to 1 - exp(-s) | same |
+| `lr_exponential` | R / sqrt(n var), R = sum_i (log p_PL(x_i) - log p_exp(x_i)) on x >= xmin; > 0 favours the power law | Clauset, Shalizi & Newman, SIAM Rev. 51 (2009) §5 |
+| `p_exponential` | erfc(abs(R) / sqrt(2 n var)) | same |
+| `lr_lognormal` | as `lr_exponential` against a log-normal truncated at xmin (ML fit) | same |
+| `p_lognormal` | erfc(abs(R) / sqrt(2 n var)) | same |
+| `lr_truncated_pl` | as `lr_exponential` against x^-alpha e^(-lambda x) on x >= xmin, which nests the power law | same |
+| `p_truncated_pl` | chi^2_1 survival function of 2 abs(R) | same |
+| `mp_width` | sigma^2 = median{lambda <= tau(sigma_0^2)} / mu_beta, sigma_0^2 = median(lambda) / mu_beta, mu_beta the MP(beta, 1) median | Gavish & Donoho, IEEE TIT 60 (2014); Aarts et al., arXiv 2411.13512 |
+| `mp_area` | A = sum_{lambda <= tau} lambda / sum lambda, the spectral weight inside the MP bulk | Aarts et al., arXiv 2411.13512 |
+| `tail_weight` | 1 - A, the spectral weight moved out of the bulk | same |
+| `ks_bulk_mp` | KS distance of the bulk eigenvalues to MP(beta, sigma^2) truncated at tau | Marchenko & Pastur (1967) |
+| `p_bulk_mp` | iid one-sample KS p-value of `ks_bulk_mp` (conservative: eigenvalues are rigid, sigma^2 is fitted) | Kolmogorov (1933) |
+| `trap_distance` | KS distance between the ESD and MP(beta, var(W)), the limiting ESD of W with its entries shuffled | Martin & Mahoney, JMLR 22 (2021) §5 |
+| `trap_lambda_ratio` | lambda_max(W_s^T W_s / N) / (var(W) (1 + sqrt(beta))^2), W_s the shuffled centred matrix (Lanczos) | same |
+| `correlation_trap` | lambda_max(W_s^T W_s / N) > TW edge of MP(beta, var(W)) (bool) | same |
+| `phase` | random-like, bleeding-out, bulk+spikes, bulk-decay, heavy-tailed or rank-collapse (rule in diagnose/phase.py) | Martin & Mahoney, JMLR 22 (2021); rmt_algorithms.md §4 |
+| `phase_reason` | the evidence for `phase`, one sentence | same |
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
@@ -29,7 +30,8 @@ def figure_bytes(fig: Figure, fmt: str = "png", *, dpi: int = DPI) -> bytes:
         raise ValueError(f"unknown figure format {fmt!r}; use one of {', '.join(FORMATS)}")
     if fmt == "svg":
         buf = io.BytesIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None})
+        with matplotlib.rc_context({"svg.hashsalt": "netspectra"}):  # the same figure, the same bytes
+            fig.savefig(buf, format="svg", metadata={"Date": None})
         return buf.getvalue()
     fig.set_dpi(dpi)
     canvas = FigureCanvasAgg(fig)

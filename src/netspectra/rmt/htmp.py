@@ -283,9 +283,9 @@ def fit_htmp(
     The profile log-likelihood max_c sum_i log p_lambda(lambda_i) is maximised over a grid of kappa
     (2^(j/3), from alpha_HTMP = 1.2 up to ``kappa_max``), starting at the grid point nearest
     kappa_0 = 2 gamma (alpha - 1)/(1 - gamma) from the CSN exponent, galloping uphill and narrowing by
-    ternary search (the profile is unimodal in practice), then refined by a parabola in log kappa.  For each kappa
-    the scale c is found by Brent's method on log c.  The fit is compared with MP by AIC
-    (HTMP has one parameter more): kappa = alpha_htmp = inf when loglik_htmp - loglik_mp <= 1.
+    ternary search (the profile is unimodal in practice), then refined by a parabola in log kappa.
+    For each kappa the scale c is found by Brent's method on log c.  The fit is compared with MP by
+    AIC (HTMP has one parameter more): kappa = alpha_htmp = inf when loglik_htmp - loglik_mp <= 1.
 
     Parameters
     ----------
@@ -302,7 +302,8 @@ def fit_htmp(
     Raises
     ------
     ValueError
-        If gamma = M/N >= 1 (square layers) or fewer than 10 positive eigenvalues are given.
+        If gamma = M/N >= 1 (square layers), fewer than 10 positive eigenvalues are given, or the
+        power-law fit for the starting point fails.
     """
     if n < m:
         n, m = m, n

@@ -1,0 +1,142 @@
+"""``netspectra merge-check``: per-layer spectral compatibility of models to merge; writes no model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from netspectra.errors import UsageError
+from netspectra.merge import DEFAULT_THRESHOLDS, CompatibilityReport, check_compatibility, load_config
+from netspectra.report.export import atomic_write, check_output_path
+
+#: Console width when stdout is not a terminal (a file or a pipe).
+PIPE_WIDTH = 200
+
+VERDICT_STYLES = {"compatible": "green", "caution": "yellow", "incompatible": "red"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "merge-check",
+        help="spectral compatibility of models before merging them",
+        description="For every 2-D weight matrix: effective-rank spread, spectral-norm and Marchenko-Pastur "
+        "sigma^2 ratios, spikes above the Tracy-Widom edge, distance between the models and, with a base, the "
+        "overlap of the task vectors' signal subspaces (interference); a verdict per layer (compatible, "
+        "caution, incompatible) and for the model. Thresholds: docs/merge.md.",
+    )
+    p.add_argument("models", nargs="*", help="two or more models (files or directories)")
+    p.add_argument("--base", help="their common base model (needed for the interference criterion)")
+    p.add_argument("--config", help="take the models, base and thresholds from this merge configuration instead")
+    p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.config:
+        if args.models or args.base:
+            raise UsageError("give models (and --base) or --config, not both")
+        config = load_config(args.config)
+        models, base, thresholds = [m.path for m in config.models], config.base_model, config.thresholds
+    else:
+        if len(args.models) < 2:
+            raise UsageError("give at least two models to compare (or --config)")
+        models, base, thresholds = args.models, args.base, DEFAULT_THRESHOLDS
+    if args.output:
+        check_output_path(args.output)
+    quiet = args.quiet or args.json
+    if quiet:
+        report = check_compatibility(models, base, thresholds)
+    else:
+        with progress_bar() as bar:
+            task = bar.add_task("checking", total=None)
+
+            def advance(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=name[-48:])
+
+            report = check_compatibility(models, base, thresholds, progress=advance)
+    if args.output:
+        write_compatibility(report, args.output)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+    elif not quiet:
+        console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+        console.print(compatibility_table(report))
+        console.print(summary_text(report), soft_wrap=True)
+        if args.output:
+            console.print(f"wrote {args.output}")
+    return 0
+
+
+def write_compatibility(report: CompatibilityReport, path: str | Path) -> None:
+    """Write the layer table (.csv, .parquet) or the whole report (.json) atomically."""
+    path = check_output_path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        text = json.dumps(report.to_dict(), indent=1, allow_nan=False)
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        return
+    frame = report.to_frame()
+    frame["task_ranks"] = [" ".join(map(str, r)) for r in frame["task_ranks"]]
+    if suffix == ".csv":
+        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
+    else:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise UsageError("Parquet output needs pyarrow: pip install 'netspectra[parquet]'") from exc
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def compatibility_table(report: CompatibilityReport) -> Table:
+    """One row per layer: shape, verdict, the criteria and the reasons."""
+    base = f" (base {report.base})" if report.base else ""
+    table = Table(title=f"netspectra merge-check: {', '.join(report.models)}{base}", header_style="bold")
+    table.add_column("layer", overflow="fold", min_width=16)
+    table.add_column("shape", justify="right")
+    table.add_column("verdict")
+    for header in ("erank", "‖W‖₂ ratio", "σ² ratio", "spikes", "distance", "task ranks", "interference"):
+        table.add_column(header, justify="right", overflow="fold")
+    table.add_column("reasons", overflow="fold")
+    for x in report.layers:
+        table.add_row(
+            x.name, f"{x.rows}x{x.cols}", f"[{VERDICT_STYLES[x.verdict]}]{x.verdict}[/]",
+            f"{x.erank_min:.1f}-{x.erank_max:.1f}", format_number(x.spectral_norm_ratio), format_number(x.sigma2_ratio),
+            f"{x.spikes_min}-{x.spikes_max}", format_number(x.rel_distance), " ".join(map(str, x.task_ranks)) or "-",
+            format_number(x.interference), x.reasons,
+        )
+    return table
+
+
+def summary_text(report: CompatibilityReport) -> str:
+    """The model verdict, counts per verdict and the extremes."""
+    s = report.summary()
+    style = VERDICT_STYLES[s["verdict"]]
+    lines = [
+        f"model verdict: [{style}]{s['verdict']}[/] - {s['num_layers']} matrices: {s['num_compatible']} compatible, "
+        f"{s['num_caution']} caution, {s['num_incompatible']} incompatible ({s['num_other']} other tensors not compared); "
+        f"max distance {format_number(s['max_rel_distance'])}, max interference {format_number(s['max_interference'])}"
+    ]
+    if report.base is None:
+        lines.append("no --base: task-vector interference not measured")
+    return "\n".join(lines)
+
+
+def format_number(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.3g}"
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty(),
+    )

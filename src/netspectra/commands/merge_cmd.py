@@ -1,0 +1,89 @@
+"""``netspectra merge``: merge models as a YAML configuration says, into a safetensors model directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+
+from rich.console import Console
+from rich.table import Table
+
+from netspectra.commands.merge_check_cmd import PIPE_WIDTH, VERDICT_STYLES, format_number, progress_bar
+from netspectra.merge import MergeResult, load_config, merge_models
+from netspectra.merge.config import parse_dtype
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "merge",
+        help="merge models (linear, task arithmetic, TIES, STAR, TSV, spectral-auto)",
+        description="Merge two or more models tensor by tensor as CONFIG (YAML or JSON; schema in docs/merge.md) "
+        "says: base model, models and weights, method and parameters, per-layer overrides, output dtype. "
+        "Writes a safetensors model directory sharded like the input, with model.safetensors.index.json, "
+        "config.json (if the input has one) and netspectra_merge.json (what was done to every tensor).",
+    )
+    p.add_argument("config", help="merge configuration (.yaml, .yml or .json)")
+    p.add_argument("-o", "--output", required=True, help="output directory (must not exist, or be empty)")
+    p.add_argument("--dtype", help="output dtype of merged tensors (F32, F16, BF16, F64), overriding the configuration")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--json", action="store_true", help="print the merge log as JSON on stdout (implies --quiet)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.dtype:
+        config = replace(config, dtype=parse_dtype(args.dtype))
+    quiet = args.quiet or args.json
+    if quiet:
+        result = merge_models(config, args.output)
+    else:
+        with progress_bar() as bar:
+            task = bar.add_task("merging", total=None)
+
+            def advance(done: int, total: int, name: str) -> None:
+                bar.update(task, completed=done, total=total, description=name[-48:])
+
+            result = merge_models(config, args.output, progress=advance)
+    if args.json:
+        json.dump(result.to_dict(), sys.stdout, indent=1, allow_nan=False)
+        sys.stdout.write("\n")
+    elif not quiet:
+        console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+        console.print(merge_table(result))
+        console.print(summary_text(result), soft_wrap=True)
+    return 0
+
+
+def merge_table(result: MergeResult) -> Table:
+    """One row per tensor: shape, dtype, rule applied, why, details, verdict."""
+    base = f" onto {result.base}" if result.base else ""
+    table = Table(title=f"netspectra merge ({result.method}): {', '.join(result.models)}{base}", header_style="bold")
+    table.add_column("tensor", overflow="fold", min_width=16)
+    table.add_column("shape", justify="right")
+    table.add_column("dtype")
+    table.add_column("rule")
+    table.add_column("reason", overflow="fold")
+    table.add_column("details", overflow="fold")
+    table.add_column("verdict")
+    table.add_column("interference", justify="right")
+    for x in result.layers:
+        verdict = f"[{VERDICT_STYLES[x.verdict]}]{x.verdict}[/]" if x.verdict else ""
+        table.add_row(x.name, "x".join(map(str, x.shape)) or "scalar", x.dtype, x.rule, x.reason, x.details, verdict,
+                      format_number(x.interference))  # fmt: skip
+    return table
+
+
+def summary_text(result: MergeResult) -> str:
+    """Counts per rule and per verdict, and the files written."""
+    s = result.summary()
+    rules = ", ".join(f"{rule} {n}" for rule, n in s["rules"].items())
+    lines = [f"{s['num_tensors']} tensors: {rules}"]
+    if s["verdicts"]:
+        lines.append("verdicts: " + ", ".join(f"{v} {n}" for v, n in s["verdicts"].items()))
+        if "incompatible" in s["verdicts"]:
+            lines.append("[red]warning[/]: some layers look incompatible (see merge-check); the merge may keep neither model")
+    lines.append(f"wrote {result.output}: {', '.join(result.files)}")
+    return "\n".join(lines)
