@@ -11,11 +11,22 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_digits
+from threadpoolctl import threadpool_limits
 from torch import nn
 
 from netspectra.compare.track import SpectraTracker
 
 STEPS = 300
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small matrices on a shared 2-core machine: threads only contend (10-20x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +61,6 @@ def _train(digits, lr, seed, batch=16):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_hidden_spectrum_leaves_marchenko_pastur(digits, seed):
-    torch.set_num_threads(1)
     large = _train(digits, lr=0.25, seed=seed)
     small = _train(digits, lr=0.01, seed=seed)
     start, end = large.loc[0], large.loc[STEPS]

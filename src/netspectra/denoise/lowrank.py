@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netspectra.analyze import check_matrices
 from netspectra.denoise.methods import Method
 from netspectra.denoise.results import LayerCompression
 from netspectra.errors import MatrixError
@@ -238,10 +239,5 @@ def _checked(matrix: np.ndarray) -> np.ndarray:
     arr = np.asarray(matrix, dtype=np.float64)
     if arr.ndim != 2:
         raise MatrixError(f"expected a 2-D matrix, got shape {arr.shape}")
-    if arr.size == 0:
-        raise MatrixError(f"empty matrix of shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        raise MatrixError(f"{int(arr.size - np.count_nonzero(np.isfinite(arr)))} NaN/Inf entries")
-    if not np.any(arr):
-        raise MatrixError("all-zero matrix")
+    check_matrices(arr[None] if arr.shape[0] >= arr.shape[1] else arr.T[None])
     return arr

@@ -1,5 +1,10 @@
-"""Eigenvalue backends.  :func:`compute_spectrum` is the one entry point; nothing else calls LAPACK."""
+"""Eigenvalue backends.  :func:`choose_backend` picks one; nothing outside this package calls LAPACK.
 
-from netspectra.linalg.spectrum import Spectrum, compute_spectrum
+Every eigenvalue: :func:`compute_spectrum`; the top K (``tail_only``): :func:`compute_top_spectrum`;
+the bulk density of matrices too large to decompose: :func:`slq_density` and :func:`free_decompression`.
+"""
 
-__all__ = ["Spectrum", "compute_spectrum"]
+from netspectra.linalg.choose import BACKENDS, SpectrumOptions, choose_backend
+from netspectra.linalg.spectrum import Spectrum, compute_spectrum, compute_top_spectrum
+
+__all__ = ["BACKENDS", "Spectrum", "SpectrumOptions", "choose_backend", "compute_spectrum", "compute_top_spectrum"]

@@ -3,6 +3,9 @@
 Convention: W is N x M with N >= M, and the eigenvalues are those of X = W^T W / N.  For a stack of k
 matrices (a conv kernel, one matrix per spatial position) the k spectra are pooled into one list of
 k M eigenvalues, as WeightWatcher does (Martin & Mahoney, JMLR 22(165), 2021).
+
+:func:`compute_spectrum` gives every eigenvalue, :func:`compute_top_spectrum` the top K of the pooled
+spectrum (a window, for ``tail_only``); both dispatch to the backend :func:`~.choose.choose_backend` names.
 """
 
 from __future__ import annotations
@@ -10,6 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from netspectra.linalg.choose import SpectrumOptions, choose_backend, full_spectrum
+from netspectra.linalg.dense import dense_eigenvalues
+from netspectra.linalg.lanczos import lanczos_top_eigenvalues
+from netspectra.linalg.randomized import randomized_top_eigenvalues
+from netspectra.linalg.torch_backend import torch_eigenvalues
 
 
 @dataclass(frozen=True)
@@ -24,12 +33,27 @@ class Spectrum:
         Rows and columns of each matrix after orientation, n >= m.
     num_matrices : int
         1 for a plain matrix; the number of spatial positions for a conv kernel.
+    trace : float, optional
+        Sum of all ``num_matrices * m`` eigenvalues (||W||_F^2 / N summed over the stack) when
+        ``eigenvalues`` holds only the top of the spectrum (:func:`compute_top_spectrum`); ``None``
+        when it holds every eigenvalue.
     """
 
     eigenvalues: np.ndarray
     n: int
     m: int
     num_matrices: int = 1
+    trace: float | None = None
+
+    @property
+    def complete(self) -> bool:
+        """True when ``eigenvalues`` holds all ``num_matrices * m`` eigenvalues."""
+        return self.eigenvalues.size == self.num_matrices * self.m
+
+    @property
+    def total(self) -> float:
+        """Sum of all eigenvalues, tr(W^T W) / N (over the stack), whether or not all are held."""
+        return float(np.sum(self.eigenvalues)) if self.trace is None else self.trace
 
     @property
     def q(self) -> float:
@@ -56,26 +80,58 @@ class Spectrum:
         return 10.0 * self.m * np.finfo(np.float64).eps * self.lambda_max
 
 
-def compute_spectrum(matrices: np.ndarray) -> Spectrum:
-    """Eigenvalues of W^T W / N for each matrix of a (k, N, M) float64 stack, pooled.
-
-    Matrices with N < M are transposed first, so that N >= M always.
-
-    Each Gram matrix W^T W / N (M x M) is formed with one BLAS call and diagonalised by LAPACK's
-    ``syevd`` (``numpy.linalg.eigvalsh``, eigenvalues only).  Cost O(k (N M^2 + M^3)).
-    """
+def _stack(matrices: np.ndarray) -> np.ndarray:
+    """A float64 (k, N, M) stack with N >= M."""
     stack = np.asarray(matrices, dtype=np.float64)
     if stack.ndim == 2:
         stack = stack[None]
     if stack.shape[1] < stack.shape[2]:
         stack = np.swapaxes(stack, 1, 2)
-    k, n, m = stack.shape
-    evals = np.empty(k * m)
-    for i in range(k):
-        w = stack[i]
-        gram = w.T @ w
-        gram /= n
-        evals[i * m : (i + 1) * m] = np.linalg.eigvalsh(gram)
+    return stack
+
+
+def _pooled(parts: list[np.ndarray]) -> np.ndarray:
+    evals = np.concatenate(parts)
     evals.sort()
     np.maximum(evals, 0.0, out=evals)
-    return Spectrum(eigenvalues=evals, n=n, m=m, num_matrices=k)
+    return evals
+
+
+def compute_spectrum(matrices: np.ndarray, options: SpectrumOptions = SpectrumOptions()) -> Spectrum:
+    """Eigenvalues of W^T W / N for each matrix of a (k, N, M) float64 stack, pooled.
+
+    Matrices with N < M are transposed first, so that N >= M always.  Each matrix goes to the backend
+    ``choose_backend(N, M, options)`` picks (``tail_only`` ignored): by default the float64 Gram matrix W^T W / N (M x M, one
+    BLAS call) diagonalised by LAPACK's ``syevd`` (eigenvalues only), or the SVD of W when the Gram is
+    too coarse for the smallest eigenvalues (:mod:`netspectra.linalg.dense`).  Cost O(k (N M^2 + M^3)).
+    """
+    stack = _stack(matrices)
+    k, n, m = stack.shape
+    backend = choose_backend(n, m, full_spectrum(options))
+    solve = torch_eigenvalues if backend == "torch" else dense_eigenvalues
+    return Spectrum(eigenvalues=_pooled([solve(w) for w in stack]), n=n, m=m, num_matrices=k)
+
+
+def compute_top_spectrum(matrices: np.ndarray, count: int, options: SpectrumOptions = SpectrumOptions()) -> Spectrum:
+    """The ``count`` largest eigenvalues of W^T W / N pooled over a (k, N, M) stack, ascending.
+
+    The top ``count`` of the pooled spectrum are among the top ``min(count, M)`` of each matrix, so each
+    matrix contributes that many (by Lanczos, randomized SVD, or a full decomposition, as
+    ``choose_backend`` decides for ``tail_only = count``).  ``trace`` is set to tr(W^T W) / N of the whole
+    stack; when ``count >= k M`` the result is the complete spectrum.
+    """
+    stack = _stack(matrices)
+    k, n, m = stack.shape
+    if count >= k * m:
+        return compute_spectrum(stack, full_spectrum(options))
+    per_matrix = min(count, m)
+    backend = choose_backend(n, m, SpectrumOptions(backend=options.backend, tail_only=per_matrix))
+    if backend == "lanczos":
+        parts = [lanczos_top_eigenvalues(w, per_matrix) for w in stack]
+    elif backend == "randomized":
+        parts = [randomized_top_eigenvalues(w, per_matrix) for w in stack]
+    else:
+        solve = torch_eigenvalues if backend == "torch" else dense_eigenvalues
+        parts = [solve(w)[-per_matrix:] for w in stack]
+    trace = float(np.einsum("kij,kij->", stack, stack)) / n
+    return Spectrum(eigenvalues=_pooled(parts)[-count:], n=n, m=m, num_matrices=k, trace=trace)

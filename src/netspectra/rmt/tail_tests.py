@@ -30,8 +30,12 @@ from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(12)
 #: Objective value for parameters with no normalisable density (b = 0 with c <= 0): finite, so that
-#: L-BFGS-B's finite differences stay defined.
+#: L-BFGS-B's line search backs off instead of failing.
 _IMPROPER = 1e300
+#: An alternative whose maximised log-likelihood beats the power law's by less than this (nats, in
+#: total) is the power law itself, reached at the boundary of its family: Vuong's statistic R / sqrt(n var)
+#: is 0/0 there and would turn optimizer round-off into "significance".
+_TIE = 1e-6
 #: L-BFGS-B tolerances for the alternatives' likelihoods: near a power law they are flat ridges.
 _TIGHT = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000}
 
@@ -118,8 +122,9 @@ def lognormal_loglik(
     (c, b >= 0) by L-BFGS-B keeps the optimum finite: a power-law tail is the boundary b = 0
     (sigma -> inf, mu -> -inf), where (mu, sigma) would drift along a flat ridge.
 
-    Returns ((mu, sigma), pointwise log-likelihoods); at the boundary b = 0 the log-normal is the power
-    law, whose MLE ``alpha_start`` (closed form) replaces the optimizer's approximate one, so R = 0.
+    Returns ((mu, sigma), pointwise log-likelihoods).  At the boundary b = 0 (or within ``_TIE`` of
+    it) the log-normal is the power law, whose closed-form MLE ``alpha_start`` replaces the optimizer's
+    approximate one: (mu, sigma) = (-inf, inf) and R = 0.
     """
     x = np.asarray(tail, dtype=np.float64)
     t = np.log(x / xmin)
@@ -145,8 +150,9 @@ def lognormal_loglik(
         key=lambda r: r.fun,
     )
     c, b = (float(v) for v in best.x)
-    if b == 0.0:  # the boundary of the family is the power law, whose MLE is alpha_start
-        return (-np.inf, np.inf), power_law_loglik(x, xmin, alpha_start)
+    power_law = power_law_loglik(x, xmin, alpha_start)
+    if b == 0.0 or -best.fun < power_law.sum() + _TIE:  # the family's boundary b = 0 is the power law
+        return (-np.inf, np.inf), power_law
     loglik = -c * t - b * t * t - _log_parabola_norm(c, b)[0] - log_x
     sigma2 = 0.5 / b
     return (float(np.log(xmin) - c * sigma2), float(np.sqrt(sigma2))), loglik
@@ -184,8 +190,8 @@ def truncated_power_law_loglik(
     I = int_0^inf (1 + v)^(-alpha) e^(-theta v) dv = e^theta theta^(alpha-1) Gamma(1 - alpha, theta)
     (CSN Table 2.1), evaluated by :func:`_cutoff_integral` with its gradient.  The search runs over
     (alpha, log theta), log theta in [-40, 20], by L-BFGS-B from two starts; when it finds nothing
-    better than the power law itself (theta = 0, alpha = ``alpha_start``) that is returned, so R <= 0
-    and a pure power law gives R = 0, p = 1.
+    better than the power law itself (theta = 0, alpha = ``alpha_start``) by more than ``_TIE`` that
+    is returned, so R <= 0 and a pure power law gives R = 0, p = 1.
 
     Returns ((alpha, lambda), pointwise log-likelihoods).
     """
@@ -211,7 +217,7 @@ def truncated_power_law_loglik(
         ),
         key=lambda r: r.fun,
     )
-    if not best.fun < power_law:
+    if not best.fun < power_law - _TIE:
         return (alpha_start, 0.0), power_law_loglik(u * xmin, xmin, alpha_start)
     alpha, theta = float(best.x[0]), float(np.exp(best.x[1]))
     log_norm = (1.0 - alpha) * np.log(xmin) - theta + _cutoff_integral(alpha, theta)[0]

@@ -1,0 +1,88 @@
+"""Which eigenvalue backend computes the spectrum of an N x M matrix: :func:`choose_backend`.
+
+Convention: W is N x M with N >= M; the eigenvalues are those of X = W^T W / N.
+
+Backends
+--------
+``dense``       float64 Gram + LAPACK ``syevd``, SVD when the Gram is too coarse (:mod:`.dense`).
+``torch``       the same in torch, on CUDA when available (:mod:`.torch_backend`).
+``lanczos``     top K only, ARPACK on the operator W^T W / N (:mod:`.lanczos`); needs ``tail_only``.
+``randomized``  top K only, randomized SVD (:mod:`.randomized`); needs ``tail_only``; never automatic.
+
+``auto`` (the default) picks, for a full spectrum, ``torch`` when CUDA is available and M >= 1024
+(below that, transfers and kernel launches cost more than the CPU's ``syevd``), else ``dense``; for the
+top K (``tail_only``), ``lanczos`` when M >= 1024 and K <= M (1 + 4M / (3N)) / 64, else the full-spectrum
+choice (then sliced).  The Lanczos rule compares c K 4 N M flops (c products of the operator per
+wanted eigenvalue) with N M^2 + 4/3 M^3 for Gram + tridiagonalisation, with c = 16: measured c ranged
+from about 2 to 20 depending on how clustered the top of the spectrum is (docs/scale.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netspectra.errors import UsageError
+from netspectra.linalg.torch_backend import cuda_available
+
+#: Names accepted by :class:`SpectrumOptions` (``auto`` resolves to one of the others).
+BACKENDS = ("auto", "dense", "torch", "lanczos", "randomized")
+#: Backends that compute only the top K eigenvalues.
+TOP_K_BACKENDS = ("lanczos", "randomized")
+#: Smallest M for which ``auto`` moves a full decomposition to the GPU.
+TORCH_MIN_DIM = 1024
+#: Smallest M for which ``auto`` uses Lanczos for the top K.
+LANCZOS_MIN_DIM = 1024
+#: Operator products per wanted eigenvalue assumed by the Lanczos rule (c above).
+LANCZOS_PRODUCTS_PER_EIGENVALUE = 16
+
+
+@dataclass(frozen=True)
+class SpectrumOptions:
+    """How eigenvalues are computed.
+
+    Attributes
+    ----------
+    backend : str
+        One of :data:`BACKENDS`.
+    tail_only : int, optional
+        Compute only the top K eigenvalues of each layer and fit the power law on them (rmt_algorithms.md
+        §7); bulk metrics are then unknown.  ``None``: every eigenvalue.
+    """
+
+    backend: str = "auto"
+    tail_only: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise UsageError(f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
+        if self.tail_only is not None and (not isinstance(self.tail_only, int) or self.tail_only < 2):
+            raise UsageError(f"tail_only must be an integer >= 2, got {self.tail_only!r}")
+        if self.backend in TOP_K_BACKENDS and self.tail_only is None:
+            raise UsageError(f"backend {self.backend!r} computes only the top eigenvalues: give tail_only K too")
+
+
+def lanczos_pays(n: int, m: int, k: int) -> bool:
+    """Whether Lanczos for the top k beats the dense path: c k 4 N M < N M^2 + 4/3 M^3, c = 16."""
+    return m >= LANCZOS_MIN_DIM and 4 * LANCZOS_PRODUCTS_PER_EIGENVALUE * k * n <= n * m + 4 * m * m / 3
+
+
+def full_spectrum(options: SpectrumOptions) -> SpectrumOptions:
+    """The same options for a full spectrum: ``tail_only`` dropped, a top-K backend replaced by ``auto``."""
+    return SpectrumOptions(backend="auto" if options.backend in TOP_K_BACKENDS else options.backend)
+
+
+def choose_backend(n: int, m: int, options: SpectrumOptions) -> str:
+    """The backend for an N x M matrix (N >= M): ``dense``, ``torch``, ``lanczos`` or ``randomized``.
+
+    Without ``tail_only``: ``dense`` or ``torch`` (explicit, or ``auto``: torch when CUDA is available
+    and M >= TORCH_MIN_DIM).  With ``tail_only`` K: an explicit top-K backend as is, ``auto`` -> ``lanczos``
+    when :func:`lanczos_pays`, else the full-spectrum choice (whose top K are then used).
+    """
+    if options.tail_only is not None:
+        if options.backend in TOP_K_BACKENDS:
+            return options.backend
+        if options.backend == "auto" and lanczos_pays(n, m, options.tail_only):
+            return "lanczos"
+    if options.backend in ("dense", "torch"):
+        return options.backend
+    return "torch" if m >= TORCH_MIN_DIM and cuda_available() else "dense"
