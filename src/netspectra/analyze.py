@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from netspectra.diagnose.layer import AnalysisOptions, LayerReport, analyze_spec
 from netspectra.diagnose.model import ModelReport
 from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix, iter_weight_matrices
-from netspectra.linalg import compute_spectrum
+from netspectra.linalg import SpectrumOptions, compute_spectrum
+from netspectra.scale.executor import Executor, executor_scope, shapes_of
+from netspectra.scale.tail_only import analyze_tail
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
 _SMALLEST_ENTRY = float(np.sqrt(np.finfo(np.float64).tiny))
@@ -51,8 +54,14 @@ def check_matrices(stack: np.ndarray) -> None:
         raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
 
 
-def analyze_matrix(weight: WeightMatrix, options: AnalysisOptions = AnalysisOptions()) -> LayerReport:
-    """Load one weight matrix, compute its spectrum and every metric; errors become a status row."""
+def analyze_matrix(
+    weight: WeightMatrix, options: AnalysisOptions = AnalysisOptions(), spectrum_options: SpectrumOptions = SpectrumOptions()
+) -> LayerReport:
+    """Load one weight matrix, compute its spectrum and every metric; errors become a status row.
+
+    ``spectrum_options`` picks the eigenvalue backend, and with ``tail_only`` K the top-K analysis of
+    :func:`netspectra.scale.tail_only.analyze_tail`.
+    """
     try:
         stack = weight.load()
         check_matrices(stack)
@@ -61,14 +70,11 @@ def analyze_matrix(weight: WeightMatrix, options: AnalysisOptions = AnalysisOpti
             weight.name, weight.layer_index, weight.kind, weight.matrix_shape, weight.num_matrices,
             weight.dtype, str(exc),
         )
-    report = analyze_spectrum(
-        compute_spectrum(stack),
-        name=weight.name,
-        layer_index=weight.layer_index,
-        kind=weight.kind,
-        dtype=weight.dtype,
-        options=options,
-    )
+    where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=options)
+    if spectrum_options.tail_only is not None:
+        report = analyze_tail(stack, spectrum_options=spectrum_options, **where)
+    else:
+        report = analyze_spectrum(compute_spectrum(stack, spectrum_options), **where)
     if weight.note:
         extra = f"{report.warning}; {weight.note}" if report.warning else weight.note
         report = replace(report, warning=extra)
@@ -84,14 +90,19 @@ def iter_analyze(
     max_dim: int | None = None,
     options: AnalysisOptions = AnalysisOptions(),
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    executor: str | Executor = "local",
+    backend: str = "auto",
+    tail_only: int | None = None,
 ) -> Iterator[LayerReport]:
-    """Yield one :class:`LayerReport` per weight matrix of ``source``, in model order."""
+    """Yield one :class:`LayerReport` per weight matrix of ``source``, in model order (see :func:`analyze`)."""
+    task = partial(analyze_matrix, options=options, spectrum_options=SpectrumOptions(backend=backend, tail_only=tail_only))
     weights = list(iter_weight_matrices(source, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim))
-    for done, weight in enumerate(weights, start=1):
-        report = analyze_matrix(weight, options)
-        if progress is not None:
-            progress(done, len(weights), weight.name)
-        yield report
+    with executor_scope(executor, workers=workers, shapes=shapes_of(weights)) as run:
+        for done, (weight, report) in enumerate(zip(weights, run.map(task, weights)), start=1):
+            if progress is not None:
+                progress(done, len(weights), weight.name)
+            yield report
 
 
 def analyze(
@@ -103,6 +114,10 @@ def analyze(
     max_dim: int | None = None,
     options: AnalysisOptions = AnalysisOptions(),
     progress: ProgressCallback | None = None,
+    workers: int | None = None,
+    executor: str | Executor = "local",
+    backend: str = "auto",
+    tail_only: int | None = None,
 ) -> ModelReport:
     """Analyze every weight matrix of a model with random matrix theory, using no data.
 
@@ -120,6 +135,18 @@ def analyze(
         Fit settings.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each layer.
+    workers : int, optional
+        Worker processes of the ``process`` or ``dask`` executor (default: the rule of
+        :func:`netspectra.scale.default_workers`, or the CPUs for dask).
+    executor : {"local", "process", "dask"} or Executor
+        ``local`` (default): one layer after the other in this process; ``process``: a pool of worker
+        processes; ``dask``: a local Dask cluster, or pass a :class:`netspectra.scale.DaskExecutor`
+        connected to a scheduler.  Rows come back in model order whichever runs them.
+    backend : {"auto", "dense", "torch", "lanczos", "randomized"}
+        Eigenvalue backend (:func:`netspectra.linalg.choose_backend`).
+    tail_only : int, optional
+        Fit the power law on the top K eigenvalues of each layer only (Lanczos for large layers); bulk
+        metrics are then NaN (:mod:`netspectra.scale.tail_only`).
 
     Returns
     -------
@@ -128,7 +155,8 @@ def analyze(
     """
     layers = tuple(
         iter_analyze(source, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim,
-                     options=options, progress=progress)
+                     options=options, progress=progress, workers=workers, executor=executor, backend=backend,
+                     tail_only=tail_only)
     )
     return ModelReport(source=_describe(source), layers=layers)
 

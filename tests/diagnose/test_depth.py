@@ -5,12 +5,20 @@ import warnings
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from netspectra.diagnose.depth import COLUMNS, depth_metrics
 from netspectra.diagnose.phase import PHASES
-from netspectra.linalg import compute_spectrum
+from netspectra.linalg import compute_spectrum, compute_top_spectrum
 from netspectra.rmt.powerlaw import fit_power_law
 from netspectra.rmt.spikes import cos2_left, cos2_right
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems run faster on one BLAS thread (and a busy 2-core machine thrashes with more)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _depth(stack: np.ndarray, with_fit: bool = True, seed: int = 0) -> dict[str, object]:
@@ -119,3 +127,19 @@ def test_seed_is_reproducible():
     w = np.random.default_rng(6).standard_normal((300, 150))
     first, second = _depth(w, seed=4), _depth(w, seed=4)
     assert [repr(v) for v in first.values()] == [repr(v) for v in second.values()]  # NaN-safe comparison
+
+
+def test_tail_only_spectrum_gets_tail_tests_and_trap_flag_only():
+    rng = np.random.default_rng(7)
+    stack = rng.standard_normal((1, 600, 300))
+    stack[0].ravel()[rng.choice(stack.size, 3, replace=False)] = 80.0
+    top = compute_top_spectrum(stack, 60)
+    assert not top.complete
+    row = depth_metrics(top, stack, fit_power_law(top.eigenvalues))
+    _check_row(row)
+    computed = {name for name, value in row.items() if not (isinstance(value, float) and math.isnan(value))}
+    assert computed == {
+        "lr_exponential", "p_exponential", "lr_lognormal", "p_lognormal", "lr_truncated_pl", "p_truncated_pl",
+        "trap_lambda_ratio", "correlation_trap",
+    }
+    assert row["correlation_trap"] is True

@@ -4,12 +4,20 @@ import warnings
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from netspectra.diagnose.phase import PHASES, PhaseResult, classify_phase, tracy_widom_scale
 from netspectra.linalg import Spectrum, compute_spectrum
 from netspectra.rmt.powerlaw import fit_power_law
 
 N, M = 1000, 500
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems run faster on one BLAS thread (and a busy 2-core machine thrashes with more)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _orthonormal(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -75,3 +83,5 @@ def test_labels_and_tracy_widom_scale():
     assert tracy_widom_scale(1.0, N, M) == pytest.approx(0.022897, abs=2e-5)
     evals = np.sort(np.random.default_rng(1).uniform(0.5, 1.5, 40))
     assert classify_phase(Spectrum(evals, 80, 40), None).phase in PHASES
+    with pytest.raises(ValueError, match="tail-only"):
+        classify_phase(Spectrum(evals[-10:], 80, 40, trace=float(evals.sum())), None)

@@ -2,11 +2,19 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from netspectra.linalg import compute_spectrum
 from netspectra.rmt.correlation_trap import correlation_trap
 
 N, M = 1000, 500
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems run faster on one BLAS thread (and a busy 2-core machine thrashes with more)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _trap(w: np.ndarray, **kwargs):
@@ -65,5 +73,6 @@ def test_stack_and_orientation():
     assert not result.is_trap and result.ks_distance < 0.05
     transposed = correlation_trap(np.swapaxes(stack, 1, 2), compute_spectrum(stack).eigenvalues)
     assert transposed.mp_edge == result.mp_edge
+    assert np.isnan(correlation_trap(stack, None).ks_distance)  # tail-only callers skip the distance
     with pytest.raises(ValueError, match="variance"):
         correlation_trap(np.ones((1, 10, 5)), np.ones(5))

@@ -4,11 +4,19 @@ import numpy as np
 import pytest
 from scipy import integrate
 from scipy.linalg import eigvalsh_tridiagonal
+from threadpoolctl import threadpool_limits
 
 from netspectra.rmt import htmp
 from netspectra.rmt.marchenko_pastur import mp_pdf
 
 mpmath = pytest.importorskip("mpmath")
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems run faster on one BLAS thread (and a busy 2-core machine thrashes with more)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _closed_form_logpdf(s: float, gamma: float, kappa: float) -> float:

@@ -2,12 +2,20 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from netspectra.rmt.marchenko_pastur import mp_median, mp_pdf
 from netspectra.rmt.mp_bulk import fit_mp_bulk, mp_log_likelihood
 from netspectra.rmt.spikes import outlier_eigenvalue
 
 N, M = 1000, 500
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems run faster on one BLAS thread (and a busy 2-core machine thrashes with more)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _evals(w: np.ndarray) -> np.ndarray:

@@ -3,9 +3,17 @@
 import numpy as np
 import pytest
 from scipy import integrate
+from threadpoolctl import threadpool_limits
 
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import sigma2_median
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems run faster on one BLAS thread (and a busy 2-core machine thrashes with more)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _goe(rng: np.random.Generator, n: int = 1000) -> np.ndarray:
@@ -39,7 +47,7 @@ def test_goe_mean_ratio_and_ks():
     ratios, stats = [], []
     for _ in range(6):
         evals = _goe(rng)
-        stats.append(spacing.level_spacing(evals - evals.min() + 1e-3, 1000, 1000))
+        stats.append(spacing.level_spacing(evals - evals.min() + 1e-3, 1000, 1000, unfolding="polynomial"))
         ratios.append(stats[-1].mean_ratio)
     assert np.mean(ratios) == pytest.approx(0.531, abs=0.01)
     assert max(s.ks_goe for s in stats) < 0.06  # measured <= 0.023 on 799 spacings
@@ -55,7 +63,7 @@ def test_wishart_bulk_ratio_and_both_unfoldings():
         evals = _wishart(rng)
         sigma2 = sigma2_median(evals, 0.5)
         with_mp = spacing.level_spacing(evals, 1000, 500, sigma2)
-        with_poly = spacing.level_spacing(evals, 1000, 500)
+        with_poly = spacing.level_spacing(evals, 1000, 500, sigma2, unfolding="polynomial")
         ratios.append(with_mp.mean_ratio)
         assert with_mp.ks_goe < 0.07 and with_poly.ks_goe < 0.07  # measured <= 0.042
         assert with_mp.ks_poisson > 0.15 and with_poly.ks_poisson > 0.15
@@ -67,7 +75,7 @@ def test_poisson_levels():
     rng = np.random.default_rng(3)
     levels = rng.random(40000)
     assert np.mean(spacing.spacing_ratios(levels)) == pytest.approx(spacing.POISSON_MEAN_RATIO, abs=0.005)
-    stats = spacing.level_spacing(1.0 + rng.random(2000), 2000, 2000)
+    stats = spacing.level_spacing(1.0 + rng.random(2000), 2000, 2000, unfolding="polynomial")
     assert stats.ks_poisson < 0.05  # measured 0.013-0.02
     assert stats.ks_goe > 0.15  # measured 0.21
 
@@ -82,6 +90,10 @@ def test_spikes_above_the_edge_are_excluded():
     assert with_spikes.num_spacings == clean.num_spacings
 
 
-def test_too_few_levels_raise():
+def test_argument_errors():
     with pytest.raises(ValueError, match="at least 10"):
-        spacing.level_spacing(np.arange(1.0, 6.0), 10, 5)
+        spacing.level_spacing(np.arange(1.0, 6.0), 10, 5, unfolding="polynomial")
+    with pytest.raises(ValueError, match="sigma2"):
+        spacing.level_spacing(np.arange(1.0, 60.0), 100, 59)
+    with pytest.raises(ValueError, match="unfolding"):
+        spacing.level_spacing(np.arange(1.0, 60.0), 100, 59, 1.0, unfolding="spline")

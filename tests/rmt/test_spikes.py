@@ -2,12 +2,20 @@
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from netspectra.rmt import spikes
 from netspectra.rmt.marchenko_pastur import mp_edges, sigma2_median
 
 N, M = 1000, 500
 BETA = M / N
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems run faster on one BLAS thread (and a busy 2-core machine thrashes with more)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _top_triplets(w: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -5,9 +5,17 @@ import warnings
 import numpy as np
 import pytest
 from scipy import integrate, special
+from threadpoolctl import threadpool_limits
 
 from netspectra.rmt import tail_tests as tt
 from netspectra.rmt.powerlaw import fit_power_law
+
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread():
+    """Small dense problems run faster on one BLAS thread (and a busy 2-core machine thrashes with more)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _pareto(rng: np.random.Generator, alpha: float, n: int, xmin: float = 1.0) -> np.ndarray:
@@ -47,7 +55,8 @@ def test_alternative_densities_are_normalised():
     z = integrate.quad(lambda x: x**-alpha * np.exp(-lam * x), xmin, np.inf)[0]
     assert ll == pytest.approx(-alpha * np.log(tail) - lam * tail - np.log(z), rel=1e-9)
     mpmath = pytest.importorskip("mpmath")
-    cases = [(2.5, 0.3), (0.5, 0.01), (-2.0, 3.0), (7.0, 50.0), (1.0, 1e-3), (0.5, 1e-12), (2.5, 1e-14), (40.0, 1e-3)]
+    cases = [(2.5, 0.3), (0.5, 0.01), (-2.0, 3.0), (7.0, 50.0), (1.0, 1e-3), (0.5, 1e-12), (2.5, 1e-14)]
+    cases.append((40.0, 1e-3))
     log_i_at = lambda a, th: tt._cutoff_integral(a, th)[0]  # noqa: E731
     for alpha, theta in cases:
         # I = e^theta theta^(alpha - 1) Gamma(1 - alpha, theta)
@@ -58,7 +67,8 @@ def test_alternative_densities_are_normalised():
         numeric_alpha = (log_i_at(alpha + step, theta) - log_i_at(alpha - step, theta)) / (2 * step)
         assert d_alpha == pytest.approx(numeric_alpha, abs=1e-6)
         if theta > 1e-6:
-            numeric_theta = (log_i_at(alpha, theta * (1 + step)) - log_i_at(alpha, theta * (1 - step))) / (2 * step * theta)
+            up, down = log_i_at(alpha, theta * (1 + step)), log_i_at(alpha, theta * (1 - step))
+            numeric_theta = (up - down) / (2 * step * theta)
             assert d_theta == pytest.approx(numeric_theta, rel=1e-5, abs=1e-6)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import nullcontext
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,6 +15,8 @@ from netspectra.commands.report_cmd import add_output_arguments, check_outputs, 
 from netspectra.demo import demo_model_path
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.errors import UsageError
+from netspectra.linalg import BACKENDS
+from netspectra.scale import EXECUTORS, make_executor
 from netspectra.report.export import check_output_path, write_report
 from netspectra.report.table import print_report
 from netspectra.store import DEFAULT_STORE, analyze_into_store
@@ -42,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                    "an unchanged model analyzed with the same options is served from it")
     p.add_argument("--resume", action="store_true", help="continue this model's interrupted run in the store (implies --store)")
     add_output_arguments(p)
+    _add_scale_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
     p.set_defaults(func=run)
@@ -58,16 +62,19 @@ def run(args: argparse.Namespace) -> int:
     options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level)
     kwargs = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim, options=options)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
-    if quiet:
-        report = analyze(source, **kwargs)
-    else:
-        with _progress_bar() as bar:
-            task = bar.add_task("analyzing", total=None)
+    scale, cluster = _scale_kwargs(args)
+    kwargs.update(scale)
+    with cluster:
+        if quiet:
+            report = analyze(source, **kwargs)
+        else:
+            with _progress_bar() as bar:
+                task = bar.add_task("analyzing", total=None)
 
-            def advance(done: int, total: int, name: str) -> None:
-                bar.update(task, completed=done, total=total, description=name[-48:])
+                def advance(done: int, total: int, name: str) -> None:
+                    bar.update(task, completed=done, total=total, description=name[-48:])
 
-            report = analyze(source, progress=advance, **kwargs)
+                report = analyze(source, progress=advance, **kwargs)
     if args.output:
         write_report(report, args.output)
     written = write_outputs(report, args.report, args.plots, args.plot_format, quiet=quiet)
@@ -81,6 +88,37 @@ def run(args: argparse.Namespace) -> int:
         for line in written:
             Console().print(f"wrote {line}", soft_wrap=True)
     return 0
+
+
+def _add_scale_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("scale", "parallel and distributed runs, GPUs, layers too large to decompose (docs/scale.md)")
+    g.add_argument("--workers", type=int, metavar="N",
+                   help="worker processes (default: 1 for small models, else one per CPU within available memory)")
+    g.add_argument("--executor", choices=EXECUTORS,
+                   help="local: this process; process: a pool of --workers processes (default); "
+                   "dask: a local Dask cluster, or the one at --scheduler (pip install 'netspectra[distributed]')")
+    g.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler (implies --executor dask)")
+    g.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="eigenvalue backend (default auto: torch on a CUDA GPU for large layers, else dense float64; "
+                   "lanczos for --tail-only on large layers)")
+    g.add_argument("--tail-only", type=int, metavar="K",
+                   help="fit the power law on the top K eigenvalues of each layer only (K doubles up to 3 times while "
+                   "xmin sits in the lowest 10%% of the window); bulk columns are left empty")
+
+
+def _scale_kwargs(args: argparse.Namespace) -> tuple[dict, object]:
+    """Keyword arguments of ``analyze`` for the scale options, and the context that holds a Dask client open."""
+    if args.store or args.resume:
+        if args.workers or args.executor or args.scheduler or args.tail_only or args.backend != "auto":
+            raise UsageError("--workers/--executor/--scheduler/--backend/--tail-only cannot be combined with --store yet")
+        return {}, nullcontext()
+    if args.scheduler:
+        if args.executor not in (None, "dask") or args.workers:
+            raise UsageError("--scheduler needs --executor dask, and takes the cluster's workers (no --workers)")
+        cluster = make_executor("dask", scheduler=args.scheduler)
+        return dict(executor=cluster, backend=args.backend, tail_only=args.tail_only), cluster
+    executor = args.executor or "process"
+    return dict(executor=executor, workers=args.workers, backend=args.backend, tail_only=args.tail_only), nullcontext()
 
 
 def _analyze_into_store(args: argparse.Namespace):

@@ -6,11 +6,13 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from netspectra.compare import ChangeThresholds, LayerComparison, ModelComparison, compare_models
@@ -70,10 +72,11 @@ def parse_thresholds(items: list[str]) -> ChangeThresholds:
 def run(args: argparse.Namespace) -> int:
     output = check_output_path(args.output) if args.output else None
     thresholds = parse_thresholds(args.threshold)
-    comparison = compare_models(
-        args.a, args.b, thresholds=thresholds, include=args.include, exclude=args.exclude,
-        min_dim=args.min_dim, max_dim=args.max_dim, options=AnalysisOptions(),
-    )
+    with progress_bar() as advance:
+        comparison = compare_models(
+            args.a, args.b, thresholds=thresholds, include=args.include, exclude=args.exclude,
+            min_dim=args.min_dim, max_dim=args.max_dim, options=AnalysisOptions(), progress=advance,
+        )
     if output is not None:
         write_comparison(comparison, output)
     if args.json:
@@ -92,6 +95,15 @@ def run(args: argparse.Namespace) -> int:
     if output is not None:
         console.print(f"wrote {output}")
     return 0
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[int, int, str], None]]:
+    """A transient progress bar on stderr (only on a terminal); yields the ``progress(done, total, name)``."""
+    with Progress(TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("", total=None)
+        yield lambda done, total, name: bar.update(task, completed=done, total=total, description=name[-48:])
 
 
 def write_comparison(comparison: ModelComparison, path: Path) -> None:

@@ -123,7 +123,8 @@ def summary_text(report: CompatibilityReport) -> str:
     style = VERDICT_STYLES[s["verdict"]]
     lines = [
         f"model verdict: [{style}]{s['verdict']}[/] - {s['num_layers']} matrices: {s['num_compatible']} compatible, "
-        f"{s['num_caution']} caution, {s['num_incompatible']} incompatible ({s['num_other']} other tensors not compared); "
+        f"{s['num_caution']} caution, {s['num_incompatible']} incompatible "
+        f"({s['num_other']} other tensors not compared); "
         f"max distance {format_number(s['max_rel_distance'])}, max interference {format_number(s['max_interference'])}"
     ]
     if report.base is None:

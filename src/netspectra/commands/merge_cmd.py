@@ -84,6 +84,7 @@ def summary_text(result: MergeResult) -> str:
     if s["verdicts"]:
         lines.append("verdicts: " + ", ".join(f"{v} {n}" for v, n in s["verdicts"].items()))
         if "incompatible" in s["verdicts"]:
-            lines.append("[red]warning[/]: some layers look incompatible (see merge-check); the merge may keep neither model")
+            lines.append("[red]warning[/]: some layers look incompatible (see merge-check): "
+                         "the merge may keep neither model")  # fmt: skip
     lines.append(f"wrote {result.output}: {', '.join(result.files)}")
     return "\n".join(lines)

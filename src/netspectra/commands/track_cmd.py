@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
+from netspectra.commands.compare_cmd import progress_bar
 from netspectra.compare.checkpoints import find_checkpoints
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.errors import UsageError
@@ -55,11 +56,12 @@ def run(args: argparse.Namespace) -> int:
     find_checkpoints(args.paths)  # refuse bad paths before opening a store
     selection = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim,
                      options=AnalysisOptions())
-    if args.store:
-        with Store(args.store) as store:
-            trajectory = track_checkpoints(args.paths, store=store, **selection)
-    else:
-        trajectory = track_checkpoints(args.paths, **selection)
+    with progress_bar() as advance:
+        if args.store:
+            with Store(args.store) as store:
+                trajectory = track_checkpoints(args.paths, store=store, progress=advance, **selection)
+        else:
+            trajectory = track_checkpoints(args.paths, progress=advance, **selection)
     written = []
     if args.output:
         written.append(trajectory.write_csv(args.output))

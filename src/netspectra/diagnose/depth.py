@@ -4,7 +4,9 @@
 N x M matrix (N >= M, beta = gamma = M/N, Q = N/M), pooled over a stack of k matrices.  "TW edge" is
 tau = sigma^2 [(sqrt(N') + sqrt(M'))^2 + q_0.99 (sqrt(N') + sqrt(M'))(1/sqrt(N') + 1/sqrt(M'))^(1/3)] / N,
 N' = N - 1/2, M' = M - 1/2, q_0.99 = 2.0234 (Johnstone 2001; Ma 2012), with sigma^2 = ``mp_width``.
-A value that cannot be computed is NaN; no column ever raises.  Column table (Markdown, for the README):
+A value that cannot be computed is NaN; no column ever raises.  A tail-only spectrum (top-K window,
+``Spectrum.complete`` False) gets only the tail tests and the correlation-trap flag and ratio.
+Column table (Markdown, for the README):
 
 | column | formula | reference |
 |---|---|---|
@@ -15,7 +17,7 @@ A value that cannot be computed is NaN; no column ever raises.  Column table (Ma
 | `alpha_htmp` | 1 + kappa (Q - 1) / 2, the tail exponent of that model | same |
 | `htmp_prefers_mp` | loglik_HTMP - loglik_MP <= 1 (bool), MP smoothed by N(0, s_N^2) at its edges; NaN without an HTMP fit | same; Akaike (1974) |
 | `spacing_ratio` | <r>, r_n = min(s_n, s_{n-1}) / max(s_n, s_{n-1}), over the middle 80% of the bulk (lambda <= TW edge); GOE 0.5307, Poisson 0.3863; NaN for stacks (pooled spectra superpose) | Oganesyan & Huse, PRB 75 (2007); Atas et al., PRL 110 (2013) |
-| `ks_goe` | KS distance of the MP-unfolded bulk spacings (middle 80%) to the Wigner surmise 1 - exp(-pi s^2 / 4) | Mehta, Random Matrices (2004); Aarts et al., arXiv 2411.13512 |
+| `ks_goe` | KS distance of the bulk spacings (middle 80%, unfolded by the fitted MP CDF, xi = n F_MP(lambda; beta, sigma^2)) to the Wigner surmise 1 - exp(-pi s^2 / 4) | Mehta, Random Matrices (2004); Aarts et al., arXiv 2411.13512 |
 | `ks_poisson` | KS distance of the same spacings to 1 - exp(-s) | same |
 | `lr_exponential` | R / sqrt(n var), R = sum_i (log p_PL(x_i) - log p_exp(x_i)) on x >= xmin; > 0 favours the power law | Clauset, Shalizi & Newman, SIAM Rev. 51 (2009) §5 |
 | `p_exponential` | erfc(abs(R) / sqrt(2 n var)) | same |
@@ -38,6 +40,8 @@ A value that cannot be computed is NaN; no column ever raises.  Column table (Ma
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from scipy.sparse.linalg import ArpackError
@@ -51,6 +55,8 @@ from netspectra.rmt.powerlaw import PowerLawFit
 from netspectra.rmt.spacing import level_spacing
 from netspectra.rmt.spikes import spike_estimates
 from netspectra.rmt.tail_tests import TailComparison, compare_tail
+
+T = TypeVar("T")
 
 #: Failures a fit may raise on a degenerate but valid spectrum; they turn its columns into NaN.
 _FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, ArpackError)
@@ -104,21 +110,26 @@ def depth_metrics(
     Returns
     -------
     dict
-        Keys :data:`COLUMNS`, values float, bool or str scalars.  The CSN bootstrap is not run here.
+        Keys :data:`COLUMNS`, values float, bool or str scalars.  For a tail-only spectrum
+        (``spectrum.complete`` False) only the tail tests, ``trap_lambda_ratio`` and
+        ``correlation_trap`` are computed.  The CSN bootstrap is not run here.
     """
     out: dict[str, object] = {name: math.nan for name in COLUMNS}
     evals = spectrum.eigenvalues
     n, m = spectrum.n, spectrum.m
-    bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=EDGE_LEVEL))
     nonzero = evals[evals > spectrum.zero_tolerance]
     tail = _attempt(lambda: compare_tail(nonzero, fit.xmin, fit.alpha)) if fit else None
+    if tail is not None:
+        out.update(_tail_columns(tail))
+    if not spectrum.complete:  # a tail-only window: nothing that needs the bulk
+        out.update(_trap_columns(stack, None, seed))
+        return {name: _plain(value) for name, value in out.items()}
+    bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=EDGE_LEVEL))
     if bulk is not None:
         out.update(_bulk_columns(bulk))
         out.update(_spike_columns(evals, n, m, bulk.sigma2))
         if spectrum.num_matrices == 1:
             out.update(_spacing_columns(evals, n, m, bulk.sigma2))
-    if tail is not None:
-        out.update(_tail_columns(tail))
     if nonzero.size >= (1.0 - COLLAPSE_FRACTION) * evals.size:
         out.update(_htmp_columns(nonzero, n, m, fit))
     out.update(_trap_columns(stack, evals, seed))
@@ -137,7 +148,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def _attempt(compute):
+def _attempt(compute: Callable[[], T]) -> T | None:
     """``compute()``, or None when it raises one of the expected fit failures."""
     try:
         return compute()
@@ -193,7 +204,7 @@ def _htmp_columns(nonzero: np.ndarray, n: int, m: int, fit: PowerLawFit | None) 
     return {"kappa_htmp": result.kappa, "alpha_htmp": result.alpha_htmp, "htmp_prefers_mp": result.prefers_mp}
 
 
-def _trap_columns(stack: np.ndarray, evals: np.ndarray, seed: int) -> dict[str, object]:
+def _trap_columns(stack: np.ndarray, evals: np.ndarray | None, seed: int) -> dict[str, object]:
     trap = _attempt(lambda: correlation_trap(stack, evals, seed=seed, level=EDGE_LEVEL))
     if trap is None:
         return {}

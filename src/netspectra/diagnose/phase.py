@@ -82,7 +82,15 @@ def classify_phase(
         :func:`~netspectra.rmt.mp_bulk.fit_mp_bulk` at level 0.99, computed if omitted.
     tail : TailComparison, optional
         :func:`~netspectra.rmt.tail_tests.compare_tail` at ``fit.xmin``, computed if omitted.
+
+    Raises
+    ------
+    ValueError
+        If ``spectrum`` holds only the top of the spectrum (``complete`` False): every phase test
+        needs the bulk.
     """
+    if not spectrum.complete:
+        raise ValueError("phase classification needs every eigenvalue, not a tail-only window")
     evals = spectrum.eigenvalues
     collapsed = float(np.mean(evals < COLLAPSE_RELATIVE * spectrum.lambda_max))
     if collapsed > COLLAPSE_FRACTION:

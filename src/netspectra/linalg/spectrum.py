@@ -10,7 +10,7 @@ spectrum (a window, for ``tail_only``); both dispatch to the backend :func:`~.ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -79,6 +79,12 @@ class Spectrum:
         """
         return 10.0 * self.m * np.finfo(np.float64).eps * self.lambda_max
 
+    def top(self, count: int) -> "Spectrum":
+        """The ``count`` largest eigenvalues as a window (complete again when ``count`` covers them all)."""
+        if count >= self.num_matrices * self.m:
+            return self
+        return replace(self, eigenvalues=self.eigenvalues[-count:], trace=self.total)
+
 
 def _stack(matrices: np.ndarray) -> np.ndarray:
     """A float64 (k, N, M) stack with N >= M."""
@@ -131,7 +137,6 @@ def compute_top_spectrum(matrices: np.ndarray, count: int, options: SpectrumOpti
     elif backend == "randomized":
         parts = [randomized_top_eigenvalues(w, per_matrix) for w in stack]
     else:
-        solve = torch_eigenvalues if backend == "torch" else dense_eigenvalues
-        parts = [solve(w)[-per_matrix:] for w in stack]
+        return compute_spectrum(stack, SpectrumOptions(backend=backend)).top(count)
     trace = float(np.einsum("kij,kij->", stack, stack)) / n
     return Spectrum(eigenvalues=_pooled(parts)[-count:], n=n, m=m, num_matrices=k, trace=trace)

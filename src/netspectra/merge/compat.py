@@ -73,6 +73,11 @@ class Thresholds:
 DEFAULT_THRESHOLDS = Thresholds()
 
 
+def is_matrix(shape: Sequence[int]) -> bool:
+    """A non-empty 2-D shape: what the spectral criteria and the SVD-based rules apply to."""
+    return len(shape) == 2 and min(shape) > 0
+
+
 @dataclass(frozen=True)
 class MatrixSpectrum:
     """What the criteria need from one matrix's eigenvalues (of W^T W / N, N >= M)."""
@@ -184,7 +189,10 @@ def layer_compatibility(
     LayerCompatibility
     """
     spectra = [MatrixSpectrum.of(w, thresholds.tw_level) for w in models]
-    reference = np.asarray(base, dtype=np.float64) if base is not None else np.mean([np.asarray(m, np.float64) for m in models], axis=0)
+    if base is not None:
+        reference = np.asarray(base, dtype=np.float64)
+    else:
+        reference = np.mean([np.asarray(m, np.float64) for m in models], axis=0)
     ref_norm = float(np.linalg.norm(reference))
     distances = [float(np.linalg.norm(np.asarray(m, np.float64) - reference)) for m in models]
     rel_distance = max(distances) / ref_norm if ref_norm > 0 else (0.0 if max(distances) == 0 else math.inf)

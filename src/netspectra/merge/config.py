@@ -182,7 +182,8 @@ class MergeConfig:
         base = data.get("base_model")
         base = _path(base, "base_model", root) if base is not None else None
         params = MethodParams().updated(data.get("parameters") or {}, "parameters")
-        overrides = tuple(_override(entry, i, len(models)) for i, entry in enumerate(_list(data.get("overrides") or [], "overrides")))
+        entries = _list(data.get("overrides") or [], "overrides")
+        overrides = tuple(_override(entry, i, len(models)) for i, entry in enumerate(entries))
         thresholds = _thresholds(data.get("thresholds") or {})
         config = cls(
             models=models,
@@ -196,8 +197,11 @@ class MergeConfig:
         for method in {config.method, *(o.method for o in overrides if o.method)}:
             if method in NEEDS_BASE and base is None:
                 raise UsageError(f"method {method} merges task vectors and needs base_model")
-        if sum(m.weight for m in models) == 0 and config.method != "task-arithmetic":
-            raise UsageError("models: the weights sum to zero")
+        for where, method, weights in [("models", config.method, config.weights)] + [
+            (f"overrides[{i}]", o.method or config.method, o.weights or config.weights) for i, o in enumerate(overrides)
+        ]:
+            if method != "task-arithmetic" and sum(weights) == 0:  # the other rules normalise the weights
+                raise UsageError(f"{where}: the weights sum to zero, which {method} cannot normalise")
         return config
 
     @property

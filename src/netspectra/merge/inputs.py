@@ -11,7 +11,6 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from netspectra.errors import NetspectraError
 from netspectra.io import ModelSource, TensorRecord, open_source
@@ -36,11 +35,6 @@ class ModelSet:
     @property
     def reference(self) -> ModelSource:
         return self.sources[0]
-
-    @property
-    def files(self) -> set[Path]:
-        """Every input file, resolved (so that the output cannot overwrite one)."""
-        return {Path(f).resolve() for s in self.sources for f in getattr(s, "files", [])}
 
     def group(self, name: str) -> tuple[TensorRecord | None, list[TensorRecord]]:
         """(base record or None, model records) of tensor ``name``."""
@@ -100,15 +94,15 @@ def check_aligned(labels: Sequence[str], records: Sequence[dict[str, TensorRecor
     problems: list[str] = []
     ref, ref_label = records[0], labels[0]
     for label, recs in zip(labels[1:], records[1:]):
-        for name in ref:
-            if name not in recs:
+        for name, want in ref.items():
+            got = recs.get(name)
+            if got is None:
                 problems.append(f"tensor {name!r} is missing from {label} (it is in {ref_label})")
-            elif tuple(recs[name].shape) != tuple(ref[name].shape):
-                problems.append(
-                    f"tensor {name!r} has shape {tuple(recs[name].shape)} in {label} but {tuple(ref[name].shape)} in {ref_label}"
-                )
-            elif recs[name].dtype != ref[name].dtype:
-                problems.append(f"tensor {name!r} has dtype {recs[name].dtype} in {label} but {ref[name].dtype} in {ref_label}")
+            elif tuple(got.shape) != tuple(want.shape):
+                shapes = f"{tuple(got.shape)} in {label} but {tuple(want.shape)} in {ref_label}"
+                problems.append(f"tensor {name!r} has shape {shapes}")
+            elif got.dtype != want.dtype:
+                problems.append(f"tensor {name!r} has dtype {got.dtype} in {label} but {want.dtype} in {ref_label}")
         problems.extend(f"tensor {name!r} of {label} is not in {ref_label}" for name in recs if name not in ref)
     if problems:
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""

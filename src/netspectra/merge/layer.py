@@ -1,7 +1,7 @@
 """Merge one tensor: pick the rule for its plan and shape, run it, say what was done.
 
 * ``linear`` and ``task-arithmetic`` apply to every tensor as they are.
-* ``ties``, ``star``, ``tsv`` apply to 2-D tensors; every other tensor (bias, norm, conv kernel) gets the
+* ``ties``, ``star``, ``tsv`` apply to (non-empty) 2-D tensors; every other tensor (bias, norm, conv kernel) gets the
   ``average`` rule B + lambda sum_i w^_i tau_i, so that it moves on the same scale as the matrices.
 * ``spectral-auto`` runs the compatibility check of :mod:`netspectra.merge.compat` on each 2-D tensor
   and picks: ``average`` for a ``compatible`` layer (task vectors in near-orthogonal subspaces add without
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netspectra.merge import methods
-from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, layer_compatibility
+from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, is_matrix, layer_compatibility
 from netspectra.merge.config import LayerPlan
 from netspectra.merge.results import LayerCompatibility
 
@@ -74,10 +74,11 @@ def merge_layer(
         reason = plan.reason if method == "linear" else _because(plan.reason, "spectral-auto without base model")
         return LayerOutcome(methods.linear(models, w), "linear", reason, "")
     if method == "task-arithmetic":
-        return LayerOutcome(methods.task_arithmetic(base, models, w, p.scale), method, plan.reason, f"scale={p.scale:g}")
-    if np.ndim(models[0]) != 2:
-        return LayerOutcome(methods.weighted_average(base, models, w, p.scale), "average", _because(plan.reason, "not 2-D"),
-                            f"scale={p.scale:g}")  # fmt: skip
+        values = methods.task_arithmetic(base, models, w, p.scale)
+        return LayerOutcome(values, method, plan.reason, f"scale={p.scale:g}")
+    if not is_matrix(np.shape(models[0])):
+        values = methods.weighted_average(base, models, w, p.scale)
+        return LayerOutcome(values, "average", _because(plan.reason, "not 2-D"), f"scale={p.scale:g}")
     if method == "ties":
         return LayerOutcome(methods.ties(base, models, w, p.density, p.scale), method, plan.reason,
                             f"density={p.density:g} scale={p.scale:g}")  # fmt: skip

@@ -77,10 +77,6 @@ def normalized(weights: Sequence[float]) -> np.ndarray:
     return w / total
 
 
-def _stack(tensors: Sequence[np.ndarray]) -> np.ndarray:
-    return np.stack([np.asarray(t, dtype=np.float64) for t in tensors])
-
-
 def _combine(weights: np.ndarray, tensors: Sequence[np.ndarray]) -> np.ndarray:
     """sum_i weights_i tensors_i, in float64, one tensor at a time."""
     out = np.zeros(np.shape(tensors[0]), dtype=np.float64)
@@ -103,7 +99,9 @@ def linear(models: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray
     return _combine(normalized(weights), models)
 
 
-def task_arithmetic(base: np.ndarray, models: Sequence[np.ndarray], weights: Sequence[float], scale: float = 1.0) -> np.ndarray:
+def task_arithmetic(
+    base: np.ndarray, models: Sequence[np.ndarray], weights: Sequence[float], scale: float = 1.0
+) -> np.ndarray:
     """B + lambda sum_i w_i (M_i - B), with the raw (not normalised) weights.
 
     Ilharco et al., "Editing models with task arithmetic", ICLR 2023.  Any shape.
@@ -111,7 +109,9 @@ def task_arithmetic(base: np.ndarray, models: Sequence[np.ndarray], weights: Seq
     return np.asarray(base, dtype=np.float64) + scale * _combine(np.asarray(weights, float), task_vectors(base, models))
 
 
-def weighted_average(base: np.ndarray, models: Sequence[np.ndarray], weights: Sequence[float], scale: float = 1.0) -> np.ndarray:
+def weighted_average(
+    base: np.ndarray, models: Sequence[np.ndarray], weights: Sequence[float], scale: float = 1.0
+) -> np.ndarray:
     """B + lambda sum_i w^_i (M_i - B): the mean task vector, scaled; equals :func:`linear` for lambda = 1.
 
     The rule every task-vector method applies to tensors it does not decompose (biases, norms, conv
@@ -126,8 +126,9 @@ def weighted_average(base: np.ndarray, models: Sequence[np.ndarray], weights: Se
 def trim(tau: np.ndarray, density: float) -> np.ndarray:
     """Keep the ceil(density n) entries of largest magnitude of ``tau`` (n entries), zero the others.
 
-    The "trim" step of TIES-merging (Yadav et al., NeurIPS 2023), applied per tensor; exactly that many
-    entries are kept (ties at the threshold broken by position).
+    The "trim" step of TIES-merging (Yadav et al., NeurIPS 2023), applied per tensor (the paper trims the
+    whole flattened task vector; a streaming merge sees one tensor at a time).  Exactly that many entries
+    are kept; which of several entries of equal magnitude at the threshold survive is unspecified.
     """
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must lie in (0, 1], got {density}")
@@ -153,7 +154,7 @@ def ties(
     B + lambda tau_m.  With equal weights this is the paper's disjoint mean.  Any shape.
     """
     w = np.asarray(weights, dtype=np.float64)
-    trimmed = _stack([trim(t, density) for t in task_vectors(base, models)])
+    trimmed = np.stack([trim(t, density) for t in task_vectors(base, models)])
     wshape = (-1,) + (1,) * (trimmed.ndim - 1)
     weighted = trimmed * w.reshape(wshape)
     sign = np.sign(weighted.sum(axis=0))

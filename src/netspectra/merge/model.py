@@ -20,7 +20,7 @@ import numpy as np
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.io import ModelSource, TensorRecord, dtypes
-from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, layer_compatibility
+from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, is_matrix, layer_compatibility
 from netspectra.merge.config import MergeConfig, load_config
 from netspectra.merge.inputs import MergeError, ModelSet, open_models
 from netspectra.merge.layer import merge_layer
@@ -72,7 +72,7 @@ def check_compatibility(
         for i, name in enumerate(ms.names):
             base_rec, recs = ms.group(name)
             ref = base_rec or recs[0]
-            if len(ref.shape) == 2 and ref.dtype in COMPRESSIBLE_DTYPES:
+            if is_matrix(ref.shape) and ref.dtype in COMPRESSIBLE_DTYPES:
                 b = _load(base_rec, ms.labels[0]) if base_rec is not None else None
                 arrays = [_load(r, label) for r, label in zip(recs, ms.labels[ms.has_base :])]
                 layers.append(layer_compatibility(name, arrays, b, None, thresholds))
@@ -100,7 +100,7 @@ def merge_models(
         The configuration (:mod:`netspectra.merge.config`): a :class:`MergeConfig`, a dict of the YAML
         schema (relative paths taken from the current directory) or the path of a YAML/JSON file.
     output : path
-        Directory to create; it must not exist or be empty, and must not hold an input file.
+        Directory to create; it must not exist, or be an empty directory.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each tensor.
 
@@ -127,7 +127,7 @@ def merge_models(
     weight_map: dict[str, str] = {}
     total_size = 0
     with open_models([m.path for m in config.models], config.base_model) as ms:
-        out = check_output_dir(output, ms.files)
+        out = check_output_dir(output)
         metadata = _metadata(ms.reference, config)
         with OutputDir(out) as od:
             for shard, names in ms.shards():
@@ -161,7 +161,8 @@ def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, config: Me
     if ref.dtype not in COMPRESSIBLE_DTYPES:
         _check_equal(ms, name)
         add_unchanged(writer, ref)
-        return LayerMerge(name, shape, ref.dtype, shard, "copy", f"{ref.dtype} tensor, equal in every model", "", "", math.nan)
+        reason = f"{ref.dtype} tensor, equal in every model"
+        return LayerMerge(name, shape, ref.dtype, shard, "copy", reason, "", "", math.nan)
     plan = config.plan(name)
     labels = ms.labels[ms.has_base :]
     models = [_load(r, label) for r, label in zip(recs, labels)]

@@ -20,17 +20,14 @@ from netspectra.io import TensorRecord
 from netspectra.io.safetensors_file import SafetensorsLoader
 
 
-def check_output_dir(path: str | os.PathLike, inputs: set[Path]) -> Path:
-    """Refuse, before any work, a target that exists and is not an empty directory, whose parent is
-    missing, or that holds an input file."""
+def check_output_dir(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, a target that exists and is not an empty directory (so never an input
+    file or a directory holding one), or whose parent is missing."""
     out = Path(path)
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         raise UsageError(f"{out}: output exists and is not an empty directory")
     if not out.resolve().parent.is_dir():
         raise UsageError(f"{out}: parent directory {out.resolve().parent} does not exist")
-    target = out.resolve()
-    if any(target == f or target in f.parents for f in inputs):
-        raise UsageError(f"{out}: output directory holds an input file")
     return out
 
 

@@ -53,8 +53,8 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
 )
 WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
 HTML_SUFFIXES = (".html", ".htm")
-#: Resolution of the model-level figure (two panels, 1200 px wide).
-OVERVIEW_DPI = 120
+#: Resolution of the model-level figure (two panels, 1092 px wide).
+OVERVIEW_DPI = 130
 #: File and directory names that say nothing about the model.
 GENERIC_NAMES = {"model", "models", "pytorch_model", "weights", "checkpoint", "checkpoints", "snapshots"}
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
@@ -139,8 +139,9 @@ def _header(report: ModelReport, name: str) -> str:
     )
 
 
-def _card(value: str, label: str, tone: str = "") -> str:
-    return f'<div class="card {tone}"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div></div>'
+def _card(value: str, label: str, hint: str, tone: str = "") -> str:
+    return (f'<div class="card {tone}"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div>'
+            f'<div class="hint">{escape(hint)}</div></div>')
 
 
 def _summary(report: ModelReport) -> str:
@@ -148,17 +149,17 @@ def _summary(report: ModelReport) -> str:
     counts = summary.warning_counts
     fitted = summary.num_ok
     cards = [
-        _card(str(summary.num_layers), f"weight matrices ({fitted} with a power-law fit)"),
-        _card(_number(summary.alpha_mean, ".2f"), f"mean α (median {_number(summary.alpha_median, '.2f')})"),
-        _card(_number(summary.alpha_weighted_mean, ".2f"), "mean α_w (weighted alpha)"),
-        _card(str(counts.get("under-trained", 0)), f"under-trained (α > {UNDER_TRAINED_ALPHA:g})",
+        _card(str(summary.num_layers), "weight matrices", f"{fitted} with a power-law fit"),
+        _card(_number(summary.alpha_mean, ".2f"), "mean α", f"median {_number(summary.alpha_median, '.2f')}"),
+        _card(_number(summary.alpha_weighted_mean, ".2f"), "mean α_w", "weighted alpha"),
+        _card(str(counts.get("under-trained", 0)), "under-trained", f"α > {UNDER_TRAINED_ALPHA:g}",
               "warn" if counts.get("under-trained") else ""),
-        _card(str(counts.get("over-trained", 0)), f"over-trained (α < {OVER_TRAINED_ALPHA:g})",
+        _card(str(counts.get("over-trained", 0)), "over-trained", f"α < {OVER_TRAINED_ALPHA:g}",
               "bad" if counts.get("over-trained") else ""),
-        _card(str(counts.get("rank-collapse", 0)), "rank collapse (> 10% zero eigenvalues)",
+        _card(str(counts.get("rank-collapse", 0)), "rank collapse", "> 10% zero eigenvalues",
               "warn" if counts.get("rank-collapse") else ""),
-        _card(str(counts.get("fit-failed", 0)), "no power-law fit"),
-        _card(str(summary.num_errors), "not analyzable", "bad" if summary.num_errors else ""),
+        _card(str(counts.get("fit-failed", 0)), "no power-law fit", "too few or degenerate"),
+        _card(str(summary.num_errors), "not analyzable", "NaN/Inf, zero, 1 × N", "bad" if summary.num_errors else ""),
     ]
     phases = phase_counts(report.layers)
     phase_line = (
@@ -239,7 +240,7 @@ def _details(layers: Sequence[LayerReport], images: Sequence[bytes | None]) -> s
             figure = f'<div class="figure"><template>{_img(png, alt)}</template></div>'
         else:
             figure = f"<p>No spectrum to plot ({escape(layer.warning or layer.status)}).</p>"
-        notes = "".join(f"<li>{escape(text)}</li>" for _, text in labels)
+        notes = "".join(f"<li>{escape(text)}</li>" for label, text in labels if text != label)
         metrics = "".join(
             f"<div><dt>{escape(key)}</dt><dd>{escape(_number(value, '.4g'))}</dd></div>"
             for key, value in layer.to_dict().items() if key not in ("name", "warning")

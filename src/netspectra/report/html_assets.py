@@ -30,7 +30,8 @@ h3 { font-size: 1rem; margin: 16px 0 6px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(135px, 1fr)); gap: 10px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; }
 .card .value { font-size: 1.35rem; font-weight: 650; font-variant-numeric: tabular-nums; }
-.card .label { color: var(--muted); font-size: 0.8rem; }
+.card .label { font-size: 0.85rem; font-weight: 600; }
+.card .hint { font-size: 0.75rem; }
 .card.bad .value { color: var(--over); }
 .card.warn .value { color: var(--under); }
 ul.warnings { list-style: none; padding: 0; margin: 0; columns: 2 420px; }

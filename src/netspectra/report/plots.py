@@ -11,6 +11,7 @@ Eigenvalue convention: W is N x M with N >= M, and the eigenvalues are those of 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import TYPE_CHECKING, Any
@@ -63,8 +64,8 @@ STYLE: dict[str, Any] = {
     "figure.facecolor": "white",
     "svg.fonttype": "none",
 }
-#: One panel, in inches (about 400 x 280 px at the default 80 dpi).
-PANEL_SIZE = (5.0, 3.5)
+#: One panel, in inches (403 x 288 px at the report's 96 dpi).
+PANEL_SIZE = (4.2, 3.0)
 #: Fewest eigenvalues for which a histogram is drawn.
 MIN_EIGENVALUES = 10
 #: At most this many lines in a trajectory plot before they are thinned (the mean is always drawn).
@@ -151,7 +152,9 @@ def log_density(eigenvalues: ArrayLike, edges: NDArray[np.float64] | None = None
 
 
 def _no_data(ax: Axes, message: str) -> None:
-    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, color="0.4", wrap=True)
+    """Say in the panel, instead of a plot, why there is none."""
+    ax.text(0.5, 0.5, textwrap.fill(message, 32, break_long_words=False),
+            ha="center", va="center", transform=ax.transAxes, color="0.4")
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -227,7 +230,7 @@ def plot_mp_fit(
     evals = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())
     ax.set_title(title or "bulk and Marchenko–Pastur fit")
     if evals.size < MIN_EIGENVALUES or not (math.isfinite(sigma2) and sigma2 > 0):
-        _no_data(ax, f"{evals.size} eigenvalues, sigma² = {sigma2:.3g}: no Marchenko–Pastur fit to draw")
+        _no_data(ax, f"{evals.size} eigenvalues, σ² = {sigma2:.3g}: no Marchenko–Pastur fit to draw")
         return fig
     if n < m:
         n, m = m, n
@@ -249,12 +252,12 @@ def plot_mp_fit(
         inside = spikes[spikes <= right]
         beyond = spikes.size - inside.size
         label = f"{spikes.size} spikes" + (f" ({beyond} beyond axis, max {evals[-1]:.3g})" if beyond else "")
-        ax.plot(inside, np.zeros_like(inside), "|", color=COLORS["spike"], ms=14, mew=1.5,
-                transform=ax.get_xaxis_transform(), clip_on=False, label=label)
+        ax.vlines(inside, 0.0, 0.07, color=COLORS["spike"], lw=1.3, transform=ax.get_xaxis_transform(), label=label)
     # Cap the y axis at what the histogram shows: MP diverges at 0 when beta = 1.
     top = max(density.max(), float(np.max(pdf[x > 0.03 * right], initial=0.0)))
     ax.set_ylim(0.0, 1.6 * top if top > 0 else 1.0)  # headroom for the legend
     ax.set_xlim(0.0, right)
+    ax.ticklabel_format(style="sci", scilimits=(-2, 3))  # a common factor, not 0.00025-style labels
     ax.set_xlabel(EIGENVALUE_LABEL)
     ax.set_ylabel("density p(λ)")
     ax.legend(loc="upper right")
@@ -299,7 +302,7 @@ def plot_level_spacing(
     fig, ax = _target(ax)
     ax.set_title(title or "level spacing of the bulk")
     if num_matrices > 1:
-        _no_data(ax, f"not drawn: the spectrum pools\n{num_matrices} matrices (conv slices)")
+        _no_data(ax, f"not drawn: the spectrum pools {num_matrices} matrices (conv slices)")
         return fig
     try:
         gaps = bulk_spacings(eigenvalues, n, m, sigma2)

@@ -11,8 +11,9 @@ Computation (no second full eigendecomposition): the randomized ESD of an N x M 
 exchangeable, finite-variance entries converges to MP(beta, sigma^2) with sigma^2 their variance, so
 the distance is the KS statistic between the layer's ESD and that law; the top of the randomized
 spectrum, where traps show and the MP limit does not apply, is computed exactly by Lanczos iteration
-(ARPACK, float32 products) on W_rand^T W_rand / N.  The entries are centred before shuffling: a common mean would
-appear as a rank-one spike of strength |mean| sqrt(M) / sigma, which is no trap.
+(:func:`~netspectra.linalg.lanczos.lanczos_top_eigenvalues`) on W_rand^T W_rand / N.  The entries are
+centred before shuffling: a common mean would appear as a rank-one spike of strength
+|mean| sqrt(M) / sigma, which is no trap.
 
 Eigenvalue convention: eigenvalues of W^T W / N for each N x M matrix (N >= M), beta = M/N.
 """
@@ -23,13 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.sparse.linalg import LinearOperator, eigsh
 
-from netspectra.linalg import compute_spectrum
+from netspectra.linalg.lanczos import lanczos_top_eigenvalues
 from netspectra.rmt.marchenko_pastur import mp_cdf, mp_edges, tracy_widom_edge
-
-#: Below this many columns the randomized spectrum is computed densely.
-_DENSE_BELOW = 64
 
 
 @dataclass(frozen=True)
@@ -39,7 +36,8 @@ class CorrelationTrap:
     Attributes
     ----------
     ks_distance : float
-        KS distance between the layer's ESD and MP(beta, sigma^2), the ESD of its randomized version.
+        KS distance between the layer's ESD and MP(beta, sigma^2), the ESD of its randomized version
+        (NaN when the layer's eigenvalues were not given).
     lambda_max_randomized : float
         Largest eigenvalue of W_rand^T W_rand / N over the (k) randomized matrices.
     sigma2 : float
@@ -64,7 +62,7 @@ class CorrelationTrap:
 
 
 def correlation_trap(
-    stack: np.ndarray, eigenvalues: ArrayLike, *, seed: int = 0, level: float = 0.99
+    stack: np.ndarray, eigenvalues: ArrayLike | None, *, seed: int = 0, level: float = 0.99
 ) -> CorrelationTrap:
     """Compare a layer with its entry-shuffled version (Martin & Mahoney 2021).
 
@@ -72,11 +70,12 @@ def correlation_trap(
     ----------
     stack : ndarray, shape (k, N, M) or (N, M)
         The weight matrices (transposed internally if N < M), float64.
-    eigenvalues : array_like
-        The layer's eigenvalues of W^T W / N pooled over the stack (already computed by the caller:
-        :class:`~netspectra.linalg.Spectrum`).
+    eigenvalues : array_like or None
+        Every eigenvalue of W^T W / N of the layer, pooled over the stack (already computed by the
+        caller: :class:`~netspectra.linalg.Spectrum`); None (e.g. a tail-only spectrum) skips the
+        distance.
     seed : int
-        Seed of the permutations and of the Lanczos start vector.
+        Seed of the permutations.
     level : float
         Tracy–Widom quantile of the trap threshold (0.90, 0.95 or 0.99; Johnstone 2001).
 
@@ -96,10 +95,11 @@ def correlation_trap(
     if not sigma2 > 0:
         raise ValueError("correlation-trap test needs entries with positive variance")
     rng = np.random.default_rng(seed)
-    lam_max = max(_top_eigenvalue(_shuffled(w, rng), rng) for w in matrices)
+    lam_max = max(float(lanczos_top_eigenvalues(_shuffled(w, rng), 1)[-1]) for w in matrices)
     tw_edge = tracy_widom_edge(sigma2, n, m, level)
+    distance = np.nan if eigenvalues is None else _ks_to_mp(np.asarray(eigenvalues, np.float64), beta, sigma2)
     return CorrelationTrap(
-        ks_distance=_ks_to_mp(np.asarray(eigenvalues, dtype=np.float64), beta, sigma2),
+        ks_distance=distance,
         lambda_max_randomized=lam_max,
         sigma2=sigma2,
         mp_edge=mp_edges(beta, sigma2)[1],
@@ -109,24 +109,10 @@ def correlation_trap(
 
 
 def _shuffled(w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The centred entries of ``w`` in float32, in a uniformly random order (Fisher–Yates), same shape."""
-    entries = (w - w.mean()).astype(np.float32).ravel()
+    """The centred entries of ``w`` in a uniformly random order (Fisher–Yates), same shape."""
+    entries = (w - w.mean()).ravel()
     rng.shuffle(entries)
     return entries.reshape(w.shape)
-
-
-def _top_eigenvalue(w: np.ndarray, rng: np.random.Generator) -> float:
-    """Largest eigenvalue of W^T W / N: dense for small M, else ARPACK Lanczos on the Gram operator.
-
-    The shuffled matrix and the products are float32 (half the memory traffic; relative error ~1e-7) and
-    ARPACK's tol = 1e-4 bounds the Ritz residual relative to lambda; the eigenvalue error is of the order
-    of the squared residual, far below the Tracy–Widom scale N^(-2/3) that the trap test resolves.
-    """
-    n, m = w.shape
-    if m < _DENSE_BELOW:
-        return compute_spectrum(w[None]).lambda_max
-    gram = LinearOperator((m, m), matvec=lambda x: w.T @ (w @ x.astype(np.float32)) / n, dtype=np.float32)
-    return float(eigsh(gram, k=1, which="LA", tol=1e-4, v0=rng.standard_normal(m), return_eigenvectors=False)[0])
 
 
 def _ks_to_mp(eigenvalues: np.ndarray, beta: float, sigma2: float) -> float:

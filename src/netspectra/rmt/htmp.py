@@ -37,6 +37,7 @@ Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M, gamma =
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -372,7 +373,7 @@ class _Profile:
         return self.cache[kappa]
 
 
-def _climb(value, start: int, size: int) -> int:
+def _climb(value: Callable[[int], float], start: int, size: int) -> int:
     """Index of the maximum of a unimodal ``value`` on 0..size-1, searched from ``start``.
 
     Gallops away from ``start`` uphill with doubling steps until the value drops, then narrows the

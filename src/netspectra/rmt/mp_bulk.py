@@ -159,7 +159,8 @@ def mp_log_likelihood(eigenvalues: ArrayLike, n: int, m: int) -> tuple[float, fl
         return -(float(np.sum(log_density)) - lam.size * log_sigma2)
 
     centre = np.log(float(np.median(lam)) / mp_median(m / n))
-    result = minimize_scalar(negative, bounds=(centre - 0.7, centre + 0.7), method="bounded", options={"xatol": 1e-8})
+    bounds = (centre - 0.7, centre + 0.7)
+    result = minimize_scalar(negative, bounds=bounds, method="bounded", options={"xatol": 1e-8})
     return -float(result.fun), float(np.exp(result.x))
 
 

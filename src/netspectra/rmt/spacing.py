@@ -18,7 +18,9 @@ Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.polynomial import Polynomial
@@ -104,7 +106,7 @@ def unfolded_spacings(unfolded: ArrayLike, trim: float = 0.1) -> NDArray[np.floa
     return gaps / gaps.mean()
 
 
-def ks_distance_to(sample: ArrayLike, cdf) -> float:
+def ks_distance_to(sample: ArrayLike, cdf: Callable[[np.ndarray], np.ndarray]) -> float:
     """Two-sided one-sample KS distance sup |F_n - F| of ``sample`` to the continuous CDF ``cdf``."""
     x = np.sort(np.asarray(sample, dtype=np.float64))
     f = cdf(x)
@@ -118,6 +120,7 @@ def level_spacing(
     m: int,
     sigma2: float | None = None,
     *,
+    unfolding: Literal["mp", "polynomial"] = "mp",
     trim: float = 0.1,
     level: float = 0.99,
 ) -> SpacingStats:
@@ -127,7 +130,8 @@ def level_spacing(
     ``sigma2`` is given, at or below the Tracy–Widom edge tau(sigma^2, N, M, level) — spikes and the tail
     carry no level statistics of the bulk.  The ``trim`` fraction of bulk levels at each edge is dropped
     (soft edges have Airy, not sine-kernel, statistics).  <r> needs no unfolding; the spacings are
-    unfolded with the MP CDF when ``sigma2`` is given, else with a polynomial staircase fit.
+    unfolded with the MP CDF (``unfolding="mp"``, needs ``sigma2``) or with a degree-7 polynomial fit
+    of the staircase (``unfolding="polynomial"``, for bulks that are not MP-shaped).
 
     The levels must come from one matrix: a superposition of k independent spectra (a pooled conv
     kernel) has Poisson-like statistics whatever each spectrum does.
@@ -135,8 +139,12 @@ def level_spacing(
     Raises
     ------
     ValueError
-        If fewer than 10 bulk levels remain.
+        If fewer than 10 bulk levels remain, or MP unfolding is asked for without ``sigma2``.
     """
+    if unfolding not in ("mp", "polynomial"):
+        raise ValueError(f"unfolding must be 'mp' or 'polynomial', got {unfolding!r}")
+    if unfolding == "mp" and sigma2 is None:
+        raise ValueError("MP unfolding needs sigma2")
     if n < m:
         n, m = m, n
     evals = np.sort(np.asarray(eigenvalues, dtype=np.float64))
@@ -145,7 +153,7 @@ def level_spacing(
         bulk = bulk[bulk <= tracy_widom_edge(sigma2, n, m, level)]
     if bulk.size < 10:
         raise ValueError(f"level statistics need at least 10 bulk eigenvalues, got {bulk.size}")
-    unfolded = unfold_polynomial(bulk) if sigma2 is None else unfold_mp(bulk, m / n, sigma2)
+    unfolded = unfold_mp(bulk, m / n, sigma2) if unfolding == "mp" else unfold_polynomial(bulk)
     gaps = unfolded_spacings(unfolded, trim)
     cut = int(np.floor(trim * bulk.size))
     return SpacingStats(

@@ -146,7 +146,10 @@ def lognormal_loglik(
     ]
     bounds = [(-1e6, 1e6), (0.0, 1e12)]
     best = min(
-        (optimize.minimize(objective, s0, jac=True, method="L-BFGS-B", bounds=bounds, options=_TIGHT) for s0 in starts),
+        (
+            optimize.minimize(objective, s0, jac=True, method="L-BFGS-B", bounds=bounds, options=_TIGHT)
+            for s0 in starts
+        ),
         key=lambda r: r.fun,
     )
     c, b = (float(v) for v in best.x)
@@ -284,7 +287,9 @@ def compare_tail(values: ArrayLike, xmin: float, alpha: float | None = None) -> 
     return TailComparison(
         exponential=LikelihoodRatio(*vuong_test(pl, exp_ll, nested=False), nested=False, parameters=(rate,)),
         lognormal=LikelihoodRatio(*vuong_test(pl, ln_ll, nested=False), nested=False, parameters=ln_params),
-        truncated_power_law=LikelihoodRatio(*vuong_test(pl, tpl_ll, nested=True), nested=True, parameters=tpl_params),
+        truncated_power_law=LikelihoodRatio(
+            *vuong_test(pl, tpl_ll, nested=True), nested=True, parameters=tpl_params
+        ),
         num_tail=int(tail.size),
     )
 

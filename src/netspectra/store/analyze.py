@@ -14,7 +14,7 @@ A live ``torch.nn.Module`` has no content hash: every call starts a new run.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +115,9 @@ def analyze_into_store(
             model = ModelInfo(content_hash(src), str(source), src.format)
     if model is not None:
         done = store.find_run(model.content_hash, settings, status="complete")
-        if done is not None:
-            return StoredAnalysis(done.id, store.load_report(done.id), "cached", 0)
+        if done is not None:  # the same content, maybe first seen under another path: report this one
+            report = replace(store.load_report(done.id), source=_describe(source))
+            return StoredAnalysis(done.id, report, "cached", 0)
     unfinished = store.find_run(model.content_hash, settings, status="running") if resume and model else None
     if unfinished is None:
         run_id = store.begin_run(_describe(source), settings, model=model, step=step, label=label)

@@ -3,7 +3,9 @@
 SQLite in WAL mode (readers never block the writer); every layer is written in its own transaction
 (its row and its spectrum together), so a process killed at any point leaves whole layers only, and a
 run marked ``complete`` has all of them.  Primary keys (run_id, layer_index) make a duplicate layer an
-error instead of a second row.  Tables: see :mod:`netspectra.store.schema`.
+error instead of a second row.  ``synchronous = NORMAL``: a committed layer survives the process being
+killed (the WAL is in the OS page cache); surviving power loss would take ``FULL`` and an fsync per
+layer.  Tables: see :mod:`netspectra.store.schema`.
 """
 
 from __future__ import annotations
@@ -138,24 +140,31 @@ class Store:
             self._db.execute("COMMIT")
 
     def _prepare(self) -> None:
-        """Check that the file is a netspectra store (or empty) and create or extend its tables."""
-        with self._transaction("not a netspectra store") as db:
-            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-            if tables and "meta" not in tables:
-                raise StoreError(f"{self.path}: not a netspectra store (an SQLite database with other tables)")
-            if "meta" in tables:
-                row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
-                if row is None or row[0] != STORE_FORMAT:
-                    found = row[0] if row else "none"
-                    raise StoreError(f"{self.path}: store format {found} is not {STORE_FORMAT}")
+        """Check that the file is a netspectra store (or empty); create or extend its tables if needed.
+
+        An up-to-date store is only read here, so that listing runs never waits for a writer.
+        """
+        db = self._db
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and "meta" not in tables:
+            raise StoreError(f"{self.path}: not a netspectra store (an SQLite database with other tables)")
+        if "meta" in tables:
+            row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            if row is None or row[0] != STORE_FORMAT:
+                raise StoreError(f"{self.path}: store format {row[0] if row else 'none'} is not {STORE_FORMAT}")
+        have = {row[1] for row in db.execute("PRAGMA table_info(layers)")}
+        missing = [name for name in self._columns if name not in have]
+        if tables >= {"meta", "models", "runs", "layers", "spectra"} and not missing:
+            return
+        with self._transaction("cannot create the store tables"):
             for statement in (*FIXED_TABLES.split(";"), layers_table_sql()):
                 if statement.strip():
                     db.execute(statement)
             db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('format', ?)", (STORE_FORMAT,))
-            have = {row[1] for row in db.execute("PRAGMA table_info(layers)")}
-            for name, annotation in self._columns.items():
+            have = {row[1] for row in db.execute("PRAGMA table_info(layers)")}  # again, under the write lock
+            for name in self._columns:
                 if name not in have:  # a column LayerReport gained after this store was created
-                    db.execute(f"ALTER TABLE layers ADD COLUMN {quote(name)} {codec.sql_type(annotation)}")
+                    db.execute(f"ALTER TABLE layers ADD COLUMN {quote(name)} {codec.sql_type(self._columns[name])}")
 
     def close(self) -> None:
         """Close the database connection."""

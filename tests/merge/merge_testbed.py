@@ -1,4 +1,6 @@
-"""A merging testbed on scikit-learn's digits: a weak base MLP and two fine-tunes on disjoint digit sets.
+"""Models to merge in tests and benchmarks: small synthetic models, and a testbed on scikit-learn's digits.
+
+The digits testbed: a weak base MLP and two fine-tunes on disjoint digit sets.
 
 * base: ``64 -> H -> H -> 10`` ReLU MLP (torch), trained for 60 Adam steps on 150 training images of all
   ten digits, so it is mediocre everywhere;
@@ -104,14 +106,15 @@ def _state(model) -> dict[str, np.ndarray]:
     return {k: v.detach().numpy().astype(np.float32).copy() for k, v in model.state_dict().items()}
 
 
-def write_model(directory: Path, weights: dict[str, np.ndarray], n_shards: int = 1) -> Path:
-    """Write ``weights`` as a Hugging Face-style directory: config.json and one safetensors file, or
-    ``n_shards`` shards with ``model.safetensors.index.json``."""
+def write_model(directory: Path, weights: dict[str, np.ndarray], n_shards: int = 1, config: dict | None = None) -> Path:
+    """Write ``weights`` as a Hugging Face-style directory: one ``model.safetensors``, or ``n_shards``
+    shards (tensors dealt round-robin) with ``model.safetensors.index.json``; config.json if given."""
     from safetensors.numpy import save_file
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "config.json").write_text(json.dumps({"model_type": "digits-mlp", "hidden": weights["fc2.weight"].shape[0]}))
+    if config is not None:
+        (directory / "config.json").write_text(json.dumps(config))
     if n_shards == 1:
         save_file(weights, str(directory / "model.safetensors"), metadata={"format": "pt"})
         return directory
@@ -124,3 +127,18 @@ def write_model(directory: Path, weights: dict[str, np.ndarray], n_shards: int =
         weight_map.update(dict.fromkeys(part, shard))
     (directory / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
     return directory
+
+
+def small_model(seed: int = 0, scale: float = 0.1, base: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """A tiny model with every tensor kind a merge meets: matrices, a bias, a norm, a conv kernel and an
+    integer buffer.  With ``base``, every float tensor is base + scale * noise (a "fine-tune")."""
+    rng = np.random.default_rng(seed)
+    shapes = {
+        "fc1.weight": (24, 16), "fc1.bias": (24,), "norm.weight": (24,), "conv.weight": (4, 3, 3, 3), "fc2.weight": (8, 24)
+    }  # fmt: skip
+    out = {}
+    for name, shape in shapes.items():
+        noise = rng.standard_normal(shape).astype(np.float32)
+        out[name] = noise if base is None else (base[name] + scale * noise).astype(np.float32)
+    out["position_ids"] = np.arange(6, dtype=np.int64)[None]
+    return out

@@ -1,0 +1,165 @@
+"""Free decompression: the spectral density of a large matrix from that of a random principal submatrix.
+
+Ameli, van der Heide, Hodgkinson & Mahoney, "Spectral estimation with free decompression",
+arXiv 2506.11994 (2025); rmt_algorithms.md §6.  Convention for weight matrices: W is N x M (N >= M) and
+X = W^T W / N; a random set of n of the M columns of W gives the principal n x n submatrix
+W_S^T W_S / N of X, whose ESD is decompressed by the factor r = M / n.
+
+Theory.  With G(z) = integral rho(x) / (z - x) dx, a principal n x n submatrix of an asymptotically free
+N x N matrix has R_N(w) = R_n(r w), r = N / n (Nica & Speicher, "Lectures on the Combinatorics of Free
+Probability", 2006, Lecture 14).  Inverting G = R + 1/G gives the characteristic map
+    z = z' + (r - 1) / G_n(z'),    G_N(z) = G_n(z') / r,    rho_N(x) = -Im G_N(x + i eta) / pi.
+Inside the support z' lies in the lower half-plane, on the second sheet of G_n.
+
+Density model.  rho_n on [a, b] (t = (x - c)/h, c = (a + b)/2, h = (b - a)/2) is expanded in Chebyshev
+polynomials of the second kind, rho_n(x) = (2 / (pi h)) sqrt(1 - t^2) sum_k g_k c_k U_k(t), whose
+coefficients are plain sample moments, c_k = mean_i U_k(t_i) (orthogonality of U_k under sqrt(1 - t^2)),
+damped by the Jackson factors g_k (Weiße, Wellein, Alvermann & Fehske, Rev. Mod. Phys. 78, 2006, eq. 71).
+Each term has a closed-form Stieltjes transform, integral sqrt(1 - s^2) U_k(s) / (t - s) ds = pi J^(k+1),
+J = t - sqrt(t - 1) sqrt(t + 1) (|J| < 1), so G_n = (2/h) sum_k g_k c_k J^(k+1) is a polynomial in the
+Joukowski variable J, t = (J + 1/J) / 2.  The second sheet is simply |J| > 1: solving the characteristic
+equation for J by Newton's method, continued down from far above the real axis, needs no Padé or Wynn
+continuation.
+
+Limits (measured in docs/scale.md and tests): smooth, atom-free densities with square-root edges (the U_k
+basis), moderate ratios r (the continuation multiplies coefficient noise by |J|^(k+1) on the second
+sheet), a submatrix large enough for its extreme eigenvalues to locate the edges.  A spike, an atom (a
+rank-deficient X) or a hard edge at 0 (M = N) is not represented.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from netspectra.errors import NetspectraError
+from netspectra.linalg.dense import dense_eigenvalues
+from netspectra.linalg.density import GridDensity
+
+#: Default number of Chebyshev terms (measured: 8 is stable up to ratio 8 on Marchenko–Pastur; 32 is not).
+DEFAULT_DEGREE = 8
+#: A decompressed density below -this x its maximum means the continuation amplified noise.
+_NEGATIVE_TOLERANCE = 0.01
+#: The support is widened by this fraction of the sample range on each side.
+SUPPORT_MARGIN = 0.01
+#: Default imaginary part eta of the evaluation points, as a fraction of the half-width h.
+DEFAULT_ETA = 1e-3
+#: Newton stops when |dJ| is below this, gives up after _MAX_NEWTON steps.
+_NEWTON_TOL = 1e-12
+_MAX_NEWTON = 60
+#: Heights of the descent from far above the support to eta (geometric, ratio about 0.8 per level).
+_LEVELS = 80
+
+
+class DecompressionError(NetspectraError):
+    """The characteristic equation of free decompression could not be solved along the requested points."""
+
+
+def jackson_factors(degree: int) -> np.ndarray:
+    """Jackson damping g_k, k = 0..degree-1 (Weiße et al. 2006, eq. 71 with N = degree)."""
+    k = np.arange(degree)
+    q = np.pi / (degree + 1)
+    return ((degree - k + 1) * np.cos(q * k) + np.sin(q * k) / np.tan(q)) / (degree + 1)
+
+
+def chebyshev_u(t: np.ndarray, degree: int) -> np.ndarray:
+    """U_0(t) .. U_{degree-1}(t) as rows: U_0 = 1, U_1 = 2t, U_{k+1} = 2t U_k - U_{k-1}."""
+    out = np.empty((degree, *np.shape(t)))
+    out[0] = 1.0
+    if degree > 1:
+        out[1] = 2.0 * t
+    for k in range(2, degree):
+        out[k] = 2.0 * t * out[k - 1] - out[k - 2]
+    return out
+
+
+def fit_chebyshev(samples: ArrayLike, degree: int = DEFAULT_DEGREE, support: tuple[float, float] | None = None
+                  ) -> tuple[np.ndarray, tuple[float, float]]:  # fmt: skip
+    """Damped coefficients g_k c_k, c_k = mean U_k(t_i), and the support [a, b] of a sample's density.
+
+    ``support`` defaults to the sample range widened by ``SUPPORT_MARGIN`` of its length on each side.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if support is None:
+        lo, hi = float(x.min()), float(x.max())
+        pad = SUPPORT_MARGIN * (hi - lo)
+        support = (lo - pad, hi + pad)
+    a, b = support
+    t = np.clip((x - (a + b) / 2) / ((b - a) / 2), -1.0, 1.0)
+    return chebyshev_u(t, degree).mean(axis=1) * jackson_factors(degree), (a, b)
+
+
+def chebyshev_density(coefficients: np.ndarray, support: tuple[float, float], x: ArrayLike) -> np.ndarray:
+    """rho(x) = (2 / (pi h)) sqrt(1 - t^2) sum_k coefficients_k U_k(t) on the support, 0 outside."""
+    a, b = support
+    h = (b - a) / 2
+    t = (np.asarray(x, dtype=np.float64) - (a + b) / 2) / h
+    inside = np.abs(t) < 1
+    tc = np.where(inside, t, 0.0)
+    series = np.tensordot(coefficients, chebyshev_u(tc, coefficients.size), axes=1)
+    return np.where(inside, 2.0 / (np.pi * h) * np.sqrt(1.0 - tc * tc) * series, 0.0)
+
+
+def free_decompress(coefficients: np.ndarray, support: tuple[float, float], ratio: float, x: ArrayLike,
+                    eta: float | None = None) -> np.ndarray:  # fmt: skip
+    """Density rho_N at ``x`` of the matrix ``ratio`` = N/n times larger than the one whose density is the series.
+
+    Solves z'(J) + (ratio - 1) / G_n(J) = z for the Joukowski variable J at z = x + i y, for heights y
+    descending geometrically from far above the support (where G_N(z) ~ 1/(z - mu) gives the root) to
+    ``eta``, all points at once, by Newton's method; G_N is analytic in the upper half-plane, so the root
+    moves continuously and lands on the second sheet inside the support.  Returns -Im G_n(J) / (pi ratio).
+    ``eta`` defaults to DEFAULT_ETA times the half-width of the support.
+
+    Raises
+    ------
+    DecompressionError
+        If Newton's method does not converge at some point, or the result is clearly negative somewhere
+        (the second-sheet continuation amplified the noise of high-order coefficients).
+    """
+    a, b = support
+    c, h = (a + b) / 2, (b - a) / 2
+    eta = DEFAULT_ETA * h if eta is None else eta
+    powers = np.arange(1, coefficients.size + 1)
+    points = np.asarray(x, dtype=np.float64)
+    mean = c + h * coefficients[1] / 2 if coefficients.size > 1 else c  # E[t] = c_1 / 2 (U_1 = 2t)
+
+    def g_n(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        jp = j[:, None] ** (powers - 1)
+        return (2.0 / h) * (jp * j[:, None]) @ coefficients, (2.0 / h) * jp @ (coefficients * powers)
+
+    top = 1e3 * ratio * (h + float(np.max(np.abs(points - c))))
+    t = (mean + (points + 1j * top - mean) / ratio - c) / h  # z' - mu ~ (z - mu) / ratio far away
+    j = t - np.sqrt(t - 1) * np.sqrt(t + 1)
+    for y in np.geomspace(top, eta, _LEVELS):
+        z = points + 1j * y
+        for _ in range(_MAX_NEWTON):
+            g, dg = g_n(j)
+            f = c + h * (j + 1.0 / j) / 2 + (ratio - 1.0) / g - z
+            step = f / (h * (1.0 - 1.0 / (j * j)) / 2 - (ratio - 1.0) * dg / (g * g))
+            j = j - step
+            if np.all(np.abs(step) < _NEWTON_TOL * np.maximum(1.0, np.abs(j))):
+                break
+        else:
+            bad = points[np.abs(step) >= _NEWTON_TOL * np.maximum(1.0, np.abs(j))]
+            raise DecompressionError(f"free decompression: Newton did not converge at x = {bad[0]:.6g} (height {y:.3g})")
+    density = -g_n(j)[0].imag / (np.pi * ratio)
+    if density.min() < -_NEGATIVE_TOLERANCE * density.max():
+        raise DecompressionError(
+            f"free decompression unstable (density {density.min():.3g} < 0): use a lower degree or a larger submatrix"
+        )
+    return density
+
+
+def decompressed_esd(w: np.ndarray, columns: int, x: ArrayLike, *, degree: int = DEFAULT_DEGREE, seed: int = 0,
+                     eta: float | None = None) -> GridDensity:  # fmt: skip
+    """Estimate the ESD of X = W^T W / N (W is N x M, N >= M) from ``columns`` random columns of W.
+
+    The eigenvalues of the principal submatrix W_S^T W_S / N are expanded (:func:`fit_chebyshev`) and
+    decompressed by r = M / columns (:func:`free_decompress`) at the ascending points ``x``.  Cost:
+    N columns^2 + columns^3 instead of N M^2 + M^3.
+    """
+    m = w.shape[1]
+    picked = np.sort(np.random.default_rng(seed).choice(m, size=columns, replace=False))
+    coefficients, support = fit_chebyshev(dense_eigenvalues(w[:, picked]), degree)
+    grid = np.asarray(x, dtype=np.float64)
+    return GridDensity(x=grid, density=free_decompress(coefficients, support, m / columns, grid, eta))

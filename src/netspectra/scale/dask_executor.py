@@ -1,0 +1,87 @@
+"""Dask distributed executor: layers (of one model or of many) spread over a cluster, results in input order.
+
+``DaskExecutor()`` starts a ``LocalCluster`` of ``workers`` processes with one task thread each (and
+CPUs // workers BLAS threads); ``DaskExecutor(scheduler="tcp://host:8786")`` connects to a running
+cluster (``dask scheduler`` / ``dask worker`` on each machine), whose workers must see the model files
+at the same paths (a shared filesystem): tasks carry file loaders, not weights.  One task per layer;
+with one thread per worker each worker holds one matrix at a time.  Needs ``pip install
+'netspectra[distributed]'`` (Rocklin, "Dask: parallel computation with blocked algorithms and task
+scheduling", SciPy 2015).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from netspectra.errors import UsageError
+from netspectra.io._util import one_line
+from netspectra.scale.executor import ExecutorError
+from netspectra.scale.workers import cpu_count, limit_threads, threads_per_worker
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class DaskExecutor:
+    """Runs tasks on a Dask cluster: a new local one, or the one at ``scheduler``.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of a running scheduler; None starts a LocalCluster (closed on exit).
+    workers : int, optional
+        Worker processes of the local cluster (default: CPUs).
+    processes : bool
+        Local workers as processes (default) or as threads of this process (fast to start; for tests).
+    """
+
+    def __init__(self, scheduler: str | None = None, workers: int | None = None, *, processes: bool = True):
+        self.scheduler = scheduler
+        self.workers = workers or cpu_count()
+        self.processes = processes
+        self._client: Any = None
+        self._cluster: Any = None
+
+    def __enter__(self) -> "DaskExecutor":
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise UsageError("the dask executor needs: pip install 'netspectra[distributed]'") from None
+        try:
+            if self.scheduler is None:
+                self._cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=self.processes,
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster)
+                if self.processes:
+                    self._client.run(limit_threads, threads_per_worker(self.workers))
+            else:
+                self._client = Client(self.scheduler, timeout=30)
+        except (OSError, TimeoutError) as exc:
+            self.__exit__()
+            raise ExecutorError(f"cannot start or reach the dask cluster: {one_line(exc)}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+        """Submit one task per item (``pure=False``: never deduplicated), yield the results in order."""
+        from distributed import KilledWorker
+
+        futures = self._client.map(fn, list(items), pure=False)
+        for index in range(len(futures)):
+            try:
+                result = futures[index].result()
+            except KilledWorker as exc:
+                raise ExecutorError(f"dask workers kept dying on a task (killed for memory?): {one_line(exc)}") from None
+            futures[index] = None  # let the cluster release it
+            yield result

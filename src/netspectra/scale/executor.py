@@ -1,0 +1,89 @@
+"""Executors: run one function over many items, results in input order.
+
+``local`` runs in this process; ``process`` in a pool of worker processes on this machine
+(:mod:`.process_pool`); ``dask`` on a Dask distributed cluster (:mod:`.dask_executor`).  All three
+preserve order, so a parallel run's report is row for row the serial one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
+
+from netspectra.errors import NetspectraError, UsageError
+from netspectra.scale.workers import Shape, default_workers
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: Names accepted where an executor is asked for by name.
+EXECUTORS = ("local", "process", "dask")
+
+
+class ExecutorError(NetspectraError):
+    """A worker died (killed for memory, crashed) or the cluster could not be reached."""
+
+
+class Executor(Protocol):
+    """Maps a function over items, yielding the results in input order; used as a context manager."""
+
+    def __enter__(self) -> "Executor": ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]: ...
+
+
+class LocalExecutor:
+    """Runs everything in this process, one item at a time."""
+
+    def __enter__(self) -> "LocalExecutor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+        return (fn(item) for item in items)
+
+
+def make_executor(kind: str, *, workers: int | None = None, shapes: Sequence[Shape] = (),
+                  scheduler: str | None = None) -> Executor:  # fmt: skip
+    """An executor by name: ``local``, ``process`` (``workers`` default: :func:`default_workers` of
+    ``shapes``) or ``dask`` (``scheduler`` address, or a local cluster of ``workers`` processes)."""
+    if kind not in EXECUTORS:
+        raise UsageError(f"unknown executor {kind!r}: choose one of {', '.join(EXECUTORS)}")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"workers must be a positive integer, got {workers!r}")
+    if scheduler is not None and kind != "dask":
+        raise UsageError("a scheduler address needs the dask executor")
+    if kind == "local":
+        if workers not in (None, 1):
+            raise UsageError(f"{workers} workers need the process or dask executor, not local")
+        return LocalExecutor()
+    if kind == "process":
+        from netspectra.scale.process_pool import ProcessExecutor
+
+        return ProcessExecutor(default_workers(shapes) if workers is None else workers)
+    from netspectra.scale.dask_executor import DaskExecutor
+
+    return DaskExecutor(scheduler=scheduler, workers=workers)
+
+
+@contextmanager
+def executor_scope(executor: str | Executor, *, workers: int | None = None, shapes: Sequence[Shape] = ()
+                   ) -> Iterator[Executor]:  # fmt: skip
+    """An open executor: one made by name (and closed on exit), or the caller's own, used as it is."""
+    if not isinstance(executor, str):
+        if workers is not None:
+            raise UsageError("give workers to the executor object, not alongside it")
+        yield executor
+        return
+    with make_executor(executor, workers=workers, shapes=shapes) as made:
+        yield made
+
+
+def shapes_of(weights: Sequence[Any]) -> list[Shape]:
+    """(k, N, M) of each :class:`~netspectra.io.WeightMatrix`."""
+    return [(w.num_matrices, *w.matrix_shape) for w in weights]

@@ -1,0 +1,133 @@
+"""Tail-only analysis of a layer: the power law fitted on the top K eigenvalues, for layers too large to decompose.
+
+Convention: W is N x M with N >= M; the eigenvalues are those of X = W^T W / N.
+
+The power-law fit (Clauset, Shalizi & Newman, SIAM Rev. 2009) needs only the eigenvalues >= xmin, so the
+top K suffice when the tail is shorter than the window.  Rule (rmt_algorithms.md §7): fit on the top K;
+if the chosen xmin is among the lowest ``WINDOW_BOTTOM`` of the window, the window may be cutting the
+tail: double K and refit, at most ``MAX_DOUBLINGS`` times; if xmin is still at the bottom, the row is
+flagged ``window-limited`` (alpha may be biased: rerun with a larger K).  A window that reaches the end
+of the spectrum (all eigenvalues, or all non-zero ones) is never window-limited.
+
+Known from the window: lambda_max and the norms, the Frobenius norm and stable rank (from the trace of
+W^T W, computed from W directly), alpha and its tail columns, alpha_weighted and the ``_ww`` norms.  The
+columns that need the bulk (ranks, entropy, Marchenko–Pastur fit, spikes, log_alpha_norm) stay NaN,
+``rank_loss`` and ``num_spikes`` 0, and the warning says ``tail-only``.  ``num_evals`` is the window size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from netspectra.diagnose.layer import (
+    OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, AnalysisOptions, LayerReport, analyze_spectrum,
+)  # fmt: skip
+from netspectra.linalg import Spectrum, SpectrumOptions, compute_spectrum, compute_top_spectrum
+from netspectra.linalg.choose import TOP_K_BACKENDS, choose_backend
+from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
+
+#: xmin among the lowest this fraction of the window: the window may be cutting the tail.
+WINDOW_BOTTOM = 0.10
+#: The window grows to at most K x 2^MAX_DOUBLINGS.
+MAX_DOUBLINGS = 3
+#: Warning label of a fit whose xmin stayed at the bottom of the largest window.
+WINDOW_LIMITED = "window-limited"
+
+
+@dataclass(frozen=True)
+class TailWindow:
+    """The top of a spectrum, its power-law fit (None if it failed, with the reason) and the window flag."""
+
+    spectrum: Spectrum
+    fit: PowerLawFit | None
+    failure: str
+    window_limited: bool
+
+
+def _fit(spectrum: Spectrum, options: AnalysisOptions) -> tuple[PowerLawFit | None, str]:
+    window = spectrum.eigenvalues
+    nonzero = window[window > spectrum.zero_tolerance]
+    if nonzero.size < options.min_fit_evals:
+        return None, f"fit-failed: {nonzero.size} non-zero eigenvalues (< {options.min_fit_evals})"
+    try:
+        return fit_power_law(nonzero, min_tail=options.min_tail), ""
+    except ValueError as exc:
+        return None, f"fit-failed: {exc}"
+
+
+def fit_tail_window(stack: np.ndarray, count: int, options: AnalysisOptions = AnalysisOptions(),
+                    spectrum_options: SpectrumOptions = SpectrumOptions()) -> TailWindow:  # fmt: skip
+    """Top ``count`` eigenvalues of a (k, N, M) stack (N >= M) and their power-law fit, growing the window by the rule above."""
+    k, n, m = stack.shape
+    full: Spectrum | None = None
+    for doubling in range(MAX_DOUBLINGS + 1):
+        wanted = SpectrumOptions(backend=spectrum_options.backend, tail_only=count)
+        if full is None and choose_backend(n, m, wanted) not in TOP_K_BACKENDS:
+            full = compute_spectrum(stack, wanted)  # every eigenvalue anyway: decompose once, slice windows
+        spectrum = full.top(count) if full is not None else compute_top_spectrum(stack, count, wanted)
+        fit, failure = _fit(spectrum, options)
+        window = spectrum.eigenvalues
+        reaches_end = spectrum.complete or window[0] <= spectrum.zero_tolerance
+        at_bottom = fit is not None and int(np.searchsorted(window, fit.xmin)) < WINDOW_BOTTOM * window.size
+        if reaches_end or not at_bottom:
+            return TailWindow(spectrum, fit, failure, window_limited=False)
+        if doubling < MAX_DOUBLINGS:
+            count *= 2
+    return TailWindow(spectrum, fit, failure, window_limited=True)
+
+
+def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, dtype: str = "",
+                 options: AnalysisOptions = AnalysisOptions(),
+                 spectrum_options: SpectrumOptions = SpectrumOptions(tail_only=256)) -> LayerReport:  # fmt: skip
+    """LayerReport of a (k, N, M) stack (N >= M) from the top ``spectrum_options.tail_only`` eigenvalues.
+
+    When the window covers the whole spectrum the report is the full one (:func:`analyze_spectrum`).
+    """
+    result = fit_tail_window(stack, spectrum_options.tail_only, options, spectrum_options)
+    spectrum, fit = result.spectrum, result.fit
+    if spectrum.complete:
+        return analyze_spectrum(spectrum, name=name, layer_index=layer_index, kind=kind, dtype=dtype, options=options)
+    k, n, m = stack.shape
+    lam_max, total = spectrum.lambda_max, spectrum.total
+    ww_scale = n * (k / 2.0 if kind == "conv2d" else 1.0)
+    warnings = [f"tail-only: top {spectrum.eigenvalues.size} of {k * m} eigenvalues"]
+    if result.window_limited:
+        warnings.append(WINDOW_LIMITED)
+    if result.failure:
+        warnings.append(result.failure)
+    elif fit.alpha > UNDER_TRAINED_ALPHA:
+        warnings.append("under-trained")
+    elif fit.alpha < OVER_TRAINED_ALPHA:
+        warnings.append("over-trained")
+    alpha = fit.alpha if fit else math.nan
+    return LayerReport(
+        name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
+        num_evals=int(spectrum.eigenvalues.size),
+        lambda_max=lam_max,
+        spectral_norm=math.sqrt(n * lam_max),
+        log_spectral_norm=_log10(math.sqrt(n * lam_max)),
+        frobenius_norm=math.sqrt(n * total),
+        log_frobenius_norm=_log10(math.sqrt(n * total)),
+        stable_rank=total / lam_max,
+        alpha=alpha,
+        alpha_se=fit.alpha_se if fit else math.nan,
+        xmin=fit.xmin if fit else math.nan,
+        xmax=fit.xmax if fit else math.nan,
+        ks_distance=fit.ks_distance if fit else math.nan,
+        num_tail=fit.num_tail if fit else 0,
+        alpha_weighted=alpha * _log10(lam_max * ww_scale),
+        lambda_max_ww=lam_max * ww_scale,
+        log_spectral_norm_ww=_log10(lam_max * ww_scale),
+        log_norm_ww=_log10(total * ww_scale),
+        dtype=dtype,
+        status="ok" if fit else "fit-failed",
+        warning="; ".join(warnings),
+        eigenvalues=spectrum.eigenvalues,
+    )
+
+
+def _log10(x: float) -> float:
+    return math.log10(x) if x > 0 else -math.inf

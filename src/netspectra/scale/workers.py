@@ -1,0 +1,97 @@
+"""How many worker processes, and how many BLAS threads each: the sizing rule of the parallel executors.
+
+Rule (measured in ``benchmarks/bench_scale.py``, docs/scale.md):
+
+* one process when the model is small: the estimated work sum_layers k (N M^2 + 4/3 M^3) (Gram plus
+  tridiagonalisation, in flops) is below ``PARALLEL_MIN_FLOPS``, about 4 s of one core, where starting
+  worker processes (about 1 s each: a fresh interpreter importing numpy, scipy and netspectra) would
+  cost more than it saves;
+* otherwise as many processes as CPUs, but no more than there are layers, and no more than fit in the
+  available memory at ``worker_peak_bytes`` of the largest layer each;
+* BLAS/OpenMP threads per worker = CPUs // workers, so that workers x threads <= CPUs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+
+#: Below this much estimated work (flops), analysis runs in one process.
+PARALLEL_MIN_FLOPS = 2e10
+#: Resident memory of a worker before it loads a matrix (interpreter, numpy, scipy, netspectra).
+WORKER_BASE_BYTES = 200 * 2**20
+#: Environment variables read by BLAS and OpenMP runtimes when they load.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")  # fmt: skip
+
+#: A layer's shape as (k, N, M): k matrices of N x M, N >= M.
+Shape = tuple[int, int, int]
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def available_memory() -> int | None:
+    """``MemAvailable`` from /proc/meminfo in bytes, or None where there is no such file."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def layer_flops(shape: Shape) -> float:
+    """k (N M^2 + 4/3 M^3): Gram matrices plus their tridiagonalisation."""
+    k, n, m = shape
+    return k * (n * m * m + 4.0 * m**3 / 3.0)
+
+
+def worker_peak_bytes(shape: Shape) -> int:
+    """Peak memory of a worker analysing one layer: the decoded float32 and float64 copies (12 k N M bytes),
+    the Gram matrix and solver workspace (16 M^2) and ``WORKER_BASE_BYTES``."""
+    k, n, m = shape
+    return 12 * k * n * m + 16 * m * m + WORKER_BASE_BYTES
+
+
+def default_workers(shapes: Iterable[Shape], *, cpus: int | None = None, memory: int | None = None) -> int:
+    """Worker processes for layers of these shapes, by the rule of this module.
+
+    ``cpus`` defaults to :func:`cpu_count`, ``memory`` to :func:`available_memory` (no cap if unknown).
+    """
+    shapes = list(shapes)
+    cpus = cpu_count() if cpus is None else cpus
+    if not shapes or sum(layer_flops(s) for s in shapes) < PARALLEL_MIN_FLOPS:
+        return 1
+    workers = min(cpus, len(shapes))
+    memory = available_memory() if memory is None else memory
+    if memory:
+        workers = min(workers, max(1, memory // max(worker_peak_bytes(s) for s in shapes)))
+    return max(1, workers)
+
+
+def threads_per_worker(workers: int, cpus: int | None = None) -> int:
+    """BLAS threads for each of ``workers`` processes: CPUs // workers, at least 1."""
+    return max(1, (cpu_count() if cpus is None else cpus) // workers)
+
+
+def limit_threads(threads: int) -> None:
+    """Cap BLAS/OpenMP threads in this process (a worker initializer).
+
+    Libraries already loaded are capped through threadpoolctl (Varoquaux et al., BSD); those loaded later
+    (torch) read the environment variables set here.
+    """
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)

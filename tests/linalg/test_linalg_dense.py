@@ -1,0 +1,63 @@
+"""Dense backend: Gram + syevd, and the SVD fallback for ill-conditioned matrices."""
+
+import numpy as np
+import pytest
+
+from netspectra.linalg import Spectrum, compute_spectrum
+from netspectra.linalg.dense import dense_eigenvalues, gram_eigenvalues, needs_svd, svd_eigenvalues
+
+
+def planted(n, m, singular_values, seed=0):
+    rng = np.random.default_rng(seed)
+    u = np.linalg.qr(rng.standard_normal((n, m)))[0]
+    v = np.linalg.qr(rng.standard_normal((m, m)))[0]
+    return (u * singular_values) @ v.T
+
+
+def test_gram_and_svd_agree_on_a_well_conditioned_matrix():
+    w = np.random.default_rng(1).standard_normal((300, 120))
+    gram, svd = gram_eigenvalues(w), svd_eigenvalues(w)
+    np.testing.assert_allclose(gram, svd, rtol=1e-12)
+    assert not needs_svd(gram, 120)
+    np.testing.assert_array_equal(dense_eigenvalues(w), gram)
+
+
+def test_ill_conditioned_matrix_falls_back_to_svd_and_recovers_small_eigenvalues():
+    n, m = 400, 100
+    s = np.geomspace(1.0, 1e-7, m)
+    w = planted(n, m, s)
+    true = np.sort(s**2 / n)
+    gram = gram_eigenvalues(w)
+    assert needs_svd(gram, m)
+    gram_error = np.max(np.abs(np.sort(gram)[50:] - true[50:]) / true[50:])
+    dense_error = np.max(np.abs(dense_eigenvalues(w) - true) / true)
+    assert gram_error > 1e-4  # the Gram cannot resolve lambda ~ 1e-14 lambda_max
+    assert dense_error < 1e-6
+
+
+def test_rank_deficient_matrix_keeps_the_gram_path():
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((200, 10)) @ rng.standard_normal((10, 80))
+    gram = gram_eigenvalues(w)
+    assert not needs_svd(gram, 80)  # the 70 zero eigenvalues sit below the zero tolerance
+    spectrum = compute_spectrum(w)
+    assert np.count_nonzero(spectrum.eigenvalues <= spectrum.zero_tolerance) == 70
+
+
+def test_compute_spectrum_orients_pools_and_clips():
+    rng = np.random.default_rng(3)
+    stack = rng.standard_normal((3, 40, 90))  # N < M: transposed to 90 x 40
+    spectrum = compute_spectrum(stack)
+    expected = np.sort(np.concatenate([np.linalg.eigvalsh(w @ w.T / 90) for w in stack]))
+    assert (spectrum.n, spectrum.m, spectrum.num_matrices) == (90, 40, 3)
+    np.testing.assert_allclose(spectrum.eigenvalues, np.maximum(expected, 0), rtol=1e-12, atol=1e-14)
+    assert spectrum.complete and spectrum.trace is None
+    assert spectrum.total == pytest.approx(np.sum(stack**2) / 90, rel=1e-12)
+
+
+def test_top_window_of_a_spectrum():
+    spectrum = Spectrum(eigenvalues=np.arange(1.0, 11.0), n=20, m=10)
+    top = spectrum.top(3)
+    np.testing.assert_array_equal(top.eigenvalues, [8.0, 9.0, 10.0])
+    assert not top.complete and top.total == 55.0 and top.lambda_max == 10.0
+    assert spectrum.top(10) is spectrum

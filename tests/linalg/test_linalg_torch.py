@@ -1,0 +1,39 @@
+"""torch backend (CPU here; CUDA when present) against the dense float64 backend."""
+
+import numpy as np
+import pytest
+
+from netspectra.linalg import SpectrumOptions, compute_spectrum
+from netspectra.linalg.torch_backend import torch_device, torch_eigenvalues
+from netspectra.rmt.powerlaw import fit_power_law
+
+torch = pytest.importorskip("torch")
+
+
+def heavy(seed=0, n=500, m=250):
+    rng = np.random.default_rng(seed)
+    u = np.linalg.qr(rng.standard_normal((n, m)))[0]
+    v = np.linalg.qr(rng.standard_normal((m, m)))[0]
+    return (u * (1.0 - rng.random(m)) ** (-1.0 / 3.0)) @ v.T
+
+
+def test_float64_on_device_agrees_with_dense():
+    w = heavy()
+    dense = compute_spectrum(w).eigenvalues
+    on_device = compute_spectrum(w, SpectrumOptions(backend="torch")).eigenvalues
+    np.testing.assert_allclose(on_device, dense, rtol=1e-10, atol=1e-12 * dense[-1])
+    assert fit_power_law(on_device).alpha == pytest.approx(fit_power_law(dense).alpha, rel=1e-9)
+
+
+def test_float32_gram_keeps_the_tail():
+    w = heavy(1)
+    dense = compute_spectrum(w).eigenvalues
+    single = np.sort(torch_eigenvalues(w, gram_dtype="float32"))
+    top = slice(-50, None)
+    np.testing.assert_allclose(single[top], dense[top], rtol=1e-5)
+    assert fit_power_law(single).alpha == pytest.approx(fit_power_law(dense).alpha, abs=1e-3)
+
+
+def test_device_is_cuda_only_when_available():
+    assert torch_device() == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert torch_device("cpu") == "cpu"
