@@ -24,15 +24,15 @@ def test_gram_and_svd_agree_on_a_well_conditioned_matrix():
 
 def test_ill_conditioned_matrix_falls_back_to_svd_and_recovers_small_eigenvalues():
     n, m = 400, 100
-    s = np.geomspace(1.0, 1e-7, m)
+    s = np.geomspace(1.0, 1e-6, m)  # lambda_min / lambda_max = 1e-12
     w = planted(n, m, s)
     true = np.sort(s**2 / n)
     gram = gram_eigenvalues(w)
     assert needs_svd(gram, m)
-    gram_error = np.max(np.abs(np.sort(gram)[50:] - true[50:]) / true[50:])
+    gram_error = np.max(np.abs(gram - true) / true)
     dense_error = np.max(np.abs(dense_eigenvalues(w) - true) / true)
-    assert gram_error > 1e-4  # the Gram cannot resolve lambda ~ 1e-14 lambda_max
-    assert dense_error < 1e-6
+    assert gram_error > 1e-6  # eps lambda_max / lambda ~ 1e-4 at the bottom
+    assert dense_error < 1e-9
 
 
 def test_rank_deficient_matrix_keeps_the_gram_path():

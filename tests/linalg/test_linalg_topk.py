@@ -28,13 +28,13 @@ def test_lanczos_matches_dense_top_k(heavy):
 
 def test_randomized_bias_sits_at_the_window_bottom_and_oversampling_removes_it(heavy):
     exact = compute_spectrum(heavy).eigenvalues[-40:]
-    rough = randomized_top_eigenvalues(heavy, 40, oversample=5, power_iterations=0)
+    rough = randomized_top_eigenvalues(heavy, 40, oversample=10, power_iterations=4)  # sklearn's defaults
     tuned = randomized_top_eigenvalues(heavy, 40)  # p = k, q = 7
     rough_err = np.abs(rough - exact) / exact
     tuned_err = np.abs(tuned - exact) / exact
-    assert rough_err[:10].max() > 10 * rough_err[-10:].max()  # bottom of the window is worst
-    assert rough_err.max() > 1e-2
-    assert tuned_err.max() < 1e-3
+    assert rough_err[:10].max() > 5 * rough_err[-10:].max()  # the bottom of the window is worst
+    assert rough_err.max() > 3e-2
+    assert tuned_err.max() < 1e-2 and tuned_err.max() < rough_err.max() / 5
 
 
 def test_top_spectrum_of_a_stack_is_the_top_of_the_pooled_spectrum():

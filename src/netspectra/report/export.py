@@ -27,6 +27,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     if not path.parent.is_dir():
         raise UsageError(f"{path}: directory {path.parent} does not exist")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -46,6 +47,12 @@ def check_output_path(path: str | Path) -> Path:
     if not path.parent.is_dir():
         raise UsageError(f"{path}: directory {path.parent} does not exist")
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_report(report: ModelReport, path: str | Path) -> Path:
