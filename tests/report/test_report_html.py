@@ -5,15 +5,14 @@ from __future__ import annotations
 import base64
 import math
 import re
-from dataclasses import field, make_dataclass, replace
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
 
-from netspectra import LayerReport, ModelReport
+from netspectra import ModelReport
 from netspectra.errors import UsageError
 from netspectra.report import html as html_report
-from netspectra.report.render import safe_filename, write_plots
 from netspectra.report.verdict import layer_labels, reading, split_warning
 
 
@@ -89,8 +88,8 @@ def test_summary_table_and_details_cover_every_layer(small_report, rendered):
     assert len(images) == 1 + sum(layer.status != "error" for layer in layers)  # + the alpha-by-depth figure
     assert [in_template for _, in_template in images] == [False] + [True] * (len(images) - 1)
     png = base64.b64decode(images[1][0]["src"].split(",", 1)[1])
-    assert (int(images[1][0]["width"]), int(images[1][0]["height"])) == (1210, 288)
-    assert int.from_bytes(png[16:20], "big") == 1210
+    assert (int(images[1][0]["width"]), int(images[1][0]["height"])) == (1200, 290)
+    assert int.from_bytes(png[16:20], "big") == 1200
     broken = page.text_by_id["layer-3"]
     assert "No spectrum to plot" in broken and "NaN/Inf" in broken
 
@@ -111,30 +110,32 @@ def test_cells_carry_sortable_values(small_report, rendered):
 def test_names_and_warnings_are_escaped(rows_only):
     layers = list(rows_only.layers)
     evil = '<script>alert("x")</script>'
-    layers[0] = replace(layers[0], name=evil, warning=f"under-trained; loader note with <b> & {evil}")
+    layers[0] = replace(layers[0], name=evil, warning=f"under-trained; loader note with <u> & {evil}")
     text = html_report.render_html(ModelReport(source="/m/<model>.pt", layers=tuple(layers)))
-    assert evil not in text and "<b>" not in text
+    assert evil not in text and "<u>" not in text and "with &lt;u&gt; &amp; &lt;script&gt;" in text
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
     assert len(re.findall(r"<script>", text)) == 2  # only the page's own two scripts
     page = Page(text)
     assert page.find("tr", **{"data-name": evil})
 
 
-def test_depth_columns_and_phases_show_when_the_layers_have_them(rows_only):
-    deep_layer = make_dataclass(
-        "DeepLayer", [("phase", str, field(default="")), ("spacing_ratio", float, field(default=math.nan))],
-        bases=(LayerReport,), frozen=True,
-    )
+DEPTH_TABLE_COLUMNS = {"phase": "", "spacing_ratio": math.nan, "kappa_htmp": math.nan, "mp_area": math.nan}
+
+
+def test_depth_columns_and_phases_show_when_the_layers_have_values(rows_only):
+    blank = [replace(layer, **DEPTH_TABLE_COLUMNS) for layer in rows_only.layers]  # as without depth analysis
+    plain = Page(html_report.render_html(ModelReport(source="plain", layers=tuple(blank))))
+    keys = [a["data-key"] for a in plain.find("th")]
+    assert not set(DEPTH_TABLE_COLUMNS) & set(keys) and "Phases:" not in plain.text_by_id["summary"]
     phases = ["heavy-tailed", "bulk+spikes", "heavy-tailed", ""]
-    layers = tuple(deep_layer(**{f: getattr(layer, f) for f in layer.__dataclass_fields__}, phase=p, spacing_ratio=0.53)
-                   for layer, p in zip(rows_only.layers, phases))
-    page = Page(html_report.render_html(ModelReport(source="deep", layers=layers)))
+    deep = tuple(replace(layer, phase=p, phase_reason="because" if p else "", spacing_ratio=0.53)
+                 for layer, p in zip(blank, phases))
+    page = Page(html_report.render_html(ModelReport(source="deep", layers=deep)))
     keys = [a["data-key"] for a in page.find("th")]
     assert "phase" in keys and "spacing_ratio" in keys and "kappa_htmp" not in keys
     assert keys[-1] == "warning"
     assert "Phases: heavy-tailed 2 · bulk+spikes 1" in page.text_by_id["summary"]
-    plain = Page(html_report.render_html(ModelReport(source="plain", layers=rows_only.layers[:1])))
-    assert "phase" not in [a["data-key"] for a in plain.find("th")]
+    assert "phase heavy-tailed: because" in page.text_by_id["layer-0"]
 
 
 def test_verdict_sentence_and_labels(small_report):
@@ -142,6 +143,11 @@ def test_verdict_sentence_and_labels(small_report):
     fitted = sum(layer.status == "ok" for layer in small_report.layers)
     assert f"of {fitted} fitted layers have alpha between 2 and 6" in sentence
     assert "(1 not analyzable)" in sentence
+    first, *rest = small_report.layers
+    flagged = ModelReport(source="x", layers=(replace(first, warning="correlation-trap; under-trained"),
+                                              *(layer if layer.status == "error" else replace(layer, warning="")
+                                                for layer in rest)))
+    assert "flagged: 1 under-trained, 1 correlation-trap;" in reading(flagged.summary, flagged.layers)
     nothing = ModelReport(source="x", layers=(small_report.layers[-1],))
     assert reading(nothing.summary, nothing.layers).startswith("No layer of the 1 has a power-law fit")
     assert split_warning("fit-failed: 2 non-zero; under-trained; fused qkv analyzed whole") == [
@@ -167,16 +173,3 @@ def test_write_html_is_atomic_and_checks_the_path(rows_only, tmp_path):
 ])
 def test_display_name(source, name):
     assert html_report.display_name(source) == name
-
-
-def test_write_plots_files_in_one_or_two_processes_agree(small_report, tmp_path):
-    report = ModelReport(source="two", layers=(small_report.layers[0], small_report.layers[-1]))  # ok, error
-    one = write_plots(report, tmp_path / "one", "png", workers=1)
-    two = write_plots(report, tmp_path / "two", "png", workers=2)
-    names = sorted(p.name for p in one)
-    assert names == sorted(p.name for p in two) == [
-        "0_blocks.0.random_esd.png", "0_blocks.0.random_mp.png", "0_blocks.0.random_spacing.png", "alpha_depth.png"]
-    assert all((tmp_path / "one" / n).read_bytes() == (tmp_path / "two" / n).read_bytes() for n in names)
-    with pytest.raises(ValueError, match="unknown plot format"):
-        write_plots(report, tmp_path / "x", "gif")
-    assert safe_filename("encoder/layer.0:q[k] .weight") == "encoder_layer.0_q_k"

@@ -17,7 +17,8 @@ import numpy as np
 from netspectra.diagnose import metrics
 from netspectra.linalg import Spectrum
 from netspectra.rmt import marchenko_pastur as mp
-from netspectra.rmt.powerlaw import fit_power_law
+from netspectra.diagnose.depth import depth_metrics
+from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 
 #: alpha above this: "under-trained" (WeightWatcher's UNDER_TRAINED_THRESH).
 UNDER_TRAINED_ALPHA = 6.0
@@ -39,11 +40,15 @@ class AnalysisOptions:
         Fewest non-zero eigenvalues for a power-law fit; below it the fit is skipped (``fit-failed``).
     tw_level : float
         Tracy–Widom quantile of the bulk edge used to count spikes (0.90, 0.95 or 0.99).
+    depth : bool
+        Also compute the RMT-depth columns (:mod:`netspectra.diagnose.depth`: spikes' signal strength and
+        overlaps, HTMP, level spacing, tail likelihood-ratio tests, MP bulk area, correlation traps, phase).
     """
 
     min_tail: int = 10
     min_fit_evals: int = 20
     tw_level: float = 0.95
+    depth: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,31 @@ class LayerReport:
     log_spectral_norm_ww: float = math.nan
     log_norm_ww: float = math.nan
     log_alpha_norm: float = math.nan
+    phase: str = ""
+    phase_reason: str = ""
+    mp_width: float = math.nan
+    mp_area: float = math.nan
+    tail_weight: float = math.nan
+    ks_bulk_mp: float = math.nan
+    p_bulk_mp: float = math.nan
+    spike_strength_max: float = math.nan
+    spike_cos2_left_max: float = math.nan
+    spike_cos2_right_max: float = math.nan
+    kappa_htmp: float = math.nan
+    alpha_htmp: float = math.nan
+    htmp_prefers_mp: bool | None = None
+    spacing_ratio: float = math.nan
+    ks_goe: float = math.nan
+    ks_poisson: float = math.nan
+    lr_exponential: float = math.nan
+    p_exponential: float = math.nan
+    lr_lognormal: float = math.nan
+    p_lognormal: float = math.nan
+    lr_truncated_pl: float = math.nan
+    p_truncated_pl: float = math.nan
+    trap_distance: float = math.nan
+    trap_lambda_ratio: float = math.nan
+    correlation_trap: bool | None = None
     dtype: str = ""
     status: str = "ok"
     warning: str = ""
@@ -128,8 +158,13 @@ def analyze_spectrum(
     kind: str,
     dtype: str = "",
     options: AnalysisOptions = AnalysisOptions(),
+    stack: np.ndarray | None = None,
 ) -> LayerReport:
     """Compute every metric of one layer from its spectrum (eigenvalues of W^T W / N).
+
+    With ``options.depth`` and the float64 ``stack`` (k, N, M) behind the spectrum, the RMT-depth
+    columns of :func:`netspectra.diagnose.depth.depth_metrics` are filled in too (the stack is only
+    used for the correlation-trap shuffle).
 
     * norms: spectral s_max = sqrt(N lambda_max), Frobenius sqrt(N sum lambda) (over all k matrices);
     * ranks: stable rank, Roy–Vetterli effective rank, normalised entropy, rank loss (eigenvalues
@@ -165,6 +200,9 @@ def analyze_spectrum(
         elif fit.alpha < OVER_TRAINED_ALPHA:
             warnings.append("over-trained")
 
+    depth = depth_columns(spectrum, stack, fit) if options.depth and stack is not None else {}
+    if depth.get("correlation_trap"):
+        warnings.append("correlation-trap")
     lam_max_ww = lam_max * ww_scale
     alpha = fit.alpha if fit else math.nan
     return LayerReport(
@@ -205,7 +243,21 @@ def analyze_spectrum(
         status="ok" if fit else "fit-failed",
         warning="; ".join(warnings),
         eigenvalues=evals,
+        **depth,
     )
+
+
+def depth_columns(spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None) -> dict[str, object]:
+    """:func:`depth_metrics` with NaN flags turned into None (a nullable boolean column) and a phase that
+    could not be classified into an empty string."""
+    depth = depth_metrics(spectrum, stack, fit)
+    for flag in ("htmp_prefers_mp", "correlation_trap"):
+        if not isinstance(depth[flag], bool):
+            depth[flag] = None
+    for text in ("phase", "phase_reason"):
+        if not isinstance(depth[text], str):
+            depth[text] = ""
+    return depth
 
 
 def _log10_power_sum(values: np.ndarray, power: float) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
-WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed")
+WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "correlation-trap")
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,22 @@ class ModelSummary:
     log_frobenius_norm_mean: float
     log_norm_ww_mean: float
     log_alpha_norm_mean: float
+    mp_area_mean: float
+    tail_weight_mean: float
+    spacing_ratio_mean: float
     warning_counts: dict[str, int] = field(default_factory=dict)
+    phase_counts: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
-        """Summary as a flat dict (warning counts as ``num_<label>`` keys)."""
-        out = {k: v for k, v in self.__dict__.items() if k != "warning_counts"}
+        """Summary as a flat dict (counts as ``num_<warning label>`` and ``phase_<phase>`` keys)."""
+        out = {k: v for k, v in self.__dict__.items() if k not in ("warning_counts", "phase_counts")}
         out.update({f"num_{label.replace('-', '_')}": n for label, n in self.warning_counts.items()})
+        out.update({f"phase_{_key(phase)}": n for phase, n in self.phase_counts.items()})
         return out
+
+
+def _key(label: str) -> str:
+    return label.replace("-", "_").replace("+", "_")
 
 
 @dataclass(frozen=True)
@@ -92,7 +102,11 @@ def summarize(source: str, layers: tuple[LayerReport, ...]) -> ModelSummary:
         log_frobenius_norm_mean=mean("log_frobenius_norm", analyzed),
         log_norm_ww_mean=mean("log_norm_ww", analyzed),
         log_alpha_norm_mean=mean("log_alpha_norm", ok),
+        mp_area_mean=mean("mp_area", analyzed),
+        tail_weight_mean=mean("tail_weight", analyzed),
+        spacing_ratio_mean=mean("spacing_ratio", analyzed),
         warning_counts=counts,
+        phase_counts=dict(Counter(r.phase for r in analyzed if r.phase)),
     )
 
 

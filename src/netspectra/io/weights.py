@@ -57,7 +57,8 @@ class WeightMatrix:
 
 def orient(matrices: np.ndarray) -> np.ndarray:
     """Return a float64 stack of shape (k, N, M) with N >= M, transposing each matrix if needed."""
-    arr = np.asarray(matrices, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are reported by the pipeline's checks
+        arr = np.asarray(matrices, dtype=np.float64)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.shape[1] < arr.shape[2]:

@@ -24,7 +24,11 @@ continuation.
 Limits (measured in docs/scale.md and tests): smooth, atom-free densities with square-root edges (the U_k
 basis), moderate ratios r (the continuation multiplies coefficient noise by |J|^(k+1) on the second
 sheet), a submatrix large enough for its extreme eigenvalues to locate the edges.  A spike, an atom (a
-rank-deficient X) or a hard edge at 0 (M = N) is not represented.
+rank-deficient X) or a hard edge at 0 (M = N) is not represented; a density with a deep dip can fold
+the characteristic map, and Newton then fails (:class:`DecompressionError`, never a silent answer).
+Measured on Marchenko–Pastur (X of a 3200 x 800 Gaussian W, beta = 1/4, degree 8): Wasserstein-1 / KS
+0.011 / 0.015 from 400 columns (r = 2), 0.021 / 0.025 from 200 (r = 4), 0.17 / 0.15 from 100 (r = 8),
+against 0.21 / 0.25 for the raw ESD of the 200-column submatrix; degree 16 at r = 4 gave 0.19.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from netspectra.errors import NetspectraError
 from netspectra.linalg.dense import dense_eigenvalues
 from netspectra.linalg.density import GridDensity
 
-#: Default number of Chebyshev terms (measured: 8 is stable up to ratio 8 on Marchenko–Pastur; 32 is not).
+#: Default number of Chebyshev terms (measured: 8 is accurate to ratio 4 on Marchenko–Pastur; 16 and up are not).
 DEFAULT_DEGREE = 8
 #: A decompressed density below -this x its maximum means the continuation amplified noise.
 _NEGATIVE_TOLERANCE = 0.01
@@ -47,8 +51,8 @@ DEFAULT_ETA = 1e-3
 #: Newton stops when |dJ| is below this, gives up after _MAX_NEWTON steps.
 _NEWTON_TOL = 1e-12
 _MAX_NEWTON = 60
-#: Heights of the descent from far above the support to eta (geometric, ratio about 0.8 per level).
-_LEVELS = 80
+#: Heights of the descent from far above the support to eta (geometric).
+_LEVELS = 200
 
 
 class DecompressionError(NetspectraError):
@@ -127,21 +131,29 @@ def free_decompress(coefficients: np.ndarray, support: tuple[float, float], rati
         jp = j[:, None] ** (powers - 1)
         return (2.0 / h) * (jp * j[:, None]) @ coefficients, (2.0 / h) * jp @ (coefficients * powers)
 
+    def solve(j: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Newton for z'(J) + (ratio - 1) / G_n(J) = z from ``j``; returns J and dz/dJ at it."""
+        active = np.arange(z.size)
+        slope = np.empty_like(j)
+        for _ in range(_MAX_NEWTON):
+            ja = j[active]
+            g, dg = g_n(ja)
+            f = c + h * (ja + 1.0 / ja) / 2 + (ratio - 1.0) / g - z[active]
+            slope[active] = h * (1.0 - 1.0 / (ja * ja)) / 2 - (ratio - 1.0) * dg / (g * g)
+            step = f / slope[active]
+            j[active] = ja - step
+            active = active[np.abs(step) >= _NEWTON_TOL * np.maximum(1.0, np.abs(ja))]
+            if active.size == 0:
+                return j, slope
+        raise DecompressionError(f"free decompression: Newton did not converge at x = {z[active[0]].real:.6g}")
+
     top = 1e3 * ratio * (h + float(np.max(np.abs(points - c))))
     t = (mean + (points + 1j * top - mean) / ratio - c) / h  # z' - mu ~ (z - mu) / ratio far away
-    j = t - np.sqrt(t - 1) * np.sqrt(t + 1)
-    for y in np.geomspace(top, eta, _LEVELS):
-        z = points + 1j * y
-        for _ in range(_MAX_NEWTON):
-            g, dg = g_n(j)
-            f = c + h * (j + 1.0 / j) / 2 + (ratio - 1.0) / g - z
-            step = f / (h * (1.0 - 1.0 / (j * j)) / 2 - (ratio - 1.0) * dg / (g * g))
-            j = j - step
-            if np.all(np.abs(step) < _NEWTON_TOL * np.maximum(1.0, np.abs(j))):
-                break
-        else:
-            bad = points[np.abs(step) >= _NEWTON_TOL * np.maximum(1.0, np.abs(j))]
-            raise DecompressionError(f"free decompression: Newton did not converge at x = {bad[0]:.6g} (height {y:.3g})")
+    j, slope = solve(t - np.sqrt(t - 1) * np.sqrt(t + 1), points + 1j * top)
+    heights = np.geomspace(top, eta, _LEVELS)
+    for previous, y in zip(heights[:-1], heights[1:]):
+        # Euler predictor dJ = dz / (dz/dJ), then Newton: keeps each point on its own branch near the edges
+        j, slope = solve(j + 1j * (y - previous) / slope, points + 1j * y)
     density = -g_n(j)[0].imag / (np.pi * ratio)
     if density.min() < -_NEGATIVE_TOLERANCE * density.max():
         raise DecompressionError(

@@ -17,8 +17,8 @@ from PIL import Image
 
 from netspectra.report.export import atomic_write
 
-#: Resolution of report PNGs: a 3-panel layer figure is 1210 x 288 pixels.
-DPI = 96
+#: Resolution of report PNGs: a 3-panel layer figure is 1200 x 290 pixels.
+DPI = 100
 #: Palette size of the re-encoded PNGs.
 PNG_COLORS = 128
 FORMATS = ("png", "svg")

@@ -44,7 +44,7 @@ TABLE_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
     ("entropy", "entropy", ".3f", "normalised spectral entropy in [0, 1]"),
     ("log_spectral_norm", "log‖W‖₂", ".2f", "log10 of the spectral norm"),
 )
-#: Columns from the RMT-depth analysis, shown when the layers have them.
+#: Columns from the RMT-depth analysis, shown when some layer has a value in them.
 OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
     ("phase", "phase", None, "5+1 phase of Martin & Mahoney (2021)"),
     ("spacing_ratio", "⟨r⟩", ".3f", "mean spacing ratio of the bulk: GOE 0.531, Poisson 0.386"),
@@ -53,10 +53,19 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
 )
 WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
 HTML_SUFFIXES = (".html", ".htm")
-#: Resolution of the model-level figure (two panels, 1092 px wide).
-OVERVIEW_DPI = 130
+#: Resolution of the model-level figure (two panels, 1080 px wide).
+OVERVIEW_DPI = 135
 #: File and directory names that say nothing about the model.
 GENERIC_NAMES = {"model", "models", "pytorch_model", "weights", "checkpoint", "checkpoints", "snapshots"}
+#: Explanation and colour of each warning label's summary card (labels not listed get none and amber).
+LABEL_HINTS = {
+    "under-trained": f"α > {UNDER_TRAINED_ALPHA:g}",
+    "over-trained": f"α < {OVER_TRAINED_ALPHA:g}",
+    "rank-collapse": "> 10% zero eigenvalues",
+    "fit-failed": "no power-law fit",
+    "correlation-trap": "shuffled W leaves the MP bulk",
+}
+LABEL_TONES = {"over-trained": "bad", "fit-failed": ""}
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 
@@ -101,7 +110,7 @@ def render_html(report: ModelReport, *, workers: int = 1) -> str:
         uses one per CPU for large models).
     """
     layers = report.layers
-    columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(hasattr(layer, c[0]) for layer in layers)),
+    columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)),
                WARNING_COLUMN]
     images = map_layers(layer_png, layers, workers=workers)
     overview = figure_bytes(plots.plot_alpha_depth(report.to_frame()), dpi=OVERVIEW_DPI) if layers else None
@@ -152,13 +161,8 @@ def _summary(report: ModelReport) -> str:
         _card(str(summary.num_layers), "weight matrices", f"{fitted} with a power-law fit"),
         _card(_number(summary.alpha_mean, ".2f"), "mean α", f"median {_number(summary.alpha_median, '.2f')}"),
         _card(_number(summary.alpha_weighted_mean, ".2f"), "mean α_w", "weighted alpha"),
-        _card(str(counts.get("under-trained", 0)), "under-trained", f"α > {UNDER_TRAINED_ALPHA:g}",
-              "warn" if counts.get("under-trained") else ""),
-        _card(str(counts.get("over-trained", 0)), "over-trained", f"α < {OVER_TRAINED_ALPHA:g}",
-              "bad" if counts.get("over-trained") else ""),
-        _card(str(counts.get("rank-collapse", 0)), "rank collapse", "> 10% zero eigenvalues",
-              "warn" if counts.get("rank-collapse") else ""),
-        _card(str(counts.get("fit-failed", 0)), "no power-law fit", "too few or degenerate"),
+        *(_card(str(n), label.replace("-", " "), LABEL_HINTS.get(label, ""), (LABEL_TONES.get(label, "warn") if n else ""))
+          for label, n in counts.items()),
         _card(str(summary.num_errors), "not analyzable", "NaN/Inf, zero, 1 × N", "bad" if summary.num_errors else ""),
     ]
     phases = phase_counts(report.layers)
@@ -241,9 +245,12 @@ def _details(layers: Sequence[LayerReport], images: Sequence[bytes | None]) -> s
         else:
             figure = f"<p>No spectrum to plot ({escape(layer.warning or layer.status)}).</p>"
         notes = "".join(f"<li>{escape(text)}</li>" for label, text in labels if text != label)
+        if _has_value(layer, "phase"):
+            reason = getattr(layer, "phase_reason", "")
+            notes += f"<li>phase <b>{escape(str(layer.phase))}</b>{': ' + escape(reason) if reason else ''}</li>"
         metrics = "".join(
             f"<div><dt>{escape(key)}</dt><dd>{escape(_number(value, '.4g'))}</dd></div>"
-            for key, value in layer.to_dict().items() if key not in ("name", "warning")
+            for key, value in layer.to_dict().items() if key not in ("name", "warning", "phase_reason")
         )
         blocks.append(
             f'<details class="layer" id="layer-{pos}"><summary><span class="idx">{layer.layer_index}</span> '
@@ -287,6 +294,12 @@ def _number(value: object, fmt: str) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "∞" if value > 0 else "−∞"
     return format(value, fmt) if isinstance(value, float) or fmt.endswith("d") else format(value, "d")
+
+
+def _has_value(layer: LayerReport, column: str) -> bool:
+    """Whether the row has ``column`` with a value: not missing, not NaN, not an empty string."""
+    value = getattr(layer, column, None)
+    return not (value is None or value == "" or (isinstance(value, float) and math.isnan(value)))
 
 
 def _sort_key(value: object) -> str:

@@ -64,8 +64,8 @@ STYLE: dict[str, Any] = {
     "figure.facecolor": "white",
     "svg.fonttype": "none",
 }
-#: One panel, in inches (403 x 288 px at the report's 96 dpi).
-PANEL_SIZE = (4.2, 3.0)
+#: One panel, in inches (400 x 290 px at the report's 100 dpi).
+PANEL_SIZE = (4.0, 2.9)
 #: Fewest eigenvalues for which a histogram is drawn.
 MIN_EIGENVALUES = 10
 #: At most this many lines in a trajectory plot before they are thinned (the mean is always drawn).
@@ -351,9 +351,9 @@ def plot_layer(layer: LayerReport) -> Figure:
 
 
 def _category_colors(values: "pd.Series") -> tuple[list[str], dict[str, str]]:
-    """A colour per row from a categorical column (tab10), and the legend mapping."""
+    """A colour per row from a categorical column (tab10; missing and empty values are "none"), and the legend mapping."""
     cmap = matplotlib.colormaps["tab10"]
-    labels = [str(v) for v in values.fillna("-")]
+    labels = [str(v) or "none" for v in values.fillna("none")]
     mapping = {label: to_hex(cmap(i % 10)) for i, label in enumerate(dict.fromkeys(labels))}
     return [mapping[label] for label in labels], mapping
 
@@ -363,12 +363,13 @@ def plot_alpha_depth(frame: "pd.DataFrame") -> Figure:
     """alpha and alpha_weighted of each layer against its position in the model.
 
     ``frame`` has one row per layer with ``layer_index``, ``alpha``, ``alpha_weighted`` and ``kind``
-    (as :meth:`ModelReport.to_frame`).  Points are coloured by ``phase`` when the frame has that column,
-    else by ``kind``; the alpha panel shades WeightWatcher's over-trained (< 2) and under-trained (> 6)
+    (as :meth:`ModelReport.to_frame`).  Points are coloured by ``phase`` when the frame has that column
+    with any value, else by ``kind``; the alpha panel shades WeightWatcher's over-trained (< 2) and under-trained (> 6)
     ranges.  alpha_weighted = alpha log10(lambda_max_ww) uses unnormalised eigenvalues s_i^2.
     """
     fig, axes = new_figure(ncols=2)
-    by = "phase" if "phase" in frame.columns and frame["phase"].notna().any() else "kind"
+    phases = frame["phase"].fillna("").astype(str) if "phase" in frame.columns else None
+    by = "phase" if phases is not None and (phases != "").any() else "kind"
     colors, mapping = _category_colors(frame[by])
     x = frame["layer_index"].to_numpy()
     for ax, col, label in ((axes[0], "alpha", "power-law exponent α"),
@@ -388,7 +389,7 @@ def plot_alpha_depth(frame: "pd.DataFrame") -> Figure:
     axes[0].set_ylim(0.0, top)
     handles = [Line2D([], [], ls="", marker="o", color=c, label=f"{by}: {k}") for k, c in mapping.items()]
     axes[0].legend(loc="upper left", ncols=2)
-    axes[1].legend(handles=handles, loc="best")
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
     return fig
 
 

@@ -17,6 +17,7 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("name", "layer", "s"),
     ("alpha", "alpha", ".2f"),
     ("warning", "warning", "s"),
+    ("phase", "phase", "s"),
     ("alpha_weighted", "alpha_w", ".2f"),
     ("num_spikes", "spikes", "d"),
     ("N", "N", "d"),
@@ -69,6 +70,8 @@ def _fit_columns(report: ModelReport, width: int) -> tuple[list[tuple[str, str, 
             chosen.append((col, header, fmt))
             continue
         cells = [_table_cell(layer, col, fmt) for layer in report.layers]
+        if col == "warning":  # folds between labels: the longest label is enough
+            cells = [label for cell in cells for label in cell.split(", ")]
         need = min(max([len(header), *map(len, cells)]), _MAX_WARNING_WIDTH) + 3
         if used + need > width:
             break

@@ -48,9 +48,7 @@ def reading(summary: ModelSummary, layers: Sequence[LayerReport]) -> str:
     if not alphas:
         return f"No layer of the {summary.num_layers} has a power-law fit, so there is no alpha to read."
     inside = sum(OVER_TRAINED_ALPHA <= a <= UNDER_TRAINED_ALPHA for a in alphas)
-    counts = summary.warning_counts
-    flagged = [f"{counts[label]} {label}" for label in ("under-trained", "over-trained", "rank-collapse")
-               if counts.get(label)]
+    flagged = [f"{n} {label}" for label, n in summary.warning_counts.items() if n and label != "fit-failed"]
     share = inside / len(alphas)
     lead = "Mostly typical of trained layers" if share >= 0.9 else ("Mixed" if share >= 0.6 else "Atypical")
     sentence = (

@@ -5,8 +5,9 @@ Convention: W is N x M with N >= M; the eigenvalues are those of X = W^T W / N.
 The power-law fit (Clauset, Shalizi & Newman, SIAM Rev. 2009) needs only the eigenvalues >= xmin, so the
 top K suffice when the tail is shorter than the window.  Rule (rmt_algorithms.md §7): fit on the top K;
 if the chosen xmin is among the lowest ``WINDOW_BOTTOM`` of the window, the window may be cutting the
-tail: double K and refit, at most ``MAX_DOUBLINGS`` times; if xmin is still at the bottom, the row is
-flagged ``window-limited`` (alpha may be biased: rerun with a larger K).  A window that reaches the end
+tail (or a fit that failed may need more points): double K and refit, at most ``MAX_DOUBLINGS`` times;
+if xmin is still at the bottom, the row is flagged ``window-limited`` (alpha may be biased: rerun with a
+larger K).  A window that reaches the end
 of the spectrum (all eigenvalues, or all non-zero ones) is never window-limited.
 
 Known from the window: lambda_max and the norms, the Frobenius norm and stable rank (from the trace of
@@ -72,11 +73,11 @@ def fit_tail_window(stack: np.ndarray, count: int, options: AnalysisOptions = An
         window = spectrum.eigenvalues
         reaches_end = spectrum.complete or window[0] <= spectrum.zero_tolerance
         at_bottom = fit is not None and int(np.searchsorted(window, fit.xmin)) < WINDOW_BOTTOM * window.size
-        if reaches_end or not at_bottom:
+        if reaches_end or not (at_bottom or fit is None):  # a failed fit may just need a larger window
             return TailWindow(spectrum, fit, failure, window_limited=False)
         if doubling < MAX_DOUBLINGS:
             count *= 2
-    return TailWindow(spectrum, fit, failure, window_limited=True)
+    return TailWindow(spectrum, fit, failure, window_limited=fit is not None)
 
 
 def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, dtype: str = "",
@@ -89,7 +90,8 @@ def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, d
     result = fit_tail_window(stack, spectrum_options.tail_only, options, spectrum_options)
     spectrum, fit = result.spectrum, result.fit
     if spectrum.complete:
-        return analyze_spectrum(spectrum, name=name, layer_index=layer_index, kind=kind, dtype=dtype, options=options)
+        return analyze_spectrum(spectrum, name=name, layer_index=layer_index, kind=kind, dtype=dtype, options=options,
+                                stack=stack)
     k, n, m = stack.shape
     lam_max, total = spectrum.lambda_max, spectrum.total
     ww_scale = n * (k / 2.0 if kind == "conv2d" else 1.0)

@@ -1,0 +1,224 @@
+"""Scale benchmark: a synthetic 7B-shaped model, serial vs process pool vs Dask, tail-only, peak memory, GPU.
+
+Run:  python benchmarks/bench_scale.py [--blocks 1 | --full] [--workers 2] [--tail-only 64] [--dir DIR]
+
+The model has the shapes of a 7B decoder (LLaMA-style): per block four 4096 x 4096 attention projections
+and three MLP matrices 11008 x 4096 / 4096 x 11008, bf16, one safetensors shard per block with an HF
+index.  ``--full`` writes all 32 blocks (about 13 GB, hours on 2 cores); the default is ``--blocks 1``
+(7 matrices, 0.4 GB).  Weights are Gaussian noise plus a rank-64 component with power-law singular values,
+so that each layer has a heavy tail with xmin inside the top 64.
+
+Every timing is printed as a ratio to a baseline measured in the same run (the machine is shared and
+noisy):
+  * full analysis per layer / bare Gram + ``numpy.linalg.eigvalsh`` on the same matrices (in memory);
+  * serial / process pool (speed-up), Dask LocalCluster / process pool (overhead);
+  * tail-only (Lanczos top K) / full analysis, and the alpha difference per layer;
+  * randomized SVD (p = k, q = 7 and sklearn's p = 10, q = 4) vs Lanczos on one 4096 x 4096 layer;
+  * SLQ and free decompression of one layer: time / exact ESD time and Wasserstein-1 / KS errors;
+  * peak RSS of each run (the process and its workers, each run in a fresh interpreter);
+  * with CUDA: torch backend / dense time and the alpha agreement (skipped without a GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from netspectra.io import iter_weight_matrices
+
+HIDDEN, INTERMEDIATE, BLOCKS_7B, RANK = 4096, 11008, 32, 64
+ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+#: Runs one analysis in a fresh interpreter and prints its wall time and peak RSS (self, largest child).
+RUNNER = """
+import json, resource, sys, time, netspectra
+kw = json.loads(sys.argv[2])
+start = time.perf_counter()
+report = netspectra.analyze(sys.argv[1], **kw)
+elapsed = time.perf_counter() - start
+mb = lambda who: resource.getrusage(who).ru_maxrss / 1024
+print(json.dumps({"seconds": elapsed, "rss_mb": mb(resource.RUSAGE_SELF), "child_rss_mb": mb(resource.RUSAGE_CHILDREN),
+                  "alpha": [layer.alpha for layer in report.layers]}))
+"""
+
+
+def layer_weight(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    """Gaussian noise / sqrt(max dim) plus a rank-64 term with singular values ~ Pareto (tail exponent ~3)."""
+    noise = rng.standard_normal((rows, cols), dtype=np.float32) / np.float32(np.sqrt(max(rows, cols)))
+    s = (1.0 - rng.random(RANK)) ** (-1.0 / 2.0)
+    left = rng.standard_normal((rows, RANK), dtype=np.float32) / np.float32(np.sqrt(rows))
+    right = rng.standard_normal((RANK, cols), dtype=np.float32) / np.float32(np.sqrt(cols))
+    return noise + (left * s.astype(np.float32)) @ right
+
+
+def write_model(directory: Path, blocks: int, seed: int = 0) -> Path:
+    """Sharded bf16 safetensors with an HF index: ``model.layers.{i}.{self_attn,mlp}.*.weight``."""
+    import torch
+    from safetensors.torch import save_file
+
+    rng = np.random.default_rng(seed)
+    weight_map = {}
+    for block in range(blocks):
+        shard = f"model-{block + 1:05d}-of-{blocks:05d}.safetensors"
+        shapes = {f"self_attn.{p}": (HIDDEN, HIDDEN) for p in ATTENTION}
+        shapes |= {"mlp.gate_proj": (INTERMEDIATE, HIDDEN), "mlp.up_proj": (INTERMEDIATE, HIDDEN), "mlp.down_proj": (HIDDEN, INTERMEDIATE)}
+        tensors = {}
+        for part, (rows, cols) in shapes.items():
+            name = f"model.layers.{block}.{part}.weight"
+            tensors[name] = torch.from_numpy(layer_weight(rng, rows, cols)).to(torch.bfloat16)
+            weight_map[name] = shard
+        save_file(tensors, str(directory / shard))
+    (directory / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return directory
+
+
+def best_time(fn, repeats: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def fresh_run(path: Path, **kwargs) -> dict:
+    out = subprocess.run([sys.executable, "-c", RUNNER, str(path), json.dumps(kwargs)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bare_eigvalsh_seconds(path: Path) -> float:
+    """Gram + eigvalsh of every matrix, loaded beforehand (one at a time, to bound memory)."""
+    total = 0.0
+    for weight in iter_weight_matrices(path):
+        w = weight.load()[0]
+        total += best_time(lambda: np.linalg.eigvalsh(w.T @ w / w.shape[0]))
+    return total
+
+
+def one_layer(path: Path) -> np.ndarray:
+    return next(w for w in iter_weight_matrices(path) if w.matrix_shape == (HIDDEN, HIDDEN)).load()[0]
+
+
+def top_k_methods(w: np.ndarray, k: int) -> None:
+    from netspectra.linalg.dense import dense_eigenvalues
+    from netspectra.linalg.lanczos import lanczos_top_eigenvalues
+    from netspectra.linalg.randomized import randomized_top_eigenvalues
+    from netspectra.rmt.powerlaw import fit_power_law
+
+    start = time.perf_counter()
+    exact = dense_eigenvalues(w)
+    t_dense = time.perf_counter() - start
+    alpha = fit_power_law(exact[-k:]).alpha
+    print(f"\ntop-{k} on one {HIDDEN}x{HIDDEN} layer (dense {t_dense:.1f} s = 1):")
+    methods = {
+        "lanczos": lambda: lanczos_top_eigenvalues(w, k),
+        "randomized p=k q=7": lambda: randomized_top_eigenvalues(w, k),
+        "randomized p=10 q=4": lambda: randomized_top_eigenvalues(w, k, oversample=10, power_iterations=4),
+    }
+    for name, fn in methods.items():
+        start = time.perf_counter()
+        top = fn()
+        seconds = time.perf_counter() - start
+        err = np.abs(top - exact[-k:]) / exact[-k:]
+        print(f"  {name:<20} time ratio {seconds / t_dense:5.2f}  max rel err {err.max():.1e} "
+              f"(bottom tenth {err[: k // 10].max():.1e})  alpha(top {k}) {fit_power_law(top).alpha - alpha:+.4f} vs exact")
+
+
+def densities(w: np.ndarray) -> None:
+    from netspectra.linalg import DiscreteDensity, cdf_distances, decompressed_esd, slq_density
+    from netspectra.linalg.dense import dense_eigenvalues
+
+    start = time.perf_counter()
+    exact = DiscreteDensity.from_eigenvalues(dense_eigenvalues(w))
+    t_exact = time.perf_counter() - start
+    print(f"\nspectral density of one {HIDDEN}x{HIDDEN} layer (exact ESD {t_exact:.1f} s = 1):")
+    for probes, steps in ((16, 32), (16, 64)):
+        start = time.perf_counter()
+        estimate = slq_density(w, probes=probes, steps=steps)
+        seconds = time.perf_counter() - start
+        w1, ks = cdf_distances(estimate, exact)
+        print(f"  SLQ {probes} probes x {steps} steps      time ratio {seconds / t_exact:5.2f}  W1 {w1:.2e}  KS {ks:.3f}")
+    grid = np.linspace(0, exact.nodes[-1] * 1.05, 2000)
+    for columns in (2048, 1024):
+        start = time.perf_counter()
+        estimate = decompressed_esd(w, columns, grid)
+        seconds = time.perf_counter() - start
+        w1, ks = cdf_distances(estimate, exact)
+        print(f"  free decompression {HIDDEN // columns}x ({columns} cols) time ratio {seconds / t_exact:5.2f}  "
+              f"W1 {w1:.2e}  KS {ks:.3f}  mass {estimate.mass:.3f}  (spikes: outside the method's model)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=1, help="decoder blocks to write (default 1 of 32)")
+    parser.add_argument("--full", action="store_true", help="all 32 blocks (about 13 GB)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--tail-only", type=int, default=64)
+    parser.add_argument("--dir", help="where to write the model (default: a temporary directory)")
+    parser.add_argument("--skip-density", action="store_true", help="skip the top-k, SLQ and free-decompression part")
+    args = parser.parse_args()
+    blocks = BLOCKS_7B if args.full else args.blocks
+    root = Path(args.dir or tempfile.mkdtemp(prefix="bench_scale_"))
+    root.mkdir(parents=True, exist_ok=True)
+    need = blocks * (4 * HIDDEN * HIDDEN + 3 * HIDDEN * INTERMEDIATE) * 2
+    if shutil.disk_usage(root).free < 2 * need:
+        sys.exit(f"need {2 * need / 2**30:.1f} GiB free in {root}")
+    try:
+        start = time.perf_counter()
+        path = write_model(root, blocks)
+        layers = 7 * blocks
+        print(f"model: {blocks} block(s), {layers} matrices, {need / 2**30:.2f} GiB bf16, written in {time.perf_counter() - start:.0f} s")
+        bare = bare_eigvalsh_seconds(path)
+        serial = fresh_run(path, executor="local")
+        pool = fresh_run(path, executor="process", workers=args.workers)
+        dask = fresh_run(path, executor="dask", workers=args.workers)
+        tail = fresh_run(path, tail_only=args.tail_only)
+        one_matrix_mb = INTERMEDIATE * HIDDEN * 8 / 2**20
+        print(f"\nbaseline: Gram + eigvalsh of the {layers} matrices in memory, {bare:.1f} s ({bare / layers:.2f} s per layer)")
+        rows = [("serial (local)", serial), (f"process pool x{args.workers}", pool), (f"dask LocalCluster x{args.workers}", dask),
+                (f"tail-only K={args.tail_only}", tail)]  # fmt: skip
+        print(f"{'run':<24}{'seconds':>9}{'/ bare':>8}{'/ serial':>10}{'peak RSS MB (self, worker)':>30}")
+        for name, run in rows:
+            print(f"{name:<24}{run['seconds']:>9.1f}{run['seconds'] / bare:>8.2f}{run['seconds'] / serial['seconds']:>10.2f}"
+                  f"{run['rss_mb']:>18.0f}, {run['child_rss_mb']:.0f}")
+        print(f"speed-up of the process pool: {serial['seconds'] / pool['seconds']:.2f}x on {args.workers} workers; "
+              f"dask overhead vs the pool: {dask['seconds'] / pool['seconds']:.2f}x")
+        print(f"peak RSS bound 2 GB + one float64 matrix = {2048 + one_matrix_mb:.0f} MB per process")
+        full_alpha, tail_alpha = np.array(serial["alpha"]), np.array(tail["alpha"])
+        print(f"tail-only alpha - full alpha: max |diff| {np.nanmax(np.abs(tail_alpha - full_alpha)):.2e} over {layers} layers; "
+              f"pool and dask alpha identical to serial: {pool['alpha'] == serial['alpha']}, {dask['alpha'] == serial['alpha']}")
+        gpu(path, serial)
+        if not args.skip_density:
+            w = one_layer(path)
+            top_k_methods(w, args.tail_only)
+            densities(w)
+    finally:
+        if not args.dir:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def gpu(path: Path, serial: dict) -> None:
+    try:
+        import torch
+    except ImportError:
+        print("\ntorch not installed: GPU part skipped")
+        return
+    if not torch.cuda.is_available():
+        print("\nCUDA not available: GPU part skipped (--backend torch runs on the CPU here)")
+        return
+    on_gpu = fresh_run(path, backend="torch")
+    diff = np.nanmax(np.abs(np.array(on_gpu["alpha"]) - np.array(serial["alpha"])))
+    print(f"\nGPU ({torch.cuda.get_device_name()}): torch backend / dense serial time {on_gpu['seconds'] / serial['seconds']:.3f}, "
+          f"max |alpha diff| {diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()

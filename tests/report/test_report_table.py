@@ -1,0 +1,45 @@
+"""The terminal table on narrow and wide terminals (``COLUMNS=60`` / ``200``)."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import pytest
+from rich.console import Console
+
+from netspectra import ModelReport
+from netspectra.report.table import TABLE_COLUMNS, print_report
+
+LONG = "encoder.layer.11.attention.self.query_key_value.weight"
+
+
+def printed(report: ModelReport, width: int) -> list[str]:
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=width, color_system=None, force_terminal=False))
+    return out.getvalue().splitlines()
+
+
+@pytest.fixture()
+def report(small_report):
+    first, *rest = small_report.layers
+    flagged = replace(first, name=LONG, warning="over-trained; correlation-trap")
+    return ModelReport(source="m.safetensors", layers=(flagged, *rest))
+
+
+def test_narrow_terminal_keeps_alpha_and_the_warning_labels(report):
+    lines = printed(report, 60)
+    assert max(map(len, lines)) <= 60
+    header = next(line for line in lines if "layer" in line and "alpha" in line)
+    assert "warning" in header and "alpha_w" not in header
+    table = "\n".join(lines)
+    assert "over-trained," in table and "correlation-trap" in table  # folded, not cut
+    assert "…" in table and "query_key_value" in table  # long names keep their informative end
+
+
+def test_wide_terminal_shows_every_column_and_whole_names(report):
+    lines = printed(report, 200)
+    assert max(map(len, lines)) <= 200
+    header = next(line for line in lines if "layer" in line and "alpha" in line)
+    assert all(title in header for _, title, _ in TABLE_COLUMNS)
+    assert LONG.removesuffix(".weight") in "\n".join(lines)

@@ -1,0 +1,33 @@
+"""The worker-sizing rule."""
+
+from netspectra.scale.workers import (
+    PARALLEL_MIN_FLOPS, default_workers, layer_flops, threads_per_worker, worker_peak_bytes,
+)
+
+
+def test_small_models_run_in_one_process():
+    minilm_like = [(1, 1536, 384)] * 12 + [(1, 384, 384)] * 24
+    assert sum(layer_flops(s) for s in minilm_like) < PARALLEL_MIN_FLOPS
+    assert default_workers(minilm_like, cpus=8) == 1
+    assert default_workers([], cpus=8) == 1
+
+
+def test_large_models_use_every_cpu_but_no_more_than_layers():
+    big = [(1, 11008, 4096)] * 3
+    assert default_workers(big, cpus=2, memory=2**40) == 2
+    assert default_workers(big, cpus=16, memory=2**40) == 3
+
+
+def test_memory_caps_the_workers():
+    big = [(1, 11008, 4096)] * 32
+    per_worker = worker_peak_bytes((1, 11008, 4096))
+    assert per_worker > 12 * 11008 * 4096
+    assert default_workers(big, cpus=16, memory=3 * per_worker + 1) == 3
+    assert default_workers(big, cpus=16, memory=per_worker // 2) == 1
+
+
+def test_threads_per_worker_keeps_the_product_within_the_cpus():
+    assert threads_per_worker(2, cpus=2) == 1
+    assert threads_per_worker(3, cpus=16) == 5
+    assert threads_per_worker(1, cpus=8) == 8
+    assert threads_per_worker(32, cpus=8) == 1
