@@ -46,6 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue this model's interrupted run in the store (implies --store)")
     add_output_arguments(p)
     _add_scale_arguments(p)
+    p.add_argument("--no-depth", action="store_true",
+                   help="skip the RMT-depth columns (HTMP, spacing, tail tests, MP area, traps, phase): faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
     p.set_defaults(func=run)
@@ -59,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.output)
     check_outputs(args.report, args.plots)
     quiet = args.quiet or args.json
-    options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level)
+    options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth)
     kwargs = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim, options=options)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
     scale, cluster = _scale_kwargs(args)

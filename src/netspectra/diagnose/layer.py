@@ -200,7 +200,8 @@ def analyze_spectrum(
         elif fit.alpha < OVER_TRAINED_ALPHA:
             warnings.append("over-trained")
 
-    depth = depth_columns(spectrum, stack, fit) if options.depth and stack is not None else {}
+    wants_depth = options.depth and stack is not None and evals.size >= options.min_fit_evals
+    depth = depth_columns(spectrum, stack, fit) if wants_depth else {}
     if depth.get("correlation_trap"):
         warnings.append("correlation-trap")
     lam_max_ww = lam_max * ww_scale
