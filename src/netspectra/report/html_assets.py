@@ -27,7 +27,7 @@ h3 { font-size: 1rem; margin: 16px 0 6px; }
   color: var(--over); font-weight: 600; white-space: pre-wrap; }
 .verdict { font-size: 1.05rem; margin: 6px 0 14px; padding: 10px 14px; background: var(--bg-soft);
   border-left: 4px solid var(--accent); }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(135px, 1fr)); gap: 10px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(118px, 1fr)); gap: 10px; }
 .card { border: 1px solid var(--line); border-radius: 8px; padding: 8px 12px; }
 .card .value { font-size: 1.35rem; font-weight: 650; font-variant-numeric: tabular-nums; }
 .card .label { font-size: 0.85rem; font-weight: 600; }

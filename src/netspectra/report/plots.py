@@ -364,8 +364,9 @@ def plot_alpha_depth(frame: "pd.DataFrame") -> Figure:
 
     ``frame`` has one row per layer with ``layer_index``, ``alpha``, ``alpha_weighted`` and ``kind``
     (as :meth:`ModelReport.to_frame`).  Points are coloured by ``phase`` when the frame has that column
-    with any value, else by ``kind``; the alpha panel shades WeightWatcher's over-trained (< 2) and under-trained (> 6)
-    ranges.  alpha_weighted = alpha log10(lambda_max_ww) uses unnormalised eigenvalues s_i^2.
+    with any value, else by ``kind``; the alpha panel shades WeightWatcher's over-trained (< 2) and
+    under-trained (> 6) ranges.  alpha_weighted = alpha log10(lambda_max_ww) uses unnormalised
+    eigenvalues s_i^2.
     """
     fig, axes = new_figure(ncols=2)
     phases = frame["phase"].fillna("").astype(str) if "phase" in frame.columns else None
@@ -382,7 +383,7 @@ def plot_alpha_depth(frame: "pd.DataFrame") -> Figure:
         ax.set_xlabel("layer index (order in the model)")
         ax.set_ylabel(label)
         ax.set_title(f"{col} by depth ({int(ok.sum())} of {len(y)} layers fitted)")
-    top = max(float(np.nanmax(frame["alpha"], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
+    top = max(float(np.nanmax(frame["alpha"].to_numpy(dtype=np.float64), initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
     axes[0].axhspan(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], zorder=0, label="over-trained (< 2)")
     axes[0].axhspan(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], zorder=0, label="2 to 6")
     axes[0].axhspan(UNDER_TRAINED_ALPHA, top, color=COLORS["band_under"], zorder=0, label="under-trained (> 6)")
