@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from netspectra.errors import UsageError
 from netspectra.linalg.density import DiscreteDensity, GridDensity, cdf_distances
 from netspectra.linalg.free_decompression import (
     DecompressionError, chebyshev_density, decompressed_esd, fit_chebyshev, free_decompress,
@@ -86,6 +87,8 @@ def test_free_decompression_of_marchenko_pastur_beats_the_raw_submatrix(wishart)
     assert w1 < 0.04 and ks < 0.04  # measured 0.021, 0.025
     raw_w1, _ = cdf_distances(esd(w[:, :200]), exact)
     assert w1 < raw_w1 / 5  # the submatrix's own ESD (MP(1/16)) is off by 0.21
+    with pytest.raises(UsageError):
+        decompressed_esd(w, 800, x)  # not a submatrix
 
 
 @pytest.mark.parametrize("coefficients", [[1.0, 0, 0, 0, 0, 0, 0, 2.0], [1.0, 0, 0.9]])

@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from netspectra.errors import NetspectraError
+from netspectra.errors import NetspectraError, UsageError
 from netspectra.linalg.dense import dense_eigenvalues
 from netspectra.linalg.density import GridDensity
 
@@ -171,6 +171,8 @@ def decompressed_esd(w: np.ndarray, columns: int, x: ArrayLike, *, degree: int =
     N columns^2 + columns^3 instead of N M^2 + M^3.
     """
     m = w.shape[1]
+    if not 2 <= columns < m:
+        raise UsageError(f"free decompression needs 2 <= columns < M = {m}, got {columns}")
     picked = np.sort(np.random.default_rng(seed).choice(m, size=columns, replace=False))
     coefficients, support = fit_chebyshev(dense_eigenvalues(w[:, picked]), degree)
     grid = np.asarray(x, dtype=np.float64)

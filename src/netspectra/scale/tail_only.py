@@ -62,7 +62,7 @@ def _fit(spectrum: Spectrum, options: AnalysisOptions) -> tuple[PowerLawFit | No
 def fit_tail_window(stack: np.ndarray, count: int, options: AnalysisOptions = AnalysisOptions(),
                     spectrum_options: SpectrumOptions = SpectrumOptions()) -> TailWindow:  # fmt: skip
     """Top ``count`` eigenvalues of a (k, N, M) stack (N >= M) and their power-law fit, growing the window by the rule above."""
-    k, n, m = stack.shape
+    n, m = stack.shape[1:]
     full: Spectrum | None = None
     for doubling in range(MAX_DOUBLINGS + 1):
         wanted = SpectrumOptions(backend=spectrum_options.backend, tail_only=count)
