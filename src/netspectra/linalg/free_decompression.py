@@ -25,7 +25,9 @@ Limits (measured in docs/scale.md and tests): smooth, atom-free densities with s
 basis), moderate ratios r (the continuation multiplies coefficient noise by |J|^(k+1) on the second
 sheet), a submatrix large enough for its extreme eigenvalues to locate the edges.  A spike, an atom (a
 rank-deficient X) or a hard edge at 0 (M = N) is not represented; a density with a deep dip can fold
-the characteristic map, and Newton then fails (:class:`DecompressionError`, never a silent answer).
+the characteristic map, and Newton then fails (:class:`DecompressionError`).  Outlier spikes are not
+detected: they stretch the support so that the low-degree expansion misses the bulk, and the answer is
+wrong without an error (check ``GridDensity.mass``; docs/scale.md).
 Measured on Marchenko–Pastur (X of a 3200 x 800 Gaussian W, beta = 1/4, degree 8): Wasserstein-1 / KS
 0.011 / 0.015 from 400 columns (r = 2), 0.021 / 0.025 from 200 (r = 4), 0.17 / 0.15 from 100 (r = 8),
 against 0.21 / 0.25 for the raw ESD of the 200-column submatrix; degree 16 at r = 4 gave 0.19.

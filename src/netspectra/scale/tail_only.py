@@ -7,8 +7,10 @@ top K suffice when the tail is shorter than the window.  Rule (rmt_algorithms.md
 if the chosen xmin is among the lowest ``WINDOW_BOTTOM`` of the window, the window may be cutting the
 tail (or a fit that failed may need more points): double K and refit, at most ``MAX_DOUBLINGS`` times;
 if xmin is still at the bottom, the row is flagged ``window-limited`` (alpha may be biased: rerun with a
-larger K).  A window that reaches the end
-of the spectrum (all eigenvalues, or all non-zero ones) is never window-limited.
+larger K).  A window that reaches the end of the spectrum (all eigenvalues, or all non-zero ones) is
+never window-limited.  The rule detects a window that cuts a tail; it cannot see that the full KS scan
+would put xmin far below the window (in the bulk): tail-only alpha is the exponent of the top of the
+spectrum (docs/scale.md, measured).
 
 Known from the window: lambda_max and the norms, the Frobenius norm and stable rank (from the trace of
 W^T W, computed from W directly), alpha and its tail columns, alpha_weighted and the ``_ww`` norms.  The
