@@ -7,7 +7,7 @@ A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) ge
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -96,13 +96,32 @@ def iter_analyze(
     tail_only: int | None = None,
 ) -> Iterator[LayerReport]:
     """Yield one :class:`LayerReport` per weight matrix of ``source``, in model order (see :func:`analyze`)."""
-    task = partial(analyze_matrix, options=options, spectrum_options=SpectrumOptions(backend=backend, tail_only=tail_only))
     weights = list(iter_weight_matrices(source, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim))
+    reports = analyze_weights(weights, options=options, spectrum_options=SpectrumOptions(backend=backend, tail_only=tail_only),
+                              executor=executor, workers=workers)  # fmt: skip
+    for done, (weight, report) in enumerate(zip(weights, reports), start=1):
+        if progress is not None:
+            progress(done, len(weights), weight.name)
+        yield report
+
+
+def analyze_weights(
+    weights: Sequence[WeightMatrix],
+    *,
+    options: AnalysisOptions = AnalysisOptions(),
+    spectrum_options: SpectrumOptions = SpectrumOptions(),
+    executor: str | Executor = "local",
+    workers: int | None = None,
+) -> Iterator[LayerReport]:
+    """Yield :func:`analyze_matrix` of each weight matrix, in order, run by ``executor``.
+
+    The one place where layers meet an executor: :func:`iter_analyze`, the sweeps of
+    :mod:`netspectra.scale.sweep` and the results store all go through it.  An executor made by name
+    here is sized by the shapes of ``weights`` and closed when the generator ends.
+    """
+    task = partial(analyze_matrix, options=options, spectrum_options=spectrum_options)
     with executor_scope(executor, workers=workers, shapes=shapes_of(weights)) as run:
-        for done, (weight, report) in enumerate(zip(weights, run.map(task, weights)), start=1):
-            if progress is not None:
-                progress(done, len(weights), weight.name)
-            yield report
+        yield from run.map(task, weights)
 
 
 def analyze(

@@ -114,11 +114,10 @@ def test_cli_parallel_run_prints_the_serial_json(model, capsys):
     assert capsys.readouterr().out == local
 
 
-def test_cli_tail_only_and_its_conflicts(model, capsys, tmp_path):
+def test_cli_tail_only_and_its_conflicts(model, capsys):
     assert main(["analyze", str(model), "--json", "--tail-only", "40", "--backend", "lanczos"]) == 0
     layers = json.loads(capsys.readouterr().out)["layers"]
     assert all("tail-only: top" in row["warning"] for row in layers[:6])
     assert all(row["sigma2_mp"] is None and row["alpha"] is not None for row in layers[:6])
-    assert main(["analyze", str(model), "--quiet", "--store", str(tmp_path / "s.db"), "--workers", "2"]) == 2
     assert main(["analyze", str(model), "--quiet", "--scheduler", "tcp://127.0.0.1:1", "--executor", "process"]) == 2
     assert "--scheduler needs" in capsys.readouterr().err

@@ -110,10 +110,6 @@ def _add_scale_arguments(p: argparse.ArgumentParser) -> None:
 
 def _scale_kwargs(args: argparse.Namespace) -> tuple[dict, object]:
     """Keyword arguments of ``analyze`` for the scale options, and the context that holds a Dask client open."""
-    if args.store or args.resume:
-        if args.workers or args.executor or args.scheduler or args.tail_only or args.backend != "auto":
-            raise UsageError("--workers/--executor/--scheduler/--backend/--tail-only cannot be combined with --store yet")
-        return {}, nullcontext()
     if args.scheduler:
         if args.executor not in (None, "dask") or args.workers:
             raise UsageError("--scheduler needs --executor dask, and takes the cluster's workers (no --workers)")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-from netspectra.analyze import ProgressCallback, analyze_matrix
+from netspectra.analyze import ProgressCallback, analyze_weights
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.diagnose.model import ModelReport
 from netspectra.io import iter_weight_matrices
 from netspectra.linalg import SpectrumOptions
-from netspectra.scale.executor import Executor, executor_scope, shapes_of
+from netspectra.scale.executor import Executor
 
 
 def analyze_many(
@@ -57,13 +56,12 @@ def analyze_many(
         found = list(iter_weight_matrices(source, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim))
         weights.extend(found)
         owner.extend([index] * len(found))
-    task = partial(analyze_matrix, options=options, spectrum_options=spectrum_options)
     layers: list[list] = [[] for _ in sources]
-    with executor_scope(executor, workers=workers, shapes=shapes_of(weights)) as run:
-        for done, (index, report) in enumerate(zip(owner, run.map(task, weights)), start=1):
-            layers[index].append(report)
-            if progress is not None:
-                progress(done, len(weights), report.name)
+    reports = analyze_weights(weights, options=options, spectrum_options=spectrum_options, executor=executor, workers=workers)
+    for done, (index, report) in enumerate(zip(owner, reports), start=1):
+        layers[index].append(report)
+        if progress is not None:
+            progress(done, len(weights), report.name)
     return [ModelReport(source=_describe(s), layers=tuple(rows)) for s, rows in zip(sources, layers)]
 
 

@@ -8,6 +8,9 @@ hash, the analysis options and the layout fingerprint (netspectra's version and 
   or interrupted) is continued: layers already stored are kept, the others are analyzed;
 * otherwise a new run is started.  Each layer is committed as soon as it is analyzed.
 
+Layers can be analyzed by any executor (a process pool, a Dask cluster): results come back in model
+order and are committed by this process, the store's only writer, as they arrive.
+
 A live ``torch.nn.Module`` has no content hash: every call starts a new run.
 """
 
@@ -18,10 +21,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from netspectra.analyze import ProgressCallback, analyze_matrix
+from netspectra.analyze import ProgressCallback, analyze_weights
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.diagnose.model import ModelReport
 from netspectra.io import content_hash, iter_weight_matrices, open_source
+from netspectra.linalg import SpectrumOptions
+from netspectra.scale.executor import Executor
 from netspectra.store.db import ModelInfo, Store, StoreError
 
 #: Values of :attr:`StoredAnalysis.status`.
@@ -56,10 +61,20 @@ class StoredAnalysis:
 
 
 def analysis_options(
-    include: str | None, exclude: str | None, min_dim: int, max_dim: int | None, options: AnalysisOptions
+    include: str | None, exclude: str | None, min_dim: int, max_dim: int | None, options: AnalysisOptions,
+    spectrum_options: SpectrumOptions = SpectrumOptions(),
 ) -> dict[str, Any]:
-    """Every setting that changes the rows of a run, as the dict stored in ``runs.options``."""
-    return {"include": include, "exclude": exclude, "min_dim": min_dim, "max_dim": max_dim, **asdict(options)}
+    """Every setting that changes the rows of a run, as the dict stored in ``runs.options``.
+
+    The eigenvalue backend and ``tail_only`` enter only where they differ from the defaults, so that
+    runs stored before they existed keep their identity.
+    """
+    settings = {"include": include, "exclude": exclude, "min_dim": min_dim, "max_dim": max_dim, **asdict(options)}
+    defaults = SpectrumOptions()
+    for key in ("backend", "tail_only"):
+        if getattr(spectrum_options, key) != getattr(defaults, key):
+            settings[key] = getattr(spectrum_options, key)
+    return settings
 
 
 def analyze_into_store(
@@ -75,6 +90,10 @@ def analyze_into_store(
     progress: ProgressCallback | None = None,
     step: int | None = None,
     label: str | None = None,
+    workers: int | None = None,
+    executor: str | Executor = "local",
+    backend: str = "auto",
+    tail_only: int | None = None,
 ) -> StoredAnalysis:
     """Analyze ``source`` like :func:`netspectra.analyze`, writing each layer to ``store`` as it is done.
 
@@ -90,6 +109,10 @@ def analyze_into_store(
         As in :func:`netspectra.analyze`.
     step, label : optional
         Recorded on a new run, to place it in a training trajectory.
+    workers, executor, backend, tail_only
+        As in :func:`netspectra.analyze`; the layers still missing from the run are analyzed by the
+        executor and committed here one by one.  ``backend`` and ``tail_only`` are part of the run's
+        identity, the executor is not (it does not change the rows).
 
     Returns
     -------
@@ -106,8 +129,10 @@ def analyze_into_store(
             return analyze_into_store(
                 source, opened, resume=resume, include=include, exclude=exclude, min_dim=min_dim,
                 max_dim=max_dim, options=options, progress=progress, step=step, label=label,
+                workers=workers, executor=executor, backend=backend, tail_only=tail_only,
             )
-    settings = analysis_options(include, exclude, min_dim, max_dim, options)
+    spectrum_options = SpectrumOptions(backend=backend, tail_only=tail_only)
+    settings = analysis_options(include, exclude, min_dim, max_dim, options, spectrum_options)
     with open_source(source) as src:
         weights = list(iter_weight_matrices(src, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim))
         model = None
@@ -125,19 +150,19 @@ def analyze_into_store(
     else:
         run_id = unfinished.id
         stored = store.stored_layers(run_id)
-    computed = 0
-    for done_count, weight in enumerate(weights, start=1):
-        if weight.layer_index in stored:
-            if stored[weight.layer_index] != weight.name:
-                raise StoreError(
-                    f"{store.path}: run {run_id} has layer {weight.layer_index} = {stored[weight.layer_index]}, "
-                    f"the model has {weight.name}"
-                )
-        else:
-            store.record_layer(run_id, analyze_matrix(weight, options))
-            computed += 1
+    for weight in weights:
+        if weight.layer_index in stored and stored[weight.layer_index] != weight.name:
+            raise StoreError(
+                f"{store.path}: run {run_id} has layer {weight.layer_index} = {stored[weight.layer_index]}, "
+                f"the model has {weight.name}"
+            )
+    pending = [w for w in weights if w.layer_index not in stored]
+    reports = analyze_weights(pending, options=options, spectrum_options=spectrum_options, executor=executor, workers=workers)
+    for done_count, (weight, layer) in enumerate(zip(pending, reports), start=len(weights) - len(pending) + 1):
+        store.record_layer(run_id, layer)
         if progress is not None:
             progress(done_count, len(weights), weight.name)
+    computed = len(pending)
     store.finish_run(run_id)
     status = "computed" if unfinished is None else "resumed"
     return StoredAnalysis(run_id, store.load_report(run_id), status, computed)
