@@ -20,13 +20,12 @@ from netspectra.diagnose.model import ModelReport
 from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix, iter_weight_matrices
 from netspectra.linalg import SpectrumOptions, compute_spectrum
+from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
 from netspectra.scale.tail_only import analyze_tail
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
 _SMALLEST_ENTRY = float(np.sqrt(np.finfo(np.float64).tiny))
-#: sqrt of the largest float64: above it (times sqrt(N)), W^T W overflows.
-_LARGEST_ENTRY = float(np.sqrt(np.finfo(np.float64).max))
 
 #: Called after each layer with (number done, total, layer name).
 ProgressCallback = Callable[[int, int, str], None]
@@ -42,16 +41,12 @@ def check_matrices(stack: np.ndarray) -> None:
         raise MatrixError(f"empty matrix of shape {stack.shape[1:]}")
     if stack.shape[2] < 2:
         raise MatrixError(f"{stack.shape[1]}x{stack.shape[2]} matrix has a single eigenvalue")
-    finite = np.isfinite(stack)
-    if not finite.all():
-        raise MatrixError(f"{int(stack.size - np.count_nonzero(finite))} NaN/Inf entries")
+    check_representable(stack)
     scale = float(np.max(np.abs(stack)))
     if scale == 0.0:
         raise MatrixError("all-zero matrix")
     if scale < _SMALLEST_ENTRY:
         raise MatrixError(f"largest entry {scale:.3g}: squares underflow float64")
-    if scale * np.sqrt(stack.shape[1]) > _LARGEST_ENTRY:
-        raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
 
 
 def analyze_matrix(

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from netspectra import __version__
+from netspectra_entry import caused_by_interrupt
 from netspectra.errors import NetspectraError
 
 
@@ -36,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NetspectraError as exc:
         print(f"netspectra: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except BaseException as exc:
+        if not caused_by_interrupt(exc):
+            raise
         print("netspectra: interrupted", file=sys.stderr)
         return 130
 

@@ -4,40 +4,16 @@ import warnings
 
 import numpy as np
 import pytest
-from safetensors.numpy import save_file
 
+from edge_matrices import CASES, write_edge_model
 from netspectra import analyze
 from netspectra.analyze import analyze_matrix
 from netspectra.io import iter_weight_matrices
 
-rng = np.random.default_rng(0)
-
-CASES = {
-    "all_zero": (np.zeros((64, 32)), "error", "all-zero"),
-    "rank_one": (np.outer(rng.standard_normal(64), rng.standard_normal(32)), "fit-failed", "rank-collapse"),
-    "constant": (np.full((64, 32), 0.5), "fit-failed", "rank-collapse"),
-    "nan": (np.where(rng.random((64, 32)) < 0.01, np.nan, 1.0), "error", "NaN/Inf"),
-    "inf": (np.where(rng.random((64, 32)) < 0.01, np.inf, 1.0), "error", "NaN/Inf"),
-    "subnormal": (rng.standard_normal((64, 32)) * 1e-310, "error", "underflow"),
-    "huge": (rng.standard_normal((64, 32)) * 1e200, "error", "overflow"),
-    "tiny_2x2": (rng.standard_normal((2, 2)), "fit-failed", "fit-failed"),
-    "row_1x4096": (rng.standard_normal((1, 4096)), "error", "single eigenvalue"),
-    "column_4096x1": (rng.standard_normal((4096, 1)), "error", "single eigenvalue"),
-    "orthogonal": (np.linalg.qr(rng.standard_normal((64, 64)))[0], "fit-failed", "fit-failed"),
-    "duplicated_singular_values": (
-        np.linalg.qr(rng.standard_normal((128, 64)))[0] @ np.diag(np.repeat([1.0, 2.0, 3.0, 4.0], 16)),
-        "ok",
-        "",
-    ),
-    "gaussian_64x32": (rng.standard_normal((64, 32)), "ok", ""),
-}
-
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("edge") / "edge.safetensors"
-    save_file({f"{name}.weight": w for name, (w, _, _) in CASES.items()}, str(path))
-    return path
+    return write_edge_model(tmp_path_factory.mktemp("edge") / "edge.safetensors")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -57,7 +33,7 @@ def test_whole_model_with_edge_cases_runs(model_path):
     assert report.summary.num_errors == sum(status == "error" for _, status, _ in CASES.values())
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "int8"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float8_e4m3fn", "float8_e5m2", "int8"])
 def test_low_precision_dtypes(tmp_path, dtype):
     torch = pytest.importorskip("torch")
     from safetensors.torch import save_file as save_torch

@@ -58,14 +58,17 @@ def compare_models(
         report_b, stack_b = _analyze_loaded(pair.b, options)
         diff = None
         if stack_a is not None and stack_b is not None:
-            diff = difference_spectrum(
-                stack_b - stack_a,
-                spectral_norm_a=report_a.spectral_norm,
-                frobenius_norm_a=report_a.frobenius_norm,
-                eps=storage_epsilon(pair.a.dtype, pair.b.dtype),
-                min_fit_evals=options.min_fit_evals,
-                min_tail=options.min_tail,
-            )
+            try:
+                diff = difference_spectrum(
+                    stack_b - stack_a,
+                    spectral_norm_a=report_a.spectral_norm,
+                    frobenius_norm_a=report_a.frobenius_norm,
+                    eps=storage_epsilon(pair.a.dtype, pair.b.dtype),
+                    min_fit_evals=options.min_fit_evals,
+                    min_tail=options.min_tail,
+                )
+            except MatrixError:  # W_B - W_A overflows where W_A and W_B did not: no difference spectrum
+                diff = None
         layers.append(compare_layer(report_a, report_b, diff, pair.matched_by, thresholds))
         if progress is not None:
             progress(done, len(matching.pairs), pair.a.name)

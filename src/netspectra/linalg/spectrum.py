@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from netspectra.errors import MatrixError
 from netspectra.linalg.choose import SpectrumOptions, choose_backend, full_spectrum
 from netspectra.linalg.dense import dense_eigenvalues
 from netspectra.linalg.lanczos import lanczos_top_eigenvalues
@@ -86,13 +87,30 @@ class Spectrum:
         return replace(self, eigenvalues=self.eigenvalues[-count:], trace=self.total)
 
 
+#: sqrt of the largest float64: above it (times sqrt(N)), W^T W overflows.
+LARGEST_ENTRY = float(np.sqrt(np.finfo(np.float64).max))
+
+
+def check_representable(stack: np.ndarray) -> None:
+    """Raise :class:`MatrixError` when a (k, N, M) stack has NaN/Inf entries or entries so large that
+    W^T W would overflow float64: what every eigenvalue backend needs (LAPACK would fail to converge
+    or return garbage)."""
+    finite = np.isfinite(stack)
+    if not finite.all():
+        raise MatrixError(f"{int(stack.size - np.count_nonzero(finite))} NaN/Inf entries")
+    scale = float(np.max(np.abs(stack), initial=0.0))
+    if scale * np.sqrt(stack.shape[1]) > LARGEST_ENTRY:
+        raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
+
+
 def _stack(matrices: np.ndarray) -> np.ndarray:
-    """A float64 (k, N, M) stack with N >= M."""
+    """A float64 (k, N, M) stack with N >= M, checked by :func:`check_representable`."""
     stack = np.asarray(matrices, dtype=np.float64)
     if stack.ndim == 2:
         stack = stack[None]
     if stack.shape[1] < stack.shape[2]:
         stack = np.swapaxes(stack, 1, 2)
+    check_representable(stack)
     return stack
 
 
@@ -110,6 +128,11 @@ def compute_spectrum(matrices: np.ndarray, options: SpectrumOptions = SpectrumOp
     ``choose_backend(N, M, options)`` picks (``tail_only`` ignored): by default the float64 Gram matrix W^T W / N (M x M, one
     BLAS call) diagonalised by LAPACK's ``syevd`` (eigenvalues only), or the SVD of W when the Gram is
     too coarse for the smallest eigenvalues (:mod:`netspectra.linalg.dense`).  Cost O(k (N M^2 + M^3)).
+
+    Raises
+    ------
+    MatrixError
+        NaN/Inf entries, or entries whose squares overflow float64 (:func:`check_representable`).
     """
     stack = _stack(matrices)
     k, n, m = stack.shape

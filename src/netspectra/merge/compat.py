@@ -43,7 +43,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from netspectra.diagnose import metrics
+from netspectra.errors import MatrixError
 from netspectra.linalg import compute_spectrum
+from netspectra.merge.inputs import MergeError
 from netspectra.merge.methods import Decomposition
 from netspectra.merge.results import VERDICTS, LayerCompatibility
 from netspectra.rmt import marchenko_pastur as mp
@@ -188,7 +190,10 @@ def layer_compatibility(
     -------
     LayerCompatibility
     """
-    spectra = [MatrixSpectrum.of(w, thresholds.tw_level) for w in models]
+    try:
+        spectra = [MatrixSpectrum.of(w, thresholds.tw_level) for w in models]
+    except MatrixError as exc:
+        raise MergeError(f"tensor {name!r}: {exc}") from None
     if base is not None:
         reference = np.asarray(base, dtype=np.float64)
     else:

@@ -6,18 +6,24 @@ that workers x threads <= CPUs.  At most ``workers x PREFETCH`` items are submit
 being yielded: each worker loads one matrix at a time, so peak memory is about workers x the largest
 layer (:func:`.workers.worker_peak_bytes`), and finished results wait for their turn in this process.
 
+Ctrl-C: workers are born with SIGINT blocked (:class:`_WorkerProcess`), so a Ctrl-C sent to the whole
+process group reaches only this process, which raises ``KeyboardInterrupt`` and, leaving the executor,
+terminates the workers at once instead of waiting for the layers they are decomposing.  No worker
+prints a traceback, whether it is starting, idle or busy.
+
 Items and the function must pickle (the file loaders of :mod:`netspectra.io` do).  Code that starts a
 pool must sit under ``if __name__ == "__main__":`` in a script, as for any ``spawn`` pool.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from multiprocessing.context import SpawnContext, SpawnProcess
+from typing import Any, TypeVar
 
 from netspectra.scale.executor import ExecutorError
 from netspectra.scale.workers import limit_threads, threads_per_worker
@@ -29,6 +35,33 @@ R = TypeVar("R")
 PREFETCH = 2
 
 
+class _WorkerProcess(SpawnProcess):
+    """A ``spawn`` process started with SIGINT blocked in the starting thread, so that the new
+    interpreter inherits the blocked mask from its first instruction (before ``multiprocessing`` could
+    install anything).  A SIGINT that arrives meanwhile is not lost: another thread of this process
+    takes it, and Python raises ``KeyboardInterrupt`` in the main thread as usual."""
+
+    def start(self) -> None:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            super().start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+class _WorkerContext(SpawnContext):
+    """The ``spawn`` context of one pool: starts :class:`_WorkerProcess` and remembers them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.processes: list[_WorkerProcess] = []
+
+    def Process(self, *args: Any, **kwargs: Any) -> _WorkerProcess:  # noqa: N802 (multiprocessing's name)
+        process = _WorkerProcess(*args, **kwargs)
+        self.processes.append(process)
+        return process
+
+
 class ProcessExecutor:
     """``workers`` processes with ``threads`` BLAS threads each (default CPUs // workers); 1 worker runs inline."""
 
@@ -36,19 +69,33 @@ class ProcessExecutor:
         self.workers = workers
         self.threads = threads_per_worker(workers) if threads is None else threads
         self._pool: ProcessPoolExecutor | None = None
+        self._context: _WorkerContext | None = None
 
     def __enter__(self) -> "ProcessExecutor":
         if self.workers > 1:
+            self._context = _WorkerContext()
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                max_workers=self.workers, mp_context=self._context,
                 initializer=limit_threads, initargs=(self.threads,),
             )
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        """Wait for the workers after a clean run; after an exception (Ctrl-C included), terminate them."""
+        if self._pool is None:
+            return
+        pool, context = self._pool, self._context
+        self._pool = self._context = None
+        if exc_type is None:
+            pool.shutdown(wait=True)
+            return
+        pool.shutdown(wait=False, cancel_futures=True)
+        started = [process for process in context.processes if process.pid is not None]
+        for process in started:
+            if process.is_alive():
+                process.terminate()
+        for process in started:
+            process.join()
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
         """Yield fn(item) for each item, in order."""
