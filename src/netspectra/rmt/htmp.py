@@ -30,7 +30,8 @@ i.e. p(s) = -Im rho / (pi b s), with CDF -arg w / (pi b).  The equation is integ
 bulk centre y0 = a + 1 + 2b, where rho(y0) comes from two mpmath.hyperu calls for small parameters and
 from a third-order WKB expansion in 1/sqrt(D), D = 4 b y0 - (a + 1 - y0)^2, for large ones (relative
 error <= 5e-4 there, checked against mpmath); both directions of integration are stable.  Tables are
-cached per (gamma, kappa).
+cached per (gamma, kappa) for the points of the fit's kappa grid; the fit's refined, continuous kappa is
+tabulated for that fit only (caching it would hold one table per layer analyzed).
 
 Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M, gamma = beta = M/N.
 """
@@ -136,8 +137,17 @@ class HTMPDensity:
         return self.ppf(rng.random(size))
 
 
-def htmp_density(gamma: float, kappa: float) -> HTMPDensity:
-    """The HTMP density of s for aspect ratio gamma = M/N in (0, 1) and kappa > 0 (cached).
+def htmp_density(gamma: float, kappa: float, *, cache: bool = True) -> HTMPDensity:
+    """The HTMP density of s for aspect ratio gamma = M/N in (0, 1) and kappa > 0.
+
+    Parameters
+    ----------
+    gamma, kappa : float
+        Parameters.
+    cache : bool
+        Keep the table in (and take it from) a process-wide cache of the last 512 (gamma, kappa).
+        Pass False for a kappa that will not be asked for again (a fitted, continuous value): caching
+        it would only hold tens of kB per fit until 512 of them had accumulated.
 
     Raises
     ------
@@ -149,11 +159,11 @@ def htmp_density(gamma: float, kappa: float) -> HTMPDensity:
         raise ValueError(f"HTMP is restricted to gamma = M/N < 1 (mass 1/gamma otherwise), got gamma = {gamma}")
     if not kappa > 0.0:
         raise ValueError(f"HTMP needs kappa > 0, got {kappa}")
-    return _density(float(gamma), float(kappa))
+    return (_density if cache else _tabulate)(float(gamma), float(kappa))
 
 
-@lru_cache(maxsize=512)
-def _density(gamma: float, kappa: float) -> HTMPDensity:
+def _tabulate(gamma: float, kappa: float) -> HTMPDensity:
+    """Solve the Riccati ODE for (gamma, kappa) and tabulate the density (uncached; see :func:`htmp_density`)."""
     a, b = 0.5 * kappa * (1.0 / gamma - 1.0) - 1.0, 0.5 * kappa
     y0 = a + 1.0 + 2.0 * b
     x0 = np.log(y0)
@@ -206,6 +216,10 @@ def _density(gamma: float, kappa: float) -> HTMPDensity:
         _cdf_spline=CubicHermiteSpline(log_s, cumulative / mass, density_times_s / mass),
         _slopes=(float(slope[0]), float(slope[-1])),
     )
+
+
+#: Tables by (gamma, kappa); the fit asks only for points of its kappa grid here (shared by layers of one shape).
+_density = lru_cache(maxsize=512)(_tabulate)
 
 
 def _initial_log_derivative(y0: float, a: float, b: float) -> complex:
@@ -319,12 +333,12 @@ def fit_htmp(
         alpha = fit_power_law(lam).alpha
     log_lam = np.log(lam)
     grid = _kappa_grid(gamma, kappa_max)
-    profile = _Profile(gamma, log_lam)
+    profile = _Profile(gamma, log_lam, grid)
     start = int(np.argmin(np.abs(np.log(grid) - np.log(max(kappa_from_alpha(alpha, gamma), 1e-12)))))
     best = _climb(lambda j: profile(grid[j])[0], start, grid.size)
     kappa = _refine(profile, grid, best)
     loglik, log_c = profile(kappa)
-    density = htmp_density(gamma, kappa)
+    density = profile.density(kappa)
     loglik_mp, _ = mp_log_likelihood(lam, n, m)
     prefers_mp = bool(loglik - loglik_mp <= 1.0)
     return HTMPFit(
@@ -348,17 +362,33 @@ def _kappa_grid(gamma: float, kappa_max: float) -> NDArray[np.float64]:
 
 
 class _Profile:
-    """Profile log-likelihood kappa -> (max_c loglik, argmax log c), memoised per kappa."""
+    """Profile log-likelihood kappa -> (max_c loglik, argmax log c), memoised per kappa.
 
-    def __init__(self, gamma: float, log_lam: np.ndarray) -> None:
+    Densities on the kappa ``grid`` come from the process-wide cache (layers of one shape share them);
+    off-grid ones (the refined kappa, continuous, never asked for again) are kept for this fit only,
+    so that a sweep over many models does not fill the process with one table per layer.
+    """
+
+    def __init__(self, gamma: float, log_lam: np.ndarray, grid: NDArray[np.float64]) -> None:
         self.gamma = gamma
         self.log_lam = log_lam
         self.constant = -2.0 * float(log_lam.sum())
         self.cache: dict[float, tuple[float, float]] = {}
+        self.grid = frozenset(float(k) for k in grid)
+        self.off_grid: dict[float, HTMPDensity] = {}
+
+    def density(self, kappa: float) -> HTMPDensity:
+        """The HTMP density at ``kappa``: shared cache on the grid, this fit's own table off it."""
+        kappa = float(kappa)
+        if kappa in self.grid:
+            return htmp_density(self.gamma, kappa)
+        if kappa not in self.off_grid:
+            self.off_grid[kappa] = htmp_density(self.gamma, kappa, cache=False)
+        return self.off_grid[kappa]
 
     def __call__(self, kappa: float) -> tuple[float, float]:
         if kappa not in self.cache:
-            density = htmp_density(self.gamma, kappa)
+            density = self.density(kappa)
             size = self.log_lam.size
 
             def negative(log_c: float) -> float:
