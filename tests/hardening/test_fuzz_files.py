@@ -8,7 +8,6 @@ with a complete output file, or in exit code 2 with ONE line on stderr naming th
 from __future__ import annotations
 
 import json
-import signal
 import time
 
 import numpy as np
@@ -21,7 +20,7 @@ from fixtures_models import (
     write_safetensors,
     write_sharded,
 )
-from netspectra.cli import main
+from fuzzing import check_refusal, mutations, run_cli
 
 CASES_PER_FORMAT = 300
 SECONDS_PER_FORMAT = 40.0
@@ -56,49 +55,8 @@ FORMATS = {
 }
 
 
-def _mutations(data: bytes, rng: np.random.Generator):
-    """Yield (label, mutated bytes): truncations, bit flips, overwritten header bytes, forged lengths."""
-    n = len(data)
-    yield "empty", b""
-    yield "truncated-header", data[: min(8, n)]
-    yield "forged-length", (2**62).to_bytes(8, "little") + data[8:]
-    while True:
-        kind = rng.integers(4)
-        if kind == 0:
-            cut = int(rng.integers(1, n))
-            yield f"truncate@{cut}", data[:cut]
-        elif kind == 1:
-            buf = bytearray(data)
-            for pos in rng.integers(0, n, size=int(rng.integers(1, 8))):
-                buf[pos] ^= 1 << int(rng.integers(8))
-            yield "bitflip", bytes(buf)
-        elif kind == 2:
-            buf = bytearray(data)
-            start = int(rng.integers(0, min(n, 256)))
-            buf[start : start + 8] = rng.integers(0, 256, size=len(buf[start : start + 8]), dtype=np.uint8).tobytes()
-            yield f"header@{start}", bytes(buf)
-        else:
-            pos = int(rng.integers(0, n))
-            yield f"insert@{pos}", data[:pos] + rng.bytes(int(rng.integers(1, 32))) + data[pos:]
-
-
-class _Timeout(Exception):
-    pass
-
-
-def _on_alarm(signum, frame):
-    raise _Timeout
-
-
-def _run_case(path, out, capsys) -> tuple[int, str]:
-    previous = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.alarm(SECONDS_PER_CASE)
-    try:
-        code = main(["analyze", str(path), "-o", str(out), "--quiet"])
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    return code, capsys.readouterr().err
+def _run_case(path, out, capsys, label: str = "") -> tuple[int, str]:
+    return run_cli(["analyze", path, "-o", out, "--quiet"], capsys, SECONDS_PER_CASE, label or str(path))
 
 
 def _check(code: int, err: str, out, name: str, label: str) -> None:
@@ -106,10 +64,7 @@ def _check(code: int, err: str, out, name: str, label: str) -> None:
         frame = json.loads(out.read_text())
         assert "layers" in frame, label
     else:
-        assert code == 2, f"{label}: exit {code}"
-        lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("netspectra: error:"), f"{label}: {err!r}"
-        assert name in lines[0], f"{label}: error does not name the file: {lines[0]}"
+        check_refusal(code, err, name, label)
         assert not out.exists(), f"{label}: partial output left"
     assert not [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}")], f"{label}: temp file left"
 
@@ -123,15 +78,12 @@ def test_fuzz_single_file_formats(tmp_path, fmt, capsys):
     rng = np.random.default_rng(sum(map(ord, fmt)))
     path, out = tmp_path / filename, tmp_path / "out.json"
     started, outcomes = time.monotonic(), {0: 0, 2: 0}
-    for i, (label, mutated) in enumerate(_mutations(data, rng)):
+    for i, (label, mutated) in enumerate(mutations(data, rng)):
         if i >= CASES_PER_FORMAT or time.monotonic() - started > SECONDS_PER_FORMAT:
             break
         path.write_bytes(mutated)
         out.unlink(missing_ok=True)
-        try:
-            code, err = _run_case(path, out, capsys)
-        except _Timeout:
-            pytest.fail(f"{fmt} {label}: hang (> {SECONDS_PER_CASE} s)")
+        code, err = _run_case(path, out, capsys, f"{fmt} {label}")
         _check(code, err, out, filename, f"{fmt} {label}")
         outcomes[code] += 1
     print(f"{fmt}: {sum(outcomes.values())} cases, {outcomes[0]} analyzed, {outcomes[2]} refused")
@@ -157,7 +109,7 @@ def test_fuzz_sharded_index(tmp_path, capsys):
     for label, mutated in variants:
         index.write_bytes(mutated)
         out.unlink(missing_ok=True)
-        code, err = _run_case(index, out, capsys)
+        code, err = _run_case(index, out, capsys, f"index {label}")
         _check(code, err, out, index.parent.name, f"index {label}")
         if label in ("escape", "absolute", "missing", "not-json", "truncated"):
             assert code == 2, label

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.config:
         if args.models or args.base:
             raise UsageError("give models (and --base) or --config, not both")
-        config = load_config(args.config)
+        config = load_config(args.config, check_paths=True)
         models, base, thresholds = [m.path for m in config.models], config.base_model, config.thresholds
     else:
         if len(args.models) < 2:

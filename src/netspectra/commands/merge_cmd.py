@@ -33,7 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = load_config(args.config, check_paths=True)
     if args.dtype:
         config = replace(config, dtype=parse_dtype(args.dtype))
     quiet = args.quiet or args.json

@@ -236,7 +236,8 @@ def _against_reference(
 
 
 def _checked(matrix: np.ndarray) -> np.ndarray:
-    arr = np.asarray(matrix, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):  # a signalling NaN warns when cast; check_matrices reports it
+        arr = np.asarray(matrix, dtype=np.float64)
     if arr.ndim != 2:
         raise MatrixError(f"expected a 2-D matrix, got shape {arr.shape}")
     check_matrices(arr[None] if arr.shape[0] >= arr.shape[1] else arr.T[None])

@@ -113,6 +113,11 @@ class OnnxSource(ModelSource):
         except Exception as exc:  # DecodeError, ValueError, ... for anything that is not a ModelProto
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise SourceError(f"{label}: not a readable ONNX model: {msg}") from None
+        # Protobuf parses any prefix that ends on a field boundary (the empty file too) as a ModelProto
+        # with the later fields missing; ir_version and graph are required in every ONNX model.
+        if model.ir_version <= 0 or not model.HasField("graph"):
+            missing = "IR version" if model.ir_version <= 0 else "graph"
+            raise SourceError(f"{label}: not an ONNX model: no {missing} (empty, truncated or not ONNX)")
         graph = model.graph
         tensors: dict[str, object] = {}
         for t in graph.initializer:

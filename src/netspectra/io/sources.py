@@ -13,8 +13,10 @@ name rather than by layer, a natural sort of the names (``layers.2`` before ``la
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
+import tokenize
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -23,7 +25,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import MatrixError, SourceError, UnsafeFileError
-from ._util import one_line
+from ._util import ZIP_READ_ERRORS, one_line
 from . import dtypes
 from .safetensors_file import SafetensorsFile
 
@@ -53,6 +55,22 @@ class TensorRecord:
     def loader(self) -> Callable[[], np.ndarray]:
         """Alias of :attr:`load`."""
         return self.load
+
+    def load_required(self) -> np.ndarray:
+        """:meth:`load` for a caller that needs every tensor (compress, merge) rather than a row per
+        matrix (analyze).
+
+        Raises
+        ------
+        SourceError
+            Where ``load`` raises :class:`MatrixError` (an object array, an unsupported dtype): the
+            file cannot be read as a whole, and the message names it and the tensor.
+        """
+        try:
+            return self.load()
+        except MatrixError as exc:
+            reason = str(exc).removeprefix(f"{self.name}: ")
+            raise SourceError(f"{self.source}: cannot read tensor {self.name}: {reason}") from None
 
 
 class ModelSource:
@@ -289,6 +307,9 @@ class _TorchTensorLoader:
             raise MatrixError(f"{self.name}: tensor on the meta device has no data")
         if t.is_complex():
             raise MatrixError(f"{self.name}: unsupported dtype {dtypes.from_torch(t.dtype)}")
+        if t.numel() > t.untyped_storage().nbytes() // max(t.element_size(), 1):  # expand(): stride 0
+            raise MatrixError(f"{self.name}: a broadcast view of shape {tuple(t.shape)} over a smaller storage, "
+                              "not stored weights")  # fmt: skip
         wide = t.dtype in (torch.float64, torch.int64, torch.int32)
         try:
             t = t.cpu().double() if wide else t.cpu().float()
@@ -311,7 +332,7 @@ class _NpzLoader:
                 arr = z[self.key]
         except ValueError as exc:
             raise MatrixError(f"{self.key}: cannot read array: {one_line(exc)}") from None
-        except (OSError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        except (*ZIP_READ_ERRORS, KeyError) as exc:  # ValueError is taken above
             raise SourceError(f"{self.label}: cannot read {self.key}: {one_line(exc)}") from None
         try:
             return dtypes.numpy_to_float(arr, self.dtype)
@@ -334,16 +355,40 @@ class _NpyLoader:
             raise MatrixError(f"{self.path.stem}: unsupported dtype {arr.dtype}") from None
 
 
-def _npy_header(fp, label: str) -> tuple[tuple[int, ...], np.dtype]:
+#: What numpy's .npy header parser raises for a corrupt header: it reads the header with ast.literal_eval
+#: (SyntaxError, ValueError, TypeError for an unhashable key, RecursionError, MemoryError) and re-tokenizes
+#: a version 1.0/2.0 header that fails, as one written by Python 2 (tokenize.TokenError).
+_NPY_HEADER_ERRORS = (ValueError, OSError, EOFError, SyntaxError, TypeError, RecursionError, MemoryError,
+                      tokenize.TokenError)  # fmt: skip
+
+
+#: Most a deflate stream expands (about 1032:1); an archive member claiming more is forged.
+_DEFLATE_MAX_RATIO = 1032
+
+
+def _npy_header(fp, label: str, size: int) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of the ``.npy`` array read from ``fp`` (``size`` bytes in all, header included).
+
+    The data the header promises must be there: numpy allocates the whole array from the header before
+    it reads, so a forged shape would otherwise cost its size in memory (or a MemoryError).
+    """
     try:
         version = np.lib.format.read_magic(fp)
         if version == (1, 0):
             shape, _fortran, dtype = np.lib.format.read_array_header_1_0(fp)
         else:
             shape, _fortran, dtype = np.lib.format.read_array_header_2_0(fp)
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+    except _NPY_HEADER_ERRORS as exc:
         raise SourceError(f"{label}: invalid .npy header: {one_line(exc)}") from None
-    return tuple(int(d) for d in shape), dtype
+    shape = tuple(int(d) for d in shape)
+    if any(d < 0 for d in shape):
+        raise SourceError(f"{label}: invalid .npy header: negative dimension in shape {shape}")
+    if not dtype.hasobject:  # object arrays are pickles of unknown size, refused when read
+        need, have = math.prod(shape) * dtype.itemsize, size - fp.tell()
+        if need > have:
+            raise SourceError(f"{label}: truncated or forged: shape {shape} of {dtype} needs {need} bytes, "
+                              f"{have} stored")  # fmt: skip
+    return shape, dtype
 
 
 class NpzSource(ModelSource):
@@ -363,11 +408,18 @@ class NpzSource(ModelSource):
                     if not info.filename.endswith(".npy"):
                         continue
                     key = info.filename[: -len(".npy")]
+                    stored = info.compress_type == zipfile.ZIP_STORED
+                    if (stored and info.compress_size != info.file_size) or (
+                        info.compress_type == zipfile.ZIP_DEFLATED
+                        and info.file_size > _DEFLATE_MAX_RATIO * info.compress_size + 1024
+                    ):
+                        raise SourceError(f"{label}[{key}]: corrupt or forged archive: {info.compress_size} bytes "
+                                          f"stored claim {info.file_size}")  # fmt: skip
                     with zf.open(info) as fp:
-                        shape, dt = _npy_header(fp, f"{label}[{key}]")
+                        shape, dt = _npy_header(fp, f"{label}[{key}]", info.file_size)
                     name = dtypes.from_numpy(dt)
                     self._records.append(TensorRecord(key, shape, name, label, _NpzLoader(path, key, name, label)))
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        except ZIP_READ_ERRORS as exc:
             raise SourceError(f"{label}: not a readable .npz archive: {one_line(exc)}") from None
 
     def tensors(self):
@@ -386,7 +438,7 @@ class NpySource(ModelSource):
         label = os.fspath(path)
         try:
             with open(path, "rb") as fp:
-                shape, dt = _npy_header(fp, label)
+                shape, dt = _npy_header(fp, label, os.fstat(fp.fileno()).st_size)
         except OSError as exc:
             raise SourceError(f"{label}: cannot read: {exc.strerror or exc}") from None
         name = dtypes.from_numpy(dt)

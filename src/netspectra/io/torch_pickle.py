@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import MatrixError, SourceError, UnsafeFileError
-from ._util import one_line
+from ._util import ZIP_READ_ERRORS, one_line
 from . import dtypes
 
 #: Largest data.pkl read (a state dict's pickle is a few MB even for very large models).
@@ -72,12 +72,20 @@ def _itemsize(dtype: str) -> int:
 
 
 class _Inert:
-    """Base of the stand-ins: the pickle BUILD opcode may not set attributes on them."""
+    """Base of the stand-ins: the pickle BUILD opcode may not set attributes on them.
+
+    They still pickle (a :class:`TorchTensorLoader` is sent to the worker processes of a pool): by
+    their constructor and its arguments, the slots in order, never by BUILD.  A checkpoint cannot make
+    use of this, since the unpickler of checkpoint files resolves no class of this module.
+    """
 
     __slots__ = ()
 
     def __setstate__(self, state):
         raise pickle.UnpicklingError("BUILD on a tensor/storage object")
+
+    def __reduce__(self) -> tuple[type, tuple]:
+        return type(self), tuple(getattr(self, name) for name in self.__slots__)
 
 
 class _StorageType(_Inert):
@@ -315,7 +323,7 @@ class ZipHandle:
             return np.memmap(self.path, dtype=np.uint8, mode="r", offset=offset, shape=(length,)).view(np.ndarray)
         except SourceError:
             raise
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError, ValueError, RuntimeError) as exc:
+        except (*ZIP_READ_ERRORS, KeyError, RuntimeError) as exc:
             raise self._fail(entry, exc) from None
 
     def close(self):
@@ -346,6 +354,9 @@ class TorchTensorLoader:
             raw_dtype = raw_dtype.newbyteorder(">")
         itemsize = raw_dtype.itemsize
         extent = sum((d - 1) * s for d, s in zip(t.shape, t.stride)) + 1  # elements from the first to the last
+        if count > extent:  # stride 0 (expand): a few stored bytes would become count elements in memory
+            raise MatrixError(f"{self.name}: a broadcast view of {extent} stored elements as shape {t.shape}, "
+                              "not stored weights")  # fmt: skip
         buf = self.handle.span(t.storage.entry, t.offset * itemsize, extent * itemsize)
         flat = buf.view(raw_dtype)
         view = np.lib.stride_tricks.as_strided(
@@ -377,7 +388,7 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
     """Unpickle the structure of a torch zip checkpoint; return (tensors by dotted name, handle, big_endian)."""
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except ZIP_READ_ERRORS as exc:
         raise SourceError(f"{label}: not a readable torch zip archive (truncated or corrupt): {one_line(exc)}") from None
     with zf:
         names = zf.namelist()
@@ -393,7 +404,7 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
         if prefix + "byteorder" in infos:
             try:
                 big_endian = zf.read(prefix + "byteorder").strip() == b"big"
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            except ZIP_READ_ERRORS as exc:
                 raise SourceError(f"{label}: corrupt archive: {one_line(exc)}") from None
         if infos[pkl_name].file_size > MAX_PICKLE_BYTES:
             raise SourceError(f"{label}: data.pkl is {infos[pkl_name].file_size} bytes, larger than any state dict")
@@ -415,8 +426,8 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
             raise UnsafeFileError(f"{label}: refused to load: the pickle asks for global {exc.qualname}{hint}") from None
         except SourceError:
             raise
-        except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError, TypeError,
-                KeyError, IndexError, AttributeError, RecursionError, MemoryError, UnicodeError) as exc:  # fmt: skip
+        except (*ZIP_READ_ERRORS, pickle.UnpicklingError, TypeError, KeyError, IndexError, AttributeError,
+                RecursionError, MemoryError, UnicodeError) as exc:  # fmt: skip
             raise SourceError(f"{label}: corrupt torch checkpoint: {type(exc).__name__}: {one_line(exc)}") from None
     tensors: dict[str, LazyTensor] = {}
     _flatten(obj, "", tensors, set())

@@ -239,13 +239,22 @@ class MergeConfig:
         return out
 
 
-def load_config(path: str | Path) -> MergeConfig:
+def load_config(path: str | Path, *, check_paths: bool = False) -> MergeConfig:
     """Read and validate a merge configuration (``.yaml``/``.yml`` with PyYAML, or ``.json``).
+
+    Parameters
+    ----------
+    path : path
+        The configuration file; relative model paths in it are taken relative to its directory.
+    check_paths : bool
+        Also refuse a ``base_model`` or model path that does not exist, naming this file and the key
+        (the commands do: a typo in the configuration is the configuration's error, not a model's).
 
     Raises
     ------
     UsageError
-        Missing or unreadable file, invalid YAML/JSON, or an invalid configuration.
+        Missing or unreadable file, invalid YAML/JSON, an invalid configuration, or (with
+        ``check_paths``) a model path that does not exist.
     """
     path = Path(path)
     try:
@@ -267,9 +276,16 @@ def load_config(path: str | Path) -> MergeConfig:
         except yaml.YAMLError as exc:
             raise UsageError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
     try:
-        return MergeConfig.from_dict(data, path.parent)
+        config = MergeConfig.from_dict(data, path.parent)
     except UsageError as exc:
         raise UsageError(f"{path}: {exc}") from None
+    if check_paths:
+        named = [("base_model", config.base_model)] if config.base_model is not None else []
+        named += [(f"models[{i}].path", m.path) for i, m in enumerate(config.models)]
+        for key, model in named:
+            if not Path(model).exists():
+                raise UsageError(f"{path}: {key}: {model}: no such file or directory")
+    return config
 
 
 def _list(value: object, key: str) -> list:

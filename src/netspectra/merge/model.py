@@ -115,14 +115,15 @@ def merge_models(
         A tensor missing from a model, of another shape or dtype, holding NaN/Inf, or a non-float tensor
         whose values differ between models.
     UsageError
-        An invalid configuration or output directory.
+        An invalid configuration (read from a file: also a model path in it that does not exist) or
+        output directory.
     SourceError
         A model cannot be read.
     """
     if isinstance(config, dict):
         config = MergeConfig.from_dict(config)
     elif not isinstance(config, MergeConfig):
-        config = load_config(config)
+        config = load_config(config, check_paths=True)
     layers: list[LayerMerge] = []
     weight_map: dict[str, str] = {}
     total_size = 0
@@ -175,7 +176,7 @@ def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, config: Me
 
 
 def _load(record: TensorRecord, label: str) -> np.ndarray:
-    values = record.load()
+    values = record.load_required()
     if not np.all(np.isfinite(values)):
         raise MergeError(f"tensor {record.name!r} of {label} holds NaN or Inf values")
     return values
@@ -184,9 +185,9 @@ def _load(record: TensorRecord, label: str) -> np.ndarray:
 def _check_equal(ms: ModelSet, name: str) -> None:
     """A tensor that is not merged (integer, bool, FP8) must be the same in every model."""
     recs = [r[name] for r in ms.records]
-    first = recs[0].load()
+    first = recs[0].load_required()
     for label, rec in zip(ms.labels[1:], recs[1:]):
-        if not np.array_equal(first, rec.load(), equal_nan=True):
+        if not np.array_equal(first, rec.load_required(), equal_nan=True):
             raise MergeError(
                 f"tensor {name!r} ({rec.dtype}) differs between {ms.labels[0]} and {label}; "
                 f"only {'/'.join(COMPRESSIBLE_DTYPES)} tensors are merged, others must be equal"

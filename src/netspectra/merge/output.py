@@ -74,4 +74,4 @@ def add_unchanged(writer: SafetensorsWriter, record: TensorRecord) -> None:
         e = loader.entry
         writer.add_file_range(record.name, e.dtype, e.shape, loader.path, e.start, e.end)
     else:
-        writer.add_array(record.name, loader(), record.dtype)
+        writer.add_array(record.name, record.load_required(), record.dtype)
