@@ -7,6 +7,7 @@ reference runs with the workers' thread count (threads_per_worker(2)).
 import json
 import operator
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -66,8 +67,13 @@ def test_errors_in_workers_reach_the_caller():
 
 
 def test_a_dead_worker_is_an_executor_error():
-    with ProcessExecutor(2) as pool, pytest.raises(ExecutorError, match="fewer workers"):
+    with ProcessExecutor(2) as pool, pytest.raises(ExecutorError, match="died with exit code 3$"):
         list(pool.map(os._exit, [3]))
+
+
+def test_a_worker_killed_as_for_memory_suggests_fewer_workers():
+    with ProcessExecutor(2) as pool, pytest.raises(ExecutorError, match="killed .out of memory.*fewer workers than 2"):
+        list(pool.map(signal.raise_signal, [signal.SIGKILL]))  # what the kernel's OOM killer sends
 
 
 def test_process_pool_analysis_equals_the_serial_run(model, serial):

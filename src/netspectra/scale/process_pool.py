@@ -112,10 +112,20 @@ class ProcessExecutor:
             try:
                 result = pending.popleft().result()
             except BrokenProcessPool:
-                raise ExecutorError(
-                    f"a worker process died (killed for memory?): retry with fewer workers than {self.workers}"
-                ) from None
+                raise ExecutorError(self._death_message()) from None
             for item in upcoming:
                 pending.append(self._pool.submit(fn, item))
                 break
             yield result
+
+    def _death_message(self) -> str:
+        """Why the pool broke, from the exit codes of its workers: SIGKILL is the kernel's OOM killer's
+        signal (fewer workers need less memory); another code is a crash, which fewer workers would not fix."""
+        processes = self._context.processes if self._context is not None else []
+        for process in processes:
+            process.join(timeout=1.0)  # a dead worker's exit code is known once it is reaped
+        codes = sorted({process.exitcode for process in processes if process.exitcode not in (None, 0)})
+        if -signal.SIGKILL in codes or not codes:
+            return f"a worker process was killed (out of memory?): retry with fewer workers than {self.workers}"
+        return f"a worker process died with exit code {', '.join(map(str, codes))}"
+
