@@ -7,6 +7,9 @@ nothing but the standard library before the package.
 
 import sys
 
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
+INTERRUPTED = 130
+
 
 def caused_by_interrupt(exc: BaseException | None) -> bool:
     """Whether ``exc`` is a Ctrl-C or was raised because of one.
@@ -23,16 +26,21 @@ def caused_by_interrupt(exc: BaseException | None) -> bool:
     return False
 
 
+def end_interrupted(exc: BaseException) -> int:
+    """For an exception caused by Ctrl-C: print the one line and return :data:`INTERRUPTED`; re-raise
+    any other exception."""
+    if not caused_by_interrupt(exc):
+        raise exc
+    print("netspectra: interrupted", file=sys.stderr)
+    return INTERRUPTED
+
+
 def main() -> int:
     try:
         from netspectra.cli import main as cli_main
-
-        return cli_main()
     except BaseException as exc:
-        if not caused_by_interrupt(exc):
-            raise
-        print("netspectra: interrupted", file=sys.stderr)
-        return 130
+        return end_interrupted(exc)
+    return cli_main()
 
 
 if __name__ == "__main__":

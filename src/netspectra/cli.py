@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from netspectra import __version__
-from netspectra_entry import caused_by_interrupt
+from netspectra_entry import end_interrupted
 from netspectra.errors import NetspectraError
 
 
@@ -37,11 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NetspectraError as exc:
         print(f"netspectra: error: {exc}", file=sys.stderr)
         return 2
-    except BaseException as exc:
-        if not caused_by_interrupt(exc):
-            raise
-        print("netspectra: interrupted", file=sys.stderr)
-        return 130
+    except BaseException as exc:  # Ctrl-C: one line, exit code 130; anything else propagates
+        return end_interrupted(exc)
 
 
 if __name__ == "__main__":

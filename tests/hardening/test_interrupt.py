@@ -49,3 +49,29 @@ def test_sigkill_leaves_no_output(slow_model, tmp_path):
     proc.kill()
     proc.wait(timeout=60)
     assert not out.exists()
+
+
+def _interrupted_import():
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as exc:  # what a C extension's module init turns a Ctrl-C into
+        raise ImportError("initialization failed") from exc
+
+
+def test_ctrl_c_inside_a_c_extension_import_is_an_interruption(monkeypatch, capsys):
+    from netspectra import cli
+
+    monkeypatch.setattr(cli, "build_parser", _interrupted_import)
+    assert cli.main([]) == 130
+    assert capsys.readouterr().err == "netspectra: interrupted\n"
+
+
+def test_other_import_errors_are_not_taken_for_interruptions(monkeypatch):
+    from netspectra import cli
+
+    def broken():
+        raise ImportError("no module named x")
+
+    monkeypatch.setattr(cli, "build_parser", broken)
+    with pytest.raises(ImportError, match="no module named x"):
+        cli.main([])
