@@ -79,6 +79,11 @@ def check_refusal(code: int, err: str, name: str, label: str) -> None:
     assert name in lines[0], f"{label}: error does not name the file: {lines[0]}"
 
 
+#: Address space allowed beyond what the process already uses, and peak-RSS growth allowed, per loop.
+MEMORY_HEADROOM = 3 << 30
+RSS_GROWTH = 1 << 30
+
+
 def _vm_size() -> int:
     """Virtual memory of this process in bytes (VmSize of /proc/self/status)."""
     with open("/proc/self/status") as f:

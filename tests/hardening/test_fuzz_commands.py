@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from fixtures_models import rng, save_torch, write_onnx_model, write_safetensors, write_sharded
-from fuzzing import check_refusal, memory_cap, mutations, peak_rss, run_cli
+from fuzzing import MEMORY_HEADROOM, RSS_GROWTH, check_refusal, memory_cap, mutations, peak_rss, run_cli
 
 MAX_CASES = 60
 #: Seconds of mutated cases per command (the whole file stays under about a minute on 2 shared cores;
@@ -36,9 +36,6 @@ MAX_CASES = 60
 SECONDS = {"compare": 10.0, "track": 10.0, "compress": 5.0, "merge-check": 5.0, "merge": 6.0}
 CONFIG_SECONDS = 4.0
 SECONDS_PER_CASE = 20
-#: Address space allowed beyond what the process already uses, and peak-RSS growth allowed, per loop.
-MEMORY_HEADROOM = 3 << 30
-RSS_GROWTH = 1 << 30
 
 MODEL_FORMATS = ("safetensors", "sharded", "npz", "pt", "onnx")
 

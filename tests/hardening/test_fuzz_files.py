@@ -20,7 +20,7 @@ from fixtures_models import (
     write_safetensors,
     write_sharded,
 )
-from fuzzing import check_refusal, mutations, run_cli
+from fuzzing import MEMORY_HEADROOM, RSS_GROWTH, check_refusal, memory_cap, mutations, peak_rss, run_cli
 
 CASES_PER_FORMAT = 300
 SECONDS_PER_FORMAT = 40.0
@@ -77,15 +77,18 @@ def test_fuzz_single_file_formats(tmp_path, fmt, capsys):
     data = original.read_bytes()
     rng = np.random.default_rng(sum(map(ord, fmt)))
     path, out = tmp_path / filename, tmp_path / "out.json"
-    started, outcomes = time.monotonic(), {0: 0, 2: 0}
-    for i, (label, mutated) in enumerate(mutations(data, rng)):
-        if i >= CASES_PER_FORMAT or time.monotonic() - started > SECONDS_PER_FORMAT:
-            break
-        path.write_bytes(mutated)
-        out.unlink(missing_ok=True)
-        code, err = _run_case(path, out, capsys, f"{fmt} {label}")
-        _check(code, err, out, filename, f"{fmt} {label}")
-        outcomes[code] += 1
+    started, outcomes, rss_before = time.monotonic(), {0: 0, 2: 0}, peak_rss()
+    with memory_cap(MEMORY_HEADROOM):  # a forged size that is believed fails here instead of filling the machine
+        for i, (label, mutated) in enumerate(mutations(data, rng)):
+            if i >= CASES_PER_FORMAT or time.monotonic() - started > SECONDS_PER_FORMAT:
+                break
+            path.write_bytes(mutated)
+            out.unlink(missing_ok=True)
+            code, err = _run_case(path, out, capsys, f"{fmt} {label}")
+            _check(code, err, out, filename, f"{fmt} {label}")
+            outcomes[code] += 1
+    growth = peak_rss() - rss_before
+    assert growth < RSS_GROWTH, f"{fmt}: peak RSS grew by {growth / 2**20:.0f} MiB"
     print(f"{fmt}: {sum(outcomes.values())} cases, {outcomes[0]} analyzed, {outcomes[2]} refused")
     assert outcomes[2] >= 3  # the empty, truncated-header and forged-length cases at least
 
