@@ -41,8 +41,7 @@ def check_matrices(stack: np.ndarray) -> None:
         raise MatrixError(f"empty matrix of shape {stack.shape[1:]}")
     if stack.shape[2] < 2:
         raise MatrixError(f"{stack.shape[1]}x{stack.shape[2]} matrix has a single eigenvalue")
-    check_representable(stack)
-    scale = float(np.max(np.abs(stack)))
+    scale = check_representable(stack)
     if scale == 0.0:
         raise MatrixError("all-zero matrix")
     if scale < _SMALLEST_ENTRY:

@@ -91,16 +91,17 @@ class Spectrum:
 LARGEST_ENTRY = float(np.sqrt(np.finfo(np.float64).max))
 
 
-def check_representable(stack: np.ndarray) -> None:
+def check_representable(stack: np.ndarray) -> float:
     """Raise :class:`MatrixError` when a (k, N, M) stack has NaN/Inf entries or entries so large that
     W^T W would overflow float64: what every eigenvalue backend needs (LAPACK would fail to converge
-    or return garbage)."""
+    or return garbage).  Returns the largest absolute entry."""
     finite = np.isfinite(stack)
     if not finite.all():
         raise MatrixError(f"{int(stack.size - np.count_nonzero(finite))} NaN/Inf entries")
     scale = float(np.max(np.abs(stack), initial=0.0))
     if scale * np.sqrt(stack.shape[1]) > LARGEST_ENTRY:
         raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
+    return scale
 
 
 def _stack(matrices: np.ndarray) -> np.ndarray:

@@ -128,4 +128,3 @@ class ProcessExecutor:
         if -signal.SIGKILL in codes or not codes:
             return f"a worker process was killed (out of memory?): retry with fewer workers than {self.workers}"
         return f"a worker process died with exit code {', '.join(map(str, codes))}"
-
