@@ -10,7 +10,7 @@ so that each layer has a heavy tail with xmin inside the top 64.
 
 Every timing is printed as a ratio to a baseline measured in the same run (the machine is shared and
 noisy):
-  * full analysis per layer / bare Gram + ``numpy.linalg.eigvalsh`` on the same matrices (in memory);
+  * full analysis per layer / bare float64 Gram + ``numpy.linalg.eigvalsh`` on the same matrices (in memory);
   * serial / process pool (speed-up), Dask LocalCluster / process pool (overhead);
   * tail-only (Lanczos top K) / full analysis, and the alpha difference per layer;
   * randomized SVD (p = k, q = 7 and sklearn's p = 10, q = 4) vs Lanczos on one 4096 x 4096 layer;
@@ -129,10 +129,12 @@ def fresh_run(path: Path, **kwargs) -> dict:
 
 
 def bare_eigvalsh_seconds(path: Path) -> float:
-    """Gram + eigvalsh of every matrix, loaded beforehand (one at a time, to bound memory)."""
+    """float64 Gram + eigvalsh of every matrix, loaded and converted beforehand (one at a time, to bound
+    memory): the decomposition the analysis has to do, in the precision it does it in.  (``load`` decodes
+    bf16 to float32; a float32 ``ssyevd`` would be a baseline 3-4x too fast.)"""
     total = 0.0
     for weight in iter_weight_matrices(path):
-        w = weight.load()[0]
+        w = weight.load()[0].astype(np.float64)
         total += best_time(lambda: np.linalg.eigvalsh(w.T @ w / w.shape[0]))
     return total
 
@@ -221,7 +223,7 @@ def main() -> None:
         dask = fresh_run(path, executor="dask", workers=args.workers)
         tail = fresh_run(path, tail_only=args.tail_only)
         one_matrix_mb = INTERMEDIATE * HIDDEN * 8 / 2**20
-        print(f"\nbaseline: Gram + eigvalsh of the {layers} matrices in memory, {bare:.1f} s ({bare / layers:.2f} s per layer)")
+        print(f"\nbaseline: float64 Gram + eigvalsh of the {layers} matrices in memory, {bare:.1f} s ({bare / layers:.2f} s per layer)")
         rows = [("serial (local)", serial), (f"process pool x{args.workers}", pool), (f"dask LocalCluster x{args.workers}", dask),
                 (f"tail-only K={args.tail_only}", tail)]  # fmt: skip
         print(f"{'run':<24}{'seconds':>9}{'/ bare':>8}{'/ serial':>10}{'peak RSS MB (self, largest worker)':>38}")

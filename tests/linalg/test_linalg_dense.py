@@ -61,3 +61,14 @@ def test_top_window_of_a_spectrum():
     np.testing.assert_array_equal(top.eigenvalues, [8.0, 9.0, 10.0])
     assert not top.complete and top.total == 55.0 and top.lambda_max == 10.0
     assert spectrum.top(10) is spectrum
+
+
+def test_square_layer_keeps_the_gram_path_and_its_accuracy():
+    """A square noise matrix has eigenvalues near the hard edge at 0 (lambda_min / lambda_max ~ 1/(4 N^2)):
+    the Gram's measured error there stays far below 1e-6 relative, so no SVD is needed."""
+    w = np.random.default_rng(4).standard_normal((1024, 1024))
+    gram, svd = gram_eigenvalues(w), svd_eigenvalues(w)
+    assert gram[0] / gram[-1] < 1e-6  # eigenvalues deep below the old threshold of 1e6 M eps lambda_max
+    assert not needs_svd(gram, 1024)
+    assert np.max(np.abs(gram - svd) / svd) < 1e-8
+    np.testing.assert_array_equal(dense_eigenvalues(w), gram)
