@@ -130,8 +130,8 @@ def fresh_run(path: Path, **kwargs) -> dict:
 
 def bare_eigvalsh_seconds(path: Path) -> float:
     """float64 Gram + eigvalsh of every matrix, loaded and converted beforehand (one at a time, to bound
-    memory): the decomposition the analysis has to do, in the precision it does it in.  (``load`` decodes
-    bf16 to float32; a float32 ``ssyevd`` would be a baseline 3-4x too fast.)"""
+    memory): the decomposition the analysis has to do, in the precision it does it in (``load`` decodes
+    bf16 to float32; the analysis works in float64)."""
     total = 0.0
     for weight in iter_weight_matrices(path):
         w = weight.load()[0].astype(np.float64)

@@ -42,8 +42,8 @@ def best_time(fn, repeats: int) -> tuple[float, object]:
 
 def bare_eigvalsh_time(path: Path, repeats: int) -> float:
     """float64 Gram matrix + eigvalsh of every analyzed matrix, already in memory (no I/O, no fits): the
-    decomposition the analysis does, in its precision (``load`` gives float32 for F32/F16/BF16 weights,
-    whose ``ssyevd`` would be a baseline several times too fast)."""
+    decomposition the analysis does, in its precision (``load`` gives float32 for F32/F16/BF16 weights;
+    the analysis works in float64)."""
     mats = [w.load().astype(np.float64) for w in iter_weight_matrices(path, min_dim=WW_MIN_EVALS)]
 
     def run() -> None:
