@@ -21,11 +21,14 @@ from netspectra.linalg.dense import dense_eigenvalues
 _START_SEED = 0
 
 
-def lanczos_top_eigenvalues(w: np.ndarray, k: int) -> np.ndarray:
+def lanczos_top_eigenvalues(w: np.ndarray, k: int, *, tol: float = 0.0) -> np.ndarray:
     """The k largest eigenvalues of W^T W / N (N >= M), ascending, by ARPACK on the operator x -> W^T W x / N.
 
     ARPACK needs k < M; for k >= M - 1, or if ARPACK does not converge, every eigenvalue is computed
-    densely and the top k are returned (same values, higher cost).
+    densely and the top k are returned (same values, higher cost).  ``tol`` is ARPACK's relative
+    accuracy of the Ritz values: 0 (default) is machine precision; a caller that needs less (a test
+    against a threshold) saves products (measured, k = 1 on Gaussian 4096^2 and 11008 x 4096:
+    181 / 191 products at 0, 101 / 91 at 1e-6, with errors of 5e-13 / 2e-12).
     """
     n, m = w.shape
     if k >= m - 1:
@@ -37,7 +40,7 @@ def lanczos_top_eigenvalues(w: np.ndarray, k: int) -> np.ndarray:
     op = LinearOperator((m, m), matvec=apply, matmat=apply, dtype=np.float64)
     start = np.random.default_rng(_START_SEED).standard_normal(m)
     try:
-        evals = eigsh(op, k=k, which="LA", v0=start, return_eigenvectors=False, tol=0.0)
+        evals = eigsh(op, k=k, which="LA", v0=start, return_eigenvectors=False, tol=tol)
     except ArpackNoConvergence:
         return dense_eigenvalues(w)[-k:]
     return np.sort(evals)
