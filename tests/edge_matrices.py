@@ -15,6 +15,8 @@ CASES = {
     "inf": (np.where(rng.random((64, 32)) < 0.01, np.inf, 1.0), "error", "NaN/Inf"),
     "subnormal": (rng.standard_normal((64, 32)) * 1e-310, "error", "underflow"),
     "huge": (rng.standard_normal((64, 32)) * 1e200, "error", "overflow"),
+    # max |w| sqrt(N) < sqrt(max float64), yet ||W||_F^2 = N M 1e306 overflows: the bound needs N M
+    "large_1e153": (rng.choice([-1.0, 1.0], size=(64, 32)) * 1e153, "error", "overflow"),
     "tiny_2x2": (rng.standard_normal((2, 2)), "fit-failed", "fit-failed"),
     "row_1x4096": (rng.standard_normal((1, 4096)), "error", "single eigenvalue"),
     "column_4096x1": (rng.standard_normal((4096, 1)), "error", "single eigenvalue"),

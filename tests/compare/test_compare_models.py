@@ -1,6 +1,7 @@
 """Compare two checkpoints: exactly the perturbed layers are flagged, matching by name and by shape."""
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -123,3 +124,18 @@ def test_cli_writes_the_table_and_json(pair, tmp_path, capsys):
     assert [row["name_a"] for row in doc["layers"] if row["flagged"]] == [RANK_ONE]
     assert main(["compare", *map(str, pair), "--threshold", "bogus"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_difference_that_overflows_has_no_difference_spectrum(tmp_path):
+    """W_A = +W and W_B = -W each pass the overflow check (||W||_F just below sqrt(max float64)), but
+    W_B - W_A = -2W does not: the layer still gets both rows, with empty difference columns, and no
+    NumPy warning on the way."""
+    rng = np.random.default_rng(0)
+    w = rng.choice([-1.0, 1.0], size=(64, 32)) * (0.9 * np.sqrt(np.finfo(np.float64).max / (64 * 32)))
+    save_file({"layer.weight": w}, str(tmp_path / "a.safetensors"))
+    save_file({"layer.weight": -w}, str(tmp_path / "b.safetensors"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        [layer] = compare_models(tmp_path / "a.safetensors", tmp_path / "b.safetensors").layers
+    assert layer.status_a == layer.status_b == "ok"
+    assert layer.diff_rank == -1 and np.isnan(layer.diff_rel_frobenius)

@@ -16,7 +16,7 @@ from netspectra import analyze
 from netspectra.cli import main
 from netspectra.scale import DaskExecutor
 from netspectra.scale.workers import threads_per_worker
-from netspectra.store import Store, analyze_into_store
+from netspectra.store import analyze_into_store
 
 THREADS = threads_per_worker(2)
 

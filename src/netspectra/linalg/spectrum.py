@@ -87,19 +87,25 @@ class Spectrum:
         return replace(self, eigenvalues=self.eigenvalues[-count:], trace=self.total)
 
 
-#: sqrt of the largest float64: above it (times sqrt(N)), W^T W overflows.
+#: sqrt of the largest float64: above it (times sqrt(N M)), ||W||_F^2 and so lambda_max(W^T W) can overflow.
 LARGEST_ENTRY = float(np.sqrt(np.finfo(np.float64).max))
 
 
 def check_representable(stack: np.ndarray) -> float:
     """Raise :class:`MatrixError` when a (k, N, M) stack has NaN/Inf entries or entries so large that
     W^T W would overflow float64: what every eigenvalue backend needs (LAPACK would fail to converge
-    or return garbage).  Returns the largest absolute entry."""
+    or return garbage).  Returns the largest absolute entry.
+
+    The bound is max|w_ij| sqrt(N M) <= sqrt(max float64): it guarantees
+    s_max^2 <= ||W||_F^2 <= N M max|w_ij|^2 is finite, and with it every eigenvalue, trace and norm
+    derived from the spectrum.  (A bound with sqrt(N) alone keeps the Gram's entries finite, not its
+    eigenvalues: a 64 x 32 sign matrix times 1e153 passes it and overflows.)
+    """
     finite = np.isfinite(stack)
     if not finite.all():
         raise MatrixError(f"{int(stack.size - np.count_nonzero(finite))} NaN/Inf entries")
     scale = float(np.max(np.abs(stack), initial=0.0))
-    if scale * np.sqrt(stack.shape[1]) > LARGEST_ENTRY:
+    if scale * np.sqrt(float(stack.shape[1]) * stack.shape[2]) > LARGEST_ENTRY:
         raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
     return scale
 
