@@ -1,7 +1,8 @@
 """The ``netspectra`` command line: parses arguments, calls the library, prints; no math here.
 
 Every :class:`~netspectra.errors.NetspectraError` ends as one line on stderr and exit code 2;
-Ctrl-C ends with exit code 130 and no partial output file (outputs are written atomically).
+Ctrl-C returns 130 (the ``netspectra`` script then dies of SIGINT: :mod:`netspectra_entry`) and leaves
+no partial output file (outputs are written atomically).
 """
 
 from __future__ import annotations

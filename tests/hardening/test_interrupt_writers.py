@@ -69,7 +69,7 @@ def test_interrupted_writer_leaves_complete_or_no_output(inputs, kind, tmp_path)
             continue
         leftovers = [p.name for p in work.iterdir()]
         if signum == signal.SIGINT:
-            assert proc.returncode == 130 and err.strip().splitlines() == ["netspectra: interrupted"], err
+            assert proc.returncode == -signal.SIGINT and err.strip().splitlines() == ["netspectra: interrupted"], err
             assert leftovers == []
         else:
             assert proc.returncode == -signal.SIGKILL

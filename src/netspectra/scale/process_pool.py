@@ -7,7 +7,8 @@ being yielded: each worker loads one matrix at a time, so peak memory is about w
 layer (:func:`.workers.worker_peak_bytes`), and finished results wait for their turn in this process.
 
 Ctrl-C: workers are born with SIGINT blocked (:class:`_WorkerProcess`), so a Ctrl-C sent to the whole
-process group reaches only this process, which raises ``KeyboardInterrupt`` and, leaving the executor,
+process group reaches only this process, which raises ``KeyboardInterrupt`` within :data:`POLL_S`
+(whichever of its threads the signal lands on: :func:`_await`) and, leaving the executor,
 terminates the workers at once instead of waiting for the layers they are decomposing.  No worker
 prints a traceback, whether it is starting, idle or busy.
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any, TypeVar
@@ -33,6 +34,21 @@ R = TypeVar("R")
 
 #: Items submitted ahead per worker (keeps workers busy while the head result is awaited).
 PREFETCH = 2
+
+#: Seconds between two looks at a pending Ctrl-C while a result is awaited (:func:`_await`).
+POLL_S = 0.25
+
+
+def _await(future: Future) -> Any:
+    """``future.result()``, waited for in slices of :data:`POLL_S`.
+
+    The pool's own threads can take a SIGINT.  CPython then raises ``KeyboardInterrupt`` in the main
+    thread only when that thread next takes the GIL, which an untimed wait does only when the result
+    arrives: Ctrl-C would wait for the layer being decomposed.  A timed wait takes the GIL every POLL_S.
+    """
+    while wait([future], timeout=POLL_S).not_done:
+        pass
+    return future.result()
 
 
 class _WorkerProcess(SpawnProcess):
@@ -89,13 +105,12 @@ class ProcessExecutor:
         if exc_type is None:
             pool.shutdown(wait=True)
             return
-        pool.shutdown(wait=False, cancel_futures=True)
-        started = [process for process in context.processes if process.pid is not None]
-        for process in started:
-            if process.is_alive():
+        for process in context.processes:
+            if process.pid is not None:  # started; terminate() skips one already reaped
                 process.terminate()
-        for process in started:
-            process.join()
+        # The pool's manager thread sees its workers die and reaps them; joining them here as well
+        # would race it for waitpid(), and the loser records no exit code for a dead process.
+        pool.shutdown(wait=True, cancel_futures=True)
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
         """Yield fn(item) for each item, in order."""
@@ -110,7 +125,7 @@ class ProcessExecutor:
                 break
         while pending:
             try:
-                result = pending.popleft().result()
+                result = _await(pending.popleft())
             except BrokenProcessPool:
                 raise ExecutorError(self._death_message()) from None
             for item in upcoming:
@@ -121,10 +136,9 @@ class ProcessExecutor:
     def _death_message(self) -> str:
         """Why the pool broke, from the exit codes of its workers: SIGKILL is the kernel's OOM killer's
         signal (fewer workers need less memory); another code is a crash, which fewer workers would not fix."""
-        processes = self._context.processes if self._context is not None else []
-        for process in processes:
-            process.join(timeout=1.0)  # a dead worker's exit code is known once it is reaped
-        codes = sorted({process.exitcode for process in processes if process.exitcode not in (None, 0)})
+        self._pool.shutdown(wait=True)  # the manager thread reaps every worker: exit codes are known after
+        codes = {process.exitcode for process in self._context.processes if process.exitcode not in (None, 0)}
+        codes = sorted(codes - {-signal.SIGTERM} or codes)  # once one dies, the pool terminates the others
         if -signal.SIGKILL in codes or not codes:
             return f"a worker process was killed (out of memory?): retry with fewer workers than {self.workers}"
         return f"a worker process died with exit code {', '.join(map(str, codes))}"
