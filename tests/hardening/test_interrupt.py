@@ -2,6 +2,8 @@
 SIGKILL leaves no output file either (outputs are written atomically at the end)."""
 
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +44,22 @@ def test_sigint_leaves_no_output(slow_model, tmp_path, delay):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_ctrl_c_stops_a_shell_loop(slow_model, tmp_path):
+    """bash goes on with a loop when its child exits 130 and stops when the child died of SIGINT (the
+    terminal sends a Ctrl-C to the whole foreground group: bash and the running command)."""
+    command = f"{shlex.quote(sys.executable)} -m netspectra_entry analyze {shlex.quote(str(slow_model))} --quiet"
+    loop = f'for out in a b c; do {command} -o "$out.csv"; echo "after $out: $?"; done'
+    proc = subprocess.Popen(["bash", "-c", loop], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)  # fmt: skip
+    time.sleep(1.2)  # within the first run (imports, then 40 layers: 4 to 6 s here)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out) == (-signal.SIGINT, ""), err  # no "after a: 130", no run b
+    assert err == "netspectra: interrupted\n"
+    assert os.listdir(tmp_path) == []
+
+
 def test_sigkill_leaves_no_output(slow_model, tmp_path):
     out = tmp_path / "layers.csv"
     proc = _start(slow_model, out)
@@ -75,3 +93,26 @@ def test_other_import_errors_are_not_taken_for_interruptions(monkeypatch):
     monkeypatch.setattr(cli, "build_parser", broken)
     with pytest.raises(ImportError, match="no module named x"):
         cli.main([])
+
+
+SWALLOWED = """
+import os, signal, sys, time
+import netspectra.cli, netspectra_entry
+
+def swallowing_command():
+    try:  # what a library's bare except around an optional import does to a Ctrl-C
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except:  # noqa: E722
+        pass
+    print("finished")
+    return 0
+
+netspectra.cli.main = swallowing_command
+sys.exit(netspectra_entry.main())
+"""
+
+
+def test_a_swallowed_ctrl_c_still_ends_the_run():
+    done = subprocess.run([sys.executable, "-c", SWALLOWED], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (-signal.SIGINT, "finished\n", "netspectra: interrupted\n")
