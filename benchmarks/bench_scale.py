@@ -1,6 +1,7 @@
 """Scale benchmark: a synthetic 7B-shaped model, serial vs process pool vs Dask, tail-only, peak memory, GPU.
 
 Run:  python benchmarks/bench_scale.py [--blocks 1 | --full] [--workers 2] [--tail-only 64] [--dir DIR]
+                                      [--runs serial,pool,dask,tail] [--baseline-blocks N] [--skip-density]
 
 The model has the shapes of a 7B decoder (LLaMA-style): per block four 4096 x 4096 attention projections
 and three MLP matrices 11008 x 4096 / 4096 x 11008, bf16, one safetensors shard per block with an HF
@@ -36,6 +37,8 @@ from netspectra.io import iter_weight_matrices
 
 HIDDEN, INTERMEDIATE, BLOCKS_7B, RANK = 4096, 11008, 32, 64
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+#: The analyses timed, each in a fresh interpreter (``--runs``).
+RUNS = ("serial", "pool", "dask", "tail")
 
 #: Runs one analysis in a fresh interpreter; prints its wall time, the rows, and peak RSS (VmHWM) of
 #: itself and of its largest descendant process, sampled every 0.25 s.  (ru_maxrss would be wrong here:
@@ -128,12 +131,12 @@ def fresh_run(path: Path, **kwargs) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bare_eigvalsh_seconds(path: Path) -> float:
-    """float64 Gram + eigvalsh of every matrix, loaded and converted beforehand (one at a time, to bound
-    memory): the decomposition the analysis has to do, in the precision it does it in (``load`` decodes
-    bf16 to float32; the analysis works in float64)."""
+def bare_eigvalsh_seconds(path: Path, matrices: int | None = None) -> float:
+    """float64 Gram + eigvalsh of the first ``matrices`` matrices (all by default), loaded and converted
+    beforehand (one at a time, to bound memory): the decomposition the analysis has to do, in the
+    precision it does it in (``load`` decodes bf16 to float32; the analysis works in float64)."""
     total = 0.0
-    for weight in iter_weight_matrices(path):
+    for weight in list(iter_weight_matrices(path))[:matrices]:
         w = weight.load()[0].astype(np.float64)
         total += best_time(lambda: np.linalg.eigvalsh(w.T @ w / w.shape[0]))
     return total
@@ -205,7 +208,13 @@ def main() -> None:
     parser.add_argument("--tail-only", type=int, default=64)
     parser.add_argument("--dir", help="where to write the model (default: a temporary directory)")
     parser.add_argument("--skip-density", action="store_true", help="skip the top-k, SLQ and free-decompression part")
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {','.join(RUNS)} (default all)")
+    parser.add_argument("--baseline-blocks", type=int, help="time the bare baseline on the first N blocks only and "
+                        "scale it to all (every block has the same shapes; default: all blocks)")  # fmt: skip
     args = parser.parse_args()
+    runs = args.runs.split(",")
+    if "serial" not in runs or not set(runs) <= set(RUNS):
+        parser.error(f"--runs: a subset of {','.join(RUNS)} that includes serial (the reference of the ratios)")
     blocks = BLOCKS_7B if args.full else args.blocks
     root = Path(args.dir or tempfile.mkdtemp(prefix="bench_scale_"))
     root.mkdir(parents=True, exist_ok=True)
@@ -217,29 +226,36 @@ def main() -> None:
         path = write_model(root, blocks)
         layers = 7 * blocks
         print(f"model: {blocks} block(s), {layers} matrices, {need / 2**30:.2f} GiB bf16, written in {time.perf_counter() - start:.0f} s")
-        bare = bare_eigvalsh_seconds(path)
-        serial = fresh_run(path, executor="local")
-        pool = fresh_run(path, executor="process", workers=args.workers)
-        dask = fresh_run(path, executor="dask", workers=args.workers)
-        tail = fresh_run(path, tail_only=args.tail_only)
+        baseline_blocks = min(args.baseline_blocks or blocks, blocks)
+        bare = bare_eigvalsh_seconds(path, 7 * baseline_blocks) * blocks / baseline_blocks
+        options = {"serial": {"executor": "local"}, "pool": {"executor": "process", "workers": args.workers},
+                   "dask": {"executor": "dask", "workers": args.workers}, "tail": {"tail_only": args.tail_only}}  # fmt: skip
+        done = {name: fresh_run(path, **options[name]) for name in RUNS if name in runs}
+        serial = done["serial"]
         one_matrix_mb = INTERMEDIATE * HIDDEN * 8 / 2**20
-        print(f"\nbaseline: float64 Gram + eigvalsh of the {layers} matrices in memory, {bare:.1f} s ({bare / layers:.2f} s per layer)")
-        rows = [("serial (local)", serial), (f"process pool x{args.workers}", pool), (f"dask LocalCluster x{args.workers}", dask),
-                (f"tail-only K={args.tail_only}", tail)]  # fmt: skip
+        scaled = f", timed on the first {baseline_blocks} block(s) x {blocks / baseline_blocks:g}" if baseline_blocks < blocks else ""
+        print(f"\nbaseline: float64 Gram + eigvalsh of the {layers} matrices in memory, {bare:.1f} s ({bare / layers:.2f} s per layer{scaled})")
+        labels = {"serial": "serial (local)", "pool": f"process pool x{args.workers}",
+                  "dask": f"dask LocalCluster x{args.workers}", "tail": f"tail-only K={args.tail_only}"}  # fmt: skip
         print(f"{'run':<24}{'seconds':>9}{'/ bare':>8}{'/ serial':>10}{'peak RSS MB (self, largest worker)':>38}")
-        for name, run in rows:
-            print(f"{name:<24}{run['seconds']:>9.1f}{run['seconds'] / bare:>8.2f}{run['seconds'] / serial['seconds']:>10.2f}"
+        for name, run in done.items():
+            print(f"{labels[name]:<24}{run['seconds']:>9.1f}{run['seconds'] / bare:>8.2f}{run['seconds'] / serial['seconds']:>10.2f}"
                   f"{run['rss_mb']:>26.0f}, {run['child_rss_mb']:.0f}")
-        print(f"speed-up of the process pool: {serial['seconds'] / pool['seconds']:.2f}x on {args.workers} workers; "
-              f"dask overhead vs the pool: {dask['seconds'] / pool['seconds']:.2f}x")
         print(f"peak RSS bound 2 GB + one float64 matrix = {2048 + one_matrix_mb:.0f} MB per process")
-        alpha = {name: np.array([row[1] for row in run["rows"]]) for name, run in (("serial", serial), ("pool", pool), ("dask", dask))}
-        print(f"alpha of the pool / dask runs - serial: max |diff| {np.max(np.abs(alpha['pool'] - alpha['serial'])):.1e} / "
-              f"{np.max(np.abs(alpha['dask'] - alpha['serial'])):.1e} (BLAS thread counts differ: 2 here, 1 per worker)")
-        print(f"\n{'layer':<40}{'alpha full':>11}{'tail':>6}{'alpha K=' + str(args.tail_only):>12}{'tail':>6}  window")
-        for full_row, tail_row in zip(serial["rows"], tail["rows"]):
-            flag = "window-limited" if "window-limited" in tail_row[3] else ""
-            print(f"{full_row[0]:<40}{full_row[1]:>11.3f}{full_row[2]:>6}{tail_row[1]:>12.3f}{tail_row[2]:>6}  {flag}")
+        if "pool" in done:
+            print(f"speed-up of the process pool: {serial['seconds'] / done['pool']['seconds']:.2f}x on {args.workers} workers")
+        alpha = {name: np.array([row[1] for row in run["rows"]]) for name, run in done.items() if name != "tail"}
+        for name in ("pool", "dask"):
+            if name in done:
+                print(f"{labels[name]}: time / serial {done[name]['seconds'] / serial['seconds']:.2f}, alpha - serial max |diff| "
+                      f"{np.max(np.abs(alpha[name] - alpha['serial'])):.1e} (BLAS thread counts differ: 2 here, 1 per worker)")
+        if "pool" in done and "dask" in done:
+            print(f"dask overhead vs the pool: {done['dask']['seconds'] / done['pool']['seconds']:.2f}x")
+        if "tail" in done:
+            print(f"\n{'layer':<40}{'alpha full':>11}{'tail':>6}{'alpha K=' + str(args.tail_only):>12}{'tail':>6}  window")
+            for full_row, tail_row in zip(serial["rows"], done["tail"]["rows"]):
+                flag = "window-limited" if "window-limited" in tail_row[3] else ""
+                print(f"{full_row[0]:<40}{full_row[1]:>11.3f}{full_row[2]:>6}{tail_row[1]:>12.3f}{tail_row[2]:>6}  {flag}")
         gpu(path, serial)
         if not args.skip_density:
             w = one_layer(path)
