@@ -4,11 +4,15 @@ thread of the calling process the kernel hands the signal to."""
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 
+import numpy as np
 import pytest
+from safetensors.numpy import save_file
 
 SCRIPT = textwrap.dedent(
     """
@@ -53,3 +57,96 @@ def test_ctrl_c_terminates_busy_workers_quietly(tmp_path, taken_by):
         out, err = proc.communicate()
     assert out.strip() == "alive: 0 exitcodes: [-15, -15]", err
     assert err == ""  # no KeyboardInterrupt traceback from a worker
+
+
+KILLED_PARENT = textwrap.dedent(
+    """
+    import time
+    from netspectra.scale import ProcessExecutor
+
+    if __name__ == "__main__":
+        with ProcessExecutor(2) as pool:
+            futures = [pool._pool.submit(time.sleep, 600) for _ in range(2)]
+            workers = pool._context.processes
+            while len(workers) < 2 or not all(p.is_alive() for p in workers):
+                time.sleep(0.05)
+            print(*(p.pid for p in workers), flush=True)
+            time.sleep(600)
+    """
+)
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for a reaper is not)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_end_when_their_parent_is_killed(tmp_path):
+    """SIGKILL of the parent alone (the OOM killer's way): its busy workers end too, instead of finishing
+    their layer and then waiting forever on a queue that never reports end-of-file."""
+    script = tmp_path / "killed_parent.py"
+    script.write_text(KILLED_PARENT)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        workers = [int(pid) for pid in proc.stdout.readline().split()]
+        assert len(workers) == 2 and all(map(_running, workers))
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(map(_running, workers)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(map(_running, workers)), "workers outlived their killed parent"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of the group
+        except ProcessLookupError:
+            pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("executor", ["process", "dask"])
+def test_ctrl_c_on_the_command_line_with_workers(tmp_path, executor):
+    """``analyze --workers 2`` stopped by a Ctrl-C (SIGINT to the process group) once layers are coming
+    back: one line, death by SIGINT, no output, and no process of the group left behind (a Dask
+    worker used to print a KeyboardInterrupt traceback: the resource tracker's start unblocked SIGINT)."""
+    if executor == "dask":
+        pytest.importorskip("distributed")
+    rng = np.random.default_rng(5)
+    model, db, out = tmp_path / "model.safetensors", tmp_path / "run.db", tmp_path / "layers.csv"
+    save_file({f"layers.{i}.weight": rng.standard_normal((384, 192)).astype(np.float32) for i in range(120)}, str(model))
+    proc = subprocess.Popen([sys.executable, "-m", "netspectra_entry", "analyze", str(model), "--store", str(db), "-o", str(out),
+                             "--quiet", "--executor", executor, "--workers", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        committed = 0
+        while proc.poll() is None and committed < 2:
+            time.sleep(0.01)
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05) as con:
+                    committed = con.execute("SELECT COUNT(*) FROM layers").fetchone()[0]
+            except sqlite3.OperationalError:  # not created yet, or busy
+                pass
+        assert proc.poll() is None, "the run ended before its Ctrl-C"
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        deadline = time.monotonic() + 10
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _group_alive(proc.pid), "a process of the run outlived it"
+    finally:
+        if _group_alive(proc.pid):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert (proc.returncode, err) == (-signal.SIGINT, "netspectra: interrupted\n")
+    assert not out.exists()

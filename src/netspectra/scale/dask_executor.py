@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from netspectra.errors import UsageError
 from netspectra.io._util import one_line
 from netspectra.scale.executor import ExecutorError
+from netspectra.scale.sigint import sigint_blocked
 from netspectra.scale.workers import cpu_count, limit_threads, threads_per_worker
 
 T = TypeVar("T")
@@ -51,10 +52,11 @@ class DaskExecutor:
             raise UsageError("the dask executor needs: pip install 'netspectra[distributed]'") from None
         try:
             if self.scheduler is None:
-                self._cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=self.processes,
-                    dashboard_address=None, silence_logs=logging.ERROR,
-                )
+                with sigint_blocked():  # the cluster's threads and workers inherit it: a Ctrl-C reaches us only
+                    self._cluster = LocalCluster(
+                        n_workers=self.workers, threads_per_worker=1, processes=self.processes,
+                        dashboard_address=None, silence_logs=logging.ERROR,
+                    )
                 self._client = Client(self._cluster)
                 if self.processes:
                     self._client.run(limit_threads, threads_per_worker(self.workers))

@@ -2,11 +2,12 @@
 
 Workers are started with the ``spawn`` method (a fresh interpreter: safe with threads, BLAS and torch,
 unlike ``fork``) and capped to ``threads`` BLAS/OpenMP threads each (:func:`.workers.limit_threads`), so
-that workers x threads <= CPUs.  At most ``workers x PREFETCH`` items are submitted ahead of the one
+that workers x threads <= CPUs.  A worker ends as soon as this process does, however it ends
+(:func:`_start_worker`).  At most ``workers x PREFETCH`` items are submitted ahead of the one
 being yielded: each worker loads one matrix at a time, so peak memory is about workers x the largest
 layer (:func:`.workers.worker_peak_bytes`), and finished results wait for their turn in this process.
 
-Ctrl-C: workers are born with SIGINT blocked (:class:`_WorkerProcess`), so a Ctrl-C sent to the whole
+Ctrl-C: workers are born with SIGINT blocked (:mod:`.sigint`), so a Ctrl-C sent to the whole
 process group reaches only this process, which raises ``KeyboardInterrupt`` within :data:`POLL_S`
 (whichever of its threads the signal lands on: :func:`_await`) and, leaving the executor,
 terminates the workers at once instead of waiting for the layers they are decomposing.  No worker
@@ -18,15 +19,20 @@ pool must sit under ``if __name__ == "__main__":`` in a script, as for any ``spa
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import signal
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait as wait_ready
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any, TypeVar
 
 from netspectra.scale.executor import ExecutorError
+from netspectra.scale.sigint import sigint_blocked
 from netspectra.scale.workers import limit_threads, threads_per_worker
 
 T = TypeVar("T")
@@ -51,18 +57,31 @@ def _await(future: Future) -> Any:
     return future.result()
 
 
+def _exit_with_parent() -> None:
+    """Wait for the process that started this worker to end, then end this worker at once."""
+    wait_ready([multiprocessing.parent_process().sentinel])
+    os._exit(1)
+
+
+def _start_worker(threads: int) -> None:
+    """Worker initializer: cap BLAS threads, and watch the parent.
+
+    A worker whose parent is killed (SIGKILL, the OOM killer) would otherwise live on: its task queue
+    never reports end-of-file, because every worker holds both ends of it, so it would finish its layer
+    and then wait forever, holding its memory.  A daemon thread waits on the parent's sentinel (a pipe
+    that closes when the parent dies) and ends the worker then.
+    """
+    limit_threads(threads)
+    threading.Thread(target=_exit_with_parent, name="netspectra-parent-watch", daemon=True).start()
+
+
 class _WorkerProcess(SpawnProcess):
-    """A ``spawn`` process started with SIGINT blocked in the starting thread, so that the new
-    interpreter inherits the blocked mask from its first instruction (before ``multiprocessing`` could
-    install anything).  A SIGINT that arrives meanwhile is not lost: another thread of this process
-    takes it, and Python raises ``KeyboardInterrupt`` in the main thread as usual."""
+    """A ``spawn`` process started with SIGINT blocked (:func:`.sigint.sigint_blocked`), so that the new
+    interpreter inherits the blocked mask from its first instruction."""
 
     def start(self) -> None:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
+        with sigint_blocked():
             super().start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class _WorkerContext(SpawnContext):
@@ -92,7 +111,7 @@ class ProcessExecutor:
             self._context = _WorkerContext()
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=self._context,
-                initializer=limit_threads, initargs=(self.threads,),
+                initializer=_start_worker, initargs=(self.threads,),
             )
         return self
 
