@@ -96,16 +96,19 @@ def check_representable(stack: np.ndarray) -> float:
     W^T W would overflow float64: what every eigenvalue backend needs (LAPACK would fail to converge
     or return garbage).  Returns the largest absolute entry.
 
-    The bound is max|w_ij| sqrt(N M) <= sqrt(max float64): it guarantees
+    The bound is max|w_ij| sqrt(k N M max(1, k/2)) <= sqrt(max float64).  With k = 1 it guarantees
     s_max^2 <= ||W||_F^2 <= N M max|w_ij|^2 is finite, and with it every eigenvalue, trace and norm
-    derived from the spectrum.  (A bound with sqrt(N) alone keeps the Gram's entries finite, not its
-    eigenvalues: a 64 x 32 sign matrix times 1e153 passes it and overflows.)
+    derived from the spectrum; the factor k keeps sums over all k matrices of a stack finite (the sum
+    of squares, the variance of the entries), and max(1, k/2) the WeightWatcher-convention columns of a
+    convolution, which multiply the eigenvalues by k/2.  (A bound with sqrt(N) alone keeps the Gram's
+    entries finite, not its eigenvalues: a 64 x 32 sign matrix times 1e153 passes it and overflows.)
     """
     finite = np.isfinite(stack)
     if not finite.all():
         raise MatrixError(f"{int(stack.size - np.count_nonzero(finite))} NaN/Inf entries")
     scale = float(np.max(np.abs(stack), initial=0.0))
-    if scale * np.sqrt(float(stack.shape[1]) * stack.shape[2]) > LARGEST_ENTRY:
+    k, n, m = stack.shape
+    if scale * np.sqrt(float(k) * n * m * max(1.0, k / 2)) > LARGEST_ENTRY:
         raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
     return scale
 
