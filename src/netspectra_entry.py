@@ -36,7 +36,8 @@ def _note_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 def _die_of_sigint() -> None:
-    """Exit handler registered before any other, so run after them all: end by SIGINT's default action."""
+    """Exit handler, registered by :func:`main` before the package is imported, so run after the handlers
+    that the package and its libraries register (last registered, first run): end by SIGINT's default action."""
     if not _dying_of_sigint:
         return
     for stream in (sys.stdout, sys.stderr):
