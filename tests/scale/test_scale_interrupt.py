@@ -4,7 +4,6 @@ thread of the calling process the kernel hands the signal to."""
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,8 @@ import time
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+
+from store_progress import committed_layers
 
 SCRIPT = textwrap.dedent(
     """
@@ -130,14 +131,8 @@ def test_ctrl_c_on_the_command_line_with_workers(tmp_path, executor):
                              "--quiet", "--executor", executor, "--workers", "2"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     try:
-        committed = 0
-        while proc.poll() is None and committed < 2:
+        while proc.poll() is None and committed_layers(db) < 2:
             time.sleep(0.01)
-            try:
-                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05) as con:
-                    committed = con.execute("SELECT COUNT(*) FROM layers").fetchone()[0]
-            except sqlite3.OperationalError:  # not created yet, or busy
-                pass
         assert proc.poll() is None, "the run ended before its Ctrl-C"
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)

@@ -11,16 +11,10 @@ import time
 import numpy as np
 from safetensors.numpy import save_file
 
+from store_progress import committed_layers
+
 NUM_LAYERS = 64
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # same arithmetic in every process
-
-
-def _layer_count(db):
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.05) as con:
-            return con.execute("SELECT COUNT(*) FROM layers").fetchone()[0]
-    except sqlite3.OperationalError:  # not created yet, or busy: ask again rather than wait while layers commit
-        return 0
 
 
 def _run_and_kill(model, db, target):
@@ -28,13 +22,13 @@ def _run_and_kill(model, db, target):
     proc = subprocess.Popen([sys.executable, "-m", "netspectra.cli", "analyze", str(model), "--store", str(db), "--quiet"],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        while proc.poll() is None and _layer_count(db) < target:
+        while proc.poll() is None and committed_layers(db) < target:
             time.sleep(0.002)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL, "the analysis finished before it could be killed"
-    return _layer_count(db)
+    return committed_layers(db)
 
 
 def _rows(db):
@@ -112,7 +106,7 @@ def test_sigint_and_sigkill_at_random_points_then_resume(tmp_path):
         target = committed + int(rng.integers(2, 8))
         proc = _spawn(model, db, "-o", str(out), *extra)
         try:
-            while proc.poll() is None and _layer_count(db) < target:
+            while proc.poll() is None and committed_layers(db) < target:
                 time.sleep(0.002)
             assert proc.poll() is None, f"the run ended before its {signum.name}"
             os.killpg(proc.pid, signum)
