@@ -1,4 +1,8 @@
-"""The analysis pipeline: source -> weight matrices -> spectra -> one LayerReport each -> ModelReport.
+"""The analysis pipeline: (source, spec, executor) -> weight matrices -> spectra -> LayerReports -> ModelReport.
+
+This module is the only one that turns sources into reports: :func:`analyze`, :func:`iter_analyze`,
+:func:`analyze_many`, the results store (:mod:`netspectra.store.analyze`), compare and track all go
+through :func:`list_weights` and :func:`analyze_weights`, where layers meet an executor.
 
 Matrices are loaded one at a time, so peak memory is bounded by the largest matrix, not the model.
 A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) gets a row with
@@ -7,28 +11,32 @@ A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) ge
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from netspectra.diagnose.layer import AnalysisOptions, LayerReport, analyze_spectrum, failed_layer
 from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError
-from netspectra.io import WeightMatrix, iter_weight_matrices
+from netspectra.io import WeightMatrix, select_weight_matrices
 from netspectra.linalg import SpectrumOptions, compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
-from netspectra.scale.tail_only import analyze_tail
+from netspectra.spec import AnalysisSpec
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
 _SMALLEST_ENTRY = float(np.sqrt(np.finfo(np.float64).tiny))
 
 #: Called after each layer with (number done, total, layer name).
 ProgressCallback = Callable[[int, int, str], None]
+
+#: A model: a path (file or directory), a live ``torch.nn.Module`` or a :class:`~netspectra.io.ModelSource`.
+Source = str | os.PathLike[str] | Any
 
 
 def check_matrices(stack: np.ndarray) -> None:
@@ -48,13 +56,11 @@ def check_matrices(stack: np.ndarray) -> None:
         raise MatrixError(f"largest entry {scale:.3g}: squares underflow float64")
 
 
-def analyze_matrix(
-    weight: WeightMatrix, options: AnalysisOptions = AnalysisOptions(), spectrum_options: SpectrumOptions = SpectrumOptions()
-) -> LayerReport:
+def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) -> LayerReport:
     """Load one weight matrix, compute its spectrum and every metric; errors become a status row.
 
-    ``spectrum_options`` picks the eigenvalue backend, and with ``tail_only`` K the top-K analysis of
-    :func:`netspectra.scale.tail_only.analyze_tail`.
+    ``spec.spectrum`` picks the eigenvalue backend, and with ``tail_only`` K the top-K analysis of
+    :func:`netspectra.diagnose.tail.analyze_tail`; ``spec.fit`` sets the fits.
     """
     try:
         stack = weight.load()
@@ -64,72 +70,78 @@ def analyze_matrix(
             weight.name, weight.layer_index, weight.kind, weight.matrix_shape, weight.num_matrices,
             weight.dtype, str(exc),
         )
-    where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=options)
-    if spectrum_options.tail_only is not None:
-        report = analyze_tail(stack, spectrum_options=spectrum_options, **where)
+    where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=spec.fit)
+    if spec.spectrum.tail_only is not None:
+        report = analyze_tail(stack, spectrum_options=spec.spectrum, **where)
     else:
-        report = analyze_spectrum(compute_spectrum(stack, spectrum_options), stack=stack, **where)
+        report = analyze_spectrum(compute_spectrum(stack, spec.spectrum), stack=stack, **where)
     if weight.note:
         extra = f"{report.warning}; {weight.note}" if report.warning else weight.note
         report = replace(report, warning=extra)
     return report
 
 
-def iter_analyze(
-    source: str | Path | Any,
+def list_weights(source: Source, spec: AnalysisSpec = AnalysisSpec()) -> list[WeightMatrix]:
+    """The weight matrices of ``source`` that ``spec.selection`` keeps, in model order (nothing loaded)."""
+    return list(select_weight_matrices(source, spec.selection))
+
+
+def analyze_weights(
+    weights: Sequence[WeightMatrix],
+    spec: AnalysisSpec = AnalysisSpec(),
     *,
-    include: str | None = None,
-    exclude: str | None = None,
-    min_dim: int = 1,
-    max_dim: int | None = None,
-    options: AnalysisOptions = AnalysisOptions(),
+    executor: str | Executor = "local",
+    workers: int | None = None,
+) -> Iterator[LayerReport]:
+    """Yield :func:`analyze_matrix` of each weight matrix, in order, run by ``executor``.
+
+    The one place where layers meet an executor.  An executor made by name here is sized by the
+    shapes of ``weights`` and closed when the generator ends.
+    """
+    task = partial(analyze_matrix, spec=spec)
+    with executor_scope(executor, workers=workers, shapes=shapes_of(weights)) as run:
+        yield from run.map(task, weights)
+
+
+def iter_analyze(
+    source: Source,
+    spec: AnalysisSpec | None = None,
+    *,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
     executor: str | Executor = "local",
-    backend: str = "auto",
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int | None = None,
+    max_dim: int | None = None,
+    options: AnalysisOptions | None = None,
+    backend: str | None = None,
     tail_only: int | None = None,
 ) -> Iterator[LayerReport]:
     """Yield one :class:`LayerReport` per weight matrix of ``source``, in model order (see :func:`analyze`)."""
-    weights = list(iter_weight_matrices(source, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim))
-    reports = analyze_weights(weights, options=options, spectrum_options=SpectrumOptions(backend=backend, tail_only=tail_only),
-                              executor=executor, workers=workers)  # fmt: skip
+    spec = AnalysisSpec.resolve(spec, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim,
+                                options=options, backend=backend, tail_only=tail_only)  # fmt: skip
+    weights = list_weights(source, spec)
+    reports = analyze_weights(weights, spec, executor=executor, workers=workers)
     for done, (weight, report) in enumerate(zip(weights, reports), start=1):
         if progress is not None:
             progress(done, len(weights), weight.name)
         yield report
 
 
-def analyze_weights(
-    weights: Sequence[WeightMatrix],
-    *,
-    options: AnalysisOptions = AnalysisOptions(),
-    spectrum_options: SpectrumOptions = SpectrumOptions(),
-    executor: str | Executor = "local",
-    workers: int | None = None,
-) -> Iterator[LayerReport]:
-    """Yield :func:`analyze_matrix` of each weight matrix, in order, run by ``executor``.
-
-    The one place where layers meet an executor: :func:`iter_analyze`, the sweeps of
-    :mod:`netspectra.scale.sweep` and the results store all go through it.  An executor made by name
-    here is sized by the shapes of ``weights`` and closed when the generator ends.
-    """
-    task = partial(analyze_matrix, options=options, spectrum_options=spectrum_options)
-    with executor_scope(executor, workers=workers, shapes=shapes_of(weights)) as run:
-        yield from run.map(task, weights)
-
-
 def analyze(
-    source: str | Path | Any,
+    source: Source,
+    spec: AnalysisSpec | None = None,
     *,
-    include: str | None = None,
-    exclude: str | None = None,
-    min_dim: int = 1,
-    max_dim: int | None = None,
-    options: AnalysisOptions = AnalysisOptions(),
     progress: ProgressCallback | None = None,
     workers: int | None = None,
     executor: str | Executor = "local",
-    backend: str = "auto",
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int | None = None,
+    max_dim: int | None = None,
+    options: AnalysisOptions | None = None,
+    backend: str | None = None,
     tail_only: int | None = None,
 ) -> ModelReport:
     """Analyze every weight matrix of a model with random matrix theory, using no data.
@@ -140,12 +152,9 @@ def analyze(
         A .safetensors file, a sharded safetensors directory or index, a Hugging Face model directory,
         a PyTorch .pt/.bin state dict (read without running code), an .npz/.npy file, an ONNX file,
         or a live ``torch.nn.Module``.
-    include, exclude : str, optional
-        Regular expressions searched in the tensor names.
-    min_dim, max_dim : int
-        Keep matrices whose smaller dimension is >= ``min_dim`` and larger dimension <= ``max_dim``.
-    options : AnalysisOptions
-        Fit settings.
+    spec : AnalysisSpec, optional
+        Layer selection, fit and spectrum options; or give them as the keywords below
+        (:meth:`AnalysisSpec.of`), not both.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each layer.
     workers : int, optional
@@ -155,11 +164,18 @@ def analyze(
         ``local`` (default): one layer after the other in this process; ``process``: a pool of worker
         processes; ``dask``: a local Dask cluster, or pass a :class:`netspectra.scale.DaskExecutor`
         connected to a scheduler.  Rows come back in model order whichever runs them.
-    backend : {"auto", "dense", "torch", "lanczos", "randomized"}
+    include, exclude : str, optional
+        Regular expressions searched in the tensor names.
+    min_dim, max_dim : int, optional
+        Keep matrices whose smaller dimension is >= ``min_dim`` (default 1) and larger dimension
+        <= ``max_dim``.
+    options : AnalysisOptions, optional
+        Fit settings.
+    backend : {"auto", "dense", "torch", "lanczos", "randomized"}, optional
         Eigenvalue backend (:func:`netspectra.linalg.choose_backend`).
     tail_only : int, optional
         Fit the power law on the top K eigenvalues of each layer only (Lanczos for large layers); bulk
-        metrics are then NaN (:mod:`netspectra.scale.tail_only`).
+        metrics are then NaN (:mod:`netspectra.diagnose.tail`).
 
     Returns
     -------
@@ -167,14 +183,61 @@ def analyze(
         ``.layers`` (one :class:`LayerReport` per matrix), ``.summary`` and ``.to_frame()``.
     """
     layers = tuple(
-        iter_analyze(source, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim,
-                     options=options, progress=progress, workers=workers, executor=executor, backend=backend,
-                     tail_only=tail_only)
+        iter_analyze(source, spec, progress=progress, workers=workers, executor=executor, include=include,
+                     exclude=exclude, min_dim=min_dim, max_dim=max_dim, options=options, backend=backend,
+                     tail_only=tail_only)  # fmt: skip
     )
-    return ModelReport(source=_describe(source), layers=layers)
+    return ModelReport(source=AnalysisSpec.describe(source), layers=layers)
 
 
-def _describe(source: Any) -> str:
-    if isinstance(source, (str, Path)):
-        return str(source)
-    return type(source).__name__
+def analyze_many(
+    sources: Sequence[Source],
+    spec: AnalysisSpec | None = None,
+    *,
+    executor: str | Executor = "local",
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    include: str | None = None,
+    exclude: str | None = None,
+    min_dim: int | None = None,
+    max_dim: int | None = None,
+    options: AnalysisOptions | None = None,
+    spectrum_options: SpectrumOptions | None = None,
+) -> list[ModelReport]:
+    """Analyze several models; their layers form one task stream, so no worker idles between models.
+
+    Parameters
+    ----------
+    sources : sequence of paths (or modules)
+        Anything :func:`analyze` accepts.  On a remote Dask cluster, paths must be visible to every worker.
+    spec : AnalysisSpec, optional
+        As in :func:`analyze`; or the keywords ``include`` ... ``spectrum_options`` (backend and
+        ``tail_only``), not both.
+    executor : {"local", "process", "dask"} or Executor
+        Where the layers run; an :class:`~netspectra.scale.Executor` object (e.g. a
+        :class:`~netspectra.scale.DaskExecutor` connected to a scheduler) is used as it is, not closed.
+    workers : int, optional
+        Processes of a ``process`` or local ``dask`` executor.
+    progress : callable, optional
+        As in :func:`analyze`, counting layers over all models.
+
+    Returns
+    -------
+    list of ModelReport
+        One per source, in order, each identical to ``analyze(source, spec)``.
+    """
+    spec = AnalysisSpec.resolve(spec, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim,
+                                options=options, spectrum_options=spectrum_options)  # fmt: skip
+    weights: list[WeightMatrix] = []
+    owner: list[int] = []
+    for index, source in enumerate(sources):
+        found = list_weights(source, spec)
+        weights.extend(found)
+        owner.extend([index] * len(found))
+    layers: list[list[LayerReport]] = [[] for _ in sources]
+    reports = analyze_weights(weights, spec, executor=executor, workers=workers)
+    for done, (index, report) in enumerate(zip(owner, reports), start=1):
+        layers[index].append(report)
+        if progress is not None:
+            progress(done, len(weights), report.name)
+    return [ModelReport(source=AnalysisSpec.describe(s), layers=tuple(rows)) for s, rows in zip(sources, layers)]

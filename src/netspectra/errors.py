@@ -25,3 +25,7 @@ class MatrixError(NetspectraError):
 
 class UsageError(NetspectraError):
     """Options that do not fit together, or an output path that cannot be written."""
+
+
+class ExecutorError(NetspectraError):
+    """A worker died (killed for memory, crashed) or the cluster could not be reached."""

@@ -74,10 +74,10 @@ def test_loader_is_picklable(tmp_path):
     np.testing.assert_array_equal(load()[0], arrays["fc1.weight"])
 
 
-def test_one_by_n_needs_min_dim_1(tmp_path):
+def test_one_by_n_is_kept_unless_min_dim_2(tmp_path):
     path = write_safetensors(tmp_path / "r.safetensors", {"row.weight": np.arange(6, dtype=np.float32)[None]})
-    assert list(iter_weight_matrices(path)) == []
-    (wm,) = iter_weight_matrices(path, min_dim=1)
+    assert list(iter_weight_matrices(path, min_dim=2)) == []
+    (wm,) = iter_weight_matrices(path)
     assert wm.matrix_shape == (6, 1)
     assert wm.load().shape == (1, 6, 1)
 

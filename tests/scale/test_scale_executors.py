@@ -20,7 +20,8 @@ from netspectra import analyze
 from netspectra.cli import main
 from netspectra.errors import UsageError
 from netspectra.linalg import SpectrumOptions
-from netspectra.scale import DaskExecutor, ExecutorError, ProcessExecutor, analyze_many, make_executor
+from netspectra import analyze_many
+from netspectra.scale import DaskExecutor, ExecutorError, ProcessExecutor, make_executor
 from netspectra.scale.workers import threads_per_worker
 
 THREADS = threads_per_worker(2)

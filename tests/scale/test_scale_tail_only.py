@@ -7,7 +7,7 @@ import pytest
 
 from netspectra.diagnose.layer import analyze_spectrum
 from netspectra.linalg import SpectrumOptions, compute_spectrum
-from netspectra.scale.tail_only import MAX_DOUBLINGS, WINDOW_LIMITED, analyze_tail, fit_tail_window
+from netspectra.diagnose.tail import MAX_DOUBLINGS, WINDOW_LIMITED, analyze_tail, fit_tail_window
 
 
 def with_eigenvalues(evals, n, seed=0):

@@ -12,8 +12,9 @@ from netspectra.analyze import analyze
 from netspectra.diagnose.layer import LayerReport
 from netspectra.analyze import analyze_matrix
 from netspectra.diagnose.layer import AnalysisOptions
+from netspectra.spec import AnalysisSpec
 from netspectra.io import content_hash, iter_weight_matrices
-from netspectra.store import ModelInfo, Store, StoreError, analysis_options, analyze_into_store
+from netspectra.store import ModelInfo, Store, StoreError, analyze_into_store
 
 
 @pytest.fixture()
@@ -31,9 +32,9 @@ def counted(monkeypatch):
     """Count the layers the store pipeline analyzes."""
     calls = []
 
-    def counting(weight, options, spectrum_options):
+    def counting(weight, spec):
         calls.append(weight.name)
-        return analyze_matrix(weight, options, spectrum_options)
+        return analyze_matrix(weight, spec)
 
     # The store's layers go through netspectra.analyze.analyze_weights, which looks analyze_matrix up there.
     monkeypatch.setattr(importlib.import_module("netspectra.analyze"), "analyze_matrix", counting)
@@ -84,7 +85,7 @@ def test_other_options_or_other_content_make_a_new_run(model, tmp_path, counted)
 
 def _partial_run(store, model, done):
     """A run killed after ``done`` layers: what a crashed process leaves behind."""
-    settings = analysis_options(None, None, 1, None, AnalysisOptions())
+    settings = AnalysisSpec().identity()
     info = ModelInfo(content_hash(model), str(model), "safetensors")
     run_id = store.begin_run(str(model), settings, model=info)
     for weight in list(iter_weight_matrices(model, min_dim=1))[:done]:

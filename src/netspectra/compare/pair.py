@@ -7,31 +7,28 @@ each, as :func:`netspectra.analyze` would) and their difference is decomposed on
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from netspectra.analyze import ProgressCallback, analyze_matrix, check_matrices
+from netspectra.analyze import ProgressCallback, Source, analyze_matrix, check_matrices, list_weights
 from netspectra.compare.diff import difference_spectrum, storage_epsilon
 from netspectra.compare.matching import match_layers
 from netspectra.compare.result import ChangeThresholds, ModelComparison, compare_layer
-from netspectra.diagnose.layer import AnalysisOptions, LayerReport
+from netspectra.diagnose.layer import LayerReport
 from netspectra.errors import MatrixError
-from netspectra.io import WeightMatrix, iter_weight_matrices
+from netspectra.io import WeightMatrix
+from netspectra.spec import AnalysisSpec
 
 
 def compare_models(
-    a: str | Path | Any,
-    b: str | Path | Any,
+    a: Source,
+    b: Source,
+    spec: AnalysisSpec | None = None,
     *,
     thresholds: ChangeThresholds = ChangeThresholds(),
-    include: str | None = None,
-    exclude: str | None = None,
-    min_dim: int = 1,
-    max_dim: int | None = None,
-    options: AnalysisOptions = AnalysisOptions(),
     progress: ProgressCallback | None = None,
+    **keywords: Any,
 ) -> ModelComparison:
     """Compare checkpoint ``b`` against ``a`` (deltas are B - A).
 
@@ -39,10 +36,13 @@ def compare_models(
     ----------
     a, b : path or torch.nn.Module
         Anything :func:`netspectra.analyze` accepts.
+    spec : AnalysisSpec, optional
+        As in :func:`netspectra.analyze` (applied to both models), or its keywords (``include=``,
+        ``options=``, ...), not both.
     thresholds : ChangeThresholds
         Flag rules (:mod:`netspectra.compare.result`).
-    include, exclude, min_dim, max_dim, options, progress
-        As in :func:`netspectra.analyze` (applied to both models).
+    progress : callable, optional
+        As in :func:`netspectra.analyze`.
 
     Returns
     -------
@@ -50,12 +50,13 @@ def compare_models(
         One :class:`LayerComparison` per matched pair (matched by name, else by shape in order) and
         the matrices that have no counterpart.
     """
-    selection = dict(include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim)
-    matching = match_layers(list(iter_weight_matrices(a, **selection)), list(iter_weight_matrices(b, **selection)))
+    spec = AnalysisSpec.resolve(spec, **keywords)
+    options = spec.fit
+    matching = match_layers(list_weights(a, spec), list_weights(b, spec))
     layers = []
     for done, pair in enumerate(matching.pairs, start=1):
-        report_a, stack_a = _analyze_loaded(pair.a, options)
-        report_b, stack_b = _analyze_loaded(pair.b, options)
+        report_a, stack_a = _analyze_loaded(pair.a, spec)
+        report_b, stack_b = _analyze_loaded(pair.b, spec)
         diff = None
         if stack_a is not None and stack_b is not None:
             try:
@@ -73,20 +74,16 @@ def compare_models(
         if progress is not None:
             progress(done, len(matching.pairs), pair.a.name)
     return ModelComparison(
-        source_a=_describe(a), source_b=_describe(b), layers=tuple(layers), unmatched=matching.unmatched,
+        source_a=AnalysisSpec.describe(a), source_b=AnalysisSpec.describe(b), layers=tuple(layers), unmatched=matching.unmatched,
         thresholds=thresholds,
     )
 
 
-def _analyze_loaded(weight: WeightMatrix, options: AnalysisOptions) -> tuple[LayerReport, np.ndarray | None]:
+def _analyze_loaded(weight: WeightMatrix, spec: AnalysisSpec) -> tuple[LayerReport, np.ndarray | None]:
     """The layer row and the loaded (k, N, M) stack, or None for a matrix without a spectrum."""
     try:
         stack = weight.load()
         check_matrices(stack)
     except MatrixError:
-        return analyze_matrix(weight, options), None  # reloads only to produce the error row
-    return analyze_matrix(replace(weight, load=lambda: stack), options), stack
-
-
-def _describe(source: Any) -> str:
-    return str(source) if isinstance(source, (str, Path)) else type(source).__name__
+        return analyze_matrix(weight, spec), None  # reloads only to produce the error row
+    return analyze_matrix(replace(weight, load=lambda: stack), spec), stack

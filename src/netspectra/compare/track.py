@@ -19,7 +19,8 @@ from netspectra.compare.dynamics import TrackPoint, track_point
 from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.diagnose.model import ModelReport
 from netspectra.report.export import atomic_write
-from netspectra.store import Store, analysis_options, analyze_into_store
+from netspectra.spec import AnalysisSpec
+from netspectra.store import Store, analyze_into_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -61,30 +62,28 @@ def track_report(report: ModelReport, step: int, options: AnalysisOptions = Anal
 
 def track_checkpoints(
     paths: Sequence[str | Path],
+    spec: AnalysisSpec | None = None,
     *,
     store: Store | None = None,
-    include: str | None = None,
-    exclude: str | None = None,
-    min_dim: int = 1,
-    max_dim: int | None = None,
-    options: AnalysisOptions = AnalysisOptions(),
     progress: CheckpointProgress | None = None,
+    **keywords: Any,
 ) -> Trajectory:
     """Track spectra over checkpoint files or directories (or one directory of them), in step order.
 
-    Checkpoints are found and ordered by :func:`netspectra.compare.checkpoints.find_checkpoints`.
-    With a ``store``, each checkpoint goes through :func:`netspectra.store.analyze_into_store`
-    (a checkpoint already analyzed with the same options is read back, not recomputed).
+    Checkpoints are found and ordered by :func:`netspectra.compare.checkpoints.find_checkpoints` and
+    analyzed with ``spec`` (or its keywords, as in :func:`netspectra.analyze`).  With a ``store``, each
+    checkpoint goes through :func:`netspectra.store.analyze_into_store` (a checkpoint already analyzed
+    with the same spec is read back, not recomputed).
     """
+    spec = AnalysisSpec.resolve(spec, **keywords)
     checkpoints = find_checkpoints(paths)
-    selection = dict(include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim, options=options)
     points: list[TrackPoint] = []
     for done, ckpt in enumerate(checkpoints, start=1):
         if store is None:
-            report = analyze(ckpt.path, **selection)
+            report = analyze(ckpt.path, spec)
         else:
-            report = analyze_into_store(ckpt.path, store, step=ckpt.step, **selection).report
-        points += track_report(report, ckpt.step, options)
+            report = analyze_into_store(ckpt.path, store, spec, step=ckpt.step).report
+        points += track_report(report, ckpt.step, spec.fit)
         if progress is not None:
             progress(done, len(checkpoints), str(ckpt.path))
     return Trajectory(tuple(points))
@@ -120,8 +119,8 @@ class SpectraTracker:
         Also write each recorded step as a run (``step``, ``label``) to this results store.
     label : str, optional
         Name of this trajectory in the store (default: the model's class name).
-    include, exclude, min_dim, max_dim, options
-        As in :func:`netspectra.analyze`.
+    spec : AnalysisSpec, optional
+        As in :func:`netspectra.analyze`, or its keywords (``include=``, ``options=``, ...).
     """
 
     def __init__(
@@ -131,11 +130,8 @@ class SpectraTracker:
         store: Store | None = None,
         *,
         label: str | None = None,
-        include: str | None = None,
-        exclude: str | None = None,
-        min_dim: int = 1,
-        max_dim: int | None = None,
-        options: AnalysisOptions = AnalysisOptions(),
+        spec: AnalysisSpec | None = None,
+        **keywords: Any,
     ):
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
@@ -143,8 +139,7 @@ class SpectraTracker:
         self.every = every
         self.store = store
         self.label = label or type(model).__name__
-        self._selection = dict(include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim)
-        self._options = options
+        self.spec = AnalysisSpec.resolve(spec, **keywords)
         self._points: list[TrackPoint] = []
         self._last_step: int | None = None
 
@@ -152,11 +147,10 @@ class SpectraTracker:
         """Record the model at ``step`` if it is a recording step; return the points recorded (or ())."""
         if step % self.every or step == self._last_step:
             return ()
-        report = analyze(self.model, options=self._options, **self._selection)
+        report = analyze(self.model, self.spec)
         if self.store is not None:
-            settings = analysis_options(options=self._options, **self._selection)
-            self.store.record_run(report, settings, step=step, label=self.label)
-        points = track_report(report, step, self._options)
+            self.store.record_run(report, self.spec.identity(), step=step, label=self.label)
+        points = track_report(report, step, self.spec.fit)
         self._points += points
         self._last_step = step
         return points

@@ -2,8 +2,9 @@
 
 :func:`depth_metrics` returns one flat dict per layer.  Eigenvalues are those of X = W^T W / N for each
 N x M matrix (N >= M, beta = gamma = M/N, Q = N/M), pooled over a stack of k matrices.  "TW edge" is
-tau = sigma^2 [(sqrt(N') + sqrt(M'))^2 + q_0.99 (sqrt(N') + sqrt(M'))(1/sqrt(N') + 1/sqrt(M'))^(1/3)] / N,
-N' = N - 1/2, M' = M - 1/2, q_0.99 = 2.0234 (Johnstone 2001; Ma 2012), with sigma^2 = ``mp_width``.
+tau = sigma^2 [(sqrt(N') + sqrt(M'))^2 + q (sqrt(N') + sqrt(M'))(1/sqrt(N') + 1/sqrt(M'))^(1/3)] / N,
+N' = N - 1/2, M' = M - 1/2, q the TW1 quantile at ``AnalysisOptions.depth_tw_level`` (0.99: 2.0234;
+Johnstone 2001; Ma 2012), with sigma^2 = ``mp_width``.
 A value that cannot be computed is NaN; no column ever raises.  A tail-only spectrum (top-K window,
 ``Spectrum.complete`` False) gets only the tail tests and the correlation-trap flag and ratio.
 Column table (Markdown, for the README):
@@ -46,7 +47,8 @@ from typing import TypeVar
 import numpy as np
 from scipy.sparse.linalg import ArpackError
 
-from netspectra.diagnose.phase import COLLAPSE_FRACTION, EDGE_LEVEL, classify_phase
+from netspectra.diagnose.phase import classify_phase
+from netspectra.diagnose.rules import rank_collapsed
 from netspectra.linalg import Spectrum
 from netspectra.rmt.correlation_trap import correlation_trap
 from netspectra.rmt.htmp import fit_htmp
@@ -92,7 +94,7 @@ COLUMNS = (
 
 
 def depth_metrics(
-    spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, *, seed: int = 0
+    spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, *, level: float = 0.99, seed: int = 0
 ) -> dict[str, object]:
     """The depth columns of one layer (see the module table), NaN where a quantity cannot be computed.
 
@@ -104,6 +106,8 @@ def depth_metrics(
         The float64 matrices behind ``spectrum`` (used only for the correlation-trap shuffle).
     fit : PowerLawFit or None
         The layer's power-law fit of the non-zero eigenvalues (None when it failed).
+    level : float
+        Tracy–Widom quantile of the bulk edge tau (:attr:`AnalysisOptions.depth_tw_level`).
     seed : int
         Seed of the correlation-trap permutation.
 
@@ -122,18 +126,18 @@ def depth_metrics(
     if tail is not None:
         out.update(_tail_columns(tail))
     if not spectrum.complete:  # a tail-only window: nothing that needs the bulk
-        out.update(_trap_columns(stack, None, seed))
+        out.update(_trap_columns(stack, None, seed, level))
         return {name: _plain(value) for name, value in out.items()}
-    bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=EDGE_LEVEL))
+    bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=level))
     if bulk is not None:
         out.update(_bulk_columns(bulk))
-        out.update(_spike_columns(evals, n, m, bulk.sigma2))
+        out.update(_spike_columns(evals, n, m, bulk.sigma2, level))
         if spectrum.num_matrices == 1:
-            out.update(_spacing_columns(evals, n, m, bulk.sigma2))
-    if nonzero.size >= (1.0 - COLLAPSE_FRACTION) * evals.size:
+            out.update(_spacing_columns(evals, n, m, bulk.sigma2, level))
+    if not rank_collapsed(spectrum):
         out.update(_htmp_columns(nonzero, n, m, fit))
-    out.update(_trap_columns(stack, evals, seed))
-    phase = _attempt(lambda: classify_phase(spectrum, fit, bulk=bulk, tail=tail))
+    out.update(_trap_columns(stack, evals, seed, level))
+    phase = _attempt(lambda: classify_phase(spectrum, fit, bulk=bulk, tail=tail, level=level))
     if phase is not None:
         out["phase"], out["phase_reason"] = phase.phase, phase.reason
     return {name: _plain(value) for name, value in out.items()}
@@ -166,8 +170,8 @@ def _bulk_columns(bulk: MPBulkFit) -> dict[str, object]:
     }
 
 
-def _spike_columns(evals: np.ndarray, n: int, m: int, sigma2: float) -> dict[str, object]:
-    spikes = spike_estimates(evals, n, m, sigma2, EDGE_LEVEL)
+def _spike_columns(evals: np.ndarray, n: int, m: int, sigma2: float, level: float) -> dict[str, object]:
+    spikes = spike_estimates(evals, n, m, sigma2, level)
     if spikes.num_spikes == 0:
         return {}
     return {
@@ -177,8 +181,8 @@ def _spike_columns(evals: np.ndarray, n: int, m: int, sigma2: float) -> dict[str
     }
 
 
-def _spacing_columns(evals: np.ndarray, n: int, m: int, sigma2: float) -> dict[str, object]:
-    stats = _attempt(lambda: level_spacing(evals, n, m, sigma2, level=EDGE_LEVEL))
+def _spacing_columns(evals: np.ndarray, n: int, m: int, sigma2: float, level: float) -> dict[str, object]:
+    stats = _attempt(lambda: level_spacing(evals, n, m, sigma2, level=level))
     if stats is None:
         return {}
     return {"spacing_ratio": stats.mean_ratio, "ks_goe": stats.ks_goe, "ks_poisson": stats.ks_poisson}
@@ -204,8 +208,8 @@ def _htmp_columns(nonzero: np.ndarray, n: int, m: int, fit: PowerLawFit | None) 
     return {"kappa_htmp": result.kappa, "alpha_htmp": result.alpha_htmp, "htmp_prefers_mp": result.prefers_mp}
 
 
-def _trap_columns(stack: np.ndarray, evals: np.ndarray | None, seed: int) -> dict[str, object]:
-    trap = _attempt(lambda: correlation_trap(stack, evals, seed=seed, level=EDGE_LEVEL))
+def _trap_columns(stack: np.ndarray, evals: np.ndarray | None, seed: int, level: float) -> dict[str, object]:
+    trap = _attempt(lambda: correlation_trap(stack, evals, seed=seed, level=level))
     if trap is None:
         return {}
     return {

@@ -15,17 +15,11 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from netspectra.diagnose import metrics
+from netspectra.diagnose.depth import depth_metrics
+from netspectra.diagnose.rules import alpha_label, rank_collapsed
 from netspectra.linalg import Spectrum
 from netspectra.rmt import marchenko_pastur as mp
-from netspectra.diagnose.depth import depth_metrics
 from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
-
-#: alpha above this: "under-trained" (WeightWatcher's UNDER_TRAINED_THRESH).
-UNDER_TRAINED_ALPHA = 6.0
-#: alpha below this: "over-trained" (WeightWatcher's OVER_TRAINED_THRESH).
-OVER_TRAINED_ALPHA = 2.0
-#: more than this fraction of numerically-zero eigenvalues: "rank-collapse" (rmt_algorithms.md §4).
-RANK_COLLAPSE_FRACTION = 0.10
 
 
 @dataclass(frozen=True)
@@ -39,7 +33,12 @@ class AnalysisOptions:
     min_fit_evals : int
         Fewest non-zero eigenvalues for a power-law fit; below it the fit is skipped (``fit-failed``).
     tw_level : float
-        Tracy–Widom quantile of the bulk edge used to count spikes (0.90, 0.95 or 0.99).
+        Tracy–Widom quantile of the bulk edge used to count spikes (0.90, 0.95 or 0.99): the
+        ``lambda_plus_tw``, ``num_spikes`` and ``bulk_fraction`` columns.
+    depth_tw_level : float
+        Tracy–Widom quantile of the bulk edge of the RMT-depth columns and the phase rule (trimmed MP
+        fit, spikes' strengths and overlaps, level spacing, correlation trap).  Stricter than
+        ``tw_level`` because the phase rule is a classifier whose false-positive rate it sets.
     depth : bool
         Also compute the RMT-depth columns (:mod:`netspectra.diagnose.depth`: spikes' signal strength and
         overlaps, HTMP, level spacing, tail likelihood-ratio tests, MP bulk area, correlation traps, phase).
@@ -48,6 +47,7 @@ class AnalysisOptions:
     min_tail: int = 10
     min_fit_evals: int = 20
     tw_level: float = 0.95
+    depth_tw_level: float = 0.99
     depth: bool = True
 
 
@@ -182,26 +182,12 @@ def analyze_spectrum(
 
     sigma2 = mp.sigma2_median(evals, spectrum.beta)
     edge_tw = mp.tracy_widom_edge(sigma2, n, m, options.tw_level)
-    warnings: list[str] = []
-    if rank_loss > RANK_COLLAPSE_FRACTION * evals.size:
-        warnings.append("rank-collapse")
-
-    fit = None
-    if nonzero.size < options.min_fit_evals:
-        warnings.append(f"fit-failed: {nonzero.size} non-zero eigenvalues (< {options.min_fit_evals})")
-    else:
-        try:
-            fit = fit_power_law(nonzero, min_tail=options.min_tail)
-        except ValueError as exc:
-            warnings.append(f"fit-failed: {exc}")
-    if fit is not None:
-        if fit.alpha > UNDER_TRAINED_ALPHA:
-            warnings.append("under-trained")
-        elif fit.alpha < OVER_TRAINED_ALPHA:
-            warnings.append("over-trained")
+    warnings: list[str] = ["rank-collapse"] if rank_collapsed(spectrum) else []
+    fit, failure = fit_tail(nonzero, options)
+    warnings += [failure] if failure else [label for label in [alpha_label(fit.alpha)] if label]
 
     wants_depth = options.depth and stack is not None and evals.size >= options.min_fit_evals
-    depth = depth_columns(spectrum, stack, fit) if wants_depth else {}
+    depth = depth_columns(spectrum, stack, fit, options) if wants_depth else {}
     if depth.get("correlation_trap"):
         warnings.append("correlation-trap")
     lam_max_ww = lam_max * ww_scale
@@ -248,10 +234,21 @@ def analyze_spectrum(
     )
 
 
-def depth_columns(spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None) -> dict[str, object]:
-    """:func:`depth_metrics` with NaN flags turned into None (a nullable boolean column) and a phase that
-    could not be classified into an empty string."""
-    depth = depth_metrics(spectrum, stack, fit)
+def fit_tail(nonzero: np.ndarray, options: AnalysisOptions) -> tuple[PowerLawFit | None, str]:
+    """The power-law fit of the non-zero eigenvalues, or None and the ``fit-failed: reason`` warning."""
+    if nonzero.size < options.min_fit_evals:
+        return None, f"fit-failed: {nonzero.size} non-zero eigenvalues (< {options.min_fit_evals})"
+    try:
+        return fit_power_law(nonzero, min_tail=options.min_tail), ""
+    except ValueError as exc:
+        return None, f"fit-failed: {exc}"
+
+
+def depth_columns(spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None,
+                  options: AnalysisOptions = AnalysisOptions()) -> dict[str, object]:  # fmt: skip
+    """:func:`depth_metrics` at ``options.depth_tw_level`` with NaN flags turned into None (a nullable
+    boolean column) and a phase that could not be classified into an empty string."""
+    depth = depth_metrics(spectrum, stack, fit, level=options.depth_tw_level)
     for flag in ("htmp_prefers_mp", "correlation_trap"):
         if not isinstance(depth[flag], bool):
             depth[flag] = None

@@ -5,8 +5,10 @@ Heavy-Tailed, plus Rank-collapse, by eye.  :func:`classify_phase` makes that an 
 fits of :mod:`netspectra.rmt` (rmt_algorithms.md §4, thresholds tuned on planted matrices — see
 tests/diagnose/test_phase.py), applied in this order:
 
-1. **rank-collapse** — more than 10% of the eigenvalues are below 1e-5 lambda_max.
-2. Fit the MP bulk (:func:`~netspectra.rmt.mp_bulk.fit_mp_bulk`, Tracy–Widom edge tau at 0.99);
+1. **rank-collapse** — more than 10% of the eigenvalues are numerically zero (the one rule of
+   :func:`netspectra.diagnose.rules.rank_collapsed`, also behind the ``rank-collapse`` warning).
+2. Fit the MP bulk (:func:`~netspectra.rmt.mp_bulk.fit_mp_bulk`, Tracy–Widom edge tau at ``level``,
+   0.99 by default: :attr:`AnalysisOptions.depth_tw_level`);
    k = number of eigenvalues above tau, s_N the Tracy–Widom scale (Johnstone 2001); the bulk "fits"
    when its KS p-value exceeds 0.05.
 3. **random-like** — k = 0 and the bulk fits.
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netspectra.diagnose.rules import rank_collapsed, zero_fraction
 from netspectra.linalg import Spectrum
 from netspectra.rmt.marchenko_pastur import TW1_QUANTILES, mp_edges, tracy_widom_edge
 from netspectra.rmt.mp_bulk import MPBulkFit, fit_mp_bulk
@@ -37,12 +40,6 @@ from netspectra.rmt.tail_tests import TailComparison, compare_tail
 
 #: The phase labels, in Martin & Mahoney's order.
 PHASES = ("random-like", "bleeding-out", "bulk+spikes", "bulk-decay", "heavy-tailed", "rank-collapse")
-#: Tracy–Widom level of the bulk edge used by the classifier.
-EDGE_LEVEL = 0.99
-#: Eigenvalues below this fraction of lambda_max count as collapsed.
-COLLAPSE_RELATIVE = 1e-5
-#: More than this fraction of collapsed eigenvalues is rank collapse.
-COLLAPSE_FRACTION = 0.10
 #: The bulk fits MP when its KS p-value exceeds this.
 BULK_PVALUE = 0.05
 #: "Few" outliers: at most max(3, this fraction of the eigenvalues).
@@ -69,6 +66,7 @@ def classify_phase(
     *,
     bulk: MPBulkFit | None = None,
     tail: TailComparison | None = None,
+    level: float = 0.99,
 ) -> PhaseResult:
     """Classify one layer's ESD into Martin & Mahoney's 5+1 phases by the rule in the module docstring.
 
@@ -79,9 +77,11 @@ def classify_phase(
     fit : PowerLawFit or None
         Power-law fit of the non-zero eigenvalues; without it no layer is called heavy-tailed.
     bulk : MPBulkFit, optional
-        :func:`~netspectra.rmt.mp_bulk.fit_mp_bulk` at level 0.99, computed if omitted.
+        :func:`~netspectra.rmt.mp_bulk.fit_mp_bulk` at ``level``, computed if omitted.
     tail : TailComparison, optional
         :func:`~netspectra.rmt.tail_tests.compare_tail` at ``fit.xmin``, computed if omitted.
+    level : float
+        Tracy–Widom quantile of the bulk edge.
 
     Raises
     ------
@@ -92,11 +92,11 @@ def classify_phase(
     if not spectrum.complete:
         raise ValueError("phase classification needs every eigenvalue, not a tail-only window")
     evals = spectrum.eigenvalues
-    collapsed = float(np.mean(evals < COLLAPSE_RELATIVE * spectrum.lambda_max))
-    if collapsed > COLLAPSE_FRACTION:
-        return PhaseResult("rank-collapse", f"{collapsed:.0%} of the eigenvalues are below 1e-5 lambda_max")
+    if rank_collapsed(spectrum):
+        share = f"{zero_fraction(spectrum):.0%}"
+        return PhaseResult("rank-collapse", f"{share} of the eigenvalues are numerically zero (<= 10 M eps lambda_max)")
     if bulk is None:
-        bulk = fit_mp_bulk(evals, spectrum.n, spectrum.m, level=EDGE_LEVEL)
+        bulk = fit_mp_bulk(evals, spectrum.n, spectrum.m, level=level)
     outliers = np.sort(evals[evals > bulk.edge])
     k = outliers.size
     bulk_fits = bulk.ks_pvalue > BULK_PVALUE

@@ -9,13 +9,15 @@ running code), NumPy .npz/.npy, ONNX (with the ``onnx`` extra) and live ``torch.
 """
 
 from .hashing import content_hash
-from .layers import NOTE_INTEGER, NOTE_UNSPLIT, iter_weight_matrices, plan_tensor
+from .layers import NOTE_INTEGER, NOTE_UNSPLIT, iter_weight_matrices, plan_tensor, select_weight_matrices
+from .selection import LayerSelection
 from .sources import FORMATS, ModelSource, TensorRecord, open_source
 from .weights import LAYER_KINDS, WeightMatrix, orient
 
 __all__ = [
     "FORMATS",
     "LAYER_KINDS",
+    "LayerSelection",
     "NOTE_INTEGER",
     "NOTE_UNSPLIT",
     "ModelSource",
@@ -26,4 +28,5 @@ __all__ = [
     "open_source",
     "orient",
     "plan_tensor",
+    "select_weight_matrices",
 ]

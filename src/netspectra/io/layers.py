@@ -19,22 +19,23 @@ From each :class:`~netspectra.io.sources.TensorRecord` of a source:
   one ``linear`` matrix with the note "fused QKV left unsplit: layout unknown".
 * matrices: a 2-D tensor is one matrix; a conv kernel (out, in, *spatial) is prod(spatial) matrices
   W[:, :, p] of shape (out, in).  Every matrix is oriented N x M with N >= M (transposed if needed).
-* filters: ``min_dim`` (skip when M < min_dim), ``max_dim`` (skip when N > max_dim), ``include`` /
-  ``exclude`` (regular expressions searched in the name, with or without the ``[q]`` suffix).
+* filters: a :class:`~netspectra.io.selection.LayerSelection` (``include``/``exclude`` regular
+  expressions searched in the name, with or without the ``[q]`` suffix; ``min_dim``, ``max_dim``).
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 
-from ..errors import SourceError, UsageError
-from ._util import one_line
+from ..errors import SourceError
 from . import dtypes
+from .selection import LayerSelection
 from .sources import ModelSource, TensorRecord, open_source
 from .weights import WeightMatrix, orient
 
@@ -176,38 +177,39 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
     return [_Planned(name, kind, _oriented(shape[0], shape[1]), spatial, MatrixLoader(record, "conv"), note)], None
 
 
-def _compile(pattern: str | None, what: str) -> re.Pattern | None:
-    if pattern is None:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise UsageError(f"invalid {what} regular expression {pattern!r}: {one_line(exc)}") from None
-
-
 def iter_weight_matrices(
-    source,
+    source: str | os.PathLike[str] | object,
     *,
     include: str | None = None,
     exclude: str | None = None,
-    min_dim: int = 2,
+    min_dim: int = LayerSelection.min_dim,
     max_dim: int | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> Iterator[WeightMatrix]:
     """Yield the analyzable weight matrices of a model, lazily, in model order.
+
+    The keyword form of :func:`select_weight_matrices`: ``include``, ``exclude``, ``min_dim`` and
+    ``max_dim`` are those of :class:`~netspectra.io.selection.LayerSelection`.
+    """
+    selection = LayerSelection(include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim)
+    return select_weight_matrices(source, selection, on_skip=on_skip)
+
+
+def select_weight_matrices(
+    source: str | os.PathLike[str] | object,
+    selection: LayerSelection = LayerSelection(),
+    *,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> Iterator[WeightMatrix]:
+    """Yield the weight matrices of a model that ``selection`` keeps, lazily, in model order.
 
     Parameters
     ----------
     source : str, Path, torch.nn.Module or ModelSource
         See :func:`~netspectra.io.open_source`; the source is opened (and its headers validated)
         before this function returns, so a bad path raises here, not at the first ``next()``.
-    include, exclude : str, optional
-        Regular expressions searched in the tensor name (``re.search``); a split part matches if
-        either its name with suffix (``...c_attn.weight[q]``) or without does.
-    min_dim : int
-        Skip matrices whose smaller dimension M is below this (default 2: 1 x N tensors are skipped).
-    max_dim : int, optional
-        Skip matrices whose larger dimension N is above this.
+    selection : LayerSelection
+        Name patterns and dimension bounds.
     on_skip : callable(name, reason), optional
         Called for every tensor or matrix that is not yielded, with the reason.
 
@@ -217,18 +219,13 @@ def iter_weight_matrices(
         ``layer_index`` 0, 1, 2, ... in yield order; ``load()`` returns float64 (k, N, M), N >= M,
         so that eigenvalues are those of X = W^T W / N.
     """
-    inc = _compile(include, "include")
-    exc = _compile(exclude, "exclude")
-    if not isinstance(min_dim, int) or min_dim < 0:
-        raise UsageError(f"min_dim must be a non-negative integer, got {min_dim!r}")
-    if max_dim is not None and (not isinstance(max_dim, int) or max_dim < max(min_dim, 1)):
-        raise UsageError(f"max_dim must be an integer >= min_dim, got {max_dim!r}")
     opened = not isinstance(source, ModelSource)
     src = open_source(source)
-    return _generate(src, opened, inc, exc, min_dim, max_dim, on_skip)
+    return _generate(src, opened, selection, on_skip)
 
 
-def _generate(src: ModelSource, opened: bool, inc, exc, min_dim, max_dim, on_skip) -> Iterator[WeightMatrix]:
+def _generate(src: ModelSource, opened: bool, selection: LayerSelection,
+              on_skip: Callable[[str, str], None] | None) -> Iterator[WeightMatrix]:  # fmt: skip
     def skip(name: str, reason: str) -> None:
         if on_skip is not None:
             on_skip(name, reason)
@@ -241,19 +238,9 @@ def _generate(src: ModelSource, opened: bool, inc, exc, min_dim, max_dim, on_ski
                 skip(record.name, reason)
                 continue
             for p in planned:
-                names = (p.name, record.name)
-                if inc is not None and not any(inc.search(n) for n in names):
-                    skip(p.name, "not matched by include")
-                    continue
-                if exc is not None and any(exc.search(n) for n in names):
-                    skip(p.name, "matched by exclude")
-                    continue
-                n, m = p.matrix_shape
-                if m < min_dim:
-                    skip(p.name, f"smaller dimension {m} < min_dim {min_dim}")
-                    continue
-                if max_dim is not None and n > max_dim:
-                    skip(p.name, f"larger dimension {n} > max_dim {max_dim}")
+                rejected = selection.rejects((p.name, record.name), p.matrix_shape)
+                if rejected:
+                    skip(p.name, rejected)
                     continue
                 yield WeightMatrix(
                     name=p.name,

@@ -18,7 +18,8 @@ from html import escape
 from pathlib import Path
 
 from netspectra import __version__
-from netspectra.diagnose.layer import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, LayerReport
+from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.model import ModelReport
 from netspectra.errors import UsageError
 from netspectra.report import html_assets, plots

@@ -26,7 +26,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 from numpy.typing import ArrayLike, NDArray
 
-from netspectra.diagnose.layer import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, LayerReport
+from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import mp_pdf, tracy_widom_edge
 

@@ -6,7 +6,8 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from netspectra.diagnose.layer import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, LayerReport
+from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.model import WARNING_LABELS, ModelSummary
 
 

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from netspectra.errors import UsageError
 from netspectra.io._util import one_line
-from netspectra.scale.executor import ExecutorError
+from netspectra.errors import ExecutorError
 from netspectra.scale.sigint import sigint_blocked
 from netspectra.scale.workers import cpu_count, limit_threads, threads_per_worker
 

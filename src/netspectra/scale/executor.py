@@ -11,7 +11,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
-from netspectra.errors import NetspectraError, UsageError
+from netspectra.errors import UsageError
+from netspectra.scale.dask_executor import DaskExecutor
+from netspectra.scale.process_pool import ProcessExecutor
 from netspectra.scale.workers import Shape, default_workers
 
 T = TypeVar("T")
@@ -19,10 +21,6 @@ R = TypeVar("R")
 
 #: Names accepted where an executor is asked for by name.
 EXECUTORS = ("local", "process", "dask")
-
-
-class ExecutorError(NetspectraError):
-    """A worker died (killed for memory, crashed) or the cluster could not be reached."""
 
 
 class Executor(Protocol):
@@ -63,11 +61,7 @@ def make_executor(kind: str, *, workers: int | None = None, shapes: Sequence[Sha
             raise UsageError(f"{workers} workers need the process or dask executor, not local")
         return LocalExecutor()
     if kind == "process":
-        from netspectra.scale.process_pool import ProcessExecutor
-
         return ProcessExecutor(default_workers(shapes) if workers is None else workers)
-    from netspectra.scale.dask_executor import DaskExecutor
-
     return DaskExecutor(scheduler=scheduler, workers=workers)
 
 

@@ -31,7 +31,7 @@ from multiprocessing.connection import wait as wait_ready
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any, TypeVar
 
-from netspectra.scale.executor import ExecutorError
+from netspectra.errors import ExecutorError
 from netspectra.scale.sigint import sigint_blocked
 from netspectra.scale.workers import limit_threads, threads_per_worker
 

@@ -5,7 +5,7 @@
 >>> Store("netspectra.db").load_report(run_id).layers[0].eigenvalues          # doctest: +SKIP
 """
 
-from netspectra.store.analyze import StoredAnalysis, analysis_options, analyze_into_store
+from netspectra.store.analyze import StoredAnalysis, analyze_into_store
 from netspectra.store.db import DEFAULT_STORE, ModelInfo, RunInfo, Store, StoreError
 
 __all__ = [
@@ -15,6 +15,5 @@ __all__ = [
     "Store",
     "StoreError",
     "StoredAnalysis",
-    "analysis_options",
     "analyze_into_store",
 ]

@@ -1,4 +1,4 @@
-"""Tail-only analysis of a layer: the power law fitted on the top K eigenvalues, for layers too large to decompose.
+"""Tail-only analysis of a layer (the ``tail_only`` option of :class:`~netspectra.linalg.SpectrumOptions`): the power law fitted on the top K eigenvalues, for layers too large to decompose.
 
 Convention: W is N x M with N >= M; the eigenvalues are those of X = W^T W / N.
 
@@ -25,12 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netspectra.diagnose.layer import (
-    OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, AnalysisOptions, LayerReport, analyze_spectrum,
-)  # fmt: skip
+from netspectra.diagnose.layer import AnalysisOptions, LayerReport, analyze_spectrum, fit_tail
+from netspectra.diagnose.rules import alpha_label
 from netspectra.linalg import Spectrum, SpectrumOptions, compute_spectrum, compute_top_spectrum
 from netspectra.linalg.choose import TOP_K_BACKENDS, choose_backend
-from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
+from netspectra.rmt.powerlaw import PowerLawFit
 
 #: xmin among the lowest this fraction of the window: the window may be cutting the tail.
 WINDOW_BOTTOM = 0.10
@@ -52,13 +51,7 @@ class TailWindow:
 
 def _fit(spectrum: Spectrum, options: AnalysisOptions) -> tuple[PowerLawFit | None, str]:
     window = spectrum.eigenvalues
-    nonzero = window[window > spectrum.zero_tolerance]
-    if nonzero.size < options.min_fit_evals:
-        return None, f"fit-failed: {nonzero.size} non-zero eigenvalues (< {options.min_fit_evals})"
-    try:
-        return fit_power_law(nonzero, min_tail=options.min_tail), ""
-    except ValueError as exc:
-        return None, f"fit-failed: {exc}"
+    return fit_tail(window[window > spectrum.zero_tolerance], options)
 
 
 def fit_tail_window(stack: np.ndarray, count: int, options: AnalysisOptions = AnalysisOptions(),
@@ -100,12 +93,9 @@ def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, d
     warnings = [f"tail-only: top {spectrum.eigenvalues.size} of {k * m} eigenvalues"]
     if result.window_limited:
         warnings.append(WINDOW_LIMITED)
-    if result.failure:
-        warnings.append(result.failure)
-    elif fit.alpha > UNDER_TRAINED_ALPHA:
-        warnings.append("under-trained")
-    elif fit.alpha < OVER_TRAINED_ALPHA:
-        warnings.append("over-trained")
+    label = result.failure or alpha_label(fit.alpha)
+    if label:
+        warnings.append(label)
     alpha = fit.alpha if fit else math.nan
     return LayerReport(
         name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,

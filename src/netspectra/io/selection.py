@@ -1,0 +1,73 @@
+"""Which weight matrices of a model are analyzed: name patterns and dimension bounds, checked once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from ._util import one_line
+
+
+def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:
+    if pattern is None:
+        return None
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise UsageError(f"invalid {what} regular expression {pattern!r}: {one_line(exc)}") from None
+
+
+@dataclass(frozen=True)
+class LayerSelection:
+    """The layer filter of an analysis, validated when made.
+
+    Attributes
+    ----------
+    include, exclude : str, optional
+        Regular expressions searched (``re.search``) in the tensor name; a split part of a fused QKV
+        tensor matches if either its name with suffix (``...c_attn.weight[q]``) or without does.
+    min_dim : int
+        Skip matrices whose smaller dimension M is below this (default 1: every matrix is kept, and a
+        1 x N one gets an error row in the analysis, saying why it has no spectrum).
+    max_dim : int, optional
+        Skip matrices whose larger dimension N is above this.
+
+    Raises
+    ------
+    UsageError
+        An invalid regular expression, a negative ``min_dim`` or a ``max_dim`` below it.
+    """
+
+    include: str | None = None
+    exclude: str | None = None
+    min_dim: int = 1
+    max_dim: int | None = None
+    _include: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _exclude: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_include", _compile(self.include, "include"))
+        object.__setattr__(self, "_exclude", _compile(self.exclude, "exclude"))
+        if not isinstance(self.min_dim, int) or isinstance(self.min_dim, bool) or self.min_dim < 0:
+            raise UsageError(f"min_dim must be a non-negative integer, got {self.min_dim!r}")
+        if self.max_dim is not None and (not isinstance(self.max_dim, int) or self.max_dim < max(self.min_dim, 1)):
+            raise UsageError(f"max_dim must be an integer >= min_dim, got {self.max_dim!r}")
+
+    def settings(self) -> dict[str, object]:
+        """The four settings as a dict (the keys of a stored run's identity)."""
+        return {"include": self.include, "exclude": self.exclude, "min_dim": self.min_dim, "max_dim": self.max_dim}
+
+    def rejects(self, names: tuple[str, ...], shape: tuple[int, int]) -> str | None:
+        """Why a matrix with these names (with and without a split suffix) and oriented (N, M) shape is
+        skipped, or None when it is kept."""
+        if self._include is not None and not any(self._include.search(n) for n in names):
+            return "not matched by include"
+        if self._exclude is not None and any(self._exclude.search(n) for n in names):
+            return "matched by exclude"
+        n, m = shape
+        if m < self.min_dim:
+            return f"smaller dimension {m} < min_dim {self.min_dim}"
+        if self.max_dim is not None and n > self.max_dim:
+            return f"larger dimension {n} > max_dim {self.max_dim}"
+        return None

@@ -1,0 +1,89 @@
+"""One analysis request: which layers, how their spectra are computed, how they are fitted.
+
+An :class:`AnalysisSpec` is what every entry point takes (:func:`netspectra.analyze`,
+:func:`netspectra.analyze_many`, the results store, compare, track, the command line); the keyword
+arguments those functions still accept (``include=``, ``options=``, ``backend=``, ...) build one with
+:meth:`AnalysisSpec.of`.  Its :meth:`~AnalysisSpec.identity` is the identity of a stored run: two
+requests with the same identity produce the same rows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from netspectra.diagnose.layer import AnalysisOptions
+from netspectra.errors import UsageError
+from netspectra.io.selection import LayerSelection
+from netspectra.linalg import SpectrumOptions
+
+#: Settings that joined a run's identity after stores existed: they enter it only when they differ
+#: from their defaults, so that runs stored before keep their identity.
+_LATER_SETTINGS = {"depth_tw_level": AnalysisOptions.depth_tw_level, "backend": "auto", "tail_only": None}
+
+
+@dataclass(frozen=True)
+class AnalysisSpec:
+    """Layer selection, fit options and spectrum options of one analysis.
+
+    Attributes
+    ----------
+    selection : LayerSelection
+        Name patterns and dimension bounds of the layers analyzed.
+    fit : AnalysisOptions
+        Tail fit, Tracy–Widom levels and whether the RMT-depth columns are computed.
+    spectrum : SpectrumOptions
+        Eigenvalue backend and ``tail_only``.
+    """
+
+    selection: LayerSelection = LayerSelection()
+    fit: AnalysisOptions = AnalysisOptions()
+    spectrum: SpectrumOptions = SpectrumOptions()
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        include: str | None = None,
+        exclude: str | None = None,
+        min_dim: int | None = None,
+        max_dim: int | None = None,
+        options: AnalysisOptions | None = None,
+        backend: str | None = None,
+        tail_only: int | None = None,
+        spectrum_options: SpectrumOptions | None = None,
+    ) -> AnalysisSpec:
+        """The spec of the keyword arguments of the entry points (None: the default)."""
+        if spectrum_options is not None and (backend is not None or tail_only is not None):
+            raise UsageError("give spectrum_options or backend/tail_only, not both")
+        selection = LayerSelection(include=include, exclude=exclude, max_dim=max_dim,
+                                   min_dim=LayerSelection.min_dim if min_dim is None else min_dim)  # fmt: skip
+        spectrum = spectrum_options or SpectrumOptions(backend=backend or "auto", tail_only=tail_only)
+        return cls(selection=selection, fit=options or AnalysisOptions(), spectrum=spectrum)
+
+    @classmethod
+    def resolve(cls, spec: AnalysisSpec | None, **keywords: Any) -> AnalysisSpec:
+        """``spec`` itself, or the spec of the keyword arguments (:meth:`of`); both at once is an error."""
+        if spec is None:
+            return cls.of(**keywords)
+        given = sorted(name for name, value in keywords.items() if value is not None)
+        if given:
+            raise UsageError(f"give an AnalysisSpec or {', '.join(given)}, not both")
+        return spec
+
+    def identity(self) -> dict[str, Any]:
+        """Every setting that changes the rows of a run, as the dict stored in ``runs.options``.
+
+        The settings of :data:`_LATER_SETTINGS` enter only where they differ from their defaults.
+        """
+        settings: dict[str, Any] = {**self.selection.settings(), **asdict(self.fit)}
+        settings.update({f.name: getattr(self.spectrum, f.name) for f in fields(self.spectrum)})
+        return {k: v for k, v in settings.items() if k not in _LATER_SETTINGS or v != _LATER_SETTINGS[k]}
+
+    @staticmethod
+    def describe(source: object) -> str:
+        """What a report names its source: the path as given, or the type of a live object."""
+        if isinstance(source, (str, os.PathLike)):
+            return os.fspath(source)
+        return type(source).__name__
