@@ -21,7 +21,7 @@ import signal
 import sys
 from types import FrameType
 
-#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it), for :func:`netspectra.cli.main`.
+#: Exit code of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
 INTERRUPTED = 130
 
 _sigint_received = False
@@ -73,23 +73,29 @@ def end_interrupted(exc: BaseException) -> int:
     return INTERRUPTED
 
 
+def run(argv: list[str] | None = None) -> int:
+    """Import the package and run :func:`netspectra.cli.main`; return its exit code, or
+    :data:`INTERRUPTED` after the one line when a Ctrl-C (even one a library swallowed) stopped it."""
+    try:
+        from netspectra.cli import main as cli_main
+
+        if _sigint_received:  # swallowed while importing
+            raise KeyboardInterrupt
+        code = cli_main(argv)
+    except BaseException as exc:  # Ctrl-C: one line; anything else (SystemExit of --help) propagates
+        return end_interrupted(exc)
+    if _sigint_received and code != INTERRUPTED:
+        return end_interrupted(KeyboardInterrupt())
+    return code
+
+
 def main() -> int:
     """Run the command line; a Ctrl-C ends the process by SIGINT (module docstring)."""
     global _dying_of_sigint
     atexit.register(_die_of_sigint)
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not if started with SIGINT ignored
         signal.signal(signal.SIGINT, _note_sigint)
-    try:
-        from netspectra.cli import main as cli_main
-
-        if _sigint_received:  # swallowed while importing
-            raise KeyboardInterrupt
-    except BaseException as exc:
-        code = end_interrupted(exc)
-    else:
-        code = cli_main()
-        if _sigint_received and code != INTERRUPTED:
-            code = end_interrupted(KeyboardInterrupt())
+    code = run()
     _dying_of_sigint = code == INTERRUPTED
     return code
 

@@ -1,8 +1,9 @@
 """The ``netspectra`` command line: parses arguments, calls the library, prints; no math here.
 
-Every :class:`~netspectra.errors.NetspectraError` ends as one line on stderr and exit code 2;
-Ctrl-C returns 130 (the ``netspectra`` script then dies of SIGINT: :mod:`netspectra_entry`) and leaves
-no partial output file (outputs are written atomically).
+Every :class:`~netspectra.errors.NetspectraError` ends as one line on stderr and exit code 2.  A Ctrl-C
+propagates as ``KeyboardInterrupt``: the ``netspectra`` script (:mod:`netspectra_entry`, also
+``python -m netspectra``) turns it into one line and death by SIGINT; outputs are written atomically,
+so none is left half-written.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import sys
 from collections.abc import Sequence
 
 from netspectra import __version__
-from netspectra_entry import end_interrupted
 from netspectra.errors import NetspectraError
 
 
@@ -38,9 +38,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NetspectraError as exc:
         print(f"netspectra: error: {exc}", file=sys.stderr)
         return 2
-    except BaseException as exc:  # Ctrl-C: one line, exit code 130; anything else propagates
-        return end_interrupted(exc)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

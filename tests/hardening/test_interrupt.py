@@ -77,14 +77,16 @@ def _interrupted_import():
 
 
 def test_ctrl_c_inside_a_c_extension_import_is_an_interruption(monkeypatch, capsys):
+    import netspectra_entry
     from netspectra import cli
 
     monkeypatch.setattr(cli, "build_parser", _interrupted_import)
-    assert cli.main([]) == 130
+    assert netspectra_entry.run([]) == 130
     assert capsys.readouterr().err == "netspectra: interrupted\n"
 
 
 def test_other_import_errors_are_not_taken_for_interruptions(monkeypatch):
+    import netspectra_entry
     from netspectra import cli
 
     def broken():
@@ -92,14 +94,14 @@ def test_other_import_errors_are_not_taken_for_interruptions(monkeypatch):
 
     monkeypatch.setattr(cli, "build_parser", broken)
     with pytest.raises(ImportError, match="no module named x"):
-        cli.main([])
+        netspectra_entry.run([])
 
 
 SWALLOWED = """
 import os, signal, sys, time
 import netspectra.cli, netspectra_entry
 
-def swallowing_command():
+def swallowing_command(argv=None):
     try:  # what a library's bare except around an optional import does to a Ctrl-C
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(5)

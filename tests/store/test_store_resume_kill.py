@@ -19,7 +19,7 @@ ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # sam
 
 def _run_and_kill(model, db, target):
     """Start ``analyze --store``, SIGKILL it once ``target`` layers are committed; return the count then."""
-    proc = subprocess.Popen([sys.executable, "-m", "netspectra.cli", "analyze", str(model), "--store", str(db), "--quiet"],
+    proc = subprocess.Popen([sys.executable, "-m", "netspectra", "analyze", str(model), "--store", str(db), "--quiet"],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while proc.poll() is None and committed_layers(db) < target:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netspectra.errors import UsageError
-from netspectra.io.sources import TORCH_SUFFIXES, natural_key
+from netspectra.io.base import TORCH_SUFFIXES, natural_key
 
 #: Number patterns tried in order: a step beats an epoch (``epoch_3_step_1200`` is step 1200).
 _STEP_PATTERNS = (

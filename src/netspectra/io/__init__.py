@@ -11,7 +11,8 @@ running code), NumPy .npz/.npy, ONNX (with the ``onnx`` extra) and live ``torch.
 from .hashing import content_hash
 from .layers import NOTE_INTEGER, NOTE_UNSPLIT, iter_weight_matrices, plan_tensor, select_weight_matrices
 from .selection import LayerSelection
-from .sources import FORMATS, ModelSource, TensorRecord, open_source
+from .base import FORMATS, ModelSource, TensorRecord
+from .sources import open_source
 from .weights import LAYER_KINDS, WeightMatrix, orient
 
 __all__ = [

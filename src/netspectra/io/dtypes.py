@@ -81,8 +81,8 @@ _FROM_NUMPY: dict[str, str] = {
     "bool": "BOOL",
 }
 
-# torch dtype name (str(torch.float32) without the "torch.") -> stored dtype name.
-_FROM_TORCH: dict[str, str] = {
+#: torch dtype name (str(torch.float32) without the "torch.") -> stored dtype name.
+TORCH_DTYPES: dict[str, str] = {
     "float64": "F64",
     "double": "F64",
     "float32": "F32",
@@ -104,6 +104,8 @@ _FROM_TORCH: dict[str, str] = {
     "uint16": "U16",
     "uint8": "U8",
     "bool": "BOOL",
+    "complex64": "C64",
+    "complex128": "C128",
 }
 
 
@@ -175,7 +177,7 @@ def from_numpy(dtype: np.dtype) -> str:
 def from_torch(dtype) -> str:
     """Stored dtype name of a torch dtype, given as the dtype or its name (``torch.bfloat16`` -> ``BF16``)."""
     name = str(dtype).removeprefix("torch.")
-    return _FROM_TORCH.get(name, name)
+    return TORCH_DTYPES.get(name, name)
 
 
 def numpy_to_float(arr: np.ndarray, dtype_name: str) -> np.ndarray:

@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 from ..errors import SourceError
+from .base import ModelSource
+from .sources import open_source
 
 _CHUNK = 1 << 20
 
@@ -22,7 +24,7 @@ def _file_digest(path: Path) -> bytes:
     return h.digest()
 
 
-def content_hash(path) -> str:
+def content_hash(path: object) -> str:
     """Hex sha256 identifying a model's weights.
 
     For a single weight file (or a directory whose weights are one file): the sha256 of the file's
@@ -31,8 +33,6 @@ def content_hash(path) -> str:
     name), its name relative to the model directory, a NUL byte and the file's own sha256 digest.
     Accepts whatever :func:`~netspectra.io.open_source` accepts as a path.
     """
-    from .sources import ModelSource, open_source
-
     if isinstance(path, ModelSource):
         src = path
     elif isinstance(path, (str, os.PathLike)):

@@ -36,7 +36,8 @@ import numpy as np
 from ..errors import SourceError
 from . import dtypes
 from .selection import LayerSelection
-from .sources import ModelSource, TensorRecord, open_source
+from .base import ModelSource, TensorRecord
+from .sources import open_source
 from .weights import WeightMatrix, orient
 
 _EMBED = re.compile(

@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from . import dtypes
-from .sources import ModelSource, TensorRecord, _TorchTensorLoader
+from .base import ModelSource, TensorRecord
+from .torch_source import TorchTensorLoader
 
 
 def _weights_of(mod) -> list[tuple[str, object, str | None]]:
@@ -81,5 +82,5 @@ class ModuleSource(ModelSource):
                 seen.add(id(param))
                 name = f"{mname}.{pname}" if mname else pname
                 yield TensorRecord(
-                    name, tuple(param.shape), dtypes.from_torch(param.dtype), "module", _TorchTensorLoader(name, param), kind
+                    name, tuple(param.shape), dtypes.from_torch(param.dtype), "module", TorchTensorLoader(name, param), kind
                 )

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import MatrixError, SourceError
 from ._util import one_line
 from . import dtypes
-from .sources import ModelSource, TensorRecord, read_config, safe_member
+from .base import ModelSource, TensorRecord, read_config, safe_member
 
 # TensorProto.DataType -> stored dtype name.
 _ONNX_DTYPES = {

@@ -29,7 +29,9 @@ import pickle
 import re
 import threading
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,12 +59,6 @@ _STORAGE_DTYPES = {
     "ComplexDoubleStorage": "C128",
 }
 
-_TORCH_DTYPES = {
-    "float64": "F64", "double": "F64", "float32": "F32", "float": "F32", "float16": "F16", "half": "F16",
-    "bfloat16": "BF16", "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2", "int64": "I64", "long": "I64",
-    "int32": "I32", "int": "I32", "int16": "I16", "short": "I16", "int8": "I8", "uint8": "U8", "bool": "BOOL",
-    "uint16": "U16", "uint32": "U32", "uint64": "U64", "complex64": "C64", "complex128": "C128",
-}  # fmt: skip
 
 _ITEMSIZE_EXTRA = {"C64": 8, "C128": 16}
 
@@ -227,7 +223,7 @@ _ALLOWED: dict[tuple[str, str], object] = {
     ("builtins", "complex"): complex,
 }
 _ALLOWED.update({("torch", name): _StorageType(dt) for name, dt in _STORAGE_DTYPES.items()})
-_ALLOWED.update({("torch", name): _TorchDtype(dt) for name, dt in _TORCH_DTYPES.items()})
+_ALLOWED.update({("torch", name): _TorchDtype(dt) for name, dt in dtypes.TORCH_DTYPES.items()})
 
 
 class _Refused(Exception):
@@ -367,21 +363,34 @@ class TorchTensorLoader:
         return dtypes.decode(native, t.dtype)
 
 
-def _flatten(obj, prefix: str, out: dict, skipped: set) -> None:
-    """Collect LazyTensors of nested dicts/lists with dotted names; skip optimizer/scheduler state."""
-    if isinstance(obj, LazyTensor):
-        out[prefix or "tensor"] = obj
-    elif isinstance(obj, dict):
-        for key, value in obj.items():
-            key = str(key)
-            low = key.lower()
-            if "optim" in low or "scheduler" in low:
-                skipped.add(key)
-                continue
-            _flatten(value, f"{prefix}.{key}" if prefix else key, out, skipped)
-    elif isinstance(obj, (list, tuple)):
-        for i, value in enumerate(obj):
-            _flatten(value, f"{prefix}.{i}" if prefix else str(i), out, skipped)
+def flatten_state(obj: object, is_tensor: Callable[[object], bool]) -> dict[str, Any]:
+    """The tensors of a nested state (dicts, lists, tuples) by dotted name, in insertion order.
+
+    Keys containing ``optim`` or ``scheduler`` (optimizer and scheduler state of a training checkpoint)
+    are skipped.  The walk is iterative (no recursion limit) and visits each container once, so a
+    pickle whose memo shares containers (a DAG with exponentially many paths) costs its size, not its
+    paths; a tensor reachable twice keeps its first name.
+    """
+    out: dict[str, Any] = {}
+    seen: set[int] = set()
+    stack: list[tuple[str, object]] = [("", obj)]
+    while stack:
+        prefix, node = stack.pop()
+        if is_tensor(node):
+            out.setdefault(prefix or "tensor", node)
+            continue
+        if isinstance(node, dict):
+            items = [(str(k), v) for k, v in node.items()]
+            items = [(k, v) for k, v in items if "optim" not in k.lower() and "scheduler" not in k.lower()]
+        elif isinstance(node, (list, tuple)):
+            items = [(str(i), v) for i, v in enumerate(node)]
+        else:
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.extend((f"{prefix}.{key}" if prefix else key, value) for key, value in reversed(items))
+    return out
 
 
 def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHandle, bool]:
@@ -429,8 +438,7 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
         except (*ZIP_READ_ERRORS, pickle.UnpicklingError, TypeError, KeyError, IndexError, AttributeError,
                 RecursionError, MemoryError, UnicodeError) as exc:  # fmt: skip
             raise SourceError(f"{label}: corrupt torch checkpoint: {type(exc).__name__}: {one_line(exc)}") from None
-    tensors: dict[str, LazyTensor] = {}
-    _flatten(obj, "", tensors, set())
+    tensors = flatten_state(obj, lambda node: isinstance(node, LazyTensor))
     return tensors, ZipHandle(path, label), big_endian
 
 
@@ -459,20 +467,4 @@ def read_torch_legacy(path: Path, label: str) -> dict:
     except Exception as exc:  # torch raises many types for corrupt files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise SourceError(f"{label}: cannot read torch checkpoint: {type(exc).__name__}: {first}") from None
-    out: dict[str, object] = {}
-
-    def walk(o, prefix):
-        if isinstance(o, torch.Tensor):
-            out[prefix or "tensor"] = o
-        elif isinstance(o, dict):
-            for k, v in o.items():
-                k = str(k)
-                if "optim" in k.lower() or "scheduler" in k.lower():
-                    continue
-                walk(v, f"{prefix}.{k}" if prefix else k)
-        elif isinstance(o, (list, tuple)):
-            for i, v in enumerate(o):
-                walk(v, f"{prefix}.{i}" if prefix else str(i))
-
-    walk(obj, "")
-    return out
+    return flatten_state(obj, lambda node: isinstance(node, torch.Tensor))

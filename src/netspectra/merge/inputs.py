@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from netspectra.errors import NetspectraError
 from netspectra.io import ModelSource, TensorRecord, open_source
-from netspectra.io.sources import natural_key
+from netspectra.io.base import natural_key
 
 
 class MergeError(NetspectraError):

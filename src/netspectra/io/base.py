@@ -1,0 +1,128 @@
+"""What every model source shares: the :class:`ModelSource` interface, the :class:`TensorRecord` of one
+stored tensor, the natural sort of tensor names, and the checks of file names found inside model files.
+
+Order of tensors ("model order"): insertion order for torch checkpoints, ONNX graphs (order of first
+use by a node), NumPy archives and live modules; for safetensors, whose files are sorted by dtype and
+name rather than by layer, a natural sort of the names (``layers.2`` before ``layers.10``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from types import TracebackType
+
+import numpy as np
+
+from ..errors import MatrixError, SourceError, UnsafeFileError
+from ._util import one_line
+
+FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "module")
+
+TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+
+
+@dataclass(frozen=True)
+class TensorRecord:
+    """One stored tensor, not read yet.
+
+    ``load()`` returns it in its stored shape as float32 (float64 for F64 and 32/64-bit integers).
+    ``kind`` is a layer kind known from the model structure (live module type, ONNX operator), or
+    None when only the name and shape tell.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    source: str
+    load: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    kind: str | None = None
+
+    @property
+    def loader(self) -> Callable[[], np.ndarray]:
+        """Alias of :attr:`load`."""
+        return self.load
+
+    def load_required(self) -> np.ndarray:
+        """:meth:`load` for a caller that needs every tensor (compress, merge) rather than a row per
+        matrix (analyze).
+
+        Raises
+        ------
+        SourceError
+            Where ``load`` raises :class:`MatrixError` (an object array, an unsupported dtype): the
+            file cannot be read as a whole, and the message names it and the tensor.
+        """
+        try:
+            return self.load()
+        except MatrixError as exc:
+            reason = str(exc).removeprefix(f"{self.name}: ")
+            raise SourceError(f"{self.source}: cannot read tensor {self.name}: {reason}") from None
+
+
+class ModelSource:
+    """A model to analyze.  Attributes: ``path`` (Path, None for a live module), ``format`` (one of
+    :data:`FORMATS`), ``config`` (config.json as a dict, or {}), ``files`` (the weight files read, in
+    order; used by :func:`~netspectra.io.content_hash`)."""
+
+    path: Path | None
+    format: str
+    config: dict
+    files: list[Path]
+
+    def tensors(self) -> Iterator[TensorRecord]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release open handles (files are otherwise opened only while a tensor is read)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<{type(self).__name__} format={self.format!r} path={os.fspath(self.path) if self.path else None!r}>"
+
+
+_NUM = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key putting ``layers.2`` before ``layers.10``."""
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(_NUM.split(name)))
+
+
+def safe_member(base: Path, name: object, label: str, what: str) -> Path:
+    """``base / name`` for a file name found inside a model file; refuse absolute paths and ``..``.
+
+    The check is on the name as written (symlinks are not resolved: the Hugging Face cache links
+    snapshot files to blobs outside the snapshot directory).
+    """
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise SourceError(f"{label}: invalid {what} name {name!r}")
+    posix, win = PurePosixPath(name), PureWindowsPath(name)
+    if posix.is_absolute() or win.is_absolute() or win.drive or name.startswith(("/", "\\")):
+        raise UnsafeFileError(f"{label}: {what} {name!r} is an absolute path outside the model directory")
+    if ".." in posix.parts or ".." in win.parts:
+        raise UnsafeFileError(f"{label}: {what} {name!r} escapes the model directory")
+    return base / name
+
+
+def read_config(directory: Path) -> dict:
+    """config.json of a model directory as a dict, {} if there is none."""
+    path = directory / "config.json"
+    if not path.is_file():
+        return {}
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise SourceError(f"{path}: invalid config.json: {one_line(exc)}") from None
+    if not isinstance(obj, dict):
+        raise SourceError(f"{path}: invalid config.json: not a JSON object")
+    return obj

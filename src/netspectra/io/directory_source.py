@@ -1,0 +1,82 @@
+"""A model directory (Hugging Face layout or not): which of its weight files is the model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import SourceError
+from .base import TORCH_SUFFIXES, ModelSource, TensorRecord
+from .numpy_source import NpzSource
+from .onnx_source import OnnxSource
+from .safetensors_source import SafetensorsSource, sharded_from_files, sharded_from_index
+from .torch_source import TorchSource
+
+
+def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
+    """Pick the weights of a model directory, preferring safetensors; see :func:`open_source`."""
+
+    def pick(fmt_default: str) -> str:
+        return fmt or fmt_default
+
+    idx = directory / "model.safetensors.index.json"
+    if idx.is_file():
+        return sharded_from_index(idx, config, pick("safetensors-sharded"))
+    single = directory / "model.safetensors"
+    if single.is_file():
+        src = SafetensorsSource(single, config)
+        src.format = pick("safetensors")
+        return src
+    indexes = sorted(directory.glob("*.safetensors.index.json"))
+    if len(indexes) == 1:
+        return sharded_from_index(indexes[0], config, pick("safetensors-sharded"))
+    st = sorted(p for p in directory.glob("*.safetensors") if p.is_file())
+    if len(st) == 1:
+        src = SafetensorsSource(st[0], config)
+        src.format = pick("safetensors")
+        return src
+    if len(st) > 1:
+        return sharded_from_files(directory, st, config, pick("safetensors-sharded"))
+    tidx = directory / "pytorch_model.bin.index.json"
+    if tidx.is_file():
+        return sharded_from_index(tidx, config, pick("torch"))
+    for name in ("pytorch_model.bin", "model.pt", "model.pth"):
+        if (directory / name).is_file():
+            src = TorchSource(directory / name, config)
+            src.format = pick("torch")
+            return src
+    torch_files = sorted(p for s in TORCH_SUFFIXES for p in directory.glob(f"*{s}") if p.is_file())
+    if len(torch_files) == 1:
+        src = TorchSource(torch_files[0], config)
+        src.format = pick("torch")
+        return src
+    for pattern, opener in (("*.onnx", OnnxSource), ("*.npz", NpzSource)):
+        found = sorted(p for p in directory.glob(pattern) if p.is_file())
+        if len(found) == 1:
+            src = opener(found[0])
+            src.config = config
+            if fmt:
+                src.format = fmt
+            return src
+    many = f" ({len(torch_files)} torch files, none named pytorch_model.bin)" if torch_files else ""
+    raise SourceError(
+        f"{directory}: no recognizable weights in directory{many} "
+        "(expected model.safetensors, a *.safetensors.index.json, pytorch_model.bin, *.onnx or *.npz)"
+    )
+
+
+class DirectorySource(ModelSource):
+    """A model directory: delegates to the weights found in it, keeps the directory as ``path``."""
+
+    def __init__(self, directory: Path, inner: ModelSource):
+        self.path = directory
+        self.inner = inner
+        self.format = inner.format
+        self.config = inner.config
+        self.files = inner.files
+
+    def tensors(self) -> Iterator[TensorRecord]:
+        return self.inner.tensors()
+
+    def close(self) -> None:
+        self.inner.close()
