@@ -138,7 +138,7 @@ def bare_eigvalsh_seconds(path: Path, matrices: int | None = None) -> float:
     total = 0.0
     for weight in list(iter_weight_matrices(path))[:matrices]:
         w = weight.load()[0].astype(np.float64)
-        total += best_time(lambda: np.linalg.eigvalsh(w.T @ w / w.shape[0]))
+        total += best_time(lambda w=w: np.linalg.eigvalsh(w.T @ w / w.shape[0]))
     return total
 
 

@@ -213,7 +213,6 @@ def write_malicious_torch_file(path, marker: Path, payload: str = "os.system") -
 def build_onnx_model(seed: int = 0):
     """An ONNX graph with weights of every kind: Gather (embedding 10x8), MatMul (8x16), Gemm (B 4x16,
     transB=1), Conv (4x3x3x3), an int64 shape constant; returns (model, {initializer: array})."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     r = rng(seed)

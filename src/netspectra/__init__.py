@@ -1,8 +1,9 @@
 """netspectra: what random matrix theory sees in every weight matrix of a trained network."""
 
 from netspectra.analyze import analyze, analyze_many, iter_analyze
-from netspectra.diagnose.layer import AnalysisOptions, LayerReport
 from netspectra.diagnose.model import ModelReport, ModelSummary
+from netspectra.diagnose.options import AnalysisOptions
+from netspectra.diagnose.row import LayerReport
 from netspectra.errors import NetspectraError
 from netspectra.io import LayerSelection
 from netspectra.linalg import SpectrumOptions

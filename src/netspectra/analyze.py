@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
 from functools import partial
 from typing import Any
 
 import numpy as np
 
-from netspectra.diagnose.layer import AnalysisOptions, LayerReport, analyze_spectrum, failed_layer
+from netspectra.diagnose.layer import analyze_spectrum, failed_layer
 from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.options import AnalysisOptions
+from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix, select_weight_matrices
@@ -75,10 +76,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         report = analyze_tail(stack, spectrum_options=spec.spectrum, **where)
     else:
         report = analyze_spectrum(compute_spectrum(stack, spec.spectrum), stack=stack, **where)
-    if weight.note:
-        extra = f"{report.warning}; {weight.note}" if report.warning else weight.note
-        report = replace(report, warning=extra)
-    return report
+    return report.with_warnings(*weight.notes) if weight.notes else report
 
 
 def list_weights(source: Source, spec: AnalysisSpec = AnalysisSpec()) -> list[WeightMatrix]:

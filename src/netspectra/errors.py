@@ -29,3 +29,9 @@ class UsageError(NetspectraError):
 
 class ExecutorError(NetspectraError):
     """A worker died (killed for memory, crashed) or the cluster could not be reached."""
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's message as a single line (first non-empty line, truncated), for error messages."""
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "") or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from netspectra.diagnose.layer import AnalysisOptions
+from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io.selection import LayerSelection
 from netspectra.linalg import SpectrumOptions

@@ -93,6 +93,6 @@ def test_adapters_need_their_framework(monkeypatch):
     with pytest.raises(ImportError, match="pip install transformers"):
         from netspectra.compare.callbacks import HFSpectraCallback  # noqa: F401
     with pytest.raises(ImportError, match="needs lightning or pytorch_lightning"):
-        callbacks.LightningSpectraCallback
+        _ = callbacks.LightningSpectraCallback
     with pytest.raises(AttributeError):
-        callbacks.KerasSpectraCallback
+        _ = callbacks.KerasSpectraCallback

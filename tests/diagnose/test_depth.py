@@ -1,4 +1,4 @@
-"""depth_metrics: flat scalar columns, sensible values on planted layers, NaN instead of exceptions."""
+"""depth_metrics: scalar columns grouped by concern, sensible values on planted layers, NaN instead of exceptions."""
 
 import math
 import warnings
@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from netspectra.diagnose.depth import COLUMNS, depth_metrics
+from netspectra.diagnose.depth import DepthColumns, depth_metrics
 from netspectra.diagnose.phase import PHASES
+from netspectra.diagnose.row import DEPTH_GROUPS, GROUPS
 from netspectra.linalg import compute_spectrum, compute_top_spectrum
 from netspectra.rmt.powerlaw import fit_power_law
 from netspectra.rmt.spikes import cos2_left, cos2_right
@@ -33,14 +34,23 @@ def _depth(stack: np.ndarray, with_fit: bool = True, seed: int = 0) -> dict[str,
                 fit = fit_power_law(nonzero)
             except ValueError:
                 fit = None
-    return depth_metrics(spectrum, stack, fit, seed=seed)
+    return _flat(depth_metrics(spectrum, stack, fit, seed=seed))
+
+
+def _flat(depth: DepthColumns) -> dict[str, object]:
+    """The depth columns of one layer as one dict, in column order."""
+    assert tuple(depth.groups()) == DEPTH_GROUPS
+    return {name: value for group in depth.groups().values() for name, value in group.to_columns().items()}
+
+
+DEPTH_COLUMNS = tuple(name for group in DEPTH_GROUPS for name in GROUPS[group].column_types())
 
 
 def _check_row(row: dict[str, object]) -> None:
-    assert tuple(row) == COLUMNS
+    assert tuple(row) == DEPTH_COLUMNS
     for name, value in row.items():
-        assert type(value) in (float, bool, str), (name, type(value))
-    assert row["phase"] in PHASES or math.isnan(row["phase"])
+        assert type(value) in (float, bool, str) or (value is None and name in ("htmp_prefers_mp", "correlation_trap")), (name, type(value))
+    assert row["phase"] in PHASES or row["phase"] == ""
 
 
 def _orthonormal(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -52,7 +62,7 @@ def test_square_gaussian_layer():
     row = _depth(rng.standard_normal((1024, 1024)))
     _check_row(row)
     assert row["phase"] == "random-like"
-    assert math.isnan(row["kappa_htmp"]) and math.isnan(row["htmp_prefers_mp"])  # gamma = 1: outside HTMP
+    assert math.isnan(row["kappa_htmp"]) and row["htmp_prefers_mp"] is None  # gamma = 1: outside HTMP
     assert math.isnan(row["spike_strength_max"])  # no spikes
     assert row["spacing_ratio"] == pytest.approx(0.53, abs=0.02)
     assert row["ks_goe"] < 0.06 < 0.15 < row["ks_poisson"]
@@ -135,9 +145,10 @@ def test_tail_only_spectrum_gets_tail_tests_and_trap_flag_only():
     stack[0].ravel()[rng.choice(stack.size, 3, replace=False)] = 80.0
     top = compute_top_spectrum(stack, 60)
     assert not top.complete
-    row = depth_metrics(top, stack, fit_power_law(top.eigenvalues))
+    row = _flat(depth_metrics(top, stack, fit_power_law(top.eigenvalues)))
     _check_row(row)
-    computed = {name for name, value in row.items() if not (isinstance(value, float) and math.isnan(value))}
+    computed = {name for name, value in row.items()
+                if not (value is None or value == "" or (isinstance(value, float) and math.isnan(value)))}
     assert computed == {
         "lr_exponential", "p_exponential", "lr_lognormal", "p_lognormal", "lr_truncated_pl", "p_truncated_pl",
         "trap_lambda_ratio", "correlation_trap",

@@ -95,7 +95,7 @@ def reading(pid="self"):
 
 
 import netspectra
-from netspectra.diagnose.layer import AnalysisOptions
+from netspectra.diagnose.options import AnalysisOptions
 
 out = {"readings": []}
 if mode == "serial":

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from fixtures_models import write_safetensors
 
+from fixtures_models import write_safetensors
 from netspectra.errors import NetspectraError, SourceError, UsageError
 from netspectra.io import NOTE_UNSPLIT, TensorRecord, iter_weight_matrices, plan_tensor
 
@@ -75,7 +75,7 @@ def test_fused_qkv_split(name, shape, blocks):
 @pytest.mark.parametrize("name, shape", [("attn.qkv.weight", (20, 8)), ("h.0.attn.c_attn.weight", (8, 20))])
 def test_fused_qkv_not_divisible_left_unsplit(name, shape):
     (p,), _ = plan_tensor(_rec(name, shape))
-    assert p.kind == "linear" and p.note == NOTE_UNSPLIT and p.name == name
+    assert p.kind == "linear" and p.notes == (NOTE_UNSPLIT,) and p.name == name
 
 
 def test_filters_and_layer_index(tmp_path):

@@ -4,8 +4,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from fixtures_models import minilm_path
 
+from fixtures_models import minilm_path
 from netspectra.io import content_hash, iter_weight_matrices, open_source
 
 MODEL = minilm_path()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-from fixtures_models import tiny_attention_model, tiny_conv_net, tiny_torch_mlp
 
+from fixtures_models import tiny_attention_model, tiny_conv_net, tiny_torch_mlp
 from netspectra.io import iter_weight_matrices, open_source
 
 torch = pytest.importorskip("torch")

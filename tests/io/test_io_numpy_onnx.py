@@ -2,8 +2,8 @@ import sys
 
 import numpy as np
 import pytest
-from fixtures_models import build_onnx_model, tiny_mlp_arrays, write_onnx_model
 
+from fixtures_models import build_onnx_model, tiny_mlp_arrays, write_onnx_model
 from netspectra.errors import MatrixError, SourceError, UnsafeFileError
 from netspectra.io import iter_weight_matrices, open_source
 

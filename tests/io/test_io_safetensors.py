@@ -2,6 +2,7 @@ import pickle
 
 import numpy as np
 import pytest
+
 from fixtures_models import (
     layer_stack_arrays,
     raw_safetensors,
@@ -9,7 +10,6 @@ from fixtures_models import (
     write_tiny_mlp_safetensors,
     write_torch_safetensors,
 )
-
 from netspectra.errors import MatrixError, NetspectraError, SourceError
 from netspectra.io import iter_weight_matrices, open_source
 from netspectra.io.safetensors_file import SafetensorsFile
@@ -93,7 +93,7 @@ def test_integer_tensors(tmp_path):
     skipped = {}
     (wm,) = iter_weight_matrices(path, on_skip=lambda n, r: skipped.setdefault(n, r))
     assert wm.name == "q.weight" and wm.dtype == "I8"
-    assert wm.note == "integer weights analyzed without dequantization scale"
+    assert wm.notes == ("integer weights analyzed without dequantization scale",)
     np.testing.assert_array_equal(wm.load()[0], arrays["q.weight"])
     assert set(skipped) == {"embeddings.position_ids", "token_type_index", "mask"}
 

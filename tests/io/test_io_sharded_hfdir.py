@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+
 from fixtures_models import (
     gpt2_like_arrays,
     rng,
@@ -11,7 +12,6 @@ from fixtures_models import (
     write_sharded,
     write_tiny_mlp_safetensors,
 )
-
 from netspectra.errors import SourceError, UnsafeFileError
 from netspectra.io import NOTE_UNSPLIT, content_hash, iter_weight_matrices, open_source
 
@@ -177,7 +177,7 @@ def test_query_key_value_left_unsplit_without_layout(tmp_path, config):
     if config is not None:
         (tmp_path / "config.json").write_text(json.dumps(config))
     (wm,) = iter_weight_matrices(tmp_path)
-    assert wm.kind == "linear" and wm.note == NOTE_UNSPLIT and wm.matrix_shape == (24, 8)
+    assert wm.kind == "linear" and wm.notes == (NOTE_UNSPLIT,) and wm.matrix_shape == (24, 8)
 
 
 def test_gpt2_layout(tmp_path):

@@ -6,6 +6,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pytest
+
 from fixtures_models import (
     malicious_payloads,
     save_torch,
@@ -14,7 +15,6 @@ from fixtures_models import (
     write_malicious_torch_file,
     write_torch_zip_with_pickle,
 )
-
 from netspectra.errors import SourceError, UnsafeFileError
 from netspectra.io import iter_weight_matrices, open_source
 

@@ -6,7 +6,11 @@ import pytest
 from netspectra.errors import UsageError
 from netspectra.linalg.density import DiscreteDensity, GridDensity, cdf_distances
 from netspectra.linalg.free_decompression import (
-    DecompressionError, chebyshev_density, decompressed_esd, fit_chebyshev, free_decompress,
+    DecompressionError,
+    chebyshev_density,
+    decompressed_esd,
+    fit_chebyshev,
+    free_decompress,
 )
 from netspectra.linalg.slq import slq_density
 

@@ -13,7 +13,7 @@ import pytest
 from netspectra import ModelReport
 from netspectra.errors import UsageError
 from netspectra.report import html as html_report
-from netspectra.report.verdict import layer_labels, reading, split_warning
+from netspectra.report.verdict import layer_labels, reading
 
 
 class Page(HTMLParser):
@@ -110,7 +110,7 @@ def test_cells_carry_sortable_values(small_report, rendered):
 def test_names_and_warnings_are_escaped(rows_only):
     layers = list(rows_only.layers)
     evil = '<script>alert("x")</script>'
-    layers[0] = replace(layers[0], name=evil, warning=f"under-trained; loader note with <u> & {evil}")
+    layers[0] = layers[0].with_columns(name=evil, warnings=("under-trained", f"loader note with <u> & {evil}"))
     text = html_report.render_html(ModelReport(source="/m/<model>.pt", layers=tuple(layers)))
     assert evil not in text and "<u>" not in text and "with &lt;u&gt; &amp; &lt;script&gt;" in text
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
@@ -123,12 +123,12 @@ DEPTH_TABLE_COLUMNS = {"phase": "", "spacing_ratio": math.nan, "kappa_htmp": mat
 
 
 def test_depth_columns_and_phases_show_when_the_layers_have_values(rows_only):
-    blank = [replace(layer, **DEPTH_TABLE_COLUMNS) for layer in rows_only.layers]  # as without depth analysis
+    blank = [layer.with_columns(**DEPTH_TABLE_COLUMNS) for layer in rows_only.layers]  # as without depth analysis
     plain = Page(html_report.render_html(ModelReport(source="plain", layers=tuple(blank))))
     keys = [a["data-key"] for a in plain.find("th")]
     assert not set(DEPTH_TABLE_COLUMNS) & set(keys) and "Phases:" not in plain.text_by_id["summary"]
     phases = ["heavy-tailed", "bulk+spikes", "heavy-tailed", ""]
-    deep = tuple(replace(layer, phase=p, phase_reason="because" if p else "", spacing_ratio=0.53)
+    deep = tuple(layer.with_columns(phase=p, phase_reason="because" if p else "", spacing_ratio=0.53)
                  for layer, p in zip(blank, phases))
     page = Page(html_report.render_html(ModelReport(source="deep", layers=deep)))
     keys = [a["data-key"] for a in page.find("th")]
@@ -144,13 +144,14 @@ def test_verdict_sentence_and_labels(small_report):
     assert f"of {fitted} fitted layers have alpha between 2 and 6" in sentence
     assert "(1 not analyzable)" in sentence
     first, *rest = small_report.layers
-    flagged = ModelReport(source="x", layers=(replace(first, warning="correlation-trap; under-trained"),
-                                              *(layer if layer.status == "error" else replace(layer, warning="")
+    flagged = ModelReport(source="x", layers=(first.with_columns(warnings=("correlation-trap", "under-trained")),
+                                              *(layer if layer.status == "error" else layer.with_columns(warnings=())
                                                 for layer in rest)))
     assert "flagged: 1 under-trained, 1 correlation-trap;" in reading(flagged.summary, flagged.layers)
     nothing = ModelReport(source="x", layers=(small_report.layers[-1],))
     assert reading(nothing.summary, nothing.layers).startswith("No layer of the 1 has a power-law fit")
-    assert split_warning("fit-failed: 2 non-zero; under-trained; fused qkv analyzed whole") == [
+    noted = first.with_columns(warnings=("fit-failed: 2 non-zero", "under-trained", "fused qkv analyzed whole"))
+    assert layer_labels(noted) == [
         ("fit-failed", "fit-failed: 2 non-zero"), ("under-trained", "under-trained"), ("note", "fused qkv analyzed whole")]
     assert layer_labels(small_report.layers[-1])[0][0] == "error"
 

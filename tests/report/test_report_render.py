@@ -34,4 +34,4 @@ def test_write_plots_files_in_one_or_two_processes_agree(small_report, tmp_path)
 def test_default_workers_uses_idle_cpus(monkeypatch, layers, cpus, load, workers):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
     monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
-    assert render.default_workers(layers) == workers
+    assert render.figure_workers(layers) == workers

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 
 import pytest
 from rich.console import Console
@@ -23,7 +22,7 @@ def printed(report: ModelReport, width: int) -> list[str]:
 @pytest.fixture()
 def report(small_report):
     first, *rest = small_report.layers
-    flagged = replace(first, name=LONG, warning="over-trained; correlation-trap")
+    flagged = first.with_columns(name=LONG, warnings=("over-trained", "correlation-trap"))
     return ModelReport(source="m.safetensors", layers=(flagged, *rest))
 
 

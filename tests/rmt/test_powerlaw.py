@@ -36,7 +36,7 @@ def test_closed_form_is_the_mle():
     a = power_law_alpha(x, 1.0)
 
     def loglik(alpha):
-        return np.sum(np.log((alpha - 1.0)) - alpha * np.log(x))
+        return np.sum(np.log(alpha - 1.0) - alpha * np.log(x))
 
     assert loglik(a) > loglik(a + 1e-4) and loglik(a) > loglik(a - 1e-4)
 

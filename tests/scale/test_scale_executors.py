@@ -16,11 +16,10 @@ import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from fixtures_models import write_safetensors
-from netspectra import analyze
+from netspectra import analyze, analyze_many
 from netspectra.cli import main
 from netspectra.errors import UsageError
 from netspectra.linalg import SpectrumOptions
-from netspectra import analyze_many
 from netspectra.scale import DaskExecutor, ExecutorError, ProcessExecutor, make_executor
 from netspectra.scale.workers import threads_per_worker
 

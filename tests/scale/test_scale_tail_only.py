@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from netspectra.diagnose.layer import analyze_spectrum
-from netspectra.linalg import SpectrumOptions, compute_spectrum
 from netspectra.diagnose.tail import MAX_DOUBLINGS, WINDOW_LIMITED, analyze_tail, fit_tail_window
+from netspectra.linalg import SpectrumOptions, compute_spectrum
 
 
 def with_eigenvalues(evals, n, seed=0):

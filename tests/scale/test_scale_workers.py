@@ -1,7 +1,11 @@
 """The worker-sizing rule."""
 
 from netspectra.scale.workers import (
-    PARALLEL_MIN_FLOPS, default_workers, layer_flops, threads_per_worker, worker_peak_bytes,
+    PARALLEL_MIN_FLOPS,
+    default_workers,
+    layer_flops,
+    threads_per_worker,
+    worker_peak_bytes,
 )
 
 

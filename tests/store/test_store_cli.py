@@ -8,7 +8,7 @@ import pytest
 from safetensors.numpy import save_file
 
 from netspectra.cli import main
-from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.row import LayerReport
 from netspectra.io import content_hash
 
 

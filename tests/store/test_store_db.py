@@ -8,12 +8,11 @@ import pandas as pd
 import pytest
 from safetensors.numpy import save_file
 
-from netspectra.analyze import analyze
-from netspectra.diagnose.layer import LayerReport
-from netspectra.analyze import analyze_matrix
-from netspectra.diagnose.layer import AnalysisOptions
-from netspectra.spec import AnalysisSpec
+from netspectra.analyze import analyze, analyze_matrix
+from netspectra.diagnose.options import AnalysisOptions
+from netspectra.diagnose.row import LayerReport
 from netspectra.io import content_hash, iter_weight_matrices
+from netspectra.spec import AnalysisSpec
 from netspectra.store import ModelInfo, Store, StoreError, analyze_into_store
 
 

@@ -4,10 +4,16 @@ Each module exposes ``add_parser(subparsers)``, which registers its parser and s
 function ``(argparse.Namespace) -> int`` returning the exit code.
 """
 
-from netspectra.commands import analyze_cmd, compress_cmd
-from netspectra.commands import compare_cmd, runs_cmd, track_cmd
-from netspectra.commands import report_cmd
-from netspectra.commands import merge_check_cmd, merge_cmd
+from netspectra.commands import (
+    analyze_cmd,
+    compare_cmd,
+    compress_cmd,
+    merge_check_cmd,
+    merge_cmd,
+    report_cmd,
+    runs_cmd,
+    track_cmd,
+)
 
 COMMANDS = [analyze_cmd, compress_cmd]
 COMMANDS += [runs_cmd, compare_cmd, track_cmd]

@@ -11,11 +11,17 @@ from rich.console import Console
 
 from netspectra.analyze import analyze as analyze_model
 from netspectra.commands.common import (
-    add_output_arguments, add_selection_arguments, check_outputs, print_json, progress_bar, spec_of, write_outputs,
+    add_output_arguments,
+    add_selection_arguments,
+    check_outputs,
+    print_json,
+    progress_bar,
+    spec_of,
+    write_outputs,
 )  # fmt: skip
 from netspectra.demo import demo_model_path
-from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.linalg import BACKENDS
 from netspectra.report.export import check_output_path, write_report
@@ -38,7 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
     add_selection_arguments(p, "analyze", min_dim_help="skip matrices whose smaller dimension is below this "
                             "(default %(default)s: every matrix gets a row)")  # fmt: skip
-    p.add_argument("--min-tail", type=int, default=AnalysisOptions.min_tail, help="fewest eigenvalues in a power-law tail (default %(default)s)")
+    p.add_argument("--min-tail", type=int, default=AnalysisOptions.min_tail,
+                   help="fewest eigenvalues in a power-law tail (default %(default)s)")
     p.add_argument("--tw-level", type=float, default=AnalysisOptions.tw_level, choices=(0.90, 0.95, 0.99),
                    help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)")
     p.add_argument("--store", nargs="?", const=DEFAULT_STORE, metavar="PATH",

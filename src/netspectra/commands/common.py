@@ -10,11 +10,12 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io.selection import LayerSelection
 from netspectra.report.export import PLOT_FORMATS
@@ -33,7 +34,7 @@ def add_selection_arguments(p: argparse.ArgumentParser, verb: str, *, min_dim: i
                             min_dim_help: str | None = None, max_dim: bool = True) -> None:  # fmt: skip
     """``--include``, ``--exclude``, ``--min-dim`` and (unless ``max_dim`` is false) ``--max-dim``."""
     p.add_argument("--include", help=f"regular expression: {verb} only tensors whose name matches")
-    p.add_argument("--exclude", help=f"regular expression: skip tensors whose name matches")
+    p.add_argument("--exclude", help="regular expression: skip tensors whose name matches")
     p.add_argument("--min-dim", type=int, default=min_dim,
                    help=min_dim_help or "skip matrices whose smaller dimension is below this (default %(default)s)")
     if max_dim:
@@ -76,9 +77,9 @@ def result_console() -> Console:
     return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
-def format_number(x: float) -> str:
-    """Three significant digits, ``-`` for NaN."""
-    return "-" if math.isnan(x) else f"{x:.3g}"
+def format_number(x: float, fmt: str = ".3g") -> str:
+    """``x`` in format ``fmt`` (default three significant digits), ``-`` when it is not finite."""
+    return format(x, fmt) if math.isfinite(x) else "-"
 
 
 # ------------------------------------------------------------------------- HTML report and plot outputs
@@ -120,9 +121,9 @@ def write_outputs(report: ModelReport, html: str | None, plots: str | None, fmt:
     if not (html or plots):
         return []
     from netspectra.report.html import write_html
-    from netspectra.report.render import default_workers, write_plots
+    from netspectra.report.render import figure_workers, write_plots
 
-    workers = default_workers(len(report.layers))
+    workers = figure_workers(len(report.layers))
     written = []
     with Console(stderr=True, quiet=quiet).status(f"drawing plots of {len(report.layers)} layers"):
         if html:

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from netspectra.commands.common import (
+    add_selection_arguments,
+    format_number,
+    print_json,
+    progress_bar,
+    result_console,
+    spec_of,
+)  # fmt: skip
 from netspectra.compare import ChangeThresholds, LayerComparison, ModelComparison, compare_models
-from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.errors import UsageError
-from netspectra.report.export import atomic_write, check_output_path
+from netspectra.report.export import check_output_path, write_results
 from netspectra.report.table import short_name
 
 _RULES = (
@@ -46,10 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"change a flag threshold (repeatable): rel_frobenius (default {defaults.rel_frobenius:g}), "
         f"alpha_z (default {defaults.alpha_z:g}), spikes (default {defaults.spikes})",
     )
-    p.add_argument("--include", help="regular expression: compare only tensors whose name matches")
-    p.add_argument("--exclude", help="regular expression: skip tensors whose name matches")
-    p.add_argument("--min-dim", type=int, default=1, help="skip matrices whose smaller dimension is below this")
-    p.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
+    add_selection_arguments(p, "compare")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
     p.set_defaults(func=run)
 
@@ -72,18 +70,14 @@ def parse_thresholds(items: list[str]) -> ChangeThresholds:
 def run(args: argparse.Namespace) -> int:
     output = check_output_path(args.output) if args.output else None
     thresholds = parse_thresholds(args.threshold)
-    with progress_bar() as advance:
-        comparison = compare_models(
-            args.a, args.b, thresholds=thresholds, include=args.include, exclude=args.exclude,
-            min_dim=args.min_dim, max_dim=args.max_dim, options=AnalysisOptions(), progress=advance,
-        )
+    with progress_bar("comparing") as advance:
+        comparison = compare_models(args.a, args.b, spec_of(args), thresholds=thresholds, progress=advance)
     if output is not None:
-        write_comparison(comparison, output)
+        write_results(output, comparison.to_frame, comparison.to_dict)
     if args.json:
-        json.dump(comparison.to_dict(), sys.stdout, indent=1, allow_nan=False)
-        sys.stdout.write("\n")
+        print_json(comparison.to_dict())
         return 0
-    console = Console()
+    console = result_console()
     console.print(comparison_table(comparison, width=console.width))
     by_name = sum(layer.matched_by == "name" for layer in comparison.layers)
     console.print(
@@ -97,47 +91,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextmanager
-def progress_bar() -> Iterator[Callable[[int, int, str], None]]:
-    """A transient progress bar on stderr (only on a terminal); yields the ``progress(done, total, name)``."""
-    with Progress(TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("", total=None)
-        yield lambda done, total, name: bar.update(task, completed=done, total=total, description=name[-48:])
-
-
-def write_comparison(comparison: ModelComparison, path: Path) -> None:
-    """Write the per-layer table as CSV or Parquet, or everything as JSON, by extension, atomically."""
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        text = json.dumps(comparison.to_dict(), indent=1, allow_nan=False)
-        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        return
-    frame = comparison.to_frame()
-    if suffix == ".csv":
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-    else:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as exc:
-            raise UsageError("Parquet output needs pyarrow: pip install 'netspectra[parquet]'") from exc
-        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
-
-
 #: (header, cell) of the terminal table, most important first; narrow terminals drop the later ones.
 _TABLE_COLUMNS: tuple[tuple[str, Callable[[LayerComparison], str]], ...] = (
     ("by", lambda c: c.matched_by),
     ("flag", lambda c: c.reasons),
-    ("‖ΔW‖F/‖W‖F", lambda c: _num(c.diff_rel_frobenius, ".1e")),
-    ("Δalpha", lambda c: _num(c.delta_alpha, "+.3f")),
-    ("z", lambda c: _num(c.alpha_z, ".1f")),
+    ("‖ΔW‖F/‖W‖F", lambda c: format_number(c.diff_rel_frobenius, ".1e")),
+    ("Δalpha", lambda c: format_number(c.delta_alpha, "+.3f")),
+    ("z", lambda c: format_number(c.alpha_z, ".1f")),
     ("Δspikes", lambda c: f"{c.delta_num_spikes:+d}"),
     ("rank ΔW", lambda c: "-" if c.diff_rank < 0 else str(c.diff_rank)),
-    ("‖ΔW‖₂/‖W‖₂", lambda c: _num(c.diff_rel_spectral, ".1e")),
-    ("alpha ΔW", lambda c: _num(c.diff_alpha, ".2f")),
-    ("Δalpha_w", lambda c: _num(c.delta_alpha_weighted, "+.3f")),
-    ("Δlog‖W‖₂", lambda c: _num(c.delta_log_spectral_norm, "+.4f")),
-    ("Δeff.rank", lambda c: _num(c.delta_effective_rank, "+.2f")),
+    ("‖ΔW‖₂/‖W‖₂", lambda c: format_number(c.diff_rel_spectral, ".1e")),
+    ("alpha ΔW", lambda c: format_number(c.diff_alpha, ".2f")),
+    ("Δalpha_w", lambda c: format_number(c.delta_alpha_weighted, "+.3f")),
+    ("Δlog‖W‖₂", lambda c: format_number(c.delta_log_spectral_norm, "+.4f")),
+    ("Δeff.rank", lambda c: format_number(c.delta_effective_rank, "+.2f")),
 )
 _NAME_WIDTH = 28
 
@@ -164,7 +131,3 @@ def comparison_table(comparison: ModelComparison, width: int = 120) -> Table:
 def _pair_name(c: LayerComparison) -> str:
     name = short_name(c.name_a, _NAME_WIDTH)
     return name if c.name_b == c.name_a else f"{name} ↔ {short_name(c.name_b, _NAME_WIDTH)}"
-
-
-def _num(value: float, fmt: str) -> str:
-    return format(value, fmt) if math.isfinite(value) else "-"

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from netspectra.commands.common import add_selection_arguments, print_json, progress_bar, result_console
 from netspectra.denoise import SHRINK_KINDS, CompressionReport, compress_model, sidecar_path
 from netspectra.denoise.methods import Method
 from netspectra.denoise.model import DEFAULT_MIN_DIM
-
-#: Console width when stdout is not a terminal (a file or a pipe).
-_PIPE_WIDTH = 200
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,10 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--shrink", default="hard", choices=SHRINK_KINDS,
                    help="shrink kept singular values with the optimal shrinker for this loss (default %(default)s)")
     p.add_argument("--factored", action="store_true", help="store each compressed matrix as two factors")
-    p.add_argument("--include", help="regular expression: compress only tensors whose name matches")
-    p.add_argument("--exclude", help="regular expression: never compress tensors whose name matches")
-    p.add_argument("--min-dim", type=int, default=DEFAULT_MIN_DIM,
-                   help="copy matrices whose smaller dimension is below this unchanged (default %(default)s)")
+    add_selection_arguments(p, "compress", min_dim=DEFAULT_MIN_DIM, max_dim=False,
+                            min_dim_help="copy matrices whose smaller dimension is below this unchanged "
+                            "(default %(default)s)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
     p.set_defaults(func=run)
@@ -49,23 +42,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     method = Method.parse(args.method)
     quiet = args.quiet or args.json
-    kwargs = dict(factored=args.factored, include=args.include, exclude=args.exclude, min_dim=args.min_dim)
-    if quiet:
-        report = compress_model(args.path, args.output, method, args.shrink, **kwargs)
-    else:
-        with _progress_bar() as bar:
-            task = bar.add_task("compressing", total=None)
-
-            def advance(done: int, total: int, name: str) -> None:
-                bar.update(task, completed=done, total=total, description=name[-48:])
-
-            report = compress_model(args.path, args.output, method, args.shrink, progress=advance, **kwargs)
+    with progress_bar("compressing", quiet=quiet) as advance:
+        report = compress_model(args.path, args.output, method, args.shrink, factored=args.factored,
+                                include=args.include, exclude=args.exclude, min_dim=args.min_dim, progress=advance)
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
-        sys.stdout.write("\n")
+        print_json(report.to_dict())
     elif not quiet:
-        # Piped output has no terminal width: lay the table out at its natural width instead of cropping it.
-        console = Console() if sys.stdout.isatty() else Console(width=_PIPE_WIDTH)
+        console = result_console()
         console.print(compression_table(report))
         console.print(totals_line(report), soft_wrap=True)
     return 0
@@ -107,10 +90,3 @@ def totals_line(report: CompressionReport) -> str:
         lines.append("copied: " + ", ".join(f"{reason} ({n})" for reason, n in s["copied_reasons"].items()))
     lines.append(f"wrote {report.output}" + (f" and {sidecar_path(report.output)}" if report.factored else ""))
     return "\n".join(lines)
-
-
-def _progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty(),
-    )

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from netspectra.commands.common import VERDICT_STYLES, format_number, print_json, progress_bar, result_console
 from netspectra.errors import UsageError
 from netspectra.merge import DEFAULT_THRESHOLDS, CompatibilityReport, check_compatibility, load_config
-from netspectra.report.export import atomic_write, check_output_path
+from netspectra.report.export import check_output_path, write_results
 
-#: Console width when stdout is not a terminal (a file or a pipe).
-PIPE_WIDTH = 200
-
-VERDICT_STYLES = {"compatible": "green", "caution": "yellow", "incompatible": "red"}
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -53,23 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output_path(args.output)
     quiet = args.quiet or args.json
-    if quiet:
-        report = check_compatibility(models, base, thresholds)
-    else:
-        with progress_bar() as bar:
-            task = bar.add_task("checking", total=None)
-
-            def advance(done: int, total: int, name: str) -> None:
-                bar.update(task, completed=done, total=total, description=name[-48:])
-
-            report = check_compatibility(models, base, thresholds, progress=advance)
+    with progress_bar("checking", quiet=quiet) as advance:
+        report = check_compatibility(models, base, thresholds, progress=advance)
     if args.output:
-        write_compatibility(report, args.output)
+        write_results(args.output, lambda: flat_frame(report), report.to_dict)
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=1, allow_nan=False)
-        sys.stdout.write("\n")
+        print_json(report.to_dict())
     elif not quiet:
-        console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+        console = result_console()
         console.print(compatibility_table(report))
         console.print(summary_text(report), soft_wrap=True)
         if args.output:
@@ -77,24 +62,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_compatibility(report: CompatibilityReport, path: str | Path) -> None:
-    """Write the layer table (.csv, .parquet) or the whole report (.json) atomically."""
-    path = check_output_path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        text = json.dumps(report.to_dict(), indent=1, allow_nan=False)
-        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        return
+def flat_frame(report: CompatibilityReport) -> pd.DataFrame:
+    """The layer table with the ranks of the task vectors as one space-separated string (a CSV cell)."""
     frame = report.to_frame()
     frame["task_ranks"] = [" ".join(map(str, r)) for r in frame["task_ranks"]]
-    if suffix == ".csv":
-        atomic_write(path, lambda tmp: frame.to_csv(tmp, index=False))
-    else:
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError as exc:
-            raise UsageError("Parquet output needs pyarrow: pip install 'netspectra[parquet]'") from exc
-        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+    return frame
 
 
 def compatibility_table(report: CompatibilityReport) -> Table:
@@ -130,14 +102,3 @@ def summary_text(report: CompatibilityReport) -> str:
     if report.base is None:
         lines.append("no --base: task-vector interference not measured")
     return "\n".join(lines)
-
-
-def format_number(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x:.3g}"
-
-
-def progress_bar() -> Progress:
-    return Progress(
-        TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty(),
-    )

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from dataclasses import replace
 
-from rich.console import Console
 from rich.table import Table
 
-from netspectra.commands.merge_check_cmd import PIPE_WIDTH, VERDICT_STYLES, format_number, progress_bar
+from netspectra.commands.common import VERDICT_STYLES, format_number, print_json, progress_bar, result_console
 from netspectra.merge import MergeResult, load_config, merge_models
 from netspectra.merge.config import parse_dtype
 
@@ -37,21 +34,12 @@ def run(args: argparse.Namespace) -> int:
     if args.dtype:
         config = replace(config, dtype=parse_dtype(args.dtype))
     quiet = args.quiet or args.json
-    if quiet:
-        result = merge_models(config, args.output)
-    else:
-        with progress_bar() as bar:
-            task = bar.add_task("merging", total=None)
-
-            def advance(done: int, total: int, name: str) -> None:
-                bar.update(task, completed=done, total=total, description=name[-48:])
-
-            result = merge_models(config, args.output, progress=advance)
+    with progress_bar("merging", quiet=quiet) as advance:
+        result = merge_models(config, args.output, progress=advance)
     if args.json:
-        json.dump(result.to_dict(), sys.stdout, indent=1, allow_nan=False)
-        sys.stdout.write("\n")
+        print_json(result.to_dict())
     elif not quiet:
-        console = Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+        console = result_console()
         console.print(merge_table(result))
         console.print(summary_text(result), soft_wrap=True)
     return 0

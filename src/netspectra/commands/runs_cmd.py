@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
-from rich.console import Console
 from rich.table import Table
 
+from netspectra.commands.common import print_json, result_console
 from netspectra.report.export import check_output_path, write_report
 from netspectra.report.table import print_report
 from netspectra.store import DEFAULT_STORE, RunInfo, Store
@@ -36,15 +34,15 @@ def run(args: argparse.Namespace) -> int:
         if args.show is None:
             runs = store.list_runs()
             if args.json:
-                _dump([r.to_dict() for r in runs])
+                print_json([r.to_dict() for r in runs])
             else:
-                Console().print(runs_table(runs, args.store))
+                result_console().print(runs_table(runs, args.store))
             return 0
         report = store.load_report(args.show)
     if args.output:
         write_report(report, args.output)
     if args.json:
-        _dump(report.to_dict())
+        print_json(report.to_dict())
     else:
         print_report(report)
     return 0
@@ -63,8 +61,3 @@ def runs_table(runs: list[RunInfo], title: str) -> Table:
             style="yellow" if r.status != "complete" else None,
         )
     return table
-
-
-def _dump(obj: object) -> None:
-    json.dump(obj, sys.stdout, indent=1, allow_nan=False)
-    sys.stdout.write("\n")

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.console import Console
 from rich.table import Table
 
-from netspectra.commands.compare_cmd import progress_bar
+from netspectra.commands.common import (
+    add_selection_arguments,
+    format_number,
+    print_json,
+    progress_bar,
+    result_console,
+    spec_of,
+)
 from netspectra.compare.checkpoints import find_checkpoints
-from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.store import DEFAULT_STORE, Store
 
@@ -37,10 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--store", nargs="?", const=DEFAULT_STORE, metavar="PATH",
                    help="record each checkpoint as a run in this results store (default ./netspectra.db); "
                    "checkpoints already stored with the same options are not recomputed")
-    p.add_argument("--include", help="regular expression: track only tensors whose name matches")
-    p.add_argument("--exclude", help="regular expression: skip tensors whose name matches")
-    p.add_argument("--min-dim", type=int, default=1, help="skip matrices whose smaller dimension is below this")
-    p.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
+    add_selection_arguments(p, "track")
     p.add_argument("--json", action="store_true", help="print the long-format table as JSON records on stdout")
     p.set_defaults(func=run)
 
@@ -54,14 +54,13 @@ def run(args: argparse.Namespace) -> int:
         if not Path(directory).is_dir():
             raise UsageError(f"{directory}: directory does not exist")
     find_checkpoints(args.paths)  # refuse bad paths before opening a store
-    selection = dict(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim,
-                     options=AnalysisOptions())
-    with progress_bar() as advance:
+    spec = spec_of(args)
+    with progress_bar("tracking") as advance:
         if args.store:
             with Store(args.store) as store:
-                trajectory = track_checkpoints(args.paths, store=store, progress=advance, **selection)
+                trajectory = track_checkpoints(args.paths, spec, store=store, progress=advance)
         else:
-            trajectory = track_checkpoints(args.paths, progress=advance, **selection)
+            trajectory = track_checkpoints(args.paths, spec, progress=advance)
     written = []
     if args.output:
         written.append(trajectory.write_csv(args.output))
@@ -70,18 +69,16 @@ def run(args: argparse.Namespace) -> int:
 
         written += plot_trajectory(trajectory, args.plots)
     if args.json:
-        records = json.loads(trajectory.to_frame().to_json(orient="records"))  # NaN -> null
-        json.dump(records, sys.stdout, indent=1, allow_nan=False)
-        sys.stdout.write("\n")
+        print_json(json.loads(trajectory.to_frame().to_json(orient="records")))  # NaN -> null
         return 0
-    console = Console()
+    console = result_console()
     console.print(step_table(trajectory))
     for path in written:
         console.print(f"wrote {path}")
     return 0
 
 
-def step_table(trajectory: "Trajectory") -> Table:
+def step_table(trajectory: Trajectory) -> Table:
     """Rich table: one row per step, each quantity's mean over layers (spikes: the total)."""
     from netspectra.compare.dynamics import TRACKED_METRICS
 
@@ -93,11 +90,8 @@ def step_table(trajectory: "Trajectory") -> Table:
         table.add_column(header, justify="right")
     for step, row in means.iterrows():
         table.add_row(
-            str(step), _num(row["alpha"], ".3f"), _num(row["sigma2"], ".4g"), _num(row["area"], ".3f"),
-            _num(row["tail_weight"], ".3f"), str(int(spikes[step])), _num(row["spacing_ratio"], ".3f"),
+            str(step), format_number(row["alpha"], ".3f"), format_number(row["sigma2"], ".4g"),
+            format_number(row["area"], ".3f"), format_number(row["tail_weight"], ".3f"), str(int(spikes[step])),
+            format_number(row["spacing_ratio"], ".3f"),
         )
     return table
-
-
-def _num(value: float, fmt: str) -> str:
-    return format(value, fmt) if math.isfinite(value) else "-"

@@ -24,7 +24,7 @@ from netspectra.compare.track import SpectraTracker
 class _TrackerOwner:
     """Creates the tracker when the model is first seen and forwards steps to it."""
 
-    def __init__(self, every: int = 100, store: Any = None, **tracker_kwargs: Any):
+    def __init__(self, every: int = 100, store: Any = None, **tracker_kwargs: Any) -> None:
         self.tracker_kwargs = dict(every=every, store=store, **tracker_kwargs)
         self.tracker: SpectraTracker | None = None
 

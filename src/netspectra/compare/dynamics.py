@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.row import LayerReport
 from netspectra.rmt.mp_bulk import fit_mp_bulk
 from netspectra.rmt.spacing import level_spacing
 

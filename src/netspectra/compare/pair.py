@@ -15,7 +15,7 @@ from netspectra.analyze import ProgressCallback, Source, analyze_matrix, check_m
 from netspectra.compare.diff import difference_spectrum, storage_epsilon
 from netspectra.compare.matching import match_layers
 from netspectra.compare.result import ChangeThresholds, ModelComparison, compare_layer
-from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.row import LayerReport
 from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix
 from netspectra.spec import AnalysisSpec

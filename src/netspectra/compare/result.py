@@ -22,14 +22,10 @@ from typing import TYPE_CHECKING
 
 from netspectra.compare.diff import DiffSpectrum
 from netspectra.compare.matching import Unmatched
-from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.row import LayerReport
 
 if TYPE_CHECKING:
     import pandas as pd
-
-#: Whether this netspectra's layer rows carry a ``phase`` label (compare reports it if so).
-HAS_PHASE = "phase" in LayerReport.columns()
-
 
 @dataclass(frozen=True)
 class ChangeThresholds:
@@ -76,8 +72,8 @@ class LayerComparison:
 
     @classmethod
     def columns(cls) -> list[str]:
-        """Column order of :meth:`ModelComparison.to_frame` (phase columns only if layers have a phase)."""
-        return [f.name for f in fields(cls) if HAS_PHASE or not f.name.startswith("phase_")]
+        """Column order of :meth:`ModelComparison.to_frame`."""
+        return [f.name for f in fields(cls)]
 
     def to_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in self.columns()}
@@ -98,7 +94,7 @@ class ModelComparison:
         """Names (in A) of the flagged layers."""
         return tuple(layer.name_a for layer in self.layers if layer.flagged)
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One row per matched layer, columns in :meth:`LayerComparison.columns` order."""
         import pandas as pd
 
@@ -127,7 +123,7 @@ def compare_layer(
     delta_alpha = b.alpha - a.alpha
     z = abs(delta_alpha) / se if se > 0 else math.nan  # NaN unless both fits succeeded
     delta_spikes = b.num_spikes - a.num_spikes
-    phase_a, phase_b = (getattr(a, "phase", ""), getattr(b, "phase", "")) if HAS_PHASE else ("", "")
+    phase_a, phase_b = a.phase, b.phase
     rel_frobenius = diff.rel_frobenius if diff else math.nan
     reasons = [
         label

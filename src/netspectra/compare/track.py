@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from netspectra.analyze import analyze
 from netspectra.compare.checkpoints import find_checkpoints
 from netspectra.compare.dynamics import TrackPoint, track_point
-from netspectra.diagnose.layer import AnalysisOptions
 from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.options import AnalysisOptions
 from netspectra.report.export import atomic_write
 from netspectra.spec import AnalysisSpec
 from netspectra.store import Store, analyze_into_store
@@ -40,7 +40,7 @@ class Trajectory:
         """The recorded steps, ascending."""
         return sorted({p.step for p in self.points})
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One row per (step, layer), columns :meth:`TrackPoint.columns`."""
         import pandas as pd
 
@@ -132,7 +132,7 @@ class SpectraTracker:
         label: str | None = None,
         spec: AnalysisSpec | None = None,
         **keywords: Any,
-    ):
+    ) -> None:
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")
         self.model = model

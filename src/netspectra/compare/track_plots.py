@@ -8,6 +8,7 @@ over layers and a band from the smallest to the largest value.  Drawn with matpl
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -16,6 +17,9 @@ from netspectra.compare.track import Trajectory
 from netspectra.report.export import atomic_write
 from netspectra.report.table import short_name
 from netspectra.rmt.spacing import GOE_MEAN_RATIO, POISSON_MEAN_RATIO
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 #: Axis label of each tracked quantity.
 METRIC_LABELS = {
@@ -42,12 +46,12 @@ def plot_trajectory(
         ax = fig.add_subplot()
         draw_metric(ax, frame, metric, max_lines=max_lines)
         path = directory / f"{prefix}_{metric}.png"
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+        atomic_write(path, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=110))
         written.append(path)
     return written
 
 
-def draw_metric(ax, frame: pd.DataFrame, metric: str, *, max_lines: int = 10) -> None:
+def draw_metric(ax: Axes, frame: pd.DataFrame, metric: str, *, max_lines: int = 10) -> None:
     """Draw one quantity against step on a matplotlib Axes (lines per layer, or mean and range)."""
     wide = frame.pivot_table(index="step", columns="layer_index", values=metric, aggfunc="first").sort_index()
     names = frame.drop_duplicates("layer_index").set_index("layer_index")["layer"]

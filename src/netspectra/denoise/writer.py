@@ -24,6 +24,7 @@ import struct
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class SafetensorsWriter:
     ...     w.commit()
     """
 
-    def __init__(self, path: str | os.PathLike, metadata: dict[str, str] | None = None):
+    def __init__(self, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
         self.path = Path(path)
         self.metadata = dict(metadata or {})
         self._entries: list[_Spooled] = []
@@ -74,7 +75,7 @@ class SafetensorsWriter:
     def __enter__(self) -> SafetensorsWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def add_array(self, name: str, values: np.ndarray, dtype: str) -> None:
@@ -154,7 +155,7 @@ class SafetensorsWriter:
         self._names.add(name)
         self._entries.append(_Spooled(name, dtype, shape, offset, size))
 
-    def _copy(self, entry: _Spooled, out) -> None:
+    def _copy(self, entry: _Spooled, out: BinaryIO) -> None:
         self._spool.seek(entry.offset)
         left = entry.size
         while left:

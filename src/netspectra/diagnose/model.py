@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.row import LayerReport
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,7 +62,7 @@ class ModelReport:
     def summary(self) -> ModelSummary:
         return summarize(self.source, self.layers)
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One row per layer, columns in :meth:`LayerReport.columns` order."""
         import pandas as pd
 
@@ -87,8 +87,7 @@ def summarize(source: str, layers: tuple[LayerReport, ...]) -> ModelSummary:
         return float(values.mean()) if values.size else math.nan
 
     alphas = np.array([r.alpha for r in ok], dtype=np.float64)
-    counts = {label: sum(any(w.startswith(label) for w in r.warning.split("; ")) for r in layers)
-              for label in WARNING_LABELS}
+    counts = {label: sum(any(w.startswith(label) for w in r.warnings) for r in layers) for label in WARNING_LABELS}
     analyzed = [r for r in layers if r.status != "error"]
     return ModelSummary(
         source=source,

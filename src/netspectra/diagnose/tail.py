@@ -1,4 +1,5 @@
-"""Tail-only analysis of a layer (the ``tail_only`` option of :class:`~netspectra.linalg.SpectrumOptions`): the power law fitted on the top K eigenvalues, for layers too large to decompose.
+"""Tail-only analysis of a layer (the ``tail_only`` option of :class:`~netspectra.linalg.SpectrumOptions`): the
+power law fitted on the top K eigenvalues, for layers too large to decompose.
 
 Convention: W is N x M with N >= M; the eigenvalues are those of X = W^T W / N.
 
@@ -25,7 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netspectra.diagnose.layer import AnalysisOptions, LayerReport, analyze_spectrum, fit_tail
+from netspectra.diagnose.layer import (
+    analyze_spectrum,
+    fit_tail,
+    norm_columns,
+    power_law_columns,
+    ww_columns,
+    ww_scale,
+)  # fmt: skip
+from netspectra.diagnose.options import AnalysisOptions
+from netspectra.diagnose.row import LayerIdentity, LayerReport, OutcomeColumns
 from netspectra.diagnose.rules import alpha_label
 from netspectra.linalg import Spectrum, SpectrumOptions, compute_spectrum, compute_top_spectrum
 from netspectra.linalg.choose import TOP_K_BACKENDS, choose_backend
@@ -89,39 +99,18 @@ def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, d
                                 stack=stack)
     k, n, m = stack.shape
     lam_max, total = spectrum.lambda_max, spectrum.total
-    ww_scale = n * (k / 2.0 if kind == "conv2d" else 1.0)
     warnings = [f"tail-only: top {spectrum.eigenvalues.size} of {k * m} eigenvalues"]
     if result.window_limited:
         warnings.append(WINDOW_LIMITED)
     label = result.failure or alpha_label(fit.alpha)
     if label:
         warnings.append(label)
-    alpha = fit.alpha if fit else math.nan
     return LayerReport(
-        name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
-        num_evals=int(spectrum.eigenvalues.size),
-        lambda_max=lam_max,
-        spectral_norm=math.sqrt(n * lam_max),
-        log_spectral_norm=_log10(math.sqrt(n * lam_max)),
-        frobenius_norm=math.sqrt(n * total),
-        log_frobenius_norm=_log10(math.sqrt(n * total)),
-        stable_rank=total / lam_max,
-        alpha=alpha,
-        alpha_se=fit.alpha_se if fit else math.nan,
-        xmin=fit.xmin if fit else math.nan,
-        xmax=fit.xmax if fit else math.nan,
-        ks_distance=fit.ks_distance if fit else math.nan,
-        num_tail=fit.num_tail if fit else 0,
-        alpha_weighted=alpha * _log10(lam_max * ww_scale),
-        lambda_max_ww=lam_max * ww_scale,
-        log_spectral_norm_ww=_log10(lam_max * ww_scale),
-        log_norm_ww=_log10(total * ww_scale),
-        dtype=dtype,
-        status="ok" if fit else "fit-failed",
-        warning="; ".join(warnings),
+        LayerIdentity(name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
+                      num_evals=int(spectrum.eigenvalues.size)),  # fmt: skip
+        norms=norm_columns(n, lam_max, total, stable_rank=total / lam_max),
+        power_law=power_law_columns(fit),
+        ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, ww_scale(kind, n, k)),
+        outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=tuple(warnings)),
         eigenvalues=spectrum.eigenvalues,
     )
-
-
-def _log10(x: float) -> float:
-    return math.log10(x) if x > 0 else -math.inf

@@ -8,10 +8,10 @@ Formats: safetensors (single, sharded, Hugging Face directories), torch checkpoi
 running code), NumPy .npz/.npy, ONNX (with the ``onnx`` extra) and live ``torch.nn.Module`` objects.
 """
 
+from .base import FORMATS, ModelSource, TensorRecord
 from .hashing import content_hash
 from .layers import NOTE_INTEGER, NOTE_UNSPLIT, iter_weight_matrices, plan_tensor, select_weight_matrices
 from .selection import LayerSelection
-from .base import FORMATS, ModelSource, TensorRecord
 from .sources import open_source
 from .weights import LAYER_KINDS, WeightMatrix, orient
 

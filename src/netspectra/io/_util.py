@@ -1,4 +1,4 @@
-"""Small helpers shared by the readers."""
+"""What the readers of zip-based formats (torch checkpoints, .npz) share."""
 
 from __future__ import annotations
 
@@ -17,9 +17,3 @@ except ImportError:  # Python built without lzma: zipfile then cannot open LZMA 
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile, zlib.error, _LZMAError, NotImplementedError, OSError, EOFError, ValueError,
 )  # fmt: skip
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """An exception's message as a single line (first non-empty line, truncated), for error messages."""
-    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "") or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."

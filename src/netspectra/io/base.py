@@ -14,12 +14,11 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from types import TracebackType
+from typing import Self
 
 import numpy as np
 
-from ..errors import MatrixError, SourceError, UnsafeFileError
-from ._util import one_line
+from ..errors import MatrixError, SourceError, UnsafeFileError, one_line
 
 FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "module")
 
@@ -80,13 +79,13 @@ class ModelSource:
     def close(self) -> None:
         """Release open handles (files are otherwise opened only while a tensor is read)."""
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} format={self.format!r} path={os.fspath(self.path) if self.path else None!r}>"
 
 

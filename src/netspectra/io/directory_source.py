@@ -68,7 +68,7 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
 class DirectorySource(ModelSource):
     """A model directory: delegates to the weights found in it, keeps the directory as ``path``."""
 
-    def __init__(self, directory: Path, inner: ModelSource):
+    def __init__(self, directory: Path, inner: ModelSource) -> None:
         self.path = directory
         self.inner = inner
         self.format = inner.format

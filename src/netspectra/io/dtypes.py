@@ -162,7 +162,7 @@ def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
     return raw.astype(result_dtype(dtype))
 
 
-def decode_bytes(buffer, dtype: str, count: int, offset: int = 0) -> np.ndarray:
+def decode_bytes(buffer: bytes | memoryview | np.ndarray, dtype: str, count: int, offset: int = 0) -> np.ndarray:
     """Decode ``count`` elements of ``dtype`` from a bytes-like object starting at byte ``offset``."""
     raw = np.frombuffer(buffer, dtype=raw_numpy_dtype(dtype), count=count, offset=offset)
     return decode(raw, dtype)
@@ -174,7 +174,7 @@ def from_numpy(dtype: np.dtype) -> str:
     return _FROM_NUMPY.get(dt.name, dt.str if dt.name.startswith("void") else dt.name)
 
 
-def from_torch(dtype) -> str:
+def from_torch(dtype: object) -> str:
     """Stored dtype name of a torch dtype, given as the dtype or its name (``torch.bfloat16`` -> ``BF16``)."""
     name = str(dtype).removeprefix("torch.")
     return TORCH_DTYPES.get(name, name)

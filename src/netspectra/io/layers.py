@@ -35,8 +35,8 @@ import numpy as np
 
 from ..errors import SourceError
 from . import dtypes
-from .selection import LayerSelection
 from .base import ModelSource, TensorRecord
+from .selection import LayerSelection
 from .sources import open_source
 from .weights import WeightMatrix, orient
 
@@ -60,7 +60,7 @@ class MatrixLoader:
     part ``part`` (0, 1, 2 = q, k, v) of a fused QKV tensor (``heads``: per-head interleaved rows).
     """
 
-    def __init__(self, record: TensorRecord, layout: str, part: int = 0, heads: int = 0):
+    def __init__(self, record: TensorRecord, layout: str, part: int = 0, heads: int = 0) -> None:
         self.load_tensor = record.load
         self.name = record.name
         self.source = record.source
@@ -96,7 +96,7 @@ class _Planned:
     matrix_shape: tuple[int, int]
     num_matrices: int
     loader: MatrixLoader
-    note: str
+    notes: tuple[str, ...]
 
 
 def _oriented(rows: int, cols: int) -> tuple[int, int]:
@@ -115,11 +115,11 @@ def _heads_from_config(config: dict) -> int | None:
     return heads
 
 
-def _split(record: TensorRecord, layout: str, heads: int = 0, note: str = "") -> list[_Planned]:
+def _split(record: TensorRecord, layout: str, heads: int = 0, notes: tuple[str, ...] = ()) -> list[_Planned]:
     rows, cols = record.shape
     part_shape = (rows // 3, cols) if layout in ("rows", "heads") else (rows, cols // 3)
     return [
-        _Planned(f"{record.name}[{suffix}]", kind, _oriented(*part_shape), 1, MatrixLoader(record, layout, i, heads), note)
+        _Planned(f"{record.name}[{suffix}]", kind, _oriented(*part_shape), 1, MatrixLoader(record, layout, i, heads), notes)
         for i, (suffix, kind) in enumerate(_PARTS)
     ]
 
@@ -145,37 +145,34 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
         return [], "bias or mask buffer"
     if record.dtype == "BOOL":
         return [], "boolean mask"
-    note = ""
+    notes: tuple[str, ...] = ()
     if record.dtype in dtypes.INTEGER_DTYPES:
         if _INT_BUFFER.search(name):
             return [], "integer buffer"
-        note = NOTE_INTEGER
-
-    def join(*notes: str) -> str:
-        return "; ".join(n for n in notes if n)
+        notes = (NOTE_INTEGER,)
 
     if ndim == 2 and record.kind not in ("embedding", "attention_q", "attention_k", "attention_v"):
         rows, cols = shape
         if _FUSED.search(name):
             if rows == 3 * cols and rows > 0:
-                return _split(record, "rows", note=note), None
+                return _split(record, "rows", notes=notes), None
             if cols == 3 * rows and cols > 0:
-                return _split(record, "cols", note=note), None
-            note = join(note, NOTE_UNSPLIT)
+                return _split(record, "cols", notes=notes), None
+            notes = (*notes, NOTE_UNSPLIT)
         elif _INTERLEAVED.search(name):
             heads = _heads_from_config(config)
             if heads and rows == 3 * cols and rows % (3 * heads) == 0 and rows > 0:
-                return _split(record, "heads", heads, note), None
-            note = join(note, NOTE_UNSPLIT)
+                return _split(record, "heads", heads, notes), None
+            notes = (*notes, NOTE_UNSPLIT)
 
     if ndim == 2:
         kind = record.kind or ("embedding" if _EMBED.search(name) else "linear")
         if kind.startswith("conv"):
             kind = "linear"
-        return [_Planned(name, kind, _oriented(*shape), 1, MatrixLoader(record, "matrix"), note)], None
+        return [_Planned(name, kind, _oriented(*shape), 1, MatrixLoader(record, "matrix"), notes)], None
     kind = record.kind if record.kind in _CONV_KINDS.values() else _CONV_KINDS[ndim]
     spatial = math.prod(shape[2:])
-    return [_Planned(name, kind, _oriented(shape[0], shape[1]), spatial, MatrixLoader(record, "conv"), note)], None
+    return [_Planned(name, kind, _oriented(shape[0], shape[1]), spatial, MatrixLoader(record, "conv"), notes)], None
 
 
 def iter_weight_matrices(
@@ -253,7 +250,7 @@ def _generate(src: ModelSource, opened: bool, selection: LayerSelection,
                     matrix_shape=p.matrix_shape,
                     num_matrices=p.num_matrices,
                     load=p.loader,
-                    note=p.note,
+                    notes=p.notes,
                 )
                 index += 1
     finally:

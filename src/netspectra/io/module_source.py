@@ -17,14 +17,15 @@ Loading reads ``param.detach().cpu()`` as float32 (float64 parameters stay float
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from . import dtypes
 from .base import ModelSource, TensorRecord
 from .torch_source import TorchTensorLoader
 
 
-def _weights_of(mod) -> list[tuple[str, object, str | None]]:
+def _weights_of(mod: Any) -> list[tuple[str, object, str | None]]:
     import torch.nn as nn
 
     cls = type(mod)
@@ -48,7 +49,7 @@ def _weights_of(mod) -> list[tuple[str, object, str | None]]:
     return [(n, p, None) for n, p in mod.named_parameters(recurse=False) if p is not None and p.dim() == 2]
 
 
-def _module_config(module) -> dict:
+def _module_config(module: Any) -> dict:
     cfg = getattr(module, "config", None)
     to_dict = getattr(cfg, "to_dict", None)
     if callable(to_dict):
@@ -65,7 +66,7 @@ class ModuleSource(ModelSource):
 
     format = "module"
 
-    def __init__(self, module):
+    def __init__(self, module: Any) -> None:
         self.module = module
         self.path = None
         self.files = []

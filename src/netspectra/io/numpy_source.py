@@ -13,14 +13,14 @@ from typing import IO
 
 import numpy as np
 
-from ..errors import MatrixError, SourceError
-from ._util import ZIP_READ_ERRORS, one_line
+from ..errors import MatrixError, SourceError, one_line
 from . import dtypes
+from ._util import ZIP_READ_ERRORS
 from .base import ModelSource, TensorRecord, read_config
 
 
 class _NpzLoader:
-    def __init__(self, path: Path, key: str, dtype: str, label: str):
+    def __init__(self, path: Path, key: str, dtype: str, label: str) -> None:
         self.path, self.key, self.dtype, self.label = path, key, dtype, label
 
     def __call__(self) -> np.ndarray:
@@ -38,7 +38,7 @@ class _NpzLoader:
 
 
 class _NpyLoader:
-    def __init__(self, path: Path, dtype: str, label: str):
+    def __init__(self, path: Path, dtype: str, label: str) -> None:
         self.path, self.dtype, self.label = path, dtype, label
 
     def __call__(self) -> np.ndarray:
@@ -63,7 +63,7 @@ _NPY_HEADER_ERRORS = (ValueError, OSError, EOFError, SyntaxError, TypeError, Rec
 _DEFLATE_MAX_RATIO = 1032
 
 
-def _npy_header(fp, label: str, size: int) -> tuple[tuple[int, ...], np.dtype]:
+def _npy_header(fp: IO[bytes], label: str, size: int) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of the ``.npy`` array read from ``fp`` (``size`` bytes in all, header included).
 
     The data the header promises must be there: numpy allocates the whole array from the header before
@@ -93,7 +93,7 @@ class NpzSource(ModelSource):
 
     format = "npz"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.files = [path]
         self.config = read_config(path.parent)
@@ -119,7 +119,7 @@ class NpzSource(ModelSource):
         except ZIP_READ_ERRORS as exc:
             raise SourceError(f"{label}: not a readable .npz archive: {one_line(exc)}") from None
 
-    def tensors(self):
+    def tensors(self) -> Iterator[TensorRecord]:
         yield from self._records
 
 
@@ -128,7 +128,7 @@ class NpySource(ModelSource):
 
     format = "npy"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.files = [path]
         self.config = {}
@@ -141,7 +141,7 @@ class NpySource(ModelSource):
         name = dtypes.from_numpy(dt)
         self._record = TensorRecord(path.stem, shape, name, label, _NpyLoader(path, name, label))
 
-    def tensors(self):
+    def tensors(self) -> Iterator[TensorRecord]:
         yield self._record
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 
-from ..errors import MatrixError, SourceError
-from ._util import one_line
+from ..errors import MatrixError, SourceError, one_line
 from . import dtypes
 from .base import ModelSource, TensorRecord, read_config, safe_member
 
@@ -51,7 +51,7 @@ def _dtype_name(data_type: int) -> str:
 class OnnxLoader:
     """Picklable loader of one ONNX tensor (embedded or external)."""
 
-    def __init__(self, tensor, name: str, dtype: str, label: str, external: tuple[Path, int, int] | None):
+    def __init__(self, tensor: Any, name: str, dtype: str, label: str, external: tuple[Path, int, int] | None) -> None:
         self.tensor = tensor
         self.name = name
         self.dtype = dtype
@@ -99,7 +99,7 @@ class OnnxSource(ModelSource):
 
     format = "onnx"
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         label = os.fspath(path)
         try:
             import onnx
@@ -160,7 +160,7 @@ class OnnxSource(ModelSource):
             self._records.append(TensorRecord(name, shape, dtype, label, OnnxLoader(t, name, dtype, label, external), kind))
 
     @staticmethod
-    def _external(path: Path, t, name: str, dtype: str, shape, label: str) -> tuple[Path, int, int]:
+    def _external(path: Path, t: Any, name: str, dtype: str, shape: tuple[int, ...], label: str) -> tuple[Path, int, int]:
         info = {e.key: e.value for e in t.external_data}
         target = safe_member(path.parent, info.get("location"), label, f"external data of {name}")
         try:

@@ -24,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MatrixError, SourceError
-from ._util import one_line
+from ..errors import MatrixError, SourceError, one_line
 from . import dtypes
 
 #: Largest header accepted (the reference implementation uses the same limit).
@@ -48,15 +47,15 @@ class SafetensorsLoader:
 
     __slots__ = ("path", "label", "entry")
 
-    def __init__(self, path: Path, label: str, entry: SafetensorsEntry):
+    def __init__(self, path: Path, label: str, entry: SafetensorsEntry) -> None:
         self.path = path
         self.label = label
         self.entry = entry
 
-    def __getstate__(self):
+    def __getstate__(self) -> tuple[Path, str, SafetensorsEntry]:
         return (self.path, self.label, self.entry)
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: tuple[Path, str, SafetensorsEntry]) -> None:
         self.path, self.label, self.entry = state
 
     def __call__(self) -> np.ndarray:
@@ -83,8 +82,8 @@ def _fail(label: str, what: str) -> SourceError:
     return SourceError(f"{label}: {what}")
 
 
-def _no_duplicates(pairs):
-    obj = {}
+def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    obj: dict[str, object] = {}
     for key, value in pairs:
         if key in obj:
             raise ValueError(f"duplicate key {key!r}")
@@ -92,7 +91,7 @@ def _no_duplicates(pairs):
     return obj
 
 
-def _is_int(x) -> bool:
+def _is_int(x: object) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -160,7 +159,8 @@ def read_header(path: Path, label: str | None = None) -> tuple[dict[str, Safeten
             if end - begin != expected:
                 raise _fail(
                     label,
-                    f"tensor {name!r}: data_offsets span {end - begin} bytes but shape {tuple(shape)} of {dtype} needs {expected}",
+                    f"tensor {name!r}: data_offsets span {end - begin} bytes but shape {tuple(shape)} of {dtype} "
+                    f"needs {expected}",
                 )
         max_end = max(max_end, end)
         spans.append((begin, end, name))
@@ -169,7 +169,7 @@ def read_header(path: Path, label: str | None = None) -> tuple[dict[str, Safeten
     if max_end > data_size:
         raise _fail(label, f"truncated: header says {max_end} bytes of data, file has {data_size}")
     spans.sort()
-    for (b0, e0, n0), (b1, e1, n1) in zip(spans, spans[1:]):
+    for (_, e0, n0), (b1, _, n1) in zip(spans, spans[1:]):
         if b1 < e0:
             raise _fail(label, f"tensors {n0!r} and {n1!r} overlap in the data section")
     return entries, metadata
@@ -178,7 +178,7 @@ def read_header(path: Path, label: str | None = None) -> tuple[dict[str, Safeten
 class SafetensorsFile:
     """A validated safetensors file: ``entries`` (name -> :class:`SafetensorsEntry`), ``metadata``."""
 
-    def __init__(self, path: str | os.PathLike, label: str | None = None):
+    def __init__(self, path: str | os.PathLike, label: str | None = None) -> None:
         self.path = Path(path)
         self.label = label or os.fspath(path)
         self.entries, self.metadata = read_header(self.path, self.label)

@@ -7,8 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import SourceError
-from ._util import one_line
+from ..errors import SourceError, one_line
 from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, natural_key, read_config, safe_member
 from .safetensors_file import SafetensorsFile
 from .torch_source import TorchSource
@@ -19,7 +18,7 @@ class SafetensorsSource(ModelSource):
 
     format = "safetensors"
 
-    def __init__(self, path: Path, config: dict | None = None):
+    def __init__(self, path: Path, config: dict | None = None) -> None:
         self.path = path
         self.file = SafetensorsFile(path, os.fspath(path))
         self.config = read_config(path.parent) if config is None else config
@@ -39,7 +38,7 @@ class ShardedSource(ModelSource):
     Each shard is opened (header or pickle parsed) when iteration first needs one of its tensors.
     """
 
-    def __init__(self, directory: Path, weight_map: dict[str, str], label: str, *, path: Path, fmt: str, config: dict):
+    def __init__(self, directory: Path, weight_map: dict[str, str], label: str, *, path: Path, fmt: str, config: dict) -> None:
         self.path = path
         self.format = fmt
         self.directory = directory

@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..errors import UsageError
-from ._util import one_line
+from ..errors import UsageError, one_line
 
 
 def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import SourceError
-from ._util import one_line
+from ..errors import SourceError, one_line
 from .base import TORCH_SUFFIXES, ModelSource, read_config
 from .directory_source import DirectorySource, hf_weights
 from .numpy_source import NpySource, NpzSource

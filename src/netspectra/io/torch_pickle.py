@@ -31,13 +31,13 @@ import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-from ..errors import MatrixError, SourceError, UnsafeFileError
-from ._util import ZIP_READ_ERRORS, one_line
+from ..errors import MatrixError, SourceError, UnsafeFileError, one_line
 from . import dtypes
+from ._util import ZIP_READ_ERRORS
 
 #: Largest data.pkl read (a state dict's pickle is a few MB even for very large models).
 MAX_PICKLE_BYTES = 512 * 1024 * 1024
@@ -77,7 +77,7 @@ class _Inert:
 
     __slots__ = ()
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: object) -> None:
         raise pickle.UnpicklingError("BUILD on a tensor/storage object")
 
     def __reduce__(self) -> tuple[type, tuple]:
@@ -87,14 +87,14 @@ class _Inert:
 class _StorageType(_Inert):
     __slots__ = ("dtype",)
 
-    def __init__(self, dtype: str | None):  # None: untyped (byte) storage
+    def __init__(self, dtype: str | None) -> None:  # None: untyped (byte) storage
         object.__setattr__(self, "dtype", dtype)
 
 
 class _TorchDtype(_Inert):
     __slots__ = ("dtype",)
 
-    def __init__(self, dtype: str):
+    def __init__(self, dtype: str) -> None:
         object.__setattr__(self, "dtype", dtype)
 
 
@@ -103,7 +103,7 @@ class _Storage(_Inert):
 
     __slots__ = ("entry", "dtype", "numel")
 
-    def __init__(self, entry: str, dtype: str | None, numel: int):
+    def __init__(self, entry: str, dtype: str | None, numel: int) -> None:
         object.__setattr__(self, "entry", entry)
         object.__setattr__(self, "dtype", dtype)
         object.__setattr__(self, "numel", numel)
@@ -114,18 +114,18 @@ class LazyTensor(_Inert):
 
     __slots__ = ("storage", "offset", "shape", "stride", "dtype")
 
-    def __init__(self, storage: _Storage, offset: int, shape: tuple[int, ...], stride: tuple[int, ...], dtype: str):
+    def __init__(self, storage: _Storage, offset: int, shape: tuple[int, ...], stride: tuple[int, ...], dtype: str) -> None:
         for k, v in zip(self.__slots__, (storage, offset, shape, stride, dtype)):
             object.__setattr__(self, k, v)
 
 
-def _int_tuple(x, what: str) -> tuple[int, ...]:
+def _int_tuple(x: object, what: str) -> tuple[int, ...]:
     if not isinstance(x, (tuple, list)) or not all(isinstance(v, int) and not isinstance(v, bool) for v in x):
         raise pickle.UnpicklingError(f"invalid tensor {what}: {x!r}")
     return tuple(x)
 
 
-def _make_tensor(storage, storage_offset, size, stride, dtype: str | None) -> LazyTensor:
+def _make_tensor(storage: object, storage_offset: object, size: object, stride: object, dtype: str | None) -> LazyTensor:
     if not isinstance(storage, _Storage):
         raise pickle.UnpicklingError("tensor without an archive storage")
     if dtype is None:
@@ -151,17 +151,20 @@ def _make_tensor(storage, storage_offset, size, stride, dtype: str | None) -> La
     return LazyTensor(storage, storage_offset, shape, strides, dtype)
 
 
-def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
+def _rebuild_tensor_v2(storage: object, storage_offset: object, size: object, stride: object, requires_grad: object = False,
+                       backward_hooks: object = None, metadata: object = None) -> LazyTensor:  # fmt: skip
     return _make_tensor(storage, storage_offset, size, stride, None)
 
 
-def _rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, backward_hooks, dtype, metadata=None):
+def _rebuild_tensor_v3(storage: object, storage_offset: object, size: object, stride: object, requires_grad: object,
+                       backward_hooks: object, dtype: object, metadata: object = None) -> LazyTensor:  # fmt: skip
     if not isinstance(dtype, _TorchDtype):
         raise pickle.UnpicklingError("_rebuild_tensor_v3 without a torch dtype")
     return _make_tensor(storage, storage_offset, size, stride, dtype.dtype)
 
 
-def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, state=None):
+def _rebuild_parameter(data: object, requires_grad: object = False, backward_hooks: object = None,
+                       state: object = None) -> LazyTensor:  # fmt: skip
     if not isinstance(data, LazyTensor):
         raise pickle.UnpicklingError("parameter without tensor data")
     return data
@@ -176,7 +179,7 @@ class _TensorClass(_Inert):
 _TENSOR_CLASS = _TensorClass()
 
 
-def _rebuild_from_type_v2(func, new_type, args, state):
+def _rebuild_from_type_v2(func: object, new_type: object, args: object, state: object) -> LazyTensor:
     if new_type is not _TENSOR_CLASS or func not in (_rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter):
         raise pickle.UnpicklingError("_rebuild_from_type_v2 of a non-tensor type")
     if not isinstance(args, tuple):
@@ -184,17 +187,17 @@ def _rebuild_from_type_v2(func, new_type, args, state):
     return func(*args)
 
 
-def _torch_size(*args):
+def _torch_size(*args: object) -> tuple[int, ...]:
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
     return _int_tuple(args, "size")
 
 
-def _torch_device(*args):
+def _torch_device(*args: object) -> str:
     return ":".join(str(a) for a in args)
 
 
-def _codecs_encode(obj, encoding="utf-8", errors="strict"):
+def _codecs_encode(obj: object, encoding: object = "utf-8", errors: str = "strict") -> bytes:
     if not isinstance(obj, str) or encoding not in ("latin1", "latin-1", "utf-8", "utf8", "ascii"):
         raise pickle.UnpicklingError("_codecs.encode with unexpected arguments")
     return obj.encode(encoding, errors)
@@ -227,7 +230,7 @@ _ALLOWED.update({("torch", name): _TorchDtype(dt) for name, dt in dtypes.TORCH_D
 
 
 class _Refused(Exception):
-    def __init__(self, module: str, name: str):
+    def __init__(self, module: str, name: str) -> None:
         super().__init__(f"{module}.{name}")
         self.qualname = f"{module}.{name}"
 
@@ -235,18 +238,18 @@ class _Refused(Exception):
 class RestrictedUnpickler(pickle.Unpickler):
     """Unpickler that resolves only allow-listed globals, to inert stand-ins, and reads no data."""
 
-    def __init__(self, file, storage_entry, *, encoding: str = "utf-8"):
+    def __init__(self, file: IO[bytes], storage_entry: Callable[[str], tuple[str, int]], *, encoding: str = "utf-8") -> None:
         super().__init__(file, encoding=encoding)
         self._storage_entry = storage_entry  # key -> (zip entry name, its size in bytes)
         self._storages: dict[str, _Storage] = {}
 
-    def find_class(self, module, name):
+    def find_class(self, module: str, name: str) -> object:
         target = _ALLOWED.get((module, name))
         if target is None:
             raise _Refused(module, name)
         return target
 
-    def persistent_load(self, pid):
+    def persistent_load(self, pid: object) -> _Storage:
         if not isinstance(pid, tuple) or len(pid) != 5:
             raise pickle.UnpicklingError(f"unexpected persistent id {pid!r:.80}")
         typename, storage_type, key, _location, numel = pid
@@ -276,17 +279,17 @@ class ZipHandle:
     members are read whole.
     """
 
-    def __init__(self, path: Path, label: str):
+    def __init__(self, path: Path, label: str) -> None:
         self.path = path
         self.label = label
         self._zip: zipfile.ZipFile | None = None
         self._data_start: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, object]:
         return {"path": self.path, "label": self.label}
 
-    def __setstate__(self, state):
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["path"], state["label"])
 
     def _fail(self, entry: str, exc: BaseException) -> SourceError:
@@ -322,7 +325,7 @@ class ZipHandle:
         except (*ZIP_READ_ERRORS, KeyError, RuntimeError) as exc:
             raise self._fail(entry, exc) from None
 
-    def close(self):
+    def close(self) -> None:
         with self._lock:
             if self._zip is not None:
                 self._zip.close()
@@ -332,7 +335,7 @@ class ZipHandle:
 class TorchTensorLoader:
     """Picklable loader of one tensor of a torch zip checkpoint (reads only the tensor's span)."""
 
-    def __init__(self, handle: ZipHandle, name: str, tensor: LazyTensor, big_endian: bool):
+    def __init__(self, handle: ZipHandle, name: str, tensor: LazyTensor, big_endian: bool) -> None:
         self.handle = handle
         self.name = name
         self.tensor = tensor

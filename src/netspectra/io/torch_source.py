@@ -20,7 +20,7 @@ class TorchSource(ModelSource):
 
     format = "torch"
 
-    def __init__(self, path: Path, config: dict | None = None):
+    def __init__(self, path: Path, config: dict | None = None) -> None:
         self.path = path
         self.files = [path]
         self.config = read_config(path.parent) if config is None else config
@@ -61,7 +61,7 @@ class TorchSource(ModelSource):
     def tensors(self) -> Iterator[TensorRecord]:
         yield from self._records
 
-    def close(self):
+    def close(self) -> None:
         if self._handle is not None:
             self._handle.close()
 
@@ -69,7 +69,7 @@ class TorchSource(ModelSource):
 class TorchTensorLoader:
     """Loader of an in-memory torch tensor (legacy checkpoints, live modules)."""
 
-    def __init__(self, name: str, tensor):
+    def __init__(self, name: str, tensor: Any) -> None:
         self.name = name
         self.tensor = tensor
 

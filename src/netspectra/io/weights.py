@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -39,8 +39,9 @@ class WeightMatrix:
     load : callable
         Returns the matrices as a float64 array of shape (k, N, M) with N >= M: k = 1 for a plain
         matrix, k = prod(spatial) for a conv kernel.  Reads the data only when called.
-    note : str
-        Anything the loader had to do that the user should know (e.g. "int8 analyzed without scale").
+    notes : tuple of str
+        Anything the loader had to do that the user should know (e.g. "int8 analyzed without scale"),
+        one label each; they join the warnings of the layer's row.
     """
 
     name: str
@@ -52,7 +53,7 @@ class WeightMatrix:
     matrix_shape: tuple[int, int]
     num_matrices: int
     load: Callable[[], np.ndarray] = field(repr=False, compare=False)
-    note: str = ""
+    notes: tuple[str, ...] = ()
 
 
 def orient(matrices: np.ndarray) -> np.ndarray:

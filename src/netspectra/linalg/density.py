@@ -24,7 +24,7 @@ class DiscreteDensity:
     weights: np.ndarray
 
     @classmethod
-    def from_eigenvalues(cls, eigenvalues: ArrayLike) -> "DiscreteDensity":
+    def from_eigenvalues(cls, eigenvalues: ArrayLike) -> DiscreteDensity:
         """The empirical spectral distribution: weight 1/M at each of the M eigenvalues."""
         x = np.sort(np.asarray(eigenvalues, dtype=np.float64))
         return cls(nodes=x, weights=np.full(x.size, 1.0 / x.size))

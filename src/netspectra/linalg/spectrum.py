@@ -80,7 +80,7 @@ class Spectrum:
         """
         return 10.0 * self.m * np.finfo(np.float64).eps * self.lambda_max
 
-    def top(self, count: int) -> "Spectrum":
+    def top(self, count: int) -> Spectrum:
         """The ``count`` largest eigenvalues as a window (complete again when ``count`` covers them all)."""
         if count >= self.num_matrices * self.m:
             return self

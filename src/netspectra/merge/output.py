@@ -34,7 +34,7 @@ def check_output_dir(path: str | os.PathLike) -> Path:
 class OutputDir:
     """Temporary directory that becomes ``path`` on :meth:`commit`; use as a context manager."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.resolve().parent))
         self.files: list[str] = []
@@ -42,7 +42,7 @@ class OutputDir:
     def __enter__(self) -> OutputDir:
         return self
 
-    def __exit__(self, exc_type, *exc) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         if self.tmp.exists():
             shutil.rmtree(self.tmp, ignore_errors=True)
 

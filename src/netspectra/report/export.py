@@ -12,7 +12,6 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from netspectra.errors import UsageError
@@ -64,7 +63,7 @@ def _umask() -> int:
     return mask
 
 
-def write_results(path: str | Path, frame: Callable[[], "pd.DataFrame"], document: Callable[[], dict]) -> Path:
+def write_results(path: str | Path, frame: Callable[[], pd.DataFrame], document: Callable[[], dict]) -> Path:
     """Write ``frame()`` as CSV or Parquet, or ``document()`` as JSON, by the extension of ``path``, atomically.
 
     ``document`` is JSON-ready (non-finite floats already None); for a model report it holds the layer
@@ -88,6 +87,6 @@ def write_results(path: str | Path, frame: Callable[[], "pd.DataFrame"], documen
     return path
 
 
-def write_report(report: "ModelReport", path: str | Path) -> Path:
+def write_report(report: ModelReport, path: str | Path) -> Path:
     """Write the per-layer table (and for JSON, the summary too) to ``path`` by its extension."""
     return write_results(path, report.to_frame, report.to_dict)

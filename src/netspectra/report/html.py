@@ -13,14 +13,14 @@ from __future__ import annotations
 import base64
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
 from netspectra import __version__
-from netspectra.diagnose.layer import LayerReport
-from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.row import LayerReport
+from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.errors import UsageError
 from netspectra.report import html_assets, plots
 from netspectra.report.export import atomic_write
@@ -140,7 +140,7 @@ def render_html(report: ModelReport, *, workers: int = 1) -> str:
 
 
 def _header(report: ModelReport, name: str) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"<header><h1>netspectra report: {escape(name)}</h1>"
         f'<p class="meta">source <code>{escape(report.source)}</code> · {len(report.layers)} weight matrices · '

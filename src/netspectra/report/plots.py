@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 from numpy.typing import ArrayLike, NDArray
 
-from netspectra.diagnose.layer import LayerReport
+from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import mp_pdf, tracy_widom_edge
@@ -351,7 +351,7 @@ def plot_layer(layer: LayerReport) -> Figure:
     return fig
 
 
-def _category_colors(values: "pd.Series") -> tuple[list[str], dict[str, str]]:
+def _category_colors(values: pd.Series) -> tuple[list[str], dict[str, str]]:
     """A colour per row from a categorical column (tab10; missing and empty values are "none"), and the legend mapping."""
     cmap = matplotlib.colormaps["tab10"]
     labels = [str(v) or "none" for v in values.fillna("none")]
@@ -360,7 +360,7 @@ def _category_colors(values: "pd.Series") -> tuple[list[str], dict[str, str]]:
 
 
 @styled
-def plot_alpha_depth(frame: "pd.DataFrame") -> Figure:
+def plot_alpha_depth(frame: pd.DataFrame) -> Figure:
     """alpha and alpha_weighted of each layer against its position in the model.
 
     ``frame`` has one row per layer with ``layer_index``, ``alpha``, ``alpha_weighted`` and ``kind``
@@ -397,7 +397,7 @@ def plot_alpha_depth(frame: "pd.DataFrame") -> Figure:
 
 @styled
 def plot_trajectories(
-    frame: "pd.DataFrame",
+    frame: pd.DataFrame,
     metric: str,
     *,
     x: str = "step",
@@ -429,7 +429,8 @@ def plot_trajectories(
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="layer index")
     ax.set_xlabel(x)
     ax.set_ylabel(metric)
-    ax.set_title(title or f"{metric} over {x}" + (f" ({len(keep)} of {len(groups)} layers drawn)" if len(keep) < len(groups) else ""))
+    drawn = f" ({len(keep)} of {len(groups)} layers drawn)" if len(keep) < len(groups) else ""
+    ax.set_title(title or f"{metric} over {x}{drawn}")
     ax.legend(loc="best")
     return fig
 

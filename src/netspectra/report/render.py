@@ -1,29 +1,33 @@
 """Render the figures of many layers, in worker processes when there are many, and write plot files.
 
 Drawing a three-panel layer figure costs matplotlib about half a second of CPU, so a model with
-hundreds of layers is better rendered by a pool of processes.  The pool uses ``spawn`` (safe whatever
-threads the parent runs), which re-imports the caller's main module in each worker: library callers opt
-in with ``workers=`` (from a script guarded by ``if __name__ == "__main__":``); the command line uses
-:func:`default_workers`.
+hundreds of layers is better rendered by a pool of processes: the analysis's own
+:class:`~netspectra.scale.ProcessExecutor` (``spawn``, Ctrl-C ends every worker at once with no
+traceback).  ``spawn`` re-imports the caller's main module in each worker: library callers opt in
+with ``workers=`` (from a script guarded by ``if __name__ == "__main__":``); the command line uses
+:func:`figure_workers`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from matplotlib.figure import Figure
 
-from netspectra.diagnose.layer import LayerReport
 from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.row import LayerReport
 from netspectra.report import plots
 from netspectra.report.export import atomic_write
 from netspectra.report.figures import FORMATS, figure_bytes
+from netspectra.scale.process_pool import ProcessExecutor
+from netspectra.scale.workers import cpu_count
+
+T = TypeVar("T")
 
 #: Below this many layers, figures are drawn in this process (starting workers costs more).
 PARALLEL_MIN_LAYERS = 16
@@ -58,7 +62,7 @@ def layer_panel_files(layer: LayerReport, fmt: str) -> dict[str, bytes]:
     return {panel: figure_bytes(draw(layer), fmt) for panel, draw in PANELS.items()}
 
 
-def default_workers(num_layers: int) -> int:
+def figure_workers(num_layers: int) -> int:
     """1 below :data:`PARALLEL_MIN_LAYERS` layers, else one per idle CPU (at most 8, at least 8 layers each).
 
     Idle CPUs are the CPUs this process may use minus the 1-minute load average: on a machine already
@@ -67,21 +71,17 @@ def default_workers(num_layers: int) -> int:
     """
     if num_layers < PARALLEL_MIN_LAYERS:
         return 1
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    idle = cpus - (os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0)
+    idle = cpu_count() - (os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0)
     return max(1, min(int(idle + 0.5), 8, num_layers // 8))
 
 
-def map_layers(func: Callable, layers: Sequence[LayerReport], *args: object, workers: int = 1) -> list:
-    """``[func(layer, *args) for layer in layers]``, in a pool of ``workers`` processes when more than 1.
+def map_layers(func: Callable[[LayerReport], T], layers: Sequence[LayerReport], *, workers: int = 1) -> list[T]:
+    """``[func(layer) for layer in layers]``, by a :class:`ProcessExecutor` of ``workers`` processes.
 
-    ``func`` must be a module-level function (it is pickled by name).
+    ``func`` must pickle (a module-level function, or a ``functools.partial`` of one).
     """
-    if workers <= 1 or len(layers) <= 1:
-        return [func(layer, *args) for layer in layers]
-    chunk = max(1, math.ceil(len(layers) / (4 * workers)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(func, layers, *([a] * len(layers) for a in args), chunksize=chunk))
+    with ProcessExecutor(min(workers, len(layers)) if layers else 1) as pool:
+        return list(pool.map(func, layers))
 
 
 def safe_filename(name: str) -> str:
@@ -102,7 +102,7 @@ def write_plots(report: ModelReport, directory: str | Path, fmt: str = "png", *,
     directory.mkdir(parents=True, exist_ok=True)
     files = {f"alpha_depth.{fmt}": figure_bytes(plots.plot_alpha_depth(report.to_frame()), fmt)}
     width = len(str(max((layer.layer_index for layer in report.layers), default=0)))
-    for layer, panels in zip(report.layers, map_layers(layer_panel_files, report.layers, fmt, workers=workers)):
+    for layer, panels in zip(report.layers, map_layers(partial(layer_panel_files, fmt=fmt), report.layers, workers=workers)):
         stem = f"{layer.layer_index:0{width}d}_{safe_filename(layer.name)}"
         files.update({f"{stem}_{panel}.{fmt}": data for panel, data in panels.items()})
     written = []

@@ -6,37 +6,28 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
-from netspectra.diagnose.layer import LayerReport
-from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.model import WARNING_LABELS, ModelSummary
+from netspectra.diagnose.row import LayerReport
+from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 
 
-def split_warning(warning: str) -> list[tuple[str, str]]:
-    """``(label, full text)`` of each ``;``-separated part of a warning cell.
-
-    ``"fit-failed: 2 non-zero eigenvalues; under-trained"`` ->
-    ``[("fit-failed", "fit-failed: 2 non-zero eigenvalues"), ("under-trained", "under-trained")]``.
-    Loader notes and error reasons that are not one of :data:`WARNING_LABELS` get the label ``note``
-    (or ``error`` on a layer whose status is ``error``: see :func:`layer_labels`).
-    """
-    parts = [p.strip() for p in warning.split(";") if p.strip()]
-    out = []
-    for part in parts:
-        label = part.split(":")[0].strip()
-        out.append((label if label in WARNING_LABELS else "note", part))
-    return out
+def label_of(warning: str) -> str:
+    """The label of one warning: ``fit-failed`` for ``"fit-failed: 2 non-zero eigenvalues"``; loader
+    notes and other texts that are not one of :data:`WARNING_LABELS` are a ``note``."""
+    label = warning.split(":")[0].strip()
+    return label if label in WARNING_LABELS else "note"
 
 
 def layer_labels(layer: LayerReport) -> list[tuple[str, str]]:
-    """Warning labels of a layer; an unanalyzable layer is one ``("error", reason)``."""
+    """``(label, full text)`` of each warning of a layer; an unanalyzable layer is one ``("error", reason)``."""
     if layer.status == "error":
         return [("error", layer.warning or "not analyzed")]
-    return split_warning(layer.warning)
+    return [(label_of(w), w) for w in layer.warnings]
 
 
 def phase_counts(layers: Sequence[LayerReport]) -> Counter[str]:
     """Layers per phase (the ``phase`` column, when the analysis produced it), most common first."""
-    return Counter(str(p) for p in (getattr(layer, "phase", None) for layer in layers) if p)
+    return Counter(layer.phase for layer in layers if layer.phase)
 
 
 def reading(summary: ModelSummary, layers: Sequence[LayerReport]) -> str:

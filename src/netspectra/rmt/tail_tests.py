@@ -237,7 +237,7 @@ def _cutoff_integral(alpha: float, theta: float) -> tuple[float, float, float]:
     """
     slope = 1.0 - alpha
 
-    def exponent(t):
+    def exponent(t: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
             return slope * t - theta * np.expm1(t)
 

@@ -15,9 +15,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
-from netspectra.errors import UsageError
-from netspectra.io._util import one_line
-from netspectra.errors import ExecutorError
+from netspectra.errors import ExecutorError, UsageError, one_line
 from netspectra.scale.sigint import sigint_blocked
 from netspectra.scale.workers import cpu_count, limit_threads, threads_per_worker
 
@@ -38,14 +36,14 @@ class DaskExecutor:
         Local workers as processes (default) or as threads of this process (fast to start; for tests).
     """
 
-    def __init__(self, scheduler: str | None = None, workers: int | None = None, *, processes: bool = True):
+    def __init__(self, scheduler: str | None = None, workers: int | None = None, *, processes: bool = True) -> None:
         self.scheduler = scheduler
         self.workers = workers or cpu_count()
         self.processes = processes
         self._client: Any = None
         self._cluster: Any = None
 
-    def __enter__(self) -> "DaskExecutor":
+    def __enter__(self) -> DaskExecutor:
         try:
             from distributed import Client, LocalCluster
         except ImportError:

@@ -26,7 +26,7 @@ EXECUTORS = ("local", "process", "dask")
 class Executor(Protocol):
     """Maps a function over items, yielding the results in input order; used as a context manager."""
 
-    def __enter__(self) -> "Executor": ...
+    def __enter__(self) -> Executor: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -36,7 +36,7 @@ class Executor(Protocol):
 class LocalExecutor:
     """Runs everything in this process, one item at a time."""
 
-    def __enter__(self) -> "LocalExecutor":
+    def __enter__(self) -> LocalExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:

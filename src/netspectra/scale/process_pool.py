@@ -100,13 +100,13 @@ class _WorkerContext(SpawnContext):
 class ProcessExecutor:
     """``workers`` processes with ``threads`` BLAS threads each (default CPUs // workers); 1 worker runs inline."""
 
-    def __init__(self, workers: int, threads: int | None = None):
+    def __init__(self, workers: int, threads: int | None = None) -> None:
         self.workers = workers
         self.threads = threads_per_worker(workers) if threads is None else threads
         self._pool: ProcessPoolExecutor | None = None
         self._context: _WorkerContext | None = None
 
-    def __enter__(self) -> "ProcessExecutor":
+    def __enter__(self) -> ProcessExecutor:
         if self.workers > 1:
             self._context = _WorkerContext()
             self._pool = ProcessPoolExecutor(

@@ -11,11 +11,8 @@ from __future__ import annotations
 import json
 import math
 import zlib
-from dataclasses import fields
 
 import numpy as np
-
-from netspectra.diagnose.layer import LayerReport
 
 #: Codec name written beside every stored spectrum.
 EIGENVALUE_CODEC = "zlib-f8le"
@@ -24,12 +21,6 @@ EIGENVALUE_CODEC = "zlib-f8le"
 _SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "bool": "INTEGER"}
 #: What a NULL reads as, per annotation.
 _NULL_VALUES = {"float": math.nan, "int": 0, "bool": False, "str": ""}
-
-
-def layer_column_types() -> dict[str, str]:
-    """Column name -> annotation (``"int"``, ``"float"``, ``"str"``, ...) in LayerReport column order."""
-    annotations = {f.name: f.type if isinstance(f.type, str) else f.type.__name__ for f in fields(LayerReport)}
-    return {name: annotations[name] for name in LayerReport.columns()}
 
 
 def sql_type(annotation: str) -> str:

@@ -15,13 +15,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from netspectra.diagnose.layer import LayerReport
 from netspectra.diagnose.model import ModelReport
-from netspectra.errors import NetspectraError
-from netspectra.io._util import one_line
+from netspectra.diagnose.row import LayerReport, column_types
+from netspectra.errors import NetspectraError, one_line
 from netspectra.store import codec
 from netspectra.store.schema import FIXED_TABLES, STORE_FORMAT, layers_table_sql, layout_fingerprint, quote
 
@@ -76,7 +75,7 @@ def canonical_options(options: dict) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 class Store:
@@ -97,14 +96,14 @@ class Store:
         or has a store format this version does not read.
     """
 
-    def __init__(self, path: str | Path = DEFAULT_STORE, *, create: bool = True):
+    def __init__(self, path: str | Path = DEFAULT_STORE, *, create: bool = True) -> None:
         self.path = Path(path)
         if self.path.is_dir():
             raise StoreError(f"{self.path}: is a directory, not a store file")
         if not create and not self.path.is_file():
             raise StoreError(f"{self.path}: no such store")
         self._layout = layout_fingerprint()
-        self._columns = codec.layer_column_types()
+        self._columns = column_types()
         with self._sql("cannot open store"):
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
         try:
@@ -170,7 +169,7 @@ class Store:
         """Close the database connection."""
         self._db.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -206,7 +205,8 @@ class Store:
     def record_layer(self, run_id: int, layer: LayerReport) -> None:
         """Write one layer's row and its spectrum in one transaction."""
         names = list(self._columns)
-        values = [run_id] + [codec.to_sql(getattr(layer, n), a) for n, a in self._columns.items()]
+        row = layer.to_dict()
+        values = [run_id] + [codec.to_sql(row[n], a) for n, a in self._columns.items()]
         sql = (
             f"INSERT INTO layers (run_id, {', '.join(map(quote, names))}) "
             f"VALUES ({', '.join('?' * len(values))})"
@@ -301,5 +301,5 @@ class Store:
                 evals = None if blob is None else codec.decode_eigenvalues(blob, count)
             except ValueError as exc:
                 raise StoreError(f"{self.path}: run {run_id}, layer {values['name']}: {exc}") from None
-            layers.append(LayerReport(**values, eigenvalues=evals))
+            layers.append(LayerReport.from_columns(values, eigenvalues=evals))
         return ModelReport(source=run.source, layers=tuple(layers))

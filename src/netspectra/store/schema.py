@@ -19,7 +19,8 @@ import hashlib
 import json
 
 from netspectra import __version__
-from netspectra.store.codec import layer_column_types, sql_type
+from netspectra.diagnose.row import column_types
+from netspectra.store.codec import sql_type
 
 #: Value of ``meta.format``; bumped when the tables change incompatibly.
 STORE_FORMAT = "netspectra-store/1"
@@ -65,7 +66,7 @@ def quote(identifier: str) -> str:
 
 def layers_table_sql() -> str:
     """CREATE TABLE statement of ``layers``: run_id plus every LayerReport column, in column order."""
-    columns = [f"{quote(name)} {sql_type(annotation)}" for name, annotation in layer_column_types().items()]
+    columns = [f"{quote(name)} {sql_type(annotation)}" for name, annotation in column_types().items()]
     return (
         "CREATE TABLE IF NOT EXISTS layers (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, "
         + ", ".join(columns)
@@ -79,5 +80,5 @@ def layout_fingerprint() -> str:
     A stored run is reused for a new analysis only when its fingerprint is the current one, so that a
     netspectra that computes more (or different) columns never serves rows computed by an older one.
     """
-    text = json.dumps([__version__, list(layer_column_types().items())])
+    text = json.dumps([__version__, list(column_types().items())])
     return hashlib.sha256(text.encode()).hexdigest()[:16]

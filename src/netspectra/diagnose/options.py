@@ -1,0 +1,34 @@
+"""The fit options of an analysis (part of :class:`netspectra.AnalysisSpec`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """Knobs of the per-layer analysis.
+
+    Attributes
+    ----------
+    min_tail : int
+        Fewest eigenvalues a power-law tail may have (upper end of the xmin scan).
+    min_fit_evals : int
+        Fewest non-zero eigenvalues for a power-law fit; below it the fit is skipped (``fit-failed``).
+    tw_level : float
+        Tracy–Widom quantile of the bulk edge used to count spikes (0.90, 0.95 or 0.99): the
+        ``lambda_plus_tw``, ``num_spikes`` and ``bulk_fraction`` columns.
+    depth_tw_level : float
+        Tracy–Widom quantile of the bulk edge of the RMT-depth columns and the phase rule (trimmed MP
+        fit, spikes' strengths and overlaps, level spacing, correlation trap).  Stricter than
+        ``tw_level`` because the phase rule is a classifier whose false-positive rate it sets.
+    depth : bool
+        Also compute the RMT-depth columns (:mod:`netspectra.diagnose.depth`: spikes' signal strength and
+        overlaps, HTMP, level spacing, tail likelihood-ratio tests, MP bulk area, correlation traps, phase).
+    """
+
+    min_tail: int = 10
+    min_fit_evals: int = 20
+    tw_level: float = 0.95
+    depth_tw_level: float = 0.99
+    depth: bool = True

@@ -1,0 +1,299 @@
+"""One row per weight matrix, grouped by concern; each column is named once, as a field of its group.
+
+Eigenvalue convention: W is N x M with N >= M, lambda_i are the eigenvalues of W^T W / N and the
+singular values of W are s_i = sqrt(N lambda_i).  The columns of :class:`WWColumns` use WeightWatcher's
+unnormalised eigenvalues s_i^2 (times k/2 for a Conv2D kernel with k spatial positions) so that they
+compare with the published results (Martin, Peng & Mahoney, Nat. Commun. 12:4122, 2021).  Column
+meanings: README ("Columns").
+
+A :class:`LayerReport` holds one instance of each group in :data:`GROUPS` order, which is the column
+order of the table, CSV, Parquet, JSON and the results store.  Its columns read as attributes
+(``layer.alpha``, ``layer.mp_area``); warnings are a tuple of labels (``layer.warnings``), joined into
+the ``warning`` column with ``"; "`` only where rows leave the library (:meth:`LayerReport.to_dict`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+#: Separator of the labels in the ``warning`` column.
+WARNING_SEPARATOR = "; "
+
+
+@dataclass(frozen=True)
+class ColumnGroup:
+    """Base of the column groups: a frozen dataclass whose fields are columns."""
+
+    @classmethod
+    def column_types(cls) -> dict[str, str]:
+        """Column name -> annotation (``"int"``, ``"float"``, ``"str"``, ``"bool | None"``)."""
+        return {f.name: str(f.type) for f in fields(cls)}
+
+    def to_columns(self) -> dict[str, object]:
+        """The group's columns as a dict, in field order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_columns(cls, values: dict[str, Any]) -> ColumnGroup:
+        """The group of its columns in ``values`` (missing ones keep their defaults)."""
+        return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
+
+
+@dataclass(frozen=True)
+class LayerIdentity(ColumnGroup):
+    """Which matrix: name, order in the model, kind, oriented shape, stack size, eigenvalue count."""
+
+    name: str
+    layer_index: int
+    kind: str
+    N: int
+    M: int
+    Q: float
+    num_matrices: int
+    num_evals: int
+
+
+@dataclass(frozen=True)
+class NormColumns(ColumnGroup):
+    """Norms, ranks and entropy of the spectrum."""
+
+    lambda_max: float = math.nan
+    spectral_norm: float = math.nan
+    log_spectral_norm: float = math.nan
+    frobenius_norm: float = math.nan
+    log_frobenius_norm: float = math.nan
+    stable_rank: float = math.nan
+    effective_rank: float = math.nan
+    entropy: float = math.nan
+    rank_loss: int = 0
+
+
+@dataclass(frozen=True)
+class MPColumns(ColumnGroup):
+    """Marchenko–Pastur noise level, bulk edges and the spikes above the Tracy–Widom edge."""
+
+    sigma2_mp: float = math.nan
+    lambda_plus: float = math.nan
+    lambda_plus_tw: float = math.nan
+    num_spikes: int = 0
+    bulk_fraction: float = math.nan
+
+
+@dataclass(frozen=True)
+class PowerLawColumns(ColumnGroup):
+    """Power-law tail fit (Clauset, Shalizi & Newman 2009)."""
+
+    alpha: float = math.nan
+    alpha_se: float = math.nan
+    xmin: float = math.nan
+    xmax: float = math.nan
+    ks_distance: float = math.nan
+    num_tail: int = 0
+
+
+@dataclass(frozen=True)
+class WWColumns(ColumnGroup):
+    """WeightWatcher-convention metrics (unnormalised eigenvalues s_i^2)."""
+
+    alpha_weighted: float = math.nan
+    lambda_max_ww: float = math.nan
+    log_spectral_norm_ww: float = math.nan
+    log_norm_ww: float = math.nan
+    log_alpha_norm: float = math.nan
+
+
+@dataclass(frozen=True)
+class PhaseColumns(ColumnGroup):
+    """The phase of training and its evidence (:mod:`netspectra.diagnose.phase`); empty when not classified."""
+
+    phase: str = ""
+    phase_reason: str = ""
+
+
+@dataclass(frozen=True)
+class BulkColumns(ColumnGroup):
+    """Trimmed Marchenko–Pastur fit of the bulk (:mod:`netspectra.rmt.mp_bulk`)."""
+
+    mp_width: float = math.nan
+    mp_area: float = math.nan
+    tail_weight: float = math.nan
+    ks_bulk_mp: float = math.nan
+    p_bulk_mp: float = math.nan
+
+
+@dataclass(frozen=True)
+class SpikeColumns(ColumnGroup):
+    """Signal strength and predicted singular-vector overlaps of the largest spike (:mod:`netspectra.rmt.spikes`)."""
+
+    spike_strength_max: float = math.nan
+    spike_cos2_left_max: float = math.nan
+    spike_cos2_right_max: float = math.nan
+
+
+@dataclass(frozen=True)
+class HTMPColumns(ColumnGroup):
+    """Heavy-tailed Marchenko–Pastur fit (:mod:`netspectra.rmt.htmp`)."""
+
+    kappa_htmp: float = math.nan
+    alpha_htmp: float = math.nan
+    htmp_prefers_mp: bool | None = None
+
+
+@dataclass(frozen=True)
+class SpacingColumns(ColumnGroup):
+    """Level-spacing statistics of the bulk (:mod:`netspectra.rmt.spacing`)."""
+
+    spacing_ratio: float = math.nan
+    ks_goe: float = math.nan
+    ks_poisson: float = math.nan
+
+
+@dataclass(frozen=True)
+class TailTestColumns(ColumnGroup):
+    """Likelihood-ratio tests of the power-law tail against alternatives (:mod:`netspectra.rmt.tail_tests`)."""
+
+    lr_exponential: float = math.nan
+    p_exponential: float = math.nan
+    lr_lognormal: float = math.nan
+    p_lognormal: float = math.nan
+    lr_truncated_pl: float = math.nan
+    p_truncated_pl: float = math.nan
+
+
+@dataclass(frozen=True)
+class TrapColumns(ColumnGroup):
+    """Correlation-trap test of the shuffled matrix (:mod:`netspectra.rmt.correlation_trap`)."""
+
+    trap_distance: float = math.nan
+    trap_lambda_ratio: float = math.nan
+    correlation_trap: bool | None = None
+
+
+@dataclass(frozen=True)
+class OutcomeColumns(ColumnGroup):
+    """Stored dtype, status (``ok``, ``fit-failed``, ``error``) and warning labels.
+
+    ``warnings`` is a tuple of labels; its column is ``warning``, the labels joined by ``"; "``.
+    """
+
+    dtype: str = ""
+    status: str = "ok"
+    warnings: tuple[str, ...] = ()
+
+    @classmethod
+    def column_types(cls) -> dict[str, str]:
+        return {"dtype": "str", "status": "str", "warning": "str"}
+
+    def to_columns(self) -> dict[str, object]:
+        return {"dtype": self.dtype, "status": self.status, "warning": WARNING_SEPARATOR.join(self.warnings)}
+
+    @classmethod
+    def from_columns(cls, values: dict[str, Any]) -> OutcomeColumns:
+        warning = values.get("warning") or ""
+        return cls(dtype=values.get("dtype", ""), status=values.get("status", "ok"),
+                   warnings=tuple(warning.split(WARNING_SEPARATOR)) if warning else ())  # fmt: skip
+
+
+#: The groups of a row, in column order: attribute name of the group -> its type.
+GROUPS: dict[str, type[ColumnGroup]] = {
+    "identity": LayerIdentity,
+    "norms": NormColumns,
+    "mp": MPColumns,
+    "power_law": PowerLawColumns,
+    "ww": WWColumns,
+    "phase_columns": PhaseColumns,
+    "bulk": BulkColumns,
+    "spikes": SpikeColumns,
+    "htmp": HTMPColumns,
+    "spacing": SpacingColumns,
+    "tail_tests": TailTestColumns,
+    "trap": TrapColumns,
+    "outcome": OutcomeColumns,
+}
+#: The RMT-depth groups (:mod:`netspectra.diagnose.depth`), filled only with ``AnalysisOptions.depth``.
+DEPTH_GROUPS = ("phase_columns", "bulk", "spikes", "htmp", "spacing", "tail_tests", "trap")
+
+#: Column name -> the group attribute that holds it.
+_GROUP_OF: dict[str, str] = {column: group for group, cls in GROUPS.items() for column in cls.column_types()}
+_GROUP_OF["warnings"] = "outcome"
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """All metrics of one weight matrix: one :class:`ColumnGroup` per concern (:data:`GROUPS`).
+
+    Every column reads as an attribute (``layer.alpha``); ``layer.warnings`` is the tuple of labels
+    and ``layer.warning`` their ``"; "``-joined column.  ``eigenvalues`` (of W^T W / N, ascending) are
+    kept so that plots, the store, compare and track never decompose the matrix again; not a column.
+    """
+
+    identity: LayerIdentity
+    norms: NormColumns = NormColumns()
+    mp: MPColumns = MPColumns()
+    power_law: PowerLawColumns = PowerLawColumns()
+    ww: WWColumns = WWColumns()
+    phase_columns: PhaseColumns = PhaseColumns()
+    bulk: BulkColumns = BulkColumns()
+    spikes: SpikeColumns = SpikeColumns()
+    htmp: HTMPColumns = HTMPColumns()
+    spacing: SpacingColumns = SpacingColumns()
+    tail_tests: TailTestColumns = TailTestColumns()
+    trap: TrapColumns = TrapColumns()
+    outcome: OutcomeColumns = OutcomeColumns()
+    eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def __getattr__(self, name: str) -> Any:
+        """A column of one of the groups (called only for names that are not attributes of the row)."""
+        group = _GROUP_OF.get(name)
+        if group is None:
+            raise AttributeError(f"{type(self).__name__} has no column {name!r}")
+        return getattr(object.__getattribute__(self, group), name)
+
+    @property
+    def warning(self) -> str:
+        """The ``warning`` column: the labels joined by ``"; "``."""
+        return WARNING_SEPARATOR.join(self.outcome.warnings)
+
+    @classmethod
+    def columns(cls) -> list[str]:
+        """Stable column order shared by the table, CSV, Parquet, JSON and the store."""
+        return list(column_types())
+
+    def to_dict(self) -> dict[str, object]:
+        """The row as a plain dict, keys in column order (without the eigenvalues)."""
+        out: dict[str, object] = {}
+        for group in GROUPS:
+            out.update(getattr(self, group).to_columns())
+        return out
+
+    @classmethod
+    def from_columns(cls, values: dict[str, Any], eigenvalues: np.ndarray | None = None) -> LayerReport:
+        """The row of a dict of columns (as :meth:`to_dict` writes them, e.g. read back from the store)."""
+        groups = {group: kind.from_columns(values) for group, kind in GROUPS.items()}
+        return cls(**groups, eigenvalues=eigenvalues)  # type: ignore[arg-type]
+
+    def with_columns(self, **values: Any) -> LayerReport:
+        """A copy with these columns replaced (``warnings=`` takes a tuple of labels)."""
+        changes: dict[str, dict[str, Any]] = {}
+        for name, value in values.items():
+            group = _GROUP_OF.get(name)
+            if group is None or name == "warning":
+                raise TypeError(f"unknown column {name!r}" + (" (give warnings=(labels...))" if name == "warning" else ""))
+            changes.setdefault(group, {})[name] = value
+        return replace(self, **{group: replace(getattr(self, group), **v) for group, v in changes.items()})
+
+    def with_warnings(self, *labels: str) -> LayerReport:
+        """A copy with ``labels`` appended to the warnings."""
+        return self.with_columns(warnings=(*self.outcome.warnings, *labels))
+
+
+def column_types() -> dict[str, str]:
+    """Column name -> annotation of every column, in column order (the store's table layout)."""
+    out: dict[str, str] = {}
+    for kind in GROUPS.values():
+        out.update(kind.column_types())
+    return out

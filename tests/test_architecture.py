@@ -1,0 +1,38 @@
+"""The package's layering, read from the source (tests/import_graph.py): no import cycle, executors that know
+nothing of analysis, commands that share code only through commands/common.py, one pipeline module."""
+
+from import_graph import cycles, import_graph
+
+GRAPH = import_graph()
+
+
+def _imports(module: str) -> set[str]:
+    return {target for target in GRAPH[module] if target.startswith("netspectra")}
+
+
+def test_the_import_graph_has_no_cycle():
+    assert cycles(GRAPH) == []
+
+
+def test_scale_holds_executors_only():
+    for module in (m for m in GRAPH if m.startswith("netspectra.scale")):
+        assert _imports(module) <= {"netspectra.errors"} | {m for m in GRAPH if m.startswith("netspectra.scale")}, module
+
+
+def test_no_command_imports_another():
+    commands = {m for m in GRAPH if m.startswith("netspectra.commands.")} - {"netspectra.commands.common"}
+    for module in commands:
+        assert not _imports(module) & commands, module
+
+
+def test_only_the_pipeline_builds_layer_rows():
+    """``analyze.py`` is the one module that turns weights into LayerReports (diagnose builds them for it)."""
+    builders = {"netspectra.diagnose.layer", "netspectra.diagnose.tail"}
+    users = {m for m in GRAPH if _imports(m) & builders}
+    assert users <= {"netspectra.analyze", "netspectra.diagnose.tail"}, users
+
+
+def test_the_math_does_no_io():
+    """``rmt/`` holds pure functions of arrays: it imports only the math below it (linalg) and errors."""
+    for module in (m for m in GRAPH if m.startswith("netspectra.rmt")):
+        assert all(t.startswith(("netspectra.rmt", "netspectra.linalg")) or t == "netspectra.errors" for t in _imports(module)), module
