@@ -14,21 +14,20 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from netspectra.diagnose.layer import analyze_spectrum, failed_layer
 from netspectra.diagnose.model import ModelReport
-from netspectra.diagnose.options import AnalysisOptions
 from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix, select_weight_matrices
-from netspectra.linalg import SpectrumOptions, compute_spectrum
+from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
-from netspectra.spec import AnalysisSpec
+from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
 _SMALLEST_ENTRY = float(np.sqrt(np.finfo(np.float64).tiny))
@@ -108,17 +107,10 @@ def iter_analyze(
     progress: ProgressCallback | None = None,
     workers: int | None = None,
     executor: str | Executor = "local",
-    include: str | None = None,
-    exclude: str | None = None,
-    min_dim: int | None = None,
-    max_dim: int | None = None,
-    options: AnalysisOptions | None = None,
-    backend: str | None = None,
-    tail_only: int | None = None,
+    **keywords: Unpack[SpecKeywords],
 ) -> Iterator[LayerReport]:
     """Yield one :class:`LayerReport` per weight matrix of ``source``, in model order (see :func:`analyze`)."""
-    spec = AnalysisSpec.resolve(spec, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim,
-                                options=options, backend=backend, tail_only=tail_only)  # fmt: skip
+    spec = AnalysisSpec.resolve(spec, **keywords)
     weights = list_weights(source, spec)
     reports = analyze_weights(weights, spec, executor=executor, workers=workers)
     for done, (weight, report) in enumerate(zip(weights, reports), start=1):
@@ -134,13 +126,7 @@ def analyze(
     progress: ProgressCallback | None = None,
     workers: int | None = None,
     executor: str | Executor = "local",
-    include: str | None = None,
-    exclude: str | None = None,
-    min_dim: int | None = None,
-    max_dim: int | None = None,
-    options: AnalysisOptions | None = None,
-    backend: str | None = None,
-    tail_only: int | None = None,
+    **keywords: Unpack[SpecKeywords],
 ) -> ModelReport:
     """Analyze every weight matrix of a model with random matrix theory, using no data.
 
@@ -151,8 +137,7 @@ def analyze(
         a PyTorch .pt/.bin state dict (read without running code), an .npz/.npy file, an ONNX file,
         or a live ``torch.nn.Module``.
     spec : AnalysisSpec, optional
-        Layer selection, fit and spectrum options; or give them as the keywords below
-        (:meth:`AnalysisSpec.of`), not both.
+        Layer selection, fit and spectrum options; or give them as ``**keywords`` (below), not both.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each layer.
     workers : int, optional
@@ -162,18 +147,10 @@ def analyze(
         ``local`` (default): one layer after the other in this process; ``process``: a pool of worker
         processes; ``dask``: a local Dask cluster, or pass a :class:`netspectra.scale.DaskExecutor`
         connected to a scheduler.  Rows come back in model order whichever runs them.
-    include, exclude : str, optional
-        Regular expressions searched in the tensor names.
-    min_dim, max_dim : int, optional
-        Keep matrices whose smaller dimension is >= ``min_dim`` (default 1) and larger dimension
-        <= ``max_dim``.
-    options : AnalysisOptions, optional
-        Fit settings.
-    backend : {"auto", "dense", "torch", "lanczos", "randomized"}, optional
-        Eigenvalue backend (:func:`netspectra.linalg.choose_backend`).
-    tail_only : int, optional
-        Fit the power law on the top K eigenvalues of each layer only (Lanczos for large layers); bulk
-        metrics are then NaN (:mod:`netspectra.diagnose.tail`).
+    **keywords
+        The spec as keywords instead (:class:`~netspectra.spec.SpecKeywords`): ``include``, ``exclude``
+        (regular expressions on tensor names), ``min_dim``, ``max_dim``, ``options`` (fit settings),
+        ``backend`` and ``tail_only`` (top-K tail fits; bulk metrics then NaN).
 
     Returns
     -------
@@ -181,9 +158,7 @@ def analyze(
         ``.layers`` (one :class:`LayerReport` per matrix), ``.summary`` and ``.to_frame()``.
     """
     layers = tuple(
-        iter_analyze(source, spec, progress=progress, workers=workers, executor=executor, include=include,
-                     exclude=exclude, min_dim=min_dim, max_dim=max_dim, options=options, backend=backend,
-                     tail_only=tail_only)  # fmt: skip
+        iter_analyze(source, spec, progress=progress, workers=workers, executor=executor, **keywords)
     )
     return ModelReport(source=AnalysisSpec.describe(source), layers=layers)
 
@@ -195,12 +170,7 @@ def analyze_many(
     executor: str | Executor = "local",
     workers: int | None = None,
     progress: ProgressCallback | None = None,
-    include: str | None = None,
-    exclude: str | None = None,
-    min_dim: int | None = None,
-    max_dim: int | None = None,
-    options: AnalysisOptions | None = None,
-    spectrum_options: SpectrumOptions | None = None,
+    **keywords: Unpack[SpecKeywords],
 ) -> list[ModelReport]:
     """Analyze several models; their layers form one task stream, so no worker idles between models.
 
@@ -209,8 +179,7 @@ def analyze_many(
     sources : sequence of paths (or modules)
         Anything :func:`analyze` accepts.  On a remote Dask cluster, paths must be visible to every worker.
     spec : AnalysisSpec, optional
-        As in :func:`analyze`; or the keywords ``include`` ... ``spectrum_options`` (backend and
-        ``tail_only``), not both.
+        As in :func:`analyze`; or its keywords (:class:`~netspectra.spec.SpecKeywords`), not both.
     executor : {"local", "process", "dask"} or Executor
         Where the layers run; an :class:`~netspectra.scale.Executor` object (e.g. a
         :class:`~netspectra.scale.DaskExecutor` connected to a scheduler) is used as it is, not closed.
@@ -224,8 +193,7 @@ def analyze_many(
     list of ModelReport
         One per source, in order, each identical to ``analyze(source, spec)``.
     """
-    spec = AnalysisSpec.resolve(spec, include=include, exclude=exclude, min_dim=min_dim, max_dim=max_dim,
-                                options=options, spectrum_options=spectrum_options)  # fmt: skip
+    spec = AnalysisSpec.resolve(spec, **keywords)
     weights: list[WeightMatrix] = []
     owner: list[int] = []
     for index, source in enumerate(sources):

@@ -11,12 +11,40 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io.selection import LayerSelection
 from netspectra.linalg import SpectrumOptions
+
+
+class SpecKeywords(TypedDict, total=False):
+    """The keyword form of an :class:`AnalysisSpec`, accepted by every entry point instead of ``spec``.
+
+    include, exclude : str
+        Regular expressions searched in the tensor names: analyze only matching / skip matching tensors.
+    min_dim, max_dim : int
+        Keep matrices whose smaller dimension is >= ``min_dim`` (default 1) and larger one <= ``max_dim``.
+    options : AnalysisOptions
+        Fit settings.
+    backend : {"auto", "dense", "torch", "lanczos", "randomized"}
+        Eigenvalue backend (:func:`netspectra.linalg.choose_backend`).
+    tail_only : int
+        Fit the power law on the top K eigenvalues of each layer only (:mod:`netspectra.diagnose.tail`).
+    spectrum_options : SpectrumOptions
+        ``backend`` and ``tail_only`` as one object (not together with them).
+    """
+
+    include: str | None
+    exclude: str | None
+    min_dim: int | None
+    max_dim: int | None
+    options: AnalysisOptions | None
+    backend: str | None
+    tail_only: int | None
+    spectrum_options: SpectrumOptions | None
+
 
 #: Settings that joined a run's identity after stores existed: they enter it only when they differ
 #: from their defaults, so that runs stored before keep their identity.
@@ -42,28 +70,31 @@ class AnalysisSpec:
     spectrum: SpectrumOptions = SpectrumOptions()
 
     @classmethod
-    def of(
-        cls,
-        *,
-        include: str | None = None,
-        exclude: str | None = None,
-        min_dim: int | None = None,
-        max_dim: int | None = None,
-        options: AnalysisOptions | None = None,
-        backend: str | None = None,
-        tail_only: int | None = None,
-        spectrum_options: SpectrumOptions | None = None,
-    ) -> AnalysisSpec:
-        """The spec of the keyword arguments of the entry points (None: the default)."""
-        if spectrum_options is not None and (backend is not None or tail_only is not None):
+    def of(cls, **keywords: Unpack[SpecKeywords]) -> AnalysisSpec:
+        """The spec of the keyword arguments of the entry points (:class:`SpecKeywords`; None: the default).
+
+        Raises
+        ------
+        TypeError
+            A keyword that is not one of :class:`SpecKeywords`.
+        UsageError
+            Invalid values, or ``spectrum_options`` together with ``backend``/``tail_only``.
+        """
+        unknown = sorted(set(keywords) - set(SpecKeywords.__annotations__))
+        if unknown:
+            raise TypeError(f"unexpected keyword argument {unknown[0]!r}")
+        get = keywords.get
+        spectrum_options = get("spectrum_options")
+        if spectrum_options is not None and (get("backend") is not None or get("tail_only") is not None):
             raise UsageError("give spectrum_options or backend/tail_only, not both")
-        selection = LayerSelection(include=include, exclude=exclude, max_dim=max_dim,
+        min_dim = get("min_dim")
+        selection = LayerSelection(include=get("include"), exclude=get("exclude"), max_dim=get("max_dim"),
                                    min_dim=LayerSelection.min_dim if min_dim is None else min_dim)  # fmt: skip
-        spectrum = spectrum_options or SpectrumOptions(backend=backend or "auto", tail_only=tail_only)
-        return cls(selection=selection, fit=options or AnalysisOptions(), spectrum=spectrum)
+        spectrum = spectrum_options or SpectrumOptions(backend=get("backend") or "auto", tail_only=get("tail_only"))
+        return cls(selection=selection, fit=get("options") or AnalysisOptions(), spectrum=spectrum)
 
     @classmethod
-    def resolve(cls, spec: AnalysisSpec | None, **keywords: Any) -> AnalysisSpec:
+    def resolve(cls, spec: AnalysisSpec | None, **keywords: Unpack[SpecKeywords]) -> AnalysisSpec:
         """``spec`` itself, or the spec of the keyword arguments (:meth:`of`); both at once is an error."""
         if spec is None:
             return cls.of(**keywords)

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from netspectra.diagnose.depth import DepthColumns, depth_metrics
+from netspectra.diagnose.depth import depth_metrics
 from netspectra.diagnose.phase import PHASES
-from netspectra.diagnose.row import DEPTH_GROUPS, GROUPS
+from netspectra.diagnose.row import GROUP_PATHS, DepthColumns, LayerReport
 from netspectra.linalg import compute_spectrum, compute_top_spectrum
 from netspectra.rmt.powerlaw import fit_power_law
 from netspectra.rmt.spikes import cos2_left, cos2_right
@@ -37,13 +37,16 @@ def _depth(stack: np.ndarray, with_fit: bool = True, seed: int = 0) -> dict[str,
     return _flat(depth_metrics(spectrum, stack, fit, seed=seed))
 
 
+DEPTH_PATHS = [path for path in GROUP_PATHS if path[0] == "depth"]
+DEPTH_COLUMNS = tuple(name for path in DEPTH_PATHS for name in GROUP_PATHS[path].column_types())
+
+
 def _flat(depth: DepthColumns) -> dict[str, object]:
-    """The depth columns of one layer as one dict, in column order."""
-    assert tuple(depth.groups()) == DEPTH_GROUPS
-    return {name: value for group in depth.groups().values() for name, value in group.to_columns().items()}
-
-
-DEPTH_COLUMNS = tuple(name for group in DEPTH_GROUPS for name in GROUPS[group].column_types())
+    """The depth columns of one layer as one dict, in column order (as a row of the layer table has them)."""
+    row = LayerReport.from_columns({"name": "w", "layer_index": 0, "kind": "linear", "N": 1, "M": 1, "Q": 1.0,
+                                    "num_matrices": 1, "num_evals": 1})
+    row = LayerReport(row.identity, depth=depth)
+    return {name: value for path in DEPTH_PATHS for name, value in row.group(path).to_dict().items()}
 
 
 def _check_row(row: dict[str, object]) -> None:

@@ -22,18 +22,19 @@ fails, gets NaN for the bulk quantities.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from netspectra.diagnose.row import LayerReport
 from netspectra.rmt.mp_bulk import fit_mp_bulk
 from netspectra.rmt.spacing import level_spacing
+from netspectra.tabular import TableRow
 
 #: The tracked quantities, in column order.
 TRACKED_METRICS = ("alpha", "sigma2", "area", "tail_weight", "num_spikes", "spacing_ratio")
 
 
 @dataclass(frozen=True)
-class TrackPoint:
+class TrackPoint(TableRow):
     """The tracked quantities of one layer at one step (a row of the long-format track table)."""
 
     step: int
@@ -47,14 +48,6 @@ class TrackPoint:
     tail_weight: float
     num_spikes: int
     spacing_ratio: float
-
-    @classmethod
-    def columns(cls) -> list[str]:
-        """Column order of the track table: step, layer, layer_index, N, M, then the metrics."""
-        return [f.name for f in fields(cls)]
-
-    def to_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.columns()}
 
 
 def track_point(layer: LayerReport, step: int, *, level: float = 0.95, min_evals: int = 20) -> TrackPoint:

@@ -7,7 +7,7 @@ each, as :func:`netspectra.analyze` would) and their difference is decomposed on
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Unpack
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from netspectra.compare.result import ChangeThresholds, ModelComparison, compare
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix
-from netspectra.spec import AnalysisSpec
+from netspectra.spec import AnalysisSpec, SpecKeywords
 
 
 def compare_models(
@@ -28,7 +28,7 @@ def compare_models(
     *,
     thresholds: ChangeThresholds = ChangeThresholds(),
     progress: ProgressCallback | None = None,
-    **keywords: Any,
+    **keywords: Unpack[SpecKeywords],
 ) -> ModelComparison:
     """Compare checkpoint ``b`` against ``a`` (deltas are B - A).
 

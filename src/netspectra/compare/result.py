@@ -17,12 +17,13 @@ Identical weights give exactly zero deltas and are never flagged.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from netspectra.compare.diff import DiffSpectrum
 from netspectra.compare.matching import Unmatched
 from netspectra.diagnose.row import LayerReport
+from netspectra.tabular import TableRow
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -40,7 +41,7 @@ class ChangeThresholds:
 
 
 @dataclass(frozen=True)
-class LayerComparison:
+class LayerComparison(TableRow):
     """One matched layer: A's and B's metrics, their deltas (B - A) and the spectrum of W_B - W_A."""
 
     name_a: str
@@ -69,14 +70,6 @@ class LayerComparison:
     reasons: str
     phase_a: str = ""
     phase_b: str = ""
-
-    @classmethod
-    def columns(cls) -> list[str]:
-        """Column order of :meth:`ModelComparison.to_frame`."""
-        return [f.name for f in fields(cls)]
-
-    def to_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.columns()}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from netspectra.analyze import analyze
 from netspectra.compare.checkpoints import find_checkpoints
@@ -19,7 +19,7 @@ from netspectra.compare.dynamics import TrackPoint, track_point
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.report.export import atomic_write
-from netspectra.spec import AnalysisSpec
+from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store import Store, analyze_into_store
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def track_checkpoints(
     *,
     store: Store | None = None,
     progress: CheckpointProgress | None = None,
-    **keywords: Any,
+    **keywords: Unpack[SpecKeywords],
 ) -> Trajectory:
     """Track spectra over checkpoint files or directories (or one directory of them), in step order.
 
@@ -131,7 +131,7 @@ class SpectraTracker:
         *,
         label: str | None = None,
         spec: AnalysisSpec | None = None,
-        **keywords: Any,
+        **keywords: Unpack[SpecKeywords],
     ) -> None:
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"every must be a positive integer, got {every!r}")

@@ -29,7 +29,6 @@ from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCom
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
-from netspectra.io.safetensors_file import SafetensorsLoader
 
 #: Layer kinds whose matrices are compressed.
 COMPRESSIBLE_KINDS = ("linear", "embedding", "attention_q", "attention_k", "attention_v")
@@ -127,7 +126,7 @@ def compress_model(
                     if progress is not None:
                         progress(done, len(todo), record.name)
                 if reason is not None:
-                    _copy(writer, record)
+                    writer.add_unchanged(record)
                     shape = tuple(record.shape)
                     copied.append(CopiedTensor(record.name, shape, record.dtype, math.prod(shape), reason))
             writer.commit()
@@ -176,15 +175,6 @@ def _copy_reason(record: TensorRecord, weights: dict[str, WeightMatrix], skipped
     if record.dtype not in COMPRESSIBLE_DTYPES:
         return f"{record.dtype} tensor"
     return None
-
-
-def _copy(writer: SafetensorsWriter, record: TensorRecord) -> None:
-    loader = record.load
-    if isinstance(loader, SafetensorsLoader):  # bit-exact copy of the stored bytes, streamed
-        e = loader.entry
-        writer.add_file_range(record.name, e.dtype, e.shape, loader.path, e.start, e.end)
-    else:
-        writer.add_array(record.name, record.load_required(), record.dtype)
 
 
 def _metadata(src: ModelSource, method: Method, shrink: str, factored: bool) -> dict[str, str]:

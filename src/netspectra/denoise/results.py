@@ -28,13 +28,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
 import pandas as pd
 
+from netspectra.tabular import TableRow
+
 
 @dataclass(frozen=True)
-class LayerCompression:
+class LayerCompression(TableRow):
     """One compressed matrix; see the module docstring for the columns."""
 
     name: str
@@ -63,18 +65,9 @@ class LayerCompression:
     signal_rel_error: float = math.nan
     warning: str = ""
 
-    def to_dict(self) -> dict[str, object]:
-        """The row as a plain dict, keys in column order."""
-        return asdict(self)
-
-    @classmethod
-    def columns(cls) -> list[str]:
-        """Stable column order."""
-        return [f.name for f in fields(cls)]
-
 
 @dataclass(frozen=True)
-class CopiedTensor:
+class CopiedTensor(TableRow):
     """A tensor written unchanged, with the reason (1-D, conv kernel, fused QKV, integer dtype, NaN, ...)."""
 
     name: str
@@ -82,9 +75,6 @@ class CopiedTensor:
     dtype: str
     params: int
     reason: str
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)

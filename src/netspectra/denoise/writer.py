@@ -29,7 +29,8 @@ from typing import BinaryIO
 import numpy as np
 
 from netspectra.denoise.encoding import encode
-from netspectra.io import dtypes
+from netspectra.io import TensorRecord, dtypes
+from netspectra.io.safetensors_file import SafetensorsLoader
 
 _CHUNK = 1 << 20
 
@@ -82,6 +83,15 @@ class SafetensorsWriter:
         """Encode ``values`` (any float/int array) in the stored dtype ``dtype`` and append it."""
         raw = np.ascontiguousarray(encode(values, dtype))
         self._append(name, dtype, tuple(int(d) for d in np.shape(values)), raw.reshape(-1).view(np.uint8))
+
+    def add_unchanged(self, record: TensorRecord) -> None:
+        """Append ``record`` as it is stored: its bytes streamed when it comes from a safetensors file."""
+        loader = record.load
+        if isinstance(loader, SafetensorsLoader):  # bit-exact copy of the stored bytes
+            e = loader.entry
+            self.add_file_range(record.name, e.dtype, e.shape, loader.path, e.start, e.end)
+        else:
+            self.add_array(record.name, record.load_required(), record.dtype)
 
     def add_file_range(self, name: str, dtype: str, shape: tuple[int, ...], source: Path, start: int, end: int) -> None:
         """Append bytes [start, end) of ``source`` unchanged (a tensor copied bit for bit), in chunks.

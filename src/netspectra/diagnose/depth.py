@@ -15,7 +15,6 @@ Column meanings and formulas: README ("RMT-depth columns").
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields
 from typing import TypeVar
 
 import numpy as np
@@ -24,7 +23,7 @@ from scipy.sparse.linalg import ArpackError
 from netspectra.diagnose.phase import classify_phase
 from netspectra.diagnose.row import (
     BulkColumns,
-    ColumnGroup,
+    DepthColumns,
     HTMPColumns,
     PhaseColumns,
     SpacingColumns,
@@ -46,24 +45,6 @@ T = TypeVar("T")
 
 #: Failures a fit may raise on a degenerate but valid spectrum; they turn its columns into NaN.
 _FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, ArpackError)
-
-
-@dataclass(frozen=True)
-class DepthColumns:
-    """The depth column groups of one layer, named as the :class:`~netspectra.diagnose.row.LayerReport`
-    attributes that hold them (:data:`~netspectra.diagnose.row.DEPTH_GROUPS`)."""
-
-    phase_columns: PhaseColumns = PhaseColumns()
-    bulk: BulkColumns = BulkColumns()
-    spikes: SpikeColumns = SpikeColumns()
-    htmp: HTMPColumns = HTMPColumns()
-    spacing: SpacingColumns = SpacingColumns()
-    tail_tests: TailTestColumns = TailTestColumns()
-    trap: TrapColumns = TrapColumns()
-
-    def groups(self) -> dict[str, ColumnGroup]:
-        """Each group by the :class:`~netspectra.diagnose.row.LayerReport` attribute that holds it."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def depth_metrics(

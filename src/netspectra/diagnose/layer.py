@@ -13,9 +13,10 @@ import math
 import numpy as np
 
 from netspectra.diagnose import metrics
-from netspectra.diagnose.depth import DepthColumns, depth_metrics
+from netspectra.diagnose.depth import depth_metrics
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.diagnose.row import (
+    DepthColumns,
     LayerIdentity,
     LayerReport,
     MPColumns,
@@ -97,7 +98,7 @@ def analyze_spectrum(
         power_law=power_law_columns(fit),
         ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, scale,
                       log_alpha_norm=_log10_power_sum(nonzero * scale, fit.alpha) if fit else math.nan),
-        **depth.groups(),
+        depth=depth,
         outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=tuple(warnings)),
         eigenvalues=evals,
     )

@@ -6,10 +6,11 @@ unnormalised eigenvalues s_i^2 (times k/2 for a Conv2D kernel with k spatial pos
 compare with the published results (Martin, Peng & Mahoney, Nat. Commun. 12:4122, 2021).  Column
 meanings: README ("Columns").
 
-A :class:`LayerReport` holds one instance of each group in :data:`GROUPS` order, which is the column
-order of the table, CSV, Parquet, JSON and the results store.  Its columns read as attributes
-(``layer.alpha``, ``layer.mp_area``); warnings are a tuple of labels (``layer.warnings``), joined into
-the ``warning`` column with ``"; "`` only where rows leave the library (:meth:`LayerReport.to_dict`).
+A :class:`LayerReport` holds one instance of each group, the RMT-depth groups inside its
+:class:`DepthColumns`; their order is the column order of the table, CSV, Parquet, JSON and the results
+store.  Its columns read as attributes (``layer.alpha``, ``layer.mp_area``); warnings are a tuple of labels
+(``layer.warnings``), joined into the ``warning`` column with ``"; "`` only where rows leave the library
+(:meth:`LayerReport.to_dict`).
 """
 
 from __future__ import annotations
@@ -20,22 +21,20 @@ from typing import Any
 
 import numpy as np
 
+from netspectra.tabular import TableRow
+
 #: Separator of the labels in the ``warning`` column.
 WARNING_SEPARATOR = "; "
 
 
 @dataclass(frozen=True)
-class ColumnGroup:
+class ColumnGroup(TableRow):
     """Base of the column groups: a frozen dataclass whose fields are columns."""
 
     @classmethod
     def column_types(cls) -> dict[str, str]:
         """Column name -> annotation (``"int"``, ``"float"``, ``"str"``, ``"bool | None"``)."""
         return {f.name: str(f.type) for f in fields(cls)}
-
-    def to_columns(self) -> dict[str, object]:
-        """The group's columns as a dict, in field order."""
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     @classmethod
     def from_columns(cls, values: dict[str, Any]) -> ColumnGroup:
@@ -188,7 +187,7 @@ class OutcomeColumns(ColumnGroup):
     def column_types(cls) -> dict[str, str]:
         return {"dtype": "str", "status": "str", "warning": "str"}
 
-    def to_columns(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, object]:
         return {"dtype": self.dtype, "status": self.status, "warning": WARNING_SEPARATOR.join(self.warnings)}
 
     @classmethod
@@ -198,33 +197,39 @@ class OutcomeColumns(ColumnGroup):
                    warnings=tuple(warning.split(WARNING_SEPARATOR)) if warning else ())  # fmt: skip
 
 
-#: The groups of a row, in column order: attribute name of the group -> its type.
-GROUPS: dict[str, type[ColumnGroup]] = {
-    "identity": LayerIdentity,
-    "norms": NormColumns,
-    "mp": MPColumns,
-    "power_law": PowerLawColumns,
-    "ww": WWColumns,
-    "phase_columns": PhaseColumns,
-    "bulk": BulkColumns,
-    "spikes": SpikeColumns,
-    "htmp": HTMPColumns,
-    "spacing": SpacingColumns,
-    "tail_tests": TailTestColumns,
-    "trap": TrapColumns,
-    "outcome": OutcomeColumns,
-}
-#: The RMT-depth groups (:mod:`netspectra.diagnose.depth`), filled only with ``AnalysisOptions.depth``.
-DEPTH_GROUPS = ("phase_columns", "bulk", "spikes", "htmp", "spacing", "tail_tests", "trap")
+@dataclass(frozen=True)
+class DepthColumns:
+    """The RMT-depth groups of a row (:mod:`netspectra.diagnose.depth`); all NaN/empty without depth analysis."""
 
-#: Column name -> the group attribute that holds it.
-_GROUP_OF: dict[str, str] = {column: group for group, cls in GROUPS.items() for column in cls.column_types()}
-_GROUP_OF["warnings"] = "outcome"
+    phase_columns: PhaseColumns = PhaseColumns()
+    bulk: BulkColumns = BulkColumns()
+    spikes: SpikeColumns = SpikeColumns()
+    htmp: HTMPColumns = HTMPColumns()
+    spacing: SpacingColumns = SpacingColumns()
+    tail_tests: TailTestColumns = TailTestColumns()
+    trap: TrapColumns = TrapColumns()
+
+
+#: Where each group of a row sits: its path of attributes from the row, in column order.
+GROUP_PATHS: dict[tuple[str, ...], type[ColumnGroup]] = {
+    ("identity",): LayerIdentity,
+    ("norms",): NormColumns,
+    ("mp",): MPColumns,
+    ("power_law",): PowerLawColumns,
+    ("ww",): WWColumns,
+    **{("depth", f.name): f.default.__class__ for f in fields(DepthColumns)},
+    ("outcome",): OutcomeColumns,
+}
+
+#: Column name (and ``warnings``) -> the path of the group that holds it.
+_PATH_OF: dict[str, tuple[str, ...]] = {
+    column: path for path, kind in GROUP_PATHS.items() for column in [*kind.column_types(), *(f.name for f in fields(kind))]
+}
 
 
 @dataclass(frozen=True)
 class LayerReport:
-    """All metrics of one weight matrix: one :class:`ColumnGroup` per concern (:data:`GROUPS`).
+    """All metrics of one weight matrix: one :class:`ColumnGroup` per concern (:data:`GROUP_PATHS`).
 
     Every column reads as an attribute (``layer.alpha``); ``layer.warnings`` is the tuple of labels
     and ``layer.warning`` their ``"; "``-joined column.  ``eigenvalues`` (of W^T W / N, ascending) are
@@ -236,22 +241,23 @@ class LayerReport:
     mp: MPColumns = MPColumns()
     power_law: PowerLawColumns = PowerLawColumns()
     ww: WWColumns = WWColumns()
-    phase_columns: PhaseColumns = PhaseColumns()
-    bulk: BulkColumns = BulkColumns()
-    spikes: SpikeColumns = SpikeColumns()
-    htmp: HTMPColumns = HTMPColumns()
-    spacing: SpacingColumns = SpacingColumns()
-    tail_tests: TailTestColumns = TailTestColumns()
-    trap: TrapColumns = TrapColumns()
+    depth: DepthColumns = DepthColumns()
     outcome: OutcomeColumns = OutcomeColumns()
     eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __getattr__(self, name: str) -> Any:
         """A column of one of the groups (called only for names that are not attributes of the row)."""
-        group = _GROUP_OF.get(name)
-        if group is None:
+        path = _PATH_OF.get(name)
+        if path is None:
             raise AttributeError(f"{type(self).__name__} has no column {name!r}")
-        return getattr(object.__getattribute__(self, group), name)
+        return getattr(self.group(path), name)
+
+    def group(self, path: tuple[str, ...]) -> ColumnGroup:
+        """The group at ``path`` (a key of :data:`GROUP_PATHS`)."""
+        node: Any = self
+        for attribute in path:
+            node = object.__getattribute__(node, attribute)
+        return node
 
     @property
     def warning(self) -> str:
@@ -266,25 +272,34 @@ class LayerReport:
     def to_dict(self) -> dict[str, object]:
         """The row as a plain dict, keys in column order (without the eigenvalues)."""
         out: dict[str, object] = {}
-        for group in GROUPS:
-            out.update(getattr(self, group).to_columns())
+        for path in GROUP_PATHS:
+            out.update(self.group(path).to_dict())
         return out
 
     @classmethod
     def from_columns(cls, values: dict[str, Any], eigenvalues: np.ndarray | None = None) -> LayerReport:
         """The row of a dict of columns (as :meth:`to_dict` writes them, e.g. read back from the store)."""
-        groups = {group: kind.from_columns(values) for group, kind in GROUPS.items()}
-        return cls(**groups, eigenvalues=eigenvalues)  # type: ignore[arg-type]
+        groups = {path: kind.from_columns(values) for path, kind in GROUP_PATHS.items()}
+        depth = DepthColumns(**{path[1]: group for path, group in groups.items() if path[0] == "depth"})
+        top = {path[0]: group for path, group in groups.items() if len(path) == 1}
+        return cls(**top, depth=depth, eigenvalues=eigenvalues)  # type: ignore[arg-type]
 
     def with_columns(self, **values: Any) -> LayerReport:
         """A copy with these columns replaced (``warnings=`` takes a tuple of labels)."""
-        changes: dict[str, dict[str, Any]] = {}
+        changes: dict[tuple[str, ...], dict[str, Any]] = {}
         for name, value in values.items():
-            group = _GROUP_OF.get(name)
-            if group is None or name == "warning":
-                raise TypeError(f"unknown column {name!r}" + (" (give warnings=(labels...))" if name == "warning" else ""))
-            changes.setdefault(group, {})[name] = value
-        return replace(self, **{group: replace(getattr(self, group), **v) for group, v in changes.items()})
+            if name not in _PATH_OF or name == "warning":
+                hint = " (give warnings=(labels...))" if name == "warning" else ""
+                raise TypeError(f"unknown column {name!r}{hint}")
+            changes.setdefault(_PATH_OF[name], {})[name] = value
+        top: dict[str, Any] = {}
+        depth: dict[str, Any] = {}
+        for path, new in changes.items():
+            group = replace(self.group(path), **new)
+            (depth if path[0] == "depth" else top)[path[-1]] = group
+        if depth:
+            top["depth"] = replace(self.depth, **depth)
+        return replace(self, **top)
 
     def with_warnings(self, *labels: str) -> LayerReport:
         """A copy with ``labels`` appended to the warnings."""
@@ -294,6 +309,6 @@ class LayerReport:
 def column_types() -> dict[str, str]:
     """Column name -> annotation of every column, in column order (the store's table layout)."""
     out: dict[str, str] = {}
-    for kind in GROUPS.values():
+    for kind in GROUP_PATHS.values():
         out.update(kind.column_types())
     return out

@@ -24,7 +24,7 @@ from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, is_matrix, l
 from netspectra.merge.config import MergeConfig, load_config
 from netspectra.merge.inputs import MergeError, ModelSet, open_models
 from netspectra.merge.layer import merge_layer
-from netspectra.merge.output import OutputDir, add_unchanged, check_output_dir
+from netspectra.merge.output import OutputDir, check_output_dir
 from netspectra.merge.results import CompatibilityReport, LayerCompatibility, LayerMerge, MergeResult
 
 #: Called after each tensor with (number done, total, name).
@@ -161,7 +161,7 @@ def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, config: Me
     shape = tuple(ref.shape)
     if ref.dtype not in COMPRESSIBLE_DTYPES:
         _check_equal(ms, name)
-        add_unchanged(writer, ref)
+        writer.add_unchanged(ref)
         reason = f"{ref.dtype} tensor, equal in every model"
         return LayerMerge(name, shape, ref.dtype, shard, "copy", reason, "", "", math.nan)
     plan = config.plan(name)

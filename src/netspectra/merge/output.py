@@ -16,8 +16,6 @@ from pathlib import Path
 
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import UsageError
-from netspectra.io import TensorRecord
-from netspectra.io.safetensors_file import SafetensorsLoader
 
 
 def check_output_dir(path: str | os.PathLike) -> Path:
@@ -65,13 +63,3 @@ class OutputDir:
         os.umask(umask)
         os.chmod(self.tmp, 0o777 & ~umask)
         os.replace(self.tmp, self.path)  # rename(2) also replaces an empty directory
-
-
-def add_unchanged(writer: SafetensorsWriter, record: TensorRecord) -> None:
-    """Write ``record`` as it is stored: its bytes copied when it comes from a safetensors file."""
-    loader = record.load
-    if isinstance(loader, SafetensorsLoader):
-        e = loader.entry
-        writer.add_file_range(record.name, e.dtype, e.shape, loader.path, e.start, e.end)
-    else:
-        writer.add_array(record.name, record.load_required(), record.dtype)

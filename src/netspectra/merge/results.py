@@ -37,9 +37,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import pandas as pd
+
+from netspectra.tabular import TableRow
 
 #: Verdict levels, in order of severity.
 VERDICTS = ("compatible", "caution", "incompatible")
@@ -58,7 +60,7 @@ def _finite(row: dict[str, object]) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
-class LayerCompatibility:
+class LayerCompatibility(TableRow):
     """Spectral compatibility of one 2-D layer across models; see the module docstring for columns."""
 
     name: str
@@ -78,13 +80,6 @@ class LayerCompatibility:
     overlap_chance: float
     interference: float
     reasons: str
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def columns(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
 
 
 @dataclass(frozen=True)
@@ -149,7 +144,7 @@ class CompatibilityReport:
 
 
 @dataclass(frozen=True)
-class LayerMerge:
+class LayerMerge(TableRow):
     """How one tensor was merged; see the module docstring for columns."""
 
     name: str
@@ -161,13 +156,6 @@ class LayerMerge:
     details: str
     verdict: str
     interference: float
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-    @classmethod
-    def columns(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from netspectra.analyze import ProgressCallback, Source, analyze_weights, list_weights
 from netspectra.diagnose.model import ModelReport
 from netspectra.io import WeightMatrix, content_hash, open_source
 from netspectra.scale.executor import Executor
-from netspectra.spec import AnalysisSpec
+from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store.db import ModelInfo, Store, StoreError
 
 #: Values of :attr:`StoredAnalysis.status`.
@@ -83,7 +83,7 @@ def analyze_into_store(
     label: str | None = None,
     workers: int | None = None,
     executor: str | Executor = "local",
-    **keywords: Any,
+    **keywords: Unpack[SpecKeywords],
 ) -> StoredAnalysis:
     """Analyze ``source`` like :func:`netspectra.analyze`, writing each layer to ``store`` as it is done.
 
