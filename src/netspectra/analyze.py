@@ -63,7 +63,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
     :func:`netspectra.diagnose.tail.analyze_tail`; ``spec.fit`` sets the fits.
     """
     try:
-        stack = weight.load()
+        stack = weight.load(native=True)  # float32 for F32/F16/BF16/F8: the Gram is accumulated in float64
         check_matrices(stack)
     except MatrixError as exc:
         return failed_layer(
@@ -72,9 +72,9 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         )
     where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=spec.fit)
     if spec.spectrum.tail_only is not None:
-        report = analyze_tail(stack, spectrum_options=spec.spectrum, **where)
+        report = analyze_tail(np.asarray(stack, dtype=np.float64), spectrum_options=spec.spectrum, **where)
     else:
-        report = analyze_spectrum(compute_spectrum(stack, spec.spectrum), stack=stack, **where)
+        report = analyze_spectrum(compute_spectrum(stack, spec.spectrum, checked=True), stack=stack, **where)
     return report.with_warnings(*weight.notes) if weight.notes else report
 
 

@@ -22,7 +22,7 @@ def _one_blas_thread():
         yield
 
 
-def _depth(stack: np.ndarray, with_fit: bool = True, seed: int = 0) -> dict[str, object]:
+def _depth(stack: np.ndarray, with_fit: bool = True) -> dict[str, object]:
     stack = stack if stack.ndim == 3 else stack[None]
     spectrum = compute_spectrum(stack)
     nonzero = spectrum.eigenvalues[spectrum.eigenvalues > spectrum.zero_tolerance]
@@ -34,7 +34,7 @@ def _depth(stack: np.ndarray, with_fit: bool = True, seed: int = 0) -> dict[str,
                 fit = fit_power_law(nonzero)
             except ValueError:
                 fit = None
-    return _flat(depth_metrics(spectrum, stack, fit, seed=seed))
+    return _flat(depth_metrics(spectrum, stack, fit))
 
 
 DEPTH_PATHS = [path for path in GROUP_PATHS if path[0] == "depth"]
@@ -136,9 +136,9 @@ def test_degenerate_layers_never_raise(kind):
         assert math.isnan(row["mp_width"]) and math.isnan(row["kappa_htmp"])
 
 
-def test_seed_is_reproducible():
+def test_columns_are_reproducible():
     w = np.random.default_rng(6).standard_normal((300, 150))
-    first, second = _depth(w, seed=4), _depth(w, seed=4)
+    first, second = _depth(w), _depth(w)
     assert [repr(v) for v in first.values()] == [repr(v) for v in second.values()]  # NaN-safe comparison
 
 

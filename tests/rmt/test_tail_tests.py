@@ -57,19 +57,47 @@ def test_alternative_densities_are_normalised():
     mpmath = pytest.importorskip("mpmath")
     cases = [(2.5, 0.3), (0.5, 0.01), (-2.0, 3.0), (7.0, 50.0), (1.0, 1e-3), (0.5, 1e-12), (2.5, 1e-14)]
     cases.append((40.0, 1e-3))
-    log_i_at = lambda a, th: tt._cutoff_integral(a, th)[0]  # noqa: E731
     for alpha, theta in cases:
-        # I = e^theta theta^(alpha - 1) Gamma(1 - alpha, theta)
+        # I = int_0^inf exp(-(alpha - 1) t - theta (e^t - 1)) dt = e^theta theta^(alpha - 1) Gamma(1 - alpha, theta)
         exact = theta + (alpha - 1) * np.log(theta) + float(mpmath.log(mpmath.gammainc(1 - alpha, theta)))
-        log_i, d_alpha, d_theta = tt._cutoff_integral(alpha, theta)
+        log_i, mean, cov = tt._tilted_moments(alpha - 1.0, theta, tt._CUTOFF)
         assert log_i == pytest.approx(exact, abs=1e-9)
         step = 1e-6
+        log_i_at = lambda a, th: tt._tilted_moments(a - 1.0, th, tt._CUTOFF)[0]  # noqa: E731
         numeric_alpha = (log_i_at(alpha + step, theta) - log_i_at(alpha - step, theta)) / (2 * step)
-        assert d_alpha == pytest.approx(numeric_alpha, abs=1e-6)
+        assert -mean[0] == pytest.approx(numeric_alpha, abs=1e-6)  # d log I / d alpha = -E[t]
         if theta > 1e-6:
             up, down = log_i_at(alpha, theta * (1 + step)), log_i_at(alpha, theta * (1 - step))
-            numeric_theta = (up - down) / (2 * step * theta)
-            assert d_theta == pytest.approx(numeric_theta, rel=1e-5, abs=1e-6)
+            assert -mean[1] == pytest.approx((up - down) / (2 * step * theta), rel=1e-5, abs=1e-6)
+        assert np.all(np.linalg.eigvalsh(cov) >= 0)
+    for c, b in [(2.0, 1e-8), (-3.0, 0.5), (0.5, 4.0), (60.0, 1e-3)]:
+        # Z = int_0^inf exp(-c t - b t^2) dt = sqrt(pi / (4 b)) erfcx(c / (2 sqrt b))
+        closed = 0.5 * np.log(np.pi / (4 * b)) + np.log(special.erfcx(c / (2 * np.sqrt(b))))
+        assert tt._tilted_moments(c, b, tt._SQUARE)[0] == pytest.approx(closed, abs=1e-9)
+
+
+def test_newton_fit_is_the_maximum_likelihood():
+    """Both alternatives reach the maximum that a brute-force search over their usual parameters finds."""
+    rng = np.random.default_rng(3)
+    xmin = 1.0
+    tail = np.sort(_truncated_pareto(rng, 800))
+    alpha = 1.0 + tail.size / float(np.sum(np.log(tail / xmin)))
+    pl = tt.power_law_loglik(tail, xmin, alpha).sum()
+    (_, _), ll = tt.lognormal_loglik(tail, xmin, alpha)
+    lx = np.log(tail)
+
+    def lognormal_nll(p):
+        m, ls = p
+        s = np.exp(ls)
+        return -np.sum(-((lx - m) ** 2) / (2 * s * s) - lx - ls - 0.5 * np.log(2 * np.pi)
+                       - special.log_ndtr((m - np.log(xmin)) / s))
+
+    from scipy import optimize
+
+    brute = min((optimize.minimize(lognormal_nll, x0, method="Nelder-Mead",
+                                   options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+                 for x0 in [(0.0, 0.0), (lx.mean(), np.log(lx.std())), (-5.0, 1.5)]), key=lambda r: r.fun)
+    assert ll.sum() == pytest.approx(-brute.fun, abs=1e-7) and ll.sum() > pl
 
 
 def test_pareto_prefers_power_law_over_exponential():

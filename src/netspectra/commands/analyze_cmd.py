@@ -1,34 +1,36 @@
-"""``netspectra analyze``: per-layer RMT diagnostics of one model."""
+"""``netspectra analyze``: per-layer RMT diagnostics of one model.
+
+The analysis, the store and the tables are imported when the command runs, not when its parser is
+built: ``netspectra --help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from netspectra.analyze import analyze as analyze_model
 from netspectra.commands.common import (
     add_output_arguments,
     add_selection_arguments,
     check_outputs,
     print_json,
     progress_bar,
+    result_console,
     spec_of,
     write_outputs,
 )  # fmt: skip
-from netspectra.demo import demo_model_path
-from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
-from netspectra.linalg import BACKENDS
+from netspectra.linalg.choose import BACKENDS
 from netspectra.report.export import check_output_path, write_report
-from netspectra.report.table import print_report
-from netspectra.scale import EXECUTORS, make_executor
-from netspectra.spec import AnalysisSpec
-from netspectra.store import DEFAULT_STORE, analyze_into_store
+from netspectra.scale.executor import EXECUTORS
+from netspectra.store.db import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from netspectra.diagnose.model import ModelReport
+    from netspectra.spec import AnalysisSpec
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -62,6 +64,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.analyze import analyze as analyze_model
+    from netspectra.demo import demo_model_path
+    from netspectra.report.table import print_report
+
     if args.demo == bool(args.path):
         raise UsageError("give a model PATH or --demo (not both)")
     source = demo_model_path() if args.demo else args.path
@@ -82,10 +88,11 @@ def run(args: argparse.Namespace) -> int:
         print_json(report.to_dict())
     elif not quiet:
         print_report(report)
+        console = result_console()
         if args.output:
-            Console().print(f"wrote {args.output}")
+            console.print(f"wrote {args.output}")
         for line in written:
-            Console().print(f"wrote {line}", soft_wrap=True)
+            console.print(f"wrote {line}", soft_wrap=True)
     return 0
 
 
@@ -107,6 +114,8 @@ def _add_scale_arguments(p: argparse.ArgumentParser) -> None:
 
 def _executor(args: argparse.Namespace) -> tuple[Any, AbstractContextManager[object]]:
     """The executor of the scale options, and the context that holds a Dask client open."""
+    from netspectra.scale.executor import make_executor
+
     if args.scheduler:
         if args.executor not in (None, "dask") or args.workers:
             raise UsageError("--scheduler needs --executor dask, and takes the cluster's workers (no --workers)")
@@ -117,6 +126,10 @@ def _executor(args: argparse.Namespace) -> tuple[Any, AbstractContextManager[obj
 
 def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     """``analyze`` through the results store of ``--store``/``--resume``; says on stderr which run it used."""
+    from rich.console import Console
+
+    from netspectra.store.analyze import analyze_into_store
+
     path = args.store or DEFAULT_STORE
 
     def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:

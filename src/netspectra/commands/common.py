@@ -10,16 +10,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io.selection import LayerSelection
 from netspectra.report.export import PLOT_FORMATS
-from netspectra.spec import AnalysisSpec
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from netspectra.diagnose.model import ModelReport
+    from netspectra.spec import AnalysisSpec
 
 #: Console width when stdout is not a terminal (a file or a pipe): tables keep their natural width.
 PIPE_WIDTH = 200
@@ -49,6 +51,8 @@ def selection(args: argparse.Namespace) -> LayerSelection:
 
 def spec_of(args: argparse.Namespace, options: AnalysisOptions = AnalysisOptions(), **spectrum: object) -> AnalysisSpec:
     """The :class:`AnalysisSpec` of a command's selection arguments, fit options and spectrum options."""
+    from netspectra.spec import AnalysisSpec
+
     base = AnalysisSpec.of(options=options, **spectrum)  # type: ignore[arg-type]
     return AnalysisSpec(selection=selection(args), fit=base.fit, spectrum=base.spectrum)
 
@@ -60,6 +64,9 @@ def progress_bar(description: str = "", *, quiet: bool = False) -> Iterator[Adva
     if quiet:
         yield None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()) as bar:
         task = bar.add_task(description, total=None)
@@ -74,6 +81,8 @@ def print_json(obj: object) -> None:
 
 def result_console() -> Console:
     """The console of a command's tables: the terminal's width, or :data:`PIPE_WIDTH` when piped."""
+    from rich.console import Console
+
     return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
 
 
@@ -120,6 +129,8 @@ def write_outputs(report: ModelReport, html: str | None, plots: str | None, fmt:
     """
     if not (html or plots):
         return []
+    from rich.console import Console
+
     from netspectra.report.html import write_html
     from netspectra.report.render import figure_workers, write_plots
 

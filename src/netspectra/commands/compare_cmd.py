@@ -6,8 +6,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from netspectra.commands.common import (
     add_selection_arguments,
@@ -17,10 +16,14 @@ from netspectra.commands.common import (
     result_console,
     spec_of,
 )  # fmt: skip
-from netspectra.compare import ChangeThresholds, LayerComparison, ModelComparison, compare_models
+from netspectra.compare.result import ChangeThresholds
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
-from netspectra.report.table import short_name
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from netspectra.compare.result import LayerComparison, ModelComparison
 
 _RULES = (
     "A matched layer is flagged when ||W_B - W_A||_F / ||W_A||_F > rel_frobenius (weights), "
@@ -68,6 +71,8 @@ def parse_thresholds(items: list[str]) -> ChangeThresholds:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.compare.pair import compare_models
+
     output = check_output_path(args.output) if args.output else None
     thresholds = parse_thresholds(args.threshold)
     with progress_bar("comparing") as advance:
@@ -111,6 +116,8 @@ _NAME_WIDTH = 28
 
 def comparison_table(comparison: ModelComparison, width: int = 120) -> Table:
     """Rich table, one row per matched layer (flagged rows in yellow), as many columns as fit ``width``."""
+    from rich.table import Table
+
     table = Table(title=f"netspectra compare: {Path(comparison.source_a).name} -> {Path(comparison.source_b).name}",
                   header_style="bold")
     names = [_pair_name(c) for c in comparison.layers]
@@ -129,5 +136,7 @@ def comparison_table(comparison: ModelComparison, width: int = 120) -> Table:
 
 
 def _pair_name(c: LayerComparison) -> str:
+    from netspectra.report.table import short_name
+
     name = short_name(c.name_a, _NAME_WIDTH)
     return name if c.name_b == c.name_a else f"{name} ↔ {short_name(c.name_b, _NAME_WIDTH)}"

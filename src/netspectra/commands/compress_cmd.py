@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import math
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from netspectra.commands.common import add_selection_arguments, print_json, progress_bar, result_console
-from netspectra.denoise import SHRINK_KINDS, CompressionReport, compress_model, sidecar_path
-from netspectra.denoise.methods import Method
-from netspectra.denoise.model import DEFAULT_MIN_DIM
+from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from netspectra.denoise.results import CompressionReport
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,6 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.denoise.model import compress_model
+
     method = Method.parse(args.method)
     quiet = args.quiet or args.json
     with progress_bar("compressing", quiet=quiet) as advance:
@@ -57,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 def compression_table(report: CompressionReport) -> Table:
     """One row per compressed matrix: shape, rank kept, parameters, error and predicted overlaps."""
     title = f"netspectra compress: {report.source} -> {report.output} ({report.method}, shrink {report.shrink})"
+    from rich.table import Table
+
     table = Table(title=title, header_style="bold")
     table.add_column("layer", overflow="fold", min_width=16)
     for header in ("N", "M", "rank", "params", "params out", "rel err F", "pred cos² u/v"):
@@ -78,6 +84,8 @@ def compression_table(report: CompressionReport) -> Table:
 
 def totals_line(report: CompressionReport) -> str:
     """Totals: parameters before/after, compression ratio, and what was copied unchanged."""
+    from netspectra.denoise.factored import sidecar_path
+
     s = report.summary()
     lines = [
         f"{s['num_compressed']} matrices compressed, {s['num_copied']} tensors copied unchanged; "

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
 from netspectra.commands.common import VERDICT_STYLES, format_number, print_json, progress_bar, result_console
 from netspectra.errors import UsageError
-from netspectra.merge import DEFAULT_THRESHOLDS, CompatibilityReport, check_compatibility, load_config
 from netspectra.report.export import check_output_path, write_results
 
 if TYPE_CHECKING:
     import pandas as pd
+    from rich.table import Table
+
+    from netspectra.merge.results import CompatibilityReport
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.merge.compat import DEFAULT_THRESHOLDS
+    from netspectra.merge.config import load_config
+    from netspectra.merge.model import check_compatibility
+
     if args.config:
         if args.models or args.base:
             raise UsageError("give models (and --base) or --config, not both")
@@ -72,6 +76,8 @@ def flat_frame(report: CompatibilityReport) -> pd.DataFrame:
 def compatibility_table(report: CompatibilityReport) -> Table:
     """One row per layer: shape, verdict, the criteria and the reasons."""
     base = f" (base {report.base})" if report.base else ""
+    from rich.table import Table
+
     table = Table(title=f"netspectra merge-check: {', '.join(report.models)}{base}", header_style="bold")
     table.add_column("layer", overflow="fold", min_width=16)
     table.add_column("shape", justify="right")

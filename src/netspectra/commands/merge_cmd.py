@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import replace
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from netspectra.commands.common import VERDICT_STYLES, format_number, print_json, progress_bar, result_console
-from netspectra.merge import MergeResult, load_config, merge_models
-from netspectra.merge.config import parse_dtype
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from netspectra.merge.results import MergeResult
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +32,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.merge.config import load_config, parse_dtype
+    from netspectra.merge.model import merge_models
+
     config = load_config(args.config, check_paths=True)
     if args.dtype:
         config = replace(config, dtype=parse_dtype(args.dtype))
@@ -48,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 def merge_table(result: MergeResult) -> Table:
     """One row per tensor: shape, dtype, rule applied, why, details, verdict."""
     base = f" onto {result.base}" if result.base else ""
+    from rich.table import Table
+
     table = Table(title=f"netspectra merge ({result.method}): {', '.join(result.models)}{base}", header_style="bold")
     table.add_column("tensor", overflow="fold", min_width=16)
     table.add_column("shape", justify="right")

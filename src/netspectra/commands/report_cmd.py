@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
-
 from netspectra.commands.common import add_plot_arguments, check_outputs, write_outputs
 from netspectra.errors import UsageError
-from netspectra.store import DEFAULT_STORE, Store
+from netspectra.store.db import DEFAULT_STORE, Store
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     if not (args.output or args.plots):
         raise UsageError("nothing to write: give -o FILE.html and/or --plots DIR")
     check_outputs(args.output, args.plots)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from netspectra.commands.common import print_json, result_console
 from netspectra.report.export import check_output_path, write_report
-from netspectra.report.table import print_report
-from netspectra.store import DEFAULT_STORE, RunInfo, Store
+from netspectra.store.db import DEFAULT_STORE, RunInfo, Store
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -28,6 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.report.table import print_report
+
     if args.output:
         check_output_path(args.output)
     with Store(args.store, create=False) as store:
@@ -50,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
 
 def runs_table(runs: list[RunInfo], title: str) -> Table:
     """Rich table of runs, oldest first (interrupted runs in yellow)."""
+    from rich.table import Table
+
     table = Table(title=f"netspectra runs: {title}", header_style="bold")
     for header in ("id", "status", "started (UTC)", "layers", "step", "hash", "source"):
         table.add_column(header, justify="right" if header in ("id", "layers", "step") else "left",

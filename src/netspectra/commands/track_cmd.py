@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
 from netspectra.commands.common import (
     add_selection_arguments,
     format_number,
@@ -17,11 +15,12 @@ from netspectra.commands.common import (
     result_console,
     spec_of,
 )
-from netspectra.compare.checkpoints import find_checkpoints
 from netspectra.errors import UsageError
-from netspectra.store import DEFAULT_STORE, Store
+from netspectra.store.db import DEFAULT_STORE, Store
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from netspectra.compare.track import Trajectory
 
 
@@ -46,7 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netspectra.compare.track import track_checkpoints  # scipy.stats: imported only when tracking
+    from netspectra.compare.checkpoints import find_checkpoints
+    from netspectra.compare.track import track_checkpoints
 
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise UsageError(f"{args.output}: the track table is written as .csv")
@@ -85,6 +85,8 @@ def step_table(trajectory: Trajectory) -> Table:
     frame = trajectory.to_frame()
     means = frame.groupby("step")[list(TRACKED_METRICS)].mean()
     spikes = frame.groupby("step")["num_spikes"].sum()
+    from rich.table import Table
+
     table = Table(title=f"netspectra track: {frame['layer'].nunique()} layers, mean over layers", header_style="bold")
     for header in ("step", "alpha", "sigma2", "A", "tail 1-A", "spikes", "<r>"):
         table.add_column(header, justify="right")

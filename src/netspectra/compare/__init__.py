@@ -1,20 +1,13 @@
 """Compare two checkpoints layer by layer, and track spectra over many checkpoints or live training."""
 
-from netspectra.compare.diff import DiffSpectrum, difference_spectrum
-from netspectra.compare.matching import LayerMatch, Matching, Unmatched, match_layers
-from netspectra.compare.pair import compare_models
-from netspectra.compare.result import ChangeThresholds, LayerComparison, ModelComparison, compare_layer
+from netspectra._lazy import lazy_exports
 
-__all__ = [
-    "ChangeThresholds",
-    "DiffSpectrum",
-    "LayerComparison",
-    "LayerMatch",
-    "Matching",
-    "ModelComparison",
-    "Unmatched",
-    "compare_layer",
-    "compare_models",
-    "difference_spectrum",
-    "match_layers",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "netspectra.compare.diff": ("DiffSpectrum", "difference_spectrum"),
+        "netspectra.compare.matching": ("LayerMatch", "Matching", "Unmatched", "match_layers"),
+        "netspectra.compare.pair": ("compare_models",),
+        "netspectra.compare.result": ("ChangeThresholds", "LayerComparison", "ModelComparison", "compare_layer"),
+    },
+)

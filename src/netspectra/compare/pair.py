@@ -61,7 +61,7 @@ def compare_models(
         if stack_a is not None and stack_b is not None:
             try:
                 diff = difference_spectrum(
-                    stack_b - stack_a,
+                    np.asarray(stack_b, dtype=np.float64) - np.asarray(stack_a, dtype=np.float64),
                     spectral_norm_a=report_a.spectral_norm,
                     frobenius_norm_a=report_a.frobenius_norm,
                     eps=storage_epsilon(pair.a.dtype, pair.b.dtype),
@@ -80,10 +80,11 @@ def compare_models(
 
 
 def _analyze_loaded(weight: WeightMatrix, spec: AnalysisSpec) -> tuple[LayerReport, np.ndarray | None]:
-    """The layer row and the loaded (k, N, M) stack, or None for a matrix without a spectrum."""
+    """The layer row and the loaded (k, N, M) stack (decoded dtype), or None for a matrix without a spectrum."""
     try:
-        stack = weight.load()
+        stack = weight.load(native=True)
         check_matrices(stack)
     except MatrixError:
         return analyze_matrix(weight, spec), None  # reloads only to produce the error row
-    return analyze_matrix(replace(weight, load=lambda: stack), spec), stack
+    loaded = replace(weight, load=lambda native=False: stack if native else np.asarray(stack, dtype=np.float64))
+    return analyze_matrix(loaded, spec), stack

@@ -20,13 +20,14 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from netspectra.compare.diff import DiffSpectrum
-from netspectra.compare.matching import Unmatched
-from netspectra.diagnose.row import LayerReport
 from netspectra.tabular import TableRow
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from netspectra.compare.diff import DiffSpectrum
+    from netspectra.compare.matching import Unmatched
+    from netspectra.diagnose.row import LayerReport
 
 @dataclass(frozen=True)
 class ChangeThresholds:

@@ -9,31 +9,17 @@ rebuilt matrix in its stored orientation, shape and dtype (or its two factors), 
 predicted (and, given a reference signal, measured) singular-vector overlaps.
 """
 
-from netspectra.denoise.factored import load_factored, sidecar_path
-from netspectra.denoise.lowrank import SHRINK_KINDS, LowRank, OrientedSVD, compress_matrix, compress_svd
-from netspectra.denoise.methods import METHOD_KINDS, Method, Selection
-from netspectra.denoise.model import COMPRESSIBLE_KINDS, compress_model
-from netspectra.denoise.planted import PlantedMatrix, planted_matrix
-from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCompression
-from netspectra.denoise.writer import SafetensorsWriter
+from netspectra._lazy import lazy_exports
 
-__all__ = [
-    "COMPRESSIBLE_KINDS",
-    "METHOD_KINDS",
-    "SHRINK_KINDS",
-    "CompressionReport",
-    "CopiedTensor",
-    "LayerCompression",
-    "LowRank",
-    "Method",
-    "OrientedSVD",
-    "PlantedMatrix",
-    "SafetensorsWriter",
-    "Selection",
-    "compress_matrix",
-    "compress_model",
-    "compress_svd",
-    "load_factored",
-    "planted_matrix",
-    "sidecar_path",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "netspectra.denoise.factored": ("load_factored", "sidecar_path"),
+        "netspectra.denoise.lowrank": ("LowRank", "OrientedSVD", "compress_matrix", "compress_svd"),
+        "netspectra.denoise.methods": ("METHOD_KINDS", "SHRINK_KINDS", "Method", "Selection"),
+        "netspectra.denoise.model": ("COMPRESSIBLE_KINDS", "compress_model"),
+        "netspectra.denoise.planted": ("PlantedMatrix", "planted_matrix"),
+        "netspectra.denoise.results": ("CompressionReport", "CopiedTensor", "LayerCompression"),
+        "netspectra.denoise.writer": ("SafetensorsWriter",),
+    },
+)

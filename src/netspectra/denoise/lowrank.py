@@ -20,16 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from netspectra.analyze import check_matrices
-from netspectra.denoise.methods import Method
+from netspectra.denoise.methods import SHRINK_KINDS, Method
 from netspectra.denoise.results import LayerCompression
 from netspectra.errors import MatrixError
-from netspectra.rmt.thresholds import SHRINKERS, bgn_cos2_left, bgn_cos2_right, bgn_signal_strength, shrink
+from netspectra.rmt.thresholds import bgn_cos2_left, bgn_cos2_right, bgn_signal_strength, shrink
 
 #: Warning of a matrix in which nothing rises above the threshold (W_hat = 0).
 NOTE_ZEROED = "no component above the threshold: replaced by zeros"
-
-#: ``hard`` keeps the selected singular values as they are; the others are optimal shrinkers.
-SHRINK_KINDS = ("hard", *SHRINKERS)
 
 
 @dataclass(frozen=True)

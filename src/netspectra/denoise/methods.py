@@ -17,10 +17,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from netspectra.errors import UsageError
-from netspectra.rmt.thresholds import THRESHOLD_METHODS, rmt_threshold, sigma_from_median
+from netspectra.rmt.thresholds import SHRINKERS, THRESHOLD_METHODS, rmt_threshold, sigma_from_median
 
 #: Method names as written before the optional ``:VALUE``.
 METHOD_KINDS = (*THRESHOLD_METHODS, "rank", "energy")
+#: ``hard`` keeps the selected singular values as they are; the others are optimal shrinkers.
+SHRINK_KINDS = ("hard", *SHRINKERS)
+#: Default smallest M compressed (see :func:`netspectra.denoise.compress_model`).
+DEFAULT_MIN_DIM = 32
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from typing import Any
 
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
 from netspectra.denoise.factored import factor_names, sidecar, sidecar_path, write_json_atomic
-from netspectra.denoise.lowrank import SHRINK_KINDS, compress_matrix
-from netspectra.denoise.methods import Method
+from netspectra.denoise.lowrank import compress_matrix
+from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
 from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCompression
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import MatrixError, UsageError
@@ -32,9 +32,6 @@ from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_m
 
 #: Layer kinds whose matrices are compressed.
 COMPRESSIBLE_KINDS = ("linear", "embedding", "attention_q", "attention_k", "attention_v")
-
-#: Default smallest M compressed (see :func:`compress_model`).
-DEFAULT_MIN_DIM = 32
 
 #: Called after each compressed matrix with (number done, total, name).
 ProgressCallback = Callable[[int, int, str], None]

@@ -48,7 +48,7 @@ _FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, ArpackError)
 
 
 def depth_metrics(
-    spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, *, level: float = 0.99, seed: int = 0
+    spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, *, level: float = 0.99
 ) -> DepthColumns:
     """The depth columns of one layer (see the module table), NaN where a quantity cannot be computed.
 
@@ -57,13 +57,11 @@ def depth_metrics(
     spectrum : Spectrum
         Eigenvalues of W^T W / N of the layer (pooled over its k matrices).
     stack : ndarray, shape (k, N, M)
-        The float64 matrices behind ``spectrum`` (used only for the correlation-trap shuffle).
+        The float64 matrices behind ``spectrum`` (used only for the correlation-trap test).
     fit : PowerLawFit or None
         The layer's power-law fit of the non-zero eigenvalues (None when it failed).
     level : float
         Tracy–Widom quantile of the bulk edge tau (:attr:`AnalysisOptions.depth_tw_level`).
-    seed : int
-        Seed of the correlation-trap permutation.
 
     Returns
     -------
@@ -78,7 +76,7 @@ def depth_metrics(
     tail = _attempt(lambda: compare_tail(nonzero, fit.xmin, fit.alpha)) if fit else None
     tail_tests = _tail_columns(tail) if tail is not None else TailTestColumns()
     if not spectrum.complete:  # a tail-only window: nothing that needs the bulk
-        return DepthColumns(tail_tests=tail_tests, trap=_trap_columns(stack, None, seed, level))
+        return DepthColumns(tail_tests=tail_tests, trap=_trap_columns(stack, None, level, spectrum.total * n))
     bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=level))
     phase = _attempt(lambda: classify_phase(spectrum, fit, bulk=bulk, tail=tail, level=level))
     return DepthColumns(
@@ -89,7 +87,7 @@ def depth_metrics(
         spacing=_spacing_columns(evals, n, m, bulk.sigma2, level)
         if bulk is not None and spectrum.num_matrices == 1 else SpacingColumns(),
         tail_tests=tail_tests,
-        trap=_trap_columns(stack, evals, seed, level),
+        trap=_trap_columns(stack, evals, level, spectrum.total * n),
     )
 
 
@@ -145,8 +143,8 @@ def _htmp_columns(nonzero: np.ndarray, n: int, m: int, fit: PowerLawFit | None) 
                        htmp_prefers_mp=_flag(result.prefers_mp))  # fmt: skip
 
 
-def _trap_columns(stack: np.ndarray, evals: np.ndarray | None, seed: int, level: float) -> TrapColumns:
-    trap = _attempt(lambda: correlation_trap(stack, evals, seed=seed, level=level))
+def _trap_columns(stack: np.ndarray, evals: np.ndarray | None, level: float, squares: float) -> TrapColumns:
+    trap = _attempt(lambda: correlation_trap(stack, evals, level=level, sum_of_squares=squares))
     if trap is None:
         return TrapColumns()
     return TrapColumns(trap_distance=float(trap.ks_distance), trap_lambda_ratio=float(trap.lambda_max_ratio),

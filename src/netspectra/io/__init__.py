@@ -8,26 +8,16 @@ Formats: safetensors (single, sharded, Hugging Face directories), torch checkpoi
 running code), NumPy .npz/.npy, ONNX (with the ``onnx`` extra) and live ``torch.nn.Module`` objects.
 """
 
-from .base import FORMATS, ModelSource, TensorRecord
-from .hashing import content_hash
-from .layers import NOTE_INTEGER, NOTE_UNSPLIT, iter_weight_matrices, plan_tensor, select_weight_matrices
-from .selection import LayerSelection
-from .sources import open_source
-from .weights import LAYER_KINDS, WeightMatrix, orient
+from netspectra._lazy import lazy_exports
 
-__all__ = [
-    "FORMATS",
-    "LAYER_KINDS",
-    "LayerSelection",
-    "NOTE_INTEGER",
-    "NOTE_UNSPLIT",
-    "ModelSource",
-    "TensorRecord",
-    "WeightMatrix",
-    "content_hash",
-    "iter_weight_matrices",
-    "open_source",
-    "orient",
-    "plan_tensor",
-    "select_weight_matrices",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "netspectra.io.base": ("FORMATS", "ModelSource", "TensorRecord"),
+        "netspectra.io.hashing": ("content_hash",),
+        "netspectra.io.layers": ("NOTE_INTEGER", "NOTE_UNSPLIT", "iter_weight_matrices", "plan_tensor", "select_weight_matrices"),
+        "netspectra.io.selection": ("LayerSelection",),
+        "netspectra.io.sources": ("open_source",),
+        "netspectra.io.weights": ("LAYER_KINDS", "WeightMatrix", "orient"),
+    },
+)

@@ -69,7 +69,8 @@ class MatrixLoader:
         self.part = part
         self.heads = heads
 
-    def __call__(self) -> np.ndarray:
+    def __call__(self, *, native: bool = False) -> np.ndarray:
+        """The oriented (k, N, M) stack: float64, or with ``native`` the decoded dtype (float32/float64)."""
         arr = np.asarray(self.load_tensor())
         if arr.shape != self.shape:
             raise SourceError(f"{self.source}: tensor {self.name} has shape {arr.shape}, header says {self.shape}")
@@ -86,7 +87,7 @@ class MatrixLoader:
             rows, cols = self.shape
             hd = rows // (3 * self.heads)
             arr = arr.reshape(self.heads, 3, hd, cols)[:, self.part].reshape(self.heads * hd, cols)
-        return orient(arr)
+        return orient(arr, None if native else np.float64)
 
 
 @dataclass(frozen=True)

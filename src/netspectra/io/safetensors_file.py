@@ -1,4 +1,4 @@
-"""Our own safetensors reader: validated header, memory-mapped per-tensor reads.
+"""Our own safetensors reader: validated header, per-tensor reads.
 
 File layout (https://github.com/huggingface/safetensors): 8 bytes, little-endian u64 ``n``; ``n`` bytes
 of UTF-8 JSON ``{name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {str: str}}``
@@ -9,8 +9,10 @@ header length (<= 100 MB and inside the file), JSON, entry types, known dtypes, 
 data section, ``end - begin == prod(shape) * itemsize``, and no two tensors overlapping.  A tensor of
 an unknown dtype is kept; reading it raises :class:`~netspectra.errors.MatrixError`.
 
-A read maps only the bytes of one tensor (``np.memmap``), converts them to float32/float64 and drops
-the map, so peak memory is one tensor (plus its float copy) whatever the file size.
+A read copies only the bytes of one tensor into memory (``pread``: one kernel copy; F32 and F64 need no
+other) and decodes them to float32/float64, so peak memory is one tensor (plus its decoded copy for
+F16/BF16/F8) whatever the file size.  Reading instead of mapping also means that a file truncated while
+it is analyzed gives an error naming it, not a SIGBUS.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class SafetensorsEntry:
 
 
 class SafetensorsLoader:
-    """Picklable loader of one tensor: maps its bytes and returns a float32/float64 array."""
+    """Picklable loader of one tensor: reads its bytes and returns a float32/float64 array."""
 
     __slots__ = ("path", "label", "entry")
 
@@ -65,17 +67,29 @@ class SafetensorsLoader:
         count = math.prod(e.shape)
         if count == 0:
             return np.zeros(e.shape, dtype=dtypes.result_dtype(e.dtype))
+        raw = np.empty(count, dtype=dtypes.raw_numpy_dtype(e.dtype))
         try:
-            raw = np.memmap(self.path, dtype=dtypes.raw_numpy_dtype(e.dtype), mode="r", offset=e.start, shape=(count,))
-        except (OSError, ValueError) as exc:
+            _read_exactly(self.path, e.start, memoryview(raw).cast("B"))
+        except OSError as exc:  # including a file that shrank after its header was read
             raise SourceError(f"{self.label}: cannot read tensor {e.name}: {one_line(exc)}") from None
-        try:
-            out = dtypes.decode(raw.view(np.ndarray), e.dtype)
-        except OSError as exc:  # e.g. the file shrank after it was opened (SIGBUS is not catchable)
-            raise SourceError(f"{self.label}: cannot read tensor {e.name}: {one_line(exc)}") from None
-        finally:
-            del raw
-        return out.reshape(e.shape)
+        if raw.dtype == dtypes.result_dtype(e.dtype) and raw.dtype.isnative:
+            return raw.reshape(e.shape)  # F32, F64: the bytes read are the values
+        return dtypes.decode(raw, e.dtype).reshape(e.shape)
+
+
+def _read_exactly(path: Path, offset: int, target: memoryview) -> None:
+    """Fill ``target`` with the bytes of ``path`` from ``offset`` (``pread``: one kernel copy, no mapping
+    that a file truncated meanwhile would turn into SIGBUS); OSError when the file ends first."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        done = 0
+        while done < len(target):
+            got = os.preadv(fd, [target[done:]], offset + done)
+            if got == 0:
+                raise OSError(f"file ends {len(target) - done} bytes before the tensor does")
+            done += got
+    finally:
+        os.close(fd)
 
 
 def _fail(label: str, what: str) -> SourceError:

@@ -38,7 +38,9 @@ class WeightMatrix:
         How many (N, M) matrices the tensor holds: 1, or prod(spatial dims) for a conv kernel.
     load : callable
         Returns the matrices as a float64 array of shape (k, N, M) with N >= M: k = 1 for a plain
-        matrix, k = prod(spatial) for a conv kernel.  Reads the data only when called.
+        matrix, k = prod(spatial) for a conv kernel.  Reads the data only when called.  ``load(native=True)``
+        returns them in the decoded dtype instead (float32 for F32/F16/BF16/F8, else float64), a view of
+        the decoded tensor where the layout allows.
     notes : tuple of str
         Anything the loader had to do that the user should know (e.g. "int8 analyzed without scale"),
         one label each; they join the warnings of the layer's row.
@@ -52,14 +54,18 @@ class WeightMatrix:
     source: str
     matrix_shape: tuple[int, int]
     num_matrices: int
-    load: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    load: Callable[..., np.ndarray] = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
 
 
-def orient(matrices: np.ndarray) -> np.ndarray:
-    """Return a float64 stack of shape (k, N, M) with N >= M, transposing each matrix if needed."""
+def orient(matrices: np.ndarray, dtype: type | None = np.float64) -> np.ndarray:
+    """Return a stack of shape (k, N, M) with N >= M, transposing each matrix if needed (a view).
+
+    ``dtype`` float64 (default) converts; None keeps the decoded dtype (float32 or float64), so that the
+    analysis can accumulate its float64 Gram matrix block by block without a float64 copy of W.
+    """
     with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf are reported by the pipeline's checks
-        arr = np.asarray(matrices, dtype=np.float64)
+        arr = np.asarray(matrices, dtype=dtype)
     if arr.ndim == 2:
         arr = arr[None]
     if arr.shape[1] < arr.shape[2]:

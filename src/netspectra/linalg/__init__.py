@@ -6,14 +6,15 @@ Lanczos quadrature) and :func:`decompressed_esd` (free decompression of a column
 errors against the exact ESD :func:`cdf_distances` measures.
 """
 
-from netspectra.linalg.choose import BACKENDS, SpectrumOptions, choose_backend
-from netspectra.linalg.density import DiscreteDensity, GridDensity, cdf_distances
-from netspectra.linalg.free_decompression import DecompressionError, decompressed_esd, free_decompress
-from netspectra.linalg.slq import slq_density
-from netspectra.linalg.spectrum import Spectrum, compute_spectrum, compute_top_spectrum
+from netspectra._lazy import lazy_exports
 
-__all__ = [
-    "BACKENDS", "DecompressionError", "DiscreteDensity", "GridDensity", "Spectrum", "SpectrumOptions",
-    "cdf_distances", "choose_backend", "compute_spectrum", "compute_top_spectrum", "decompressed_esd",
-    "free_decompress", "slq_density",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "netspectra.linalg.choose": ("BACKENDS", "SpectrumOptions", "choose_backend"),
+        "netspectra.linalg.density": ("DiscreteDensity", "GridDensity", "cdf_distances"),
+        "netspectra.linalg.free_decompression": ("DecompressionError", "decompressed_esd", "free_decompress"),
+        "netspectra.linalg.slq": ("slq_density",),
+        "netspectra.linalg.spectrum": ("Spectrum", "compute_spectrum", "compute_top_spectrum"),
+    },
+)

@@ -38,14 +38,46 @@ SVD_RATIO = 1e6
 ZERO_RATIO = 10.0
 
 
+#: Rows of a float32 W converted to float64 at a time while its Gram matrix is accumulated.
+GRAM_BLOCK_ROWS = 1024
+
+
+def gram_matrix(w: np.ndarray) -> np.ndarray:
+    """W^T W / N in float64, upper triangle only, for an N x M matrix (N >= M) of float32 or float64.
+
+    BLAS ``dsyrk`` (half the flops of a general product).  A float32 W is converted to float64 block by
+    block (:data:`GRAM_BLOCK_ROWS` rows into one reused buffer) and the blocks' products accumulated, so
+    the Gram matrix is as exact as from a float64 copy of W, which is never made.
+    """
+    from scipy.linalg.blas import dsyrk  # SciPy's linalg is imported by the first decomposition, not at start-up
+
+    n, m = w.shape
+    gram = np.zeros((m, m), order="F")
+    if w.dtype == np.float64:
+        blocks = [w]
+    else:
+        buffer = np.empty((min(n, GRAM_BLOCK_ROWS), m))
+        blocks = (_converted(w[start : start + GRAM_BLOCK_ROWS], buffer) for start in range(0, n, GRAM_BLOCK_ROWS))
+    for block in blocks:
+        gram = dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+    gram /= n
+    return gram
+
+
+def _converted(rows: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+    """``rows`` cast to float64 in the first rows of ``buffer``."""
+    out = buffer[: rows.shape[0]]
+    np.copyto(out, rows)
+    return out
+
+
 def gram_eigenvalues(w: np.ndarray) -> np.ndarray:
-    """Ascending eigenvalues of W^T W / N for one N x M float64 matrix (N >= M): one GEMM + ``syevd``.
+    """Ascending eigenvalues of W^T W / N for one N x M matrix (N >= M, float32 or float64): :func:`gram_matrix`
+    + ``syevd``.
 
     Cost O(N M^2 + M^3); absolute error O(eps M lambda_max).
     """
-    gram = w.T @ w
-    gram /= w.shape[0]
-    return np.linalg.eigvalsh(gram)
+    return np.linalg.eigvalsh(gram_matrix(w), UPLO="U")
 
 
 def svd_eigenvalues(w: np.ndarray) -> np.ndarray:
@@ -53,7 +85,7 @@ def svd_eigenvalues(w: np.ndarray) -> np.ndarray:
 
     Cost about 3x :func:`gram_eigenvalues`; relative error O(eps sqrt(lambda_max / lambda)).
     """
-    s = np.linalg.svd(w, compute_uv=False)
+    s = np.linalg.svd(np.asarray(w, dtype=np.float64), compute_uv=False)
     return np.sort(s * s / w.shape[0])
 
 

@@ -10,6 +10,7 @@ spectrum (a window, for ``tail_only``); both dispatch to the backend :func:`~.ch
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -103,24 +104,30 @@ def check_representable(stack: np.ndarray) -> float:
     convolution, which multiply the eigenvalues by k/2.  (A bound with sqrt(N) alone keeps the Gram's
     entries finite, not its eigenvalues: a 64 x 32 sign matrix times 1e153 passes it and overflows.)
     """
-    finite = np.isfinite(stack)
-    if not finite.all():
-        raise MatrixError(f"{int(stack.size - np.count_nonzero(finite))} NaN/Inf entries")
-    scale = float(np.max(np.abs(stack), initial=0.0))
+    if stack.size == 0:
+        return 0.0
+    largest, smallest = float(stack.max()), float(stack.min())  # NaN propagates: two passes, no copy
+    if not (math.isfinite(largest) and math.isfinite(smallest)):
+        raise MatrixError(f"{int(stack.size - np.count_nonzero(np.isfinite(stack)))} NaN/Inf entries")
+    scale = max(abs(largest), abs(smallest))
     k, n, m = stack.shape
     if scale * np.sqrt(float(k) * n * m * max(1.0, k / 2)) > LARGEST_ENTRY:
         raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
     return scale
 
 
-def _stack(matrices: np.ndarray) -> np.ndarray:
-    """A float64 (k, N, M) stack with N >= M, checked by :func:`check_representable`."""
-    stack = np.asarray(matrices, dtype=np.float64)
+def _stack(matrices: np.ndarray, *, checked: bool = False) -> np.ndarray:
+    """A (k, N, M) stack with N >= M in float32 or float64 (other dtypes converted to float64),
+    checked by :func:`check_representable` unless the caller has (``checked``)."""
+    stack = np.asarray(matrices)
+    if stack.dtype not in (np.float32, np.float64):
+        stack = stack.astype(np.float64)
     if stack.ndim == 2:
         stack = stack[None]
     if stack.shape[1] < stack.shape[2]:
         stack = np.swapaxes(stack, 1, 2)
-    check_representable(stack)
+    if not checked:
+        check_representable(stack)
     return stack
 
 
@@ -131,24 +138,31 @@ def _pooled(parts: list[np.ndarray]) -> np.ndarray:
     return evals
 
 
-def compute_spectrum(matrices: np.ndarray, options: SpectrumOptions = SpectrumOptions()) -> Spectrum:
-    """Eigenvalues of W^T W / N for each matrix of a (k, N, M) float64 stack, pooled.
+def compute_spectrum(
+    matrices: np.ndarray, options: SpectrumOptions = SpectrumOptions(), *, checked: bool = False
+) -> Spectrum:
+    """Eigenvalues of W^T W / N for each matrix of a (k, N, M) stack (float32 or float64), pooled.
 
     Matrices with N < M are transposed first, so that N >= M always.  Each matrix goes to the backend
-    ``choose_backend(N, M, options)`` picks (``tail_only`` ignored): by default the float64 Gram matrix W^T W / N (M x M, one
-    BLAS call) diagonalised by LAPACK's ``syevd`` (eigenvalues only), or the SVD of W when the Gram is
-    too coarse for the smallest eigenvalues (:mod:`netspectra.linalg.dense`).  Cost O(k (N M^2 + M^3)).
+    ``choose_backend(N, M, options)`` picks (``tail_only`` ignored): by default the float64 Gram matrix
+    W^T W / N (M x M, BLAS ``dsyrk``; a float32 W is converted block by block) diagonalised by LAPACK's
+    ``syevd`` (eigenvalues only), or the SVD of W when the Gram is too coarse for the smallest
+    eigenvalues (:mod:`netspectra.linalg.dense`).  Cost O(k (N M^2 + M^3)).  ``checked``: the caller has
+    already run :func:`check_representable` on the stack.
 
     Raises
     ------
     MatrixError
         NaN/Inf entries, or entries whose squares overflow float64 (:func:`check_representable`).
     """
-    stack = _stack(matrices)
+    stack = _stack(matrices, checked=checked)
     k, n, m = stack.shape
     backend = choose_backend(n, m, full_spectrum(options))
-    solve = torch_eigenvalues if backend == "torch" else dense_eigenvalues
-    return Spectrum(eigenvalues=_pooled([solve(w) for w in stack]), n=n, m=m, num_matrices=k)
+    if backend == "torch":
+        parts = [torch_eigenvalues(np.asarray(w, dtype=np.float64)) for w in stack]
+    else:
+        parts = [dense_eigenvalues(w) for w in stack]
+    return Spectrum(eigenvalues=_pooled(parts), n=n, m=m, num_matrices=k)
 
 
 def compute_top_spectrum(matrices: np.ndarray, count: int, options: SpectrumOptions = SpectrumOptions()) -> Spectrum:
@@ -159,7 +173,7 @@ def compute_top_spectrum(matrices: np.ndarray, count: int, options: SpectrumOpti
     ``choose_backend`` decides for ``tail_only = count``).  ``trace`` is set to tr(W^T W) / N of the whole
     stack; when ``count >= k M`` the result is the complete spectrum.
     """
-    stack = _stack(matrices)
+    stack = np.asarray(_stack(matrices), dtype=np.float64)  # the iterative solvers multiply by W in float64
     k, n, m = stack.shape
     if count >= k * m:
         return compute_spectrum(stack, full_spectrum(options))

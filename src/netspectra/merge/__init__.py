@@ -9,33 +9,18 @@
 The merge rules themselves are pure functions of arrays in :mod:`netspectra.merge.methods`.
 """
 
-from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, layer_compatibility
-from netspectra.merge.config import METHODS, LayerPlan, MergeConfig, MethodParams, ModelSpec, Override, load_config
-from netspectra.merge.inputs import MergeError
-from netspectra.merge.layer import LayerOutcome, auto_rule, merge_layer
-from netspectra.merge.model import check_compatibility, merge_models
-from netspectra.merge.results import VERDICTS, CompatibilityReport, LayerCompatibility, LayerMerge, MergeResult
+from netspectra._lazy import lazy_exports
 
-__all__ = [
-    "DEFAULT_THRESHOLDS",
-    "METHODS",
-    "VERDICTS",
-    "CompatibilityReport",
-    "LayerCompatibility",
-    "LayerMerge",
-    "LayerOutcome",
-    "LayerPlan",
-    "MergeConfig",
-    "MergeError",
-    "MergeResult",
-    "MethodParams",
-    "ModelSpec",
-    "Override",
-    "Thresholds",
-    "auto_rule",
-    "check_compatibility",
-    "layer_compatibility",
-    "load_config",
-    "merge_layer",
-    "merge_models",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "netspectra.merge.compat": ("DEFAULT_THRESHOLDS", "Thresholds", "layer_compatibility"),
+        "netspectra.merge.config": (
+            "METHODS", "LayerPlan", "MergeConfig", "MethodParams", "ModelSpec", "Override", "load_config",
+        ),
+        "netspectra.merge.inputs": ("MergeError",),
+        "netspectra.merge.layer": ("LayerOutcome", "auto_rule", "merge_layer"),
+        "netspectra.merge.model": ("check_compatibility", "merge_models"),
+        "netspectra.merge.results": ("VERDICTS", "CompatibilityReport", "LayerCompatibility", "LayerMerge", "MergeResult"),
+    },
+)

@@ -30,8 +30,8 @@ i.e. p(s) = -Im rho / (pi b s), with CDF -arg w / (pi b).  The equation is integ
 bulk centre y0 = a + 1 + 2b, where rho(y0) comes from two mpmath.hyperu calls for small parameters and
 from a third-order WKB expansion in 1/sqrt(D), D = 4 b y0 - (a + 1 - y0)^2, for large ones (relative
 error <= 5e-4 there, checked against mpmath); both directions of integration are stable.  Tables are
-cached per (gamma, kappa) for the points of the fit's kappa grid; the fit's refined, continuous kappa is
-tabulated for that fit only (caching it would hold one table per layer analyzed).
+cached per (gamma, kappa) for the points of the fit's kappa grid, which layers of one shape share; the
+fit interpolates between grid points instead of tabulating a continuous kappa.
 
 Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M, gamma = beta = M/N.
 """
@@ -40,14 +40,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import mpmath
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.integrate import solve_ivp
 from scipy.interpolate import CubicHermiteSpline
-from scipy.optimize import minimize_scalar
 
 from netspectra.rmt.mp_bulk import mp_log_likelihood
 from netspectra.rmt.powerlaw import fit_power_law
@@ -107,12 +106,39 @@ class HTMPDensity:
 
     def logpdf(self, s: ArrayLike) -> NDArray[np.float64]:
         """log p(s): cubic Hermite interpolation (exact slopes) inside the grid, power-law outside."""
-        ls = np.log(np.asarray(s, dtype=np.float64))
+        return self.logpdf_log(np.log(np.asarray(s, dtype=np.float64)))
+
+    def logpdf_log(self, log_s: ArrayLike) -> NDArray[np.float64]:
+        """log p at s = exp(``log_s``) (:meth:`logpdf` without the logarithm of its argument)."""
+        ls = np.asarray(log_s, dtype=np.float64)
         lo, hi = self.log_s[0], self.log_s[-1]
         inside = self._log_pdf_spline(np.clip(ls, lo, hi))
         below = self.log_pdf[0] + self._slopes[0] * (ls - lo)
         above = self.log_pdf[-1] + self._slopes[1] * (ls - hi)
         return np.where(ls < lo, below, np.where(ls > hi, above, inside))
+
+    def logpdf_log_derivatives(self, log_s: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """log p and its first two derivatives in log s, at s = exp(``log_s``), in one pass.
+
+        The cubic Hermite pieces are evaluated by Horner's rule after one interval search; outside the
+        grid log p is linear in log s (:meth:`logpdf_log`), with second derivative 0.
+        """
+        ls = np.asarray(log_s, dtype=np.float64)
+        knots, coefficients = self._log_pdf_spline.x, self._log_pdf_spline.c
+        lo, hi = knots[0], knots[-1]
+        inside = np.clip(ls, lo, hi)
+        piece = np.clip(np.searchsorted(knots, inside, side="right") - 1, 0, knots.size - 2)
+        dx = inside - knots[piece]
+        c3, c2, c1, c0 = coefficients[:, piece]
+        value = ((c3 * dx + c2) * dx + c1) * dx + c0
+        first = (3.0 * c3 * dx + 2.0 * c2) * dx + c1
+        second = 6.0 * c3 * dx + 2.0 * c2
+        below, above = ls < lo, ls > hi
+        value = np.where(below, self.log_pdf[0] + self._slopes[0] * (ls - lo), value)
+        value = np.where(above, self.log_pdf[-1] + self._slopes[1] * (ls - hi), value)
+        first = np.where(below, self._slopes[0], np.where(above, self._slopes[1], first))
+        second = np.where(below | above, 0.0, second)
+        return value, first, second
 
     def pdf(self, s: ArrayLike) -> NDArray[np.float64]:
         """p(s)."""
@@ -131,6 +157,11 @@ class HTMPDensity:
         grid = np.linspace(self.log_s[0], self.log_s[-1], 8001)
         cdf = np.maximum.accumulate(self.cdf_at(np.exp(grid)))
         return np.exp(np.interp(np.asarray(q, dtype=np.float64), cdf, grid))
+
+    @cached_property
+    def median(self) -> float:
+        """The median of s (computed once per table)."""
+        return float(self.ppf(0.5))
 
     def sample(self, rng: np.random.Generator, size: int) -> NDArray[np.float64]:
         """Inverse-CDF samples of s."""
@@ -298,9 +329,11 @@ def fit_htmp(
     The profile log-likelihood max_c sum_i log p_lambda(lambda_i) is maximised over a grid of kappa
     (2^(j/3), from alpha_HTMP = 1.2 up to ``kappa_max``), starting at the grid point nearest
     kappa_0 = 2 gamma (alpha - 1)/(1 - gamma) from the CSN exponent, galloping uphill and narrowing by
-    ternary search (the profile is unimodal in practice), then refined by a parabola in log kappa.
-    For each kappa the scale c is found by Brent's method on log c.  The fit is compared with MP by
-    AIC (HTMP has one parameter more): kappa = alpha_htmp = inf when loglik_htmp - loglik_mp <= 1.
+    ternary search (the profile is unimodal in practice), then refined to the vertex of the parabola
+    through the best grid point and its neighbours in log kappa, whose value stands for the profile
+    there.  For each kappa the scale c is found by Newton's method on log c; ``scale`` and
+    ``ks_distance`` are those of the nearest grid point.  The fit is compared with MP by AIC (HTMP has
+    one parameter more): kappa = alpha_htmp = inf when loglik_htmp - loglik_mp <= 1.
 
     Parameters
     ----------
@@ -336,9 +369,10 @@ def fit_htmp(
     profile = _Profile(gamma, log_lam, grid)
     start = int(np.argmin(np.abs(np.log(grid) - np.log(max(kappa_from_alpha(alpha, gamma), 1e-12)))))
     best = _climb(lambda j: profile(grid[j])[0], start, grid.size)
-    kappa = _refine(profile, grid, best)
-    loglik, log_c = profile(kappa)
-    density = profile.density(kappa)
+    kappa, loglik = _refine(profile, grid, best)
+    nearest = float(grid[int(np.argmin(np.abs(np.log(grid) - np.log(kappa))))])
+    density = profile.density(nearest)
+    log_c = profile(nearest)[1]
     loglik_mp, _ = mp_log_likelihood(lam, n, m)
     prefers_mp = bool(loglik - loglik_mp <= 1.0)
     return HTMPFit(
@@ -362,11 +396,11 @@ def _kappa_grid(gamma: float, kappa_max: float) -> NDArray[np.float64]:
 
 
 class _Profile:
-    """Profile log-likelihood kappa -> (max_c loglik, argmax log c), memoised per kappa.
+    """Profile log-likelihood kappa -> (max_c loglik, argmax log c) on the kappa grid, memoised.
 
-    Densities on the kappa ``grid`` come from the process-wide cache (layers of one shape share them);
-    off-grid ones (the refined kappa, continuous, never asked for again) are kept for this fit only,
-    so that a sweep over many models does not fill the process with one table per layer.
+    Densities come from the process-wide cache (layers of one shape share them).  For each kappa the
+    scale is found by Newton's method on log c, with the exact first and second derivatives of the
+    tabulated log-density (a cubic Hermite spline), from the median-matching start.
     """
 
     def __init__(self, gamma: float, log_lam: np.ndarray, grid: NDArray[np.float64]) -> None:
@@ -374,33 +408,49 @@ class _Profile:
         self.log_lam = log_lam
         self.constant = -2.0 * float(log_lam.sum())
         self.cache: dict[float, tuple[float, float]] = {}
-        self.grid = frozenset(float(k) for k in grid)
-        self.off_grid: dict[float, HTMPDensity] = {}
 
     def density(self, kappa: float) -> HTMPDensity:
-        """The HTMP density at ``kappa``: shared cache on the grid, this fit's own table off it."""
-        kappa = float(kappa)
-        if kappa in self.grid:
-            return htmp_density(self.gamma, kappa)
-        if kappa not in self.off_grid:
-            self.off_grid[kappa] = htmp_density(self.gamma, kappa, cache=False)
-        return self.off_grid[kappa]
+        """The HTMP density at grid point ``kappa``."""
+        return htmp_density(self.gamma, float(kappa))
 
     def __call__(self, kappa: float) -> tuple[float, float]:
         if kappa not in self.cache:
-            density = self.density(kappa)
-            size = self.log_lam.size
-
-            def negative(log_c: float) -> float:
-                # log p_lambda(l) = log p(c/l) + log c - 2 log l
-                return -(float(np.sum(density.logpdf(np.exp(log_c - self.log_lam)))) + size * log_c + self.constant)
-
-            centre = float(np.median(self.log_lam) + np.log(density.ppf(0.5)))
-            result = minimize_scalar(
-                negative, bounds=(centre - 8.0, centre + 8.0), method="bounded", options={"xatol": 1e-7}
-            )
-            self.cache[kappa] = (-float(result.fun), float(result.x))
+            self.cache[kappa] = _max_over_scale(self.density(kappa), self.log_lam, self.constant)
         return self.cache[kappa]
+
+
+def _max_over_scale(density: HTMPDensity, log_lam: np.ndarray, constant: float) -> tuple[float, float]:
+    """max over log c of sum_i log p(c / lambda_i) + n log c + constant, and the argmax.
+
+    In u = log c the summand log p(e^(u - log lambda_i)) + u is concave near the optimum for the
+    unimodal HTMP densities; Newton's method with halving steps (from the start that matches the
+    medians) converges in a few steps, within [start - 8, start + 8].
+    """
+    size = log_lam.size
+
+    def evaluate(u: float) -> tuple[float, float, float]:
+        value, first, second = density.logpdf_log_derivatives(u - log_lam)
+        return float(value.sum()) + size * u + constant, float(first.sum()) + size, float(second.sum())
+
+    start = float(np.median(log_lam) + np.log(density.median))
+    u = start
+    current, gradient, curvature = evaluate(u)
+    for _ in range(100):
+        step = -gradient / curvature if curvature < 0 else float(np.sign(gradient)) * 0.5
+        step = float(np.clip(step, -2.0, 2.0))
+        while abs(step) > 1e-12:
+            trial = float(np.clip(u + step, start - 8.0, start + 8.0))
+            trial_value, trial_gradient, trial_curvature = evaluate(trial)
+            if trial_value >= current:
+                break
+            step *= 0.5
+        else:
+            break
+        converged = abs(trial - u) < 1e-9
+        u, current, gradient, curvature = trial, trial_value, trial_gradient, trial_curvature
+        if converged:
+            break
+    return current, u
 
 
 def _climb(value: Callable[[int], float], start: int, size: int) -> int:
@@ -433,18 +483,23 @@ def _climb(value: Callable[[int], float], start: int, size: int) -> int:
     return max(range(lo, hi + 1), key=at)
 
 
-def _refine(profile: _Profile, grid: np.ndarray, best: int) -> float:
-    """Vertex of the parabola through the best grid point and its neighbours (in log kappa)."""
+def _refine(profile: _Profile, grid: np.ndarray, best: int) -> tuple[float, float]:
+    """(kappa, profile log-likelihood) at the vertex of the parabola through the best grid point and its
+    neighbours (in log kappa), clipped to them; the grid point itself at either end of the grid.
+
+    The parabola's value stands for the profile there: tabulating a density at a continuous kappa (an
+    ODE solve) for one evaluation would cost more than the rest of the fit.
+    """
     if best == 0 or best == grid.size - 1:
-        return float(grid[best])
+        return float(grid[best]), profile(grid[best])[0]
     x = np.log(grid[best - 1 : best + 2])
     y = np.array([profile(k)[0] for k in grid[best - 1 : best + 2]])
     left, right = (x[1] - x[0]) * (y[1] - y[2]), (x[1] - x[2]) * (y[1] - y[0])
     if left == right:
-        return float(grid[best])
-    vertex = x[1] - 0.5 * ((x[1] - x[0]) * left - (x[1] - x[2]) * right) / (left - right)
-    kappa = float(np.exp(np.clip(vertex, x[0], x[2])))
-    return kappa if profile(kappa)[0] >= y[1] else float(grid[best])
+        return float(grid[best]), float(y[1])
+    vertex = float(np.clip(x[1] - 0.5 * ((x[1] - x[0]) * left - (x[1] - x[2]) * right) / (left - right), x[0], x[2]))
+    coefficients = np.polyfit(x, y, 2)
+    return float(np.exp(vertex)), max(float(np.polyval(coefficients, vertex)), float(y[1]))
 
 
 def _ks_eigenvalues(lam: np.ndarray, density: HTMPDensity, scale: float) -> float:

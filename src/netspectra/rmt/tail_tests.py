@@ -19,25 +19,25 @@ Values are eigenvalues of W^T W / N (W is N x M, N >= M); every test here is sca
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, special, stats
+from scipy import special, stats
 
 from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 _GAUSS_NODES, _GAUSS_WEIGHTS = np.polynomial.legendre.leggauss(12)
-#: Objective value for parameters with no normalisable density (b = 0 with c <= 0): finite, so that
-#: L-BFGS-B's line search backs off instead of failing.
-_IMPROPER = 1e300
+#: Newton decrement (per observation) at which the alternatives' fits stop: the mean log-likelihood is
+#: then within 1e-18 of its maximum, far below the quadrature's 1e-12.
+_CONVERGED = 1e-18
 #: An alternative whose maximised log-likelihood beats the power law's by less than this (nats, in
 #: total) is the power law itself, reached at the boundary of its family: Vuong's statistic R / sqrt(n var)
 #: is 0/0 there and would turn optimizer round-off into "significance".
 _TIE = 1e-6
-#: L-BFGS-B tolerances for the alternatives' likelihoods: near a power law they are flat ridges.
-_TIGHT = {"ftol": 1e-15, "gtol": 1e-10, "maxiter": 2000}
 
 
 @dataclass(frozen=True)
@@ -117,71 +117,25 @@ def lognormal_loglik(
     """Log-normal truncated at xmin, fitted by maximum likelihood.
 
     p(x) = phi((ln x - mu)/sigma) / (x sigma Phi((mu - ln xmin)/sigma)), x >= xmin.  In t = ln(x/xmin)
-    this is the log-parabola p(t) = exp(-c t - b t^2) / Z(c, b) with b = 1/(2 sigma^2),
-    c = (ln xmin - mu)/sigma^2 and Z = sqrt(pi/(4b)) erfcx(c/(2 sqrt b)) (1/c at b = 0).  Fitting
-    (c, b >= 0) by L-BFGS-B keeps the optimum finite: a power-law tail is the boundary b = 0
-    (sigma -> inf, mu -> -inf), where (mu, sigma) would drift along a flat ridge.
+    this is the log-parabola p(t) = exp(-c t - b t^2) / Z(c, b), an exponential family with natural
+    parameters (c, b >= 0) and sufficient statistics (t, t^2), b = 1/(2 sigma^2) and
+    c = (ln xmin - mu)/sigma^2; its log-likelihood is concave and is maximised by Newton's method
+    (:func:`_fit_tilted_exponential`).  A power-law tail is the boundary b = 0 (sigma -> inf,
+    mu -> -inf).
 
-    Returns ((mu, sigma), pointwise log-likelihoods).  At the boundary b = 0 (or within ``_TIE`` of
-    it) the log-normal is the power law, whose closed-form MLE ``alpha_start`` replaces the optimizer's
-    approximate one: (mu, sigma) = (-inf, inf) and R = 0.
+    Returns ((mu, sigma), pointwise log-likelihoods).  When the maximum is on the boundary b = 0 (or
+    within ``_TIE`` of the power law) the log-normal is the power law with the closed-form MLE
+    ``alpha_start``: (mu, sigma) = (-inf, inf) and R = 0.
     """
     x = np.asarray(tail, dtype=np.float64)
     t = np.log(x / xmin)
-    mean_t, mean_t2 = float(t.mean()), float(np.mean(t * t))
-
-    def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
-        c, b = params
-        log_z, d_c, d_b = _log_parabola_norm(c, b)
-        value = x.size * (c * mean_t + b * mean_t2 + log_z)
-        if not np.isfinite(value):
-            return _IMPROPER, np.zeros(2)
-        return value, x.size * np.array([mean_t + d_c, mean_t2 + d_b])
-
-    log_x = np.log(x)
-    spread2 = max(float(np.var(log_x)), 1e-12)
-    starts = [
-        np.array([alpha_start - 1.0, 1e-6]),
-        np.array([(np.log(xmin) - float(log_x.mean())) / spread2, 0.5 / spread2]),
-    ]
-    bounds = [(-1e6, 1e6), (0.0, 1e12)]
-    best = min(
-        (
-            optimize.minimize(objective, s0, jac=True, method="L-BFGS-B", bounds=bounds, options=_TIGHT)
-            for s0 in starts
-        ),
-        key=lambda r: r.fun,
-    )
-    c, b = (float(v) for v in best.x)
     power_law = power_law_loglik(x, xmin, alpha_start)
-    if b == 0.0 or -best.fun < power_law.sum() + _TIE:  # the family's boundary b = 0 is the power law
+    found = _fit_tilted_exponential(t, _SQUARE, float(power_law.sum()) + float(np.log(x).sum()))
+    if found is None:
         return (-np.inf, np.inf), power_law
-    loglik = -c * t - b * t * t - _log_parabola_norm(c, b)[0] - log_x
+    (c, b), log_z = found
     sigma2 = 0.5 / b
-    return (float(np.log(xmin) - c * sigma2), float(np.sqrt(sigma2))), loglik
-
-
-def _log_parabola_norm(c: float, b: float) -> tuple[float, float, float]:
-    """(log Z, d log Z / dc, d log Z / db), Z = int_0^inf exp(-c t - b t^2) dt.
-
-    Z = sqrt(pi / (4 b)) erfcx(z), z = c / (2 sqrt b), and d log erfcx / dz = 2 z - 2 / (sqrt(pi) erfcx(z))
-    (for z > 100 its asymptotic series -1/z + 1/z^3 - 5/(2 z^5)); at b = 0, Z = 1/c with derivatives -1/c
-    and -2/c^2 (minus the first two moments of Exp(c)).
-    """
-    if b <= 0.0:
-        if c <= 0:
-            return np.inf, 0.0, 0.0
-        return -np.log(c), -1.0 / c, -2.0 / (c * c)
-    root = np.sqrt(b)
-    z = c / (2.0 * root)
-    log_z = 0.5 * np.log(np.pi) - np.log(2.0 * root) + np.log(special.erfcx(z))
-    if z > 100.0:  # asymptotic series: the direct form cancels catastrophically
-        d_log = -1.0 / z + z**-3 - 2.5 * z**-5
-        one_plus = z**-2 - 2.5 * z**-4  # 1 + z d_log
-    else:
-        d_log = 2.0 * z - 2.0 / (np.sqrt(np.pi) * special.erfcx(z))
-        one_plus = 1.0 + z * d_log
-    return float(log_z), float(d_log / (2.0 * root)), float(-one_plus / (2.0 * b))
+    return (float(np.log(xmin) - c * sigma2), float(np.sqrt(sigma2))), -c * t - b * t * t - log_z - np.log(x)
 
 
 def truncated_power_law_loglik(
@@ -189,71 +143,130 @@ def truncated_power_law_loglik(
 ) -> tuple[tuple[float, float], NDArray[np.float64]]:
     """Power law with exponential cut-off, p(x) = x^-alpha e^(-lambda x) / Z, x >= xmin, fitted by ML.
 
-    Z = xmin^(1 - alpha) e^(-theta) I(alpha, theta), theta = lambda xmin,
-    I = int_0^inf (1 + v)^(-alpha) e^(-theta v) dv = e^theta theta^(alpha-1) Gamma(1 - alpha, theta)
-    (CSN Table 2.1), evaluated by :func:`_cutoff_integral` with its gradient.  The search runs over
-    (alpha, log theta), log theta in [-40, 20], by L-BFGS-B from two starts; when it finds nothing
-    better than the power law itself (theta = 0, alpha = ``alpha_start``) by more than ``_TIE`` that
-    is returned, so R <= 0 and a pure power law gives R = 0, p = 1.
+    In t = ln(x/xmin) the density is p(t) = exp(-(alpha - 1) t - theta (e^t - 1)) / I(alpha, theta),
+    theta = lambda xmin, I = int_0^inf (1 + v)^(-alpha) e^(-theta v) dv = e^theta theta^(alpha-1)
+    Gamma(1 - alpha, theta) (CSN Table 2.1): an exponential family with natural parameters
+    (alpha - 1, theta >= 0) and sufficient statistics (t, e^t - 1), maximised by Newton's method
+    (:func:`_fit_tilted_exponential`).  When the maximum is the power law itself (theta = 0, or within
+    ``_TIE`` of it) that is returned with alpha = ``alpha_start``, so R <= 0 and a pure power law gives
+    R = 0, p = 1.
 
     Returns ((alpha, lambda), pointwise log-likelihoods).
     """
-    u = np.asarray(tail, dtype=np.float64) / xmin
-    mean_log_u, mean_excess = float(np.mean(np.log(u))), float(np.mean(u)) - 1.0
-    size = u.size
-
-    def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
-        alpha, log_theta = params
-        theta = np.exp(log_theta)
-        log_i, d_alpha, d_theta = _cutoff_integral(alpha, theta)
-        value = size * (alpha * mean_log_u + theta * mean_excess + log_i)
-        return value, size * np.array([mean_log_u + d_alpha, theta * (mean_excess + d_theta)])
-
-    power_law = size * (alpha_start * mean_log_u - np.log(alpha_start - 1.0))  # theta = 0
-    starts = [np.array([alpha_start, -20.0]), np.array([1.0, -np.log(max(mean_excess, 1e-12))])]
-    best = min(
-        (
-            optimize.minimize(
-                objective, s0, jac=True, method="L-BFGS-B", bounds=[(-20.0, 60.0), (-40.0, 20.0)], options=_TIGHT
-            )
-            for s0 in starts
-        ),
-        key=lambda r: r.fun,
-    )
-    if not best.fun < power_law - _TIE:
-        return (alpha_start, 0.0), power_law_loglik(u * xmin, xmin, alpha_start)
-    alpha, theta = float(best.x[0]), float(np.exp(best.x[1]))
-    log_norm = (1.0 - alpha) * np.log(xmin) - theta + _cutoff_integral(alpha, theta)[0]
-    return (alpha, theta / xmin), -alpha * np.log(u * xmin) - theta * u - log_norm
+    x = np.asarray(tail, dtype=np.float64)
+    t = np.log(x / xmin)
+    power_law = power_law_loglik(x, xmin, alpha_start)
+    found = _fit_tilted_exponential(t, _CUTOFF, float(power_law.sum()) + float(np.log(x).sum()))
+    if found is None:
+        return (alpha_start, 0.0), power_law
+    (slope, theta), log_i = found
+    return (slope + 1.0, theta / xmin), -slope * t - theta * np.expm1(t) - log_i - np.log(x)
 
 
-def _cutoff_integral(alpha: float, theta: float) -> tuple[float, float, float]:
-    """(log I, d log I / d alpha, d log I / d theta) for I = int_0^inf (1 + v)^(-alpha) e^(-theta v) dv.
+@dataclass(frozen=True)
+class _Tilt:
+    """g of the density exp(-eta_1 t - eta_2 g(t)) on t >= 0 (g convex, increasing, g(0) = 0): g on arrays
+    and scalars, g'' for the width of the peak, the peak t* of -eta_1 t - eta_2 g(t) for eta_1 < 0, and
+    E[g] under Exp(eta_1) (eta_2 = 0)."""
 
-    With v = e^t - 1, I = int_0^inf exp(f(t)) dt, f(t) = (1 - alpha) t - theta (e^t - 1), concave with its
-    maximum at t* = log((1 - alpha)/theta) (or 0).  Gauss–Legendre (12 nodes) on panels no wider than
-    the integrand's scale near t* (1, 0.7/sqrt(theta e^t*), 2/|1 - alpha|) covers [0, T] with
-    f(T) <= f(t*) - 60; the derivatives are the moments -<t> and -<e^t - 1> of the same weights.
+    g: Callable[[np.ndarray], np.ndarray]
+    g_scalar: Callable[[float], float]
+    curvature: Callable[[float], float]
+    peak: Callable[[float, float], float]
+    exponential_mean: Callable[[float], float]
+
+
+#: g(t) = t^2 (the log-normal): peak -eta_1 / (2 eta_2), E[t^2] = 2 / eta_1^2 under Exp(eta_1).
+_SQUARE = _Tilt(g=np.square, g_scalar=lambda t: t * t, curvature=lambda t: 2.0, peak=lambda e1, e2: -e1 / (2.0 * e2),
+                exponential_mean=lambda e1: 2.0 / (e1 * e1))  # fmt: skip
+#: g(t) = e^t - 1 (the power law with cut-off): peak log(-eta_1 / eta_2), E[e^t - 1] = 1 / (eta_1 - 1).
+_CUTOFF = _Tilt(g=np.expm1, g_scalar=lambda t: math.expm1(t) if t < 700.0 else math.inf, curvature=math.exp,
+                peak=lambda e1, e2: math.log(-e1 / e2),
+                exponential_mean=lambda e1: 1.0 / (e1 - 1.0) if e1 > 1.0 else math.inf)  # fmt: skip
+
+
+def _tilted_moments(eta1: float, eta2: float, tilt: _Tilt) -> tuple[float, np.ndarray, np.ndarray]:
+    """(log Z, E[T], Cov(T)) of p(t) = exp(-eta_1 t - eta_2 g(t)) / Z on t >= 0, T = (t, g(t)), eta_2 > 0.
+
+    f(t) = -eta_1 t - eta_2 g(t) is concave with its maximum at t* (0 when eta_1 >= 0).  Gauss–Legendre
+    (12 nodes) on panels no wider than the integrand's scale near t* (1, 0.7 / sqrt(eta_2 g''(t*)),
+    2 / |eta_1|) covers [0, T] with f(T) <= f(t*) - 60: relative error below 1e-12 in Z and the moments.
     """
-    slope = 1.0 - alpha
 
-    def exponent(t: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
-            return slope * t - theta * np.expm1(t)
+    def exponent(t: float) -> float:
+        return -eta1 * t - eta2 * tilt.g_scalar(t)
 
-    peak = float(np.log(slope / theta)) if slope > theta else 0.0
+    peak = max(tilt.peak(eta1, eta2), 0.0) if eta1 < 0 else 0.0
     top = exponent(peak)
     reach = 1.0
     while exponent(peak + reach) > top - 60.0:
         reach *= 2.0
-    width = min(1.0, 0.7 / np.sqrt(theta * np.exp(peak)), 2.0 / max(abs(slope), 1e-12))
-    below = np.linspace(0.0, peak, int(np.ceil(peak / width)) + 1)[:-1]
-    edges = np.concatenate([below, peak + width * np.arange(int(np.ceil(reach / width)) + 1)])
-    lo, hi = edges[:-1, None], edges[1:, None]
-    t = (0.5 * (hi - lo) * _GAUSS_NODES + 0.5 * (hi + lo)).ravel()
-    weights = (0.5 * (hi - lo) * _GAUSS_WEIGHTS).ravel() * np.exp(exponent(t) - top)
+    width = min(1.0, 0.7 / math.sqrt(eta2 * tilt.curvature(peak)), 2.0 / max(abs(eta1), 1e-12))
+    edges = np.concatenate([np.linspace(0.0, peak, math.ceil(peak / width) + 1)[:-1],
+                            peak + width * np.arange(math.ceil(reach / width) + 1)])  # fmt: skip
+    half = 0.5 * np.diff(edges)[:, None]
+    t = (half * _GAUSS_NODES + (edges[:-1, None] + half)).ravel()
+    with np.errstate(over="ignore", under="ignore"):
+        g = tilt.g(t)
+        weights = (half * _GAUSS_WEIGHTS).ravel() * np.exp(-eta1 * t - eta2 * g - top)
     total = float(weights.sum())
-    return top + float(np.log(total)), -float(weights @ t) / total, -float(weights @ np.expm1(t)) / total
+    weights /= total
+    mean_t, mean_g = float(weights @ t), float(weights @ g)
+    dt, dg = t - mean_t, g - mean_g
+    cross = float(weights @ (dt * dg))
+    cov = np.array([[float(weights @ (dt * dt)), cross], [cross, float(weights @ (dg * dg))]])
+    return top + math.log(total), np.array([mean_t, mean_g]), cov
+
+
+def _fit_tilted_exponential(
+    t: np.ndarray, tilt: _Tilt, power_law_total: float
+) -> tuple[tuple[float, float], float] | None:
+    """Maximum likelihood of p(t) = exp(-eta_1 t - eta_2 g(t)) / Z on the sample t (>= 0), eta_2 >= 0.
+
+    An exponential family: the mean log-likelihood l(eta) = -eta . mean(T) - log Z(eta) is concave, its
+    gradient E_eta[T] - mean(T) and its Hessian -Cov_eta(T), so Newton's method with a backtracking line
+    search converges from any start.  At eta_2 = 0 the family is the exponential Exp(eta_1) in t (the
+    power law) with MLE eta_1 = 1 / mean(t); that boundary point is the maximum (Karush–Kuhn–Tucker)
+    when increasing eta_2 does not help, E_Exp[g] <= mean(g), and then None is returned, as when the
+    interior maximum beats the power law (``power_law_total``, the sample's summed log-likelihood in t)
+    by less than ``_TIE``.  Otherwise ((eta_1, eta_2), log Z).
+    """
+    sample = np.stack([t, tilt.g(t)]).mean(axis=1)
+    boundary = 1.0 / sample[0]  # the MLE of eta_1 at eta_2 = 0
+    if tilt.exponential_mean(boundary) <= sample[1]:
+        return None
+    eta = np.array([boundary, 1e-3 / max(sample[1], 1e-300)])
+
+    def mean_loglik(e: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        log_z, mean, cov = _tilted_moments(float(e[0]), float(e[1]), tilt)
+        return -float(e @ sample) - log_z, mean, cov
+
+    value, mean, cov = mean_loglik(eta)
+    for _ in range(200):
+        gradient = mean - sample
+        try:
+            step = np.linalg.solve(cov, gradient)
+        except np.linalg.LinAlgError:
+            break
+        decrement = float(gradient @ step)  # twice the predicted gain: quadratic convergence once small
+        if not decrement > _CONVERGED:
+            break
+        scale = 1.0
+        while scale > 1e-12:
+            trial = eta + scale * step
+            if trial[1] > 0.0:
+                trial_value, trial_mean, trial_cov = mean_loglik(trial)
+                if trial_value >= value + 0.25 * scale * decrement:
+                    break
+            scale *= 0.5
+        else:
+            break
+        eta, value, mean, cov = trial, trial_value, trial_mean, trial_cov
+        if scale < 1.0 and decrement < 1e-12:  # round-off, not the model, limits the step
+            break
+    if not value * t.size > power_law_total + _TIE:
+        return None
+    return (float(eta[0]), float(eta[1])), float(-value - eta @ sample)
 
 
 def compare_tail(values: ArrayLike, xmin: float, alpha: float | None = None) -> TailComparison:

@@ -7,13 +7,15 @@ worker processes, or a Dask cluster; and the rule that sizes them.
 ...     reports = analyze_many(["a.safetensors", "b.safetensors"], executor=cluster)
 """
 
-from netspectra.errors import ExecutorError
-from netspectra.scale.dask_executor import DaskExecutor
-from netspectra.scale.executor import EXECUTORS, Executor, LocalExecutor, executor_scope, make_executor
-from netspectra.scale.process_pool import ProcessExecutor
-from netspectra.scale.workers import default_workers
+from netspectra._lazy import lazy_exports
 
-__all__ = [
-    "EXECUTORS", "DaskExecutor", "Executor", "ExecutorError", "LocalExecutor", "ProcessExecutor",
-    "default_workers", "executor_scope", "make_executor",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "netspectra.errors": ("ExecutorError",),
+        "netspectra.scale.dask_executor": ("DaskExecutor",),
+        "netspectra.scale.executor": ("EXECUTORS", "Executor", "LocalExecutor", "executor_scope", "make_executor"),
+        "netspectra.scale.process_pool": ("ProcessExecutor",),
+        "netspectra.scale.workers": ("default_workers",),
+    },
+)

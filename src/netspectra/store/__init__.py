@@ -5,15 +5,12 @@
 >>> Store("netspectra.db").load_report(run_id).layers[0].eigenvalues          # doctest: +SKIP
 """
 
-from netspectra.store.analyze import StoredAnalysis, analyze_into_store
-from netspectra.store.db import DEFAULT_STORE, ModelInfo, RunInfo, Store, StoreError
+from netspectra._lazy import lazy_exports
 
-__all__ = [
-    "DEFAULT_STORE",
-    "ModelInfo",
-    "RunInfo",
-    "Store",
-    "StoreError",
-    "StoredAnalysis",
-    "analyze_into_store",
-]
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "netspectra.store.analyze": ("StoredAnalysis", "analyze_into_store"),
+        "netspectra.store.db": ("DEFAULT_STORE", "ModelInfo", "RunInfo", "Store", "StoreError"),
+    },
+)
