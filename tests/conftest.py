@@ -1,15 +1,26 @@
-"""Suite-wide settings: BLAS runs on one thread.
+"""Suite-wide settings: BLAS runs on one thread; the disk cache (HTMP tables) is the suite's own.
 
 The test machine has 2 cores and is often shared; multithreaded OpenBLAS on small matrices then spends
 most of its time spinning (a 256x256 eigendecomposition measured 0.45 s instead of 0.02 s). Tests check
 numbers, not speed, so one thread is both faster and steadier.
+
+``NETSPECTRA_CACHE_DIR`` points at a fresh directory for the whole session (command-line tests run in
+subprocesses inherit it), so that the suite never reads or writes the user's cache.
 """
+
+import os
+import shutil
+import tempfile
 
 import pytest
 from threadpoolctl import threadpool_limits
+
+_CACHE = tempfile.mkdtemp(prefix="netspectra-test-cache-")
+os.environ["NETSPECTRA_CACHE_DIR"] = _CACHE
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _single_blas_thread():
     with threadpool_limits(limits=1):
         yield
+    shutil.rmtree(_CACHE, ignore_errors=True)

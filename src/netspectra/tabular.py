@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class TableRow:
@@ -16,3 +20,25 @@ class TableRow:
     def to_dict(self) -> dict[str, object]:
         """The row as a plain dict, keys in column order."""
         return {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+
+
+class RowsTable:
+    """Mixin of a result whose ``layers`` are rows of one type (:attr:`row_type`, with ``columns()`` and
+    ``to_dict()``): the table as plain rows (for the writers, no pandas) or as a DataFrame."""
+
+    layers: tuple[Any, ...]
+    row_type: ClassVar[type]
+
+    def columns(self) -> list[str]:
+        """Column order of the table."""
+        return self.row_type.columns()
+
+    def rows(self) -> list[dict[str, object]]:
+        """One dict per row, keys in column order."""
+        return [layer.to_dict() for layer in self.layers]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One DataFrame row per layer, columns in :meth:`columns` order."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows(), columns=self.columns())

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from safetensors.numpy import save_file
 
-from netspectra.analyze import analyze
 from netspectra.cli import main
 from netspectra.compare.checkpoints import find_checkpoints, step_of
 from netspectra.compare.dynamics import TrackPoint, track_point
 from netspectra.compare.track import track_checkpoints
 from netspectra.errors import UsageError
+from netspectra.pipeline import analyze
 from netspectra.rmt.spacing import GOE_MEAN_RATIO
 from netspectra.store import Store
 

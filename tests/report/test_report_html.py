@@ -68,7 +68,11 @@ def test_page_is_self_contained_and_well_formed(rendered):
     csp = page.find("meta", **{"http-equiv": "Content-Security-Policy"})[0]["content"]
     assert "default-src 'none'" in csp and "img-src data:" in csp
     sources = [a.get("src") or a.get("href") for t, a, _ in page.elements if t in ("img", "script", "link", "a")]
-    assert all(s is None or s.startswith(("data:image/png;base64,", "#")) for s in sources), sources
+    assert all(s is None or s.startswith(("data:image/svg+xml;base64,", "#")) for s in sources), sources
+    for t, a, _ in page.elements:  # the figures are plain SVG: no script, no reference to anything outside
+        if t == "img":
+            svg = base64.b64decode(a["src"].split(",", 1)[1]).decode("utf-8")
+            assert "<script" not in svg and "href" not in svg and svg.startswith("<svg ")
     assert not re.search(r"(src|href)=\"(https?:)?//", rendered)
     assert "@import" not in rendered and "url(" not in rendered
 
@@ -87,9 +91,10 @@ def test_summary_table_and_details_cover_every_layer(small_report, rendered):
     images = [(a, in_template) for t, a, in_template in page.elements if t == "img"]
     assert len(images) == 1 + sum(layer.status != "error" for layer in layers)  # + the alpha-by-depth figure
     assert [in_template for _, in_template in images] == [False] + [True] * (len(images) - 1)
-    png = base64.b64decode(images[1][0]["src"].split(",", 1)[1])
+    svg = base64.b64decode(images[1][0]["src"].split(",", 1)[1]).decode("utf-8")
     assert (int(images[1][0]["width"]), int(images[1][0]["height"])) == (1200, 290)
-    assert int.from_bytes(png[16:20], "big") == 1200
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="290"')
+    assert svg.count("<polygon") == 3  # the three panels' histograms
     broken = page.text_by_id["layer-3"]
     assert "No spectrum to plot" in broken and "NaN/Inf" in broken
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from netspectra.report import plots
+from netspectra.report import figure_data, plots
 from netspectra.report.figures import figure_bytes, save_figure
 from netspectra.rmt.marchenko_pastur import mp_edges, mp_pdf
 
@@ -33,7 +33,7 @@ def legend_texts(ax) -> list[str]:
 
 def test_log_density_is_a_density_on_log_spaced_bins():
     evals = wishart_eigenvalues(400, 200)
-    density, edges = plots.log_density(evals)
+    density, edges = figure_data.log_density(evals)
     assert np.allclose(np.diff(np.log(edges)), np.log(edges[1] / edges[0]))  # equal widths in log lambda
     assert np.sum(density * np.diff(edges)) == pytest.approx(1.0)
     assert edges[0] == pytest.approx(evals.min()) and edges[-1] == pytest.approx(evals.max())
@@ -88,7 +88,7 @@ def test_mp_overlay_matches_the_histogram_of_a_random_matrix_and_marks_spikes():
 
 def test_level_spacing_of_a_random_matrix_follows_the_wigner_surmise():
     evals = wishart_eigenvalues()
-    gaps = plots.bulk_spacings(evals, 1000, 500, 1.0)
+    gaps = figure_data.bulk_spacings(evals, 1000, 500, 1.0)
     assert gaps.mean() == pytest.approx(1.0)
     fig = plots.plot_level_spacing(evals, n=1000, m=500, sigma2=1.0)
     text = " ".join(legend_texts(fig.axes[0]))
@@ -105,13 +105,13 @@ def test_layer_figure_has_three_panels_and_uses_mp_width_for_spacings(small_repo
     layer = small_report.layers[0]
     fig = plots.plot_layer(layer)
     assert len(fig.axes) == 3 and layer.name in fig.texts[0].get_text()
-    assert plots.spacing_sigma2(layer) == layer.sigma2_mp
+    assert figure_data.spacing_sigma2(layer) == layer.sigma2_mp
 
     class Deep:  # a row with the depth column mp_width
         mp_width = 0.5
         sigma2_mp = 1.0
 
-    assert plots.spacing_sigma2(Deep()) == 0.5
+    assert figure_data.spacing_sigma2(Deep()) == 0.5
     with pytest.raises(ValueError, match="no eigenvalues"):
         plots.plot_layer(small_report.layers[-1])  # the NaN matrix: status error
 

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from safetensors.numpy import save_file
 
-from netspectra.analyze import analyze, analyze_matrix
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.diagnose.row import LayerReport
 from netspectra.io import content_hash, iter_weight_matrices
+from netspectra.pipeline import analyze, analyze_matrix
 from netspectra.spec import AnalysisSpec
 from netspectra.store import ModelInfo, Store, StoreError, analyze_into_store
 
@@ -35,8 +35,8 @@ def counted(monkeypatch):
         calls.append(weight.name)
         return analyze_matrix(weight, spec)
 
-    # The store's layers go through netspectra.analyze.analyze_weights, which looks analyze_matrix up there.
-    monkeypatch.setattr(importlib.import_module("netspectra.analyze"), "analyze_matrix", counting)
+    # The store's layers go through netspectra.pipeline.analyze_weights, which looks analyze_matrix up there.
+    monkeypatch.setattr(importlib.import_module("netspectra.pipeline"), "analyze_matrix", counting)
     return calls
 
 

@@ -64,8 +64,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netspectra.analyze import analyze as analyze_model
     from netspectra.demo import demo_model_path
+    from netspectra.pipeline import analyze as analyze_model
     from netspectra.report.table import print_report
 
     if args.demo == bool(args.path):

@@ -122,24 +122,20 @@ def check_outputs(html: str | None, plots: str | None) -> None:
 
 
 def write_outputs(report: ModelReport, html: str | None, plots: str | None, fmt: str, *, quiet: bool) -> list[str]:
-    """Write the HTML report and the plot files asked for; return what was written, for the user.
-
-    Layer figures are drawn by one process per CPU for large models; a status line shows on stderr
-    meanwhile unless ``quiet``.
-    """
-    if not (html or plots):
-        return []
-    from rich.console import Console
-
-    from netspectra.report.html import write_html
-    from netspectra.report.render import figure_workers, write_plots
-
-    workers = figure_workers(len(report.layers))
+    """Write the HTML report (SVG figures, milliseconds per layer) and the plot files asked for (matplotlib,
+    drawn by one process per idle CPU for large models, with a status line on stderr unless ``quiet``);
+    return what was written, for the user."""
     written = []
-    with Console(stderr=True, quiet=quiet).status(f"drawing plots of {len(report.layers)} layers"):
-        if html:
-            written.append(str(write_html(report, html, workers=workers)))
-        if plots:
-            files = write_plots(report, plots, fmt, workers=workers)
-            written.append(f"{len(files)} {fmt.upper()} files in {plots}")
+    if html:
+        from netspectra.report.html import write_html
+
+        written.append(str(write_html(report, html)))
+    if plots:
+        from rich.console import Console
+
+        from netspectra.report.render import figure_workers, write_plots
+
+        with Console(stderr=True, quiet=quiet).status(f"drawing plots of {len(report.layers)} layers"):
+            files = write_plots(report, plots, fmt, workers=figure_workers(len(report.layers)))
+        written.append(f"{len(files)} {fmt.upper()} files in {plots}")
     return written

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("comparing") as advance:
         comparison = compare_models(args.a, args.b, spec_of(args), thresholds=thresholds, progress=advance)
     if output is not None:
-        write_results(output, comparison.to_frame, comparison.to_dict)
+        write_results(output, comparison.columns(), comparison.rows, comparison.to_dict)
     if args.json:
         print_json(comparison.to_dict())
         return 0

@@ -10,7 +10,6 @@ from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
 
 if TYPE_CHECKING:
-    import pandas as pd
     from rich.table import Table
 
     from netspectra.merge.results import CompatibilityReport
@@ -54,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("checking", quiet=quiet) as advance:
         report = check_compatibility(models, base, thresholds, progress=advance)
     if args.output:
-        write_results(args.output, lambda: flat_frame(report), report.to_dict)
+        write_results(args.output, report.columns(), lambda: flat_rows(report), report.to_dict)
     if args.json:
         print_json(report.to_dict())
     elif not quiet:
@@ -66,11 +65,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def flat_frame(report: CompatibilityReport) -> pd.DataFrame:
-    """The layer table with the ranks of the task vectors as one space-separated string (a CSV cell)."""
-    frame = report.to_frame()
-    frame["task_ranks"] = [" ".join(map(str, r)) for r in frame["task_ranks"]]
-    return frame
+def flat_rows(report: CompatibilityReport) -> list[dict[str, object]]:
+    """The layer rows with the ranks of the task vectors as one space-separated string (a CSV cell)."""
+    return [{**row, "task_ranks": " ".join(map(str, row["task_ranks"]))} for row in report.rows()]
 
 
 def compatibility_table(report: CompatibilityReport) -> Table:

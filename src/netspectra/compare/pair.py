@@ -11,13 +11,13 @@ from typing import Unpack
 
 import numpy as np
 
-from netspectra.analyze import ProgressCallback, Source, analyze_matrix, check_matrices, list_weights
 from netspectra.compare.diff import difference_spectrum, storage_epsilon
 from netspectra.compare.matching import match_layers
 from netspectra.compare.result import ChangeThresholds, ModelComparison, compare_layer
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix
+from netspectra.pipeline import ProgressCallback, Source, analyze_matrix, check_matrices, list_weights
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
 

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from netspectra.tabular import TableRow
+from netspectra.tabular import RowsTable, TableRow
 
 if TYPE_CHECKING:
-    import pandas as pd
 
     from netspectra.compare.diff import DiffSpectrum
     from netspectra.compare.matching import Unmatched
@@ -74,25 +73,20 @@ class LayerComparison(TableRow):
 
 
 @dataclass(frozen=True)
-class ModelComparison:
-    """Result of :func:`netspectra.compare.compare_models`."""
+class ModelComparison(RowsTable):
+    """Result of :func:`netspectra.compare.compare_models` (one row per matched layer: :meth:`to_frame`)."""
 
     source_a: str
     source_b: str
     layers: tuple[LayerComparison, ...]
     unmatched: tuple[Unmatched, ...]
     thresholds: ChangeThresholds
+    row_type: ClassVar[type] = LayerComparison
 
     @property
     def flagged(self) -> tuple[str, ...]:
         """Names (in A) of the flagged layers."""
         return tuple(layer.name_a for layer in self.layers if layer.flagged)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per matched layer, columns in :meth:`LayerComparison.columns` order."""
-        import pandas as pd
-
-        return pd.DataFrame([layer.to_dict() for layer in self.layers], columns=LayerComparison.columns())
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: sources, thresholds, layers (non-finite floats as None) and unmatched matrices."""

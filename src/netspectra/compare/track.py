@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
-from netspectra.analyze import analyze
 from netspectra.compare.checkpoints import find_checkpoints
 from netspectra.compare.dynamics import TrackPoint, track_point
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.options import AnalysisOptions
+from netspectra.pipeline import analyze
 from netspectra.report.export import atomic_write
 from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store import Store, analyze_into_store

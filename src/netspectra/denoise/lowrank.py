@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from netspectra.analyze import check_matrices
 from netspectra.denoise.methods import SHRINK_KINDS, Method
 from netspectra.denoise.results import LayerCompression
 from netspectra.errors import MatrixError
+from netspectra.pipeline import check_matrices
 from netspectra.rmt.thresholds import bgn_cos2_left, bgn_cos2_right, bgn_signal_strength, shrink
 
 #: Warning of a matrix in which nothing rises above the threshold (W_hat = 0).

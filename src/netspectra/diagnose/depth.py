@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
-from scipy.sparse.linalg import ArpackError
 
 from netspectra.diagnose.phase import classify_phase
 from netspectra.diagnose.row import (
@@ -44,7 +43,7 @@ from netspectra.rmt.tail_tests import TailComparison, compare_tail
 T = TypeVar("T")
 
 #: Failures a fit may raise on a degenerate but valid spectrum; they turn its columns into NaN.
-_FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, ArpackError)
+_FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
 def depth_metrics(

@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import ClassVar
 
 import numpy as np
 
 from netspectra.diagnose.row import LayerReport
-
-if TYPE_CHECKING:
-    import pandas as pd
+from netspectra.tabular import RowsTable
 
 #: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
 WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "correlation-trap")
@@ -52,21 +50,16 @@ def _key(label: str) -> str:
 
 
 @dataclass(frozen=True)
-class ModelReport:
-    """Result of :func:`netspectra.analyze`: ``layers`` (one row per matrix) and ``summary``."""
+class ModelReport(RowsTable):
+    """Result of :func:`netspectra.analyze`: ``layers`` (one row per matrix, :meth:`to_frame`) and ``summary``."""
 
     source: str
     layers: tuple[LayerReport, ...]
+    row_type: ClassVar[type] = LayerReport
 
     @property
     def summary(self) -> ModelSummary:
         return summarize(self.source, self.layers)
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per layer, columns in :meth:`LayerReport.columns` order."""
-        import pandas as pd
-
-        return pd.DataFrame([layer.to_dict() for layer in self.layers], columns=LayerReport.columns())
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: ``{"source", "summary", "layers": [...]}`` (non-finite floats become None)."""

@@ -38,37 +38,34 @@ SVD_RATIO = 1e6
 ZERO_RATIO = 10.0
 
 
-#: Rows of a float32 W converted to float64 at a time while its Gram matrix is accumulated.
-GRAM_BLOCK_ROWS = 1024
+#: Rows (at least M) of a float32 W converted to float64 at a time while its Gram matrix is accumulated.
+GRAM_BLOCK_ROWS = 2048
 
 
 def gram_matrix(w: np.ndarray) -> np.ndarray:
-    """W^T W / N in float64, upper triangle only, for an N x M matrix (N >= M) of float32 or float64.
+    """W^T W / N in float64 for an N x M matrix (N >= M) of float32 or float64.
 
-    BLAS ``dsyrk`` (half the flops of a general product).  A float32 W is converted to float64 block by
-    block (:data:`GRAM_BLOCK_ROWS` rows into one reused buffer) and the blocks' products accumulated, so
-    the Gram matrix is as exact as from a float64 copy of W, which is never made.
+    NumPy's ``W.T @ W`` (BLAS ``syrk``: half the flops of a general product).  A float32 W is converted
+    to float64 block by block (:data:`GRAM_BLOCK_ROWS` rows into one small buffer) and the blocks'
+    products accumulated: as exact as from a float64 copy of W, which is never made (converting a whole
+    layer into fresh memory cost MiniLM 0.2 s of page faults, as much as all its Gram matrices).
+    NumPy's BLAS, not SciPy's: SciPy ships a second OpenBLAS whose threads, still spinning after a
+    call, took the second core from NumPy's next eigendecomposition and made the MiniLM analysis 2.4x
+    slower with the default threads.
     """
-    from scipy.linalg.blas import dsyrk  # SciPy's linalg is imported by the first decomposition, not at start-up
-
     n, m = w.shape
-    gram = np.zeros((m, m), order="F")
     if w.dtype == np.float64:
-        blocks = [w]
+        gram = w.T @ w
     else:
-        buffer = np.empty((min(n, GRAM_BLOCK_ROWS), m))
-        blocks = (_converted(w[start : start + GRAM_BLOCK_ROWS], buffer) for start in range(0, n, GRAM_BLOCK_ROWS))
-    for block in blocks:
-        gram = dsyrk(1.0, block.T, beta=1.0, c=gram, trans=0, lower=0, overwrite_c=1)
+        rows = max(GRAM_BLOCK_ROWS, m)
+        gram, part, buffer = np.zeros((m, m)), np.empty((m, m)), np.empty((min(n, rows), m))
+        for start in range(0, n, rows):
+            block = buffer[: min(rows, n - start)]
+            np.copyto(block, w[start : start + rows])
+            np.matmul(block.T, block, out=part)
+            gram += part
     gram /= n
     return gram
-
-
-def _converted(rows: np.ndarray, buffer: np.ndarray) -> np.ndarray:
-    """``rows`` cast to float64 in the first rows of ``buffer``."""
-    out = buffer[: rows.shape[0]]
-    np.copyto(out, rows)
-    return out
 
 
 def gram_eigenvalues(w: np.ndarray) -> np.ndarray:
@@ -77,7 +74,7 @@ def gram_eigenvalues(w: np.ndarray) -> np.ndarray:
 
     Cost O(N M^2 + M^3); absolute error O(eps M lambda_max).
     """
-    return np.linalg.eigvalsh(gram_matrix(w), UPLO="U")
+    return np.linalg.eigvalsh(gram_matrix(w))
 
 
 def svd_eigenvalues(w: np.ndarray) -> np.ndarray:

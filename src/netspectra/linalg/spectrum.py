@@ -18,8 +18,6 @@ import numpy as np
 from netspectra.errors import MatrixError
 from netspectra.linalg.choose import SpectrumOptions, choose_backend, full_spectrum
 from netspectra.linalg.dense import dense_eigenvalues
-from netspectra.linalg.lanczos import lanczos_top_eigenvalues
-from netspectra.linalg.randomized import randomized_top_eigenvalues
 from netspectra.linalg.torch_backend import torch_eigenvalues
 
 
@@ -180,8 +178,12 @@ def compute_top_spectrum(matrices: np.ndarray, count: int, options: SpectrumOpti
     per_matrix = min(count, m)
     backend = choose_backend(n, m, SpectrumOptions(backend=options.backend, tail_only=per_matrix))
     if backend == "lanczos":
+        from netspectra.linalg.lanczos import lanczos_top_eigenvalues  # SciPy's ARPACK, for tail-only runs
+
         parts = [lanczos_top_eigenvalues(w, per_matrix) for w in stack]
     elif backend == "randomized":
+        from netspectra.linalg.randomized import randomized_top_eigenvalues
+
         parts = [randomized_top_eigenvalues(w, per_matrix) for w in stack]
     else:
         return compute_spectrum(stack, SpectrumOptions(backend=backend)).top(count)

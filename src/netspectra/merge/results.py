@@ -38,10 +38,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import ClassVar
 
-import pandas as pd
-
-from netspectra.tabular import TableRow
+from netspectra.tabular import RowsTable, TableRow
 
 #: Verdict levels, in order of severity.
 VERDICTS = ("compatible", "caution", "incompatible")
@@ -83,7 +82,7 @@ class LayerCompatibility(TableRow):
 
 
 @dataclass(frozen=True)
-class CompatibilityReport:
+class CompatibilityReport(RowsTable):
     """Result of :func:`~netspectra.merge.check_compatibility`.
 
     Attributes
@@ -105,6 +104,7 @@ class CompatibilityReport:
     layers: tuple[LayerCompatibility, ...]
     num_other: int
     thresholds: dict[str, object]
+    row_type: ClassVar[type] = LayerCompatibility
 
     @property
     def verdict(self) -> str:
@@ -129,10 +129,6 @@ class CompatibilityReport:
             "mean_interference": sum(interference) / len(interference) if interference else math.nan,
             "worst_layers": worst[:10],
         }
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per compared layer, columns in :meth:`LayerCompatibility.columns` order."""
-        return pd.DataFrame([layer.to_dict() for layer in self.layers], columns=LayerCompatibility.columns())
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: summary, thresholds and layers (non-finite floats become None)."""
@@ -159,7 +155,7 @@ class LayerMerge(TableRow):
 
 
 @dataclass(frozen=True)
-class MergeResult:
+class MergeResult(RowsTable):
     """Result of :func:`~netspectra.merge.merge_models`.
 
     Attributes
@@ -184,6 +180,7 @@ class MergeResult:
     weights: tuple[float, ...]
     layers: tuple[LayerMerge, ...]
     files: tuple[str, ...]
+    row_type: ClassVar[type] = LayerMerge
 
     def summary(self) -> dict[str, object]:
         """Counts of tensors per rule applied and per verdict, and the files written."""
@@ -198,10 +195,6 @@ class MergeResult:
             "verdicts": dict(Counter(layer.verdict for layer in self.layers if layer.verdict)),
             "files": list(self.files),
         }
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per tensor, columns in :meth:`LayerMerge.columns` order."""
-        return pd.DataFrame([layer.to_dict() for layer in self.layers], columns=LayerMerge.columns())
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: summary and one entry per tensor."""

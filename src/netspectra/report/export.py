@@ -7,18 +7,20 @@ renamed over the target (``os.replace``), so an interrupted run never leaves a h
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from netspectra.errors import UsageError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from netspectra.diagnose.model import ModelReport
 
 FORMATS = (".csv", ".parquet", ".json")
@@ -63,11 +65,16 @@ def _umask() -> int:
     return mask
 
 
-def write_results(path: str | Path, frame: Callable[[], pd.DataFrame], document: Callable[[], dict]) -> Path:
-    """Write ``frame()`` as CSV or Parquet, or ``document()`` as JSON, by the extension of ``path``, atomically.
+def write_results(
+    path: str | Path, columns: list[str], rows: Callable[[], Iterable[dict[str, object]]], document: Callable[[], dict]
+) -> Path:
+    """Write the table (``columns``, ``rows()``) as CSV or Parquet, or ``document()`` as JSON, by the extension
+    of ``path``, atomically.
 
     ``document`` is JSON-ready (non-finite floats already None); for a model report it holds the layer
-    rows and the summary, so JSON carries more than the table.
+    rows and the summary, so JSON carries more than the table.  CSV is written by the standard library,
+    cell for cell as ``pandas.DataFrame.to_csv(index=False)`` writes it (empty for NaN and None, floats
+    in their shortest round-trip form), without importing pandas; Parquet needs pandas and pyarrow.
     """
     path = check_output_path(path)
     suffix = path.suffix.lower()
@@ -75,18 +82,40 @@ def write_results(path: str | Path, frame: Callable[[], pd.DataFrame], document:
         text = json.dumps(document(), indent=1, allow_nan=False)
         atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return path
-    table = frame()
     if suffix == ".csv":
-        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+        atomic_write(path, lambda tmp: _write_csv(tmp, columns, rows()))
         return path
     try:
         import pyarrow  # noqa: F401
     except ImportError as exc:
         raise UsageError("Parquet output needs pyarrow: pip install 'netspectra[parquet]'") from exc
+    import pandas as pd
+
+    table = pd.DataFrame(list(rows()), columns=columns)
     atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
     return path
 
 
+def _write_csv(path: Path, columns: list[str], rows: Iterable[dict[str, object]]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_cell(row[name]) for name in columns] for row in rows)
+
+
+def _cell(value: object) -> str:
+    """A CSV cell as pandas writes it: '' for None and NaN, the shortest round-trip repr of a float."""
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (float, np.floating)):
+        return "" if math.isnan(value) else repr(float(value))
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
 def write_report(report: ModelReport, path: str | Path) -> Path:
     """Write the per-layer table (and for JSON, the summary too) to ``path`` by its extension."""
-    return write_results(path, report.to_frame, report.to_dict)
+    return write_results(path, report.columns(), report.rows, report.to_dict)

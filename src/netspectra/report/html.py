@@ -1,9 +1,10 @@
 """One self-contained HTML file per model: summary, sortable layer table, per-layer plots.
 
-Everything is inline (CSS, JavaScript, PNGs as base64 ``data:`` URIs) and a Content-Security-Policy
-forbids any other source, so the file opens from disk, offline, and fetches nothing.  Each layer's
-plot sits in a ``<template>`` inside a closed ``<details>`` element and is only decoded when opened,
-so a report of hundreds of layers opens at once.
+Everything is inline (CSS, JavaScript, figures as base64 SVG ``data:`` URIs, drawn by
+:mod:`netspectra.report.svg_figures` in milliseconds) and a Content-Security-Policy forbids any other
+source, so the file opens from disk, offline, and fetches nothing.  Each layer's plot sits in a
+``<template>`` inside a closed ``<details>`` element and is only decoded when opened, so a report of
+hundreds of layers opens at once.
 
 Eigenvalue convention: W is N x M with N >= M, eigenvalues of W^T W / N.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
@@ -22,10 +24,9 @@ from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.errors import UsageError
-from netspectra.report import html_assets, plots
+from netspectra.report import html_assets
 from netspectra.report.export import atomic_write
-from netspectra.report.figures import figure_bytes
-from netspectra.report.render import layer_png, map_layers
+from netspectra.report.svg_figures import alpha_depth_svg, layer_svg
 from netspectra.report.verdict import layer_labels, phase_counts, reading
 
 #: (column, header, format, help) of the layer table; rows with ``None`` format are text.
@@ -54,8 +55,6 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
 )
 WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
 HTML_SUFFIXES = (".html", ".htm")
-#: Resolution of the model-level figure (two panels, 1080 px wide).
-OVERVIEW_DPI = 135
 #: File and directory names that say nothing about the model.
 GENERIC_NAMES = {"model", "models", "pytorch_model", "weights", "checkpoint", "checkpoints", "snapshots"}
 #: Explanation and colour of each warning label's summary card (labels not listed get none and amber).
@@ -91,30 +90,22 @@ def display_name(source: str) -> str:
     return f"{parent}/{path.name}" if parent else path.name
 
 
-def write_html(report: ModelReport, path: str | Path, *, workers: int = 1) -> Path:
+def write_html(report: ModelReport, path: str | Path) -> Path:
     """Render :func:`render_html` and write it to ``path`` atomically."""
     path = check_html_path(path)
-    text = render_html(report, workers=workers)
+    text = render_html(report)
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return path
 
 
-def render_html(report: ModelReport, *, workers: int = 1) -> str:
-    """The whole report as one HTML document (a string).
-
-    Parameters
-    ----------
-    report : ModelReport
-        Layers with eigenvalues get plots; rows without (unanalyzable layers) get their reason.
-    workers : int
-        Processes drawing the layer figures (see :mod:`netspectra.report.render`; the command line
-        uses one per CPU for large models).
-    """
+def render_html(report: ModelReport) -> str:
+    """The whole report as one HTML document (a string); layers with eigenvalues get plots, rows without
+    (unanalyzable layers, rows read back from CSV) get their reason."""
     layers = report.layers
     columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)),
                WARNING_COLUMN]
-    images = map_layers(layer_png, layers, workers=workers)
-    overview = figure_bytes(plots.plot_alpha_depth(report.to_frame()), dpi=OVERVIEW_DPI) if layers else None
+    images = [layer_svg(layer) if layer.eigenvalues is not None and layer.eigenvalues.size else None for layer in layers]
+    overview = alpha_depth_svg(layers) if layers else None
     name = display_name(report.source)
     return "\n".join([
         "<!doctype html>",
@@ -187,12 +178,12 @@ def _summary(report: ModelReport) -> str:
     )
 
 
-def _overview(png: bytes | None, num_layers: int) -> str:
-    if png is None:
+def _overview(svg: str | None, num_layers: int) -> str:
+    if svg is None:
         return ""
     return (
         '<section id="overview"><h2>Alpha by depth</h2><div class="figure">'
-        f'{_img(png, f"alpha and weighted alpha of the {num_layers} layers against their position in the model")}'
+        f'{_img(svg, f"alpha and weighted alpha of the {num_layers} layers against their position in the model")}'
         "</div></section>"
     )
 
@@ -236,13 +227,13 @@ def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None) -> str:
     return f'<td class="{tone}" data-v="{_sort_key(value)}">{escape(_number(value, fmt))}</td>'
 
 
-def _details(layers: Sequence[LayerReport], images: Sequence[bytes | None]) -> str:
+def _details(layers: Sequence[LayerReport], images: Sequence[str | None]) -> str:
     blocks = []
-    for pos, (layer, png) in enumerate(zip(layers, images)):
+    for pos, (layer, svg) in enumerate(zip(layers, images)):
         labels = layer_labels(layer)
-        if png is not None:
+        if svg is not None:
             alt = f"{layer.name}: log-log spectral density with the power-law fit, MP bulk fit, level spacing"
-            figure = f'<div class="figure"><template>{_img(png, alt)}</template></div>'
+            figure = f'<div class="figure"><template>{_img(svg, alt)}</template></div>'
         else:
             figure = f"<p>No spectrum to plot ({escape(layer.warning or layer.status)}).</p>"
         notes = "".join(f"<li>{escape(text)}</li>" for label, text in labels if text != label)
@@ -280,10 +271,11 @@ def _badges(labels: Sequence[tuple[str, str]]) -> str:
     return "".join(f'<span class="badge {label}" title="{escape(text)}">{escape(label)}</span>' for label, text in labels)
 
 
-def _img(png: bytes, alt: str) -> str:
-    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")  # PNG IHDR
-    data = base64.b64encode(png).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" width="{width}" height="{height}" alt="{escape(alt)}">'
+def _img(svg: str, alt: str) -> str:
+    """An <img> of an SVG document (in an image, an SVG cannot run scripts or load anything)."""
+    width, height = (re.search(rf'{attribute}="(\d+)"', svg).group(1) for attribute in ("width", "height"))  # type: ignore[union-attr]
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<img src="data:image/svg+xml;base64,{data}" width="{width}" height="{height}" alt="{escape(alt)}">'
 
 
 def _number(value: object, fmt: str) -> str:

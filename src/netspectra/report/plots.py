@@ -24,12 +24,13 @@ from matplotlib.colors import Normalize, to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
+from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
 from netspectra.rmt import spacing
-from netspectra.rmt.marchenko_pastur import mp_pdf, tracy_widom_edge
+from netspectra.rmt.marchenko_pastur import mp_pdf
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,8 +68,6 @@ STYLE: dict[str, Any] = {
 }
 #: One panel, in inches (400 x 290 px at the report's 100 dpi).
 PANEL_SIZE = (4.0, 2.9)
-#: Fewest eigenvalues for which a histogram is drawn.
-MIN_EIGENVALUES = 10
 #: At most this many lines in a trajectory plot before they are thinned (the mean is always drawn).
 MAX_TRAJECTORIES = 60
 
@@ -102,15 +101,6 @@ def _target(ax: Axes | None) -> tuple[Figure, Axes]:
     return fig, ax
 
 
-def positive(eigenvalues: ArrayLike) -> NDArray[np.float64]:
-    """Sorted eigenvalues above numerical zero, 10 M eps lambda_max (the ``rank_loss`` rule)."""
-    evals = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())
-    evals = evals[np.isfinite(evals)]
-    if evals.size == 0:
-        return evals
-    return evals[evals > 10.0 * evals.size * np.finfo(np.float64).eps * max(evals[-1], 0.0)]
-
-
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -131,25 +121,6 @@ def _log_axes(ax: Axes) -> None:
         if math.log10(hi / lo) >= 2.0:
             axis.set_major_formatter(FuncFormatter(_power_of_ten))
             axis.set_minor_locator(NullLocator())
-
-
-def _bin_count(n: int) -> int:
-    return int(np.clip(2.0 * math.sqrt(n), 10, 80))
-
-
-def log_density(eigenvalues: ArrayLike, edges: NDArray[np.float64] | None = None) -> tuple[NDArray, NDArray]:
-    """Histogram density (per unit lambda, over all given eigenvalues) on log-spaced bins.
-
-    Returns ``(density, edges)``; bins span the positive eigenvalues unless ``edges`` are given.
-    """
-    evals = positive(eigenvalues)
-    if edges is None:
-        lo, hi = evals[0], evals[-1]
-        if hi <= lo:
-            lo, hi = lo / 1.5, hi * 1.5
-        edges = np.geomspace(lo, hi, _bin_count(evals.size) + 1)
-    counts, edges = np.histogram(evals, bins=edges)
-    return counts / (max(evals.size, 1) * np.diff(edges)), edges
 
 
 def _no_data(ax: Axes, message: str) -> None:
@@ -238,7 +209,7 @@ def plot_mp_fit(
     beta = m / n
     edge = lambda_plus_tw if math.isfinite(lambda_plus_tw) else lambda_plus
     right = 1.25 * edge if math.isfinite(edge) else evals[-1]
-    bins = np.linspace(0.0, right, _bin_count(evals.size) + 1)
+    bins = np.linspace(0.0, right, bin_count(evals.size) + 1)
     counts, _ = np.histogram(evals, bins=bins)
     density = counts / (evals.size * np.diff(bins))
     ax.stairs(density, bins, fill=True, color=COLORS["data"], alpha=0.55, label=f"ESD ({evals.size} eigenvalues)")
@@ -263,23 +234,6 @@ def plot_mp_fit(
     ax.set_ylabel("density p(λ)")
     ax.legend(loc="upper right")
     return fig
-
-
-def bulk_spacings(
-    eigenvalues: ArrayLike, n: int, m: int, sigma2: float, *, trim: float = 0.1, level: float = 0.99
-) -> NDArray[np.float64]:
-    """Unfolded nearest-neighbour spacings of the bulk, as :func:`netspectra.rmt.spacing.level_spacing` uses.
-
-    Bulk: positive eigenvalues of W^T W / N at or below the Tracy–Widom edge at ``level``; unfolded with
-    the MP(beta = M/N, sigma^2) CDF, the ``trim`` fraction at each edge dropped, spacings scaled to mean 1.
-    """
-    if n < m:
-        n, m = m, n
-    evals = np.sort(np.asarray(eigenvalues, dtype=np.float64).ravel())
-    bulk = evals[(evals > 0) & (evals <= tracy_widom_edge(sigma2, n, m, level))]
-    if bulk.size < 10:
-        raise ValueError(f"level statistics need at least 10 bulk eigenvalues, got {bulk.size}")
-    return spacing.unfolded_spacings(spacing.unfold_mp(bulk, m / n, sigma2), trim)
 
 
 @styled
@@ -323,13 +277,6 @@ def plot_level_spacing(
     ax.set_ylabel("density P(s)")
     ax.legend(loc="upper right")
     return fig
-
-
-def spacing_sigma2(layer: LayerReport) -> float:
-    """Noise level for unfolding the bulk: the trimmed ``mp_width`` of the depth columns when the layer
-    has it (so the plot matches its ``spacing_ratio``/``ks_goe`` columns), else ``sigma2_mp``."""
-    width = getattr(layer, "mp_width", math.nan)
-    return float(width) if isinstance(width, (int, float)) and math.isfinite(width) and width > 0 else layer.sigma2_mp
 
 
 @styled
@@ -449,7 +396,7 @@ def plot_spectra_overlay(spectra: Mapping[str, ArrayLike], *, title: str = "", a
     if pooled.size < 2 or pooled.min() == pooled.max():
         _no_data(ax, "fewer than 2 distinct positive eigenvalues")
         return fig
-    edges = np.geomspace(pooled.min(), pooled.max(), _bin_count(max(v.size for v in cleaned.values())) + 1)
+    edges = np.geomspace(pooled.min(), pooled.max(), bin_count(max(v.size for v in cleaned.values())) + 1)
     for label, evals in cleaned.items():
         if evals.size:
             density, _ = log_density(evals, edges)

@@ -23,6 +23,7 @@ from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
 from netspectra.report import plots
 from netspectra.report.export import atomic_write
+from netspectra.report.figure_data import spacing_sigma2
 from netspectra.report.figures import FORMATS, figure_bytes
 from netspectra.scale.process_pool import ProcessExecutor
 from netspectra.scale.workers import cpu_count
@@ -40,7 +41,7 @@ PANELS: dict[str, Callable[[LayerReport], Figure]] = {
         layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,
         lambda_plus_tw=layer.lambda_plus_tw, title=f"{layer.name}: bulk and MP fit"),
     "spacing": lambda layer: plots.plot_level_spacing(
-        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=plots.spacing_sigma2(layer), num_matrices=layer.num_matrices,
+        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=spacing_sigma2(layer), num_matrices=layer.num_matrices,
         title=f"{layer.name}: level spacing"),
 }
 

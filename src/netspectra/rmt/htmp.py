@@ -42,12 +42,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-import mpmath
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.integrate import solve_ivp
-from scipy.interpolate import CubicHermiteSpline
 
+from netspectra.cache import load_arrays, store_arrays
 from netspectra.rmt.mp_bulk import mp_log_likelihood
 from netspectra.rmt.powerlaw import fit_power_law
 
@@ -73,6 +71,34 @@ def kappa_from_alpha(alpha: float, gamma: float) -> float:
     return 2.0 * gamma * (alpha - 1.0) / (1.0 - gamma)
 
 
+@dataclass(frozen=True)
+class _Hermite:
+    """Piecewise cubic Hermite interpolant through (x_i, y_i) with slopes y'_i: on [x_i, x_i+1],
+    y = ((c0 t + c1) t + c2) t + c3 with t = x - x_i, c3 = y_i, c2 = y'_i and c1, c0 from the right end."""
+
+    knots: NDArray[np.float64]
+    coefficients: NDArray[np.float64]  # (4, len(knots) - 1), highest power first
+
+    @classmethod
+    def through(cls, x: np.ndarray, y: np.ndarray, slope: np.ndarray) -> _Hermite:
+        h = np.diff(x)
+        secant = np.diff(y) / h
+        c1 = (3.0 * secant - 2.0 * slope[:-1] - slope[1:]) / h
+        c0 = (slope[:-1] + slope[1:] - 2.0 * secant) / (h * h)
+        return cls(x, np.stack([c0, c1, slope[:-1], y[:-1]]))
+
+    def evaluate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Value, first and second derivative at ``x`` (within the knots)."""
+        piece = np.clip(np.searchsorted(self.knots, x, side="right") - 1, 0, self.knots.size - 2)
+        t = x - self.knots[piece]
+        c0, c1, c2, c3 = self.coefficients[:, piece]
+        return ((c0 * t + c1) * t + c2) * t + c3, (3.0 * c0 * t + 2.0 * c1) * t + c2, 6.0 * c0 * t + 2.0 * c1
+
+
+#: The arrays of a tabulated density, as kept in the disk cache.
+_TABLE = ("log_s", "log_pdf", "slope", "cdf", "mass")
+
+
 @dataclass(frozen=True, eq=False)
 class HTMPDensity:
     """Tabulated HTMP density of s for one (gamma, kappa): log-density and CDF on a log-s grid.
@@ -83,8 +109,8 @@ class HTMPDensity:
         Parameters.
     log_s : ndarray
         Grid of log s (the ODE's own steps).
-    log_pdf, cdf : ndarray
-        log p(s) and P(S <= s) on the grid.
+    log_pdf, slope, cdf : ndarray
+        log p(s), d log p / d log s and P(S <= s) on the grid.
     mass : float
         Total mass found by the integration (1 up to the ODE tolerance; a self-check).
     """
@@ -93,11 +119,21 @@ class HTMPDensity:
     kappa: float
     log_s: NDArray[np.float64]
     log_pdf: NDArray[np.float64]
+    slope: NDArray[np.float64]
     cdf: NDArray[np.float64]
     mass: float
-    _log_pdf_spline: CubicHermiteSpline
-    _cdf_spline: CubicHermiteSpline
-    _slopes: tuple[float, float]
+
+    @cached_property
+    def _log_pdf_spline(self) -> _Hermite:
+        return _Hermite.through(self.log_s, self.log_pdf, self.slope)
+
+    @cached_property
+    def _cdf_spline(self) -> _Hermite:
+        return _Hermite.through(self.log_s, self.cdf, np.exp(self.log_pdf + self.log_s) / self.mass)
+
+    @property
+    def _slopes(self) -> tuple[float, float]:
+        return float(self.slope[0]), float(self.slope[-1])
 
     @property
     def a(self) -> float:
@@ -112,7 +148,7 @@ class HTMPDensity:
         """log p at s = exp(``log_s``) (:meth:`logpdf` without the logarithm of its argument)."""
         ls = np.asarray(log_s, dtype=np.float64)
         lo, hi = self.log_s[0], self.log_s[-1]
-        inside = self._log_pdf_spline(np.clip(ls, lo, hi))
+        inside = self._log_pdf_spline.evaluate(np.clip(ls, lo, hi))[0]
         below = self.log_pdf[0] + self._slopes[0] * (ls - lo)
         above = self.log_pdf[-1] + self._slopes[1] * (ls - hi)
         return np.where(ls < lo, below, np.where(ls > hi, above, inside))
@@ -124,15 +160,8 @@ class HTMPDensity:
         grid log p is linear in log s (:meth:`logpdf_log`), with second derivative 0.
         """
         ls = np.asarray(log_s, dtype=np.float64)
-        knots, coefficients = self._log_pdf_spline.x, self._log_pdf_spline.c
-        lo, hi = knots[0], knots[-1]
-        inside = np.clip(ls, lo, hi)
-        piece = np.clip(np.searchsorted(knots, inside, side="right") - 1, 0, knots.size - 2)
-        dx = inside - knots[piece]
-        c3, c2, c1, c0 = coefficients[:, piece]
-        value = ((c3 * dx + c2) * dx + c1) * dx + c0
-        first = (3.0 * c3 * dx + 2.0 * c2) * dx + c1
-        second = 6.0 * c3 * dx + 2.0 * c2
+        lo, hi = self.log_s[0], self.log_s[-1]
+        value, first, second = self._log_pdf_spline.evaluate(np.clip(ls, lo, hi))
         below, above = ls < lo, ls > hi
         value = np.where(below, self.log_pdf[0] + self._slopes[0] * (ls - lo), value)
         value = np.where(above, self.log_pdf[-1] + self._slopes[1] * (ls - hi), value)
@@ -148,7 +177,7 @@ class HTMPDensity:
         """P(S <= s), with the analytic s^(a+1) tail below the grid."""
         ls = np.log(np.asarray(s, dtype=np.float64))
         lo, hi = self.log_s[0], self.log_s[-1]
-        inside = self._cdf_spline(np.clip(ls, lo, hi))
+        inside = self._cdf_spline.evaluate(np.clip(ls, lo, hi))[0]
         below = self.cdf[0] * np.exp((self._slopes[0] + 1.0) * (np.minimum(ls, lo) - lo))
         return np.clip(np.where(ls < lo, below, np.where(ls > hi, 1.0, inside)), 0.0, 1.0)
 
@@ -195,6 +224,8 @@ def htmp_density(gamma: float, kappa: float, *, cache: bool = True) -> HTMPDensi
 
 def _tabulate(gamma: float, kappa: float) -> HTMPDensity:
     """Solve the Riccati ODE for (gamma, kappa) and tabulate the density (uncached; see :func:`htmp_density`)."""
+    from scipy.integrate import solve_ivp  # only when a table is computed, not read from the cache
+
     a, b = 0.5 * kappa * (1.0 / gamma - 1.0) - 1.0, 0.5 * kappa
     y0 = a + 1.0 + 2.0 * b
     x0 = np.log(y0)
@@ -235,22 +266,35 @@ def _tabulate(gamma: float, kappa: float) -> HTMPDensity:
     tail_below = np.exp(log_pdf[0] + log_s[0]) / (slope[0] + 1.0)  # int_0^s0 p, p ~ s^slope
     cumulative = (theta - theta[0]) / (np.pi * b) + tail_below
     mass = float(cumulative[-1])
-    density_times_s = np.exp(log_pdf + log_s)
-    return HTMPDensity(
-        gamma=gamma,
-        kappa=kappa,
-        log_s=log_s,
-        log_pdf=log_pdf,
-        cdf=cumulative / mass,
-        mass=mass,
-        _log_pdf_spline=CubicHermiteSpline(log_s, log_pdf, slope),
-        _cdf_spline=CubicHermiteSpline(log_s, cumulative / mass, density_times_s / mass),
-        _slopes=(float(slope[0]), float(slope[-1])),
-    )
+    return HTMPDensity(gamma=gamma, kappa=kappa, log_s=log_s, log_pdf=log_pdf, slope=slope, cdf=cumulative / mass,
+                       mass=mass)  # fmt: skip
 
 
-#: Tables by (gamma, kappa); the fit asks only for points of its kappa grid here (shared by layers of one shape).
-_density = lru_cache(maxsize=512)(_tabulate)
+@lru_cache(maxsize=512)
+def _density(gamma: float, kappa: float) -> HTMPDensity:
+    """The table of (gamma, kappa): from this process's memory, else the disk cache (:mod:`netspectra.cache`),
+    else computed (10-40 ms) and stored there.  The fit asks only for points of its kappa grid, shared by
+    layers of one shape and by later runs."""
+    key = f"{gamma!r}_{kappa!r}"
+    stored = load_arrays(_CACHE_NAMESPACE, key, _TABLE)
+    if stored is not None and _valid_table(stored):
+        return HTMPDensity(gamma=gamma, kappa=kappa, **{k: v for k, v in stored.items() if k != "mass"},
+                           mass=float(stored["mass"]))  # fmt: skip
+    density = _tabulate(gamma, kappa)
+    store_arrays(_CACHE_NAMESPACE, key, {name: np.asarray(getattr(density, name)) for name in _TABLE})
+    return density
+
+
+#: Disk-cache namespace of the tables; the version changes when the tabulation does.
+_CACHE_NAMESPACE = "htmp-v1"
+
+
+def _valid_table(arrays: dict[str, np.ndarray]) -> bool:
+    """A cached table is used only if its arrays have one length, increasing knots and finite values."""
+    grid = arrays["log_s"]
+    shapes_agree = all(arrays[k].shape == grid.shape for k in ("log_pdf", "slope", "cdf")) and arrays["mass"].shape == ()
+    return bool(shapes_agree and grid.size >= 2 and np.all(np.diff(grid) > 0)
+                and all(np.all(np.isfinite(arrays[k])) for k in _TABLE))  # fmt: skip
 
 
 def _initial_log_derivative(y0: float, a: float, b: float) -> complex:
@@ -261,6 +305,8 @@ def _initial_log_derivative(y0: float, a: float, b: float) -> complex:
     root_d = np.sqrt(4.0 * b * (a + 1.0 + b))
     if b >= 4.0 and root_d >= 15.0:
         return _wkb_log_derivative(np.log(y0), a, b)
+    import mpmath  # small parameters only
+
     ratio = mpmath.hyperu(b + 1.0, 1.0 - a, -y0) / mpmath.hyperu(b, -a, -y0)
     return complex(y0 * b * ratio)
 

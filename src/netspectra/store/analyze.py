@@ -24,9 +24,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Unpack
 
-from netspectra.analyze import ProgressCallback, Source, analyze_weights, list_weights
 from netspectra.diagnose.model import ModelReport
 from netspectra.io import WeightMatrix, content_hash, open_source
+from netspectra.pipeline import ProgressCallback, Source, analyze_weights, list_weights
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store.db import ModelInfo, Store, StoreError

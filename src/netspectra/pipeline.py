@@ -1,8 +1,9 @@
 """The analysis pipeline: (source, spec, executor) -> weight matrices -> spectra -> LayerReports -> ModelReport.
 
-This module is the only one that turns sources into reports: :func:`analyze`, :func:`iter_analyze`,
-:func:`analyze_many`, the results store (:mod:`netspectra.store.analyze`), compare and track all go
-through :func:`list_weights` and :func:`analyze_weights`, where layers meet an executor.
+This module is the only one that turns sources into reports: :func:`analyze`, :func:`iter_analyze` and
+:func:`analyze_many` (exported as ``netspectra.analyze`` ...), the results store
+(:mod:`netspectra.store.analyze`), compare and track all go through :func:`list_weights` and
+:func:`analyze_weights`, where layers meet an executor.
 
 Matrices are loaded one at a time, so peak memory is bounded by the largest matrix, not the model.
 A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) gets a row with
@@ -26,6 +27,7 @@ from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix, select_weight_matrices
 from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
+from netspectra.linalg.threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
@@ -74,7 +76,9 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
     if spec.spectrum.tail_only is not None:
         report = analyze_tail(np.asarray(stack, dtype=np.float64), spectrum_options=spec.spectrum, **where)
     else:
-        report = analyze_spectrum(compute_spectrum(stack, spec.spectrum, checked=True), stack=stack, **where)
+        spectrum = compute_spectrum(stack, spec.spectrum, checked=True)
+        with one_blas_thread():  # the fits' many small products: threads would only spin (linalg.threads)
+            report = analyze_spectrum(spectrum, stack=stack, **where)
     return report.with_warnings(*weight.notes) if weight.notes else report
 
 

@@ -1,0 +1,245 @@
+"""A small SVG chart builder for the HTML report: axes with linear or log scales, ticks, labels, legend,
+and the marks the report draws (filled stairs, lines, vertical rules, points, bands).
+
+It writes SVG text directly (about 1 ms per three-panel figure, against half a second with matplotlib),
+escapes every text it is given (layer names come from the model file), and clips the marks of each
+panel to its plotting area.  Not a general plotting library: just what :mod:`.svg_figures` needs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape as _escape
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+#: Font of all text (the report page's own sans-serif stack).
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+#: Characters XML 1.0 forbids (C0 controls but tab, newline, carriage return; lone surrogates).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """Text safe inside an SVG document: markup escaped, characters XML cannot hold replaced by U+FFFD (a
+    layer name is whatever the model file says)."""
+    return _escape(_NOT_XML.sub("\ufffd", text))
+
+
+def _num(value: float) -> str:
+    """A coordinate with two decimals (SVG pixels)."""
+    return f"{value:.2f}"
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """About ``count`` round values (1, 2 or 5 times a power of ten apart) within [lo, hi]."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        return [lo] if math.isfinite(lo) else []
+    raw = (hi - lo) / max(count, 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= raw)
+    first = math.ceil(lo / step - 1e-9) * step
+    return [first + i * step for i in range(int(math.floor((hi - first) / step + 1e-9)) + 1)]
+
+
+def tick_label(value: float) -> str:
+    """A tick label: three significant digits, exponent notation for very small or large values."""
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1e4 or magnitude < 1e-2:
+        mantissa, exponent = f"{value:.2e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        return f"{mantissa}×10" + str(int(exponent)).translate(_SUPERSCRIPT)
+    return f"{value:.3g}"
+
+
+def decade_label(value: float) -> str:
+    """10ⁿ for a power of ten."""
+    return "10" + str(round(math.log10(value))).translate(_SUPERSCRIPT)
+
+
+@dataclass
+class Panel:
+    """One set of axes placed at (``left``, ``top``) with a plotting area of ``width`` x ``height`` pixels."""
+
+    left: float
+    top: float
+    width: float
+    height: float
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    xlog: bool = False
+    ylog: bool = False
+    title: str = ""
+    xlabel: str = ""
+    ylabel: str = ""
+    ident: str = "p"
+    marks: list[str] = field(default_factory=list)
+    legend_entries: list[tuple[str, str, str, str]] = field(default_factory=list)
+    message: str = ""
+
+    def _scale(self, values: ArrayLike, lim: tuple[float, float], log: bool) -> np.ndarray:
+        v = np.asarray(values, dtype=np.float64)
+        lo, hi = lim
+        if log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return (np.log10(v) - math.log10(lo)) / (math.log10(hi) - math.log10(lo))
+        return (v - lo) / (hi - lo)
+
+    def px(self, x: ArrayLike) -> np.ndarray:
+        """Pixel column of data x."""
+        return self.left + self.width * self._scale(x, self.xlim, self.xlog)
+
+    def py(self, y: ArrayLike) -> np.ndarray:
+        """Pixel row of data y (up is larger y)."""
+        return self.top + self.height * (1.0 - self._scale(y, self.ylim, self.ylog))
+
+    def stairs(self, values: ArrayLike, edges: ArrayLike, *, baseline: float, color: str, opacity: float = 0.55,
+               label: str = "") -> None:  # fmt: skip
+        """A filled histogram: ``values`` between consecutive ``edges``, down to ``baseline``."""
+        e, v = np.asarray(edges, dtype=np.float64), np.asarray(values, dtype=np.float64)
+        xs, ys = self.px(e), self.py(v)
+        base = float(self.py(baseline))
+        points = [f"{_num(xs[0])},{_num(base)}"]
+        for i in range(v.size):
+            points += [f"{_num(xs[i])},{_num(ys[i])}", f"{_num(xs[i + 1])},{_num(ys[i])}"]
+        points.append(f"{_num(xs[-1])},{_num(base)}")
+        self.marks.append(f'<polygon points="{" ".join(points)}" fill="{color}" fill-opacity="{opacity}" stroke="none"/>')
+        if label:
+            self.legend_entries.append(("box", color, "", label))
+
+    def line(self, x: ArrayLike, y: ArrayLike, *, color: str, width: float = 1.8, dash: str = "", label: str = "") -> None:
+        """A polyline through the finite points."""
+        xs, ys = self.px(x), self.py(y)
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        if ok.sum() >= 2:
+            points = " ".join(f"{_num(a)},{_num(b)}" for a, b in zip(xs[ok], ys[ok]))
+            dashing = f' stroke-dasharray="{dash}"' if dash else ""
+            self.marks.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="{width}"{dashing}/>')
+        if label:
+            self.legend_entries.append(("line", color, dash, label))
+
+    def vline(self, x: float, *, color: str, dash: str = "", width: float = 1.2, label: str = "",
+              fraction: float = 1.0) -> None:  # fmt: skip
+        """A vertical rule at data x, over the whole height (or its bottom ``fraction``)."""
+        column = float(self.px(x))
+        top = self.top + self.height * (1.0 - fraction)
+        dashing = f' stroke-dasharray="{dash}"' if dash else ""
+        self.marks.append(f'<line x1="{_num(column)}" x2="{_num(column)}" y1="{_num(top)}" '
+                          f'y2="{_num(self.top + self.height)}" stroke="{color}" stroke-width="{width}"{dashing}/>')
+        if label:
+            self.legend_entries.append(("line", color, dash, label))
+
+    def hband(self, y0: float, y1: float, *, color: str, label: str = "") -> None:
+        """A horizontal band between data y0 and y1, behind the other marks."""
+        a, b = float(self.py(y0)), float(self.py(y1))
+        top, bottom = max(min(a, b), self.top), min(max(a, b), self.top + self.height)
+        if bottom > top:
+            self.marks.insert(0, f'<rect x="{_num(self.left)}" y="{_num(top)}" width="{_num(self.width)}" '
+                                 f'height="{_num(bottom - top)}" fill="{color}"/>')
+        if label:
+            self.legend_entries.append(("box", color, "", label))
+
+    def points(self, x: ArrayLike, y: ArrayLike, colors: Sequence[str], *, radius: float = 3.2) -> None:
+        """Dots with a white rim, one colour each."""
+        for a, b, c in zip(self.px(x), self.py(y), colors):
+            if math.isfinite(a) and math.isfinite(b):
+                self.marks.append(f'<circle cx="{_num(a)}" cy="{_num(b)}" r="{radius}" fill="{c}" stroke="white" '
+                                  'stroke-width="0.6"/>')
+
+    def _ticks(self, lim: tuple[float, float], log: bool) -> list[tuple[float, str]]:
+        lo, hi = lim
+        if log and hi / lo >= 10.0:
+            decades = range(math.ceil(math.log10(lo) - 1e-9), math.floor(math.log10(hi) + 1e-9) + 1)
+            step = max(1, math.ceil(len(decades) / 6))
+            return [(10.0**d, decade_label(10.0**d)) for d in decades if (d - decades[0]) % step == 0]
+        values = nice_ticks(lo, hi)
+        return [(v, tick_label(v)) for v in values if (not log or v > 0)]
+
+    def render(self) -> str:
+        """The panel's SVG: background grid, clipped marks, frame, ticks, labels, title and legend."""
+        right, bottom = self.left + self.width, self.top + self.height
+        parts = [f'<clipPath id="{self.ident}"><rect x="{_num(self.left)}" y="{_num(self.top)}" '
+                 f'width="{_num(self.width)}" height="{_num(self.height)}"/></clipPath>']
+        title = f'<text x="{_num(self.left + self.width / 2)}" y="{_num(self.top - 8)}" text-anchor="middle" ' \
+                f'font-size="12" font-weight="600">{escape(self.title)}</text>'
+        parts.append(title)
+        if self.message:
+            parts.append(f'<rect x="{_num(self.left)}" y="{_num(self.top)}" width="{_num(self.width)}" '
+                         f'height="{_num(self.height)}" fill="#fafafa" stroke="#ddd"/>')
+            parts.append(f'<text x="{_num(self.left + self.width / 2)}" y="{_num(self.top + self.height / 2)}" '
+                         f'text-anchor="middle" font-size="11" fill="#666">{escape(self.message)}</text>')
+            return "".join(parts)
+        grid, labels = [], []
+        for value, text in self._ticks(self.xlim, self.xlog):
+            x = float(self.px(value))
+            if self.left - 0.5 <= x <= right + 0.5:
+                grid.append(f'<line x1="{_num(x)}" x2="{_num(x)}" y1="{_num(self.top)}" y2="{_num(bottom)}"/>')
+                labels.append(f'<text x="{_num(x)}" y="{_num(bottom + 13)}" text-anchor="middle">{escape(text)}</text>')
+        for value, text in self._ticks(self.ylim, self.ylog):
+            y = float(self.py(value))
+            if self.top - 0.5 <= y <= bottom + 0.5:
+                grid.append(f'<line x1="{_num(self.left)}" x2="{_num(right)}" y1="{_num(y)}" y2="{_num(y)}"/>')
+                labels.append(f'<text x="{_num(self.left - 4)}" y="{_num(y + 3.5)}" text-anchor="end">{escape(text)}</text>')
+        parts.append(f'<g stroke="#e3e3e3" stroke-width="0.7">{"".join(grid)}</g>')
+        parts.append(f'<g clip-path="url(#{self.ident})">{"".join(self.marks)}</g>')
+        parts.append(f'<path d="M{_num(self.left)},{_num(self.top)} V{_num(bottom)} H{_num(right)}" fill="none" '
+                     'stroke="#444" stroke-width="0.8"/>')
+        parts.append(f'<g font-size="10" fill="#333">{"".join(labels)}</g>')
+        parts.append(f'<text x="{_num(self.left + self.width / 2)}" y="{_num(bottom + 28)}" text-anchor="middle" '
+                     f'font-size="11">{escape(self.xlabel)}</text>')
+        middle = self.top + self.height / 2
+        parts.append(f'<text transform="translate({_num(self.left - 40)},{_num(middle)}) rotate(-90)" '
+                     f'text-anchor="middle" font-size="11">{escape(self.ylabel)}</text>')
+        parts.append(self._legend())
+        return "".join(parts)
+
+    def _legend(self) -> str:
+        if not self.legend_entries:
+            return ""
+        rows, width = [], max(len(label) for *_, label in self.legend_entries) * 5.6 + 26
+        x, y = self.left + self.width - width - 4, self.top + 4
+        for i, (kind, color, dash, label) in enumerate(self.legend_entries):
+            row = y + 6 + 13 * i
+            if kind == "box":
+                rows.append(f'<rect x="{_num(x + 4)}" y="{_num(row - 4)}" width="12" height="8" fill="{color}" '
+                            'fill-opacity="0.6"/>')
+            else:
+                dashing = f' stroke-dasharray="{dash}"' if dash else ""
+                rows.append(f'<line x1="{_num(x + 3)}" x2="{_num(x + 17)}" y1="{_num(row)}" y2="{_num(row)}" '
+                            f'stroke="{color}" stroke-width="1.8"{dashing}/>')
+            rows.append(f'<text x="{_num(x + 21)}" y="{_num(row + 3.5)}">{escape(label)}</text>')
+        height = 13 * len(self.legend_entries) + 4
+        box = (f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(width)}" height="{height}" fill="white" '
+               'fill-opacity="0.85" stroke="#ccc" stroke-width="0.6"/>')
+        return f'<g font-size="9.5" fill="#222">{box}{"".join(rows)}</g>'
+
+
+def figure(width: int, height: int, panels: Sequence[Panel], *, title: str = "",
+           key: Sequence[tuple[str, str]] = ()) -> str:  # fmt: skip
+    """An SVG document of ``width`` x ``height`` pixels holding the panels, a title and a colour key
+    (``(label, colour)`` pairs, a dot each) along the bottom."""
+    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" font-family="{escape(FONT)}">')
+    parts = [head, f'<rect width="{width}" height="{height}" fill="white"/>']
+    if title:
+        parts.append(f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" font-size="13">{escape(title)}</text>')
+    parts += [panel.render() for panel in panels]
+    if key:
+        widths = [14 + 5.9 * len(label) + 16 for label, _ in key]  # dot, label, gap (estimated text widths)
+        x, y = (width - sum(widths)) / 2, height - 10
+        items = []
+        for (label, color), item_width in zip(key, widths):
+            items.append(f'<circle cx="{_num(x + 5)}" cy="{_num(y - 3.5)}" r="4" fill="{color}"/>'
+                         f'<text x="{_num(x + 14)}" y="{_num(y)}">{escape(label)}</text>')
+            x += item_width
+        parts.append(f'<g font-size="10.5" fill="#333">{"".join(items)}</g>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -1,0 +1,166 @@
+"""The HTML report's figures as SVG (:mod:`.svg`): each layer's three panels and the alpha-by-depth overview.
+
+The same content as the matplotlib figures of :mod:`netspectra.report.plots` (which ``--plots`` writes as
+PNG or SVG files): the log-log ESD with the power-law fit, the bulk against the Marchenko–Pastur law with
+its edges and spikes, the unfolded level spacings against the Wigner surmise and Poisson.  Drawn in about
+a millisecond each, so that the report adds little to an analysis.
+
+Eigenvalue convention: W is N x M with N >= M, and the eigenvalues are those of W^T W / N.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from netspectra.diagnose.row import LayerReport
+from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
+from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
+from netspectra.report.svg import Panel, figure
+from netspectra.rmt import spacing
+from netspectra.rmt.marchenko_pastur import mp_pdf
+
+#: Colours, as in :data:`netspectra.report.plots.COLORS`.
+COLORS = {"data": "#4c72b0", "fit": "#dd8452", "mp": "#c44e52", "edge": "#55a868", "spike": "#c44e52",
+          "wigner": "#c44e52", "poisson": "#8172b3", "band_over": "#f4cccc", "band_ok": "#d9ead3",
+          "band_under": "#fce5cd"}  # fmt: skip
+#: Ten categorical colours (matplotlib's tab10).
+CATEGORY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                   "#bcbd22", "#17becf")  # fmt: skip
+EIGENVALUE_LABEL = "eigenvalue λ of WᵀW/N"
+#: Size of a layer figure (three panels) and of the overview (two panels), in pixels.
+LAYER_SIZE = (1200, 290)
+OVERVIEW_SIZE = (1200, 340)
+_PANEL = (300, 200)
+
+
+def layer_svg(layer: LayerReport) -> str:
+    """The three panels of one layer; ValueError without eigenvalues."""
+    if layer.eigenvalues is None or layer.eigenvalues.size == 0:
+        raise ValueError(f"{layer.name}: no eigenvalues to plot")
+    width, height = LAYER_SIZE
+    panels = [_esd(layer, 70, 45), _mp(layer, 470, 45), _spacing(layer, 870, 45)]
+    return figure(width, height, panels, title=f"{layer.name}  ({layer.N} x {layer.M}, {layer.kind})")
+
+
+def _panel(left: float, top: float, ident: str, title: str, **axes: object) -> Panel:
+    return Panel(left, top, *_PANEL, ident=ident, title=title, **axes)  # type: ignore[arg-type]
+
+
+def _esd(layer: LayerReport, left: float, top: float) -> Panel:
+    evals = positive(layer.eigenvalues)
+    if evals.size < MIN_EIGENVALUES:
+        return _panel(left, top, "esd", "spectral density (log-log)", xlim=(0.0, 1.0), ylim=(0.0, 1.0),
+                      message=f"{evals.size} positive eigenvalues: too few to draw")  # fmt: skip
+    density, edges = log_density(evals)
+    shown = density > 0
+    floor, ceiling = float(density[shown].min()) / 3.0, float(density.max()) * 3.0
+    panel = _panel(left, top, "esd", "spectral density (log-log)", xlim=(float(edges[0]), float(edges[-1])),
+                   ylim=(floor, ceiling), xlog=True, ylog=True, xlabel=EIGENVALUE_LABEL, ylabel="density p(λ)")
+    panel.stairs(np.where(shown, density, floor), edges, baseline=floor, color=COLORS["data"],
+                 label=f"ESD ({evals.size} eigenvalues)")
+    alpha, xmin, num_tail = layer.alpha, layer.xmin, layer.num_tail
+    if math.isfinite(alpha) and math.isfinite(xmin) and num_tail > 0:
+        top_x = layer.xmax if math.isfinite(layer.xmax) else float(evals[-1])
+        x = np.geomspace(xmin, top_x, 50)
+        line = num_tail / evals.size * (alpha - 1.0) / xmin * (x / xmin) ** (-alpha)
+        panel.line(x, line, color=COLORS["fit"], width=2.0, label=f"power law α = {alpha:.2f} ({num_tail} in tail)")
+        panel.vline(xmin, color=COLORS["fit"], dash="5,3", label=f"xmin = {xmin:.3g}")
+    if math.isfinite(layer.lambda_plus) and edges[0] < layer.lambda_plus < edges[-1]:
+        panel.vline(layer.lambda_plus, color=COLORS["edge"], dash="1.5,2.5", label=f"MP edge λ₊ = {layer.lambda_plus:.3g}")
+    return panel
+
+
+def _mp(layer: LayerReport, left: float, top: float) -> Panel:
+    evals = np.sort(np.asarray(layer.eigenvalues, dtype=np.float64))
+    sigma2 = layer.sigma2_mp
+    title = "bulk and Marchenko–Pastur fit"
+    if evals.size < MIN_EIGENVALUES or not (math.isfinite(sigma2) and sigma2 > 0):
+        return _panel(left, top, "mp", title, xlim=(0.0, 1.0), ylim=(0.0, 1.0),
+                      message=f"{evals.size} eigenvalues: no Marchenko–Pastur fit to draw")  # fmt: skip
+    beta = layer.M / layer.N
+    edge = layer.lambda_plus_tw if math.isfinite(layer.lambda_plus_tw) else layer.lambda_plus
+    right = 1.25 * edge if math.isfinite(edge) else float(evals[-1])
+    bins = np.linspace(0.0, right, bin_count(evals.size) + 1)
+    counts, _ = np.histogram(evals, bins=bins)
+    density = counts / (evals.size * np.diff(bins))
+    x = np.linspace(0.0, right, 400)[1:]
+    pdf = mp_pdf(x, beta, sigma2)
+    ceiling = max(float(density.max()), float(np.max(pdf[x > 0.03 * right], initial=0.0)))
+    panel = _panel(left, top, "mp", title, xlim=(0.0, right), ylim=(0.0, 1.6 * ceiling if ceiling > 0 else 1.0),
+                   xlabel=EIGENVALUE_LABEL, ylabel="density p(λ)")
+    panel.stairs(density, bins, baseline=0.0, color=COLORS["data"], label=f"ESD ({evals.size} eigenvalues)")
+    panel.line(x, pdf, color=COLORS["mp"], label=f"MP(β = {beta:.2f}, σ² = {sigma2:.3g})")
+    if math.isfinite(layer.lambda_plus):
+        panel.vline(layer.lambda_plus, color=COLORS["edge"], label=f"λ₊ = {layer.lambda_plus:.3g}")
+    if math.isfinite(layer.lambda_plus_tw):
+        panel.vline(layer.lambda_plus_tw, color=COLORS["edge"], dash="5,3", label=f"TW edge = {layer.lambda_plus_tw:.3g}")
+        spikes = evals[evals > layer.lambda_plus_tw]
+        inside = spikes[spikes <= right]
+        for value in inside:
+            panel.vline(float(value), color=COLORS["spike"], width=1.3, fraction=0.07)
+        beyond = spikes.size - inside.size
+        label = f"{spikes.size} spikes" + (f" ({beyond} beyond axis, max {evals[-1]:.3g})" if beyond else "")
+        panel.legend_entries.append(("line", COLORS["spike"], "", label))
+    return panel
+
+
+def _spacing(layer: LayerReport, left: float, top: float) -> Panel:
+    title = "level spacing of the bulk"
+    if layer.num_matrices > 1:
+        return _panel(left, top, "sp", title, xlim=(0.0, 4.0), ylim=(0.0, 1.0),
+                      message=f"not drawn: the spectrum pools {layer.num_matrices} matrices")  # fmt: skip
+    sigma2 = spacing_sigma2(layer)
+    try:
+        gaps = bulk_spacings(layer.eigenvalues, layer.N, layer.M, sigma2)
+        stats = spacing.level_spacing(layer.eigenvalues, layer.N, layer.M, sigma2, level=0.99)
+    except ValueError as exc:
+        return _panel(left, top, "sp", title, xlim=(0.0, 4.0), ylim=(0.0, 1.0), message=str(exc)[:60])
+    bins = np.linspace(0.0, 4.0, 25)
+    counts, _ = np.histogram(np.minimum(gaps, 4.0), bins=bins)
+    density = counts / (gaps.size * np.diff(bins))
+    s = np.linspace(0.0, 4.0, 200)
+    wigner = np.pi / 2.0 * s * np.exp(-np.pi * s * s / 4.0)
+    ceiling = max(float(density.max()), 1.0) * 1.15
+    panel = _panel(left, top, "sp", title, xlim=(0.0, 4.0), ylim=(0.0, ceiling), xlabel="unfolded spacing s (mean 1)",
+                   ylabel="density P(s)")
+    panel.stairs(density, bins, baseline=0.0, color=COLORS["data"],
+                 label=f"bulk spacings ({gaps.size}), <r> = {stats.mean_ratio:.3f}")
+    panel.line(s, wigner, color=COLORS["wigner"], label=f"Wigner surmise (GOE), KS = {stats.ks_goe:.3f}")
+    panel.line(s, np.exp(-s), color=COLORS["poisson"], width=1.5, dash="5,3", label=f"Poisson, KS = {stats.ks_poisson:.3f}")
+    return panel
+
+
+def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
+    """alpha and alpha_weighted of each layer against its position in the model, coloured by phase (or kind),
+    with WeightWatcher's over-trained (< 2) and under-trained (> 6) ranges shaded."""
+    by = "phase" if any(layer.phase for layer in layers) else "kind"
+    labels = [str(getattr(layer, by)) or "none" for layer in layers]
+    mapping = {label: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, label in enumerate(dict.fromkeys(labels))}
+    colors = [mapping[label] for label in labels]
+    x = np.array([layer.layer_index for layer in layers], dtype=np.float64)
+    width, height = OVERVIEW_SIZE
+    panels = []
+    for left, column, ylabel in ((70, "alpha", "power-law exponent α"),
+                                 (670, "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)")):
+        y = np.array([getattr(layer, column) for layer in layers], dtype=np.float64)
+        ok = np.isfinite(y)
+        if column == "alpha":
+            lo, hi = 0.0, max(float(np.max(y[ok], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
+        else:
+            lo, hi = (float(y[ok].min()), float(y[ok].max())) if ok.any() else (0.0, 1.0)
+            pad = 0.08 * (hi - lo) or 1.0
+            lo, hi = lo - pad, hi + pad
+        span = (float(x.min()) - 1.0, float(x.max()) + 1.0) if x.size else (0.0, 1.0)
+        panel = Panel(left, 40, 500, 230, xlim=span, ylim=(lo, hi), ident=column, xlabel="layer index (order in the model)",
+                      ylabel=ylabel, title=f"{column} by depth ({int(ok.sum())} of {y.size} layers fitted)")
+        if column == "alpha":
+            panel.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], label="over-trained (< 2)")
+            panel.hband(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], label="2 to 6")
+            panel.hband(UNDER_TRAINED_ALPHA, hi, color=COLORS["band_under"], label="under-trained (> 6)")
+        panel.line(x[ok], y[ok], color="#bfbfbf", width=0.8)
+        panel.points(x[ok], y[ok], [c for c, keep in zip(colors, ok) if keep])
+        panels.append(panel)
+    return figure(width, height, panels, key=[(f"{by}: {label}", color) for label, color in mapping.items()])
