@@ -72,3 +72,18 @@ def test_square_layer_keeps_the_gram_path_and_its_accuracy():
     assert not needs_svd(gram, 1024)
     assert np.max(np.abs(gram - svd) / svd) < 1e-8
     np.testing.assert_array_equal(dense_eigenvalues(w), gram)
+
+
+def test_a_few_coarse_eigenvalues_keep_the_gram_path():
+    """A square layer with a strong low-rank part: one or two hard-edge eigenvalues fall below the SVD
+    bound, too few to matter (the rest of the spectrum is accurate to 1e-8 and beyond)."""
+    rng = np.random.default_rng(5)
+    n = 400
+    u, v = np.linalg.qr(rng.standard_normal((n, 8)))[0], np.linalg.qr(rng.standard_normal((n, 8)))[0]
+    w = (u * np.geomspace(1e4, 1e3, 8)) @ v.T + rng.standard_normal((n, n))
+    gram, svd = gram_eigenvalues(w), svd_eigenvalues(w)
+    unit = np.finfo(np.float64).eps * gram[-1]
+    coarse = np.count_nonzero((gram > 10 * n * unit) & (gram < 1e6 * unit))
+    assert 0 < coarse <= 0.01 * n and not needs_svd(gram, n)
+    accurate = svd > 1e6 * unit
+    assert np.max(np.abs(gram - svd)[accurate] / svd[accurate]) < 1e-7

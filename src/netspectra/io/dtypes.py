@@ -153,8 +153,10 @@ def result_dtype(dtype: str) -> type:
 
 def decode(raw: np.ndarray, dtype: str) -> np.ndarray:
     """Convert raw stored values (viewed with :func:`raw_numpy_dtype`) to a new float32/float64 array."""
-    if dtype == "BF16":
-        return (raw.astype(np.uint32) << 16).view(np.float32)
+    if dtype == "BF16":  # the upper half of a float32: one pass, one new array
+        out = np.empty(raw.shape, dtype=np.uint32)
+        np.left_shift(raw, 16, out=out, dtype=np.uint32)
+        return out.view(np.float32)
     if dtype == "F8_E4M3":
         return FP8_E4M3_TABLE[raw]
     if dtype == "F8_E5M2":

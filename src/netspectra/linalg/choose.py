@@ -11,10 +11,14 @@ Backends
 
 ``auto`` (the default) picks, for a full spectrum, ``torch`` when CUDA is available and M >= 1024
 (below that, transfers and kernel launches cost more than the CPU's ``syevd``), else ``dense``; for the
-top K (``tail_only``), ``lanczos`` when M >= 1024 and K <= M (1 + 4M / (3N)) / 64, else the full-spectrum
+top K (``tail_only``), ``lanczos`` when M >= 1024 and K <= M (1 + 4M / (3N)) / 256, else the full-spectrum
 choice (then sliced).  The Lanczos rule compares c K 4 N M flops (c products of the operator per
-wanted eigenvalue) with N M^2 + 4/3 M^3 for Gram + tridiagonalisation, with c = 16: measured c ranged
-from about 2 to 20 depending on how clustered the top of the spectrum is (docs/scale.md).
+wanted eigenvalue) with N M^2 + 4/3 M^3 for Gram + tridiagonalisation, with c = 64.  That is not a
+count of products (measured: 2 to 20 per eigenvalue depending on how clustered the top of the spectrum
+is, 3.5 on the 7B-shaped benchmark) but a cost: a product is two memory-bound matrix-vector passes
+over W, several times slower per flop than the compute-bound Gram matrix, and the window may double.
+Measured on 2 cores (11008 x 4096, K = 64 doubled to 128): Lanczos 12.8 s (664 products) against 4.3 s
+for the whole spectrum by Gram + ``syevd`` (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -32,8 +36,8 @@ TOP_K_BACKENDS = ("lanczos", "randomized")
 TORCH_MIN_DIM = 1024
 #: Smallest M for which ``auto`` uses Lanczos for the top K.
 LANCZOS_MIN_DIM = 1024
-#: Operator products per wanted eigenvalue assumed by the Lanczos rule (c above).
-LANCZOS_PRODUCTS_PER_EIGENVALUE = 16
+#: Cost of Lanczos per wanted eigenvalue, in operator products' flops (c above).
+LANCZOS_PRODUCTS_PER_EIGENVALUE = 64
 
 
 @dataclass(frozen=True)
@@ -62,7 +66,7 @@ class SpectrumOptions:
 
 
 def lanczos_pays(n: int, m: int, k: int) -> bool:
-    """Whether Lanczos for the top k beats the dense path: c k 4 N M < N M^2 + 4/3 M^3, c = 16."""
+    """Whether Lanczos for the top k beats the dense path: c k 4 N M < N M^2 + 4/3 M^3, c = 64."""
     return m >= LANCZOS_MIN_DIM and 4 * LANCZOS_PRODUCTS_PER_EIGENVALUE * k * n <= n * m + 4 * m * m / 3
 
 
