@@ -87,6 +87,20 @@ def test_a_renamed_copy_is_matched_by_shape(tmp_path, pair):
     assert [(u.side, u.name, u.reason) for u in result.unmatched] == [("b", "model.head.weight", "no counterpart")]
 
 
+def test_unrelated_models_are_matched_by_shape_only_with_a_warning(tmp_path, pair, capsys):
+    """Two models that share only shapes: the pairs come with a warning in the result, the JSON and on stderr."""
+    a, _ = pair
+    assert compare_models(a, a).warning == ""
+    other = {f"vision.stage{i}.proj_{i % 3}.kernel": v for i, v in enumerate(_base().values())}
+    b = tmp_path / "other.safetensors"
+    save_file(other, str(b))
+    result = compare_models(a, b)
+    assert result.layers and all(c.matched_by == "shape" for c in result.layers)
+    assert "may be unrelated" in result.warning and result.to_dict()["warning"] == result.warning
+    assert main(["compare", str(a), str(b)]) == 0
+    assert "warning: no layer name in common" in capsys.readouterr().err
+
+
 def test_same_name_other_shape_is_not_diffed(tmp_path, pair):
     a, _ = pair
     other = _base()

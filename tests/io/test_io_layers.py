@@ -43,11 +43,21 @@ def test_kinds_and_shapes(name, shape, kind, k, mshape):
         ("mask", (4, 4), "BOOL"),
         ("input_ids", (2, 4), "I64"),
         ("scatter_index", (2, 4), "I32"),
+        ("features.3.depthwise.weight", (32, 1, 3, 3), "F32"),
     ],
 )
 def test_skipped(name, shape, dtype):
     planned, reason = plan_tensor(_rec(name, shape, dtype))
     assert planned == [] and reason
+
+
+def test_depthwise_conv_is_skipped_with_its_reason_not_an_error_row():
+    """A depthwise kernel (out, 1, k, k) holds one number per filter and position: no matrix to analyze
+    (it used to give a 32 x 1 'single eigenvalue' error row per layer)."""
+    planned, reason = plan_tensor(_rec("features.3.depthwise.weight", (32, 1, 3, 3)))
+    assert planned == [] and reason.startswith("depthwise conv")
+    (p,), reason = plan_tensor(_rec("features.4.pointwise.weight", (32, 16, 1, 1)))
+    assert reason is None and p.matrix_shape == (32, 16)
 
 
 @pytest.mark.parametrize(

@@ -228,3 +228,23 @@ def test_empty_tensor(tmp_path):
     path = write_safetensors(tmp_path / "e.safetensors", {"w": np.zeros((0, 3), np.float32)})
     (wm,) = iter_weight_matrices(path, min_dim=0)
     assert wm.load().shape == (1, 3, 0)
+
+
+def test_model_order_of_sorted_safetensors_names(tmp_path):
+    """Safetensors stores names sorted; the layer index follows the model: embeddings, blocks in natural
+    order (2 before 10), output heads last (lm_head is not layer 0)."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    from netspectra.io import iter_weight_matrices
+    from netspectra.io.base import natural_key
+
+    names = ["lm_head.weight", "model.embed_tokens.weight", "model.layers.10.mlp.up_proj.weight",
+             "model.layers.2.mlp.up_proj.weight", "model.layers.2.self_attn.q_proj.weight"]
+    path = tmp_path / "m.safetensors"
+    save_file({n: np.ones((8, 4), np.float32) for n in names}, str(path))
+    assert [w.name for w in iter_weight_matrices(path)] == [
+        "model.embed_tokens.weight", "model.layers.2.mlp.up_proj.weight", "model.layers.2.self_attn.q_proj.weight",
+        "model.layers.10.mlp.up_proj.weight", "lm_head.weight"]
+    huge = "layers." + "9" * 5000 + ".weight"  # digit runs compare without int(): no 4300-digit limit
+    assert natural_key("layers.7.weight") < natural_key(huge) and natural_key("a007") == natural_key("a7")

@@ -42,3 +42,18 @@ def test_wide_terminal_shows_every_column_and_whole_names(report):
     header = next(line for line in lines if "layer" in line and "alpha" in line)
     assert all(title in header for _, title, _ in TABLE_COLUMNS)
     assert LONG.removesuffix(".weight") in "\n".join(lines)
+
+
+def test_names_print_verbatim_and_the_verdict_ends_the_output(report):
+    """Brackets are not markup ([q] stays), control characters are shown as escapes, not sent to the
+    terminal; the last lines are the phases with their meaning and the verdict sentence."""
+    from netspectra.report.verdict import reading
+
+    first, second, *rest = report.layers
+    odd = (first.with_columns(name="h.0.attn.c_attn.weight[q]"), second.with_columns(name="x\x1b[31mred[/bold]"), *rest)
+    odd_report = ModelReport(source="m.safetensors", layers=odd)
+    text = "\n".join(printed(odd_report, 200))
+    assert "h.0.attn.c_attn.weight[q]".removesuffix(".weight") in text or "c_attn.weight[q]" in text
+    assert "\x1b" not in text and "x\\x1b[31mred[/bold]" in text
+    assert text.rstrip().endswith(reading(odd_report.summary, odd_report.layers).split()[-1])
+    assert "verdict: " in text and "phases (Martin & Mahoney 2021):" in text

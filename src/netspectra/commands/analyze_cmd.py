@@ -25,6 +25,7 @@ from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.linalg.choose import BACKENDS
 from netspectra.report.export import check_output_path, write_report
+from netspectra.report.terminal import plain
 from netspectra.scale.executor import EXECUTORS
 from netspectra.store.db import DEFAULT_STORE
 
@@ -90,9 +91,9 @@ def run(args: argparse.Namespace) -> int:
         print_report(report)
         console = result_console()
         if args.output:
-            console.print(f"wrote {args.output}")
+            console.print(plain(f"wrote {args.output}"))
         for line in written:
-            console.print(f"wrote {line}", soft_wrap=True)
+            console.print(plain(f"wrote {line}"), soft_wrap=True)
     return 0
 
 
@@ -135,7 +136,7 @@ def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:
         result = analyze_into_store(source, path, spec, resume=args.resume, **kwargs)
         if not (args.quiet or args.json):
-            Console(stderr=True).print(f"{result.status} run {result.run_id} in {path}")
+            Console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
         return result.report
 
     return analyze

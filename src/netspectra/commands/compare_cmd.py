@@ -19,6 +19,7 @@ from netspectra.commands.common import (
 from netspectra.compare.result import ChangeThresholds
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
+from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -77,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     thresholds = parse_thresholds(args.threshold)
     with progress_bar("comparing") as advance:
         comparison = compare_models(args.a, args.b, spec_of(args), thresholds=thresholds, progress=advance)
+    if comparison.warning:
+        from rich.console import Console
+
+        Console(stderr=True).print(plain(f"warning: {comparison.warning}", style="bold yellow"))
     if output is not None:
         write_results(output, comparison.columns(), comparison.rows, comparison.to_dict)
     if args.json:
@@ -90,9 +95,9 @@ def run(args: argparse.Namespace) -> int:
         f"{len(comparison.flagged)} flagged"
     )
     for u in comparison.unmatched:
-        console.print(f"unmatched in {u.side.upper()}: {u.name} ({u.reason})", style="yellow")
+        console.print(plain(f"unmatched in {u.side.upper()}: {u.name} ({u.reason})", style="yellow"))
     if output is not None:
-        console.print(f"wrote {output}")
+        console.print(plain(f"wrote {output}"))
     return 0
 
 
@@ -118,7 +123,7 @@ def comparison_table(comparison: ModelComparison, width: int = 120) -> Table:
     """Rich table, one row per matched layer (flagged rows in yellow), as many columns as fit ``width``."""
     from rich.table import Table
 
-    table = Table(title=f"netspectra compare: {Path(comparison.source_a).name} -> {Path(comparison.source_b).name}",
+    table = Table(title=plain(f"netspectra compare: {Path(comparison.source_a).name} -> {Path(comparison.source_b).name}"),
                   header_style="bold")
     names = [_pair_name(c) for c in comparison.layers]
     name_width = max([len("layer"), *map(len, names)])
@@ -131,7 +136,7 @@ def comparison_table(comparison: ModelComparison, width: int = 120) -> Table:
             table.add_column(header, justify="left" if header in ("by", "flag") else "right", no_wrap=True)
             used += need
     for name, c in zip(names, comparison.layers):
-        table.add_row(name, *(cell(c) for cell in chosen), style="yellow" if c.flagged else None)
+        table.add_row(plain(name), *(plain(cell(c)) for cell in chosen), style="yellow" if c.flagged else None)
     return table
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from netspectra.commands.common import add_selection_arguments, print_json, progress_bar, result_console
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
+from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     elif not quiet:
         console = result_console()
         console.print(compression_table(report))
-        console.print(totals_line(report), soft_wrap=True)
+        console.print(plain(totals_line(report)), soft_wrap=True)
     return 0
 
 
@@ -63,7 +64,7 @@ def compression_table(report: CompressionReport) -> Table:
     title = f"netspectra compress: {report.source} -> {report.output} ({report.method}, shrink {report.shrink})"
     from rich.table import Table
 
-    table = Table(title=title, header_style="bold")
+    table = Table(title=plain(title), header_style="bold")
     table.add_column("layer", overflow="fold", min_width=16)
     for header in ("N", "M", "rank", "params", "params out", "rel err F", "pred cos² u/v"):
         table.add_column(header, justify="right", overflow="fold")
@@ -72,13 +73,13 @@ def compression_table(report: CompressionReport) -> Table:
             f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}"
         )
         table.add_row(
-            f"{layer.name} *" if layer.warning else layer.name, str(layer.N), str(layer.M), str(layer.rank),
+            plain(f"{layer.name} *" if layer.warning else layer.name), str(layer.N), str(layer.M), str(layer.rank),
             f"{layer.params_before:,}", f"{layer.params_after:,}", f"{layer.rel_fro_error:.3f}", cos,
             style="yellow" if layer.warning else None,
         )
     warnings = sorted({layer.warning for layer in report.layers if layer.warning})
     if warnings:
-        table.caption = "* " + "; ".join(warnings)
+        table.caption = plain("* " + "; ".join(warnings))
     return table
 
 

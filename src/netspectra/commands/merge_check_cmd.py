@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 from netspectra.commands.common import VERDICT_STYLES, format_number, print_json, progress_bar, result_console
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
+from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
+    from rich.text import Text
 
     from netspectra.merge.results import CompatibilityReport
 
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(compatibility_table(report))
         console.print(summary_text(report), soft_wrap=True)
         if args.output:
-            console.print(f"wrote {args.output}")
+            console.print(plain(f"wrote {args.output}"))
     return 0
 
 
@@ -75,7 +77,7 @@ def compatibility_table(report: CompatibilityReport) -> Table:
     base = f" (base {report.base})" if report.base else ""
     from rich.table import Table
 
-    table = Table(title=f"netspectra merge-check: {', '.join(report.models)}{base}", header_style="bold")
+    table = Table(title=plain(f"netspectra merge-check: {', '.join(report.models)}{base}"), header_style="bold")
     table.add_column("layer", overflow="fold", min_width=16)
     table.add_column("shape", justify="right")
     table.add_column("verdict")
@@ -84,24 +86,24 @@ def compatibility_table(report: CompatibilityReport) -> Table:
     table.add_column("reasons", overflow="fold")
     for x in report.layers:
         table.add_row(
-            x.name, f"{x.rows}x{x.cols}", f"[{VERDICT_STYLES[x.verdict]}]{x.verdict}[/]",
+            plain(x.name), f"{x.rows}x{x.cols}", plain(x.verdict, style=VERDICT_STYLES[x.verdict]),
             f"{x.erank_min:.1f}-{x.erank_max:.1f}", format_number(x.spectral_norm_ratio), format_number(x.sigma2_ratio),
             f"{x.spikes_min}-{x.spikes_max}", format_number(x.rel_distance), " ".join(map(str, x.task_ranks)) or "-",
-            format_number(x.interference), x.reasons,
+            format_number(x.interference), plain(x.reasons),
         )
     return table
 
 
-def summary_text(report: CompatibilityReport) -> str:
+def summary_text(report: CompatibilityReport) -> Text:
     """The model verdict, counts per verdict and the extremes."""
     s = report.summary()
-    style = VERDICT_STYLES[s["verdict"]]
-    lines = [
-        f"model verdict: [{style}]{s['verdict']}[/] - {s['num_layers']} matrices: {s['num_compatible']} compatible, "
-        f"{s['num_caution']} caution, {s['num_incompatible']} incompatible "
-        f"({s['num_other']} other tensors not compared); "
-        f"max distance {format_number(s['max_rel_distance'])}, max interference {format_number(s['max_interference'])}"
-    ]
+    text = plain("model verdict: ")
+    text.append_text(plain(s["verdict"], style=VERDICT_STYLES[s["verdict"]]))
+    text.append_text(plain(
+        f" - {s['num_layers']} matrices: {s['num_compatible']} compatible, {s['num_caution']} caution, "
+        f"{s['num_incompatible']} incompatible ({s['num_other']} other tensors not compared); max distance "
+        f"{format_number(s['max_rel_distance'])}, max interference {format_number(s['max_interference'])}"
+    ))  # fmt: skip
     if report.base is None:
-        lines.append("no --base: task-vector interference not measured")
-    return "\n".join(lines)
+        text.append_text(plain("\nno --base: task-vector interference not measured"))
+    return text

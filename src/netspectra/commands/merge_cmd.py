@@ -7,9 +7,11 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from netspectra.commands.common import VERDICT_STYLES, format_number, print_json, progress_bar, result_console
+from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
+    from rich.text import Text
 
     from netspectra.merge.results import MergeResult
 
@@ -55,7 +57,7 @@ def merge_table(result: MergeResult) -> Table:
     base = f" onto {result.base}" if result.base else ""
     from rich.table import Table
 
-    table = Table(title=f"netspectra merge ({result.method}): {', '.join(result.models)}{base}", header_style="bold")
+    table = Table(title=plain(f"netspectra merge ({result.method}): {', '.join(result.models)}{base}"), header_style="bold")
     table.add_column("tensor", overflow="fold", min_width=16)
     table.add_column("shape", justify="right")
     table.add_column("dtype")
@@ -65,21 +67,21 @@ def merge_table(result: MergeResult) -> Table:
     table.add_column("verdict")
     table.add_column("interference", justify="right")
     for x in result.layers:
-        verdict = f"[{VERDICT_STYLES[x.verdict]}]{x.verdict}[/]" if x.verdict else ""
-        table.add_row(x.name, "x".join(map(str, x.shape)) or "scalar", x.dtype, x.rule, x.reason, x.details, verdict,
-                      format_number(x.interference))  # fmt: skip
+        verdict = plain(x.verdict, style=VERDICT_STYLES[x.verdict]) if x.verdict else ""
+        table.add_row(plain(x.name), "x".join(map(str, x.shape)) or "scalar", plain(x.dtype), x.rule, plain(x.reason),
+                      plain(x.details), verdict, format_number(x.interference))  # fmt: skip
     return table
 
 
-def summary_text(result: MergeResult) -> str:
+def summary_text(result: MergeResult) -> Text:
     """Counts per rule and per verdict, and the files written."""
     s = result.summary()
     rules = ", ".join(f"{rule} {n}" for rule, n in s["rules"].items())
-    lines = [f"{s['num_tensors']} tensors: {rules}"]
+    text = plain(f"{s['num_tensors']} tensors: {rules}\n")
     if s["verdicts"]:
-        lines.append("verdicts: " + ", ".join(f"{v} {n}" for v, n in s["verdicts"].items()))
+        text.append_text(plain("verdicts: " + ", ".join(f"{v} {n}" for v, n in s["verdicts"].items()) + "\n"))
         if "incompatible" in s["verdicts"]:
-            lines.append("[red]warning[/]: some layers look incompatible (see merge-check): "
-                         "the merge may keep neither model")  # fmt: skip
-    lines.append(f"wrote {result.output}: {', '.join(result.files)}")
-    return "\n".join(lines)
+            text.append_text(plain("warning", style="red"))
+            text.append_text(plain(": some layers look incompatible (see merge-check): the merge may keep neither model\n"))
+    text.append_text(plain(f"wrote {result.output}: {', '.join(result.files)}"))
+    return text

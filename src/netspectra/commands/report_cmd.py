@@ -6,6 +6,7 @@ import argparse
 
 from netspectra.commands.common import add_plot_arguments, check_outputs, write_outputs
 from netspectra.errors import UsageError
+from netspectra.report.terminal import plain
 from netspectra.store.db import DEFAULT_STORE, Store
 
 
@@ -36,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
         report = store.load_report(args.run_id)
     console = Console(stderr=True, quiet=args.quiet)
     if info.status != "complete":
-        console.print(f"run {info.id} is {info.status}: the report shows the {len(report.layers)} layers stored so far",
+        console.print(plain(f"run {info.id} is {info.status}: the report shows the {len(report.layers)} layers stored so far"),
                       soft_wrap=True)
     for line in write_outputs(report, args.output, args.plots, args.plot_format, quiet=args.quiet):
-        console.print(f"wrote {line}", soft_wrap=True)
+        console.print(plain(f"wrote {line}"), soft_wrap=True)
     return 0

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from netspectra.commands.common import print_json, result_console
 from netspectra.report.export import check_output_path, write_report
+from netspectra.report.terminal import plain
 from netspectra.store.db import DEFAULT_STORE, RunInfo, Store
 
 if TYPE_CHECKING:
@@ -55,14 +56,14 @@ def runs_table(runs: list[RunInfo], title: str) -> Table:
     """Rich table of runs, oldest first (interrupted runs in yellow)."""
     from rich.table import Table
 
-    table = Table(title=f"netspectra runs: {title}", header_style="bold")
+    table = Table(title=plain(f"netspectra runs: {title}"), header_style="bold")
     for header in ("id", "status", "started (UTC)", "layers", "step", "hash", "source"):
         table.add_column(header, justify="right" if header in ("id", "layers", "step") else "left",
                          no_wrap=header != "source", overflow="fold" if header == "source" else "ellipsis")
     for r in runs:
         table.add_row(
             str(r.id), r.status, r.started[:16].replace("T", " "), str(r.num_layers),
-            "-" if r.step is None else str(r.step), (r.content_hash or "-")[:8], r.source,
+            "-" if r.step is None else str(r.step), (r.content_hash or "-")[:8], plain(r.source),
             style="yellow" if r.status != "complete" else None,
         )
     return table

@@ -16,6 +16,7 @@ from netspectra.commands.common import (
     spec_of,
 )
 from netspectra.errors import UsageError
+from netspectra.report.terminal import plain
 from netspectra.store.db import DEFAULT_STORE, Store
 
 if TYPE_CHECKING:
@@ -74,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     console = result_console()
     console.print(step_table(trajectory))
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(plain(f"wrote {path}"))
     return 0
 
 

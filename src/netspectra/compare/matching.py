@@ -48,6 +48,23 @@ class Matching:
     pairs: tuple[LayerMatch, ...]
     unmatched: tuple[Unmatched, ...]
 
+    @property
+    def warning(self) -> str:
+        """Why the pairs may be meaningless: no pair matched by name and most pairs matched by shape differ
+        in the end of their names too (two unrelated models that happen to share shapes); else ""."""
+        if not self.pairs or any(p.matched_by == "name" for p in self.pairs):
+            return ""
+        alike = sum(_tail(p.a.name) == _tail(p.b.name) for p in self.pairs)
+        if alike * 2 >= len(self.pairs):
+            return ""  # a renamed copy (a prefix added or removed): the ends of the names still agree
+        return (f"no layer name in common and {len(self.pairs) - alike} of {len(self.pairs)} shape-matched pairs "
+                "differ in name: the models may be unrelated, and the deltas meaningless")
+
+
+def _tail(name: str) -> str:
+    """The last two components of a tensor name (``attn.q_proj.weight`` -> ``q_proj.weight``)."""
+    return ".".join(name.split(".")[-2:])
+
 
 def shape_key(weight: WeightMatrix) -> tuple[int, int, int]:
     """(N, M, number of stacked matrices): what must agree for W_B - W_A to exist."""

@@ -81,6 +81,7 @@ class ModelComparison(RowsTable):
     layers: tuple[LayerComparison, ...]
     unmatched: tuple[Unmatched, ...]
     thresholds: ChangeThresholds
+    warning: str = ""
     row_type: ClassVar[type] = LayerComparison
 
     @property
@@ -96,6 +97,7 @@ class ModelComparison(RowsTable):
             "thresholds": self.thresholds.to_dict(),
             "layers": [{k: _finite_or_none(v) for k, v in layer.to_dict().items()} for layer in self.layers],
             "unmatched": [u.to_dict() for u in self.unmatched],
+            "warning": self.warning,
         }
 
 

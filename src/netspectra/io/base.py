@@ -3,7 +3,8 @@ stored tensor, the natural sort of tensor names, and the checks of file names fo
 
 Order of tensors ("model order"): insertion order for torch checkpoints, ONNX graphs (order of first
 use by a node), NumPy archives and live modules; for safetensors, whose files are sorted by dtype and
-name rather than by layer, a natural sort of the names (``layers.2`` before ``layers.10``).
+name rather than by layer, :func:`model_order_key`: embeddings first, output heads (``lm_head``, a
+classifier, a pooler) last, and a natural sort in between (``layers.2`` before ``layers.10``).
 """
 
 from __future__ import annotations
@@ -93,8 +94,23 @@ _NUM = re.compile(r"(\d+)")
 
 
 def natural_key(name: str) -> tuple:
-    """Sort key putting ``layers.2`` before ``layers.10``."""
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(_NUM.split(name)))
+    """Sort key putting ``layers.2`` before ``layers.10``: digit runs compare as numbers, by (length without
+    leading zeros, digits), which needs no integer conversion however long the run."""
+    parts = _NUM.split(name)
+    return tuple((len(p.lstrip("0")), p.lstrip("0")) if i % 2 else p for i, p in enumerate(parts))
+
+
+#: A name component that is an embedding table (first in a model).
+_EMBEDDING = re.compile(r"(^|\.)(embed[a-z_]*|wte|wpe|tok_embeddings|word_embeddings|position_embeddings|shared)(\.|$)")
+#: A top-level name that is an output head (last in a model).
+_HEAD = re.compile(r"^(lm_head|classifier|pooler|score|cls|qa_outputs|head|output)(\.|$)")
+
+
+def model_order_key(name: str) -> tuple:
+    """Sort key approximating the order of computation for names stored sorted (safetensors): embeddings,
+    then the rest in natural order, then the output heads (``lm_head`` would otherwise come first)."""
+    rank = 0 if _EMBEDDING.search(name) else (2 if _HEAD.match(name) else 1)
+    return (rank, natural_key(name))
 
 
 def safe_member(base: Path, name: object, label: str, what: str) -> Path:

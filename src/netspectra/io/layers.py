@@ -172,6 +172,8 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
             kind = "linear"
         return [_Planned(name, kind, _oriented(*shape), 1, MatrixLoader(record, "matrix"), notes)], None
     kind = record.kind if record.kind in _CONV_KINDS.values() else _CONV_KINDS[ndim]
+    if shape[1] == 1 and shape[0] > 1:
+        return [], "depthwise conv (one input channel per filter): no matrix, only one number per position"
     spatial = math.prod(shape[2:])
     return [_Planned(name, kind, _oriented(shape[0], shape[1]), spatial, MatrixLoader(record, "conv"), notes)], None
 

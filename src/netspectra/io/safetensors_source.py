@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SourceError, one_line
-from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, natural_key, read_config, safe_member
+from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, model_order_key, read_config, safe_member
 from .safetensors_file import SafetensorsFile
 from .torch_source import TorchSource
 
@@ -26,7 +26,7 @@ class SafetensorsSource(ModelSource):
         self.files = [path]
 
     def tensors(self) -> Iterator[TensorRecord]:
-        for name in sorted(self.file.entries, key=natural_key):
+        for name in sorted(self.file.entries, key=model_order_key):
             e = self.file.entries[name]
             yield TensorRecord(name, e.shape, e.dtype, self.file.label, self.file.loader(name))
 
@@ -65,7 +65,7 @@ class ShardedSource(ModelSource):
         return self._opened[p]
 
     def tensors(self) -> Iterator[TensorRecord]:
-        for name in sorted(self.weight_map, key=natural_key):
+        for name in sorted(self.weight_map, key=model_order_key):
             shard = self.weight_map[name]
             records = self._shard(shard)
             if name not in records:

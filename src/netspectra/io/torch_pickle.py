@@ -459,7 +459,8 @@ def read_torch_legacy(path: Path, label: str) -> dict:
     try:
         import torch
     except ImportError:
-        raise SourceError(f"{label}: legacy torch format not supported; re-save with torch.save") from None
+        raise SourceError(f"{label}: a legacy (before PyTorch 1.6) checkpoint: reading it safely needs torch "
+                          "(pip install 'netspectra[torch]'), or re-save it with a current torch.save") from None
     try:
         obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

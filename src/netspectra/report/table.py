@@ -1,4 +1,4 @@
-"""Terminal output: a rich table of layers and a model summary panel."""
+"""Terminal output: a rich table of layers, the model summary, the one-sentence verdict and the phases."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from netspectra.diagnose.model import ModelReport, ModelSummary
+from netspectra.report.terminal import plain
+from netspectra.report.verdict import PHASE_MEANINGS, phase_counts, reading
 
 #: (column, header, format) of the terminal table, most important first; narrow terminals drop the
 #: later ones.  Every column is in the CSV/Parquet/JSON output.
@@ -84,7 +86,7 @@ def _fit_columns(report: ModelReport, width: int) -> tuple[list[tuple[str, str, 
 def layer_table(report: ModelReport, width: int = 120) -> Table:
     """Rich table of the layers, with as many columns as fit in ``width`` characters."""
     columns, name_width = _fit_columns(report, width)
-    table = Table(title=f"netspectra: {Path(report.source).name}", header_style="bold")
+    table = Table(title=plain(f"netspectra: {Path(report.source).name}"), header_style="bold")
     for col, header, fmt in columns:
         if col == "name":
             table.add_column(header, no_wrap=True, min_width=min(name_width, _NARROW_NAME_WIDTH), max_width=name_width)
@@ -95,7 +97,7 @@ def layer_table(report: ModelReport, width: int = 120) -> Table:
     for layer in report.layers:
         style = "red" if layer.status == "error" else ("yellow" if layer.warning else None)
         cells = [
-            short_name(layer.name, name_width) if col == "name" else _table_cell(layer, col, fmt)
+            plain(short_name(layer.name, name_width) if col == "name" else _table_cell(layer, col, fmt))
             for col, _, fmt in columns
         ]
         table.add_row(*cells, style=style)
@@ -115,7 +117,13 @@ def summary_table(summary: ModelSummary) -> Table:
 
 
 def print_report(report: ModelReport, console: Console | None = None) -> None:
-    """Print the layer table and the summary."""
+    """Print the layer table, the summary, the phases present with what each means, and the verdict."""
     console = console or Console()
     console.print(layer_table(report, width=console.width))
     console.print(summary_table(report.summary))
+    phases = phase_counts(report.layers)
+    if phases:
+        console.print(plain("phases (Martin & Mahoney 2021):", style="bold"))
+        for phase, count in phases.most_common():
+            console.print(plain(f"  {phase} ({count}): {PHASE_MEANINGS.get(phase, '')}"))
+    console.print(plain(f"verdict: {reading(report.summary, report.layers)}", style="bold"))

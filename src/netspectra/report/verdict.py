@@ -10,6 +10,16 @@ from netspectra.diagnose.model import WARNING_LABELS, ModelSummary
 from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 
+#: What each phase says about a layer, for the terminal's legend (the rule: netspectra.diagnose.phase).
+PHASE_MEANINGS = {
+    "random-like": "the bulk follows Marchenko-Pastur and nothing stands out: close to its random start",
+    "bleeding-out": "a few eigenvalues leave the bulk edge, still contiguous with it: early learning",
+    "bulk+spikes": "a noise bulk with a few separated spikes: a low-rank signal on top of noise",
+    "bulk-decay": "many outliers or a bulk that misfits MP, but no power-law tail",
+    "heavy-tailed": "a power-law tail is preferred over the alternatives: correlations learned at every scale",
+    "rank-collapse": "more than 10% of the eigenvalues are numerically zero",
+}
+
 
 def label_of(warning: str) -> str:
     """The label of one warning: ``fit-failed`` for ``"fit-failed: 2 non-zero eigenvalues"``; loader

@@ -1,0 +1,23 @@
+"""Text for the terminal from untrusted strings: layer and file names come from the model file.
+
+Rich parses ``[...]`` in plain strings as markup (``attn.qkv[q]`` would lose its ``[q]``) and passes
+control characters to the terminal (an ESC in a tensor name could recolour or rewrite the screen), so
+every name goes into a table or a line as a :class:`rich.text.Text` made here: no markup, and each
+non-printable character shown as its escape (``\\x1b``).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+
+def printable(text: str) -> str:
+    """``text`` with each non-printable character replaced by its backslash escape."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def plain(text: object, style: str = "") -> Text:
+    """A rich Text of ``str(text)``, printable, never read as markup."""
+    return Text(printable(str(text)), style=style)
