@@ -7,7 +7,7 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
-        "netspectra.pipeline": ("analyze", "analyze_many", "iter_analyze"),
+        "netspectra.pipeline": ("analyze", "analyze_array", "analyze_many", "iter_analyze"),
         "netspectra.diagnose.model": ("ModelReport", "ModelSummary"),
         "netspectra.diagnose.options": ("AnalysisOptions",),
         "netspectra.diagnose.row": ("LayerReport",),

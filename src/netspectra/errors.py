@@ -27,6 +27,10 @@ class UsageError(NetspectraError):
     """Options that do not fit together, or an output path that cannot be written."""
 
 
+class CompressionRefused(UsageError):
+    """A compression would destroy layers (zero them or remove most of their energy) and was not forced."""
+
+
 class ExecutorError(NetspectraError):
     """A worker died (killed for memory, crashed) or the cluster could not be reached."""
 

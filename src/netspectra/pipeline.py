@@ -24,7 +24,7 @@ from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError
-from netspectra.io import WeightMatrix, select_weight_matrices
+from netspectra.io import WeightMatrix, orient, select_weight_matrices
 from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.linalg.threads import one_blas_thread
@@ -80,6 +80,22 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         with one_blas_thread():  # the fits' many small products: threads would only spin (linalg.threads)
             report = analyze_spectrum(spectrum, stack=stack, **where)
     return report.with_warnings(*weight.notes) if weight.notes else report
+
+
+def analyze_array(
+    matrix: np.ndarray, spec: AnalysisSpec = AnalysisSpec(), *, name: str = "W", kind: str = "linear"
+) -> LayerReport:
+    """The row of one in-memory matrix (N x M, or a (k, N, M) stack), analyzed as a layer of a model is.
+
+    >>> netspectra.analyze_array(np.random.default_rng(0).standard_normal((1000, 500))).phase  # doctest: +SKIP
+    'random-like'
+    """
+    array = np.asarray(matrix)
+    stack = orient(array if array.ndim == 3 else array[None], None if array.dtype in (np.float32, np.float64) else np.float64)
+    weight = WeightMatrix(name=name, layer_index=0, kind=kind, shape=tuple(array.shape), dtype=str(array.dtype),
+                          source="array", matrix_shape=stack.shape[1:], num_matrices=stack.shape[0],
+                          load=lambda native=False: stack if native else np.asarray(stack, dtype=np.float64))  # fmt: skip
+    return analyze_matrix(weight, spec)
 
 
 def list_weights(source: Source, spec: AnalysisSpec = AnalysisSpec()) -> list[WeightMatrix]:

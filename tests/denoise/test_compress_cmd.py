@@ -22,7 +22,7 @@ def test_table_and_totals(model_file, tmp_path, capsys):
     out = tmp_path / "small.safetensors"
     args = parse([str(model_file), "-o", str(out), "--method", "rank:2", "--shrink", "hard", "--quiet"])
     assert args.func(args) == 0 and capsys.readouterr().out == ""
-    args = parse([str(model_file), "-o", str(out), "--method", "gavish-donoho", "--factored"])
+    args = parse([str(model_file), "-o", str(out), "--method", "gavish-donoho"])
     assert args.func(args) == 0
     text = capsys.readouterr().out
     assert "fc1.weight" in text and "rel err F" in text and "pred cos² u/v" in text
@@ -71,3 +71,36 @@ def test_argparse_rejects_unknown_shrinker_and_missing_output(model_file):
         parse([str(model_file), "-o", "x.safetensors", "--shrink", "soft"])
     with pytest.raises(SystemExit):
         parse([str(model_file)])
+
+
+def test_destroying_a_model_is_refused_unless_forced(tmp_path, capsys):
+    """A random matrix has no component above any RMT threshold: compress used to exit 0 and write zeros
+    (a random GPT-2 came out all zeros).  Now it refuses with one line and writes nothing; --force writes
+    it and says what was destroyed on stderr; the table shows each layer's energy kept."""
+    import numpy as np
+    from safetensors.numpy import save_file
+
+    model = tmp_path / "random.safetensors"
+    rng = np.random.default_rng(0)
+    save_file({"a.weight": rng.standard_normal((256, 128)).astype(np.float32),
+               "b.weight": rng.standard_normal((128, 64)).astype(np.float32)}, str(model))  # fmt: skip
+    out = tmp_path / "out.safetensors"
+    args = parse([str(model), "-o", str(out), "--quiet"])
+    with pytest.raises(NetspectraError, match=r"refused, nothing written: .*2 of 2 matrices destroyed \(2 zeroed") as info:
+        args.func(args)
+    assert "\n" not in str(info.value) and not out.exists() and not out.with_suffix(".json").exists()
+    args = parse([str(model), "-o", str(out), "--force", "--dense"])
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("netspectra: warning: 2 of 2 matrices destroyed") and "energy kept" in captured.out
+    assert set(SafetensorsFile(out).entries) == {"a.weight", "b.weight"}  # --dense: same names and shapes
+
+
+def test_default_output_is_factored_and_smaller(model_file, tmp_path, capsys):
+    """The default writes factors where they are smaller (a dense low-rank matrix saves nothing: 1.00x)."""
+    out = tmp_path / "o.safetensors"
+    args = parse([str(model_file), "-o", str(out), "--method", "energy:0.9", "--json"])
+    assert args.func(args) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["factored"] and summary["compression_ratio"] > 1.2 and summary["num_destroyed"] == 0
+    assert out.with_suffix(".json").exists()

@@ -10,6 +10,7 @@ from safetensors.numpy import save_file
 from threadpoolctl import threadpool_limits
 
 from netspectra.denoise import compress_model, load_factored
+from netspectra.errors import CompressionRefused
 from netspectra.io.safetensors_file import SafetensorsFile
 
 sklearn = pytest.importorskip("sklearn")
@@ -55,9 +56,9 @@ def test_rmt_compression_keeps_digits_accuracy(digits_model, tmp_path):
     for method in RMT_METHODS:
         for shrink in ("hard", "frobenius"):
             dense_out = tmp_path / f"{method}-{shrink}.safetensors"
-            report = compress_model(path, dense_out, method, shrink)
+            report = compress_model(path, dense_out, method, shrink, factored=False)
             fact_out = tmp_path / f"{method}-{shrink}-factored.safetensors"
-            factored = compress_model(path, fact_out, method, shrink, factored=True)
+            factored = compress_model(path, fact_out, method, shrink)
             dense = read_all(dense_out)
             assert {k: (e.dtype, e.shape) for k, e in SafetensorsFile(dense_out).entries.items()} == {
                 k: (e.dtype, e.shape) for k, e in SafetensorsFile(path).entries.items()
@@ -68,10 +69,15 @@ def test_rmt_compression_keeps_digits_accuracy(digits_model, tmp_path):
             assert acc >= base - 0.03, (method, shrink, acc, base)
             assert acc_factored == pytest.approx(acc, abs=0.005)
             assert factored.layers[0].params_after < 0.4 * layer.params_before
+            assert not report.damaged and 0.45 < layer.energy_kept < 0.75  # denoised, not destroyed
 
 
 def test_an_aggressive_rank_visibly_hurts_so_the_margin_means_something(digits_model, tmp_path):
     path, x_test, y_test = digits_model
     base = accuracy(read_all(path), x_test, y_test)
-    compress_model(path, tmp_path / "r1.safetensors", "rank:1")
+    with pytest.raises(CompressionRefused, match="keeps 13% of its energy"):
+        compress_model(path, tmp_path / "r1.safetensors", "rank:1", factored=False)
+    assert not (tmp_path / "r1.safetensors").exists()
+    report = compress_model(path, tmp_path / "r1.safetensors", "rank:1", factored=False, force=True)
+    assert report.damaged == report.layers and report.layers[0].energy_kept < 0.25
     assert accuracy(read_all(tmp_path / "r1.safetensors"), x_test, y_test) < base - 0.3

@@ -30,7 +30,7 @@ def listing(directory) -> list[str]:
 
 def test_dense_output_has_every_tensor_with_its_name_shape_and_dtype(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, "gavish-donoho")
+    report = compress_model(model_file, out, "gavish-donoho", factored=False)
     before, after = SafetensorsFile(model_file), SafetensorsFile(out)
     assert {k: (e.dtype, e.shape) for k, e in after.entries.items()} == {
         k: (e.dtype, e.shape) for k, e in before.entries.items()
@@ -53,7 +53,7 @@ def test_dense_output_has_every_tensor_with_its_name_shape_and_dtype(model_file,
 
 def test_compressed_matrices_are_the_low_rank_estimates_in_the_stored_dtype(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, "mp-edge", "frobenius")
+    report = compress_model(model_file, out, "mp-edge", "frobenius", factored=False, force=True)
     before, after = SafetensorsFile(model_file), SafetensorsFile(out)
     tolerance = {"F32": 1e-6, "F16": 2e-3, "BF16": 1e-2}
     for layer in report.layers:
@@ -68,8 +68,8 @@ def test_compressed_matrices_are_the_low_rank_estimates_in_the_stored_dtype(mode
 
 def test_factored_output_rebuilds_to_the_dense_output(model_file, tmp_path):
     dense_out, fact_out = tmp_path / "dense.safetensors", tmp_path / "fact.safetensors"
-    dense = compress_model(model_file, dense_out, "bema")
-    report = compress_model(model_file, fact_out, "bema", factored=True)
+    dense = compress_model(model_file, dense_out, "bema", factored=False, force=True)
+    report = compress_model(model_file, fact_out, "bema", force=True)
     meta = json.loads(sidecar_path(fact_out).read_text())
     assert sidecar_path(fact_out) == tmp_path / "fact.json"
     assert meta["format"] == "netspectra-factored" and meta["weights"] == "fact.safetensors"
@@ -126,7 +126,7 @@ def test_output_that_is_the_input_is_refused_and_nothing_changes(model_file, tmp
 )
 def test_bad_requests_raise_usage_errors(model_file, tmp_path, monkeypatch, kwargs, message):
     monkeypatch.chdir(tmp_path)
-    args = {"output": "out.safetensors", "method": "bema", **kwargs}
+    args = {"output": "out.safetensors", "method": "bema", "force": True, **kwargs}
     with pytest.raises(UsageError, match=message):
         compress_model(model_file, args.pop("output"), **args)
     assert "out.safetensors" not in listing(tmp_path)
@@ -139,8 +139,8 @@ def test_factor_names_that_exist_already_are_refused(tmp_path):
     rng = np.random.default_rng(0)
     save_file({"w": rng.standard_normal((64, 64)).astype(np.float32), "w.A": np.zeros(2, np.float32)}, str(path))
     with pytest.raises(UsageError, match=r"already has a tensor named w\.A"):
-        compress_model(path, tmp_path / "o.safetensors", "bema", factored=True)
-    compress_model(path, tmp_path / "o.safetensors", "bema")  # dense output has no such clash
+        compress_model(path, tmp_path / "o.safetensors", "bema", force=True)
+    compress_model(path, tmp_path / "o.safetensors", "bema", factored=False, force=True)  # dense: no such clash
 
 
 def test_an_interrupted_run_leaves_no_output_and_no_temporary_files(model_file, tmp_path, monkeypatch):
@@ -160,7 +160,7 @@ def test_an_interrupted_run_leaves_no_output_and_no_temporary_files(model_file, 
 
 def test_include_exclude_and_min_dim_choose_what_is_compressed(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, "rank:2", exclude="embed", min_dim=8)
+    report = compress_model(model_file, out, "rank:2", exclude="embed", min_dim=8, force=True)
     assert {layer.name for layer in report.layers} == (COMPRESSED - {"embed.weight"}) | {"head.weight"}
     assert {t.name: t.reason for t in report.copied}["embed.weight"] == "matched by exclude"
 
@@ -187,7 +187,7 @@ def test_torch_checkpoint_input_keeps_dtypes(tmp_path):
     }
     torch.save(state, tmp_path / "ckpt.pt")
     out = tmp_path / "out.safetensors"
-    report = compress_model(tmp_path / "ckpt.pt", out, "rank:4")
+    report = compress_model(tmp_path / "ckpt.pt", out, "rank:4", factored=False, force=True)
     with safe_open(str(out), framework="pt") as f:
         assert set(f.keys()) == set(state)
         for name, tensor in state.items():

@@ -65,6 +65,36 @@ def test_rank_collapse_warning():
     assert "rank-collapse" in r.warning
 
 
+def test_full_rank_matrices_are_never_rank_collapse():
+    """The audit's cases: W = G / sqrt(1000) + 600 u v^T (1000 x 500; one eigenvalue 1e8 times the bulk) and
+    iid Student-t(1.5) were labelled rank-collapse ("100% of the eigenvalues below 1e-5 lambda_max") next
+    to rank_loss 0.  One rule now: the phase, the warning and rank_loss agree."""
+    from netspectra.diagnose.depth import depth_metrics
+
+    rng = np.random.default_rng(0)
+    u, v = rng.standard_normal(1000), rng.standard_normal(500)
+    spiked = rng.standard_normal((1000, 500)) / np.sqrt(1000) + 600 * np.outer(u / np.linalg.norm(u), v / np.linalg.norm(v))
+    for w in (spiked, *(np.random.default_rng(s).standard_t(1.5, (1000, 500)) for s in range(3))):
+        spectrum = compute_spectrum(w)
+        r = _report(w)
+        depth = depth_metrics(spectrum, w[None], None)
+        assert r.rank_loss == 0 and "rank-collapse" not in r.warning
+        assert depth.phase_columns.phase not in ("rank-collapse", "")
+
+
+def test_noise_made_heavy_by_its_entries_is_not_over_trained():
+    """iid Student-t(1.5): alpha ~ 1.5 from single large entries; the layer is its entries at random
+    positions (random-like), so it gets ``large-entries`` and not WeightWatcher's ``over-trained``."""
+    from netspectra.diagnose.options import AnalysisOptions
+
+    w = np.random.default_rng(1).standard_t(1.5, (1000, 500))
+    r = analyze_spectrum(compute_spectrum(w), name="w", layer_index=0, kind="linear", options=AnalysisOptions(depth=True),
+                         stack=w[None])
+    assert r.alpha < 2 and r.phase == "random-like"
+    assert r.warnings == ("large-entries",)
+    assert "over-trained" in _report(w).warning  # without the depth analysis, alpha alone decides
+
+
 def test_heavy_tailed_spectrum_is_over_trained():
     rng = np.random.default_rng(3)
     n, m = 800, 400

@@ -19,7 +19,19 @@ to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that s
     (within 4% on every layer; 1.0 exactly without large entries); ``correlation_trap`` changes on one
     layer (``encoder.layer.5.output.dense``, ratio 1.02 in one shuffle: no entry above the BBP threshold);
   - ``p_bulk_mp``: the exact KS law (:mod:`netspectra.rmt.ks`, equal to 40-digit mpmath to 1e-13) instead
-    of ``scipy.stats.kstwo``, whose approximation above n = 140 was off by up to 5e-6 relative.
+    of ``scipy.stats.kstwo``, whose approximation above n = 140 was off by up to 5e-6 relative;
+* trustworthy verdicts (issue 15): every number column within 5e-13 of the previous file except these,
+  changed on purpose:
+  - ``phase``/``phase_reason``: the calibrated rule (:mod:`netspectra.diagnose.phase`): 28 heavy-tailed
+    (was 5), 9 bulk-decay (was 32), 1 bleeding-out, 1 random-like (the pooler, its entries' own spectrum);
+  - ``spike_*``: filled on 1 layer only (the bleeding-out one): NaN on the 22 whose bulk is not MP, on 15
+    heavy-tailed or bulk-decay ones (not a few components over noise) and on the pooler (nothing above
+    the noise ceiling), the reason in the new ``spike_note`` column;
+  - ``ks_goe``/``ks_poisson``: polynomial unfolding on the 22 layers whose bulk is not MP (new column
+    ``spacing_unfolding``; word embeddings 0.448/0.440 -> 0.037/0.253);
+  - ``trap_distance``, ``trap_lambda_ratio``, ``correlation_trap`` renamed ``shuffle_distance``,
+    ``shuffle_lambda_ratio``, ``large_entries`` (what they measure), warning ``correlation-trap`` ->
+    ``large-entries``; new column ``structure_index``.
 """
 
 from pathlib import Path

@@ -32,9 +32,9 @@ def _run(argv, capsys):
     "command, output",
     [
         (["analyze", "{a}", "--quiet"], "out.json"),
-        (["compress", "{a}", "--method", "mp-edge", "--quiet"], "out.safetensors"),
-        (["compress", "{a}", "--method", "gavish-donoho", "--shrink", "frobenius", "--factored", "--quiet"], "out.safetensors"),
-        (["compress", "{a}", "--method", "bema", "--quiet"], "out.safetensors"),
+        (["compress", "{a}", "--method", "mp-edge", "--force", "--quiet"], "out.safetensors"),
+        (["compress", "{a}", "--method", "gavish-donoho", "--shrink", "frobenius", "--force", "--quiet"], "out.safetensors"),
+        (["compress", "{a}", "--method", "bema", "--dense", "--force", "--quiet"], "out.safetensors"),
         (["compare", "{a}", "{b}"], "out.json"),
         (["track", "{a}", "{b}"], "out.csv"),
     ],
@@ -44,12 +44,26 @@ def test_commands_give_every_edge_case_a_row(models, command, output, capsys):
     out = root / output
     out.unlink(missing_ok=True)
     code, err = _run([part.format(a=a, b=b) for part in command] + ["-o", str(out)], capsys)
-    assert (code, err) == (0, "")
-    assert out.exists()
+    assert code == 0 and out.exists()
+    if command[0] == "compress":  # the degenerate matrices are zeroed: written only because of --force, and said
+        [line] = err.splitlines()
+        assert line.startswith("netspectra: warning: ") and "zeroed" in line
+    else:
+        assert err == ""
     if output == "out.json" and command[0] == "analyze":
         rows = {row["name"]: row for row in json.loads(out.read_text())["layers"]}
         for name, (_, status, fragment) in CASES.items():
             assert rows[f"{name}.weight"]["status"] == status and fragment in rows[f"{name}.weight"]["warning"]
+
+
+def test_compress_refuses_to_zero_layers_without_force(models, capsys):
+    """Without --force the same run ends with one line saying what would be destroyed, and writes nothing."""
+    root, a, _ = models
+    out = root / "refused.safetensors"
+    code, err = _run(["compress", str(a), "--method", "mp-edge", "--quiet", "-o", str(out)], capsys)
+    [line] = err.splitlines()
+    assert code == 2 and line.startswith("netspectra: error: refused, nothing written: ") and "--force" in line
+    assert not out.exists() and not out.with_suffix(".json").exists()
 
 
 @pytest.mark.parametrize("method", ["linear", "spectral-auto"])

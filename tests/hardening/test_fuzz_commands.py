@@ -1,6 +1,6 @@
 """Seeded mutation fuzzing of model files and merge configurations through every command that reads models.
 
-``compare``, ``track``, ``compress`` (dense and ``--factored``), ``merge-check`` and ``merge`` each run on
+``compare``, ``track``, ``compress`` (``--dense`` and factored), ``merge-check`` and ``merge`` each run on
 small models (three 64x48 float32 layers with biases) stored as safetensors, a sharded safetensors
 directory (its index JSON is mutated), .npz, a torch checkpoint (.pt/.bin) and ONNX; one input file is
 truncated, bit-flipped or has header bytes overwritten (:func:`fuzzing.mutations`), and for ``merge`` the
@@ -150,15 +150,15 @@ def _compress(root: Path, fmt: str) -> Scenario:
 
     src, target = _write(fmt, root, "model", 0)
     out = root / "small.safetensors"
-    argv = ["compress", src, "--method", "mp-edge", "-o", out, "--quiet"]
+    argv = ["compress", src, "--method", "mp-edge", "--force", "-o", out, "--quiet"]
 
     def parse_factored() -> None:
         assert json.loads(out.with_suffix(".json").read_text())["format"] == "netspectra-factored"
         assert load_factored(out)
 
     return Scenario(root, target, [
-        Run(argv, [out], lambda: load_file(os.fspath(out))),
-        Run([*argv, "--factored"], [out, out.with_suffix(".json")], parse_factored),
+        Run([*argv, "--dense"], [out], lambda: load_file(os.fspath(out))),
+        Run(argv, [out, out.with_suffix(".json")], parse_factored),
     ])  # fmt: skip
 
 
@@ -239,7 +239,7 @@ def _fuzz(command: str, scenarios: dict[str, Scenario], seconds: float, capsys) 
             scenario = scenarios[kind]
             what, mutated = next(generators[kind])
             run = scenario.runs[(i // len(kinds)) % len(scenario.runs)]
-            label = f"{command} {kind} {what}" + (" --factored" if "--factored" in run.argv else "")
+            label = f"{command} {kind} {what}" + (" --dense" if "--dense" in run.argv else "")
             scenario.target.write_bytes(mutated)
             code, err = run_cli(run.argv, capsys, SECONDS_PER_CASE, label)
             assert "Traceback" not in err, f"{label}: {err}"

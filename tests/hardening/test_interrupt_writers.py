@@ -31,7 +31,7 @@ def inputs(tmp_path_factory):
 
 def _command(kind, root, out):
     if kind == "compress":
-        return ["compress", str(root / "base.safetensors"), "--method", "bema", "-o", str(out), "--quiet"]
+        return ["compress", str(root / "base.safetensors"), "--method", "bema", "--force", "-o", str(out), "--quiet"]
     return ["merge", str(root / "merge.yaml"), "-o", str(out), "--quiet"]
 
 

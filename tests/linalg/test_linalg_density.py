@@ -95,6 +95,26 @@ def test_free_decompression_of_marchenko_pastur_beats_the_raw_submatrix(wishart)
         decompressed_esd(w, 800, x)  # not a submatrix
 
 
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("rank-50 signal", "second moment"), ("rank-5 signal", "mean"), ("ratio 8", "mass")],
+)
+def test_free_decompression_detects_its_failures(wishart, case, message):
+    """Wrong densities that used to come back silently (the rank-50 planted signal: mass 0.96, KS 0.23; the
+    rank-5 one: KS 0.32; ratio 8 on MP: KS 0.15) fail the moment check, and say why."""
+    from netspectra.rmt import ensembles
+
+    w, _ = wishart
+    matrix, columns = {
+        "rank-50 signal": (ensembles.spiked(3200, 800, np.linspace(2, 5, 50), np.random.default_rng(2)), 200),
+        "rank-5 signal": (ensembles.spiked(3200, 800, [3, 4, 5, 6, 7], np.random.default_rng(2)), 200),
+        "ratio 8": (w, 100),
+    }[case]
+    top = float(np.linalg.eigvalsh(matrix.T @ matrix / 3200)[-1])
+    with pytest.raises(DecompressionError, match=message):
+        decompressed_esd(matrix, columns, np.linspace(0, 1.2 * top, 600))
+
+
 @pytest.mark.parametrize("coefficients", [[1.0, 0, 0, 0, 0, 0, 0, 2.0], [1.0, 0, 0.9]])
 def test_free_decompression_refuses_what_it_cannot_continue(coefficients):
     # a series that is itself negative somewhere, and a density with a deep central dip (the map folds)

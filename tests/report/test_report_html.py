@@ -149,10 +149,12 @@ def test_verdict_sentence_and_labels(small_report):
     assert f"of {fitted} fitted layers have alpha between 2 and 6" in sentence
     assert "(1 not analyzable)" in sentence
     first, *rest = small_report.layers
-    flagged = ModelReport(source="x", layers=(first.with_columns(warnings=("correlation-trap", "under-trained")),
+    flagged = ModelReport(source="x", layers=(first.with_columns(warnings=("large-entries", "under-trained")),
                                               *(layer if layer.status == "error" else layer.with_columns(warnings=())
                                                 for layer in rest)))
-    assert "flagged: 1 under-trained, 1 correlation-trap;" in reading(flagged.summary, flagged.layers)
+    assert "flagged: 1 under-trained, 1 large-entries;" in reading(flagged.summary, flagged.layers)
+    random_like = sum(layer.phase == "random-like" for layer in small_report.layers)
+    assert random_like and f"; {random_like} random-like (a spectrum its own entries make" in sentence
     nothing = ModelReport(source="x", layers=(small_report.layers[-1],))
     assert reading(nothing.summary, nothing.layers).startswith("No layer of the 1 has a power-law fit")
     noted = first.with_columns(warnings=("fit-failed: 2 non-zero", "under-trained", "fused qkv analyzed whole"))

@@ -22,7 +22,7 @@ def printed(report: ModelReport, width: int) -> list[str]:
 @pytest.fixture()
 def report(small_report):
     first, *rest = small_report.layers
-    flagged = first.with_columns(name=LONG, warnings=("over-trained", "correlation-trap"))
+    flagged = first.with_columns(name=LONG, warnings=("over-trained", "large-entries"))
     return ModelReport(source="m.safetensors", layers=(flagged, *rest))
 
 
@@ -32,7 +32,7 @@ def test_narrow_terminal_keeps_alpha_and_the_warning_labels(report):
     header = next(line for line in lines if "layer" in line and "alpha" in line)
     assert "warning" in header and "alpha_w" not in header
     table = "\n".join(lines)
-    assert "over-trained," in table and "correlation-trap" in table  # folded, not cut
+    assert "over-trained," in table and "large-entries" in table  # folded, not cut
     assert "…" in table and "query_key_value" in table  # long names keep their informative end
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from typing import TYPE_CHECKING
 
 from netspectra.commands.common import add_selection_arguments, print_json, progress_bar, result_console
@@ -21,9 +22,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "compress",
         help="low-rank denoise every weight matrix with a random-matrix threshold",
         description="Keep the singular components of each 2-D weight matrix that a random-matrix threshold "
-        "separates from noise, optionally shrink them, and write a safetensors file with the same tensor "
-        "names, shapes and dtypes (or, with --factored, each matrix as NAME.A @ NAME.B plus OUT.json). "
-        "Conv kernels, biases, norms and fused QKV tensors are copied unchanged.",
+        "separates from noise, optionally shrink them, and write a safetensors file: each matrix as factors "
+        "NAME.A @ NAME.B where that is smaller (plus OUT.json, read by netspectra.denoise.load_factored), or "
+        "with --dense every tensor with its original name, shape and dtype. Conv kernels, biases, norms and "
+        "fused QKV tensors are copied unchanged. A compression that would zero a layer or leave it less than "
+        "a quarter of its energy is refused (nothing written) unless --force.",
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("-o", "--output", required=True, help="the .safetensors file to write (never the input)")
@@ -33,7 +36,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--shrink", default="hard", choices=SHRINK_KINDS,
                    help="shrink kept singular values with the optimal shrinker for this loss (default %(default)s)")
-    p.add_argument("--factored", action="store_true", help="store each compressed matrix as two factors")
+    p.add_argument("--dense", action="store_true",
+                   help="write every matrix dense with its original shape (a drop-in file, not smaller)")
+    p.add_argument("--force", action="store_true",
+                   help="write the file even if layers are zeroed or keep less than a quarter of their energy")
     add_selection_arguments(p, "compress", min_dim=DEFAULT_MIN_DIM, max_dim=False,
                             min_dim_help="copy matrices whose smaller dimension is below this unchanged "
                             "(default %(default)s)")  # fmt: skip
@@ -48,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
     method = Method.parse(args.method)
     quiet = args.quiet or args.json
     with progress_bar("compressing", quiet=quiet) as advance:
-        report = compress_model(args.path, args.output, method, args.shrink, factored=args.factored,
+        report = compress_model(args.path, args.output, method, args.shrink, factored=not args.dense, force=args.force,
                                 include=args.include, exclude=args.exclude, min_dim=args.min_dim, progress=advance)
+    if report.damaged:  # written only with --force: say it loudly, on stderr, whatever the output mode
+        print(f"netspectra: warning: {report.damage_summary()}", file=sys.stderr)
     if args.json:
         print_json(report.to_dict())
     elif not quiet:
@@ -66,7 +74,7 @@ def compression_table(report: CompressionReport) -> Table:
 
     table = Table(title=plain(title), header_style="bold")
     table.add_column("layer", overflow="fold", min_width=16)
-    for header in ("N", "M", "rank", "params", "params out", "rel err F", "pred cos² u/v"):
+    for header in ("N", "M", "rank", "params", "params out", "rel err F", "energy kept", "pred cos² u/v"):
         table.add_column(header, justify="right", overflow="fold")
     for layer in report.layers:
         cos = "-" if math.isnan(layer.mean_pred_cos2_left) else (
@@ -74,8 +82,8 @@ def compression_table(report: CompressionReport) -> Table:
         )
         table.add_row(
             plain(f"{layer.name} *" if layer.warning else layer.name), str(layer.N), str(layer.M), str(layer.rank),
-            f"{layer.params_before:,}", f"{layer.params_after:,}", f"{layer.rel_fro_error:.3f}", cos,
-            style="yellow" if layer.warning else None,
+            f"{layer.params_before:,}", f"{layer.params_after:,}", f"{layer.rel_fro_error:.3f}",
+            f"{layer.energy_kept:.0%}", cos, style="red" if layer.damage else "yellow" if layer.warning else None,
         )
     warnings = sorted({layer.warning for layer in report.layers if layer.warning})
     if warnings:
@@ -92,7 +100,7 @@ def totals_line(report: CompressionReport) -> str:
         f"{s['num_compressed']} matrices compressed, {s['num_copied']} tensors copied unchanged; "
         f"parameters {s['params_before']:,} -> {s['params_after']:,} "
         f"(compression ratio {s['compression_ratio']:.2f}x"
-        + ("" if report.factored else f"; {s['factored_ratio']:.2f}x with --factored")
+        + ("" if report.factored else f"; {s['factored_ratio']:.2f}x without --dense")
         + ")"
     ]
     if s["copied_reasons"]:

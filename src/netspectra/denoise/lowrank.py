@@ -198,6 +198,7 @@ def compress_svd(
             params_factored=params_factored,
             rel_fro_error=float(np.linalg.norm(residual) / np.linalg.norm(s)),
             rel_spec_error=float(np.max(np.abs(residual)) / s[0]),
+            energy_kept=float(np.dot(eta, eta) / np.dot(s, s)),
             mean_pred_cos2_left=float(np.mean(cos_left)) if rank else math.nan,
             mean_pred_cos2_right=float(np.mean(cos_right)) if rank else math.nan,
             pred_cos2_left=tuple(float(c) for c in cos_left),

@@ -27,7 +27,7 @@ from netspectra.denoise.lowrank import compress_matrix
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
 from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCompression
 from netspectra.denoise.writer import SafetensorsWriter
-from netspectra.errors import MatrixError, UsageError
+from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
 
 #: Layer kinds whose matrices are compressed.
@@ -43,7 +43,8 @@ def compress_model(
     method: Method | str = "gavish-donoho",
     shrink: str = "hard",
     *,
-    factored: bool = False,
+    factored: bool = True,
+    force: bool = False,
     include: str | None = None,
     exclude: str | None = None,
     min_dim: int = DEFAULT_MIN_DIM,
@@ -63,7 +64,12 @@ def compress_model(
     shrink : str
         ``hard`` (keep the selected singular values) or ``frobenius``, ``operator``, ``nuclear``.
     factored : bool
-        Store each compressed matrix as ``NAME.A`` @ ``NAME.B`` when that is smaller than the matrix.
+        Store each compressed matrix as ``NAME.A`` @ ``NAME.B`` when that is smaller than the matrix (the
+        default: a dense low-rank matrix is no smaller than the original); False writes every matrix dense,
+        a drop-in file of the original's names and shapes.
+    force : bool
+        Write the file even when layers are destroyed (zeroed, or keeping less than
+        :data:`~netspectra.denoise.results.MIN_ENERGY_KEPT` of their energy); refused otherwise.
     include, exclude : str, optional
         Regular expressions: compress only matching tensors / never compress matching tensors (the
         others are still copied).
@@ -83,6 +89,8 @@ def compress_model(
     UsageError
         Bad method or shrinker, output equal to an input file, missing output directory, factor names
         that collide with existing tensors.
+    CompressionRefused
+        Some layers would be destroyed and ``force`` is False: nothing is written.
     SourceError
         The model cannot be read.
     """
@@ -91,6 +99,8 @@ def compress_model(
     if shrink not in SHRINK_KINDS:
         raise UsageError(f"unknown shrinker {shrink!r}; expected one of {', '.join(SHRINK_KINDS)}")
     out = Path(output)
+    if out.is_dir():
+        raise UsageError(f"{out}: output is a directory; give a .safetensors file name")
     meta_out = sidecar_path(out) if factored else None
     src = open_source(source)
     with src if src is not source else contextlib.nullcontext(src):
@@ -126,14 +136,18 @@ def compress_model(
                     writer.add_unchanged(record)
                     shape = tuple(record.shape)
                     copied.append(CopiedTensor(record.name, shape, record.dtype, math.prod(shape), reason))
+            report = CompressionReport(source=label, output=str(out), method=str(method), shrink=shrink,
+                                       factored=factored, layers=tuple(layers), copied=tuple(copied))  # fmt: skip
+            if report.damaged and not force:
+                raise CompressionRefused(
+                    f"refused, nothing written: {method} would destroy the model: {report.damage_summary()}. "
+                    "Keep more (--method energy:0.9 or rank:K) or pass --force to write it anyway"
+                )
             writer.commit()
     if meta_out is not None:
         extra = {"method": str(method), "shrink": shrink, "source": label}
         write_json_atomic(meta_out, sidecar(out, entries, extra))
-    return CompressionReport(
-        source=label, output=str(out), method=str(method), shrink=shrink, factored=factored,
-        layers=tuple(layers), copied=tuple(copied),
-    )
+    return report
 
 
 def _compress_one(
@@ -184,8 +198,6 @@ def _metadata(src: ModelSource, method: Method, shrink: str, factored: bool) -> 
 
 
 def _check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
-    if out.is_dir():
-        raise UsageError(f"{out}: output is a directory; give a .safetensors file name")
     if not out.parent.is_dir():
         raise UsageError(f"{out}: output directory {out.parent} does not exist")
     inputs = {Path(f).resolve() for f in getattr(src, "files", [])}

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from netspectra.rmt.ensembles import planted_signal
+
 
 @dataclass(frozen=True)
 class PlantedMatrix:
@@ -27,10 +29,6 @@ def planted_matrix(
     n: int, m: int, strengths: ArrayLike, rng: np.random.Generator, sigma: float = 1.0
 ) -> PlantedMatrix:
     """Draw W = S + E with rank(S) = len(strengths) and normalised strengths x_i (see the module docstring)."""
+    signal = planted_signal(n, m, strengths, rng, sigma)
     x = np.asarray(strengths, dtype=np.float64)
-    if not 0 < m <= n or x.size > m:
-        raise ValueError(f"need N >= M >= rank, got {n} x {m} with rank {x.size}")
-    u = np.linalg.qr(rng.standard_normal((n, x.size)))[0]
-    v = np.linalg.qr(rng.standard_normal((m, x.size)))[0]
-    signal = (u * (x * sigma * np.sqrt(n))) @ v.T
     return PlantedMatrix(signal + sigma * rng.standard_normal((n, m)), signal, tuple(float(a) for a in x), sigma)

@@ -15,6 +15,7 @@ params_after           parameters written: r (N + M) when stored factored, else 
 params_factored        r (N + M), what a factored file needs for this matrix
 rel_fro_error          ||W - W_hat||_F / ||W||_F
 rel_spec_error         ||W - W_hat||_2 / ||W||_2
+energy_kept            ||W_hat||_F^2 / ||W||_F^2 = sum eta_i^2 / sum s_i^2, the share of the layer's energy written
 mean_pred_cos2_left    mean over kept components of the predicted |<u_hat_i, u_i>|^2 (BGN, N side)
 mean_pred_cos2_right   same for the M-dimensional singular vectors
 pred_cos2_left/right   per kept component
@@ -27,6 +28,7 @@ warning                e.g. nothing above the threshold, so the matrix was repla
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from dataclasses import dataclass, fields
 
@@ -56,6 +58,7 @@ class LayerCompression(TableRow):
     params_factored: int
     rel_fro_error: float
     rel_spec_error: float
+    energy_kept: float
     mean_pred_cos2_left: float
     mean_pred_cos2_right: float
     pred_cos2_left: tuple[float, ...]
@@ -64,6 +67,27 @@ class LayerCompression(TableRow):
     measured_cos2_right: tuple[float, ...] = ()
     signal_rel_error: float = math.nan
     warning: str = ""
+
+
+    @property
+    def damage(self) -> str:
+        """Why this layer was destroyed rather than denoised ("" when it was not): zeroed, or most of its
+        energy removed (:data:`MIN_ENERGY_KEPT`)."""
+        if self.rank == 0:
+            return "zeroed"
+        if self.energy_kept < MIN_ENERGY_KEPT:
+            return f"keeps {self.energy_kept:.0%} of its energy"
+        return ""
+
+
+#: A compressed layer that keeps less than this share of its Frobenius energy ||W||_F^2 is destroyed, not
+#: denoised.  Denoising removes energy on purpose (the noise's, and the optimal shrinkers the bias it adds
+#: to the kept values: the digits MLP of tests/denoise/test_digits.py keeps 68-72% with hard thresholds and
+#: 48-51% with Frobenius shrinkage, at unchanged accuracy), but a layer left with a quarter of its energy
+#: has lost more than noise: the thresholds read a heavy-tailed spectrum, which is not signal plus MP noise,
+#: as mostly noise (all-MiniLM-L6-v2 with the default gavish-donoho: 2 layers zeroed, 6 below 25%, its
+#: sentence embeddings then at cosine 0.18 to the original's).
+MIN_ENERGY_KEPT = 0.25
 
 
 @dataclass(frozen=True)
@@ -114,13 +138,34 @@ class CompressionReport:
         return sum(layer.params_after for layer in self.layers) + sum(t.params for t in self.copied)
 
     @property
+    def median_energy_kept(self) -> float:
+        """Median over the compressed matrices of the share of their energy kept (NaN without any)."""
+        return float(statistics.median(layer.energy_kept for layer in self.layers)) if self.layers else math.nan
+
+    @property
+    def damaged(self) -> tuple[LayerCompression, ...]:
+        """The compressed layers that were destroyed (:attr:`LayerCompression.damage`), least energy first."""
+        return tuple(sorted((layer for layer in self.layers if layer.damage), key=lambda layer: layer.energy_kept))
+
+    def damage_summary(self) -> str:
+        """One sentence on the destroyed layers ("" when there are none)."""
+        damaged = self.damaged
+        if not damaged:
+            return ""
+        zeroed = sum(layer.rank == 0 for layer in damaged)
+        worst = damaged[0]
+        return (f"{len(damaged)} of {len(self.layers)} matrices destroyed ({zeroed} zeroed, "
+                f"{len(damaged) - zeroed} keeping less than {MIN_ENERGY_KEPT:.0%} of their energy; worst "
+                f"{worst.name}: {worst.damage}); median energy kept {self.median_energy_kept:.0%}")  # fmt: skip
+
+    @property
     def compression_ratio(self) -> float:
         """params_before / params_after over the whole file (1.0 for a dense output)."""
         return self.params_before / self.params_after if self.params_after else math.nan
 
     @property
     def factored_ratio(self) -> float:
-        """params_before / params with every compressed matrix factored: what ``--factored`` gives."""
+        """params_before / params with every compressed matrix factored where smaller: the default layout."""
         after = sum(min(x.params_factored, x.params_before) for x in self.layers) + sum(t.params for t in self.copied)
         return self.params_before / after if after else math.nan
 
@@ -138,6 +183,8 @@ class CompressionReport:
             "params_after": self.params_after,
             "compression_ratio": self.compression_ratio,
             "factored_ratio": self.factored_ratio,
+            "median_energy_kept": self.median_energy_kept,
+            "num_destroyed": len(self.damaged),
             "copied_reasons": dict(Counter(t.reason for t in self.copied)),
         }
 

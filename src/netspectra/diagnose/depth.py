@@ -1,4 +1,4 @@
-"""Per-layer "RMT depth" columns: spikes, HTMP, level spacing, tail tests, MP bulk, correlation traps, phase.
+"""Per-layer "RMT depth" columns: spikes, HTMP, level spacing, tail tests, MP bulk, shuffled-entries null, phase.
 
 :func:`depth_metrics` returns the depth column groups of one layer (:class:`DepthColumns`).  Eigenvalues are
 those of X = W^T W / N for each N x M matrix (N >= M, beta = gamma = M/N, Q = N/M), pooled over a stack of
@@ -7,8 +7,12 @@ tau = sigma^2 [(sqrt(N') + sqrt(M'))^2 + q (sqrt(N') + sqrt(M'))(1/sqrt(N') + 1/
 N' = N - 1/2, M' = M - 1/2, q the TW1 quantile at ``AnalysisOptions.depth_tw_level`` (0.99: 2.0234;
 Johnstone 2001; Ma 2012), with sigma^2 = ``mp_width``.
 A value that cannot be computed is NaN (an unset flag None, an unclassified phase empty); no column ever
-raises.  A tail-only spectrum (top-K window, ``Spectrum.complete`` False) gets only the tail tests and the
-correlation-trap flag and ratio.
+raises.  Each derived quantity checks its assumption first: the spike strengths and overlaps (a signal plus
+MP noise) are filled only where the bulk fits MP, the phase is bleeding-out or bulk+spikes and an
+eigenvalue stands above the noise ceiling of the layer's own entries (``spike_note`` says why not
+otherwise); the level spacings are unfolded with the MP law only where the bulk fits it, with a
+polynomial otherwise (``spacing_unfolding``).  A tail-only spectrum (top-K window, ``Spectrum.complete``
+False) gets only the tail tests and the large-entry flag and ratio.
 Column meanings and formulas: README ("RMT-depth columns").
 """
 
@@ -19,20 +23,20 @@ from typing import TypeVar
 
 import numpy as np
 
-from netspectra.diagnose.phase import classify_phase
+from netspectra.diagnose.phase import BULK_PVALUE, SPIKED_PHASES, classify_phase
 from netspectra.diagnose.row import (
     BulkColumns,
     DepthColumns,
     HTMPColumns,
     PhaseColumns,
+    ShuffleColumns,
     SpacingColumns,
     SpikeColumns,
     TailTestColumns,
-    TrapColumns,
 )  # fmt: skip
 from netspectra.diagnose.rules import rank_collapsed
 from netspectra.linalg import Spectrum
-from netspectra.rmt.correlation_trap import correlation_trap
+from netspectra.rmt.entry_null import EntryNull, entry_null
 from netspectra.rmt.htmp import fit_htmp
 from netspectra.rmt.mp_bulk import MPBulkFit, fit_mp_bulk
 from netspectra.rmt.powerlaw import PowerLawFit
@@ -56,7 +60,7 @@ def depth_metrics(
     spectrum : Spectrum
         Eigenvalues of W^T W / N of the layer (pooled over its k matrices).
     stack : ndarray, shape (k, N, M)
-        The float64 matrices behind ``spectrum`` (used only for the correlation-trap test).
+        The matrices behind ``spectrum`` (used only for the shuffled-entries null).
     fit : PowerLawFit or None
         The layer's power-law fit of the non-zero eigenvalues (None when it failed).
     level : float
@@ -66,7 +70,7 @@ def depth_metrics(
     -------
     DepthColumns
         Float, bool and str scalars.  For a tail-only spectrum (``spectrum.complete`` False) only the
-        tail tests, ``trap_lambda_ratio`` and ``correlation_trap`` are computed.  The CSN bootstrap is
+        tail tests, ``shuffle_lambda_ratio`` and ``large_entries`` are computed.  The CSN bootstrap is
         not run here.
     """
     evals = spectrum.eigenvalues
@@ -75,18 +79,20 @@ def depth_metrics(
     tail = _attempt(lambda: compare_tail(nonzero, fit.xmin, fit.alpha)) if fit else None
     tail_tests = _tail_columns(tail) if tail is not None else TailTestColumns()
     if not spectrum.complete:  # a tail-only window: nothing that needs the bulk
-        return DepthColumns(tail_tests=tail_tests, trap=_trap_columns(stack, None, level, spectrum.total * n))
+        null = _attempt(lambda: entry_null(stack, None, level=level))
+        return DepthColumns(spikes=SpikeColumns(spike_note="tail-only spectrum"), tail_tests=tail_tests,
+                            shuffle=_shuffle_columns(null))  # fmt: skip
+    null = _attempt(lambda: entry_null(stack, evals, level=level))
     bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=level))
-    phase = _attempt(lambda: classify_phase(spectrum, fit, bulk=bulk, tail=tail, level=level))
+    phase = _attempt(lambda: classify_phase(spectrum, fit, null=null, bulk=bulk, tail=tail, level=level))
     return DepthColumns(
         phase_columns=PhaseColumns(phase.phase, phase.reason) if phase is not None else PhaseColumns(),
         bulk=_bulk_columns(bulk) if bulk is not None else BulkColumns(),
-        spikes=_spike_columns(evals, n, m, bulk.sigma2, level) if bulk is not None else SpikeColumns(),
+        spikes=_spike_columns(evals, n, m, bulk, null, level, phase.phase if phase is not None else ""),
         htmp=HTMPColumns() if rank_collapsed(spectrum) else _htmp_columns(nonzero, n, m, fit),
-        spacing=_spacing_columns(evals, n, m, bulk.sigma2, level)
-        if bulk is not None and spectrum.num_matrices == 1 else SpacingColumns(),
+        spacing=_spacing_columns(evals, n, m, bulk, level) if spectrum.num_matrices == 1 else SpacingColumns(),
         tail_tests=tail_tests,
-        trap=_trap_columns(stack, evals, level, spectrum.total * n),
+        shuffle=_shuffle_columns(null),
     )
 
 
@@ -108,20 +114,39 @@ def _bulk_columns(bulk: MPBulkFit) -> BulkColumns:
                        ks_bulk_mp=float(bulk.ks_distance), p_bulk_mp=float(bulk.ks_pvalue))  # fmt: skip
 
 
-def _spike_columns(evals: np.ndarray, n: int, m: int, sigma2: float, level: float) -> SpikeColumns:
-    spikes = spike_estimates(evals, n, m, sigma2, level)
+def _spike_columns(
+    evals: np.ndarray, n: int, m: int, bulk: MPBulkFit | None, null: EntryNull | None, level: float, phase: str
+) -> SpikeColumns:
+    """The largest spike's strength and overlaps, only where their model (a few components over MP noise)
+    holds: an MP bulk, a spiked phase, an eigenvalue above the noise ceiling of the layer's entries (else
+    NaN and the reason in ``spike_note``)."""
+    if bulk is None:
+        return SpikeColumns(spike_note="no MP bulk fit")
+    if not bulk.ks_pvalue > BULK_PVALUE:
+        return SpikeColumns(spike_note=f"bulk not MP (KS p = {bulk.ks_pvalue:.2g})")
+    if phase not in SPIKED_PHASES + ("random-like",):
+        return SpikeColumns(spike_note=f"phase {phase}: not a few components over MP noise")
+    ceiling = bulk.edge if null is None else null.noise_ceiling(bulk.sigma2, n, m, level)
+    spikes = spike_estimates(evals, n, m, bulk.sigma2, level, threshold=ceiling)
     if spikes.num_spikes == 0:
-        return SpikeColumns()
+        return SpikeColumns(spike_note="no eigenvalue above the noise ceiling of its entries")
     return SpikeColumns(spike_strength_max=float(spikes.strengths[0]), spike_cos2_left_max=float(spikes.cos2_left[0]),
                         spike_cos2_right_max=float(spikes.cos2_right[0]))  # fmt: skip
 
 
-def _spacing_columns(evals: np.ndarray, n: int, m: int, sigma2: float, level: float) -> SpacingColumns:
-    stats = _attempt(lambda: level_spacing(evals, n, m, sigma2, level=level))
+def _spacing_columns(evals: np.ndarray, n: int, m: int, bulk: MPBulkFit | None, level: float) -> SpacingColumns:
+    """Spacing statistics of the bulk, unfolded with the MP law where the bulk fits it, by a polynomial otherwise."""
+    if bulk is not None and bulk.ks_pvalue > BULK_PVALUE:
+        stats = _attempt(lambda: level_spacing(evals, n, m, bulk.sigma2, level=level))
+        unfolding = "mp"
+    else:
+        sigma2 = bulk.sigma2 if bulk is not None else None
+        stats = _attempt(lambda: level_spacing(evals, n, m, sigma2, unfolding="polynomial", level=level))
+        unfolding = "polynomial"
     if stats is None:
         return SpacingColumns()
     return SpacingColumns(spacing_ratio=float(stats.mean_ratio), ks_goe=float(stats.ks_goe),
-                          ks_poisson=float(stats.ks_poisson))  # fmt: skip
+                          ks_poisson=float(stats.ks_poisson), spacing_unfolding=unfolding)  # fmt: skip
 
 
 def _tail_columns(tail: TailComparison) -> TailTestColumns:
@@ -142,9 +167,8 @@ def _htmp_columns(nonzero: np.ndarray, n: int, m: int, fit: PowerLawFit | None) 
                        htmp_prefers_mp=_flag(result.prefers_mp))  # fmt: skip
 
 
-def _trap_columns(stack: np.ndarray, evals: np.ndarray | None, level: float, squares: float) -> TrapColumns:
-    trap = _attempt(lambda: correlation_trap(stack, evals, level=level, sum_of_squares=squares))
-    if trap is None:
-        return TrapColumns()
-    return TrapColumns(trap_distance=float(trap.ks_distance), trap_lambda_ratio=float(trap.lambda_max_ratio),
-                       correlation_trap=_flag(trap.is_trap))  # fmt: skip
+def _shuffle_columns(null: EntryNull | None) -> ShuffleColumns:
+    if null is None:
+        return ShuffleColumns()
+    return ShuffleColumns(shuffle_distance=float(null.ks_distance), shuffle_lambda_ratio=float(null.lambda_max_ratio),
+                          structure_index=float(null.structure_index), large_entries=bool(null.large_entries))  # fmt: skip

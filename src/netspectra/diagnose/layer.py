@@ -55,7 +55,7 @@ def analyze_spectrum(
 
     With ``options.depth`` and the float64 ``stack`` (k, N, M) behind the spectrum, the RMT-depth
     columns of :func:`netspectra.diagnose.depth.depth_metrics` are filled in too (the stack is only
-    used for the correlation-trap shuffle).
+    used for the shuffled-entries null).
 
     * norms: spectral s_max = sqrt(N lambda_max), Frobenius sqrt(N sum lambda) (over all k matrices);
     * ranks: stable rank, Roy–Vetterli effective rank, normalised entropy, rank loss (eigenvalues
@@ -73,14 +73,10 @@ def analyze_spectrum(
 
     sigma2 = mp.sigma2_median(evals, spectrum.beta)
     edge_tw = mp.tracy_widom_edge(sigma2, n, m, options.tw_level)
-    warnings: list[str] = ["rank-collapse"] if rank_collapsed(spectrum) else []
     fit, failure = fit_tail(nonzero, options)
-    warnings += [failure] if failure else [label for label in [alpha_label(fit.alpha)] if label]
-
     wants_depth = options.depth and stack is not None and evals.size >= options.min_fit_evals
     depth = depth_metrics(spectrum, stack, fit, level=options.depth_tw_level) if wants_depth else DepthColumns()
-    if depth.trap.correlation_trap:
-        warnings.append("correlation-trap")
+    warnings = layer_warnings(spectrum, fit, failure, depth)
     total = float(np.sum(evals))
     return LayerReport(
         LayerIdentity(name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
@@ -99,9 +95,25 @@ def analyze_spectrum(
         ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, scale,
                       log_alpha_norm=_log10_power_sum(nonzero * scale, fit.alpha) if fit else math.nan),
         depth=depth,
-        outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=tuple(warnings)),
+        outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=warnings),
         eigenvalues=evals,
     )
+
+
+def layer_warnings(spectrum: Spectrum, fit: PowerLawFit | None, failure: str, depth: DepthColumns) -> tuple[str, ...]:
+    """The warning labels of a layer: ``rank-collapse``, the tail's ``fit-failed`` or alpha label, ``large-entries``.
+
+    WeightWatcher's ``over-trained`` (alpha < 2) is not given to a layer whose whole spectrum its entries
+    explain (phase random-like, e.g. iid Student-t(1.5) noise, alpha ~ 1.5): a tail made by single large
+    entries (the ``large-entries`` label) is no sign of over-training.
+    """
+    warnings = ["rank-collapse"] if rank_collapsed(spectrum) else []
+    label = failure or (alpha_label(fit.alpha) if fit else None)
+    if label and not (label == "over-trained" and depth.phase_columns.phase == "random-like"):
+        warnings.append(label)
+    if depth.shuffle.large_entries:
+        warnings.append("large-entries")
+    return tuple(warnings)
 
 
 def ww_scale(kind: str, n: int, k: int) -> float:

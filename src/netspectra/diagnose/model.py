@@ -13,7 +13,7 @@ from netspectra.diagnose.row import LayerReport
 from netspectra.tabular import RowsTable
 
 #: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
-WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "correlation-trap")
+WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries")
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ class AnalysisOptions:
         ``lambda_plus_tw``, ``num_spikes`` and ``bulk_fraction`` columns.
     depth_tw_level : float
         Tracy–Widom quantile of the bulk edge of the RMT-depth columns and the phase rule (trimmed MP
-        fit, spikes' strengths and overlaps, level spacing, correlation trap).  Stricter than
+        fit, spikes' strengths and overlaps, level spacing, shuffled-entries null).  Stricter than
         ``tw_level`` because the phase rule is a classifier whose false-positive rate it sets.
     depth : bool
         Also compute the RMT-depth columns (:mod:`netspectra.diagnose.depth`: spikes' signal strength and
-        overlaps, HTMP, level spacing, tail likelihood-ratio tests, MP bulk area, correlation traps, phase).
+        overlaps, HTMP, level spacing, tail likelihood-ratio tests, MP bulk area, shuffled-entries null, phase).
     """
 
     min_tail: int = 10

@@ -131,6 +131,7 @@ class SpikeColumns(ColumnGroup):
     spike_strength_max: float = math.nan
     spike_cos2_left_max: float = math.nan
     spike_cos2_right_max: float = math.nan
+    spike_note: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class SpacingColumns(ColumnGroup):
     spacing_ratio: float = math.nan
     ks_goe: float = math.nan
     ks_poisson: float = math.nan
+    spacing_unfolding: str = ""
 
 
 @dataclass(frozen=True)
@@ -164,12 +166,13 @@ class TailTestColumns(ColumnGroup):
 
 
 @dataclass(frozen=True)
-class TrapColumns(ColumnGroup):
-    """Correlation-trap test of the shuffled matrix (:mod:`netspectra.rmt.correlation_trap`)."""
+class ShuffleColumns(ColumnGroup):
+    """The layer against its own entries shuffled (:mod:`netspectra.rmt.entry_null`)."""
 
-    trap_distance: float = math.nan
-    trap_lambda_ratio: float = math.nan
-    correlation_trap: bool | None = None
+    shuffle_distance: float = math.nan
+    shuffle_lambda_ratio: float = math.nan
+    structure_index: float = math.nan
+    large_entries: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,7 @@ class DepthColumns:
     htmp: HTMPColumns = HTMPColumns()
     spacing: SpacingColumns = SpacingColumns()
     tail_tests: TailTestColumns = TailTestColumns()
-    trap: TrapColumns = TrapColumns()
+    shuffle: ShuffleColumns = ShuffleColumns()
 
 
 #: Where each group of a row sits: its path of attributes from the row, in column order.

@@ -63,7 +63,7 @@ LABEL_HINTS = {
     "over-trained": f"α < {OVER_TRAINED_ALPHA:g}",
     "rank-collapse": "> 10% zero eigenvalues",
     "fit-failed": "no power-law fit",
-    "correlation-trap": "spike in the shuffled W",
+    "large-entries": "single entries make an outlier",
 }
 LABEL_TONES = {"over-trained": "bad", "fit-failed": ""}
 _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"

@@ -39,7 +39,7 @@ ul.warnings li { padding: 2px 0; break-inside: avoid; }
 .badge { display: inline-block; font-size: 0.72rem; font-weight: 600; padding: 1px 7px; border-radius: 10px;
   margin-right: 3px; border: 1px solid currentColor; white-space: nowrap; }
 .badge.over-trained, .badge.error { color: var(--over); }
-.badge.under-trained, .badge.rank-collapse, .badge.correlation-trap { color: var(--under); }
+.badge.under-trained, .badge.rank-collapse, .badge.large-entries { color: var(--under); }
 .badge.fit-failed, .badge.note { color: var(--note); }
 .figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 6px; }
 .toolbar { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; margin-bottom: 8px; }

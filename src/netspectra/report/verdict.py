@@ -12,11 +12,11 @@ from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 
 #: What each phase says about a layer, for the terminal's legend (the rule: netspectra.diagnose.phase).
 PHASE_MEANINGS = {
-    "random-like": "the bulk follows Marchenko-Pastur and nothing stands out: close to its random start",
+    "random-like": "nothing stands out from what its own entries at random positions would give: close to a random start",
     "bleeding-out": "a few eigenvalues leave the bulk edge, still contiguous with it: early learning",
     "bulk+spikes": "a noise bulk with a few separated spikes: a low-rank signal on top of noise",
-    "bulk-decay": "many outliers or a bulk that misfits MP, but no power-law tail",
-    "heavy-tailed": "a power-law tail is preferred over the alternatives: correlations learned at every scale",
+    "bulk-decay": "structure beyond noise, but the tail decays faster than a power law (alpha > 6 or exponential)",
+    "heavy-tailed": "a power-law tail with alpha <= 6: correlations learned at every scale",
     "rank-collapse": "more than 10% of the eigenvalues are numerically zero",
 }
 
@@ -41,7 +41,7 @@ def phase_counts(layers: Sequence[LayerReport]) -> Counter[str]:
 
 
 def reading(summary: ModelSummary, layers: Sequence[LayerReport]) -> str:
-    """One sentence on the model: how many fitted layers have alpha in [2, 6] and what is flagged.
+    """One sentence on the model: how many fitted layers have alpha in [2, 6], what is flagged, what is random-like.
 
     The alpha range is WeightWatcher's (Martin & Mahoney, JMLR 22(165), 2021): below 2 a layer may be
     over-trained (very heavy tail), above 6 under-trained (close to random).
@@ -58,6 +58,10 @@ def reading(summary: ModelSummary, layers: Sequence[LayerReport]) -> str:
         f"{UNDER_TRAINED_ALPHA:g} (mean {summary.alpha_mean:.2f}, median {summary.alpha_median:.2f})"
     )
     sentence += f"; flagged: {', '.join(flagged)}" if flagged else "; no layer is flagged"
+    random_like = phase_counts(layers)["random-like"]
+    if random_like:
+        sentence += (f"; {random_like} random-like (a spectrum its own entries make at random positions: "
+                     "untrained, or barely moved from the start)")  # fmt: skip
     not_fitted = summary.num_layers - len(alphas)
     if not_fitted:
         sentence += f"; {not_fitted} without a power-law fit"

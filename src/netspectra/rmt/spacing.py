@@ -18,6 +18,7 @@ Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -92,10 +93,20 @@ def unfold_polynomial(eigenvalues: ArrayLike, degree: int = 7) -> NDArray[np.flo
 
     The smooth part of the counting function is the fitted polynomial (Guhr, Müller-Groeling &
     Weidenmüller, Phys. Rep. 299, 1998, §2.2); the fit is done in a scaled domain for stability.
+
+    Raises
+    ------
+    ValueError
+        If the levels are too degenerate for the fit (e.g. many equal eigenvalues).
     """
     evals = np.sort(np.asarray(eigenvalues, dtype=np.float64))
     staircase = np.arange(1, evals.size + 1, dtype=np.float64)
-    return Polynomial.fit(evals, staircase, deg=min(degree, evals.size - 1))(evals)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", np.exceptions.RankWarning)
+        try:
+            return Polynomial.fit(evals, staircase, deg=min(degree, evals.size - 1))(evals)
+        except np.exceptions.RankWarning as exc:
+            raise ValueError(f"levels too degenerate for a polynomial unfolding: {exc}") from None
 
 
 def unfolded_spacings(unfolded: ArrayLike, trim: float = 0.1) -> NDArray[np.float64]:

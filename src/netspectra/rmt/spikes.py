@@ -117,7 +117,7 @@ class SpikeEstimates:
 
 
 def spike_estimates(
-    eigenvalues: ArrayLike, n: int, m: int, sigma2: float, level: float = 0.95
+    eigenvalues: ArrayLike, n: int, m: int, sigma2: float, level: float = 0.95, *, threshold: float | None = None
 ) -> SpikeEstimates:
     """Count and interpret the eigenvalues above the Tracy–Widom edge.
 
@@ -137,11 +137,15 @@ def spike_estimates(
         Noise entry variance, e.g. from :func:`~netspectra.rmt.marchenko_pastur.sigma2_median`.
     level : float
         Tracy–Widom quantile of the edge (0.90, 0.95 or 0.99).
+    threshold : float, optional
+        A higher detection edge, e.g. the noise ceiling of the layer's own entries
+        (:meth:`~netspectra.rmt.entry_null.EntryNull.noise_ceiling`), which sparse or heavy-tailed noise
+        needs: its outliers are not a low-rank signal.
     """
     if n < m:
         n, m = m, n
     beta = m / n
-    tau = tracy_widom_edge(sigma2, n, m, level)
+    tau = max(tracy_widom_edge(sigma2, n, m, level), threshold if threshold is not None else -np.inf)
     evals = np.asarray(eigenvalues, dtype=np.float64)
     outliers = np.sort(evals[evals > tau])[::-1]
     x = strength_from_eigenvalue(outliers, beta, sigma2)
