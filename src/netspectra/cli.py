@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from netspectra import __version__
-from netspectra.errors import NetspectraError
+from netspectra.errors import NetspectraError, describe_os_error
+from netspectra.report.names import printable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,5 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except NetspectraError as exc:
-        print(f"netspectra: error: {exc}", file=sys.stderr)
+        print(f"netspectra: error: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a writer that met a full or read-only disk: one line, never a traceback
+        print(f"netspectra: error: {printable(describe_os_error(exc))}", file=sys.stderr)
         return 2

@@ -27,6 +27,10 @@ class UsageError(NetspectraError):
     """Options that do not fit together, or an output path that cannot be written."""
 
 
+class OutputError(NetspectraError):
+    """An output cannot be written: a directory in its place, a read-only or full disk."""
+
+
 class CompressionRefused(UsageError):
     """A compression would destroy layers (zero them or remove most of their energy) and was not forced."""
 
@@ -39,3 +43,13 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     """An exception's message as a single line (first non-empty line, truncated), for error messages."""
     text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "") or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_os_error(exc: OSError) -> str:
+    """An operating-system error as one line naming its file: ``out.csv: No space left on device``.
+
+    For a rename (``os.replace(tmp, out)``) the target, ``filename2``, is named, not the temporary file.
+    """
+    path = exc.filename2 if exc.filename2 is not None else exc.filename
+    reason = exc.strerror or one_line(exc)
+    return f"{path}: {reason}" if path is not None else reason

@@ -29,6 +29,7 @@ from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCom
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
+from netspectra.io.base import same_file
 
 #: Layer kinds whose matrices are compressed.
 COMPRESSIBLE_KINDS = ("linear", "embedding", "attention_q", "attention_k", "attention_v")
@@ -198,11 +199,13 @@ def _metadata(src: ModelSource, method: Method, shrink: str, factored: bool) -> 
 
 
 def _check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
+    """Refuse an output that is (by inode: a hard link or symlink too) any file the model is read from,
+    external data included, or whose directory is missing."""
     if not out.parent.is_dir():
         raise UsageError(f"{out}: output directory {out.parent} does not exist")
-    inputs = {Path(f).resolve() for f in getattr(src, "files", [])}
+    inputs = [Path(f) for f in getattr(src, "files", [])]
     for path in (out, meta_out):
-        if path is not None and path.resolve() in inputs:
+        if path is not None and any(same_file(path, f) for f in inputs):
             raise UsageError(f"{path}: refusing to overwrite an input file of the model")
 
 

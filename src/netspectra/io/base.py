@@ -113,12 +113,42 @@ def model_order_key(name: str) -> tuple:
     return (rank, natural_key(name))
 
 
-def safe_member(base: Path, name: object, label: str, what: str) -> Path:
-    """``base / name`` for a file name found inside a model file; refuse absolute paths and ``..``.
+#: Largest JSON file (config.json, a shard index) read: a 100k-tensor index is a few MB.
+MAX_JSON_BYTES = 64 << 20
 
-    The check is on the name as written (symlinks are not resolved: the Hugging Face cache links
-    snapshot files to blobs outside the snapshot directory).
+
+def model_roots(directory: Path) -> tuple[Path, ...]:
+    """Where the files a model refers to may live: its directory, resolved, and for a Hugging Face cache
+    snapshot (``models--ORG--NAME/snapshots/REVISION``) the repository folder too, whose ``blobs/`` the
+    snapshot's files link to."""
+    real = directory.resolve()
+    roots = [real]
+    if real.parent.name == "snapshots" and real.parent.parent.name.startswith(("models--", "datasets--")):
+        roots.append(real.parent.parent)
+    return tuple(roots)
+
+
+def inside_model(path: Path, roots: tuple[Path, ...], label: str, what: str) -> Path:
+    """``path`` if it resolves (symlinks followed) inside one of ``roots``; refuse links out of the model.
+
+    Raises :class:`UnsafeFileError` for a file or a directory on the way that links outside (a model from
+    the internet must not make netspectra read, and copy into its outputs, a file of the user's), and
+    :class:`SourceError` for an existing path that is not a regular file (a FIFO blocks a read forever, a
+    device never ends).
     """
+    real = path.resolve()
+    if not any(real == root or root in real.parents for root in roots):
+        raise UnsafeFileError(f"{label}: {what} {path.name!r} links to a file outside the model directory "
+                              "(refused: open that file by its own path if you trust the link)")
+    if real.exists() and not real.is_file():
+        raise SourceError(f"{label}: {what} {path.name!r} is not a regular file")
+    return path
+
+
+def safe_member(base: Path, name: object, label: str, what: str) -> Path:
+    """``base / name`` for a file name found inside a model file: refuse absolute paths, ``..``, and names
+    that resolve outside the model directory through a symlink (:func:`inside_model`; the links of a
+    Hugging Face cache snapshot into its repository's ``blobs/`` are inside)."""
     if not isinstance(name, str) or not name or "\x00" in name:
         raise SourceError(f"{label}: invalid {what} name {name!r}")
     posix, win = PurePosixPath(name), PureWindowsPath(name)
@@ -126,18 +156,43 @@ def safe_member(base: Path, name: object, label: str, what: str) -> Path:
         raise UnsafeFileError(f"{label}: {what} {name!r} is an absolute path outside the model directory")
     if ".." in posix.parts or ".." in win.parts:
         raise UnsafeFileError(f"{label}: {what} {name!r} escapes the model directory")
-    return base / name
+    return inside_model(base / name, model_roots(base), label, what)
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: the same inode when both exist (hard links, symlinks), the same
+    resolved path otherwise."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def read_json_file(path: Path, label: str, what: str) -> object:
+    """A JSON file of a model (regular, at most :data:`MAX_JSON_BYTES`), parsed; SourceError otherwise."""
+    if not path.is_file():  # before opening: opening a FIFO for reading blocks until a writer comes
+        raise SourceError(f"{label}: {what} is not a regular file")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_JSON_BYTES + 1)
+    except OSError as exc:
+        raise SourceError(f"{label}: cannot read {what}: {one_line(exc)}") from None
+    if len(data) > MAX_JSON_BYTES:
+        raise SourceError(f"{label}: {what} is larger than {MAX_JSON_BYTES >> 20} MB")
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise SourceError(f"{label}: invalid {what}: {one_line(exc)}") from None
 
 
 def read_config(directory: Path) -> dict:
-    """config.json of a model directory as a dict, {} if there is none."""
+    """config.json of a model directory as a dict, {} if there is none (a link out of the directory or a
+    file that is not regular is refused, not followed)."""
     path = directory / "config.json"
     if not path.is_file():
         return {}
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SourceError(f"{path}: invalid config.json: {one_line(exc)}") from None
+    inside_model(path, model_roots(directory), os.fspath(path), "config")
+    obj = read_json_file(path, os.fspath(path), "config.json")
     if not isinstance(obj, dict):
         raise SourceError(f"{path}: invalid config.json: not a JSON object")
     return obj

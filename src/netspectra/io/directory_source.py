@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SourceError
-from .base import TORCH_SUFFIXES, ModelSource, TensorRecord
+from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, inside_model, model_roots
 from .numpy_source import NpzSource
 from .onnx_source import OnnxSource
 from .safetensors_source import SafetensorsSource, sharded_from_files, sharded_from_index
@@ -14,46 +15,56 @@ from .torch_source import TorchSource
 
 
 def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
-    """Pick the weights of a model directory, preferring safetensors; see :func:`open_source`."""
+    """Pick the weights of a model directory, preferring safetensors; see :func:`open_source`.
+
+    Only regular files that resolve inside the directory are considered (:func:`inside_model`): a link
+    out of a downloaded model folder is refused before anything is opened.
+    """
+    roots = model_roots(directory)
+    label = os.fspath(directory)
 
     def pick(fmt_default: str) -> str:
         return fmt or fmt_default
 
-    idx = directory / "model.safetensors.index.json"
-    if idx.is_file():
+    def found(pattern: str) -> list[Path]:
+        return sorted(inside_model(p, roots, label, "weight file") for p in directory.glob(pattern) if p.is_file())
+
+    def named(name: str) -> Path | None:
+        path = directory / name
+        return inside_model(path, roots, label, "weight file") if path.is_file() else None
+
+    if idx := named("model.safetensors.index.json"):
         return sharded_from_index(idx, config, pick("safetensors-sharded"))
-    single = directory / "model.safetensors"
-    if single.is_file():
+    if single := named("model.safetensors"):
         src = SafetensorsSource(single, config)
         src.format = pick("safetensors")
         return src
-    indexes = sorted(directory.glob("*.safetensors.index.json"))
+    indexes = found("*.safetensors.index.json")
     if len(indexes) == 1:
         return sharded_from_index(indexes[0], config, pick("safetensors-sharded"))
-    st = sorted(p for p in directory.glob("*.safetensors") if p.is_file())
+    st = found("*.safetensors")
     if len(st) == 1:
         src = SafetensorsSource(st[0], config)
         src.format = pick("safetensors")
         return src
     if len(st) > 1:
         return sharded_from_files(directory, st, config, pick("safetensors-sharded"))
-    tidx = directory / "pytorch_model.bin.index.json"
-    if tidx.is_file():
+    if tidx := named("pytorch_model.bin.index.json"):
         return sharded_from_index(tidx, config, pick("torch"))
     for name in ("pytorch_model.bin", "model.pt", "model.pth"):
-        if (directory / name).is_file():
-            src = TorchSource(directory / name, config)
+        if path := named(name):
+            src = TorchSource(path, config)
             src.format = pick("torch")
             return src
-    torch_files = sorted(p for s in TORCH_SUFFIXES for p in directory.glob(f"*{s}") if p.is_file())
+    torch_files = sorted(p for s in TORCH_SUFFIXES for p in found(f"*{s}"))
     if len(torch_files) == 1:
         src = TorchSource(torch_files[0], config)
         src.format = pick("torch")
         return src
     for pattern, opener in (("*.onnx", OnnxSource), ("*.npz", NpzSource)):
-        found = sorted(p for p in directory.glob(pattern) if p.is_file())
-        if len(found) == 1:
-            src = opener(found[0])
+        candidates = found(pattern)
+        if len(candidates) == 1:
+            src = opener(candidates[0])
             src.config = config
             if fmt:
                 src.format = fmt

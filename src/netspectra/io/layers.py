@@ -125,9 +125,18 @@ def _split(record: TensorRecord, layout: str, heads: int = 0, notes: tuple[str, 
     ]
 
 
-#: A name component that is a normalisation layer (layernorm, rms_norm, norm1, ln_f, ln_2, ...), not a
-#: word that merely contains "norm" (subnormal, denormalizer).
-_NORM_LAYER = re.compile(r"(^|[._])([a-z_]*norm\d*|ln(_[a-z0-9]+|\d+)?)([._]|$)")
+#: A word of a name (between dots and underscores) that marks a normalisation layer (layernorm,
+#: rms_norm, norm1, ln_f, ln_2, ...), not a word that merely contains "norm" (subnormal, denormalizer).
+_NORM_WORD = re.compile(r"[a-z]*norm\d*|ln\d*")
+_WORD_SEPARATORS = re.compile(r"[._]")
+
+#: Longest tensor name analyzed; a longer one is skipped (no model names a tensor with a book).
+MAX_NAME_CHARS = 1024
+
+
+def is_norm_layer(name: str) -> bool:
+    """Whether a (lower-case) tensor name has a normalisation-layer word; linear in the name's length."""
+    return any(_NORM_WORD.fullmatch(word) for word in _WORD_SEPARATORS.split(name))
 
 
 def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[_Planned], str | None]:
@@ -136,11 +145,13 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
     name, shape, ndim = record.name, record.shape, len(record.shape)
     low = name.lower()
     last = low.rsplit(".", 1)[-1]
+    if len(name) > MAX_NAME_CHARS:
+        return [], f"name of {len(name)} characters (longer than {MAX_NAME_CHARS})"
     if ndim < 2:
         return [], "fewer than 2 dimensions"
     if ndim > 5:
         return [], f"{ndim}-D tensor"
-    if _NORM_LAYER.search(low):
+    if is_norm_layer(low):
         return [], "normalization weight"
     if last in ("bias", "masked_bias"):
         return [], "bias or mask buffer"

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import MatrixError, SourceError, one_line
 from . import dtypes
-from ._util import ZIP_READ_ERRORS
+from ._util import ZIP_READ_ERRORS, check_member_size
 from .base import ModelSource, TensorRecord, read_config
 
 
@@ -57,10 +57,6 @@ class _NpyLoader:
 #: a version 1.0/2.0 header that fails, as one written by Python 2 (tokenize.TokenError).
 _NPY_HEADER_ERRORS = (ValueError, OSError, EOFError, SyntaxError, TypeError, RecursionError, MemoryError,
                       tokenize.TokenError)  # fmt: skip
-
-
-#: Most a deflate stream expands (about 1032:1); an archive member claiming more is forged.
-_DEFLATE_MAX_RATIO = 1032
 
 
 def _npy_header(fp: IO[bytes], label: str, size: int) -> tuple[tuple[int, ...], np.dtype]:
@@ -105,13 +101,7 @@ class NpzSource(ModelSource):
                     if not info.filename.endswith(".npy"):
                         continue
                     key = info.filename[: -len(".npy")]
-                    stored = info.compress_type == zipfile.ZIP_STORED
-                    if (stored and info.compress_size != info.file_size) or (
-                        info.compress_type == zipfile.ZIP_DEFLATED
-                        and info.file_size > _DEFLATE_MAX_RATIO * info.compress_size + 1024
-                    ):
-                        raise SourceError(f"{label}[{key}]: corrupt or forged archive: {info.compress_size} bytes "
-                                          f"stored claim {info.file_size}")  # fmt: skip
+                    check_member_size(info, label)
                     with zf.open(info) as fp:
                         shape, dt = _npy_header(fp, f"{label}[{key}]", info.file_size)
                     name = dtypes.from_numpy(dt)

@@ -127,7 +127,7 @@ class OnnxSource(ModelSource):
                 for attr in node.attribute:
                     if attr.name == "value" and attr.HasField("t"):
                         tensors.setdefault(node.output[0], attr.t)
-        order: list[str] = []
+        order: dict[str, None] = {}  # insertion-ordered set: linear in the number of nodes
         kinds: dict[str, str] = {}
         for node in graph.node:
             for i, inp in enumerate(node.input):
@@ -135,10 +135,9 @@ class OnnxSource(ModelSource):
                     continue
                 if inp not in kinds and (node.op_type, i) in _OP_KINDS:
                     kinds[inp] = _OP_KINDS[(node.op_type, i)]
-                if inp not in order:
-                    order.append(inp)
-        seen = set(order)
-        order += [n for n in tensors if n not in seen]
+                order.setdefault(inp)
+        for n in tensors:
+            order.setdefault(n)
 
         from onnx import TensorProto
 
@@ -157,6 +156,8 @@ class OnnxSource(ModelSource):
             external = None
             if t.data_location == TensorProto.EXTERNAL:
                 external = self._external(path, t, name, dtype, shape, label)
+                if external[0] not in self.files:  # an output must never overwrite these either
+                    self.files.append(external[0])
             self._records.append(TensorRecord(name, shape, dtype, label, OnnxLoader(t, name, dtype, label, external), kind))
 
     @staticmethod

@@ -124,9 +124,11 @@ def read_header(path: Path, label: str | None = None) -> tuple[dict[str, Safeten
                 raise _fail(label, f"truncated: {size} bytes, too short for a safetensors header")
             (n,) = struct.unpack("<Q", prefix)
             if n > MAX_HEADER_BYTES:
-                raise _fail(label, f"header length {n} exceeds the {MAX_HEADER_BYTES}-byte limit (corrupt or forged)")
+                # the 8 bytes are not echoed: they may be the start of somebody's private file
+                raise _fail(label, f"not a safetensors file: its header length exceeds the {MAX_HEADER_BYTES}-byte "
+                                   "limit (corrupt or forged)")  # fmt: skip
             if 8 + n > size:
-                raise _fail(label, f"header length {n} exceeds the file size {size} (truncated or forged)")
+                raise _fail(label, f"header length exceeds the file size {size} (truncated or forged)")
             header = f.read(n)
     except OSError as exc:
         raise _fail(label, f"cannot read: {exc.strerror or exc}") from None

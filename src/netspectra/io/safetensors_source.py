@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import SourceError, one_line
-from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, model_order_key, read_config, safe_member
+from ..errors import SourceError
+from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, model_order_key, read_config, read_json_file, safe_member
 from .safetensors_file import SafetensorsFile
 from .torch_source import TorchSource
 
@@ -78,10 +77,7 @@ class ShardedSource(ModelSource):
 
 def read_index(index: Path) -> dict[str, str]:
     label = os.fspath(index)
-    try:
-        obj = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise SourceError(f"{label}: invalid index JSON: {one_line(exc)}") from None
+    obj = read_json_file(index, label, "index JSON")
     wm = obj.get("weight_map") if isinstance(obj, dict) else None
     if not isinstance(wm, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in wm.items()):
         raise SourceError(f"{label}: invalid index: no weight_map of tensor names to shard files")

@@ -26,6 +26,7 @@ import io
 import math
 import os
 import pickle
+import pickletools
 import re
 import threading
 import zipfile
@@ -37,10 +38,49 @@ import numpy as np
 
 from ..errors import MatrixError, SourceError, UnsafeFileError, one_line
 from . import dtypes
-from ._util import ZIP_READ_ERRORS
+from ._util import ZIP_READ_ERRORS, check_member_size
 
-#: Largest data.pkl read (a state dict's pickle is a few MB even for very large models).
-MAX_PICKLE_BYTES = 512 * 1024 * 1024
+#: Largest data.pkl read (a state dict's pickle is about 150 bytes a tensor: a few MB even for very
+#: large models).
+MAX_PICKLE_BYTES = 64 * 1024 * 1024
+
+#: Most objects the pickle may create (a tensor takes about ten).  One-byte opcodes (an empty list,
+#: a 1-tuple, a memo entry, ...) would otherwise turn a 60 MB pickle into 4 GB of Python objects.
+MAX_PICKLE_OBJECTS = 2_000_000
+
+#: Opcodes that allocate an object or a stack/memo slot without reading data for it.
+_ALLOCATING_OPCODES = frozenset(
+    ("EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET", "TUPLE1", "TUPLE2", "TUPLE3", "TUPLE", "LIST", "DICT",
+     "FROZENSET", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "OBJ", "DUP", "MEMOIZE", "MARK", "BINGET", "LONG_BINGET")
+)  # fmt: skip
+_ALLOCATING_BYTES = [
+    op.code.encode("latin-1") for op in pickletools.opcodes if op.name in _ALLOCATING_OPCODES
+]
+
+
+def check_object_budget(data: bytes, label: str) -> None:
+    """Refuse a pickle that would create more than ``MAX_PICKLE_OBJECTS`` objects.
+
+    The bytes of the allocating opcodes are counted first (C speed; names and numbers in the pickle
+    make this an over-count); only a pickle over budget by that count is walked opcode by opcode, up
+    to the budget, to count exactly.
+
+    Raises
+    ------
+    SourceError
+        Naming ``label`` when the pickle is over budget.
+    """
+    if sum(data.count(code) for code in _ALLOCATING_BYTES) <= MAX_PICKLE_OBJECTS:
+        return
+    count = 0
+    try:
+        for opcode, _arg, _pos in pickletools.genops(data):
+            count += opcode.name in _ALLOCATING_OPCODES
+            if count > MAX_PICKLE_OBJECTS:
+                raise SourceError(f"{label}: the pickle would create more than {MAX_PICKLE_OBJECTS} objects "
+                                  "(no state dict does: a memory bomb?)")  # fmt: skip
+    except (ValueError, UnicodeError):  # malformed: the unpickler that reads it next says where
+        return
 
 _STORAGE_DTYPES = {
     "DoubleStorage": "F64",
@@ -180,7 +220,7 @@ _TENSOR_CLASS = _TensorClass()
 
 
 def _rebuild_from_type_v2(func: object, new_type: object, args: object, state: object) -> LazyTensor:
-    if new_type is not _TENSOR_CLASS or func not in (_rebuild_tensor_v2, _rebuild_tensor_v3, _rebuild_parameter):
+    if new_type is not _TENSOR_CLASS or func not in (_REBUILD_TENSOR_V2, _REBUILD_TENSOR_V3, _REBUILD_PARAMETER):
         raise pickle.UnpicklingError("_rebuild_from_type_v2 of a non-tensor type")
     if not isinstance(args, tuple):
         raise pickle.UnpicklingError("_rebuild_from_type_v2 with invalid arguments")
@@ -203,26 +243,54 @@ def _codecs_encode(obj: object, encoding: object = "utf-8", errors: str = "stric
     return obj.encode(encoding, errors)
 
 
+#: Largest ``bytearray(n)`` a checkpoint may ask for (the allocation happens before anything is read).
+MAX_PICKLED_BYTEARRAY = 1 << 20
+
+
+def _bytearray(source: object = b"", *args: object) -> bytearray:
+    if isinstance(source, int) and not 0 <= source <= MAX_PICKLED_BYTEARRAY:
+        raise pickle.UnpicklingError(f"bytearray of {source} bytes (more than {MAX_PICKLED_BYTEARRAY} is refused)")
+    return bytearray(source, *args)  # type: ignore[call-overload]
+
+
+class _Constructor(_Inert):
+    """An allow-listed function: called as itself, but BUILD on it is refused like on every stand-in
+    (a plain function would take the pickle's state into its ``__dict__``)."""
+
+    __slots__ = ("function",)
+
+    def __init__(self, function: Callable[..., object]) -> None:
+        object.__setattr__(self, "function", function)
+
+    def __call__(self, *args: object) -> object:
+        return self.function(*args)
+
+
+_REBUILD_TENSOR_V2 = _Constructor(_rebuild_tensor_v2)
+_REBUILD_TENSOR_V3 = _Constructor(_rebuild_tensor_v3)
+_REBUILD_PARAMETER = _Constructor(_rebuild_parameter)
+_REBUILD_FROM_TYPE_V2 = _Constructor(_rebuild_from_type_v2)
+
 _ALLOWED: dict[tuple[str, str], object] = {
     ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor"): lambda storage, offset, size, stride: _rebuild_tensor_v2(storage, offset, size, stride),
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_tensor_v3"): _rebuild_tensor_v3,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
-    ("torch.tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
+    ("torch._utils", "_rebuild_tensor"): _REBUILD_TENSOR_V2,  # (storage, offset, size, stride): a prefix of v2's
+    ("torch._utils", "_rebuild_tensor_v2"): _REBUILD_TENSOR_V2,
+    ("torch._utils", "_rebuild_tensor_v3"): _REBUILD_TENSOR_V3,
+    ("torch._utils", "_rebuild_parameter"): _REBUILD_PARAMETER,
+    ("torch._utils", "_rebuild_parameter_with_state"): _REBUILD_PARAMETER,
+    ("torch._tensor", "_rebuild_from_type_v2"): _REBUILD_FROM_TYPE_V2,
+    ("torch.tensor", "_rebuild_from_type_v2"): _REBUILD_FROM_TYPE_V2,
     ("torch", "Tensor"): _TENSOR_CLASS,
     ("torch._tensor", "Tensor"): _TENSOR_CLASS,
     ("torch.nn.parameter", "Parameter"): _TENSOR_CLASS,
-    ("torch", "Size"): _torch_size,
-    ("torch", "device"): _torch_device,
+    ("torch", "Size"): _Constructor(_torch_size),
+    ("torch", "device"): _Constructor(_torch_device),
     ("torch.storage", "UntypedStorage"): _StorageType(None),
     ("torch", "UntypedStorage"): _StorageType(None),
-    ("_codecs", "encode"): _codecs_encode,
+    ("_codecs", "encode"): _Constructor(_codecs_encode),
     ("builtins", "set"): set,
     ("builtins", "frozenset"): frozenset,
-    ("builtins", "bytearray"): bytearray,
+    ("builtins", "bytearray"): _Constructor(_bytearray),
     ("builtins", "complex"): complex,
 }
 _ALLOWED.update({("torch", name): _StorageType(dt) for name, dt in _STORAGE_DTYPES.items()})
@@ -275,8 +343,9 @@ class ZipHandle:
     """Lazily opened, shared, picklable (by path) read handle on a zip archive.
 
     :meth:`span` maps a byte range of an uncompressed member (torch.save stores members
-    uncompressed), so a tensor that views a larger storage reads only its own bytes; compressed
-    members are read whole.
+    uncompressed), so a tensor that views a larger storage reads only its own bytes; a compressed
+    member is decompressed up to the end of the span, after its declared size passed
+    :func:`check_member_size`.
     """
 
     def __init__(self, path: Path, label: str) -> None:
@@ -305,8 +374,13 @@ class ZipHandle:
                 if start < 0 or start + length > info.file_size:
                     raise SourceError(f"{self.label}: {entry} is shorter than the tensor stored in it")
                 if info.compress_type != zipfile.ZIP_STORED:
-                    data = self._zip.read(entry)
-                    return np.frombuffer(data, dtype=np.uint8, count=length, offset=start)
+                    check_member_size(info, self.label)
+                    with self._zip.open(info) as member:  # decompresses only up to the end of the span
+                        member.seek(start)
+                        data = member.read(length)
+                    if len(data) != length:
+                        raise SourceError(f"{self.label}: {entry} is shorter than the tensor stored in it")
+                    return np.frombuffer(data, dtype=np.uint8)
                 if entry not in self._data_start:
                     with open(self.path, "rb") as f:
                         f.seek(info.header_offset)
@@ -418,6 +492,8 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
                 big_endian = zf.read(prefix + "byteorder").strip() == b"big"
             except ZIP_READ_ERRORS as exc:
                 raise SourceError(f"{label}: corrupt archive: {one_line(exc)}") from None
+        for info in infos.values():
+            check_member_size(info, label)
         if infos[pkl_name].file_size > MAX_PICKLE_BYTES:
             raise SourceError(f"{label}: data.pkl is {infos[pkl_name].file_size} bytes, larger than any state dict")
 
@@ -430,6 +506,7 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
 
         try:
             data = zf.read(pkl_name)
+            check_object_budget(data, label)
             obj = RestrictedUnpickler(io.BytesIO(data), storage_entry).load()
         except _Refused as exc:
             hint = ""

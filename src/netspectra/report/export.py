@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from netspectra.errors import UsageError
+from netspectra.errors import OutputError, UsageError, one_line
 
 if TYPE_CHECKING:
     from netspectra.diagnose.model import ModelReport
@@ -31,20 +31,28 @@ PLOT_FORMATS = ("png", "svg")
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it to ``path``.
 
-    The temporary file is removed if ``write`` fails or is interrupted.
+    The temporary file is removed if ``write`` fails or is interrupted; an operating-system error
+    (a directory at ``path``, a read-only or full disk) becomes one :class:`OutputError` naming ``path``.
     """
     path = Path(path)
     if not path.parent.is_dir():
         raise UsageError(f"{path}: directory {path.parent} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise OutputError(f"{path}: cannot write: it is a directory")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a read-only directory, no space for an inode, a name too long
+        raise OutputError(f"{path}: cannot write: {exc.strerror or one_line(exc)}") from None
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a full disk, a quota, a directory put in its place meanwhile
+            raise OutputError(f"{path}: cannot write: {exc.strerror or one_line(exc)}") from None
         raise
 
 
@@ -56,6 +64,8 @@ def check_output_path(path: str | Path) -> Path:
         raise UsageError(f"{path}: unknown output format {suffix or '(none)'}; use one of {', '.join(FORMATS)}")
     if not path.parent.is_dir():
         raise UsageError(f"{path}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory; give a file name")
     return path
 
 

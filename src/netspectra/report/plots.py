@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike
 from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
+from netspectra.report.names import display_name
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import mp_pdf
 
@@ -65,6 +66,7 @@ STYLE: dict[str, Any] = {
     "axes.spines.right": False,
     "figure.facecolor": "white",
     "svg.fonttype": "none",
+    "text.parse_math": False,  # names come from the model file: "$\\frac{$" is a name, not mathtext
 }
 #: One panel, in inches (400 x 290 px at the report's 100 dpi).
 PANEL_SIZE = (4.0, 2.9)
@@ -288,7 +290,7 @@ def plot_layer(layer: LayerReport) -> Figure:
     if layer.eigenvalues is None or layer.eigenvalues.size == 0:
         raise ValueError(f"{layer.name}: no eigenvalues to plot")
     fig, axes = new_figure(ncols=3, layout=None)
-    fig.suptitle(f"{layer.name}  ({layer.N} x {layer.M}, {layer.kind})", fontsize=10)
+    fig.suptitle(f"{display_name(layer.name)}  ({layer.N} x {layer.M}, {layer.kind})", fontsize=10)
     plot_esd(layer.eigenvalues, alpha=layer.alpha, xmin=layer.xmin, xmax=layer.xmax, num_tail=layer.num_tail,
              lambda_plus=layer.lambda_plus, ax=axes[0])
     plot_mp_fit(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,

@@ -10,8 +10,10 @@ with ``workers=`` (from a script guarded by ``if __name__ == "__main__":``); the
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -21,10 +23,12 @@ from matplotlib.figure import Figure
 
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
+from netspectra.errors import UsageError
 from netspectra.report import plots
 from netspectra.report.export import atomic_write
 from netspectra.report.figure_data import spacing_sigma2
 from netspectra.report.figures import FORMATS, figure_bytes
+from netspectra.report.names import display_name
 from netspectra.scale.process_pool import ProcessExecutor
 from netspectra.scale.workers import cpu_count
 
@@ -36,13 +40,13 @@ PARALLEL_MIN_LAYERS = 16
 PANELS: dict[str, Callable[[LayerReport], Figure]] = {
     "esd": lambda layer: plots.plot_esd(
         layer.eigenvalues, alpha=layer.alpha, xmin=layer.xmin, xmax=layer.xmax, num_tail=layer.num_tail,
-        lambda_plus=layer.lambda_plus, title=f"{layer.name}: spectral density"),
+        lambda_plus=layer.lambda_plus, title=f"{display_name(layer.name)}: spectral density"),
     "mp": lambda layer: plots.plot_mp_fit(
         layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,
-        lambda_plus_tw=layer.lambda_plus_tw, title=f"{layer.name}: bulk and MP fit"),
+        lambda_plus_tw=layer.lambda_plus_tw, title=f"{display_name(layer.name)}: bulk and MP fit"),
     "spacing": lambda layer: plots.plot_level_spacing(
         layer.eigenvalues, n=layer.N, m=layer.M, sigma2=spacing_sigma2(layer), num_matrices=layer.num_matrices,
-        title=f"{layer.name}: level spacing"),
+        title=f"{display_name(layer.name)}: level spacing"),
 }
 
 
@@ -85,9 +89,21 @@ def map_layers(func: Callable[[LayerReport], T], layers: Sequence[LayerReport], 
         return list(pool.map(func, layers))
 
 
+#: Most characters a layer name contributes to a file name (file systems allow 255 bytes in all).
+FILENAME_CHARS = 120
+
+
 def safe_filename(name: str) -> str:
-    """A layer name as a file name: characters other than letters, digits, ``.-_`` become ``_``."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name.removesuffix(".weight")).strip("._") or "layer"
+    """A layer name as a file name: characters other than letters, digits, ``.-_`` become ``_``.
+
+    A name longer than :data:`FILENAME_CHARS` keeps its start and gets the first 12 hex digits of its
+    SHA-256, so that two long names sharing a prefix still get two files.
+    """
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name.removesuffix(".weight")).strip("._") or "layer"
+    if len(stem) <= FILENAME_CHARS:
+        return stem
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{stem[: FILENAME_CHARS - 13]}-{digest}"
 
 
 def write_plots(report: ModelReport, directory: str | Path, fmt: str = "png", *, workers: int = 1) -> list[Path]:
@@ -100,14 +116,24 @@ def write_plots(report: ModelReport, directory: str | Path, fmt: str = "png", *,
     if fmt not in FORMATS:
         raise ValueError(f"unknown plot format {fmt!r}; use one of {', '.join(FORMATS)}")
     directory = Path(directory)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory}: --plots needs a directory, and this is a file")
+    created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
     files = {f"alpha_depth.{fmt}": figure_bytes(plots.plot_alpha_depth(report.to_frame()), fmt)}
     width = len(str(max((layer.layer_index for layer in report.layers), default=0)))
     for layer, panels in zip(report.layers, map_layers(partial(layer_panel_files, fmt=fmt), report.layers, workers=workers)):
         stem = f"{layer.layer_index:0{width}d}_{safe_filename(layer.name)}"
         files.update({f"{stem}_{panel}.{fmt}": data for panel, data in panels.items()})
-    written = []
-    for name, data in files.items():
-        atomic_write(directory / name, lambda tmp, data=data: tmp.write_bytes(data))
-        written.append(directory / name)
+    written: list[Path] = []
+    try:
+        for name, data in files.items():
+            atomic_write(directory / name, lambda tmp, data=data: tmp.write_bytes(data))
+            written.append(directory / name)
+    except BaseException:  # a full disk or Ctrl-C: no partial set of figures is left behind
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
     return written

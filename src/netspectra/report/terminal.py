@@ -10,12 +10,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-
-def printable(text: str) -> str:
-    """``text`` with each non-printable character replaced by its backslash escape."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+from netspectra.report.names import printable
 
 
 def plain(text: object, style: str = "") -> Text:

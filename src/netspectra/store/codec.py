@@ -33,20 +33,31 @@ def encode_eigenvalues(eigenvalues: np.ndarray) -> bytes:
     return zlib.compress(np.ascontiguousarray(eigenvalues, dtype="<f8").tobytes())
 
 
+#: Most eigenvalues a stored spectrum may hold: a layer with more would have needed a Gram matrix of
+#: over 100 TB; a larger count in a store is forged.
+MAX_STORED_EIGENVALUES = 1 << 22
+
+
 def decode_eigenvalues(blob: bytes, count: int) -> np.ndarray:
     """Inverse of :func:`encode_eigenvalues`; ``count`` guards against a truncated or foreign blob.
+
+    The blob is decompressed to at most ``8 * count`` bytes, so a forged blob (a zlib bomb) costs no
+    more memory than the spectrum it claims to be.
 
     Raises
     ------
     ValueError
-        If the blob does not decompress to ``count`` float64 values.
+        If the blob does not decompress to exactly ``count`` float64 values.
     """
+    if not isinstance(count, int) or not 0 <= count <= MAX_STORED_EIGENVALUES:
+        raise ValueError(f"stored spectrum claims {count!r:.40} values (at most {MAX_STORED_EIGENVALUES})")
+    inflate = zlib.decompressobj()
     try:
-        raw = zlib.decompress(blob)
+        raw = inflate.decompress(blob, 8 * count + 1)
     except zlib.error as exc:
         raise ValueError(f"stored spectrum does not decompress: {exc}") from None
-    if len(raw) != 8 * count:
-        raise ValueError(f"stored spectrum holds {len(raw) // 8} values, expected {count}")
+    if len(raw) != 8 * count or not inflate.eof:
+        raise ValueError(f"stored spectrum does not hold the {count} values it claims")
     return np.frombuffer(raw, dtype="<f8").astype(np.float64)
 
 
