@@ -124,3 +124,16 @@ def test_error_lines_never_carry_control_characters(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "clear\x1b[2J.safetensors")]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "clear\\x1b[2J" in err
+
+
+def test_composed_multi_line_messages_keep_their_line_breaks(tmp_path, capsys):
+    """Escaping names must not escape netspectra's own line breaks: compress and merge-check printed a
+    literal "\\n" between their summary lines."""
+    rng = np.random.default_rng(3)
+    u, v = rng.standard_normal((60, 3)), rng.standard_normal((3, 40))
+    path = tmp_path / "c.safetensors"
+    save_file({"[bold]x[/bold].weight": (u @ v + 0.1 * rng.standard_normal((60, 40))).astype(np.float32)}, str(path))
+    assert main(["compress", str(path), "-o", str(tmp_path / "cc.safetensors")]) == 0
+    assert main(["merge-check", str(path), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "\\n" not in out and "\nwrote " in out and "\nno --base" in out and "[bold]x[/bold].weight" in out

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     elif not quiet:
         console = result_console()
         console.print(compression_table(report))
-        console.print(plain(totals_line(report)), soft_wrap=True)
+        console.print(plain(totals_line(report), multiline=True), soft_wrap=True)
     return 0
 
 

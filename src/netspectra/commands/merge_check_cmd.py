@@ -105,5 +105,5 @@ def summary_text(report: CompatibilityReport) -> Text:
         f"{format_number(s['max_rel_distance'])}, max interference {format_number(s['max_interference'])}"
     ))  # fmt: skip
     if report.base is None:
-        text.append_text(plain("\nno --base: task-vector interference not measured"))
+        text.append_text(plain("\nno --base: task-vector interference not measured", multiline=True))
     return text

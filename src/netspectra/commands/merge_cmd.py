@@ -77,11 +77,12 @@ def summary_text(result: MergeResult) -> Text:
     """Counts per rule and per verdict, and the files written."""
     s = result.summary()
     rules = ", ".join(f"{rule} {n}" for rule, n in s["rules"].items())
-    text = plain(f"{s['num_tensors']} tensors: {rules}\n")
+    text = plain(f"{s['num_tensors']} tensors: {rules}\n", multiline=True)
     if s["verdicts"]:
-        text.append_text(plain("verdicts: " + ", ".join(f"{v} {n}" for v, n in s["verdicts"].items()) + "\n"))
+        text.append_text(plain("verdicts: " + ", ".join(f"{v} {n}" for v, n in s["verdicts"].items()) + "\n", multiline=True))
         if "incompatible" in s["verdicts"]:
             text.append_text(plain("warning", style="red"))
-            text.append_text(plain(": some layers look incompatible (see merge-check): the merge may keep neither model\n"))
+            text.append_text(plain(": some layers look incompatible (see merge-check): the merge may keep neither model\n",
+                                   multiline=True))
     text.append_text(plain(f"wrote {result.output}: {', '.join(result.files)}"))
     return text

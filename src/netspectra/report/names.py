@@ -10,10 +10,16 @@ from __future__ import annotations
 TITLE_CHARS = 80
 
 
-def printable(text: str) -> str:
-    """``text`` with each non-printable character replaced by its backslash escape."""
+def printable(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with each non-printable character replaced by its backslash escape (``\\x1b``).
+
+    ``keep_newlines`` leaves line breaks in place, for the multi-line messages netspectra composes;
+    an error line or a table cell escapes them too.
+    """
     if text.isprintable():
         return text
+    if keep_newlines:
+        return "\n".join(printable(line) for line in text.split("\n"))
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 

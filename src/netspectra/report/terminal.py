@@ -13,6 +13,7 @@ from rich.text import Text
 from netspectra.report.names import printable
 
 
-def plain(text: object, style: str = "") -> Text:
-    """A rich Text of ``str(text)``, printable, never read as markup."""
-    return Text(printable(str(text)), style=style)
+def plain(text: object, style: str = "", *, multiline: bool = False) -> Text:
+    """A rich Text of ``str(text)``, printable, never read as markup; ``multiline`` keeps line breaks
+    (for messages netspectra composes of several lines; a name in a cell shows ``\\n``)."""
+    return Text(printable(str(text), keep_newlines=multiline), style=style)
