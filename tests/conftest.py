@@ -6,10 +6,15 @@ numbers, not speed, so one thread is both faster and steadier.
 
 ``NETSPECTRA_CACHE_DIR`` points at a fresh directory for the whole session (command-line tests run in
 subprocesses inherit it), so that the suite never reads or writes the user's cache.
+
+A suite started with SIGINT ignored (``nohup``, ``&`` in a script) would hand that to every child
+process, and the Ctrl-C tests' children would never see their Ctrl-C: the suite takes SIGINT with
+Python's handler instead, which ``exec`` resets to the default in each child.
 """
 
 import os
 import shutil
+import signal
 import tempfile
 
 import pytest
@@ -17,6 +22,9 @@ from threadpoolctl import threadpool_limits
 
 _CACHE = tempfile.mkdtemp(prefix="netspectra-test-cache-")
 os.environ["NETSPECTRA_CACHE_DIR"] = _CACHE
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -111,3 +111,54 @@ def memory_cap(extra: int) -> Iterator[None]:
 def peak_rss() -> int:
     """Peak resident memory of this process so far, in bytes (Linux reports ru_maxrss in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def structured_attacks(yaml_too: bool) -> Iterator[tuple[str, bytes | str]]:
+    """Structured attacks on a JSON (and, with ``yaml_too``, YAML) input, beside the byte mutations above:
+    ``(label, content)``, where content is the file's bytes, or ``"fifo"``/``"device"``/``"directory"``
+    for a special file to put at its path.
+
+    Nesting (100k deep, and one level past the reader's limit), width (3M values), aliasing (a billion
+    laughs, a container inside itself), huge integers (past float range, past Python's 4300 digits),
+    non-finite numbers, and special files.
+    """
+    deep = 100_000
+    yield "json nested lists 100k", b"[" * deep + b"]" * deep
+    yield "json nested objects 100k", b'{"a":' * deep + b"1" + b"}" * deep
+    yield "json nested 65", b'{"models":' + b"[" * 65 + b"]" * 65 + b"}"
+    yield "json 3M values", b'{"models": [' + b",".join([b"0"] * 3_000_000) + b"]}"
+    yield "json integer past float", b'{"models": [{"path": "x", "weight": 1' + b"0" * 400 + b"}]}"
+    yield "json integer of 5000 digits", b'{"models": [{"path": "x", "weight": 1' + b"0" * 5000 + b"}]}"
+    yield "json NaN", b'{"models": [{"path": "x", "weight": NaN}], "parameters": {"scale": Infinity}}'
+    yield "fifo", "fifo"
+    yield "device", "device"
+    yield "directory", "directory"
+    if not yaml_too:
+        return
+    yield "yaml nested 100k", b"models: " + b"[" * deep + b"]" * deep + b"\n"
+    laughs = b"l0: &l0 [x, x, x, x, x, x, x, x, x]\n" + b"".join(
+        b"l%d: &l%d [%s]\n" % (i, i, b", ".join([b"*l%d" % (i - 1)] * 9)) for i in range(1, 10)
+    )
+    yield "yaml billion laughs", laughs + b"models: *l9\n"
+    yield "yaml self-reference", b"models: &m [x, *m]\n"
+    yield "yaml integer of 5000 digits", b"models: [{path: x, weight: 1" + b"0" * 5000 + b"}]\n"
+    yield "yaml .inf weight", b"models: [{path: x, weight: .inf}]\nmethod: linear\n"
+
+
+def place_attack(path, content: bytes | str) -> None:
+    """Write one :func:`structured_attacks` case at ``path`` (replacing what is there)."""
+    import os
+    import shutil
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):  # a file, a FIFO or a link
+        path.unlink()
+    if content == "fifo":
+        os.mkfifo(path)
+    elif content == "device":
+        path.symlink_to("/dev/zero")
+    elif content == "directory":
+        path.mkdir()
+    else:
+        path.write_bytes(content)

@@ -21,7 +21,9 @@ import numpy as np
 
 from netspectra.denoise.writer import publish
 from netspectra.errors import SourceError
+from netspectra.io.base import MAX_JSON_BYTES
 from netspectra.io.safetensors_file import SafetensorsFile
+from netspectra.io.structured import read_json_file
 
 SIDECAR_FORMAT = "netspectra-factored"
 SIDECAR_VERSION = 1
@@ -72,10 +74,7 @@ def load_factored(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """
     weights = Path(path)
     meta_path = sidecar_path(weights)
-    try:
-        document = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SourceError(f"{meta_path}: cannot read the factored-model sidecar: {exc}") from None
+    document = read_json_file(meta_path, os.fspath(meta_path), "factored-model sidecar", SourceError, MAX_JSON_BYTES)
     if not isinstance(document, dict) or document.get("format") != SIDECAR_FORMAT:
         raise SourceError(f"{meta_path}: not a {SIDECAR_FORMAT} sidecar")
     if document.get("version") != SIDECAR_VERSION:

@@ -26,8 +26,8 @@ ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
 MAX_COMPRESSION_RATIO = 1032
 
 
-def check_member_size(info: zipfile.ZipInfo, label: str) -> None:
-    """Refuse a zip member whose declared size its compressed bytes cannot hold.
+def check_member(info: zipfile.ZipInfo, label: str) -> None:
+    """Refuse an encrypted zip member, or one whose declared size its compressed bytes cannot hold.
 
     A stored member must occupy exactly its size; a compressed one (deflate, bzip2, LZMA, any method)
     may claim at most ``MAX_COMPRESSION_RATIO`` times its compressed size (plus 1 KiB of slack for
@@ -38,6 +38,8 @@ def check_member_size(info: zipfile.ZipInfo, label: str) -> None:
     SourceError
         Naming ``label``, the member and both sizes.
     """
+    if info.flag_bits & 0x1:
+        raise SourceError(f"{label}: {info.filename} is encrypted; netspectra reads no encrypted archives")
     if info.compress_type == zipfile.ZIP_STORED:
         forged = info.compress_size != info.file_size
     else:

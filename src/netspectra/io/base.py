@@ -9,7 +9,6 @@ classifier, a pooler) last, and a natural sort in between (``layers.2`` before `
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -19,7 +18,8 @@ from typing import Self
 
 import numpy as np
 
-from ..errors import MatrixError, SourceError, UnsafeFileError, one_line
+from ..errors import MatrixError, SourceError, UnsafeFileError
+from .structured import read_json_file
 
 FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "module")
 
@@ -168,23 +168,6 @@ def same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def read_json_file(path: Path, label: str, what: str) -> object:
-    """A JSON file of a model (regular, at most :data:`MAX_JSON_BYTES`), parsed; SourceError otherwise."""
-    if not path.is_file():  # before opening: opening a FIFO for reading blocks until a writer comes
-        raise SourceError(f"{label}: {what} is not a regular file")
-    try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_JSON_BYTES + 1)
-    except OSError as exc:
-        raise SourceError(f"{label}: cannot read {what}: {one_line(exc)}") from None
-    if len(data) > MAX_JSON_BYTES:
-        raise SourceError(f"{label}: {what} is larger than {MAX_JSON_BYTES >> 20} MB")
-    try:
-        return json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise SourceError(f"{label}: invalid {what}: {one_line(exc)}") from None
-
-
 def read_config(directory: Path) -> dict:
     """config.json of a model directory as a dict, {} if there is none (a link out of the directory or a
     file that is not regular is refused, not followed)."""
@@ -192,7 +175,7 @@ def read_config(directory: Path) -> dict:
     if not path.is_file():
         return {}
     inside_model(path, model_roots(directory), os.fspath(path), "config")
-    obj = read_json_file(path, os.fspath(path), "config.json")
+    obj = read_json_file(path, os.fspath(path), "config.json", SourceError, MAX_JSON_BYTES)
     if not isinstance(obj, dict):
         raise SourceError(f"{path}: invalid config.json: not a JSON object")
     return obj

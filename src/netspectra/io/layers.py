@@ -134,6 +134,16 @@ _WORD_SEPARATORS = re.compile(r"[._]")
 MAX_NAME_CHARS = 1024
 
 
+def is_unicode(name: str) -> bool:
+    """Whether ``name`` encodes to UTF-8: a pickle or a JSON escape can smuggle in a lone surrogate,
+    which no CSV, terminal or Parquet file can hold."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_norm_layer(name: str) -> bool:
     """Whether a (lower-case) tensor name has a normalisation-layer word; linear in the name's length."""
     return any(_NORM_WORD.fullmatch(word) for word in _WORD_SEPARATORS.split(name))
@@ -147,6 +157,8 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
     last = low.rsplit(".", 1)[-1]
     if len(name) > MAX_NAME_CHARS:
         return [], f"name of {len(name)} characters (longer than {MAX_NAME_CHARS})"
+    if not is_unicode(name):
+        return [], "name is not valid Unicode (a lone surrogate)"
     if ndim < 2:
         return [], "fewer than 2 dimensions"
     if ndim > 5:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import MatrixError, SourceError, one_line
 from . import dtypes
-from ._util import ZIP_READ_ERRORS, check_member_size
+from ._util import ZIP_READ_ERRORS, check_member
 from .base import ModelSource, TensorRecord, read_config
 
 
@@ -101,7 +101,7 @@ class NpzSource(ModelSource):
                     if not info.filename.endswith(".npy"):
                         continue
                     key = info.filename[: -len(".npy")]
-                    check_member_size(info, label)
+                    check_member(info, label)
                     with zf.open(info) as fp:
                         shape, dt = _npy_header(fp, f"{label}[{key}]", info.file_size)
                     name = dtypes.from_numpy(dt)

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SourceError
-from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, model_order_key, read_config, read_json_file, safe_member
+from .base import MAX_JSON_BYTES, TORCH_SUFFIXES, ModelSource, TensorRecord, model_order_key, read_config, safe_member
 from .safetensors_file import SafetensorsFile
+from .structured import read_json_file
 from .torch_source import TorchSource
 
 
@@ -77,7 +78,7 @@ class ShardedSource(ModelSource):
 
 def read_index(index: Path) -> dict[str, str]:
     label = os.fspath(index)
-    obj = read_json_file(index, label, "index JSON")
+    obj = read_json_file(index, label, "index JSON", SourceError, MAX_JSON_BYTES)
     wm = obj.get("weight_map") if isinstance(obj, dict) else None
     if not isinstance(wm, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in wm.items()):
         raise SourceError(f"{label}: invalid index: no weight_map of tensor names to shard files")

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import MatrixError, SourceError, UnsafeFileError, one_line
 from . import dtypes
-from ._util import ZIP_READ_ERRORS, check_member_size
+from ._util import ZIP_READ_ERRORS, check_member
 
 #: Largest data.pkl read (a state dict's pickle is about 150 bytes a tensor: a few MB even for very
 #: large models).
@@ -345,7 +345,7 @@ class ZipHandle:
     :meth:`span` maps a byte range of an uncompressed member (torch.save stores members
     uncompressed), so a tensor that views a larger storage reads only its own bytes; a compressed
     member is decompressed up to the end of the span, after its declared size passed
-    :func:`check_member_size`.
+    :func:`check_member`.
     """
 
     def __init__(self, path: Path, label: str) -> None:
@@ -374,7 +374,7 @@ class ZipHandle:
                 if start < 0 or start + length > info.file_size:
                     raise SourceError(f"{self.label}: {entry} is shorter than the tensor stored in it")
                 if info.compress_type != zipfile.ZIP_STORED:
-                    check_member_size(info, self.label)
+                    check_member(info, self.label)
                     with self._zip.open(info) as member:  # decompresses only up to the end of the span
                         member.seek(start)
                         data = member.read(length)
@@ -486,14 +486,14 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
         pkl_name = pkl[0]
         prefix = pkl_name[: -len("data.pkl")]
         infos = {i.filename: i for i in zf.infolist()}
+        for info in infos.values():
+            check_member(info, label)
         big_endian = False
         if prefix + "byteorder" in infos:
             try:
                 big_endian = zf.read(prefix + "byteorder").strip() == b"big"
             except ZIP_READ_ERRORS as exc:
                 raise SourceError(f"{label}: corrupt archive: {one_line(exc)}") from None
-        for info in infos.values():
-            check_member_size(info, label)
         if infos[pkl_name].file_size > MAX_PICKLE_BYTES:
             raise SourceError(f"{label}: data.pkl is {infos[pkl_name].file_size} bytes, larger than any state dict")
 

@@ -12,7 +12,7 @@ Schema (every key but ``models`` and ``method`` optional; unknown keys are refus
       density: 0.2                   # TIES: fraction of entries kept per task vector
       eta: 0.4                       # STAR: fraction of the nuclear norm kept per task vector
       k: null                        # TSV: singular vectors kept per task (null: min(rows, cols) / T)
-    overrides:                       # per-layer, first regex that matches (re.search) the tensor name wins
+    overrides:                       # per-layer, first regex that matches (regex.search, 1 s time bound) the tensor name wins
       - match: 'embed'
         method: linear               # any of the keys below may be left out
         parameters: {scale: 0.5}     # merged over the top-level parameters
@@ -26,15 +26,19 @@ Relative paths are resolved against the directory of the configuration file.
 
 from __future__ import annotations
 
-import json
-import re
+import math
+import os
+import reprlib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
 from netspectra.errors import UsageError
 from netspectra.io import dtypes
+from netspectra.io.structured import parse_json, parse_yaml, read_bounded
 from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds
 from netspectra.rmt.marchenko_pastur import TW1_QUANTILES
 
@@ -47,11 +51,17 @@ NEEDS_BASE = frozenset({"task-arithmetic", "ties", "star", "tsv"})
 _DTYPE_ALIASES = {"FP64": "F64", "FP32": "F32", "FP16": "F16", "BFLOAT16": "BF16"}
 
 
+#: Largest merge configuration read (a real one is a few KB).
+MAX_CONFIG_BYTES = 1 << 20
+#: Longest an override pattern may take on one tensor name (regex's own time bound).
+REGEX_SECONDS = 1.0
+
+
 def parse_method(name: object) -> str:
     """Canonical method name (``task_arithmetic`` -> ``task-arithmetic``)."""
     method = str(name).strip().lower().replace("_", "-")
     if method not in METHODS:
-        raise UsageError(f"unknown merge method {name!r}; expected one of {', '.join(METHODS)}")
+        raise UsageError(f"unknown merge method {_short(name)}; expected one of {', '.join(METHODS)}")
     return method
 
 
@@ -61,7 +71,7 @@ def parse_dtype(name: object) -> str:
     upper = _DTYPE_ALIASES.get(text.upper(), text.upper())
     dtype = upper if upper in COMPRESSIBLE_DTYPES else dtypes.from_torch(text.lower())
     if dtype not in COMPRESSIBLE_DTYPES:
-        raise UsageError(f"unsupported output dtype {name!r}; expected one of {', '.join(COMPRESSIBLE_DTYPES)}")
+        raise UsageError(f"unsupported output dtype {_short(name)}; expected one of {', '.join(COMPRESSIBLE_DTYPES)}")
     return dtype
 
 
@@ -93,20 +103,19 @@ class MethodParams:
         names = {f.name for f in fields(self)}
         unknown = sorted(set(mapping) - names)
         if unknown:
-            raise UsageError(f"{where}: unknown parameter {unknown[0]!r}; expected {', '.join(sorted(names))}")
+            raise UsageError(f"{where}: unknown parameter {_short(unknown[0])}; expected {', '.join(sorted(names))}")
         values = {}
         for key, value in mapping.items():
             if key == "k":
                 if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                    raise UsageError(f"{where}: k must be a positive integer or null, got {value!r}")
+                    raise UsageError(f"{where}: k must be a positive integer or null, got {_short(value)}")
                 values[key] = value
                 continue
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise UsageError(f"{where}: {key} must be a number, got {value!r}")
-            if key in ("density", "eta") and not 0.0 < value <= 1.0:
+            number = _number(value, f"{where}: {key}")
+            if key in ("density", "eta") and not 0.0 < number <= 1.0:
                 hint = " (a fraction: 0.4 keeps 40%)" if key == "eta" else ""
-                raise UsageError(f"{where}: {key} must lie in (0, 1]{hint}, got {value!r}")
-            values[key] = float(value)
+                raise UsageError(f"{where}: {key} must lie in (0, 1]{hint}, got {_short(number)}")
+            values[key] = number
         return replace(self, **values)
 
     def to_dict(self) -> dict[str, object]:
@@ -131,7 +140,19 @@ class Override:
     weights: tuple[float, ...] | None = None
 
     def matches(self, name: str) -> bool:
-        return re.search(self.pattern, name) is not None
+        """``regex.search`` of the pattern in ``name``, given at most :data:`REGEX_SECONDS`.
+
+        Raises
+        ------
+        UsageError
+            When the search takes longer: a pattern that backtracks catastrophically (``(a|aa)+$``)
+            would otherwise hang the merge on a long name.
+        """
+        try:
+            return regex.search(self.pattern, name, timeout=REGEX_SECONDS) is not None
+        except TimeoutError:
+            raise UsageError(f"override {_short(self.pattern)}: matching {_short(name)} took over {REGEX_SECONDS} s "
+                             "(catastrophic backtracking): simplify the pattern") from None
 
 
 @dataclass(frozen=True)
@@ -171,10 +192,10 @@ class MergeConfig:
         allowed = {"base_model", "models", "method", "parameters", "overrides", "dtype", "thresholds"}
         unknown = sorted(set(data) - allowed)
         if unknown:
-            raise UsageError(f"unknown configuration key {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
+            raise UsageError(f"unknown configuration key {_short(unknown[0])}; expected {', '.join(sorted(allowed))}")
         for key in ("models", "method"):
             if key not in data:
-                raise UsageError(f"merge configuration needs {key!r}")
+                raise UsageError(f"merge configuration needs {_short(key)}")
         root = Path(base_dir) if base_dir is not None else None
         models = tuple(_model_spec(entry, i, root) for i, entry in enumerate(_list(data["models"], "models")))
         if len(models) < 2:
@@ -215,7 +236,7 @@ class MergeConfig:
             if override.matches(name):
                 return LayerPlan(
                     method=override.method or self.method,
-                    params=self.params.updated(override.params, f"override {override.pattern!r}"),
+                    params=self.params.updated(override.params, f"override {_short(override.pattern)}"),
                     weights=override.weights or self.weights,
                     reason=f"override {override.pattern}",
                 )
@@ -257,24 +278,10 @@ def load_config(path: str | Path, *, check_paths: bool = False) -> MergeConfig:
         ``check_paths``) a model path that does not exist.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the merge configuration: {exc}") from None
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise UsageError(f"{path}: invalid JSON: {exc}") from None
-    else:
-        try:
-            import yaml
-        except ImportError:
-            raise UsageError(f"{path}: reading YAML needs PyYAML (pip install pyyaml), or give a .json file") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise UsageError(f"{path}: invalid YAML: {' '.join(str(exc).split())}") from None
+    label = os.fspath(path)
+    text = read_bounded(path, label, "merge configuration", UsageError, MAX_CONFIG_BYTES)
+    parse = parse_json if path.suffix.lower() == ".json" else parse_yaml
+    data = parse(text, label, "merge configuration", UsageError)
     try:
         config = MergeConfig.from_dict(data, path.parent)
     except UsageError as exc:
@@ -296,15 +303,28 @@ def _list(value: object, key: str) -> list:
 
 def _path(value: object, where: str, root: Path | None) -> str:
     if not isinstance(value, str) or not value:
-        raise UsageError(f"{where} must be a path, got {value!r}")
+        raise UsageError(f"{where} must be a path, got {_short(value)}")
     path = Path(value).expanduser()
     return str(root / path if root is not None and not path.is_absolute() else path)
 
 
 def _number(value: object, where: str) -> float:
+    """A finite number as a float (NaN, infinities and integers beyond float range refused)."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise UsageError(f"{where} must be a number, got {value!r}")
-    return float(value)
+        raise UsageError(f"{where} must be a number, got {_short(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise UsageError(f"{where} is too large for a float ({value.bit_length()}-bit integer)") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{where} must be finite, got {number}")
+    return number
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` of at most 80 characters, computed only that far (the value may be huge)."""
+    text = reprlib.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _model_spec(entry: object, i: int, root: Path | None) -> ModelSpec:
@@ -314,7 +334,7 @@ def _model_spec(entry: object, i: int, root: Path | None) -> ModelSpec:
         raise UsageError(f"models[{i}] must be a path or a mapping with 'path' (and 'weight')")
     unknown = sorted(set(entry) - {"path", "weight"})
     if unknown:
-        raise UsageError(f"models[{i}]: unknown key {unknown[0]!r}; expected path, weight")
+        raise UsageError(f"models[{i}]: unknown key {_short(unknown[0])}; expected path, weight")
     weight = _number(entry.get("weight", 1.0), f"models[{i}].weight")
     return ModelSpec(_path(entry["path"], f"models[{i}].path", root), weight)
 
@@ -325,12 +345,12 @@ def _override(entry: object, i: int, num_models: int) -> Override:
         raise UsageError(f"{where} must be a mapping with 'match' (a regular expression)")
     unknown = sorted(set(entry) - {"match", "method", "parameters", "weights"})
     if unknown:
-        raise UsageError(f"{where}: unknown key {unknown[0]!r}; expected match, method, parameters, weights")
+        raise UsageError(f"{where}: unknown key {_short(unknown[0])}; expected match, method, parameters, weights")
     pattern = entry["match"]
     try:
-        re.compile(pattern)
-    except (re.error, TypeError) as exc:
-        raise UsageError(f"{where}: invalid regular expression {pattern!r}: {exc}") from None
+        regex.compile(pattern)
+    except (regex.error, TypeError, ValueError) as exc:
+        raise UsageError(f"{where}: invalid regular expression {_short(pattern)}: {exc}") from None
     params = entry.get("parameters") or {}
     MethodParams().updated(params, where)  # validate now, merge over the top level per layer
     weights = entry.get("weights")
@@ -349,7 +369,7 @@ def _thresholds(mapping: object) -> Thresholds:
     values: dict[str, Any] = {}
     for key, value in mapping.items():
         if key not in names:
-            raise UsageError(f"thresholds: unknown key {key!r}; expected {', '.join(names)}")
+            raise UsageError(f"thresholds: unknown key {_short(key)}; expected {', '.join(names)}")
         default = getattr(DEFAULT_THRESHOLDS, key)
         if isinstance(default, tuple):
             pair = _list(value, f"thresholds.{key}")
