@@ -41,6 +41,21 @@ def _write_onnx(path):
     write_onnx_model(path)
 
 
+def _write_gguf(path):
+    gguf = pytest.importorskip("gguf")
+    writer = gguf.GGUFWriter(str(path), "llama")
+    for name, value in tiny_mlp_arrays().items():
+        if value.ndim == 2 and value.shape[1] % 32 == 0:  # Q8_0 blocks of 32 along a row
+            writer.add_tensor(name, gguf.quants.quantize(value, gguf.GGMLQuantizationType.Q8_0),
+                              raw_dtype=gguf.GGMLQuantizationType.Q8_0)  # fmt: skip
+        else:
+            writer.add_tensor(name, value)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
 def _write_sharded(directory):
     directory.mkdir()
     write_sharded(directory)
@@ -52,6 +67,7 @@ FORMATS = {
     "npz": ("model.npz", _write_npz),
     "pt": ("model.pt", _write_pt),
     "onnx": ("model.onnx", _write_onnx),
+    "gguf": ("model.gguf", _write_gguf),
 }
 
 

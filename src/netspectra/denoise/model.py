@@ -105,6 +105,9 @@ def compress_model(
     meta_out = sidecar_path(out) if factored else None
     src = open_source(source)
     with src if src is not source else contextlib.nullcontext(src):
+        if src.format == "gguf":  # its Q4_K/Q8_0 tensors have no safetensors dtype to be copied in
+            raise UsageError(f"{label}: compress writes safetensors and cannot carry GGUF's quantized tensors; "
+                             "analyze or compare the GGUF file, compress the checkpoint it came from")  # fmt: skip
         _check_output(out, meta_out, src)
         skipped: dict[str, str] = {}
         weights = {

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import MatrixError, SourceError, UnsafeFileError
 from .structured import read_json_file
 
-FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "module")
+FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "gguf", "module")
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 

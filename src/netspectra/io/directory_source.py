@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import SourceError
 from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, inside_model, model_roots
+from .gguf_source import GGUFSource
 from .numpy_source import NpzSource
 from .onnx_source import OnnxSource
 from .safetensors_source import SafetensorsSource, sharded_from_files, sharded_from_index
@@ -61,7 +62,7 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
         src = TorchSource(torch_files[0], config)
         src.format = pick("torch")
         return src
-    for pattern, opener in (("*.onnx", OnnxSource), ("*.npz", NpzSource)):
+    for pattern, opener in (("*.onnx", OnnxSource), ("*.npz", NpzSource), ("*.gguf", GGUFSource)):
         candidates = found(pattern)
         if len(candidates) == 1:
             src = opener(candidates[0])
@@ -72,7 +73,7 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
     many = f" ({len(torch_files)} torch files, none named pytorch_model.bin)" if torch_files else ""
     raise SourceError(
         f"{directory}: no recognizable weights in directory{many} "
-        "(expected model.safetensors, a *.safetensors.index.json, pytorch_model.bin, *.onnx or *.npz)"
+        "(expected model.safetensors, a *.safetensors.index.json, pytorch_model.bin, *.onnx, *.npz or *.gguf)"
     )
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from ..errors import SourceError, one_line
 from .base import TORCH_SUFFIXES, ModelSource, read_config
 from .directory_source import DirectorySource, hf_weights
+from .gguf_source import GGUFSource
+from .hub import looks_like_hub_id, resolve_hub_id
 from .numpy_source import NpySource, NpzSource
 from .onnx_source import OnnxSource
 from .safetensors_source import SafetensorsSource, sharded_from_index
@@ -35,9 +37,11 @@ def open_file(path: Path, config: dict | None = None) -> ModelSource:
         return NpySource(path)
     if name.endswith(".onnx"):
         return OnnxSource(path)
+    if name.endswith(".gguf"):
+        return GGUFSource(path)
     raise SourceError(
         f"{path}: unknown file type {path.suffix or '(no extension)'!s} "
-        "(expected .safetensors, *.index.json, .pt/.pth/.bin/.ckpt, .npz, .npy, .onnx or a model directory)"
+        "(expected .safetensors, *.index.json, .pt/.pth/.bin/.ckpt, .npz, .npy, .onnx, .gguf or a model directory)"
     )
 
 
@@ -46,12 +50,15 @@ def open_source(source: object) -> ModelSource:
 
     Files: ``.safetensors`` (format ``safetensors``); ``*.safetensors.index.json`` (``safetensors-sharded``);
     ``pytorch_model.bin.index.json`` (``torch``, sharded); ``.pt/.pth/.bin/.ckpt`` (``torch``); ``.npz``;
-    ``.npy``; ``.onnx``.  A directory with ``config.json`` is ``hf-dir``; its weights are, in order of
+    ``.npy``; ``.onnx``; ``.gguf``.  A directory with ``config.json`` is ``hf-dir``; its weights are, in order of
     preference, ``model.safetensors.index.json``, ``model.safetensors``, another single
     ``*.safetensors.index.json``, a single ``*.safetensors`` (several without index are read together),
     ``pytorch_model.bin.index.json``, ``pytorch_model.bin``, a single torch file, ``*.onnx``, ``*.npz``.
     A directory without ``config.json`` gets the format of its weights.  ``config`` is config.json of
     the directory (of the file's directory for a file), or {}.
+
+    A path that does not exist but reads as a Hugging Face Hub id (``org/name``, ``org/name@revision``)
+    is looked up in the local Hub cache (:mod:`netspectra.io.hub`; never downloaded).
 
     Raises :class:`SourceError` (one line, naming the file) for a missing path, an unknown file type,
     a directory without weights, or a corrupt/truncated/forged file; :class:`UnsafeFileError` for a
@@ -62,6 +69,8 @@ def open_source(source: object) -> ModelSource:
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         try:
+            if not path.exists() and looks_like_hub_id(os.fspath(source)):
+                path = resolve_hub_id(os.fspath(source))
             if not path.exists():
                 raise SourceError(f"{os.fspath(source)}: no such file or directory")
             if path.is_dir():

@@ -1,0 +1,175 @@
+"""GGUF models (llama.cpp) through the ``gguf`` package: tensors memory-mapped, dequantized one at a time.
+
+``gguf.GGUFReader`` maps the file and parses its header; a tensor's bytes are read only when it is
+loaded, and ``gguf.quants.dequantize`` turns them into float32 for every type the package implements
+(F32, F16, BF16, Q8_0, Q4_0/1, Q5_0/1, the K-quants Q2_K..Q6_K, the IQ types it supports).  ggml lists
+dimensions fastest first (``ne = [in, out]`` for a Linear layer); the tensor is returned in PyTorch's
+order (``out x in``).  The stored type (``Q4_K``) is the row's ``dtype``.
+
+Names are mapped to the Hugging Face scheme of the file's architecture (``blk.0.attn_q.weight`` ->
+``model.layers.0.self_attn.q_proj.weight``) with the package's own table, so that a GGUF file and the
+checkpoint it was converted from line up in ``compare``; a name the table does not know is kept.  (The
+converter permutes the rows of Llama's Q and K for its rotary layout: the singular values, hence every
+spectral column, are unchanged.)
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import MatrixError, SourceError, one_line
+from .base import ModelSource, TensorRecord
+
+if TYPE_CHECKING:
+    from gguf import GGUFReader
+
+#: The Hugging Face names of the Llama scheme outside the blocks.
+_LLAMA_TOP_LEVEL = frozenset({"model.embed_tokens", "model.norm", "lm_head"})
+
+#: What the gguf package raises on a corrupt or forged file while parsing it.
+_PARSE_ERRORS = (ValueError, OSError, IndexError, KeyError, TypeError, OverflowError, MemoryError, struct.error)
+
+
+def _gguf() -> ModuleType | None:
+    """The gguf package, imported on first use; None when it is not installed."""
+    try:
+        import gguf
+    except ImportError:
+        return None
+    return gguf
+
+
+def open_reader(path: Path, label: str) -> GGUFReader:
+    """The parsed (memory-mapped) reader of ``path``; SourceError naming the file when it cannot be."""
+    gguf = _gguf()
+    if gguf is None:
+        raise SourceError(f"{label}: reading GGUF needs the gguf package (pip install 'netspectra[gguf]')")
+    try:
+        return gguf.GGUFReader(os.fspath(path), "r")
+    except _PARSE_ERRORS as exc:
+        raise SourceError(f"{label}: not a readable GGUF file: {one_line(exc)}") from None
+
+
+@lru_cache(maxsize=4)
+def _worker_reader(path: Path, label: str, mtime_ns: int) -> GGUFReader:
+    """The reader a worker process opens once per file for the loaders it is sent."""
+    return open_reader(path, label)
+
+
+def field_value(reader: GGUFReader, key: str) -> object:
+    """A metadata value of the file (``general.architecture``), or None."""
+    field = reader.fields.get(key)
+    if field is None:
+        return None
+    try:
+        return field.contents()
+    except _PARSE_ERRORS:
+        return None
+
+
+def hf_name_table(architecture: str, num_blocks: int) -> dict[str, str]:
+    """GGUF base name -> Hugging Face base name (``blk.0.attn_q`` -> ``model.layers.0.self_attn.q_proj``).
+
+    The package's table lists every Hugging Face variant of a tensor (``transformer.wte``,
+    ``model.embed_tokens``, ...); the Llama scheme that Qwen, Mistral and Gemma share is preferred
+    (``model.layers.*``, ``model.embed_tokens``, ``model.norm``, ``lm_head``), then another
+    ``model.``-prefixed name, then the first listed.
+    """
+    gguf = _gguf()
+    arch = next((a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == architecture), None)
+    if arch is None:
+        return {}
+    candidates: dict[str, list[str]] = {}
+    for hf, (_tensor, gguf_name) in gguf.get_tensor_name_map(arch, num_blocks).mapping.items():
+        candidates.setdefault(gguf_name, []).append(hf)
+
+    def rank(hf: str) -> int:
+        if hf.startswith("model.layers.") or hf in _LLAMA_TOP_LEVEL:
+            return 0
+        return 1 if hf.startswith("model.") else 2
+
+    return {g: min(names, key=rank) for g, names in candidates.items()}
+
+
+def hf_name(gguf_name: str, table: dict[str, str]) -> str:
+    """The Hugging Face name of a GGUF tensor name (suffix ``.weight``/``.bias`` kept), or the name itself."""
+    base, dot, suffix = gguf_name.rpartition(".")
+    if dot and base in table:
+        return f"{table[base]}.{suffix}"
+    return table.get(gguf_name, gguf_name)
+
+
+class GGUFLoader:
+    """Loader of one GGUF tensor: dequantized float32 in PyTorch's dimension order.
+
+    It shares the source's reader; pickled to a worker process it leaves the reader (a memory map)
+    behind and the worker opens the file once (:func:`_worker_reader`).
+    """
+
+    def __init__(self, reader: GGUFReader | None, path: Path, index: int, name: str, shape: tuple[int, ...],
+                 label: str) -> None:  # fmt: skip
+        self.reader, self.path, self.index, self.name, self.shape, self.label = reader, path, index, name, shape, label
+
+    def __getstate__(self) -> dict[str, object]:
+        return {**self.__dict__, "reader": None}
+
+    def __call__(self) -> np.ndarray:
+        gguf = _gguf()
+        if self.reader is None:
+            try:
+                mtime = os.stat(self.path).st_mtime_ns
+            except OSError as exc:
+                raise SourceError(f"{self.label}: cannot read: {exc.strerror or one_line(exc)}") from None
+            self.reader = _worker_reader(self.path, self.label, mtime)
+        tensor = self.reader.tensors[self.index]
+        try:
+            values = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
+        except NotImplementedError:
+            raise MatrixError(f"{self.name}: the gguf package cannot dequantize {tensor.tensor_type.name}") from None
+        except _PARSE_ERRORS as exc:  # data cut short by a truncated file
+            raise SourceError(f"{self.label}: cannot read {self.name}: {one_line(exc)}") from None
+        if values.size != int(np.prod(self.shape)):
+            raise SourceError(f"{self.label}: {self.name} holds {values.size} values, shape {self.shape} needs "
+                              f"{int(np.prod(self.shape))} (truncated or forged)")  # fmt: skip
+        return np.asarray(values.reshape(self.shape), dtype=np.float32 if values.dtype != np.float64 else np.float64)
+
+
+class GGUFSource(ModelSource):
+    """A ``.gguf`` file: tensors in file order, named in the Hugging Face scheme where the table knows them."""
+
+    format = "gguf"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.files = [path]
+        self.config = {}
+        label = os.fspath(path)
+        reader = open_reader(path, label)
+        architecture = field_value(reader, "general.architecture")
+        blocks = field_value(reader, f"{architecture}.block_count") if isinstance(architecture, str) else None
+        table = hf_name_table(architecture, int(blocks)) if isinstance(architecture, str) and isinstance(blocks, int) else {}
+        self.architecture = architecture if isinstance(architecture, str) else None
+        self._records = []
+        seen: set[str] = set()
+        try:
+            for index, tensor in enumerate(reader.tensors):
+                shape = tuple(int(d) for d in reversed(tensor.shape))  # ggml lists the fastest dimension first
+                name = hf_name(str(tensor.name), table)
+                if name in seen:  # two GGUF names mapped to one: keep the file's own name
+                    name = str(tensor.name)
+                seen.add(name)
+                loader = GGUFLoader(reader, path, index, name, shape, label)
+                self._records.append(TensorRecord(name, shape, tensor.tensor_type.name, label, loader))
+        except _PARSE_ERRORS as exc:
+            raise SourceError(f"{label}: corrupt GGUF tensor table: {one_line(exc)}") from None
+
+    def tensors(self) -> Iterator[TensorRecord]:
+        yield from self._records

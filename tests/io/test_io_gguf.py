@@ -1,0 +1,131 @@
+"""GGUF files (issue 16), written by the gguf package's own GGUFWriter from a tiny Llama-named checkpoint.
+
+Checked: names come back in the Hugging Face scheme, shapes in PyTorch order, values equal to the
+package's own dequantization (and to the original for F32), the analysis of an F32 GGUF equal to that
+of the safetensors checkpoint it came from, compare lining the two up by name, and broken files
+refused in one line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from netspectra.cli import main
+from netspectra.errors import SourceError, UsageError
+from netspectra.io import iter_weight_matrices, open_source
+from netspectra.pipeline import analyze
+
+gguf = pytest.importorskip("gguf")
+
+HIDDEN, FFN, VOCAB, BLOCKS = 64, 128, 96, 2
+
+
+def tiny_llama(seed: int = 0) -> dict[str, np.ndarray]:
+    """A Llama state dict (Hugging Face names, PyTorch shapes out x in) with a heavy-tailed touch."""
+    rng = np.random.default_rng(seed)
+    state = {"model.embed_tokens.weight": rng.standard_normal((VOCAB, HIDDEN)), "model.norm.weight": np.ones(HIDDEN),
+             "lm_head.weight": rng.standard_normal((VOCAB, HIDDEN))}  # fmt: skip
+    for b in range(BLOCKS):
+        p = f"model.layers.{b}."
+        for proj in ("q", "k", "v", "o"):
+            state[f"{p}self_attn.{proj}_proj.weight"] = rng.standard_t(3, (HIDDEN, HIDDEN))
+        state[f"{p}mlp.gate_proj.weight"] = rng.standard_normal((FFN, HIDDEN))
+        state[f"{p}mlp.up_proj.weight"] = rng.standard_normal((FFN, HIDDEN))
+        state[f"{p}mlp.down_proj.weight"] = rng.standard_normal((HIDDEN, FFN))
+        state[f"{p}input_layernorm.weight"] = np.ones(HIDDEN)
+    return {k: (v / np.sqrt(v.shape[-1])).astype(np.float32) for k, v in state.items()}
+
+
+def write_gguf(path, state: dict[str, np.ndarray], qtype: str = "F32") -> None:
+    """Convert names with the package's table and write with its writer (2-D tensors in ``qtype``)."""
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, BLOCKS)
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(BLOCKS)
+    q = gguf.GGMLQuantizationType[qtype]
+    for hf, value in state.items():
+        name = names.get_name(hf, try_suffixes=(".weight", ".bias"))
+        if value.ndim == 2 and qtype not in ("F32", "F16"):
+            writer.add_tensor(name, gguf.quants.quantize(value, q), raw_dtype=q)
+        else:
+            writer.add_tensor(name, value.astype(np.float16) if qtype == "F16" and value.ndim == 2 else value)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gguf")
+    state = tiny_llama()
+    (root / "hf").mkdir()
+    save_file(state, str(root / "hf" / "model.safetensors"))
+    for qtype in ("F32", "F16", "Q8_0", "Q4_0"):
+        write_gguf(root / f"model-{qtype}.gguf", state, qtype)
+    return root, state
+
+
+def test_names_shapes_and_dtypes_come_back_in_the_hugging_face_scheme(checkpoint):
+    root, state = checkpoint
+    source = open_source(root / "model-Q8_0.gguf")
+    records = {r.name: r for r in source.tensors()}
+    assert set(records) == set(state)
+    for name, value in state.items():
+        assert records[name].shape == value.shape, name
+    assert records["model.layers.0.self_attn.q_proj.weight"].dtype == "Q8_0"
+    assert records["model.norm.weight"].dtype == "F32"
+    assert source.format == "gguf"
+
+
+@pytest.mark.parametrize("qtype", ["F32", "F16", "Q8_0", "Q4_0"])
+def test_values_are_the_packages_own_dequantization(checkpoint, qtype):
+    root, state = checkpoint
+    path = root / f"model-{qtype}.gguf"
+    reader = gguf.GGUFReader(str(path))
+    own = {t.name: gguf.quants.dequantize(t.data, t.tensor_type) for t in reader.tensors}
+    records = {r.name: r for r in open_source(path).tensors()}
+    up = records["model.layers.1.mlp.up_proj.weight"].load()
+    np.testing.assert_array_equal(up, own["blk.1.ffn_up.weight"].reshape(FFN, HIDDEN))
+    error = np.linalg.norm(up - state["model.layers.1.mlp.up_proj.weight"]) / np.linalg.norm(up)
+    assert error == 0.0 if qtype == "F32" else error < {"F16": 1e-3, "Q8_0": 1e-2, "Q4_0": 0.15}[qtype]
+
+
+def test_analysis_of_an_f32_gguf_equals_that_of_its_checkpoint(checkpoint):
+    root, _ = checkpoint
+    ours = {row.name: row for row in analyze(root / "model-F32.gguf").layers}
+    reference = {row.name: row for row in analyze(root / "hf").layers}
+    assert set(ours) == set(reference) and len(ours) == 2 + 7 * BLOCKS
+    for name, row in reference.items():
+        np.testing.assert_allclose(ours[name].eigenvalues, row.eigenvalues, rtol=1e-12, atol=1e-15)
+        assert ours[name].kind == row.kind and ours[name].phase == row.phase
+
+
+def test_compare_lines_up_a_checkpoint_and_its_quantization(checkpoint, capsys):
+    root, _ = checkpoint
+    assert main(["compare", str(root / "hf"), str(root / "model-Q4_0.gguf")]) == 0
+    out = capsys.readouterr().out
+    assert f"{2 + 7 * BLOCKS} layers matched ({2 + 7 * BLOCKS} by name, 0 by shape)" in out
+
+
+def test_broken_gguf_files_are_refused_in_one_line(checkpoint, tmp_path):
+    root, _ = checkpoint
+    data = (root / "model-Q8_0.gguf").read_bytes()
+    (tmp_path / "magic.gguf").write_bytes(b"GGUX" + data[4:])
+    (tmp_path / "cut.gguf").write_bytes(data[: len(data) // 3])
+    (tmp_path / "header.gguf").write_bytes(data[:100])
+    for name in ("magic.gguf", "cut.gguf", "header.gguf"):
+        with pytest.raises(SourceError, match=name):
+            weights = list(iter_weight_matrices(open_source(tmp_path / name)))
+            for weight in weights:
+                weight.load()
+
+
+def test_compress_refuses_gguf_with_a_reason(checkpoint, tmp_path):
+    from netspectra.denoise import compress_model
+
+    root, _ = checkpoint
+    with pytest.raises(UsageError, match="cannot carry GGUF's quantized tensors"):
+        compress_model(root / "model-Q8_0.gguf", tmp_path / "c.safetensors", "rank:2")
+    assert not (tmp_path / "c.safetensors").exists()
