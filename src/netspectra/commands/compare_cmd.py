@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "W_B - W_A: numerical rank, Frobenius and spectral norm relative to W_A, power-law alpha. " + _RULES,
     )
     p.add_argument("a", help="reference model (file or directory)")
-    p.add_argument("b", help="changed model (file or directory)")
+    p.add_argument("b", help="changed model (file or directory; a PEFT adapter folder is merged onto A)")
     p.add_argument("-o", "--output", help="write the per-layer comparison to this .csv, .parquet or .json file")
     p.add_argument(
         "--threshold", action="append", default=[], metavar="NAME=VALUE",
@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     output = check_output_path(args.output) if args.output else None
     thresholds = parse_thresholds(args.threshold)
     with progress_bar("comparing") as advance:
-        comparison = compare_models(args.a, args.b, spec_of(args), thresholds=thresholds, progress=advance)
+        comparison = compare_models(args.a, adapter_on(args.b, args.a), spec_of(args), thresholds=thresholds,
+                                    progress=advance)  # fmt: skip
     if comparison.warning:
         from rich.console import Console
 
@@ -145,3 +146,14 @@ def _pair_name(c: LayerComparison) -> str:
 
     name = short_name(c.name_a, _NAME_WIDTH)
     return name if c.name_b == c.name_a else f"{name} ↔ {short_name(c.name_b, _NAME_WIDTH)}"
+
+
+def adapter_on(b: str, a: str) -> object:
+    """``b`` merged onto ``a`` when ``b`` is a PEFT adapter folder and ``a`` is not (compare BASE ADAPTER
+    shows the fine-tuned model beside its base), else ``b`` itself."""
+    from netspectra.io.adapter_source import is_adapter_dir
+    from netspectra.io.sources import open_adapter
+
+    if is_adapter_dir(Path(b)) and not is_adapter_dir(Path(a)):
+        return open_adapter(b, a)
+    return b

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from ..errors import SourceError, one_line
+from .adapter_source import AdapterSource, is_adapter_dir
 from .base import TORCH_SUFFIXES, ModelSource, read_config
 from .directory_source import DirectorySource, hf_weights
 from .gguf_source import GGUFSource
@@ -57,6 +58,8 @@ def open_source(source: object) -> ModelSource:
     A directory without ``config.json`` gets the format of its weights.  ``config`` is config.json of
     the directory (of the file's directory for a file), or {}.
 
+    A folder with ``adapter_config.json`` is a PEFT LoRA adapter (:mod:`netspectra.io.adapter_source`:
+    its updates dW; :func:`open_adapter` puts it on a base model).
     A path that does not exist but reads as a Hugging Face Hub id (``org/name``, ``org/name@revision``)
     is looked up in the local Hub cache (:mod:`netspectra.io.hub`; never downloaded).
 
@@ -73,6 +76,8 @@ def open_source(source: object) -> ModelSource:
                 path = resolve_hub_id(os.fspath(source))
             if not path.exists():
                 raise SourceError(f"{os.fspath(source)}: no such file or directory")
+            if is_adapter_dir(path):
+                return AdapterSource(path)
             if path.is_dir():
                 config = read_config(path)
                 inner = hf_weights(path, config, "hf-dir" if (path / "config.json").is_file() else None)
@@ -94,3 +99,16 @@ def _is_torch_module(obj: object) -> bool:
         if cls.__module__ == "torch.nn.modules.module" and cls.__name__ == "Module":
             return True
     return False
+
+
+def open_adapter(adapter: str | os.PathLike[str], base: object) -> ModelSource:
+    """The PEFT LoRA adapter folder ``adapter`` merged onto ``base`` (anything :func:`open_source` opens):
+    the base model with each adapted matrix replaced by W + dW.
+
+    Raises :class:`SourceError` when ``adapter`` is not an adapter folder or ``base`` is not its base.
+    """
+    path = Path(adapter)
+    if not is_adapter_dir(path):
+        raise SourceError(f"{os.fspath(adapter)}: not a PEFT adapter folder (no adapter_config.json): --base "
+                          "is for an adapter")  # fmt: skip
+    return AdapterSource(path, open_source(base))
