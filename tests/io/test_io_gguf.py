@@ -38,14 +38,28 @@ def tiny_llama(seed: int = 0) -> dict[str, np.ndarray]:
     return {k: (v / np.sqrt(v.shape[-1])).astype(np.float32) for k, v in state.items()}
 
 
-def write_gguf(path, state: dict[str, np.ndarray], qtype: str = "F32") -> None:
-    """Convert names with the package's table and write with its writer (2-D tensors in ``qtype``)."""
+HEADS, KV_HEADS = 8, 4
+
+
+def llama_cpp_permute(weight: np.ndarray, heads: int) -> np.ndarray:
+    """convert_hf_to_gguf.py's LlamaModel.permute: the rotary row order of Q and K in a GGUF file."""
+    return weight.reshape(heads, 2, weight.shape[0] // heads // 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+
+
+def write_gguf(path, state: dict[str, np.ndarray], qtype: str = "F32", permuted: bool = False) -> None:
+    """Convert names with the package's table and write with its writer (2-D tensors in ``qtype``);
+    ``permuted``: also as llama.cpp's converter does, head counts in the metadata and Q/K permuted."""
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, BLOCKS)
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_block_count(BLOCKS)
+    if permuted:
+        writer.add_head_count(HEADS)
+        writer.add_head_count_kv(KV_HEADS)
     q = gguf.GGMLQuantizationType[qtype]
     for hf, value in state.items():
         name = names.get_name(hf, try_suffixes=(".weight", ".bias"))
+        if permuted and hf.endswith(("q_proj.weight", "k_proj.weight")):
+            value = llama_cpp_permute(value, HEADS if "q_proj" in hf else KV_HEADS)
         if value.ndim == 2 and qtype not in ("F32", "F16"):
             writer.add_tensor(name, gguf.quants.quantize(value, q), raw_dtype=q)
         else:
@@ -64,6 +78,8 @@ def checkpoint(tmp_path_factory):
     save_file(state, str(root / "hf" / "model.safetensors"))
     for qtype in ("F32", "F16", "Q8_0", "Q4_0"):
         write_gguf(root / f"model-{qtype}.gguf", state, qtype)
+    write_gguf(root / "converted.gguf", state, "F32", permuted=True)
+    write_gguf(root / "converted-Q4_0.gguf", state, "Q4_0", permuted=True)
     return root, state
 
 
@@ -129,3 +145,28 @@ def test_compress_refuses_gguf_with_a_reason(checkpoint, tmp_path):
     with pytest.raises(UsageError, match="cannot carry GGUF's quantized tensors"):
         compress_model(root / "model-Q8_0.gguf", tmp_path / "c.safetensors", "rank:2")
     assert not (tmp_path / "c.safetensors").exists()
+
+
+def test_rotary_permutation_of_q_and_k_is_undone(checkpoint):
+    """A file converted as llama.cpp does (Q, K rows permuted for its rotary layout, 8 query and 4
+    key-value heads) reads back as the Hugging Face matrices exactly, so compare sees no change."""
+    root, state = checkpoint
+    records = {r.name: r for r in open_source(root / "converted.gguf").tensors()}
+    for name, value in state.items():
+        np.testing.assert_array_equal(records[name].load(), value, err_msg=name)
+    raw = {r.name: r for r in open_source(root / "model-F32.gguf").tensors()}  # no head counts: left as stored
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert np.array_equal(raw[q].load(), state[q]) and not np.array_equal(llama_cpp_permute(state[q], HEADS), state[q])
+
+
+def test_compare_ranks_the_layers_quantization_damaged_most(checkpoint, capsys):
+    """"Did quantization damage my model?": compare --rank lists layers by relative error of W, and Q/K
+    of a converted file show the quantization error (about 0.13 for Q4_0), not a row shuffle (1.4)."""
+    import json
+
+    root, _ = checkpoint
+    assert main(["compare", str(root / "hf"), str(root / "converted-Q4_0.gguf"), "--rank", "--json"]) == 0
+    layers = json.loads(capsys.readouterr().out)["layers"]
+    errors = [layer["diff_rel_frobenius"] for layer in layers]
+    assert errors == sorted(errors, reverse=True) and len(errors) == 2 + 7 * BLOCKS
+    assert max(errors) < 0.2 and min(errors) > 0.05

@@ -51,6 +51,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"change a flag threshold (repeatable): rel_frobenius (default {defaults.rel_frobenius:g}), "
         f"alpha_z (default {defaults.alpha_z:g}), spikes (default {defaults.spikes})",
     )
+    p.add_argument("--rank", action="store_true",
+                   help="list layers most damaged first (relative error of W, then |delta alpha|): did "
+                   "quantization or a merge damage my model?")  # fmt: skip
     add_selection_arguments(p, "compare")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
     p.set_defaults(func=run)
@@ -79,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     with progress_bar("comparing") as advance:
         comparison = compare_models(args.a, adapter_on(args.b, args.a), spec_of(args), thresholds=thresholds,
                                     progress=advance)  # fmt: skip
+    if args.rank:
+        comparison = comparison.ranked_by_damage()
     if comparison.warning:
         from rich.console import Console
 

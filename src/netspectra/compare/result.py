@@ -17,7 +17,7 @@ Identical weights give exactly zero deltas and are never flagged.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from netspectra.tabular import RowsTable, TableRow
@@ -88,6 +88,19 @@ class ModelComparison(RowsTable):
     def flagged(self) -> tuple[str, ...]:
         """Names (in A) of the flagged layers."""
         return tuple(layer.name_a for layer in self.layers if layer.flagged)
+
+    def ranked_by_damage(self) -> ModelComparison:
+        """The same comparison with layers most changed first: by the relative error of the weights
+        ||W_B - W_A||_F / ||W_A||_F, then by |delta alpha| (a layer without either comes last).
+
+        The question it answers: which layers did quantization (or a merge, or fine-tuning) change most?
+        """
+
+        def damage(layer: LayerComparison) -> tuple[float, float]:
+            error, shift = layer.diff_rel_frobenius, abs(layer.delta_alpha)
+            return (-error if math.isfinite(error) else math.inf, -shift if math.isfinite(shift) else math.inf)
+
+        return replace(self, layers=tuple(sorted(self.layers, key=damage)))
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: sources, thresholds, layers (non-finite floats as None) and unmatched matrices."""

@@ -8,9 +8,11 @@ order (``out x in``).  The stored type (``Q4_K``) is the row's ``dtype``.
 
 Names are mapped to the Hugging Face scheme of the file's architecture (``blk.0.attn_q.weight`` ->
 ``model.layers.0.self_attn.q_proj.weight``) with the package's own table, so that a GGUF file and the
-checkpoint it was converted from line up in ``compare``; a name the table does not know is kept.  (The
-converter permutes the rows of Llama's Q and K for its rotary layout: the singular values, hence every
-spectral column, are unchanged.)
+checkpoint it was converted from line up in ``compare``; a name the table does not know is kept.  The
+converter permutes the rows of a ``llama`` file's Q and K projections for its rotary layout
+(``convert_hf_to_gguf.py``: ``reshape(heads, 2, d/2, in).swapaxes(1, 2)``); they are permuted back, as
+the Hugging Face GGUF loader does, so that ``compare`` measures ||W_gguf - W_hf|| and not a shuffle
+(the singular values, hence every spectral column, do not depend on it).
 """
 
 from __future__ import annotations
@@ -99,6 +101,23 @@ def hf_name_table(architecture: str, num_blocks: int) -> dict[str, str]:
     return {g: min(names, key=rank) for g, names in candidates.items()}
 
 
+def unpermute_rotary(weight: np.ndarray, heads: int) -> np.ndarray:
+    """Undo llama.cpp's row permutation of a Q or K projection (``heads`` query or key-value heads)."""
+    half = weight.shape[0] // heads // 2
+    return weight.reshape(heads, half, 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
+
+
+def rotary_heads(architecture: str | None, reader: GGUFReader) -> dict[str, int]:
+    """GGUF name suffix -> head count for the projections the converter permuted (``llama`` files)."""
+    if architecture != "llama":
+        return {}
+    heads = field_value(reader, f"{architecture}.attention.head_count")
+    kv_heads = field_value(reader, f"{architecture}.attention.head_count_kv")
+    if not isinstance(heads, int) or heads < 1:
+        return {}
+    return {".attn_q.weight": heads, ".attn_k.weight": kv_heads if isinstance(kv_heads, int) and kv_heads > 0 else heads}
+
+
 def hf_name(gguf_name: str, table: dict[str, str]) -> str:
     """The Hugging Face name of a GGUF tensor name (suffix ``.weight``/``.bias`` kept), or the name itself."""
     base, dot, suffix = gguf_name.rpartition(".")
@@ -115,8 +134,9 @@ class GGUFLoader:
     """
 
     def __init__(self, reader: GGUFReader | None, path: Path, index: int, name: str, shape: tuple[int, ...],
-                 label: str) -> None:  # fmt: skip
+                 label: str, heads: int = 0) -> None:  # fmt: skip
         self.reader, self.path, self.index, self.name, self.shape, self.label = reader, path, index, name, shape, label
+        self.heads = heads  # > 0: a permuted Q/K projection of that many heads (unpermute_rotary)
 
     def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "reader": None}
@@ -139,7 +159,8 @@ class GGUFLoader:
         if values.size != int(np.prod(self.shape)):
             raise SourceError(f"{self.label}: {self.name} holds {values.size} values, shape {self.shape} needs "
                               f"{int(np.prod(self.shape))} (truncated or forged)")  # fmt: skip
-        return np.asarray(values.reshape(self.shape), dtype=np.float32 if values.dtype != np.float64 else np.float64)
+        values = np.asarray(values.reshape(self.shape), dtype=np.float32 if values.dtype != np.float64 else np.float64)
+        return unpermute_rotary(values, self.heads) if self.heads else values
 
 
 class GGUFSource(ModelSource):
@@ -157,6 +178,7 @@ class GGUFSource(ModelSource):
         blocks = field_value(reader, f"{architecture}.block_count") if isinstance(architecture, str) else None
         table = hf_name_table(architecture, int(blocks)) if isinstance(architecture, str) and isinstance(blocks, int) else {}
         self.architecture = architecture if isinstance(architecture, str) else None
+        rotary = rotary_heads(self.architecture, reader)
         self._records = []
         seen: set[str] = set()
         try:
@@ -166,7 +188,10 @@ class GGUFSource(ModelSource):
                 if name in seen:  # two GGUF names mapped to one: keep the file's own name
                     name = str(tensor.name)
                 seen.add(name)
-                loader = GGUFLoader(reader, path, index, name, shape, label)
+                heads = next((h for suffix, h in rotary.items() if str(tensor.name).endswith(suffix)), 0)
+                if len(shape) != 2 or shape[0] % (2 * max(heads, 1)):
+                    heads = 0
+                loader = GGUFLoader(reader, path, index, name, shape, label, heads)
                 self._records.append(TensorRecord(name, shape, tensor.tensor_type.name, label, loader))
         except _PARSE_ERRORS as exc:
             raise SourceError(f"{label}: corrupt GGUF tensor table: {one_line(exc)}") from None
