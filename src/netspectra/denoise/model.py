@@ -30,6 +30,7 @@ from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
 from netspectra.io.base import same_file
+from netspectra.io.quantized import QuantizedSource
 
 #: Layer kinds whose matrices are compressed.
 COMPRESSIBLE_KINDS = ("linear", "embedding", "attention_q", "attention_k", "attention_v")
@@ -105,9 +106,10 @@ def compress_model(
     meta_out = sidecar_path(out) if factored else None
     src = open_source(source)
     with src if src is not source else contextlib.nullcontext(src):
-        if src.format == "gguf":  # its Q4_K/Q8_0 tensors have no safetensors dtype to be copied in
-            raise UsageError(f"{label}: compress writes safetensors and cannot carry GGUF's quantized tensors; "
-                             "analyze or compare the GGUF file, compress the checkpoint it came from")  # fmt: skip
+        if src.format == "gguf" or isinstance(src, QuantizedSource):  # no safetensors dtype holds Q4_K or GPTQ
+            raise UsageError(f"{label}: compress writes safetensors and cannot carry quantized tensors (GGUF, GPTQ, "
+                             "AWQ, FP8 scales); analyze or compare the quantized model, compress the one it came "
+                             "from")  # fmt: skip
         _check_output(out, meta_out, src)
         skipped: dict[str, str] = {}
         weights = {

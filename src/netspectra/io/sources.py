@@ -19,6 +19,7 @@ from .gguf_source import GGUFSource
 from .hub import looks_like_hub_id, resolve_hub_id
 from .numpy_source import NpySource, NpzSource
 from .onnx_source import OnnxSource
+from .quantized import dequantizing
 from .safetensors_source import SafetensorsSource, sharded_from_index
 from .torch_source import TorchSource
 
@@ -81,10 +82,10 @@ def open_source(source: object) -> ModelSource:
             if path.is_dir():
                 config = read_config(path)
                 inner = hf_weights(path, config, "hf-dir" if (path / "config.json").is_file() else None)
-                return DirectorySource(path, inner)
+                return dequantizing(DirectorySource(path, inner))
             if not path.is_file():
                 raise SourceError(f"{path}: not a regular file")
-            return open_file(path)
+            return dequantizing(open_file(path))
         except OSError as exc:  # permissions, I/O errors, paths too long, ...
             raise SourceError(f"{os.fspath(source)}: cannot read: {one_line(exc)}") from None
     if _is_torch_module(source):

@@ -1,0 +1,201 @@
+"""Quantized Hugging Face checkpoints, dequantized exactly per their formats, one matrix at a time.
+
+A model whose ``config.json`` has a ``quantization_config`` stores each quantized Linear weight as
+several tensors; :func:`dequantizing` wraps its source so that each becomes one ``<module>.weight``
+record (the scheme in its ``dtype``) whose loader rebuilds the float matrix (out x in):
+
+* **GPTQ** (``quant_method: gptq``; AutoGPTQ/GPTQModel): ``qweight`` int32 (in/p, out) packs p = 32/bits
+  input rows per word, lowest bits first; ``qzeros`` int32 (groups, out/p) packs output columns;
+  ``scales`` (groups, out); ``g_idx`` (in,) the group of each input row (``desc_act``), else row //
+  group_size.  W^T[i, o] = scales[g_i, o] (q[i, o] - z[g_i, o]), with z the stored zero + 1 in the
+  original ("v1") format and as stored in ``checkpoint_format: gptq_v2``.  Bits 2, 4, 8.
+* **AWQ** (``quant_method: awq``, GEMM layout; AutoAWQ): ``qweight`` int32 (in, out/8) and ``qzeros``
+  (groups, out/8) pack output columns in the order [0, 2, 4, 6, 1, 3, 5, 7]; ``scales`` (groups, out);
+  W^T[i, o] = (q[i, o] - z[i // g, o]) scales[i // g, o].  4 bits.
+* **FP8** (``quant_method: fp8``; DeepSeek-V3, Qwen3-FP8): ``weight`` F8_E4M3 (out, in) times
+  ``weight_scale_inv`` (ceil(out/b0), ceil(in/b1)) per block of ``weight_block_size`` [b0, b1], or
+  times a per-tensor/per-channel ``weight_scale`` (compressed-tensors, FBGEMM).
+
+bitsandbytes (NF4 and LLM.int8) checkpoints are refused with one line rather than analyzed as the
+packed bytes they store.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..errors import MatrixError, SourceError
+from .base import ModelSource, TensorRecord
+
+#: AWQ's packing order of 8 output columns in a word, and its inverse.
+AWQ_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)
+AWQ_REVERSE_ORDER = (0, 4, 1, 5, 2, 6, 3, 7)
+_PACKED_PARTS = ("qweight", "qzeros", "scales", "g_idx")
+
+
+def unpack_rows(words: np.ndarray, bits: int) -> np.ndarray:
+    """(r, c) int32 words -> (r * 32/bits, c) values: word r holds rows r*p .. r*p + p-1, lowest bits first."""
+    shifts = np.arange(0, 32, bits, dtype=np.uint32)
+    values = (words.astype(np.int64).astype(np.uint32)[:, None, :] >> shifts[None, :, None]) & np.uint32((1 << bits) - 1)
+    return values.reshape(-1, words.shape[1])
+
+
+def unpack_columns(words: np.ndarray, bits: int) -> np.ndarray:
+    """(r, c) int32 words -> (r, c * 32/bits) values: word c holds columns c*p .. c*p + p-1, lowest bits first."""
+    shifts = np.arange(0, 32, bits, dtype=np.uint32)
+    values = (words.astype(np.int64).astype(np.uint32)[:, :, None] >> shifts[None, None, :]) & np.uint32((1 << bits) - 1)
+    return values.reshape(words.shape[0], -1)
+
+
+def gptq_weight(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, g_idx: np.ndarray | None, bits: int,
+                group_size: int, zero_offset: int) -> np.ndarray:  # fmt: skip
+    """The (out, in) float32 matrix of a GPTQ layer (module docstring)."""
+    q = unpack_rows(qweight, bits).astype(np.float32)  # (in, out)
+    zeros = unpack_columns(qzeros, bits).astype(np.float32)[:, : q.shape[1]] + zero_offset  # (groups, out)
+    groups = np.arange(q.shape[0]) // group_size if g_idx is None else np.asarray(g_idx, dtype=np.int64)
+    if groups.shape != (q.shape[0],) or groups.min(initial=0) < 0 or groups.max(initial=0) >= scales.shape[0]:
+        raise MatrixError(f"g_idx does not index the {scales.shape[0]} groups of {q.shape[0]} input rows")
+    s = scales.astype(np.float32)
+    return ((q - zeros[groups]) * s[groups]).T
+
+
+def awq_weight(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, bits: int, group_size: int) -> np.ndarray:
+    """The (out, in) float32 matrix of an AWQ GEMM layer (module docstring)."""
+    order = np.arange(qweight.shape[1] * 32 // bits).reshape(-1, 32 // bits)[:, AWQ_REVERSE_ORDER].reshape(-1)
+    q = unpack_columns(qweight, bits)[:, order].astype(np.float32)  # (in, out)
+    zeros = unpack_columns(qzeros, bits)[:, order].astype(np.float32)  # (groups, out)
+    rows = np.arange(q.shape[0]) // group_size
+    if rows.max(initial=0) >= scales.shape[0] or zeros.shape[0] != scales.shape[0]:
+        raise MatrixError(f"{scales.shape[0]} groups of {group_size} do not cover {q.shape[0]} input rows")
+    return ((q - zeros[rows]) * scales.astype(np.float32)[rows]).T
+
+
+def fp8_weight(weight: np.ndarray, scale: np.ndarray, block: tuple[int, int] | None) -> np.ndarray:
+    """An FP8 matrix (decoded to float32) times its scales: per block of ``block`` rows x columns when
+    the scale is a grid of blocks, else broadcast (one scale, or one per output row)."""
+    scale = np.asarray(scale, dtype=np.float32)
+    rows, cols = weight.shape
+    if scale.size == 1:
+        return weight * scale.reshape(())
+    if scale.size == rows and scale.ndim <= 2 and (scale.ndim == 1 or scale.shape[-1] == 1):
+        return weight * scale.reshape(rows, 1)
+    if block is None or scale.shape != (math.ceil(rows / block[0]), math.ceil(cols / block[1])):
+        raise MatrixError(f"scale of shape {scale.shape} does not tile {rows} x {cols} (blocks {block})")
+    return weight * np.repeat(np.repeat(scale, block[0], axis=0), block[1], axis=1)[:rows, :cols]
+
+
+class _Dequantize:
+    """Loader of one quantized matrix from its stored parts (picklable: records and numbers)."""
+
+    def __init__(self, method: str, parts: dict[str, TensorRecord], settings: dict[str, object]) -> None:
+        self.method, self.parts, self.settings = method, parts, settings
+
+    def __call__(self) -> np.ndarray:
+        p = {key: record.load() for key, record in self.parts.items()}
+        s = self.settings
+        try:
+            if self.method == "gptq":
+                g_idx = p.get("g_idx") if s["desc_act"] else None
+                return gptq_weight(p["qweight"], p["qzeros"], p["scales"], g_idx, s["bits"], s["group_size"],
+                                   s["zero_offset"])  # fmt: skip
+            if self.method == "awq":
+                return awq_weight(p["qweight"], p["qzeros"], p["scales"], s["bits"], s["group_size"])
+            return fp8_weight(p["weight"], p["scale"], s["block"])
+        except (ValueError, IndexError) as exc:  # parts of shapes that do not fit together (a forged file)
+            shapes = ", ".join(f"{key} {tuple(value.shape)}" for key, value in p.items())
+            raise MatrixError(f"{self.method} parts do not fit together ({shapes}): {exc}") from None
+
+
+#: The stored parts of one quantized weight (by role: qweight, scales, ...) and the record replacing them.
+_Combined = tuple[dict[str, TensorRecord], TensorRecord]
+
+
+class QuantizedSource(ModelSource):
+    """A source whose quantized weights are listed as one dequantizing record each (module docstring)."""
+
+    def __init__(self, inner: ModelSource, method: str, config: dict) -> None:
+        self.inner = inner
+        self.path, self.config, self.files = inner.path, inner.config, inner.files
+        self.format = inner.format
+        self.method = method
+        bits = config.get("bits", 4 if method != "fp8" else 8)
+        group = config.get("group_size", -1)
+        if method in ("gptq", "awq") and bits not in ((2, 4, 8) if method == "gptq" else (4,)):
+            raise SourceError(f"{self.path}: {method} with {bits} bits is not supported (GPTQ 2/4/8, AWQ 4)")
+        block = config.get("weight_block_size")
+        self.settings: dict[str, object] = {
+            "bits": bits,
+            "desc_act": bool(config.get("desc_act", True)),
+            "zero_offset": 0 if str(config.get("checkpoint_format", "gptq")).lower() == "gptq_v2" else 1,
+            "block": tuple(block) if isinstance(block, (list, tuple)) and len(block) == 2 else None,
+            "group_size": group,
+        }
+
+    def _group_size(self, rows: int) -> int:
+        group = self.settings["group_size"]
+        return rows if not isinstance(group, int) or group <= 0 else group
+
+    def tensors(self) -> Iterator[TensorRecord]:
+        records = list(self.inner.tensors())
+        by_name = {r.name: r for r in records}
+        combined = {r.name: c for r in records if (c := self._combine(r, by_name)) is not None}
+        consumed = {part.name for parts, _ in combined.values() for part in parts.values()}
+        for record in records:
+            if record.name in combined:
+                yield combined[record.name][1]
+            elif record.name not in consumed:
+                yield record
+
+    def _combine(self, record: TensorRecord, by_name: dict[str, TensorRecord]) -> _Combined | None:
+        """The parts and the dequantizing record of the quantized weight ``record`` starts, or None."""
+        name = record.name
+        if self.method in ("gptq", "awq"):
+            if not name.endswith(".qweight"):
+                return None
+            module = name[: -len(".qweight")]
+            parts = {k: by_name[f"{module}.{k}"] for k in _PACKED_PARTS if f"{module}.{k}" in by_name}
+            missing = [k for k in ("qzeros", "scales") if k not in parts]
+            if missing:
+                raise SourceError(f"{record.source}: {module} has qweight but no {missing[0]}")
+            pack = 32 // int(self.settings["bits"])
+            if self.method == "gptq":
+                shape = (record.shape[1], record.shape[0] * pack)
+            else:
+                shape = (record.shape[1] * pack, record.shape[0])
+            settings = {**self.settings, "group_size": self._group_size(shape[1])}
+            dtype = f"{self.method.upper()}-int{self.settings['bits']}"
+            return parts, TensorRecord(f"{module}.weight", shape, dtype, record.source, _Dequantize(self.method, parts, settings))
+        scale = by_name.get(f"{name}_scale_inv") or by_name.get(f"{name}_scale")
+        if scale is None or not name.endswith(".weight") or len(record.shape) != 2:
+            return None
+        parts = {"weight": record, "scale": scale}
+        loader = _Dequantize("fp8", parts, self.settings)
+        return parts, TensorRecord(name, record.shape, f"{record.dtype}*scale", record.source, loader)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def dequantizing(source: ModelSource) -> ModelSource:
+    """``source`` itself, or wrapped in :class:`QuantizedSource` when its config says it is quantized.
+
+    Raises
+    ------
+    SourceError
+        For a quantization this module cannot dequantize (bitsandbytes, an unknown method).
+    """
+    config = source.config.get("quantization_config") if isinstance(source.config, dict) else None
+    if not isinstance(config, dict):
+        return source
+    method = str(config.get("quant_method", "")).lower()
+    if method in ("gptq", "awq", "fp8"):
+        if method == "awq" and str(config.get("version", "gemm")).lower() != "gemm":
+            raise SourceError(f"{source.path}: AWQ {config.get('version')!r:.20} layout is not supported (GEMM is)")
+        return QuantizedSource(source, method, config)
+    if method in ("compressed-tensors", "fbgemm_fp8"):
+        return QuantizedSource(source, "fp8", config)
+    raise SourceError(f"{source.path}: {method or 'unknown'} quantization is not supported yet (GPTQ, AWQ and FP8 "
+                      "are): analyze the unquantized model")  # fmt: skip
