@@ -185,3 +185,22 @@ def test_pickle_cases_are_what_they_claim():
     assert nested == [[[]]]
     loop = pickle.loads(HOSTILE_PICKLES["list inside itself"])
     assert loop[0] is loop
+
+
+def test_structured_attacks_on_an_adapter_config(tmp_path, capsys):
+    """adapter_config.json of a PEFT adapter folder is read by the same bounded reader."""
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    rng = np.random.default_rng(0)
+    save_file({"base_model.model.q_proj.lora_A.weight": rng.standard_normal((4, 32)).astype(np.float32),
+               "base_model.model.q_proj.lora_B.weight": rng.standard_normal((48, 4)).astype(np.float32)},
+              str(adapter / "adapter_model.safetensors"))  # fmt: skip
+    outcomes: Counter[str] = Counter()
+    for label, content in structured_attacks(yaml_too=False):
+        place_attack(adapter / "adapter_config.json", content)
+        with memory_cap(MEMORY_HEADROOM):
+            code, err = run_cli(["analyze", adapter, "--quiet"], capsys, SECONDS, f"adapter {label}")
+        outcomes[_outcome(code, err, "adapter_config.json", f"adapter {label}")] += 1
+    print(f"adapter_config.json: {sum(outcomes.values())} structured attacks, {dict(outcomes)}")
+    assert outcomes["refused"] >= 5  # nesting, width, 5000 digits; a valid JSON object is a (default) LoRA config,
+    # and a FIFO, device or directory leaves the folder without adapter config

@@ -170,3 +170,20 @@ def test_compare_ranks_the_layers_quantization_damaged_most(checkpoint, capsys):
     errors = [layer["diff_rel_frobenius"] for layer in layers]
     assert errors == sorted(errors, reverse=True) and len(errors) == 2 + 7 * BLOCKS
     assert max(errors) < 0.2 and min(errors) > 0.05
+
+
+def test_a_128k_vocabulary_output_layer_is_analyzed_not_skipped(tmp_path):
+    """WeightWatcher skips matrices larger than 15000 x 50000; here every layer is analyzed, the cost
+    being that of its smaller side (a 131072 x 32 Gram is 32 x 32)."""
+    rng = np.random.default_rng(5)
+    head = (rng.standard_normal((131_072, 32)) / np.sqrt(32)).astype(np.float32)
+    writer = gguf.GGUFWriter(str(tmp_path / "head.gguf"), "llama")
+    writer.add_block_count(1)
+    writer.add_tensor("output.weight", gguf.quants.quantize(head, gguf.GGMLQuantizationType.Q8_0),
+                      raw_dtype=gguf.GGMLQuantizationType.Q8_0)  # fmt: skip
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    (row,) = analyze(tmp_path / "head.gguf").layers
+    assert (row.name, row.N, row.M, row.status, row.dtype) == ("lm_head.weight", 131_072, 32, "ok", "Q8_0")

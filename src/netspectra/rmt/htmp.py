@@ -307,7 +307,10 @@ def _initial_log_derivative(y0: float, a: float, b: float) -> complex:
         return _wkb_log_derivative(np.log(y0), a, b)
     import mpmath  # small parameters only
 
-    ratio = mpmath.hyperu(b + 1.0, 1.0 - a, -y0) / mpmath.hyperu(b, -a, -y0)
+    try:
+        ratio = mpmath.hyperu(b + 1.0, 1.0 - a, -y0) / mpmath.hyperu(b, -a, -y0)
+    except mpmath.libmp.NoConvergence:  # extreme aspect ratios (N/M = 4096): no table, the fit says so
+        raise ValueError(f"HTMP initial value: U({b:.3g}, {-a:.3g}, {-y0:.3g}) does not converge") from None
     return complex(y0 * b * ratio)
 
 
