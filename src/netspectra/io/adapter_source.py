@@ -26,7 +26,9 @@ import numpy as np
 
 from ..errors import SourceError
 from .base import MAX_JSON_BYTES, ModelSource, TensorRecord, inside_model, model_roots
+from .safetensors_source import SafetensorsSource
 from .structured import read_json_file
+from .torch_source import TorchSource
 
 #: ``[base_model.model.]MODULE.lora_A[.ADAPTER].weight`` (PEFT strips the adapter name when saving; older
 #: versions kept it).
@@ -67,8 +69,6 @@ class AdapterSource(ModelSource):
     """A PEFT LoRA adapter folder, alone (the updates dW) or on a ``base`` model (the merged W + dW)."""
 
     def __init__(self, directory: Path, base: ModelSource | None = None) -> None:
-        from .sources import open_file
-
         self.path = directory
         label = os.fspath(directory)
         roots = model_roots(directory)
@@ -84,7 +84,8 @@ class AdapterSource(ModelSource):
                         if (directory / n).is_file()), None)  # fmt: skip
         if weights is None:
             raise SourceError(f"{label}: adapter folder without adapter_model.safetensors or adapter_model.bin")
-        self.weights = open_file(inside_model(weights, roots, label, "adapter weights"), {})
+        weights = inside_model(weights, roots, label, "adapter weights")
+        self.weights = SafetensorsSource(weights, {}) if weights.suffix == ".safetensors" else TorchSource(weights, {})
         self.base = base
         self.files = [*self.weights.files, *(base.files if base is not None else [])]
         self.format = "peft-lora" if base is None else f"peft-lora+{base.format}"

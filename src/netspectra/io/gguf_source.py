@@ -169,9 +169,7 @@ class GGUFSource(ModelSource):
     format = "gguf"
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self.files = [path]
-        self.config = {}
+        self.path, self.files, self.config = path, [path], {}
         label = os.fspath(path)
         reader = open_reader(path, label)
         architecture = field_value(reader, "general.architecture")
