@@ -152,11 +152,39 @@ def test_quantized_model_analyzes_and_compress_refuses(tmp_path, capsys):
     assert "cannot carry quantized tensors" in capsys.readouterr().err
 
 
-def test_bitsandbytes_and_unknown_quantizations_are_refused(tmp_path):
+def test_unknown_quantizations_are_refused(tmp_path):
     tensors = {"layer.weight": np.zeros((8, 1), np.uint8)}
-    for method in ("bitsandbytes", "hqq"):
+    for method in ("hqq", "eetq"):
         with pytest.raises(SourceError, match=f"{method} quantization is not supported yet"):
             open_source(_model_dir(tmp_path / method, tensors, {"quant_method": method}))
+
+
+@pytest.mark.parametrize(("quant_type", "nested"), [("nf4", True), ("nf4", False), ("fp4", True)])
+def test_bitsandbytes_4bit_equals_its_own_dequantization(tmp_path, quant_type, nested):
+    """The serialized state of bitsandbytes' own quantize_4bit (as transformers saves it), read back and
+    compared with bitsandbytes' dequantize_4bit."""
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("bitsandbytes.functional")
+    torch.manual_seed(0)
+    w = torch.randn(OUT, IN)
+    packed, state = functional.quantize_4bit(w, blocksize=64, quant_type=quant_type, compress_statistics=nested)
+    tensors = {"layer.weight": packed.numpy()}
+    tensors.update({f"layer.weight.{k}": v.numpy() for k, v in state.as_dict(packed=True).items()})
+    config = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": quant_type}
+    (record,) = open_source(_model_dir(tmp_path / "m", tensors, config)).tensors()
+    assert (record.name, record.shape, record.dtype) == ("layer.weight", (OUT, IN), f"BNB-{quant_type.upper()}")
+    np.testing.assert_array_equal(record.load(), functional.dequantize_4bit(packed, state).numpy())
+
+
+def test_bitsandbytes_int8_equals_its_own_dequantization(tmp_path):
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("bitsandbytes.functional")
+    w = torch.randn(OUT, IN)
+    q, scb, _ = functional.int8_vectorwise_quant(w)
+    tensors = {"layer.weight": q.numpy(), "layer.SCB": scb.numpy()}
+    (record,) = open_source(_model_dir(tmp_path / "m", tensors, {"quant_method": "bitsandbytes", "load_in_8bit": True})).tensors()
+    assert record.dtype == "BNB-INT8"
+    np.testing.assert_allclose(record.load(), functional.int8_vectorwise_dequant(q, scb).numpy(), rtol=1e-6, atol=1e-7)
 
 
 def test_parts_that_do_not_fit_are_an_error_row_not_a_crash(tmp_path):

@@ -15,9 +15,12 @@ record (the scheme in its ``dtype``) whose loader rebuilds the float matrix (out
 * **FP8** (``quant_method: fp8``; DeepSeek-V3, Qwen3-FP8): ``weight`` F8_E4M3 (out, in) times
   ``weight_scale_inv`` (ceil(out/b0), ceil(in/b1)) per block of ``weight_block_size`` [b0, b1], or
   times a per-tensor/per-channel ``weight_scale`` (compressed-tensors, FBGEMM).
-
-bitsandbytes (NF4 and LLM.int8) checkpoints are refused with one line rather than analyzed as the
-packed bytes they store.
+* **bitsandbytes 4-bit** (NF4, FP4): ``weight`` uint8 holds two 4-bit codes a byte (high nibble first);
+  value = ``quant_map``[code] x absmax of its block of ``blocksize``; with double quantization the
+  absmax are themselves codes: ``nested_quant_map``[code] x ``nested_absmax`` of their block of
+  ``nested_blocksize`` + ``nested_offset``.  Block sizes, shape and offset come from the packed JSON
+  ``weight.quant_state.bitsandbytes__nf4`` (or ``__fp4``).
+* **bitsandbytes 8-bit** (LLM.int8): ``weight`` int8 (out, in), ``SCB`` per row: W = q SCB / 127.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import numpy as np
 
 from ..errors import MatrixError, SourceError
 from .base import ModelSource, TensorRecord
+from .structured import parse_json
 
 #: AWQ's packing order of 8 output columns in a word, and its inverse.
 AWQ_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)
@@ -87,6 +91,30 @@ def fp8_weight(weight: np.ndarray, scale: np.ndarray, block: tuple[int, int] | N
     return weight * np.repeat(np.repeat(scale, block[0], axis=0), block[1], axis=1)[:rows, :cols]
 
 
+def bnb_4bit_weight(
+    packed: np.ndarray, absmax: np.ndarray, quant_map: np.ndarray, state: dict,
+    nested_absmax: np.ndarray | None = None, nested_quant_map: np.ndarray | None = None,
+) -> np.ndarray:  # fmt: skip
+    """The float32 matrix of a bitsandbytes 4-bit weight (module docstring)."""
+    shape = tuple(int(d) for d in state["shape"])
+    codes_bytes = np.asarray(packed).astype(np.uint8).reshape(-1)
+    codes = np.empty(codes_bytes.size * 2, dtype=np.intp)
+    codes[0::2], codes[1::2] = codes_bytes >> 4, codes_bytes & 15
+    scales = np.asarray(absmax, dtype=np.float32).reshape(-1)
+    if nested_absmax is not None and nested_quant_map is not None:
+        nested = np.repeat(np.asarray(nested_absmax, np.float32).reshape(-1), int(state["nested_blocksize"]))
+        scales = np.asarray(nested_quant_map, np.float32)[scales.astype(np.intp)] * nested[: scales.size]
+        scales = scales + np.float32(state.get("nested_offset", 0.0))
+    count = math.prod(shape)
+    values = np.asarray(quant_map, np.float32)[codes[:count]] * np.repeat(scales, int(state["blocksize"]))[:count]
+    return values.reshape(shape)
+
+
+def bnb_int8_weight(weight: np.ndarray, scb: np.ndarray) -> np.ndarray:
+    """The float32 matrix of an LLM.int8 weight: q x SCB / 127 per row."""
+    return (np.asarray(weight, np.float32) * (np.asarray(scb, np.float32).reshape(-1, 1) / np.float32(127.0))).astype(np.float32)
+
+
 class _Dequantize:
     """Loader of one quantized matrix from its stored parts (picklable: records and numbers)."""
 
@@ -103,6 +131,11 @@ class _Dequantize:
                                    s["zero_offset"])  # fmt: skip
             if self.method == "awq":
                 return awq_weight(p["qweight"], p["qzeros"], p["scales"], s["bits"], s["group_size"])
+            if self.method == "bnb-4bit":
+                return bnb_4bit_weight(p["weight"], p["absmax"], p["quant_map"], s["state"], p.get("nested_absmax"),
+                                       p.get("nested_quant_map"))  # fmt: skip
+            if self.method == "bnb-int8":
+                return bnb_int8_weight(p["weight"], p["scb"])
             return fp8_weight(p["weight"], p["scale"], s["block"])
         except (ValueError, IndexError) as exc:  # parts of shapes that do not fit together (a forged file)
             shapes = ", ".join(f"{key} {tuple(value.shape)}" for key, value in p.items())
@@ -168,12 +201,37 @@ class QuantizedSource(ModelSource):
             settings = {**self.settings, "group_size": self._group_size(shape[1])}
             dtype = f"{self.method.upper()}-int{self.settings['bits']}"
             return parts, TensorRecord(f"{module}.weight", shape, dtype, record.source, _Dequantize(self.method, parts, settings))
+        if self.method == "bitsandbytes":
+            return self._bitsandbytes(record, by_name)
         scale = by_name.get(f"{name}_scale_inv") or by_name.get(f"{name}_scale")
         if scale is None or not name.endswith(".weight") or len(record.shape) != 2:
             return None
         parts = {"weight": record, "scale": scale}
         loader = _Dequantize("fp8", parts, self.settings)
         return parts, TensorRecord(name, record.shape, f"{record.dtype}*scale", record.source, loader)
+
+    def _bitsandbytes(self, record: TensorRecord, by_name: dict[str, TensorRecord]) -> _Combined | None:
+        name = record.name
+        state_record = next((by_name[k] for k in (f"{name}.quant_state.bitsandbytes__nf4",
+                                                   f"{name}.quant_state.bitsandbytes__fp4") if k in by_name), None)  # fmt: skip
+        if state_record is not None:
+            raw = bytes(np.asarray(state_record.load()).astype(np.uint8).reshape(-1))
+            state = parse_json(raw, record.source, f"{name} quant state", SourceError)
+            if not isinstance(state, dict) or not {"shape", "blocksize", "quant_type"} <= set(state):
+                raise SourceError(f"{record.source}: {name}: invalid bitsandbytes quant state")
+            roles = {"weight": name, "absmax": f"{name}.absmax", "quant_map": f"{name}.quant_map", "state": state_record.name,
+                     "nested_absmax": f"{name}.nested_absmax", "nested_quant_map": f"{name}.nested_quant_map"}  # fmt: skip
+            parts = {role: by_name[key] for role, key in roles.items() if key in by_name}
+            if "absmax" not in parts or "quant_map" not in parts:
+                raise SourceError(f"{record.source}: {name} has a 4-bit quant state but no absmax or quant_map")
+            shape = tuple(int(d) for d in state["shape"])
+            loader = _Dequantize("bnb-4bit", {k: v for k, v in parts.items() if k != "state"}, {"state": state})
+            return parts, TensorRecord(name, shape, f"BNB-{str(state['quant_type']).upper()}", record.source, loader)
+        scb = by_name.get(f"{name.removesuffix('.weight')}.SCB")
+        if scb is None or not name.endswith(".weight") or len(record.shape) != 2:
+            return None
+        parts = {"weight": record, "scb": scb}
+        return parts, TensorRecord(name, record.shape, "BNB-INT8", record.source, _Dequantize("bnb-int8", parts, {}))
 
     def close(self) -> None:
         self.inner.close()
@@ -195,6 +253,8 @@ def dequantizing(source: ModelSource) -> ModelSource:
         if method == "awq" and str(config.get("version", "gemm")).lower() != "gemm":
             raise SourceError(f"{source.path}: AWQ {config.get('version')!r:.20} layout is not supported (GEMM is)")
         return QuantizedSource(source, method, config)
+    if method == "bitsandbytes":
+        return QuantizedSource(source, method, {})
     if method in ("compressed-tensors", "fbgemm_fp8"):
         return QuantizedSource(source, "fp8", config)
     raise SourceError(f"{source.path}: {method or 'unknown'} quantization is not supported yet (GPTQ, AWQ and FP8 "
