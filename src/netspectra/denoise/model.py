@@ -110,7 +110,7 @@ def compress_model(
             raise UsageError(f"{label}: compress writes safetensors and cannot carry quantized tensors (GGUF, GPTQ, "
                              "AWQ, FP8 scales); analyze or compare the quantized model, compress the one it came "
                              "from")  # fmt: skip
-        _check_output(out, meta_out, src)
+        check_output(out, meta_out, src)
         skipped: dict[str, str] = {}
         weights = {
             w.name: w
@@ -203,7 +203,7 @@ def _metadata(src: ModelSource, method: Method, shrink: str, factored: bool) -> 
     return metadata
 
 
-def _check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
+def check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
     """Refuse an output that is (by inode: a hard link or symlink too) any file the model is read from,
     external data included, or whose directory is missing."""
     if not out.parent.is_dir():

@@ -1,0 +1,81 @@
+"""``netspectra prune``: layer-wise pruning ratios from alpha (AlphaPruning), and a magnitude-pruned model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from netspectra.commands.common import add_selection_arguments, format_number, print_json, progress_bar, result_console, spec_of
+from netspectra.errors import UsageError
+from netspectra.report.terminal import plain
+
+_PLAN_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "prune",
+        help="layer-wise pruning ratios from alpha (AlphaPruning), optionally a magnitude-pruned model",
+        description="Analyze the model and give each weight matrix a sparsity: better-trained layers (smaller "
+        "alpha) are pruned less, mapped linearly into [s1, s2] x the target and scaled so that the parameter-"
+        "weighted mean is the target (Lu et al., NeurIPS 2024). Writes the ratios as JSON or YAML for pruning "
+        "tools (SparseGPT, Wanda, ...) and, with --write, a safetensors model magnitude-pruned at those ratios.",
+    )
+    p.add_argument("path", help="model file or directory")
+    p.add_argument("--sparsity", type=float, required=True, help="target fraction of the weights pruned, e.g. 0.5")
+    p.add_argument("--range", nargs=2, type=float, default=(0.8, 1.2), metavar=("S1", "S2"),
+                   help="relative ratios of the best- and the least-trained layer (default 0.8 1.2)")  # fmt: skip
+    p.add_argument("--uniform", action="store_true", help="every layer at the target (the baseline to compare with)")
+    p.add_argument("-o", "--output", help="write the ratios to this .json or .yaml file")
+    p.add_argument("--write", metavar="OUT.safetensors",
+                   help="also write the model with each matrix magnitude-pruned at its ratio")  # fmt: skip
+    add_selection_arguments(p, "prune")
+    p.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from netspectra.act.pruning import plan_pruning
+    from netspectra.denoise.pruned import write_pruned
+    from netspectra.pipeline import analyze
+    from netspectra.report.export import atomic_write
+
+    output = Path(args.output) if args.output else None
+    if output is not None and output.suffix.lower() not in _PLAN_SUFFIXES:
+        raise UsageError(f"{output}: write the ratios to a .json or .yaml file")
+    if args.write and not args.write.endswith(".safetensors"):
+        raise UsageError(f"{args.write}: --write takes a .safetensors file name")
+    with progress_bar("analyzing", quiet=args.json) as advance:
+        report = analyze(args.path, spec_of(args), progress=advance)
+    plan = plan_pruning(report, args.sparsity, tuple(args.range), uniform=args.uniform)
+    if output is not None:
+        text = _plan_text(plan.to_dict(), output.suffix.lower())
+        atomic_write(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    if args.write:
+        write_pruned(args.path, args.write, {layer.name: layer.sparsity for layer in plan.layers})
+    if args.json:
+        print_json(plan.to_dict())
+        return 0
+    console = result_console()
+    from rich.table import Table
+
+    table = Table(title=plain(f"netspectra prune: {report.source} at {args.sparsity:g}"), header_style="bold")
+    for header in ("layer", "N x M", "alpha", "sparsity"):
+        table.add_column(header, justify="left" if header == "layer" else "right")
+    for layer in plan.layers:
+        table.add_row(plain(layer.name), f"{layer.rows}x{layer.cols}", format_number(layer.alpha, ".2f"), f"{layer.sparsity:.3f}")
+    console.print(table)
+    console.print(plain(f"{len(plan.layers)} matrices, achieved sparsity {plan.achieved:.4f}"))
+    for path in (output, args.write):
+        if path:
+            console.print(plain(f"wrote {path}"))
+    return 0
+
+
+def _plan_text(document: dict[str, object], suffix: str) -> str:
+    if suffix == ".json":
+        return json.dumps(document, indent=1) + "\n"
+    import yaml
+
+    return yaml.safe_dump(document, sort_keys=False)
