@@ -11,6 +11,7 @@ from netspectra.commands import (
     merge_check_cmd,
     merge_cmd,
     prune_cmd,
+    rank_cmd,
     report_cmd,
     runs_cmd,
     track_cmd,
@@ -20,4 +21,4 @@ COMMANDS = [analyze_cmd, compress_cmd]
 COMMANDS += [runs_cmd, compare_cmd, track_cmd]
 COMMANDS += [report_cmd]
 COMMANDS += [merge_cmd, merge_check_cmd]
-COMMANDS += [prune_cmd]
+COMMANDS += [prune_cmd, rank_cmd]

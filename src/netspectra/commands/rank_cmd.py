@@ -1,0 +1,96 @@
+"""``netspectra rank``: models or checkpoints ranked by data-free metrics; with accuracies, how well each ranks."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import os
+from pathlib import Path
+
+from netspectra.commands.common import add_selection_arguments, format_number, print_json, progress_bar, result_console, spec_of
+from netspectra.errors import UsageError
+from netspectra.report.export import check_output_path, write_results
+from netspectra.report.terminal import plain
+
+#: Most rows read from an accuracy CSV (one per model).
+MAX_ACCURACY_ROWS = 100_000
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from netspectra.act.ranking import DEFAULT_METRIC, RANKING_METRICS
+
+    p = subparsers.add_parser(
+        "rank",
+        help="rank models or checkpoints by data-free metrics (with --accuracy: each metric's rank correlation)",
+        description="Analyze every model and rank them by a summary metric (smaller = better trained: weighted "
+        "alpha, alpha, log alpha-norm, ...). With --accuracy CSV (columns model,accuracy) each metric's Spearman "
+        "rank correlation with the measured accuracies is printed, signed so that + means it ranks like accuracy.",
+    )
+    p.add_argument("models", nargs="+", help="model files or directories")
+    p.add_argument("--metric", choices=RANKING_METRICS, default=DEFAULT_METRIC, help="rank by this (default %(default)s)")
+    p.add_argument("--accuracy", metavar="CSV", help="measured accuracies: a CSV with columns model,accuracy")
+    p.add_argument("-o", "--output", help="write the ranking to this .csv, .parquet or .json file")
+    add_selection_arguments(p, "rank")
+    p.add_argument("--json", action="store_true", help="print the ranking as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def read_accuracies(path: str) -> dict[str, float]:
+    """``{real path of model: accuracy}`` from a CSV with columns ``model`` and ``accuracy``."""
+    from netspectra.io.structured import read_bounded
+
+    label = os.fspath(path)
+    text = read_bounded(Path(path), label, "accuracy CSV", UsageError, 16 << 20).decode("utf-8", "replace")
+    rows = list(csv.DictReader(text.splitlines()))
+    if len(rows) > MAX_ACCURACY_ROWS or not rows or not {"model", "accuracy"} <= set(rows[0]):
+        raise UsageError(f"{label}: expected a CSV with columns model,accuracy (one row per model)")
+    out: dict[str, float] = {}
+    for i, row in enumerate(rows, start=2):
+        try:
+            value = float(row["accuracy"])
+        except (TypeError, ValueError):
+            raise UsageError(f"{label}: line {i}: accuracy {row['accuracy']!r:.40} is not a number") from None
+        if not math.isfinite(value):
+            raise UsageError(f"{label}: line {i}: accuracy must be finite")
+        out[os.path.realpath(row["model"] or "")] = value
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from netspectra.act.ranking import rank_models
+    from netspectra.pipeline import analyze_many
+
+    output = check_output_path(args.output) if args.output else None
+    accuracies = read_accuracies(args.accuracy) if args.accuracy else None
+    with progress_bar("analyzing", quiet=args.json) as advance:
+        reports = analyze_many(args.models, spec_of(args), progress=advance)
+    by_source = None
+    if accuracies is not None:
+        by_source = {r.source: accuracies[os.path.realpath(m)] for r, m in zip(reports, args.models)
+                     if os.path.realpath(m) in accuracies}  # fmt: skip
+        missing = [m for m in args.models if os.path.realpath(m) not in accuracies]
+        if missing:
+            raise UsageError(f"{args.accuracy}: no accuracy for {missing[0]} ({len(missing)} models without one)")
+    ranking = rank_models(reports, args.metric, by_source)
+    if output is not None:
+        write_results(output, ranking.columns(), ranking.rows, ranking.to_dict)
+    if args.json:
+        print_json(ranking.to_dict())
+        return 0
+    from rich.table import Table
+
+    console = result_console()
+    table = Table(title=plain(f"netspectra rank: by {args.metric} (smaller = better trained)"), header_style="bold")
+    columns = ("rank", "model", args.metric, "accuracy") if accuracies else ("rank", "model", args.metric)
+    for header in columns:
+        table.add_column(header, justify="left" if header == "model" else "right")
+    for row in ranking.layers:
+        cells = [str(row.rank), row.source, format_number(getattr(row, args.metric), ".4f")]
+        table.add_row(*(plain(c) for c in cells + ([format_number(row.accuracy, ".4f")] if accuracies else [])))
+    console.print(table)
+    for metric, rho in ranking.correlations.items():
+        console.print(plain(f"Spearman rho with accuracy, {metric}: {format_number(rho, '+.3f')}"))
+    if output is not None:
+        console.print(plain(f"wrote {output}"))
+    return 0
