@@ -14,6 +14,7 @@ from netspectra.commands import (
     rank_cmd,
     report_cmd,
     runs_cmd,
+    select_layers_cmd,
     track_cmd,
 )
 
@@ -21,4 +22,4 @@ COMMANDS = [analyze_cmd, compress_cmd]
 COMMANDS += [runs_cmd, compare_cmd, track_cmd]
 COMMANDS += [report_cmd]
 COMMANDS += [merge_cmd, merge_check_cmd]
-COMMANDS += [prune_cmd, rank_cmd]
+COMMANDS += [prune_cmd, select_layers_cmd, rank_cmd]

@@ -1,0 +1,71 @@
+"""``netspectra select-layers``: which modules to fine-tune, by signal-to-noise above an RMT threshold."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from netspectra.commands.common import add_selection_arguments, format_number, print_json, progress_bar, result_console, spec_of
+from netspectra.errors import UsageError
+from netspectra.report.terminal import plain
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "select-layers",
+        help="modules to fine-tune: top fraction by signal-to-noise above the MP edge or Gavish-Donoho threshold",
+        description="Analyze the model and score every weight matrix by SNR = sum of its singular values above a "
+        "random-matrix threshold / sum of those below (Spectrum's criterion with the real MP edge, or the "
+        "Gavish-Donoho threshold); select the top fraction of each module type. Writes the unfrozen-parameter "
+        "list fine-tuning tools read (Spectrum's unfrozen_parameters) and PEFT target_modules.",
+    )
+    p.add_argument("path", help="model file or directory")
+    p.add_argument("--top", type=float, required=True, help="fraction of each module type to select, e.g. 0.25")
+    p.add_argument("--threshold", choices=("mp-edge", "gavish-donoho"), default="mp-edge",
+                   help="the random-matrix threshold (default %(default)s)")  # fmt: skip
+    p.add_argument("--global", dest="per_type", action="store_false",
+                   help="select the top fraction of all layers together, not of each module type")  # fmt: skip
+    p.add_argument("-o", "--output", help="write the selection to this .yaml or .json file")
+    add_selection_arguments(p, "select-layers")
+    p.add_argument("--json", action="store_true", help="print the selection as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from netspectra.act.selection import select_layers
+    from netspectra.pipeline import analyze
+    from netspectra.report.export import atomic_write
+
+    output = Path(args.output) if args.output else None
+    if output is not None and output.suffix.lower() not in (".json", ".yaml", ".yml"):
+        raise UsageError(f"{output}: write the selection to a .yaml or .json file")
+    with progress_bar("analyzing", quiet=args.json) as advance:
+        report = analyze(args.path, spec_of(args), progress=advance)
+    plan = select_layers(report, args.top, args.threshold, per_type=args.per_type)
+    if output is not None:
+        document = plan.to_dict()
+        if output.suffix.lower() == ".json":
+            text = json.dumps(document, indent=1) + "\n"
+        else:
+            import yaml
+
+            text = yaml.safe_dump(document, sort_keys=False)
+        atomic_write(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    if args.json:
+        print_json(plan.to_dict())
+        return 0
+    from rich.table import Table
+
+    console = result_console()
+    table = Table(title=plain(f"netspectra select-layers: top {args.top:g} by SNR above {args.threshold}"), header_style="bold")
+    for header in ("layer", "SNR", "signal", "selected"):
+        table.add_column(header, justify="left" if header == "layer" else "right")
+    for layer in sorted(plan.layers, key=lambda x: (x.module_type, -x.snr)):
+        table.add_row(plain(layer.name), format_number(layer.snr, ".3g"), str(layer.num_signal), "yes" if layer.selected else "",
+                      style="bold" if layer.selected else None)  # fmt: skip
+    console.print(table)
+    console.print(plain(f"{len(plan.selected)} of {len(plan.layers)} matrices selected"))
+    if output is not None:
+        console.print(plain(f"wrote {output}"))
+    return 0
