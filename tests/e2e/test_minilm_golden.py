@@ -32,6 +32,9 @@ to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that s
   - ``trap_distance``, ``trap_lambda_ratio``, ``correlation_trap`` renamed ``shuffle_distance``,
     ``shuffle_lambda_ratio``, ``large_entries`` (what they measure), warning ``correlation-trap`` ->
     ``large-entries``; new column ``structure_index``.
+* acting on the diagnosis (issue 18): new columns ``log_det`` (sum of ln lambda over the non-zero
+  eigenvalues), ``detx_num`` and ``detx_val`` (the det X = 1 tail, as WeightWatcher's detX_constraint);
+  every other column unchanged.
 """
 
 from pathlib import Path

@@ -9,6 +9,7 @@ Conv2D kernel with k spatial positions, WeightWatcher's default ``conv2d_norm``)
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from netspectra.diagnose.row import (
 from netspectra.diagnose.rules import alpha_label, rank_collapsed
 from netspectra.linalg import Spectrum
 from netspectra.rmt import marchenko_pastur as mp
+from netspectra.rmt.logdet import detx_condition, log_determinant
 from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 
 
@@ -62,7 +64,8 @@ def analyze_spectrum(
       below :attr:`Spectrum.zero_tolerance`);
     * Marchenko–Pastur: sigma^2 by the median estimator, edge l+ = sigma^2 (1 + sqrt(beta))^2, the
       Tracy–Widom edge at ``options.tw_level``, spikes above it and the fraction of eigenvalues in the bulk;
-    * power-law tail of the non-zero eigenvalues (CSN MLE, xmin by KS) and WeightWatcher's weighted alpha.
+    * power-law tail of the non-zero eigenvalues (CSN MLE, xmin by KS) and WeightWatcher's weighted alpha;
+    * log det X over the non-zero eigenvalues and the det X = 1 tail (:mod:`netspectra.rmt.logdet`).
     """
     evals = spectrum.eigenvalues
     n, m, k = spectrum.n, spectrum.m, spectrum.num_matrices
@@ -83,7 +86,7 @@ def analyze_spectrum(
                       num_evals=int(evals.size)),  # fmt: skip
         norms=norm_columns(n, lam_max, total, stable_rank=metrics.stable_rank(evals),
                            effective_rank=metrics.effective_rank(evals), entropy=metrics.spectral_entropy(evals),
-                           rank_loss=rank_loss),  # fmt: skip
+                           rank_loss=rank_loss, log_det=log_determinant(nonzero)),  # fmt: skip
         mp=MPColumns(
             sigma2_mp=sigma2,
             lambda_plus=mp.mp_edges(spectrum.beta, sigma2)[1],
@@ -91,7 +94,7 @@ def analyze_spectrum(
             num_spikes=int(np.count_nonzero(evals > edge_tw)),
             bulk_fraction=float(np.count_nonzero(evals <= edge_tw) / evals.size),
         ),
-        power_law=power_law_columns(fit),
+        power_law=replace(power_law_columns(fit), **dict(zip(("detx_num", "detx_val"), detx_condition(evals)))),
         ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, scale,
                       log_alpha_norm=_log10_power_sum(nonzero * scale, fit.alpha) if fit else math.nan),
         depth=depth,

@@ -69,6 +69,7 @@ class NormColumns(ColumnGroup):
     effective_rank: float = math.nan
     entropy: float = math.nan
     rank_loss: int = 0
+    log_det: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class PowerLawColumns(ColumnGroup):
     xmax: float = math.nan
     ks_distance: float = math.nan
     num_tail: int = 0
+    detx_num: int = 0
+    detx_val: float = math.nan
 
 
 @dataclass(frozen=True)

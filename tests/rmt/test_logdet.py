@@ -1,0 +1,43 @@
+"""log det X and the det X = 1 tail (issue 18, part 5) against closed forms and WeightWatcher's own
+``detX_constraint``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from netspectra.pipeline import analyze_array
+from netspectra.rmt.logdet import detx_condition, log_determinant
+
+
+def test_log_determinant_equals_slogdet_and_skips_the_null_space():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((300, 100))
+    x = w.T @ w / 300
+    sign, logdet = np.linalg.slogdet(x)
+    assert sign == 1 and log_determinant(np.linalg.eigvalsh(x)) == pytest.approx(logdet, rel=1e-10)
+    assert log_determinant(np.array([0.0, 0.0, 2.0, 3.0]), zero_tolerance=1e-12) == pytest.approx(math.log(6.0))
+    assert math.isnan(log_determinant(np.zeros(3), zero_tolerance=1e-12))
+
+
+def test_detx_condition_equals_weightwatchers():
+    rmt_util = pytest.importorskip("weightwatcher.RMT_Util")
+    rng = np.random.default_rng(1)
+    for trial in range(20):
+        evals = np.sort(rng.pareto(1.5 + trial / 10, 150) + 0.05)
+        num, idx = rmt_util.detX_constraint(evals.copy(), rescale=True)
+        assert detx_condition(evals) == (num, pytest.approx(evals[idx], rel=1e-14)), trial
+
+
+def test_detx_closed_form_and_in_the_row():
+    # mean-1 spectrum {4, 1, 1, 0.25, ...}: ln 4 + 0 + 0 + ln 0.25 = 0 is not < 0, the next one (0.25) makes it
+    evals = np.array([4.0, 1.0, 1.0, 0.25, 0.25, 1.5])
+    evals = evals * len(evals) / evals.sum()
+    k, value = detx_condition(evals)
+    logs = np.cumsum(np.log(np.sort(evals)[::-1]))
+    assert k == int(np.argmax(logs < 0)) + 1 and value == np.sort(evals)[::-1][k - 1]
+    row = analyze_array(np.random.default_rng(2).standard_t(3, (400, 200)))
+    assert (row.detx_num, row.detx_val) == detx_condition(row.eigenvalues)
+    assert row.log_det == pytest.approx(log_determinant(row.eigenvalues))
