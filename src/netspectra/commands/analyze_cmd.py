@@ -59,6 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue this model's interrupted run in the store (implies --store)")
     add_output_arguments(p)
     _add_scale_arguments(p)
+    p.add_argument("--estimator", choices=("full", "farms"), default="full",
+                   help="fit alpha on the full spectrum or on square submatrices pooled (FARMS, ICML 2025)")  # fmt: skip
     p.add_argument("--no-depth", action="store_true",
                    help="skip the RMT-depth columns (HTMP, spacing, tail tests, MP area, traps, phase): faster")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.output)
     check_outputs(args.report, args.plots)
     quiet = args.quiet or args.json
-    options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth)
+    options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth,
+                              estimator=args.estimator)  # fmt: skip
     spec = spec_of(args, options, backend=args.backend, tail_only=args.tail_only)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
     executor, cluster = _executor(args)

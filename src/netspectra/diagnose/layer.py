@@ -29,6 +29,7 @@ from netspectra.diagnose.row import (
 from netspectra.diagnose.rules import alpha_label, rank_collapsed
 from netspectra.linalg import Spectrum
 from netspectra.rmt import marchenko_pastur as mp
+from netspectra.rmt.farms import farms_eigenvalues
 from netspectra.rmt.logdet import detx_condition, log_determinant
 from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 
@@ -76,7 +77,7 @@ def analyze_spectrum(
 
     sigma2 = mp.sigma2_median(evals, spectrum.beta)
     edge_tw = mp.tracy_widom_edge(sigma2, n, m, options.tw_level)
-    fit, failure = fit_tail(nonzero, options)
+    fit, failure = fit_tail(_tail_sample(nonzero, stack, spectrum, options), options)
     wants_depth = options.depth and stack is not None and evals.size >= options.min_fit_evals
     depth = depth_metrics(spectrum, stack, fit, level=options.depth_tw_level) if wants_depth else DepthColumns()
     warnings = layer_warnings(spectrum, fit, failure, depth)
@@ -146,6 +147,15 @@ def power_law_columns(fit: PowerLawFit | None) -> PowerLawColumns:
         return PowerLawColumns()
     return PowerLawColumns(alpha=fit.alpha, alpha_se=fit.alpha_se, xmin=fit.xmin, xmax=fit.xmax,
                            ks_distance=fit.ks_distance, num_tail=fit.num_tail)  # fmt: skip
+
+
+def _tail_sample(nonzero: np.ndarray, stack: np.ndarray | None, spectrum: Spectrum, options: AnalysisOptions) -> np.ndarray:
+    """The eigenvalues the power law is fitted on: the layer's own, or with ``estimator="farms"`` those of
+    its square submatrices (:func:`netspectra.rmt.farms.farms_eigenvalues`; needs the matrices)."""
+    if options.estimator != "farms" or stack is None:
+        return nonzero
+    pooled = farms_eigenvalues(stack)
+    return pooled[pooled > spectrum.zero_tolerance]
 
 
 def fit_tail(nonzero: np.ndarray, options: AnalysisOptions) -> tuple[PowerLawFit | None, str]:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netspectra.errors import UsageError
+
+#: What the power law of a layer can be fitted on.
+ESTIMATORS = ("full", "farms")
+
 
 @dataclass(frozen=True)
 class AnalysisOptions:
@@ -25,6 +30,9 @@ class AnalysisOptions:
     depth : bool
         Also compute the RMT-depth columns (:mod:`netspectra.diagnose.depth`: spikes' signal strength and
         overlaps, HTMP, level spacing, tail likelihood-ratio tests, MP bulk area, shuffled-entries null, phase).
+    estimator : str
+        What the power law is fitted on: ``full`` (the eigenvalues of W^T W / N) or ``farms`` (those of
+        square submatrices, pooled: :mod:`netspectra.rmt.farms`); the other columns use the full spectrum.
     """
 
     min_tail: int = 10
@@ -32,3 +40,8 @@ class AnalysisOptions:
     tw_level: float = 0.95
     depth_tw_level: float = 0.99
     depth: bool = True
+    estimator: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise UsageError(f"unknown estimator {self.estimator!r}: choose one of {', '.join(ESTIMATORS)}")
