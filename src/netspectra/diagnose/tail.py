@@ -39,6 +39,7 @@ from netspectra.diagnose.row import LayerIdentity, LayerReport, OutcomeColumns
 from netspectra.diagnose.rules import alpha_label
 from netspectra.linalg import Spectrum, SpectrumOptions, compute_spectrum, compute_top_spectrum
 from netspectra.linalg.choose import TOP_K_BACKENDS, choose_backend
+from netspectra.rmt.logdet import slq_log_determinant
 from netspectra.rmt.powerlaw import PowerLawFit
 
 #: xmin among the lowest this fraction of the window: the window may be cutting the tail.
@@ -108,7 +109,8 @@ def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, d
     return LayerReport(
         LayerIdentity(name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
                       num_evals=int(spectrum.eigenvalues.size)),  # fmt: skip
-        norms=norm_columns(n, lam_max, total, stable_rank=total / lam_max),
+        norms=norm_columns(n, lam_max, total, stable_rank=total / lam_max,
+                           log_det=slq_log_determinant(stack) if options.depth else math.nan),  # fmt: skip
         power_law=power_law_columns(fit),
         ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, ww_scale(kind, n, k)),
         outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=tuple(warnings)),
