@@ -42,12 +42,19 @@ class DaskExecutor:
         self.processes = processes
         self._client: Any = None
         self._cluster: Any = None
+        self._loop_log_level: int | None = None
 
     def __enter__(self) -> DaskExecutor:
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             raise UsageError("the dask executor needs: pip install 'netspectra[distributed]'") from None
+        # A Ctrl-C inside Client's sync() can make distributed's own cancel callback fail on the event loop
+        # (NameError in distributed.utils.sync.cancel, a race of distributed 2026.8), which tornado logs
+        # as a traceback after our one line; task errors reach us as exceptions of the futures instead.
+        loop_log = logging.getLogger("tornado.application")
+        self._loop_log_level = loop_log.level
+        loop_log.setLevel(logging.CRITICAL)
         try:
             if self.scheduler is None:
                 with sigint_blocked():  # the cluster's threads and workers inherit it: a Ctrl-C reaches us only
@@ -72,6 +79,9 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        if self._loop_log_level is not None:
+            logging.getLogger("tornado.application").setLevel(self._loop_log_level)
+            self._loop_log_level = None
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
         """Submit one task per item (``pure=False``: never deduplicated), yield the results in order."""
