@@ -187,3 +187,14 @@ def test_a_128k_vocabulary_output_layer_is_analyzed_not_skipped(tmp_path):
     writer.close()
     (row,) = analyze(tmp_path / "head.gguf").layers
     assert (row.name, row.N, row.M, row.status, row.dtype) == ("lm_head.weight", 131_072, 32, "ok", "Q8_0")
+
+
+def test_merge_refuses_quantized_models_with_a_reason(checkpoint, tmp_path, capsys):
+    root, _ = checkpoint
+    config = tmp_path / "merge.yaml"
+    import shutil
+
+    shutil.copy(root / "model-Q8_0.gguf", tmp_path / "copy.gguf")
+    config.write_text(f"models: [{root / 'model-Q8_0.gguf'}, {tmp_path / 'copy.gguf'}]\nmethod: linear\n")
+    assert main(["merge", str(config), "-o", str(tmp_path / "out"), "--quiet"]) == 2
+    assert "cannot carry quantized tensors" in capsys.readouterr().err and not (tmp_path / "out").exists()

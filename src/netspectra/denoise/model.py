@@ -30,7 +30,7 @@ from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
 from netspectra.io.base import same_file
-from netspectra.io.quantized import QuantizedSource
+from netspectra.io.quantized import holds_quantized_tensors
 
 #: Layer kinds whose matrices are compressed.
 COMPRESSIBLE_KINDS = ("linear", "embedding", "attention_q", "attention_k", "attention_v")
@@ -106,7 +106,7 @@ def compress_model(
     meta_out = sidecar_path(out) if factored else None
     src = open_source(source)
     with src if src is not source else contextlib.nullcontext(src):
-        if src.format == "gguf" or isinstance(src, QuantizedSource):  # no safetensors dtype holds Q4_K or GPTQ
+        if holds_quantized_tensors(src):
             raise UsageError(f"{label}: compress writes safetensors and cannot carry quantized tensors (GGUF, GPTQ, "
                              "AWQ, FP8 scales); analyze or compare the quantized model, compress the one it came "
                              "from")  # fmt: skip

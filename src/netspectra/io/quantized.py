@@ -237,6 +237,12 @@ class QuantizedSource(ModelSource):
         self.inner.close()
 
 
+def holds_quantized_tensors(source: ModelSource) -> bool:
+    """Whether ``source`` stores quantized tensors (GGUF, or a checkpoint read through
+    :class:`QuantizedSource`), which no safetensors dtype can hold: writers (compress, merge) refuse it."""
+    return source.format == "gguf" or isinstance(source, QuantizedSource)
+
+
 def dequantizing(source: ModelSource) -> ModelSource:
     """``source`` itself, or wrapped in :class:`QuantizedSource` when its config says it is quantized.
 

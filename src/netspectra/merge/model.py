@@ -19,7 +19,9 @@ import numpy as np
 
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
 from netspectra.denoise.writer import SafetensorsWriter
+from netspectra.errors import UsageError
 from netspectra.io import ModelSource, TensorRecord, dtypes
+from netspectra.io.quantized import holds_quantized_tensors
 from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, is_matrix, layer_compatibility
 from netspectra.merge.config import MergeConfig, load_config
 from netspectra.merge.inputs import MergeError, ModelSet, open_models
@@ -128,6 +130,10 @@ def merge_models(
     weight_map: dict[str, str] = {}
     total_size = 0
     with open_models([m.path for m in config.models], config.base_model) as ms:
+        quantized = [label for label, src in zip(ms.labels, ms.sources) if holds_quantized_tensors(src)]
+        if quantized:
+            raise UsageError(f"{quantized[0]}: merge writes safetensors and cannot carry quantized tensors (GGUF, "
+                             "GPTQ, AWQ, FP8 scales, bitsandbytes); merge the unquantized checkpoints")  # fmt: skip
         out = check_output_dir(output)
         metadata = _metadata(ms.reference, config)
         with OutputDir(out) as od:
