@@ -198,3 +198,10 @@ def test_merge_refuses_quantized_models_with_a_reason(checkpoint, tmp_path, caps
     config.write_text(f"models: [{root / 'model-Q8_0.gguf'}, {tmp_path / 'copy.gguf'}]\nmethod: linear\n")
     assert main(["merge", str(config), "-o", str(tmp_path / "out"), "--quiet"]) == 2
     assert "cannot carry quantized tensors" in capsys.readouterr().err and not (tmp_path / "out").exists()
+
+
+def test_prune_analyzes_gguf_but_refuses_to_write_it_pruned(checkpoint, tmp_path, capsys):
+    root, _ = checkpoint
+    assert main(["prune", str(root / "model-Q8_0.gguf"), "--sparsity", "0.5", "-o", str(tmp_path / "r.json")]) == 0
+    assert main(["prune", str(root / "model-Q8_0.gguf"), "--sparsity", "0.5", "--write", str(tmp_path / "p.safetensors")]) == 2
+    assert "cannot carry the quantized tensors" in capsys.readouterr().err and not (tmp_path / "p.safetensors").exists()

@@ -12,6 +12,7 @@ from netspectra.denoise.model import check_output
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import UsageError
 from netspectra.io import open_source
+from netspectra.io.quantized import holds_quantized_tensors
 
 
 def write_pruned(source: object, output: str | os.PathLike[str], sparsity: dict[str, float]) -> list[str]:
@@ -28,6 +29,9 @@ def write_pruned(source: object, output: str | os.PathLike[str], sparsity: dict[
     src = open_source(source)
     pruned: list[str] = []
     with src if src is not source else contextlib.nullcontext(src):
+        if holds_quantized_tensors(src):
+            raise UsageError(f"{out}: a pruned model is written as safetensors, which cannot carry the quantized "
+                             "tensors of this model; prune the unquantized checkpoint")  # fmt: skip
         check_output(out, None, src)
         with SafetensorsWriter(out, {"format": "pt", "netspectra": "magnitude-pruned at alpha-allocated ratios"}) as writer:
             for record in src.tensors():
