@@ -1,1 +1,2 @@
-"""Acting on the diagnosis without data: layer-wise pruning ratios from alpha (:mod:`.pruning`)."""
+"""Acting on the diagnosis without data: layer-wise pruning ratios (:mod:`.pruning`), layers to fine-tune
+(:mod:`.selection`), model ranking (:mod:`.ranking`), per-layer learning rates (:mod:`.tempbalance`)."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from netspectra.act.alpha_map import linear_alpha_map
 from netspectra.errors import UsageError
 from netspectra.tabular import RowsTable, TableRow
 
@@ -54,17 +55,13 @@ def alpha_allocation(alphas: np.ndarray, sizes: np.ndarray, sparsity: float,
     ndarray (L,)
         s_i in [0, MAX_SPARSITY], sum(s n) = S sum(n) (to rounding).
     """
-    alphas, sizes = np.asarray(alphas, dtype=np.float64), np.asarray(sizes, dtype=np.float64)
+    sizes = np.asarray(sizes, dtype=np.float64)
     s1, s2 = ratio_range
     if not 0.0 <= sparsity <= MAX_SPARSITY:
         raise UsageError(f"sparsity must lie in [0, {MAX_SPARSITY}], got {sparsity}")
     if not 0.0 <= s1 <= s2:
         raise UsageError(f"ratio range must satisfy 0 <= s1 <= s2, got {ratio_range}")
-    fitted = np.isfinite(alphas)
-    ratios = np.ones_like(alphas)
-    if fitted.sum() >= 2 and np.ptp(alphas[fitted]) > 0:
-        low, span = alphas[fitted].min(), np.ptp(alphas[fitted])
-        ratios[fitted] = s1 + (s2 - s1) * (alphas[fitted] - low) / span
+    ratios = linear_alpha_map(alphas, ratio_range)
     budget = sparsity * sizes.sum()
     out = np.zeros_like(ratios)
     free = np.ones(ratios.size, dtype=bool)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from netspectra.act.alpha_map import linear_alpha_map
 from netspectra.errors import UsageError
 
 #: TempBalance's default range of learning-rate factors [s1, s2].
@@ -31,14 +32,9 @@ DEFAULT_FACTORS = (0.5, 1.5)
 
 
 def lr_factors(alphas: np.ndarray, factor_range: tuple[float, float] = DEFAULT_FACTORS) -> np.ndarray:
-    """Learning-rate factor per layer: alpha mapped linearly onto [s1, s2]; NaN alpha (no fit) -> 1."""
-    alphas = np.asarray(alphas, dtype=np.float64)
-    s1, s2 = factor_range
-    factors = np.ones_like(alphas)
-    fitted = np.isfinite(alphas)
-    if fitted.sum() >= 2 and np.ptp(alphas[fitted]) > 0:
-        factors[fitted] = s1 + (s2 - s1) * (alphas[fitted] - alphas[fitted].min()) / np.ptp(alphas[fitted])
-    return factors
+    """Learning-rate factor per layer: alpha mapped linearly onto [s1, s2]; NaN alpha (no fit) -> 1
+    (:func:`netspectra.act.alpha_map.linear_alpha_map`, the map AlphaPruning uses too)."""
+    return linear_alpha_map(alphas, factor_range)
 
 
 def layer_param_groups(model: Any, lr: float) -> list[dict[str, Any]]:

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from netspectra.commands.common import add_selection_arguments, format_number, print_json, progress_bar, result_console, spec_of
 from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
-
-_PLAN_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -39,19 +35,16 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.act.pruning import plan_pruning
     from netspectra.denoise.pruned import write_pruned
     from netspectra.pipeline import analyze
-    from netspectra.report.export import atomic_write
+    from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
 
-    output = Path(args.output) if args.output else None
-    if output is not None and output.suffix.lower() not in _PLAN_SUFFIXES:
-        raise UsageError(f"{output}: write the ratios to a .json or .yaml file")
+    output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
     if args.write and not args.write.endswith(".safetensors"):
         raise UsageError(f"{args.write}: --write takes a .safetensors file name")
     with progress_bar("analyzing", quiet=args.json) as advance:
         report = analyze(args.path, spec_of(args), progress=advance)
     plan = plan_pruning(report, args.sparsity, tuple(args.range), uniform=args.uniform)
     if output is not None:
-        text = _plan_text(plan.to_dict(), output.suffix.lower())
-        atomic_write(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_document(output, plan.to_dict())
     if args.write:
         write_pruned(args.path, args.write, {layer.name: layer.sparsity for layer in plan.layers})
     if args.json:
@@ -72,10 +65,3 @@ def run(args: argparse.Namespace) -> int:
             console.print(plain(f"wrote {path}"))
     return 0
 
-
-def _plan_text(document: dict[str, object], suffix: str) -> str:
-    if suffix == ".json":
-        return json.dumps(document, indent=1) + "\n"
-    import yaml
-
-    return yaml.safe_dump(document, sort_keys=False)

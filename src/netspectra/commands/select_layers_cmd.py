@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from netspectra.commands.common import add_selection_arguments, format_number, print_json, progress_bar, result_console, spec_of
-from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
 
 
@@ -35,23 +32,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from netspectra.act.selection import select_layers
     from netspectra.pipeline import analyze
-    from netspectra.report.export import atomic_write
+    from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
 
-    output = Path(args.output) if args.output else None
-    if output is not None and output.suffix.lower() not in (".json", ".yaml", ".yml"):
-        raise UsageError(f"{output}: write the selection to a .yaml or .json file")
+    output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
     with progress_bar("analyzing", quiet=args.json) as advance:
         report = analyze(args.path, spec_of(args), progress=advance)
     plan = select_layers(report, args.top, args.threshold, per_type=args.per_type)
     if output is not None:
-        document = plan.to_dict()
-        if output.suffix.lower() == ".json":
-            text = json.dumps(document, indent=1) + "\n"
-        else:
-            import yaml
-
-            text = yaml.safe_dump(document, sort_keys=False)
-        atomic_write(output, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        write_document(output, plan.to_dict())
     if args.json:
         print_json(plan.to_dict())
         return 0

@@ -12,14 +12,11 @@ smaller than the matrix (r (R + C) >= R C) is stored dense and not listed.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from netspectra.denoise.writer import publish
 from netspectra.errors import SourceError
 from netspectra.io.base import MAX_JSON_BYTES
 from netspectra.io.safetensors_file import SafetensorsFile
@@ -43,19 +40,6 @@ def factor_names(name: str) -> tuple[str, str]:
 def sidecar(weights: Path, entries: dict[str, dict[str, object]], extra: dict[str, object]) -> dict[str, object]:
     """The sidecar document for ``weights`` with ``entries`` (tensor name -> A, B, shape, dtype, rank)."""
     return {"format": SIDECAR_FORMAT, "version": SIDECAR_VERSION, "weights": weights.name, **extra, "factored": entries}
-
-
-def write_json_atomic(path: Path, document: dict[str, object]) -> None:
-    """Write ``document`` to ``path`` through a temporary file in the same directory and ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(document, f, indent=1)
-            f.write("\n")
-        publish(Path(tmp), path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_factored(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
-from netspectra.denoise.factored import factor_names, sidecar, sidecar_path, write_json_atomic
+from netspectra.denoise.factored import factor_names, sidecar, sidecar_path
 from netspectra.denoise.lowrank import compress_matrix
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
 from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCompression
@@ -31,6 +31,7 @@ from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
 from netspectra.io.base import same_file
 from netspectra.io.quantized import holds_quantized_tensors
+from netspectra.report.export import write_document
 
 #: Layer kinds whose matrices are compressed.
 COMPRESSIBLE_KINDS = ("linear", "embedding", "attention_q", "attention_k", "attention_v")
@@ -152,7 +153,7 @@ def compress_model(
             writer.commit()
     if meta_out is not None:
         extra = {"method": str(method), "shrink": shrink, "source": label}
-        write_json_atomic(meta_out, sidecar(out, entries, extra))
+        write_document(meta_out, sidecar(out, entries, extra))
     return report
 
 

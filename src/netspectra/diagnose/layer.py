@@ -82,6 +82,7 @@ def analyze_spectrum(
     depth = depth_metrics(spectrum, stack, fit, level=options.depth_tw_level) if wants_depth else DepthColumns()
     warnings = layer_warnings(spectrum, fit, failure, depth)
     total = float(np.sum(evals))
+    detx_num, detx_val = detx_condition(evals)
     return LayerReport(
         LayerIdentity(name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
                       num_evals=int(evals.size)),  # fmt: skip
@@ -95,7 +96,7 @@ def analyze_spectrum(
             num_spikes=int(np.count_nonzero(evals > edge_tw)),
             bulk_fraction=float(np.count_nonzero(evals <= edge_tw) / evals.size),
         ),
-        power_law=replace(power_law_columns(fit), **dict(zip(("detx_num", "detx_val"), detx_condition(evals)))),
+        power_law=replace(power_law_columns(fit), detx_num=detx_num, detx_val=detx_val),
         ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, scale,
                       log_alpha_norm=_log10_power_sum(nonzero * scale, fit.alpha) if fit else math.nan),
         depth=depth,

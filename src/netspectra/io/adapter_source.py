@@ -58,6 +58,11 @@ class LoraUpdate:
     def __init__(self, a: TensorRecord, b: TensorRecord, scale: float, base: TensorRecord | None = None) -> None:
         self.a, self.b, self.scale, self.base = a, b, scale, base
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(out, in): rows of B by columns of A."""
+        return self.b.shape[0], self.a.shape[1]
+
     def __call__(self) -> np.ndarray:
         update = self.scale * (np.asarray(self.b.load(), dtype=np.float64) @ np.asarray(self.a.load(), dtype=np.float64))
         if self.base is None:
@@ -89,8 +94,7 @@ class AdapterSource(ModelSource):
         self.base = base
         self.files = [*self.weights.files, *(base.files if base is not None else [])]
         self.format = "peft-lora" if base is None else f"peft-lora+{base.format}"
-        self.dora = bool(config.get("use_dora"))
-        if self.dora and base is not None:
+        if config.get("use_dora") and base is not None:
             raise SourceError(f"{config_path}: a DoRA adapter's merged weight is not W + dW (it rescales each "
                               "row): analyze the adapter alone for its updates")  # fmt: skip
         self._updates, self._full = self._pair(label)
@@ -126,7 +130,7 @@ class AdapterSource(ModelSource):
         label = os.fspath(self.path)
         if self.base is None:
             for name, update in self._updates.items():
-                yield TensorRecord(name, (update.b.shape[0], update.a.shape[1]), "F32", label, update)
+                yield TensorRecord(name, update.shape, "F32", label, update)
             yield from self._full
             return
         replaced = {record.name: record for record in self._full}
@@ -135,9 +139,9 @@ class AdapterSource(ModelSource):
             update = self._updates.get(record.name)
             if update is not None:
                 unused.discard(record.name)
-                if tuple(record.shape) != (update.b.shape[0], update.a.shape[1]):
-                    raise SourceError(f"{label}: the update of {record.name} is {update.b.shape[0]} x "
-                                      f"{update.a.shape[1]}, the base's matrix {tuple(record.shape)}")  # fmt: skip
+                if tuple(record.shape) != update.shape:
+                    raise SourceError(f"{label}: the update of {record.name} is {update.shape[0]} x {update.shape[1]}, "
+                                      f"the base's matrix {tuple(record.shape)}")  # fmt: skip
                 merged = LoraUpdate(update.a, update.b, update.scale, record)
                 yield TensorRecord(record.name, record.shape, record.dtype, label, merged)
             else:

@@ -173,10 +173,10 @@ class GGUFSource(ModelSource):
         label = os.fspath(path)
         reader = open_reader(path, label)
         architecture = field_value(reader, "general.architecture")
-        blocks = field_value(reader, f"{architecture}.block_count") if isinstance(architecture, str) else None
-        table = hf_name_table(architecture, int(blocks)) if isinstance(architecture, str) and isinstance(blocks, int) else {}
-        self.architecture = architecture if isinstance(architecture, str) else None
-        rotary = rotary_heads(self.architecture, reader)
+        architecture = architecture if isinstance(architecture, str) else None
+        blocks = field_value(reader, f"{architecture}.block_count") if architecture else None
+        table = hf_name_table(architecture, blocks) if architecture and isinstance(blocks, int) else {}
+        rotary = rotary_heads(architecture, reader)
         self._records = []
         seen: set[str] = set()
         try:

@@ -249,7 +249,7 @@ def dequantizing(source: ModelSource) -> ModelSource:
     Raises
     ------
     SourceError
-        For a quantization this module cannot dequantize (bitsandbytes, an unknown method).
+        For a quantization this module cannot dequantize (HQQ, EETQ, an AWQ layout other than GEMM, ...).
     """
     config = source.config.get("quantization_config") if isinstance(source.config, dict) else None
     if not isinstance(config, dict):
@@ -263,5 +263,5 @@ def dequantizing(source: ModelSource) -> ModelSource:
         return QuantizedSource(source, method, {})
     if method in ("compressed-tensors", "fbgemm_fp8"):
         return QuantizedSource(source, "fp8", config)
-    raise SourceError(f"{source.path}: {method or 'unknown'} quantization is not supported yet (GPTQ, AWQ and FP8 "
-                      "are): analyze the unquantized model")  # fmt: skip
+    raise SourceError(f"{source.path}: {method or 'unknown'} quantization is not supported yet (GPTQ, AWQ, FP8 and "
+                      "bitsandbytes are): analyze the unquantized model")  # fmt: skip

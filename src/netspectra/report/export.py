@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from netspectra.diagnose.model import ModelReport
 
 FORMATS = (".csv", ".parquet", ".json")
+#: Formats of a document for other tools (pruning ratios, layers to fine-tune): JSON or YAML.
+DOCUMENT_FORMATS = (".json", ".yaml", ".yml")
 #: Formats of figure files.
 PLOT_FORMATS = ("png", "svg")
 
@@ -56,12 +58,24 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
-def check_output_path(path: str | Path) -> Path:
-    """Refuse, before any work, an output path with an unknown extension or a missing directory."""
+def write_document(path: Path, document: dict[str, object]) -> None:
+    """Write ``document`` atomically as JSON (``.json``) or YAML (``.yaml``/``.yml``, keys in order)."""
+    if path.suffix.lower() == ".json":
+        text = json.dumps(document, indent=1) + "\n"
+    else:
+        import yaml
+
+        text = yaml.safe_dump(document, sort_keys=False)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def check_output_path(path: str | Path, formats: tuple[str, ...] = FORMATS) -> Path:
+    """Refuse, before any work, an output path with an extension not in ``formats``, a missing directory,
+    or a directory in its place."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        raise UsageError(f"{path}: unknown output format {suffix or '(none)'}; use one of {', '.join(FORMATS)}")
+    if suffix not in formats:
+        raise UsageError(f"{path}: unknown output format {suffix or '(none)'}; use one of {', '.join(formats)}")
     if not path.parent.is_dir():
         raise UsageError(f"{path}: directory {path.parent} does not exist")
     if path.is_dir():

@@ -165,6 +165,10 @@ def _best_candidate(
     grid: the exact minimum where the KS distance is unimodal around it, a local one otherwise.
     """
     per_level = max(_MIN_GRID, _SCAN_PAIRS // x.size)
+    if cand.size <= per_level:  # every candidate: the exact scan (every dense layer up to M = 20,000)
+        distances = _ks_distances(x, logx, below, cand, alphas, tail_size)
+        best = int(np.argmin(distances))
+        return best, float(distances[best])
     lo, hi = 0, cand.size  # bracket [lo, hi) of candidate positions
     while True:
         positions = np.unique(np.linspace(lo, hi - 1, min(per_level, hi - lo)).round().astype(np.intp))
