@@ -27,7 +27,7 @@ from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix, orient, select_weight_matrices
 from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
-from netspectra.linalg.threads import one_blas_thread
+from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
 from netspectra.scale.workers import available_memory
 from netspectra.spec import AnalysisSpec, SpecKeywords
@@ -102,7 +102,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         report = analyze_tail(np.asarray(stack, dtype=np.float64), spectrum_options=spec.spectrum, **where)
     else:
         spectrum = compute_spectrum(stack, spec.spectrum, checked=True)
-        with one_blas_thread():  # the fits' many small products: threads would only spin (linalg.threads)
+        with one_blas_thread():  # the fits' many small products: threads would only spin (scale.blas_threads)
             report = analyze_spectrum(spectrum, stack=stack, **where)
     return report.with_warnings(*weight.notes) if weight.notes else report
 

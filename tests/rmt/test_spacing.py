@@ -97,3 +97,11 @@ def test_argument_errors():
         spacing.level_spacing(np.arange(1.0, 60.0), 100, 59)
     with pytest.raises(ValueError, match="unfolding"):
         spacing.level_spacing(np.arange(1.0, 60.0), 100, 59, 1.0, unfolding="spline")
+
+
+def test_polynomial_unfolding_is_the_least_squares_staircase_and_refuses_degenerate_levels():
+    levels = np.sort(np.random.default_rng(3).uniform(0.0, 2.0, 200))
+    expected = np.polynomial.Polynomial.fit(levels, np.arange(1.0, 201.0), deg=7)(levels)
+    np.testing.assert_allclose(spacing.unfold_polynomial(levels), expected, rtol=1e-12)
+    with pytest.raises(ValueError, match="too degenerate"):  # three distinct values cannot fix 8 coefficients
+        spacing.unfold_polynomial(np.repeat([1.0, 2.0, 3.0], 20))

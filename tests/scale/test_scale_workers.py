@@ -2,8 +2,12 @@
 
 from netspectra.scale.workers import (
     PARALLEL_MIN_FLOPS,
+    THREAD_MAX_LAYER_FLOPS,
+    WORKER_BASE_BYTES,
     default_workers,
     layer_flops,
+    local_threads,
+    thread_peak_bytes,
     threads_per_worker,
     worker_peak_bytes,
 )
@@ -35,3 +39,26 @@ def test_threads_per_worker_keeps_the_product_within_the_cpus():
     assert threads_per_worker(3, cpus=16) == 5
     assert threads_per_worker(1, cpus=8) == 8
     assert threads_per_worker(32, cpus=8) == 1
+
+
+def test_small_layers_run_side_by_side_in_threads():
+    minilm_like = [(1, 30522, 384)] + [(1, 1536, 384)] * 12 + [(1, 384, 384)] * 24
+    assert local_threads(minilm_like, cpus=2, memory=2**34) == 2
+    assert local_threads(minilm_like, cpus=8, memory=2**34) == 8
+    assert local_threads(minilm_like[:3], cpus=8, memory=2**34) == 3
+    assert local_threads(minilm_like, cpus=1, memory=2**34) == 1
+    assert local_threads([], cpus=8) == 1
+
+
+def test_a_layer_of_more_than_a_second_runs_alone_with_every_blas_thread():
+    llama_mlp = (1, 11008, 4096)
+    assert layer_flops(llama_mlp) > THREAD_MAX_LAYER_FLOPS
+    assert local_threads([(1, 384, 384)] * 10 + [llama_mlp], cpus=8, memory=2**40) == 1
+
+
+def test_memory_caps_the_threads():
+    shapes = [(1, 30522, 384)] * 4
+    per_thread = thread_peak_bytes(shapes[0])
+    assert per_thread == worker_peak_bytes(shapes[0]) - WORKER_BASE_BYTES
+    assert local_threads(shapes, cpus=8, memory=2 * per_thread + 1) == 2
+    assert local_threads(shapes, cpus=8, memory=per_thread // 2) == 1

@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from netspectra.linalg.lapack import symmetric_eigenvalues
+
 #: Recompute by SVD when a non-zero eigenvalue is below this many eps lambda_max (eps lambda_max / lambda > 1e-6).
 SVD_RATIO = 1e6
 #: Recompute by SVD only when more than this fraction of the eigenvalues are that small.
@@ -82,7 +84,7 @@ def gram_eigenvalues(w: np.ndarray) -> np.ndarray:
 
     Cost O(N M^2 + M^3); absolute error O(eps M lambda_max).
     """
-    return np.linalg.eigvalsh(gram_matrix(w))
+    return symmetric_eigenvalues(gram_matrix(w))
 
 
 def svd_eigenvalues(w: np.ndarray) -> np.ndarray:

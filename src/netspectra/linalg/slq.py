@@ -17,7 +17,6 @@ M beyond ~10^4 or matrix-free operators (rmt_algorithms.md §7); its measured er
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal
 
 from netspectra.linalg.density import DiscreteDensity
 
@@ -64,6 +63,8 @@ def slq_density(w: np.ndarray, *, probes: int = 16, steps: int = 64, seed: int =
         stopped = beta[j] <= _BREAKDOWN * np.max(np.abs(alpha[: j + 1]), axis=0)
         length = np.where(stopped & (length == steps), j + 1, length)
         q_prev, q = q, np.where(stopped[:, None], 0.0, r / np.where(stopped, 1.0, beta[j])[:, None])
+    from scipy.linalg import eigh_tridiagonal  # SciPy costs a full analysis 0.2 s of imports; only SLQ needs it
+
     nodes, weights = [], []
     for p in range(probes):
         size = int(length[p])

@@ -18,7 +18,6 @@ Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -101,12 +100,12 @@ def unfold_polynomial(eigenvalues: ArrayLike, degree: int = 7) -> NDArray[np.flo
     """
     evals = np.sort(np.asarray(eigenvalues, dtype=np.float64))
     staircase = np.arange(1, evals.size + 1, dtype=np.float64)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", np.exceptions.RankWarning)
-        try:
-            return Polynomial.fit(evals, staircase, deg=min(degree, evals.size - 1))(evals)
-        except np.exceptions.RankWarning as exc:
-            raise ValueError(f"levels too degenerate for a polynomial unfolding: {exc}") from None
+    degree = min(degree, evals.size - 1)
+    # full=True reports the rank instead of warning: no process-wide warning filter (layers run in threads)
+    smooth, (_, rank, _, _) = Polynomial.fit(evals, staircase, deg=degree, full=True)
+    if rank != degree + 1:
+        raise ValueError(f"levels too degenerate for a polynomial unfolding: rank {rank} < {degree + 1}")
+    return smooth(evals)
 
 
 def unfolded_spacings(unfolded: ArrayLike, trim: float = 0.1) -> NDArray[np.float64]:

@@ -1,5 +1,5 @@
-"""Scale: executors that run one function over many items (layers), in order: this process, a pool of
-worker processes, or a Dask cluster; and the rule that sizes them.
+"""Scale: executors that run one function over many items (layers), in order: this process (small layers
+side by side in threads), a pool of worker processes, or a Dask cluster; and the rules that size them.
 
 >>> from netspectra import analyze_many
 >>> from netspectra.scale import DaskExecutor                          # doctest: +SKIP
@@ -16,6 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "netspectra.scale.dask_executor": ("DaskExecutor",),
         "netspectra.scale.executor": ("EXECUTORS", "Executor", "LocalExecutor", "executor_scope", "make_executor"),
         "netspectra.scale.process_pool": ("ProcessExecutor",),
+        "netspectra.scale.thread_pool": ("ThreadExecutor",),
         "netspectra.scale.workers": ("default_workers",),
     },
 )

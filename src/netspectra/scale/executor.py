@@ -14,7 +14,8 @@ from typing import Any, Protocol, TypeVar
 from netspectra.errors import UsageError
 from netspectra.scale.dask_executor import DaskExecutor
 from netspectra.scale.process_pool import ProcessExecutor
-from netspectra.scale.workers import Shape, default_workers
+from netspectra.scale.thread_pool import ThreadExecutor
+from netspectra.scale.workers import Shape, default_workers, local_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -59,10 +60,18 @@ def make_executor(kind: str, *, workers: int | None = None, shapes: Sequence[Sha
     if kind == "local":
         if workers not in (None, 1):
             raise UsageError(f"{workers} workers need the process or dask executor, not local")
-        return LocalExecutor()
+        return _in_this_process(shapes)
     if kind == "process":
-        return ProcessExecutor(default_workers(shapes) if workers is None else workers)
+        if workers is None and (workers := default_workers(shapes)) == 1:
+            return _in_this_process(shapes)
+        return ProcessExecutor(workers)
     return DaskExecutor(scheduler=scheduler, workers=workers)
+
+
+def _in_this_process(shapes: Sequence[Shape]) -> Executor:
+    """Layers of these shapes in this process: side by side in threads where :func:`local_threads` says so."""
+    threads = local_threads(shapes)
+    return ThreadExecutor(threads) if threads > 1 else LocalExecutor()
 
 
 @contextmanager

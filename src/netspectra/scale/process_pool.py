@@ -8,8 +8,8 @@ being yielded: each worker loads one matrix at a time, so peak memory is about w
 layer (:func:`.workers.worker_peak_bytes`), and finished results wait for their turn in this process.
 
 Ctrl-C: workers are born with SIGINT blocked (:mod:`.sigint`), so a Ctrl-C sent to the whole
-process group reaches only this process, which raises ``KeyboardInterrupt`` within :data:`POLL_S`
-(whichever of its threads the signal lands on: :func:`_await`) and, leaving the executor,
+process group reaches only this process, which raises ``KeyboardInterrupt`` within :data:`.ordered.POLL_S`
+(whichever of its threads the signal lands on: :func:`.ordered.await_result`) and, leaving the executor,
 terminates the workers at once instead of waiting for the layers they are decomposing.  No worker
 prints a traceback, whether it is starting, idle or busy.
 
@@ -23,15 +23,15 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import wait as wait_ready
 from multiprocessing.context import SpawnContext, SpawnProcess
 from typing import Any, TypeVar
 
 from netspectra.errors import ExecutorError
+from netspectra.scale.ordered import ordered_map
 from netspectra.scale.sigint import sigint_blocked
 from netspectra.scale.workers import limit_threads, threads_per_worker
 
@@ -40,21 +40,6 @@ R = TypeVar("R")
 
 #: Items submitted ahead per worker (keeps workers busy while the head result is awaited).
 PREFETCH = 2
-
-#: Seconds between two looks at a pending Ctrl-C while a result is awaited (:func:`_await`).
-POLL_S = 0.25
-
-
-def _await(future: Future) -> Any:
-    """``future.result()``, waited for in slices of :data:`POLL_S`.
-
-    The pool's own threads can take a SIGINT.  CPython then raises ``KeyboardInterrupt`` in the main
-    thread only when that thread next takes the GIL, which an untimed wait does only when the result
-    arrives: Ctrl-C would wait for the layer being decomposed.  A timed wait takes the GIL every POLL_S.
-    """
-    while wait([future], timeout=POLL_S).not_done:
-        pass
-    return future.result()
 
 
 def _exit_with_parent() -> None:
@@ -136,21 +121,10 @@ class ProcessExecutor:
         if self._pool is None:
             yield from (fn(item) for item in items)
             return
-        pending: deque[Future] = deque()
-        upcoming = iter(items)
-        for item in upcoming:
-            pending.append(self._pool.submit(fn, item))
-            if len(pending) >= self.workers * PREFETCH:
-                break
-        while pending:
-            try:
-                result = _await(pending.popleft())
-            except BrokenProcessPool:
-                raise ExecutorError(self._death_message()) from None
-            for item in upcoming:
-                pending.append(self._pool.submit(fn, item))
-                break
-            yield result
+        try:
+            yield from ordered_map(self._pool, fn, items, ahead=self.workers * PREFETCH)
+        except BrokenProcessPool:
+            raise ExecutorError(self._death_message()) from None
 
     def _death_message(self) -> str:
         """Why the pool broke, from the exit codes of its workers: SIGKILL is the kernel's OOM killer's

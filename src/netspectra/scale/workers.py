@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 #: Below this much estimated work (flops), analysis runs in one process.
 PARALLEL_MIN_FLOPS = 2e10
+#: Layers above this much work (flops; about 1 s of one core) are analyzed one at a time in this process.
+THREAD_MAX_LAYER_FLOPS = 3e10
 #: Resident memory of a worker before it loads a matrix (interpreter, numpy, scipy, netspectra).
 WORKER_BASE_BYTES = 200 * 2**20
 #: Environment variables read by BLAS and OpenMP runtimes when they load.
@@ -75,6 +77,29 @@ def default_workers(shapes: Iterable[Shape], *, cpus: int | None = None, memory:
     if memory:
         workers = min(workers, max(1, memory // max(worker_peak_bytes(s) for s in shapes)))
     return max(1, workers)
+
+
+def local_threads(shapes: Iterable[Shape], *, cpus: int | None = None, memory: int | None = None) -> int:
+    """Threads of this process that analyze layers side by side (:class:`.thread_pool.ThreadExecutor`).
+
+    As many as CPUs, but no more than there are layers, none past the memory available at
+    ``thread_peak_bytes`` of the largest layer each, and one (layers in turn, BLAS threads on each
+    decomposition) when any layer is above ``THREAD_MAX_LAYER_FLOPS``: there the fits are a small share
+    of the time, and a Ctrl-C would wait for the layers being decomposed.
+    """
+    shapes = list(shapes)
+    if not shapes or max(layer_flops(s) for s in shapes) > THREAD_MAX_LAYER_FLOPS:
+        return 1
+    threads = min(cpu_count() if cpus is None else cpus, len(shapes))
+    memory = available_memory() if memory is None else memory
+    if memory:
+        threads = min(threads, memory // max(thread_peak_bytes(s) for s in shapes))
+    return max(1, threads)
+
+
+def thread_peak_bytes(shape: Shape) -> int:
+    """Peak memory of one thread analysing a layer: :func:`worker_peak_bytes` without the interpreter."""
+    return worker_peak_bytes(shape) - WORKER_BASE_BYTES
 
 
 def threads_per_worker(workers: int, cpus: int | None = None) -> int:

@@ -6,15 +6,25 @@ other threads, which then spin waiting for the next one; on 2 cores that made th
 slower with the default threads than with one (measured, benchmarks/bench_vs_weightwatcher.py), while
 the Gram matrices and eigendecompositions themselves gain from the threads.  :func:`one_blas_thread`
 caps them for the fits only (threadpoolctl, Varoquaux et al., BSD; 10 us per switch).
+
+The caps are process-wide, so the cap is shared: the first of nested or concurrent users (the layers
+of :class:`netspectra.scale.thread_pool.ThreadExecutor`, which holds one for its whole run) sets it
+and the last to leave restores the previous caps; a thread never changes them under another's BLAS call.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 from threadpoolctl import ThreadpoolController
+
+_lock = threading.Lock()
+_holders = 0
+_limiter: Any = None
 
 
 @lru_cache(maxsize=1)
@@ -25,6 +35,17 @@ def _controller() -> ThreadpoolController:
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Run the body with BLAS/OpenMP capped at one thread, restoring the caps after."""
-    with _controller().limit(limits=1):
+    """Run the body with BLAS/OpenMP capped at one thread, restoring the caps after the last holder leaves."""
+    global _holders, _limiter
+    with _lock:
+        if _holders == 0:
+            _limiter = _controller().limit(limits=1)
+        _holders += 1
+    try:
         yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                _limiter.restore_original_limits()
+                _limiter = None

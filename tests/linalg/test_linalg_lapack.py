@@ -1,0 +1,44 @@
+"""symmetric_eigenvalues: NumPy's own eigvalsh bit for bit, through LAPACKE without the GIL, or NumPy itself."""
+
+import numpy as np
+import pytest
+
+from netspectra.linalg import lapack
+
+
+def gram(n, m, seed):
+    w = np.random.default_rng(seed).standard_normal((n, m))
+    return w.T @ w / n
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (300, 17), (500, 500), (1200, 384)])
+def test_eigenvalues_equal_numpy_bit_for_bit(shape):
+    g = gram(*shape, seed=shape[1])
+    assert np.array_equal(lapack.symmetric_eigenvalues(g), np.linalg.eigvalsh(g))
+
+
+def test_the_lapacke_path_is_the_one_taken_with_numpys_openblas():
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    if blas["name"] != "scipy-openblas" or "USE64BITINT" not in blas.get("openblas configuration", ""):
+        pytest.skip(f"NumPy links {blas['name']}: numpy.linalg.eigvalsh is used")
+    assert lapack._lapacke_dsyevd() is not None
+
+
+def test_without_lapacke_numpy_is_used(monkeypatch):
+    g = gram(100, 40, seed=1)
+    monkeypatch.setattr(lapack, "_lapacke_dsyevd", lambda: None)
+    assert np.array_equal(lapack.symmetric_eigenvalues(g), np.linalg.eigvalsh(g))
+
+
+def test_input_is_left_unchanged_and_nan_is_an_error():
+    g = gram(60, 30, seed=2)
+    kept = g.copy()
+    lapack.symmetric_eigenvalues(g)
+    assert np.array_equal(g, kept)
+    g[3, 3] = np.nan
+    if lapack._lapacke_dsyevd() is not None:  # LAPACKE checks for NaN; NumPy's own path may return NaNs
+        with pytest.raises(np.linalg.LinAlgError, match="NaN"):
+            lapack.symmetric_eigenvalues(g)
+    with pytest.raises(np.linalg.LinAlgError, match="non-square"):
+        lapack.symmetric_eigenvalues(np.ones((3, 4)))
+    assert lapack.symmetric_eigenvalues(np.zeros((0, 0))).shape == (0,)
