@@ -17,16 +17,27 @@ def test_eigenvalues_equal_numpy_bit_for_bit(shape):
     assert np.array_equal(lapack.symmetric_eigenvalues(g), np.linalg.eigvalsh(g))
 
 
+@pytest.mark.parametrize("shape", [(40, 40), (900, 600)])
+def test_the_two_stage_reduction_is_within_1e_14_of_the_largest_eigenvalue(shape, monkeypatch):
+    g = gram(*shape, seed=7)
+    reference = np.linalg.eigvalsh(g)
+    two_stage = lapack.symmetric_eigenvalues(g, two_stage=True)
+    assert np.max(np.abs(two_stage - reference)) <= 1e-14 * reference[-1]
+    monkeypatch.setattr(lapack, "TWO_STAGE_MIN_ORDER", shape[1])  # the default from that order on
+    assert np.array_equal(lapack.symmetric_eigenvalues(g), two_stage)
+    assert np.array_equal(lapack.symmetric_eigenvalues(g, two_stage=False), reference)
+
+
 def test_the_lapacke_path_is_the_one_taken_with_numpys_openblas():
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     if blas["name"] != "scipy-openblas" or "USE64BITINT" not in blas.get("openblas configuration", ""):
         pytest.skip(f"NumPy links {blas['name']}: numpy.linalg.eigvalsh is used")
-    assert lapack._lapacke_dsyevd() is not None
+    assert lapack._lapacke_dsyevd() is not None and lapack._lapacke_dsyevd(two_stage=True) is not None
 
 
 def test_without_lapacke_numpy_is_used(monkeypatch):
     g = gram(100, 40, seed=1)
-    monkeypatch.setattr(lapack, "_lapacke_dsyevd", lambda: None)
+    monkeypatch.setattr(lapack, "_lapacke_dsyevd", lambda two_stage=False: None)
     assert np.array_equal(lapack.symmetric_eigenvalues(g), np.linalg.eigvalsh(g))
 
 

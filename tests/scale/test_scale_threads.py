@@ -13,6 +13,7 @@ from netspectra import analyze
 from netspectra.errors import UsageError
 from netspectra.scale import LocalExecutor, ProcessExecutor, make_executor
 from netspectra.scale import executor as executor_module
+from netspectra.scale import workers as workers_module
 from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.thread_pool import ThreadExecutor
 
@@ -92,3 +93,13 @@ def test_default_executors_of_a_small_model(monkeypatch):
     assert isinstance(make_executor("process", workers=1, shapes=small), ProcessExecutor)  # asked for: inline
     monkeypatch.setattr(executor_module, "local_threads", lambda shapes: 1)
     assert isinstance(make_executor("local", shapes=small), LocalExecutor)
+    assert isinstance(make_executor("process", shapes=small), LocalExecutor)
+
+
+def test_large_layers_go_to_worker_processes_small_ones_of_a_large_model_to_threads(monkeypatch):
+    monkeypatch.setattr(workers_module, "cpu_count", lambda: 2)
+    mpnet_like = [(1, 30527, 768)] + [(1, 3072, 768)] * 24 + [(1, 768, 768)] * 49
+    assert isinstance(make_executor("process", shapes=mpnet_like), ThreadExecutor)
+    llama_like = [(1, 11008, 4096)] * 3 + [(1, 4096, 4096)] * 4
+    made = make_executor("process", shapes=llama_like)
+    assert isinstance(made, ProcessExecutor) and made.workers == 2

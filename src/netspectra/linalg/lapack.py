@@ -7,6 +7,14 @@ routine of the same library, LAPACKE's ``dsyevd`` (jobz ``N``, lower triangle, o
 NumPy does) in the OpenBLAS that NumPy's wheels ship, through :mod:`ctypes`, which releases the GIL
 around a foreign call: the same eigenvalues bit for bit (tested), and two threads then take half the
 time (0.11 s).  Where NumPy links another LAPACK the function is ``numpy.linalg.eigvalsh`` itself.
+
+From order :data:`TWO_STAGE_MIN_ORDER` on, the two-stage tridiagonal reduction (``dsyevd_2stage``: dense
+to band by level-3 BLAS, band to tridiagonal by bulge chasing; Haidar, Ltaief & Dongarra, SC 2011) takes
+the place of the one-stage ``dsytrd``, half of whose flops are memory-bound matrix-vector products.
+Measured here, 4096 x 4096 Gram matrices: 5.91 s -> 3.91 s on one BLAS thread, 3.68 s -> 2.54 s on two;
+at order 2048 it is 8-25% slower, at 3072 equal on two threads and 19% faster on one.  Both reductions
+are backward stable; the eigenvalues differ from ``dsyevd``'s by at most 1e-14 lambda_max (measured at
+384-4096; tested).
 """
 
 from __future__ import annotations
@@ -17,19 +25,21 @@ from functools import lru_cache
 
 import numpy as np
 
-#: LAPACKE of NumPy's bundled OpenBLAS (scipy-openblas64: 64-bit integers, prefixed symbols).
-_SYMBOL = "scipy_LAPACKE_dsyevd64_"
+#: Matrices of at least this order take the two-stage reduction.
+TWO_STAGE_MIN_ORDER = 3072
 _COLUMN_MAJOR = 102
 
 
-@lru_cache(maxsize=1)
-def _lapacke_dsyevd() -> Callable[..., int] | None:
-    """``LAPACKE_dsyevd`` of the OpenBLAS NumPy loaded, or None when NumPy uses another library."""
+@lru_cache(maxsize=2)
+def _lapacke_dsyevd(two_stage: bool = False) -> Callable[..., int] | None:
+    """``LAPACKE_dsyevd`` (or ``_2stage``) of the OpenBLAS NumPy loaded, or None when NumPy uses another
+    library (the symbols of NumPy's bundled scipy-openblas64: 64-bit integers, prefixed names)."""
     from threadpoolctl import ThreadpoolController
 
+    symbol = "scipy_LAPACKE_dsyevd_2stage64_" if two_stage else "scipy_LAPACKE_dsyevd64_"
     for library in ThreadpoolController().select(internal_api="openblas").lib_controllers:
         try:
-            function = getattr(ctypes.CDLL(library.filepath), _SYMBOL)
+            function = getattr(ctypes.CDLL(library.filepath), symbol)
         except (OSError, AttributeError):
             continue
         function.restype = ctypes.c_int64
@@ -39,20 +49,21 @@ def _lapacke_dsyevd() -> Callable[..., int] | None:
     return None
 
 
-def symmetric_eigenvalues(matrix: np.ndarray) -> np.ndarray:
+def symmetric_eigenvalues(matrix: np.ndarray, *, two_stage: bool | None = None) -> np.ndarray:
     """Ascending eigenvalues of a real symmetric float64 matrix from its lower triangle (LAPACK ``syevd``),
-    as ``numpy.linalg.eigvalsh(matrix)`` returns them, without holding the GIL.
+    without holding the GIL: ``numpy.linalg.eigvalsh(matrix)`` bit for bit below
+    :data:`TWO_STAGE_MIN_ORDER`, the two-stage reduction from there on (``two_stage`` forces either).
 
     Raises
     ------
     numpy.linalg.LinAlgError
         If the QR iteration does not converge or the matrix has NaN entries.
     """
-    dsyevd = _lapacke_dsyevd()
+    n = matrix.shape[0]
+    dsyevd = _lapacke_dsyevd(n >= TWO_STAGE_MIN_ORDER if two_stage is None else two_stage) or _lapacke_dsyevd()
     if dsyevd is None:
         return np.linalg.eigvalsh(matrix)
     work = np.array(matrix, dtype=np.float64, order="F")  # overwritten by the routine
-    n = work.shape[0]
     if work.shape != (n, n):
         raise np.linalg.LinAlgError(f"eigenvalues of a non-square {work.shape} matrix")
     values = np.empty(n)
