@@ -29,15 +29,11 @@ from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
-from netspectra.scale.workers import available_memory
+from netspectra.scale.workers import STACK_BYTES_PER_ENTRY, available_memory
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
 _SMALLEST_ENTRY = float(np.sqrt(np.finfo(np.float64).tiny))
-
-#: Peak bytes per entry of a conv stack's analysis: the decoded stack, each slice's float64 work and the
-#: entry null's temporaries (measured: 13.4 on a 16 x 16 x 40 x 50 x 50 kernel, 25.6M entries).
-STACK_BYTES_PER_ENTRY = 16
 
 #: Called after each layer with (number done, total, layer name).
 ProgressCallback = Callable[[int, int, str], None]

@@ -217,3 +217,23 @@ def test_onnx_graph_of_100k_initializers_is_ordered_in_linear_time(tmp_path):
     finally:
         signal.alarm(0)
     assert [r.name for r in source.tensors()][:3] == ["c0", "c1", "c2"]
+
+
+def test_a_conv_stack_may_store_more_eigenvalues_than_one_matrix_within_the_memory_its_analysis_had(monkeypatch):
+    """k min(N, M) pooled eigenvalues of a conv stack may pass the one-matrix bound, only for a stack that the
+    conv planner (16 bytes an entry within MemAvailable) would have let an analysis hold."""
+    from netspectra.scale.workers import STACK_BYTES_PER_ENTRY
+
+    k, n, m = 100_000, 64, 48  # a kernel of 100k positions pools 4.8M eigenvalues
+    pooled = k * m
+    assert pooled > codec.MAX_STORED_EIGENVALUES
+    monkeypatch.setattr(codec, "available_memory", lambda: k * n * m * STACK_BYTES_PER_ENTRY)
+    assert codec.spectrum_limit(n, m, k) == pooled
+    evals = np.linspace(0.0, 1.0, pooled)
+    np.testing.assert_array_equal(codec.decode_eigenvalues(codec.encode_eigenvalues(evals), pooled, pooled), evals)
+    monkeypatch.setattr(codec, "available_memory", lambda: k * n * m * STACK_BYTES_PER_ENTRY - 1)
+    assert codec.spectrum_limit(n, m, k) == codec.MAX_STORED_EIGENVALUES
+    assert codec.spectrum_limit(4096, 4096, 1) == codec.MAX_STORED_EIGENVALUES
+    assert codec.spectrum_limit("64", 48.0, None) == codec.MAX_STORED_EIGENVALUES  # a forged row
+    with pytest.raises(ValueError, match="claims"):
+        codec.decode_eigenvalues(codec.encode_eigenvalues(evals), pooled)

@@ -14,6 +14,7 @@ and the last to leave restores the previous caps; a thread never changes them un
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,9 +29,14 @@ _limiter: Any = None
 
 
 @lru_cache(maxsize=1)
-def _controller() -> ThreadpoolController:
-    """The thread pools of the libraries loaded now (NumPy's BLAS is, by the time an analysis runs)."""
+def _controller_of(modules: int) -> ThreadpoolController:
     return ThreadpoolController()
+
+
+def _controller() -> ThreadpoolController:
+    """The thread pools of the libraries loaded now: made again once Python modules have been imported
+    since (SciPy brings an OpenBLAS of its own, which a controller made before it would not cap)."""
+    return _controller_of(len(sys.modules))
 
 
 @contextmanager

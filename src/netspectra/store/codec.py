@@ -14,6 +14,8 @@ import zlib
 
 import numpy as np
 
+from netspectra.scale.workers import STACK_BYTES_PER_ENTRY, available_memory
+
 #: Codec name written beside every stored spectrum.
 EIGENVALUE_CODEC = "zlib-f8le"
 
@@ -33,24 +35,43 @@ def encode_eigenvalues(eigenvalues: np.ndarray) -> bytes:
     return zlib.compress(np.ascontiguousarray(eigenvalues, dtype="<f8").tobytes())
 
 
-#: Most eigenvalues a stored spectrum may hold: a layer with more would have needed a Gram matrix of
-#: over 100 TB; a larger count in a store is forged.
+#: Most eigenvalues the spectrum of one matrix may hold: one with more would have needed a Gram matrix
+#: of over 100 TB; a larger count in a store is forged (unless its row is a conv stack: :func:`spectrum_limit`).
 MAX_STORED_EIGENVALUES = 1 << 22
 
 
-def decode_eigenvalues(blob: bytes, count: int) -> np.ndarray:
+def spectrum_limit(n: object, m: object, num_matrices: object) -> int:
+    """The most eigenvalues the stored spectrum of a row with k = ``num_matrices`` matrices N x M may claim.
+
+    :data:`MAX_STORED_EIGENVALUES`, or the k min(N, M) eigenvalues a conv stack pools when that is more
+    and the analysis could have held the stack (k N M entries at
+    :data:`~netspectra.scale.workers.STACK_BYTES_PER_ENTRY` within the memory available now, the rule of
+    the conv planner that let it run).  A forged row cannot raise the bound past that memory.
+    """
+    if not all(isinstance(v, int) and v > 0 for v in (n, m, num_matrices)):
+        return MAX_STORED_EIGENVALUES
+    pooled = num_matrices * min(n, m)
+    available = available_memory()
+    if pooled <= MAX_STORED_EIGENVALUES or available is None:
+        return MAX_STORED_EIGENVALUES
+    fits = num_matrices * n * m * STACK_BYTES_PER_ENTRY <= available
+    return pooled if fits else MAX_STORED_EIGENVALUES
+
+
+def decode_eigenvalues(blob: bytes, count: int, limit: int = MAX_STORED_EIGENVALUES) -> np.ndarray:
     """Inverse of :func:`encode_eigenvalues`; ``count`` guards against a truncated or foreign blob.
 
     The blob is decompressed to at most ``8 * count`` bytes, so a forged blob (a zlib bomb) costs no
-    more memory than the spectrum it claims to be.
+    more memory than the spectrum it claims to be, and ``count`` may not exceed ``limit`` (its row's
+    :func:`spectrum_limit`).
 
     Raises
     ------
     ValueError
         If the blob does not decompress to exactly ``count`` float64 values.
     """
-    if not isinstance(count, int) or not 0 <= count <= MAX_STORED_EIGENVALUES:
-        raise ValueError(f"stored spectrum claims {count!r:.40} values (at most {MAX_STORED_EIGENVALUES})")
+    if not isinstance(count, int) or not 0 <= count <= limit:
+        raise ValueError(f"stored spectrum claims {count!r:.40} values (at most {limit})")
     inflate = zlib.decompressobj()
     try:
         raw = inflate.decompress(blob, 8 * count + 1)

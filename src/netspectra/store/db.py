@@ -298,7 +298,8 @@ class Store:
             values = {n: codec.from_sql(v, a) for (n, a), v in zip(self._columns.items(), row)}
             blob, count = row[len(names)], row[len(names) + 1]
             try:
-                evals = None if blob is None else codec.decode_eigenvalues(blob, count)
+                limit = codec.spectrum_limit(values["N"], values["M"], values["num_matrices"])
+                evals = None if blob is None else codec.decode_eigenvalues(blob, count, limit)
             except ValueError as exc:
                 raise StoreError(f"{self.path}: run {run_id}, layer {values['name']}: {exc}") from None
             layers.append(LayerReport.from_columns(values, eigenvalues=evals))
