@@ -95,7 +95,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         )
     where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=spec.fit)
     if spec.spectrum.tail_only is not None:
-        report = analyze_tail(np.asarray(stack, dtype=np.float64), spectrum_options=spec.spectrum, **where)
+        report = analyze_tail(stack, spectrum_options=spec.spectrum, **where)  # float64 copies only where needed
     else:
         spectrum = compute_spectrum(stack, spec.spectrum, checked=True)
         with one_blas_thread():  # the fits' many small products: threads would only spin (scale.blas_threads)

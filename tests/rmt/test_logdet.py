@@ -68,3 +68,14 @@ def test_tail_only_rows_carry_the_slq_log_det_unless_depth_is_off():
     assert abs(row.log_det - log_determinant(evals)) < 0.06 * np.sum(np.abs(np.log(evals)))
     fast = AnalysisSpec(spectrum=SpectrumOptions(backend="lanczos", tail_only=32), fit=AnalysisOptions(depth=False))
     assert math.isnan(analyze_array(w, fast).log_det)
+
+
+def test_a_tail_only_row_decomposed_densely_has_the_exact_log_det_of_the_full_row():
+    from netspectra.linalg import SpectrumOptions
+    from netspectra.spec import AnalysisSpec
+
+    w = np.random.default_rng(8).standard_t(3, (900, 300)).astype(np.float32)
+    full = analyze_array(w)
+    tail = analyze_array(w, AnalysisSpec(spectrum=SpectrumOptions(backend="dense", tail_only=32)))
+    assert tail.num_evals < full.num_evals and "tail-only" in tail.warning
+    assert tail.log_det == full.log_det

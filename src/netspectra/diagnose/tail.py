@@ -39,7 +39,7 @@ from netspectra.diagnose.row import LayerIdentity, LayerReport, OutcomeColumns
 from netspectra.diagnose.rules import alpha_label
 from netspectra.linalg import Spectrum, SpectrumOptions, compute_spectrum, compute_top_spectrum
 from netspectra.linalg.choose import TOP_K_BACKENDS, choose_backend
-from netspectra.rmt.logdet import slq_log_determinant
+from netspectra.rmt.logdet import log_determinant, slq_log_determinant
 from netspectra.rmt.powerlaw import PowerLawFit
 
 #: xmin among the lowest this fraction of the window: the window may be cutting the tail.
@@ -52,12 +52,14 @@ WINDOW_LIMITED = "window-limited"
 
 @dataclass(frozen=True)
 class TailWindow:
-    """The top of a spectrum, its power-law fit (None if it failed, with the reason) and the window flag."""
+    """The top of a spectrum, its power-law fit (None if it failed, with the reason) and the window flag;
+    ``full`` is the whole spectrum when the backend decomposed the matrices anyway (else None)."""
 
     spectrum: Spectrum
     fit: PowerLawFit | None
     failure: str
     window_limited: bool
+    full: Spectrum | None = None
 
 
 def _fit(spectrum: Spectrum, options: AnalysisOptions) -> tuple[PowerLawFit | None, str]:
@@ -80,10 +82,10 @@ def fit_tail_window(stack: np.ndarray, count: int, options: AnalysisOptions = An
         reaches_end = spectrum.complete or window[0] <= spectrum.zero_tolerance
         at_bottom = fit is not None and int(np.searchsorted(window, fit.xmin)) < WINDOW_BOTTOM * window.size
         if reaches_end or not (at_bottom or fit is None):  # a failed fit may just need a larger window
-            return TailWindow(spectrum, fit, failure, window_limited=False)
+            return TailWindow(spectrum, fit, failure, window_limited=False, full=full)
         if doubling < MAX_DOUBLINGS:
             count *= 2
-    return TailWindow(spectrum, fit, failure, window_limited=fit is not None)
+    return TailWindow(spectrum, fit, failure, window_limited=fit is not None, full=full)
 
 
 def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, dtype: str = "",
@@ -109,10 +111,17 @@ def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, d
     return LayerReport(
         LayerIdentity(name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
                       num_evals=int(spectrum.eigenvalues.size)),  # fmt: skip
-        norms=norm_columns(n, lam_max, total, stable_rank=total / lam_max,
-                           log_det=slq_log_determinant(stack) if options.depth else math.nan),  # fmt: skip
+        norms=norm_columns(n, lam_max, total, stable_rank=total / lam_max, log_det=_log_det(stack, result, options)),
         power_law=power_law_columns(fit),
         ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, ww_scale(kind, n, k)),
         outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=tuple(warnings)),
         eigenvalues=spectrum.eigenvalues,
     )
+
+
+def _log_det(stack: np.ndarray, window: TailWindow, options: AnalysisOptions) -> float:
+    """log det of the layer: exact from the whole spectrum when the backend computed it anyway, else by SLQ
+    (skipped without ``options.depth``)."""
+    if window.full is not None:
+        return log_determinant(window.full.eigenvalues, window.full.zero_tolerance)
+    return slq_log_determinant(stack) if options.depth else math.nan
