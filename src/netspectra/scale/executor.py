@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 from netspectra.errors import UsageError
-from netspectra.scale.dask_executor import DaskExecutor
-from netspectra.scale.process_pool import ProcessExecutor
 from netspectra.scale.thread_pool import ThreadExecutor
 from netspectra.scale.workers import Shape, default_workers, local_threads
 
@@ -72,7 +70,11 @@ def make_executor(kind: str, *, workers: int | None = None, shapes: Sequence[Sha
             in_this_process = _in_this_process(shapes)
             if isinstance(in_this_process, ThreadExecutor) or (workers := default_workers(shapes)) == 1:
                 return in_this_process
+        from netspectra.scale.process_pool import ProcessExecutor  # multiprocessing: only for a pool
+
         return ProcessExecutor(workers)
+    from netspectra.scale.dask_executor import DaskExecutor
+
     return DaskExecutor(scheduler=scheduler, workers=workers)
 
 
