@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from netspectra.linalg.lapack import symmetric_eigenvalues
+
 
 def farms_eigenvalues(stack: np.ndarray) -> np.ndarray:
     """Pooled eigenvalues (ascending) of the square M x M blocks of each (N, M) matrix of a (k, N, M) stack."""
@@ -27,5 +29,5 @@ def farms_eigenvalues(stack: np.ndarray) -> np.ndarray:
     for w in stack:
         for start in starts:
             block = np.asarray(w[start : start + m], dtype=np.float64)
-            parts.append(np.linalg.eigvalsh(block.T @ block / m))
+            parts.append(symmetric_eigenvalues(block.T @ block / m))
     return np.sort(np.clip(np.concatenate(parts), 0.0, None))
