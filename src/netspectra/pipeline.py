@@ -29,7 +29,7 @@ from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
-from netspectra.scale.workers import STACK_BYTES_PER_ENTRY, available_memory
+from netspectra.scale.workers import available_memory, stack_peak_bytes
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
@@ -61,7 +61,7 @@ def check_matrices(stack: np.ndarray) -> None:
 
 def plan_memory(weight: WeightMatrix) -> None:
     """Refuse, before anything is allocated, a conv stack whose analysis would not fit in the memory
-    available now (:data:`STACK_BYTES_PER_ENTRY` per entry); a 1 KB header can declare 100k positions.
+    available now (:func:`~netspectra.scale.workers.stack_peak_bytes`); a 1 KB header can declare 100k positions.
 
     Raises
     ------
@@ -71,7 +71,7 @@ def plan_memory(weight: WeightMatrix) -> None:
     if weight.num_matrices == 1:  # one matrix: the Gram path's memory is the matrix itself (docs/scale.md)
         return
     n, m = weight.matrix_shape
-    needed = weight.num_matrices * n * m * STACK_BYTES_PER_ENTRY
+    needed = stack_peak_bytes((weight.num_matrices, n, m))
     available = available_memory()
     if available is not None and needed > available:
         raise MatrixError(f"a stack of {weight.num_matrices:,} matrices {n} x {m} needs about {needed / 2**30:.1f} GiB "

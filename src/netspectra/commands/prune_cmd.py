@@ -10,6 +10,8 @@ from netspectra.report.terminal import plain
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from netspectra.act.pruning import DEFAULT_RANGE
+
     p = subparsers.add_parser(
         "prune",
         help="layer-wise pruning ratios from alpha (AlphaPruning), optionally a magnitude-pruned model",
@@ -20,8 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("--sparsity", type=float, required=True, help="target fraction of the weights pruned, e.g. 0.5")
-    p.add_argument("--range", nargs=2, type=float, default=(0.8, 1.2), metavar=("S1", "S2"),
-                   help="relative ratios of the best- and the least-trained layer (default 0.8 1.2)")  # fmt: skip
+    p.add_argument("--range", nargs=2, type=float, default=DEFAULT_RANGE, metavar=("S1", "S2"),
+                   help="relative ratios of the best- and the least-trained layer (default %(default)s)")  # fmt: skip
     p.add_argument("--uniform", action="store_true", help="every layer at the target (the baseline to compare with)")
     p.add_argument("-o", "--output", help="write the ratios to this .json or .yaml file")
     p.add_argument("--write", metavar="OUT.safetensors",
@@ -64,4 +66,3 @@ def run(args: argparse.Namespace) -> int:
         if path:
             console.print(plain(f"wrote {path}"))
     return 0
-

@@ -40,18 +40,20 @@ AWQ_REVERSE_ORDER = (0, 4, 1, 5, 2, 6, 3, 7)
 _PACKED_PARTS = ("qweight", "qzeros", "scales", "g_idx")
 
 
+def _fields(words: np.ndarray, bits: int) -> np.ndarray:
+    """(r, c) int32 words -> (r, c, 32/bits): the ``bits``-wide fields of each word, lowest bits first."""
+    shifts = np.arange(0, 32, bits, dtype=np.uint32)
+    return (words.astype(np.int64).astype(np.uint32)[:, :, None] >> shifts) & np.uint32((1 << bits) - 1)
+
+
 def unpack_rows(words: np.ndarray, bits: int) -> np.ndarray:
     """(r, c) int32 words -> (r * 32/bits, c) values: word r holds rows r*p .. r*p + p-1, lowest bits first."""
-    shifts = np.arange(0, 32, bits, dtype=np.uint32)
-    values = (words.astype(np.int64).astype(np.uint32)[:, None, :] >> shifts[None, :, None]) & np.uint32((1 << bits) - 1)
-    return values.reshape(-1, words.shape[1])
+    return _fields(words, bits).transpose(0, 2, 1).reshape(-1, words.shape[1])
 
 
 def unpack_columns(words: np.ndarray, bits: int) -> np.ndarray:
     """(r, c) int32 words -> (r, c * 32/bits) values: word c holds columns c*p .. c*p + p-1, lowest bits first."""
-    shifts = np.arange(0, 32, bits, dtype=np.uint32)
-    values = (words.astype(np.int64).astype(np.uint32)[:, :, None] >> shifts[None, None, :]) & np.uint32((1 << bits) - 1)
-    return values.reshape(words.shape[0], -1)
+    return _fields(words, bits).reshape(words.shape[0], -1)
 
 
 def gptq_weight(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, g_idx: np.ndarray | None, bits: int,

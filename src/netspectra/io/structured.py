@@ -58,14 +58,13 @@ def check_tree(document: object, label: str, what: str, error: type[NetspectraEr
     size: dict[int, int] = {}
     height: dict[int, int] = {}
     open_now: set[int] = set()
-    stack: list[tuple[object, bool]] = [(document, False)]
+    stack: list[tuple[object, list | None]] = [(document, None)]  # (node, its children once entered)
     while stack:
-        node, finished = stack.pop()
+        node, children = stack.pop()
         if not isinstance(node, (dict, list, tuple)):
             continue
         key = id(node)
-        children = list(node.values()) if isinstance(node, dict) else list(node)
-        if finished:
+        if children is not None:  # every child is done: the node's expanded size and height
             open_now.discard(key)
             nested = [c for c in children if isinstance(c, (dict, list, tuple))]
             size[key] = 1 + len(children) - len(nested) + sum(size[id(c)] for c in nested)
@@ -80,8 +79,9 @@ def check_tree(document: object, label: str, what: str, error: type[NetspectraEr
         if key in open_now:
             raise error(f"{label}: {what} holds a container inside itself: refused")
         open_now.add(key)
-        stack.append((node, True))
-        stack.extend((child, False) for child in children)
+        children = list(node.values()) if isinstance(node, dict) else list(node)
+        stack.append((node, children))
+        stack.extend((child, None) for child in children)
 
 
 def parse_json(data: bytes, label: str, what: str, error: type[NetspectraError]) -> object:

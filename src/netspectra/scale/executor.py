@@ -64,12 +64,12 @@ def make_executor(kind: str, *, workers: int | None = None, shapes: Sequence[Sha
     if kind == "local":
         if workers not in (None, 1):
             raise UsageError(f"{workers} workers need the process or dask executor, not local")
-        return _in_this_process(shapes)
+        return _in_this_process(local_threads(shapes))
     if kind == "process":
         if workers is None:  # threads where they serve (no interpreter to start), else the sizing rule's pool
-            in_this_process = _in_this_process(shapes)
-            if isinstance(in_this_process, ThreadExecutor) or (workers := default_workers(shapes)) == 1:
-                return in_this_process
+            threads = local_threads(shapes)
+            if threads > 1 or (workers := default_workers(shapes)) == 1:
+                return _in_this_process(threads)
         from netspectra.scale.process_pool import ProcessExecutor  # multiprocessing: only for a pool
 
         return ProcessExecutor(workers)
@@ -78,9 +78,8 @@ def make_executor(kind: str, *, workers: int | None = None, shapes: Sequence[Sha
     return DaskExecutor(scheduler=scheduler, workers=workers)
 
 
-def _in_this_process(shapes: Sequence[Shape]) -> Executor:
-    """Layers of these shapes in this process: side by side in threads where :func:`local_threads` says so."""
-    threads = local_threads(shapes)
+def _in_this_process(threads: int) -> Executor:
+    """Layers in this process: side by side in ``threads`` threads (:func:`local_threads`), or one after the other."""
     return ThreadExecutor(threads) if threads > 1 else LocalExecutor()
 
 

@@ -100,6 +100,13 @@ def local_threads(shapes: Iterable[Shape], *, cpus: int | None = None, memory: i
     return max(1, threads)
 
 
+def stack_peak_bytes(shape: Shape) -> int:
+    """Peak memory of analysing a conv stack of k matrices N x M: k N M :data:`STACK_BYTES_PER_ENTRY`
+    (the conv planner's bound, :func:`netspectra.pipeline.plan_memory`)."""
+    k, n, m = shape
+    return k * n * m * STACK_BYTES_PER_ENTRY
+
+
 def thread_peak_bytes(shape: Shape) -> int:
     """Peak memory of one thread analysing a layer: :func:`worker_peak_bytes` without the interpreter."""
     return worker_peak_bytes(shape) - WORKER_BASE_BYTES

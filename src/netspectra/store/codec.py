@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-from netspectra.scale.workers import STACK_BYTES_PER_ENTRY, available_memory
+from netspectra.scale.workers import available_memory, stack_peak_bytes
 
 #: Codec name written beside every stored spectrum.
 EIGENVALUE_CODEC = "zlib-f8le"
@@ -44,9 +44,9 @@ def spectrum_limit(n: object, m: object, num_matrices: object) -> int:
     """The most eigenvalues the stored spectrum of a row with k = ``num_matrices`` matrices N x M may claim.
 
     :data:`MAX_STORED_EIGENVALUES`, or the k min(N, M) eigenvalues a conv stack pools when that is more
-    and the analysis could have held the stack (k N M entries at
-    :data:`~netspectra.scale.workers.STACK_BYTES_PER_ENTRY` within the memory available now, the rule of
-    the conv planner that let it run).  A forged row cannot raise the bound past that memory.
+    and the analysis could have held the stack (:func:`~netspectra.scale.workers.stack_peak_bytes` within
+    the memory available now, the rule of the conv planner that let it run).  A forged row cannot raise
+    the bound past that memory.
     """
     if not all(isinstance(v, int) and v > 0 for v in (n, m, num_matrices)):
         return MAX_STORED_EIGENVALUES
@@ -54,7 +54,7 @@ def spectrum_limit(n: object, m: object, num_matrices: object) -> int:
     available = available_memory()
     if pooled <= MAX_STORED_EIGENVALUES or available is None:
         return MAX_STORED_EIGENVALUES
-    fits = num_matrices * n * m * STACK_BYTES_PER_ENTRY <= available
+    fits = stack_peak_bytes((num_matrices, n, m)) <= available
     return pooled if fits else MAX_STORED_EIGENVALUES
 
 
