@@ -167,3 +167,29 @@ def test_restrictions():
         htmp.htmp_density(0.5, 0.0)
     with pytest.raises(ValueError, match="at least 10"):
         htmp.fit_htmp(np.ones(5), 20, 10)
+
+
+def test_initial_value_ignores_the_shared_mpmath_precision():
+    """mpmath's global context is shared by every thread, and its hypergeometric functions raise and restore
+    its precision: two analysis threads tabulating at once ratcheted it from 53 to 403 bits (70x slower; a
+    CI run never finished).  Each thread now has its own context, so what another thread does to the
+    global precision cannot change a table."""
+    import threading
+
+    import mpmath
+
+    y0, a, b = 5.0, 1.2, 1.5
+    expected = htmp._initial_log_derivative(y0, a, b)
+    saved = mpmath.mp.prec
+    mpmath.mp.prec = 12  # another thread mid-computation, at low precision
+    try:
+        assert htmp._initial_log_derivative(y0, a, b) == expected
+    finally:
+        mpmath.mp.prec = saved
+    values = []
+    threads = [threading.Thread(target=lambda: values.append(htmp._initial_log_derivative(y0, a, b))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert values == [expected] * 4 and mpmath.mp.prec == saved

@@ -38,9 +38,11 @@ Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M, gamma =
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -297,6 +299,25 @@ def _valid_table(arrays: dict[str, np.ndarray]) -> bool:
                 and all(np.all(np.isfinite(arrays[k])) for k in _TABLE))  # fmt: skip
 
 
+_THREAD_STATE = threading.local()
+
+
+def _mpmath_context() -> Any:
+    """This thread's own mpmath context at 53 bits.
+
+    mpmath's global context is not thread-safe: its hypergeometric functions raise and restore the
+    shared working precision, so two analysis threads tabulating at once ratchet it up (measured: 53 ->
+    403 bits, 70x slower, and a CI run that never finished).  Each thread gets a private context instead.
+    """
+    ctx = getattr(_THREAD_STATE, "mpmath", None)
+    if ctx is None:
+        import mpmath
+
+        ctx = _THREAD_STATE.mpmath = mpmath.MPContext()
+    ctx.prec = 53
+    return ctx
+
+
 def _initial_log_derivative(y0: float, a: float, b: float) -> complex:
     """rho(y0) = y0 w'(y0)/w(y0), w = U(b, -a, -y): mpmath for small parameters, WKB for large ones.
 
@@ -307,8 +328,9 @@ def _initial_log_derivative(y0: float, a: float, b: float) -> complex:
         return _wkb_log_derivative(np.log(y0), a, b)
     import mpmath  # small parameters only
 
+    ctx = _mpmath_context()
     try:
-        ratio = mpmath.hyperu(b + 1.0, 1.0 - a, -y0) / mpmath.hyperu(b, -a, -y0)
+        ratio = ctx.hyperu(b + 1.0, 1.0 - a, -y0) / ctx.hyperu(b, -a, -y0)
     except mpmath.libmp.NoConvergence:  # extreme aspect ratios (N/M = 4096): no table, the fit says so
         raise ValueError(f"HTMP initial value: U({b:.3g}, {-a:.3g}, {-y0:.3g}) does not converge") from None
     return complex(y0 * b * ratio)
