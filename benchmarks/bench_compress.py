@@ -104,21 +104,37 @@ def digits_table(workdir: Path) -> str:
         return float(np.mean(np.argmax(hidden @ weights["fc1.weight"].T + weights["fc1.bias"], axis=1) == y_test))
 
     base = accuracy(tensors)
-    rows = [{"method": "original", "shrink": "-", "rank fc0 (of 64)": 64, "accuracy": base, "params ratio": 1.0,
-             "rel err F": 0.0, "pred cos² u/v": "-"}]
+    rows = [
+        {
+            "method": "original",
+            "shrink": "-",
+            "rank fc0 (of 64)": 64,
+            "accuracy": base,
+            "params ratio": 1.0,
+            "rel err F": 0.0,
+            "pred cos² u/v": "-",
+        }
+    ]
     for method in (*METHODS[:3], "rank:8", "energy:0.9"):
         for shrink in SHRINKS:
             out = workdir / "digits-out.safetensors"
             report = compress_model(source, out, method, shrink, force=True)
             layer = report.layers[0]
-            rows.append({
-                "method": method, "shrink": shrink, "rank fc0 (of 64)": layer.rank,
-                "accuracy": accuracy(load_factored(out)), "params ratio": report.compression_ratio,
-                "rel err F": layer.rel_fro_error,
-                "pred cos² u/v": f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}",
-            })
-    head = (f"digits MLP 64-256-10 (fc0 256x64 compressed; fc1 10x256 has M=10 < 32 and is copied), "
-            f"{len(y_test)} test images; params ratio = whole file, factored")
+            rows.append(
+                {
+                    "method": method,
+                    "shrink": shrink,
+                    "rank fc0 (of 64)": layer.rank,
+                    "accuracy": accuracy(load_factored(out)),
+                    "params ratio": report.compression_ratio,
+                    "rel err F": layer.rel_fro_error,
+                    "pred cos² u/v": f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}",
+                }
+            )
+    head = (
+        f"digits MLP 64-256-10 (fc0 256x64 compressed; fc1 10x256 has M=10 < 32 and is copied), "
+        f"{len(y_test)} test images; params ratio = whole file, factored"
+    )
     return head + "\n\n" + markdown(rows)
 
 
@@ -149,18 +165,22 @@ def bert_embed(w: dict[str, np.ndarray], ids: np.ndarray, mask: np.ndarray, head
 
     for i in range(layers):
         p = f"encoder.layer.{i}"
-        q, k, v = (linear(h, f"{p}.attention.self.{n}").reshape(batch, length, heads, hd).transpose(0, 2, 1, 3)
-                   for n in ("query", "key", "value"))
+        q, k, v = (
+            linear(h, f"{p}.attention.self.{n}").reshape(batch, length, heads, hd).transpose(0, 2, 1, 3)
+            for n in ("query", "key", "value")
+        )
         scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(hd) + bias_mask
         scores = np.exp(scores - scores.max(-1, keepdims=True))
         scores /= scores.sum(-1, keepdims=True)
         context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, dim)
-        h = layer_norm(h + linear(context, f"{p}.attention.output.dense"),
-                       w[f"{p}.attention.output.LayerNorm.weight"], w[f"{p}.attention.output.LayerNorm.bias"])
+        h = layer_norm(
+            h + linear(context, f"{p}.attention.output.dense"),
+            w[f"{p}.attention.output.LayerNorm.weight"],
+            w[f"{p}.attention.output.LayerNorm.bias"],
+        )
         inner = linear(h, f"{p}.intermediate.dense")
         inner = 0.5 * inner * (1.0 + erf(inner / np.sqrt(2.0)))
-        h = layer_norm(h + linear(inner, f"{p}.output.dense"),
-                       w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"])
+        h = layer_norm(h + linear(inner, f"{p}.output.dense"), w[f"{p}.output.LayerNorm.weight"], w[f"{p}.output.LayerNorm.bias"])
     pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
@@ -181,9 +201,13 @@ def similarity_report(emb: np.ndarray) -> dict[str, float]:
     off = ~np.eye(len(SENTENCES), dtype=bool)
     for i, j in PARAPHRASES:
         off[i, j] = off[j, i] = False
-    return {"paraphrase sim": float(para.mean()), "unrelated sim": float(sims[off].mean()),
-            "paraphrase is nearest": float(np.mean([np.argmax(np.where(np.eye(len(SENTENCES))[i] > 0, -2, sims[i])) == j
-                                                     for i, j in PARAPHRASES]))}
+    return {
+        "paraphrase sim": float(para.mean()),
+        "unrelated sim": float(sims[off].mean()),
+        "paraphrase is nearest": float(
+            np.mean([np.argmax(np.where(np.eye(len(SENTENCES))[i] > 0, -2, sims[i])) == j for i, j in PARAPHRASES])
+        ),
+    }
 
 
 def minilm_table(workdir: Path) -> str:
@@ -200,8 +224,19 @@ def minilm_table(workdir: Path) -> str:
     base = bert_embed({k: v.astype(np.float64) for k, v in original.items()}, ids, mask, heads, layers)
     base_sims = base @ base.T
     iu = np.triu_indices(len(SENTENCES), 1)
-    rows = [{"method": "original", "shrink": "-", "mean rank/M": 1.0, "params ratio": 1.0,
-             "cos(emb, emb0) mean": 1.0, "min": 1.0, "sim-matrix r": 1.0, **similarity_report(base), "seconds": 0.0}]
+    rows = [
+        {
+            "method": "original",
+            "shrink": "-",
+            "mean rank/M": 1.0,
+            "params ratio": 1.0,
+            "cos(emb, emb0) mean": 1.0,
+            "min": 1.0,
+            "sim-matrix r": 1.0,
+            **similarity_report(base),
+            "seconds": 0.0,
+        }
+    ]
     for method in METHODS:
         for shrink in ("hard", "frobenius"):
             out = workdir / "minilm-out.safetensors"
@@ -211,28 +246,41 @@ def minilm_table(workdir: Path) -> str:
             weights = {k: v.astype(np.float64) for k, v in load_factored(out).items()}
             emb = bert_embed(weights, ids, mask, heads, layers)
             cos = np.sum(emb * base, axis=1)
-            rows.append({
-                "method": method, "shrink": shrink,
-                "mean rank/M": float(np.mean([layer.rank / layer.M for layer in report.layers])),
-                "params ratio": report.compression_ratio, "cos(emb, emb0) mean": float(cos.mean()),
-                "min": float(cos.min()), "sim-matrix r": float(np.corrcoef((emb @ emb.T)[iu], base_sims[iu])[0, 1]),
-                **similarity_report(emb), "seconds": seconds,
-            })
-    head = (f"all-MiniLM-L6-v2 ({len(report.layers)} matrices compressed, {len(report.copied)} tensors copied), "
-            f"{len(SENTENCES)} sentences; params ratio = whole file, factored")
+            rows.append(
+                {
+                    "method": method,
+                    "shrink": shrink,
+                    "mean rank/M": float(np.mean([layer.rank / layer.M for layer in report.layers])),
+                    "params ratio": report.compression_ratio,
+                    "cos(emb, emb0) mean": float(cos.mean()),
+                    "min": float(cos.min()),
+                    "sim-matrix r": float(np.corrcoef((emb @ emb.T)[iu], base_sims[iu])[0, 1]),
+                    **similarity_report(emb),
+                    "seconds": seconds,
+                }
+            )
+    head = (
+        f"all-MiniLM-L6-v2 ({len(report.layers)} matrices compressed, {len(report.copied)} tensors copied), "
+        f"{len(SENTENCES)} sentences; params ratio = whole file, factored"
+    )
     groups = []
     for label, pattern in MINILM_GROUPS:
         out = workdir / "minilm-group.safetensors"
         report = compress_model(source, out, "gavish-donoho", "hard", force=True, include=pattern)
         emb = bert_embed({k: v.astype(np.float64) for k, v in load_factored(out).items()}, ids, mask, heads, layers)
         cos = np.sum(emb * base, axis=1)
-        groups.append({
-            "compressed (gavish-donoho, hard)": label, "matrices": len(report.layers),
-            "mean rank/M": float(np.mean([layer.rank / layer.M for layer in report.layers])),
-            "params ratio": report.compression_ratio, "cos(emb, emb0) mean": float(cos.mean()),
-            "min": float(cos.min()), "sim-matrix r": float(np.corrcoef((emb @ emb.T)[iu], base_sims[iu])[0, 1]),
-            "paraphrase is nearest": similarity_report(emb)["paraphrase is nearest"],
-        })
+        groups.append(
+            {
+                "compressed (gavish-donoho, hard)": label,
+                "matrices": len(report.layers),
+                "mean rank/M": float(np.mean([layer.rank / layer.M for layer in report.layers])),
+                "params ratio": report.compression_ratio,
+                "cos(emb, emb0) mean": float(cos.mean()),
+                "min": float(cos.min()),
+                "sim-matrix r": float(np.corrcoef((emb @ emb.T)[iu], base_sims[iu])[0, 1]),
+                "paraphrase is nearest": similarity_report(emb)["paraphrase is nearest"],
+            }
+        )
     return head + "\n\n" + markdown(rows) + "\n\nOne group of matrices at a time:\n\n" + markdown(groups)
 
 

@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         for seed in range(args.seeds):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                clf = MLPClassifier(hidden_layer_sizes=(256, 256), batch_size=batch, max_iter=60,
-                                    random_state=seed).fit(x / 16.0, y)  # fmt: skip
+                clf = MLPClassifier(hidden_layer_sizes=(256, 256), batch_size=batch, max_iter=60, random_state=seed).fit(
+                    x / 16.0, y
+                )
             for layer, coef in (("fc0 256x64", clf.coefs_[0]), ("fc1 256x256", clf.coefs_[1])):
                 w = coef.T
                 records.append((layer, batch, analyze_array(w).alpha, analyze_array(w, FARMS).alpha))
@@ -51,11 +52,24 @@ def main(argv: list[str] | None = None) -> int:
         for batch in BATCHES:
             full = [r[2] for r in records if r[0] == layer and r[1] == batch]
             farms = [r[3] for r in records if r[0] == layer and r[1] == batch]
-            rows.append({"layer": layer, "batch": batch, "alpha full": np.mean(full), "sd": np.std(full),
-                         "alpha FARMS": np.mean(farms), "sd ": np.std(farms)})  # fmt: skip
+            rows.append(
+                {
+                    "layer": layer,
+                    "batch": batch,
+                    "alpha full": np.mean(full),
+                    "sd": np.std(full),
+                    "alpha FARMS": np.mean(farms),
+                    "sd ": np.std(farms),
+                }
+            )
         mine = [r for r in records if r[0] == layer]
-        trends.append({"layer": layer, "rho(batch, alpha) full": spearman([r[1] for r in mine], [r[2] for r in mine]),
-                       "rho(batch, alpha) FARMS": spearman([r[1] for r in mine], [r[3] for r in mine])})  # fmt: skip
+        trends.append(
+            {
+                "layer": layer,
+                "rho(batch, alpha) full": spearman([r[1] for r in mine], [r[2] for r in mine]),
+                "rho(batch, alpha) FARMS": spearman([r[1] for r in mine], [r[3] for r in mine]),
+            }
+        )
     print(f"digits MLPs 64-256-256-10, Adam, 60 epochs, {args.seeds} seeds per batch size\n")
     print(markdown(rows))
     print()

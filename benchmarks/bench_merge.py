@@ -56,14 +56,16 @@ def run_seed(seed: int, workdir: Path) -> tuple[dict[str, dict[str, float]], dic
     rows.update({f"fine-tuned {name}": tasks.accuracies(w) for name, w in tasks.finetuned.items()})
     chosen = {}
     for i, (label, method, params) in enumerate(MERGES):
-        config = {"base_model": str(root / "base"), "models": [str(root / t) for t in TASKS], "method": method,
-                  "parameters": params}  # fmt: skip
+        config = {
+            "base_model": str(root / "base"),
+            "models": [str(root / t) for t in TASKS],
+            "method": method,
+            "parameters": params,
+        }
         result = merge_models(config, root / f"merge{i}")
         rows[label] = tasks.accuracies(read_model(root / f"merge{i}"))
         if method == "spectral-auto":
-            chosen = {
-                x.name: f"{x.rule} ({x.verdict}, interference {x.interference:.2f})" for x in result.layers if x.verdict
-            }
+            chosen = {x.name: f"{x.rule} ({x.verdict}, interference {x.interference:.2f})" for x in result.layers if x.verdict}
     return rows, chosen
 
 

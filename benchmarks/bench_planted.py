@@ -71,8 +71,12 @@ def table(rows: list[tuple[tuple[float, int, float], dict]], metric: int, title:
 
 def summary(rows: list[tuple[tuple[float, int, float], dict]]) -> str:
     names = [label(*spec) for spec in METHODS]
-    lines = ["**Over the grid** (mean; cells where the method is best or tied, oracle excluded)", "",
-             "| method | mean k / r | mean cos2 | best cos2 | mean err | best err |", "|---|---|---|---|---|---|"]
+    lines = [
+        "**Over the grid** (mean; cells where the method is best or tied, oracle excluded)",
+        "",
+        "| method | mean k / r | mean cos2 | best cos2 | mean err | best err |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in names:
         k = np.mean([res[name][0] / rank for (_, rank, _), res in rows])
         cos = np.mean([res[name][1] for _, res in rows])
@@ -80,8 +84,9 @@ def summary(rows: list[tuple[tuple[float, int, float], dict]]) -> str:
         best_cos = sum(res[name][1] >= max(res[n][1] for n in names[:-1]) - _TIE for _, res in rows)
         best_err = sum(res[name][2] <= min(res[n][2] for n in names[:-1]) + _TIE for _, res in rows)
         oracle = name == names[-1]
-        lines.append(f"| {name} | {k:.2f} | {cos:.3f} | {'-' if oracle else best_cos} | {err:.3f} | "
-                     f"{'-' if oracle else best_err} |")
+        lines.append(
+            f"| {name} | {k:.2f} | {cos:.3f} | {'-' if oracle else best_cos} | {err:.3f} | {'-' if oracle else best_err} |"
+        )
     return "\n".join(lines)
 
 
@@ -89,13 +94,15 @@ def main() -> int:
     start = time.perf_counter()
     rng = np.random.default_rng(2512_12911)
     rows = [((beta, rank, x), run_cell(beta, rank, x, rng)) for beta in BETAS for rank in RANKS for x in WEAKEST]
-    print(f"N = {N}, M = beta N, sigma = 1, x_i = x (1 + i/2), {DRAWS} draws per cell; best of the five "
-          f"non-oracle methods in bold; detection threshold x > beta^(1/4) = "
-          + ", ".join(f"{b ** 0.25:.3f} (beta {b:g})" for b in BETAS) + "\n")
+    print(
+        f"N = {N}, M = beta N, sigma = 1, x_i = x (1 + i/2), {DRAWS} draws per cell; best of the five "
+        f"non-oracle methods in bold; detection threshold x > beta^(1/4) = "
+        + ", ".join(f"{b**0.25:.3f} (beta {b:g})" for b in BETAS)
+        + "\n"
+    )
     print(summary(rows), end="\n\n")
     print(table(rows, 0, "components kept k", ".1f"), end="\n\n")
-    print(table(rows, 1, "cos2: mean |<u_hat_i, u_i>|^2 over the r true components (higher is better)", ".3f"),
-          end="\n\n")
+    print(table(rows, 1, "cos2: mean |<u_hat_i, u_i>|^2 over the r true components (higher is better)", ".3f"), end="\n\n")
     print(table(rows, 2, "err: ||W_hat - S||_F / ||S||_F (lower is better)", ".3f"))
     print(f"\n({time.perf_counter() - start:.0f} s)")
     return 0

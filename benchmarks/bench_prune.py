@@ -65,12 +65,26 @@ def digits_table(workdir: Path, seeds: int) -> str:
             for label, uniform in (("uniform", True), ("alpha", False)):
                 pruned = _pruned(weights, report, sparsity, uniform)
                 results.setdefault((sparsity, label), []).append(_accuracy(pruned, clf.intercepts_, x_test, y_test))
-    rows = [{"sparsity": 0.0, "allocation": "dense", "accuracy mean": np.mean(dense), "sd": np.std(dense),
-             "seeds better than uniform": "-"}]  # fmt: skip
+    rows = [
+        {
+            "sparsity": 0.0,
+            "allocation": "dense",
+            "accuracy mean": np.mean(dense),
+            "sd": np.std(dense),
+            "seeds better than uniform": "-",
+        }
+    ]
     for (sparsity, label), accs in sorted(results.items()):
         better = sum(a > u for a, u in zip(accs, results[(sparsity, "uniform")]))
-        rows.append({"sparsity": sparsity, "allocation": label, "accuracy mean": np.mean(accs), "sd": np.std(accs),
-                     "seeds better than uniform": "-" if label == "uniform" else f"{better}/{seeds}"})  # fmt: skip
+        rows.append(
+            {
+                "sparsity": sparsity,
+                "allocation": label,
+                "accuracy mean": np.mean(accs),
+                "sd": np.std(accs),
+                "seeds better than uniform": "-" if label == "uniform" else f"{better}/{seeds}",
+            }
+        )
     return f"digits MLP 64-256-128-10, {seeds} seeds (split and init per seed), test accuracy\n\n" + markdown(rows)
 
 
@@ -92,10 +106,16 @@ def minilm_table() -> str:
             pruned = _pruned(weights, report, sparsity, uniform)
             emb = bert_embed({k: v.astype(np.float64) for k, v in pruned.items()}, ids, mask, heads, layers)
             cos = np.sum(emb * base, axis=1)
-            rows.append({"sparsity": sparsity, "allocation": label, "cos(emb, emb0) mean": float(cos.mean()),
-                         "min": float(cos.min()), **similarity_report(emb)})  # fmt: skip
-    return (f"all-MiniLM-L6-v2, block matrices + pooler pruned (embeddings kept), {len(SENTENCES)} sentences\n\n"
-            + markdown(rows))  # fmt: skip
+            rows.append(
+                {
+                    "sparsity": sparsity,
+                    "allocation": label,
+                    "cos(emb, emb0) mean": float(cos.mean()),
+                    "min": float(cos.min()),
+                    **similarity_report(emb),
+                }
+            )
+    return f"all-MiniLM-L6-v2, block matrices + pooler pruned (embeddings kept), {len(SENTENCES)} sentences\n\n" + markdown(rows)
 
 
 def main(argv: list[str] | None = None) -> int:

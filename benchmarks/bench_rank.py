@@ -40,8 +40,9 @@ def main() -> int:
         for i, (batch, rate, epochs) in enumerate(itertools.product(BATCHES, RATES, EPOCHS)):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                clf = MLPClassifier(hidden_layer_sizes=(256, 128), batch_size=batch, learning_rate_init=rate,
-                                    max_iter=epochs, random_state=i).fit(x_train, y_train)  # fmt: skip
+                clf = MLPClassifier(
+                    hidden_layer_sizes=(256, 128), batch_size=batch, learning_rate_init=rate, max_iter=epochs, random_state=i
+                ).fit(x_train, y_train)
             path = Path(tmp) / f"m{i}.safetensors"
             save_file({f"fc{j}.weight": w.T.astype(np.float32) for j, w in enumerate(clf.coefs_)}, str(path))
             report = analyze(path)
@@ -50,8 +51,10 @@ def main() -> int:
             labels.append(f"batch {batch}, lr {rate:g}, {epochs} epochs")
     ranking = rank_models(reports, accuracies=accuracies)
     accs = sorted(accuracies.values())
-    print(f"{len(reports)} digits MLPs ({', '.join(map(str, BATCHES))} batch x {RATES} lr x {EPOCHS} epochs), "
-          f"test accuracy {accs[0]:.3f} .. {accs[-1]:.3f}\n")  # fmt: skip
+    print(
+        f"{len(reports)} digits MLPs ({', '.join(map(str, BATCHES))} batch x {RATES} lr x {EPOCHS} epochs), "
+        f"test accuracy {accs[0]:.3f} .. {accs[-1]:.3f}\n"
+    )
     print(markdown([{"metric": m, "Spearman rho with accuracy": ranking.correlations[m]} for m in RANKING_METRICS]))
     return 0
 

@@ -106,7 +106,11 @@ def write_model(directory: Path, blocks: int, seed: int = 0) -> Path:
     for block in range(blocks):
         shard = f"model-{block + 1:05d}-of-{blocks:05d}.safetensors"
         shapes = {f"self_attn.{p}": (HIDDEN, HIDDEN) for p in ATTENTION}
-        shapes |= {"mlp.gate_proj": (INTERMEDIATE, HIDDEN), "mlp.up_proj": (INTERMEDIATE, HIDDEN), "mlp.down_proj": (HIDDEN, INTERMEDIATE)}
+        shapes |= {
+            "mlp.gate_proj": (INTERMEDIATE, HIDDEN),
+            "mlp.up_proj": (INTERMEDIATE, HIDDEN),
+            "mlp.down_proj": (HIDDEN, INTERMEDIATE),
+        }
         tensors = {}
         for part, (rows, cols) in shapes.items():
             name = f"model.layers.{block}.{part}.weight"
@@ -127,7 +131,9 @@ def best_time(fn, repeats: int = 1) -> float:
 
 
 def fresh_run(path: Path, **kwargs) -> dict:
-    out = subprocess.run([sys.executable, "-c", RUNNER, str(path), json.dumps(kwargs)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(path), json.dumps(kwargs)], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -167,8 +173,10 @@ def top_k_methods(w: np.ndarray, k: int) -> None:
         top = fn()
         seconds = time.perf_counter() - start
         err = np.abs(top - exact[-k:]) / exact[-k:]
-        print(f"  {name:<20} time ratio {seconds / t_dense:5.2f}  max rel err {err.max():.1e} "
-              f"(bottom tenth {err[: k // 10].max():.1e})  alpha(top {k}) {fit_power_law(top).alpha - alpha:+.4f} vs exact")
+        print(
+            f"  {name:<20} time ratio {seconds / t_dense:5.2f}  max rel err {err.max():.1e} "
+            f"(bottom tenth {err[: k // 10].max():.1e})  alpha(top {k}) {fit_power_law(top).alpha - alpha:+.4f} vs exact"
+        )
 
 
 def densities(w: np.ndarray) -> None:
@@ -179,13 +187,17 @@ def densities(w: np.ndarray) -> None:
     exact = DiscreteDensity.from_eigenvalues(dense_eigenvalues(w))
     t_exact = time.perf_counter() - start
     scale = float(np.mean(exact.nodes))
-    print(f"\nspectral density of one {HIDDEN}x{HIDDEN} layer (exact ESD {t_exact:.1f} s = 1; W1 divided by the mean eigenvalue):")
+    print(
+        f"\nspectral density of one {HIDDEN}x{HIDDEN} layer (exact ESD {t_exact:.1f} s = 1; W1 divided by the mean eigenvalue):"
+    )
     for probes, steps in ((16, 32), (16, 64)):
         start = time.perf_counter()
         estimate = slq_density(w, probes=probes, steps=steps)
         seconds = time.perf_counter() - start
         w1, ks = cdf_distances(estimate, exact)
-        print(f"  SLQ {probes} probes x {steps} steps        time ratio {seconds / t_exact:5.2f}  W1/mean {w1 / scale:.2e}  KS {ks:.3f}")
+        print(
+            f"  SLQ {probes} probes x {steps} steps        time ratio {seconds / t_exact:5.2f}  W1/mean {w1 / scale:.2e}  KS {ks:.3f}"
+        )
     grid = np.linspace(0, 1.3 * exact.quantile(0.98), 2000)  # the bulk: the rank-64 spikes are outside the method's model
     for columns in (w.shape[1] // 2, w.shape[1] // 4):
         start = time.perf_counter()
@@ -196,8 +208,10 @@ def densities(w: np.ndarray) -> None:
             continue
         seconds = time.perf_counter() - start
         w1, ks = cdf_distances(estimate, exact)
-        print(f"  free decompression {w.shape[1] // columns}x ({columns} cols) time ratio {seconds / t_exact:5.2f}  "
-              f"W1/mean {w1 / scale:.2e}  KS {ks:.3f}  mass {estimate.mass:.3f} (of 1; ~{RANK / HIDDEN:.3f} is in spikes)")
+        print(
+            f"  free decompression {w.shape[1] // columns}x ({columns} cols) time ratio {seconds / t_exact:5.2f}  "
+            f"W1/mean {w1 / scale:.2e}  KS {ks:.3f}  mass {estimate.mass:.3f} (of 1; ~{RANK / HIDDEN:.3f} is in spikes)"
+        )
 
 
 def main() -> None:
@@ -209,8 +223,12 @@ def main() -> None:
     parser.add_argument("--dir", help="where to write the model (default: a temporary directory)")
     parser.add_argument("--skip-density", action="store_true", help="skip the top-k, SLQ and free-decompression part")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"comma-separated subset of {','.join(RUNS)} (default all)")
-    parser.add_argument("--baseline-blocks", type=int, help="time the bare baseline on the first N blocks only and "
-                        "scale it to all (every block has the same shapes; default: all blocks)")  # fmt: skip
+    parser.add_argument(
+        "--baseline-blocks",
+        type=int,
+        help="time the bare baseline on the first N blocks only and "
+        "scale it to all (every block has the same shapes; default: all blocks)",
+    )
     args = parser.parse_args()
     runs = args.runs.split(",")
     if "serial" not in runs or not set(runs) <= set(RUNS):
@@ -225,30 +243,48 @@ def main() -> None:
         start = time.perf_counter()
         path = write_model(root, blocks)
         layers = 7 * blocks
-        print(f"model: {blocks} block(s), {layers} matrices, {need / 2**30:.2f} GiB bf16, written in {time.perf_counter() - start:.0f} s")
+        print(
+            f"model: {blocks} block(s), {layers} matrices, {need / 2**30:.2f} GiB bf16, written in {time.perf_counter() - start:.0f} s"
+        )
         baseline_blocks = min(args.baseline_blocks or blocks, blocks)
         bare = bare_eigvalsh_seconds(path, 7 * baseline_blocks) * blocks / baseline_blocks
-        options = {"serial": {"executor": "local"}, "pool": {"executor": "process", "workers": args.workers},
-                   "dask": {"executor": "dask", "workers": args.workers}, "tail": {"tail_only": args.tail_only, "executor": "process"}}  # fmt: skip
+        options = {
+            "serial": {"executor": "local"},
+            "pool": {"executor": "process", "workers": args.workers},
+            "dask": {"executor": "dask", "workers": args.workers},
+            "tail": {"tail_only": args.tail_only, "executor": "process"},
+        }
         done = {name: fresh_run(path, **options[name]) for name in RUNS if name in runs}
         serial = done["serial"]
         one_matrix_mb = INTERMEDIATE * HIDDEN * 8 / 2**20
-        scaled = f", timed on the first {baseline_blocks} block(s) x {blocks / baseline_blocks:g}" if baseline_blocks < blocks else ""
-        print(f"\nbaseline: float64 Gram + eigvalsh of the {layers} matrices in memory, {bare:.1f} s ({bare / layers:.2f} s per layer{scaled})")
-        labels = {"serial": "serial (local)", "pool": f"process pool x{args.workers}",
-                  "dask": f"dask LocalCluster x{args.workers}", "tail": f"tail-only K={args.tail_only} default"}  # fmt: skip
+        scaled = (
+            f", timed on the first {baseline_blocks} block(s) x {blocks / baseline_blocks:g}" if baseline_blocks < blocks else ""
+        )
+        print(
+            f"\nbaseline: float64 Gram + eigvalsh of the {layers} matrices in memory, {bare:.1f} s ({bare / layers:.2f} s per layer{scaled})"
+        )
+        labels = {
+            "serial": "serial (local)",
+            "pool": f"process pool x{args.workers}",
+            "dask": f"dask LocalCluster x{args.workers}",
+            "tail": f"tail-only K={args.tail_only} default",
+        }
         print(f"{'run':<24}{'seconds':>9}{'/ bare':>8}{'/ serial':>10}{'peak RSS MB (self, largest worker)':>38}")
         for name, run in done.items():
-            print(f"{labels[name]:<24}{run['seconds']:>9.1f}{run['seconds'] / bare:>8.2f}{run['seconds'] / serial['seconds']:>10.2f}"
-                  f"{run['rss_mb']:>26.0f}, {run['child_rss_mb']:.0f}")
+            print(
+                f"{labels[name]:<24}{run['seconds']:>9.1f}{run['seconds'] / bare:>8.2f}{run['seconds'] / serial['seconds']:>10.2f}"
+                f"{run['rss_mb']:>26.0f}, {run['child_rss_mb']:.0f}"
+            )
         print(f"peak RSS bound 2 GB + one float64 matrix = {2048 + one_matrix_mb:.0f} MB per process")
         if "pool" in done:
             print(f"speed-up of the process pool: {serial['seconds'] / done['pool']['seconds']:.2f}x on {args.workers} workers")
         alpha = {name: np.array([row[1] for row in run["rows"]]) for name, run in done.items() if name != "tail"}
         for name in ("pool", "dask"):
             if name in done:
-                print(f"{labels[name]}: time / serial {done[name]['seconds'] / serial['seconds']:.2f}, alpha - serial max |diff| "
-                      f"{np.max(np.abs(alpha[name] - alpha['serial'])):.1e} (BLAS thread counts differ: 2 here, 1 per worker)")
+                print(
+                    f"{labels[name]}: time / serial {done[name]['seconds'] / serial['seconds']:.2f}, alpha - serial max |diff| "
+                    f"{np.max(np.abs(alpha[name] - alpha['serial'])):.1e} (BLAS thread counts differ: 2 here, 1 per worker)"
+                )
         if "pool" in done and "dask" in done:
             print(f"dask overhead vs the pool: {done['dask']['seconds'] / done['pool']['seconds']:.2f}x")
         if "tail" in done:
@@ -277,8 +313,10 @@ def gpu(path: Path, serial: dict) -> None:
         return
     on_gpu = fresh_run(path, backend="torch")
     diff = np.nanmax(np.abs(np.array([r[1] for r in on_gpu["rows"]]) - np.array([r[1] for r in serial["rows"]])))
-    print(f"\nGPU ({torch.cuda.get_device_name()}): torch backend / dense serial time {on_gpu['seconds'] / serial['seconds']:.3f}, "
-          f"max |alpha diff| {diff:.2e}")
+    print(
+        f"\nGPU ({torch.cuda.get_device_name()}): torch backend / dense serial time {on_gpu['seconds'] / serial['seconds']:.3f}, "
+        f"max |alpha diff| {diff:.2e}"
+    )
 
 
 if __name__ == "__main__":

@@ -82,10 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     results = [run(seed) for seed in range(args.seeds)]
-    rows = [{"fine-tuned hidden layers": label, "test accuracy mean": np.mean([r[label] for r in results]),
-             "sd": np.std([r[label] for r in results]),
-             "seeds above bottom-2": f"{sum(r[label] > r['bottom-2 SNR'] for r in results)}/{args.seeds}"}
-            for label in results[0]]  # fmt: skip
+    rows = [
+        {
+            "fine-tuned hidden layers": label,
+            "test accuracy mean": np.mean([r[label] for r in results]),
+            "sd": np.std([r[label] for r in results]),
+            "seeds above bottom-2": f"{sum(r[label] > r['bottom-2 SNR'] for r in results)}/{args.seeds}",
+        }
+        for label in results[0]
+    ]
     print(f"digits MLP 64-128x4-10 pretrained on digits 0-4, fine-tuned 300 SGD steps on 0-9, {args.seeds} seeds\n")
     print(markdown(rows))
     return 0

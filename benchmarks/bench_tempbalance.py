@@ -35,8 +35,9 @@ def data(seed: int) -> tuple[torch.Tensor, ...]:
 def train(seed: int, lr: float, steps: int, balanced: bool) -> float:
     torch.manual_seed(seed)
     x_tr, x_te, y_tr, y_te = data(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256), torch.nn.ReLU(),
-                                torch.nn.Linear(256, 10))  # fmt: skip
+    model = torch.nn.Sequential(
+        torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10)
+    )
     optimizer = torch.optim.SGD(layer_param_groups(model, lr), lr=lr)
     balance = TempBalance(optimizer, every=100) if balanced else None
     generator = torch.Generator().manual_seed(seed)
@@ -62,10 +63,17 @@ def main(argv: list[str] | None = None) -> int:
     for lr in (0.01, 0.05):
         uniform = [train(s, lr, args.steps, False) for s in range(args.seeds)]
         balanced = [train(s, lr, args.steps, True) for s in range(args.seeds)]
-        rows.append({"base lr": lr, "uniform mean": np.mean(uniform), "uniform sd": np.std(uniform),
-                     "TempBalance mean": np.mean(balanced), "TempBalance sd": np.std(balanced),
-                     "seeds better": f"{sum(b > u for b, u in zip(balanced, uniform))}/{args.seeds}",
-                     "seeds worse": f"{sum(b < u for b, u in zip(balanced, uniform))}/{args.seeds}"})  # fmt: skip
+        rows.append(
+            {
+                "base lr": lr,
+                "uniform mean": np.mean(uniform),
+                "uniform sd": np.std(uniform),
+                "TempBalance mean": np.mean(balanced),
+                "TempBalance sd": np.std(balanced),
+                "seeds better": f"{sum(b > u for b, u in zip(balanced, uniform))}/{args.seeds}",
+                "seeds worse": f"{sum(b < u for b, u in zip(balanced, uniform))}/{args.seeds}",
+            }
+        )
     print(f"digits MLP 64-256-256-10, SGD batch 32, {args.steps} steps, {args.seeds} seeds, test accuracy\n")
     print(markdown(rows))
     return 0

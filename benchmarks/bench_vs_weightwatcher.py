@@ -123,8 +123,10 @@ def whole_process(label: str, model: Path, repeats: int, skip_ww: bool, out: Pat
             continue
         theirs = command([sys.executable, "-c", WW_SCRIPT, str(model), str(out / "ww.csv")], env)
         t_ns, t_ww = best_of(repeats, ours, theirs)
-        print(f"  whole process, {threads:20s}: netspectra {t_ns:6.2f} s, WeightWatcher {t_ww:6.2f} s, "
-              f"WeightWatcher / netspectra = {t_ww / t_ns:.1f}x")
+        print(
+            f"  whole process, {threads:20s}: netspectra {t_ns:6.2f} s, WeightWatcher {t_ww:6.2f} s, "
+            f"WeightWatcher / netspectra = {t_ww / t_ns:.1f}x"
+        )
     plain, report = best_of(
         repeats,
         command([exe, "analyze", str(model), "-o", str(out / "ns.csv"), "--quiet"]),
@@ -139,8 +141,10 @@ def in_process(model: Path, repeats: int, threads: int | None) -> None:
         (t_ns,) = best_of(repeats, lambda: netspectra.analyze(model))
         t_eig = bare_eigvalsh_time(model, repeats)
     name = "default BLAS threads" if threads is None else f"{threads} BLAS thread"
-    print(f"  in-process, {name:20s}: analyze {t_ns:.3f} s, bare Gram+eigvalsh {t_eig:.3f} s, "
-          f"ratio {t_ns / t_eig:.2f}  (target <= 1.5)")
+    print(
+        f"  in-process, {name:20s}: analyze {t_ns:.3f} s, bare Gram+eigvalsh {t_eig:.3f} s, "
+        f"ratio {t_ns / t_eig:.2f}  (target <= 1.5)"
+    )
 
 
 def alpha_agreement(model: Path, out: Path) -> None:
@@ -163,8 +167,10 @@ def alpha_agreement(model: Path, out: Path) -> None:
         else:
             diffs.append(abs(ours[name].alpha - alpha) / alpha)
     if diffs:
-        print(f"  alpha vs WeightWatcher on {len(diffs)} layers: median relative difference {np.median(diffs):.1e}, "
-              f"max {np.max(diffs):.1e}")
+        print(
+            f"  alpha vs WeightWatcher on {len(diffs)} layers: median relative difference {np.median(diffs):.1e}, "
+            f"max {np.max(diffs):.1e}"
+        )
     for line in short:
         print(f"  not compared, WeightWatcher's tail shorter than min_tail = {min_tail} + 1: {line}")
 
@@ -173,8 +179,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", default="minilm,mpnet", help="comma-separated: minilm, mpnet")
-    parser.add_argument("--data", type=Path, default=Path.home() / ".cache" / "netspectra-bench",
-                        help="where MPNet is assembled (default %(default)s)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path.home() / ".cache" / "netspectra-bench",
+        help="where MPNet is assembled (default %(default)s)",
+    )
     parser.add_argument("--skip-ww", action="store_true", help="do not run WeightWatcher")
     args = parser.parse_args()
     logging.getLogger("weightwatcher").setLevel(logging.ERROR)

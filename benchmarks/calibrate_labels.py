@@ -39,15 +39,20 @@ ENSEMBLES: tuple[tuple[str, Callable[[int, int, np.random.Generator], np.ndarray
     ("student-t 1.5", lambda n, m, rng: ensembles.student_t(n, m, 1.5, rng), ("random-like",)),
     ("sparse 5%", lambda n, m, rng: ensembles.sparse(n, m, 0.05, rng), ("random-like",)),
     ("sparse 1%", lambda n, m, rng: ensembles.sparse(n, m, 0.01, rng), ("random-like",)),
-    ("mixed noise (column variances 0.1-1.9)", lambda n, m, rng: ensembles.mixed_noise(n, m, 0.9, rng),
-     ("bulk-decay", "bleeding-out")),
+    (
+        "mixed noise (column variances 0.1-1.9)",
+        lambda n, m, rng: ensembles.mixed_noise(n, m, 0.9, rng),
+        ("bulk-decay", "bleeding-out"),
+    ),
     ("spikes x=4,5,6", lambda n, m, rng: ensembles.spiked(n, m, [4.0, 5.0, 6.0], rng), ("bulk+spikes",)),
     ("spike x=1.5", lambda n, m, rng: ensembles.spiked(n, m, [1.5], rng), ("bleeding-out", "bulk+spikes")),
     ("power law alpha=2.5", lambda n, m, rng: ensembles.power_law_tail(n, m, 2.5, rng), ("heavy-tailed",)),
     ("power law alpha=4", lambda n, m, rng: ensembles.power_law_tail(n, m, 4.0, rng), ("heavy-tailed",)),
 )
-SIZES = {"small": ((300, 300), (1000, 500), (1500, 150)),
-         "all": ((300, 300), (1000, 500), (1500, 150), (1024, 1024), (3000, 300), (4096, 1024))}  # fmt: skip
+SIZES = {
+    "small": ((300, 300), (1000, 500), (1500, 150)),
+    "all": ((300, 300), (1000, 500), (1500, 150), (1024, 1024), (3000, 300), (4096, 1024)),
+}
 
 
 def rates(generate: Callable[[int, int, np.random.Generator], np.ndarray], n: int, m: int, draws: int) -> dict[str, float]:
@@ -88,8 +93,11 @@ def digits_sweep(batches: tuple[int, ...] = (512, 128, 32, 8, 2), steps: int = 4
             accuracy = (model(x_te).argmax(1) == y_te).float().mean().item()
         for name in ("fc1", "fc2"):
             layer = analyze_array(getattr(model, name).weight.detach().double().numpy(), name=name)
-            print(f"| {batch} | {name} | {accuracy:.3f} | {layer.alpha:.2f} | {layer.structure_index:.3f} | "
-                  f"{layer.p_bulk_mp:.2g} | {layer.phase} |", flush=True)
+            print(
+                f"| {batch} | {name} | {accuracy:.3f} | {layer.alpha:.2f} | {layer.structure_index:.3f} | "
+                f"{layer.p_bulk_mp:.2g} | {layer.phase} |",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -106,8 +114,11 @@ def main() -> None:
             r = rates(generate, n, m, args.draws)
             right = sum(r.get(f"phase {phase}", 0.0) for phase in accepted)
             phases = ", ".join(f"{k[6:]} {v:.0%}" for k, v in sorted(r.items(), key=lambda kv: -kv[1]) if k.startswith("phase "))
-            print(f"| {name} | {n} x {m} | {' or '.join(accepted)} | {right:.0%} | {phases} | {r['large-entries']:.0%} | "
-                  f"{r['spike columns']:.0%} | {r['mp unfolding']:.0%} |", flush=True)
+            print(
+                f"| {name} | {n} x {m} | {' or '.join(accepted)} | {right:.0%} | {phases} | {r['large-entries']:.0%} | "
+                f"{r['spike columns']:.0%} | {r['mp unfolding']:.0%} |",
+                flush=True,
+            )
     if args.digits:
         digits_sweep()
 

@@ -64,12 +64,18 @@ def digits(seed: int) -> tuple[torch.Tensor, ...]:
 def gaussian_mlp(seed: int) -> nn.Sequential:
     """64-256-256-10 ReLU MLP, W ~ N(0, 1/fan_in), b = 0: each W^T W / N starts Marchenko–Pastur."""
     torch.manual_seed(seed)
-    model = nn.Sequential(OrderedDict(
-        fc1=nn.Linear(64, 256), act1=nn.ReLU(), fc2=nn.Linear(256, 256), act2=nn.ReLU(), out=nn.Linear(256, 10),
-    ))
+    model = nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(64, 256),
+            act1=nn.ReLU(),
+            fc2=nn.Linear(256, 256),
+            act2=nn.ReLU(),
+            out=nn.Linear(256, 10),
+        )
+    )
     for layer in model:
         if isinstance(layer, nn.Linear):
-            nn.init.normal_(layer.weight, 0.0, layer.in_features ** -0.5)
+            nn.init.normal_(layer.weight, 0.0, layer.in_features**-0.5)
             nn.init.zeros_(layer.bias)
     return model
 
@@ -102,13 +108,21 @@ def summary_rows(frame: pd.DataFrame, accuracy: float, lr: float, batch: int) ->
     for layer in HIDDEN:
         start = frame[(frame.layer == layer) & (frame.step == first)].iloc[0]
         end = frame[(frame.layer == layer) & (frame.step == last)].iloc[0]
-        rows.append({
-            "layer": layer.removesuffix(".weight"), "lr": lr, "B": batch, "lr/B": lr / batch, "test acc": accuracy,
-            "A": f"{start.area:.3f} → {end.area:.3f}", "1−A end": end.tail_weight,
-            "σ² end/start": end.sigma2 / start.sigma2, "spikes": f"{start.num_spikes} → {end.num_spikes}",
-            "⟨r⟩": f"{start.spacing_ratio:.3f} → {end.spacing_ratio:.3f}",
-            "α": f"{start.alpha:.2f} → {end.alpha:.2f}",
-        })
+        rows.append(
+            {
+                "layer": layer.removesuffix(".weight"),
+                "lr": lr,
+                "B": batch,
+                "lr/B": lr / batch,
+                "test acc": accuracy,
+                "A": f"{start.area:.3f} → {end.area:.3f}",
+                "1−A end": end.tail_weight,
+                "σ² end/start": end.sigma2 / start.sigma2,
+                "spikes": f"{start.num_spikes} → {end.num_spikes}",
+                "⟨r⟩": f"{start.spacing_ratio:.3f} → {end.spacing_ratio:.3f}",
+                "α": f"{start.alpha:.2f} → {end.alpha:.2f}",
+            }
+        )
     return rows
 
 
@@ -152,8 +166,12 @@ def figure_esd(start: np.ndarray, end: np.ndarray, n: int, m: int, title: str, p
         fit = fit_mp_bulk(evals, n, m, level=AnalysisOptions.tw_level)
         ax.hist(evals, bins=80, density=True, alpha=0.6, label="eigenvalues of W^T W / N")
         x = np.linspace(0, fit.edge * 1.05, 400)
-        ax.plot(x, fit.count_fraction * mp_pdf(x, m / n, fit.sigma2), color="k",
-                label=f"MP fit: σ²={fit.sigma2:.2e}, A={fit.area:.2f}")
+        ax.plot(
+            x,
+            fit.count_fraction * mp_pdf(x, m / n, fit.sigma2),
+            color="k",
+            label=f"MP fit: σ²={fit.sigma2:.2e}, A={fit.area:.2f}",
+        )
         ax.axvline(fit.edge, color="gray", linestyle=":", label=f"bulk edge (TW {AnalysisOptions.tw_level:g})")
         ax.set_xscale("symlog", linthresh=fit.edge)
         ax.set_yscale("log")
@@ -194,8 +212,14 @@ def main() -> None:
                 plot_trajectory(trajectory, plots)
                 end = analyze(model, include="fc2").layers[0]
                 begin = analyze(gaussian_mlp(args.seed), include="fc2").layers[0]
-                figure_esd(begin.eigenvalues, end.eigenvalues, end.N, end.M, f"fc2, lr={lr:g}, B={batch}",
-                           args.out / "track_digits_esd.png")
+                figure_esd(
+                    begin.eigenvalues,
+                    end.eigenvalues,
+                    end.N,
+                    end.M,
+                    f"fc2, lr={lr:g}, B={batch}",
+                    args.out / "track_digits_esd.png",
+                )
             print(f"lr={lr:g} B={batch}: test accuracy {accuracy:.3f} ({time.perf_counter() - started:.0f} s)", flush=True)
     all_frames = pd.concat(frames, ignore_index=True)
     all_frames.to_csv(args.out / "track_digits.csv", index=False)

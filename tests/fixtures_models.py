@@ -71,8 +71,14 @@ def layer_stack_arrays(n_layers: int = 12, d: int = 6, seed: int = 0) -> dict[st
     return {f"layers.{i}.weight": r.standard_normal((d + i, d)).astype(np.float32) for i in range(n_layers)}
 
 
-def write_sharded(directory, tensors: dict[str, np.ndarray] | None = None, n_shards: int = 2, *,
-                  config: dict | None = None, index_name: str = "model.safetensors.index.json") -> dict[str, np.ndarray]:  # fmt: skip
+def write_sharded(
+    directory,
+    tensors: dict[str, np.ndarray] | None = None,
+    n_shards: int = 2,
+    *,
+    config: dict | None = None,
+    index_name: str = "model.safetensors.index.json",
+) -> dict[str, np.ndarray]:
     """Split ``tensors`` (default: a 12-layer stack plus an embedding) over ``n_shards`` safetensors
     files with an HF-style index; write config.json too if given.  Returns the tensors."""
     directory = Path(directory)
@@ -189,8 +195,7 @@ def malicious_payloads(marker: Path) -> dict[str, object]:
     }
 
 
-def write_torch_zip_with_pickle(path, pickled: bytes, storages: dict[str, bytes] | None = None,
-                                archive: str = "archive") -> Path:  # fmt: skip
+def write_torch_zip_with_pickle(path, pickled: bytes, storages: dict[str, bytes] | None = None, archive: str = "archive") -> Path:
     """A zip laid out like torch.save's, with an arbitrary ``data.pkl`` (no torch needed)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
         z.writestr(f"{archive}/data.pkl", pickled)
@@ -257,8 +262,14 @@ def write_onnx_model(path, *, external: bool = False, seed: int = 0) -> dict[str
 
     model, arrays = build_onnx_model(seed)
     if external:
-        onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
-                        location=Path(path).name + ".data", size_threshold=0)  # fmt: skip
+        onnx.save_model(
+            model,
+            str(path),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=Path(path).name + ".data",
+            size_threshold=0,
+        )
     else:
         onnx.save_model(model, str(path))
     return arrays

@@ -74,8 +74,10 @@ def plan_memory(weight: WeightMatrix) -> None:
     needed = stack_peak_bytes((weight.num_matrices, n, m))
     available = available_memory()
     if available is not None and needed > available:
-        raise MatrixError(f"a stack of {weight.num_matrices:,} matrices {n} x {m} needs about {needed / 2**30:.1f} GiB "
-                          f"to analyze, {available / 2**30:.1f} GiB available")  # fmt: skip
+        raise MatrixError(
+            f"a stack of {weight.num_matrices:,} matrices {n} x {m} needs about {needed / 2**30:.1f} GiB "
+            f"to analyze, {available / 2**30:.1f} GiB available"
+        )
 
 
 def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) -> LayerReport:
@@ -90,8 +92,13 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         check_matrices(stack)
     except MatrixError as exc:
         return failed_layer(
-            weight.name, weight.layer_index, weight.kind, weight.matrix_shape, weight.num_matrices,
-            weight.dtype, str(exc),
+            weight.name,
+            weight.layer_index,
+            weight.kind,
+            weight.matrix_shape,
+            weight.num_matrices,
+            weight.dtype,
+            str(exc),
         )
     where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=spec.fit)
     if spec.spectrum.tail_only is not None:
@@ -113,9 +120,17 @@ def analyze_array(
     """
     array = np.asarray(matrix)
     stack = orient(array if array.ndim == 3 else array[None], None if array.dtype in (np.float32, np.float64) else np.float64)
-    weight = WeightMatrix(name=name, layer_index=0, kind=kind, shape=tuple(array.shape), dtype=str(array.dtype),
-                          source="array", matrix_shape=stack.shape[1:], num_matrices=stack.shape[0],
-                          load=lambda native=False: stack if native else np.asarray(stack, dtype=np.float64))  # fmt: skip
+    weight = WeightMatrix(
+        name=name,
+        layer_index=0,
+        kind=kind,
+        shape=tuple(array.shape),
+        dtype=str(array.dtype),
+        source="array",
+        matrix_shape=stack.shape[1:],
+        num_matrices=stack.shape[0],
+        load=lambda native=False: stack if native else np.asarray(stack, dtype=np.float64),
+    )
     return analyze_matrix(weight, spec)
 
 
@@ -198,9 +213,7 @@ def analyze(
     ModelReport
         ``.layers`` (one :class:`LayerReport` per matrix), ``.summary`` and ``.to_frame()``.
     """
-    layers = tuple(
-        iter_analyze(source, spec, progress=progress, workers=workers, executor=executor, **keywords)
-    )
+    layers = tuple(iter_analyze(source, spec, progress=progress, workers=workers, executor=executor, **keywords))
     return ModelReport(source=AnalysisSpec.describe(source), layers=layers)
 
 

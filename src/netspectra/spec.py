@@ -88,8 +88,12 @@ class AnalysisSpec:
         if spectrum_options is not None and (get("backend") is not None or get("tail_only") is not None):
             raise UsageError("give spectrum_options or backend/tail_only, not both")
         min_dim = get("min_dim")
-        selection = LayerSelection(include=get("include"), exclude=get("exclude"), max_dim=get("max_dim"),
-                                   min_dim=LayerSelection.min_dim if min_dim is None else min_dim)  # fmt: skip
+        selection = LayerSelection(
+            include=get("include"),
+            exclude=get("exclude"),
+            max_dim=get("max_dim"),
+            min_dim=LayerSelection.min_dim if min_dim is None else min_dim,
+        )
         spectrum = spectrum_options or SpectrumOptions(backend=get("backend") or "auto", tail_only=get("tail_only"))
         return cls(selection=selection, fit=get("options") or AnalysisOptions(), spectrum=spectrum)
 

@@ -75,9 +75,7 @@ def test_plan_skips_embeddings_and_reaches_the_target(model):
     plan = plan_pruning(analyze(model), 0.5)
     assert [layer.name for layer in plan.layers] == [f"layers.{i}.weight" for i in range(4)]
     assert plan.achieved == pytest.approx(0.5)
-    assert plan_pruning(analyze(model), 0.5, uniform=True).to_dict()["sparsity"] == {
-        f"layers.{i}.weight": 0.5 for i in range(4)
-    }
+    assert plan_pruning(analyze(model), 0.5, uniform=True).to_dict()["sparsity"] == {f"layers.{i}.weight": 0.5 for i in range(4)}
 
 
 def test_prune_command_writes_ratios_and_a_pruned_model(model, tmp_path, capsys):

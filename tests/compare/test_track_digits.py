@@ -39,11 +39,17 @@ def digits():
 def _train(digits, lr, seed, batch=16):
     x, y = digits
     torch.manual_seed(seed)
-    model = nn.Sequential(OrderedDict(
-        fc1=nn.Linear(64, 256), act1=nn.ReLU(), fc2=nn.Linear(256, 256), act2=nn.ReLU(), out=nn.Linear(256, 10),
-    ))
+    model = nn.Sequential(
+        OrderedDict(
+            fc1=nn.Linear(64, 256),
+            act1=nn.ReLU(),
+            fc2=nn.Linear(256, 256),
+            act2=nn.ReLU(),
+            out=nn.Linear(256, 10),
+        )
+    )
     for layer in (model.fc1, model.fc2, model.out):
-        nn.init.normal_(layer.weight, 0.0, layer.in_features ** -0.5)
+        nn.init.normal_(layer.weight, 0.0, layer.in_features**-0.5)
         nn.init.zeros_(layer.bias)
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)

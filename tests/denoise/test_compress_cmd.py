@@ -32,8 +32,20 @@ def test_table_and_totals(model_file, tmp_path, capsys):
 
 
 def test_json_report(model_file, tmp_path, capsys):
-    args = parse([str(model_file), "-o", str(tmp_path / "o.safetensors"), "--method", "bema", "--shrink", "operator",
-                  "--json", "--exclude", "proj"])
+    args = parse(
+        [
+            str(model_file),
+            "-o",
+            str(tmp_path / "o.safetensors"),
+            "--method",
+            "bema",
+            "--shrink",
+            "operator",
+            "--json",
+            "--exclude",
+            "proj",
+        ]
+    )
     assert args.func(args) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["summary"]["method"] == "bema" and document["summary"]["shrink"] == "operator"
@@ -82,8 +94,13 @@ def test_destroying_a_model_is_refused_unless_forced(tmp_path, capsys):
 
     model = tmp_path / "random.safetensors"
     rng = np.random.default_rng(0)
-    save_file({"a.weight": rng.standard_normal((256, 128)).astype(np.float32),
-               "b.weight": rng.standard_normal((128, 64)).astype(np.float32)}, str(model))  # fmt: skip
+    save_file(
+        {
+            "a.weight": rng.standard_normal((256, 128)).astype(np.float32),
+            "b.weight": rng.standard_normal((128, 64)).astype(np.float32),
+        },
+        str(model),
+    )
     out = tmp_path / "out.safetensors"
     args = parse([str(model), "-o", str(out), "--quiet"])
     with pytest.raises(NetspectraError, match=r"refused, nothing written: .*2 of 2 matrices destroyed \(2 zeroed") as info:

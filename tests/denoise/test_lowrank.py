@@ -87,9 +87,7 @@ def test_nuclear_shrinker_can_drop_a_kept_component_and_a_zero_matrix_is_flagged
 
 def test_known_sigma_is_used_and_factored_params():
     p = planted_matrix(400, 100, [3.0], np.random.default_rng(9), sigma=0.2)
-    layer, _ = compress_matrix(
-        p.matrix, "gavish-donoho", sigma=0.2, factored=True, name="x", kind="embedding", dtype="BF16"
-    )
+    layer, _ = compress_matrix(p.matrix, "gavish-donoho", sigma=0.2, factored=True, name="x", kind="embedding", dtype="BF16")
     assert layer.sigma == 0.2 and layer.rank == 1
     assert layer.params_after == layer.params_factored == 500 and layer.params_before == 40000
     assert (layer.name, layer.kind, layer.dtype) == ("x", "embedding", "BF16")

@@ -30,8 +30,23 @@ def test_parse(text, kind, value, shown):
     assert str(method) == shown
 
 
-@pytest.mark.parametrize("text", ["", "otsu", "rank", "rank:0", "rank:-2", "rank:2.5", "energy:0", "energy:1.5",
-                                  "energy:x", "energy", "bema:3", "mp-edge:0.9"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "otsu",
+        "rank",
+        "rank:0",
+        "rank:-2",
+        "rank:2.5",
+        "energy:0",
+        "energy:1.5",
+        "energy:x",
+        "energy",
+        "bema:3",
+        "mp-edge:0.9",
+    ],
+)
 def test_parse_rejects_bad_methods_with_a_usage_error(text):
     with pytest.raises(UsageError):
         Method.parse(text)

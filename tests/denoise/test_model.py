@@ -32,9 +32,7 @@ def test_dense_output_has_every_tensor_with_its_name_shape_and_dtype(model_file,
     out = tmp_path / "out.safetensors"
     report = compress_model(model_file, out, "gavish-donoho", factored=False)
     before, after = SafetensorsFile(model_file), SafetensorsFile(out)
-    assert {k: (e.dtype, e.shape) for k, e in after.entries.items()} == {
-        k: (e.dtype, e.shape) for k, e in before.entries.items()
-    }
+    assert {k: (e.dtype, e.shape) for k, e in after.entries.items()} == {k: (e.dtype, e.shape) for k, e in before.entries.items()}
     assert after.metadata["format"] == "pt" and after.metadata["origin"] == "test"
     assert json.loads(after.metadata["netspectra"]) == {"method": "gavish-donoho", "shrink": "hard", "factored": False}
     assert {layer.name for layer in report.layers} == COMPRESSED

@@ -43,8 +43,9 @@ DEPTH_COLUMNS = tuple(name for path in DEPTH_PATHS for name in GROUP_PATHS[path]
 
 def _flat(depth: DepthColumns) -> dict[str, object]:
     """The depth columns of one layer as one dict, in column order (as a row of the layer table has them)."""
-    row = LayerReport.from_columns({"name": "w", "layer_index": 0, "kind": "linear", "N": 1, "M": 1, "Q": 1.0,
-                                    "num_matrices": 1, "num_evals": 1})
+    row = LayerReport.from_columns(
+        {"name": "w", "layer_index": 0, "kind": "linear", "N": 1, "M": 1, "Q": 1.0, "num_matrices": 1, "num_evals": 1}
+    )
     row = LayerReport(row.identity, depth=depth)
     return {name: value for path in DEPTH_PATHS for name, value in row.group(path).to_dict().items()}
 
@@ -52,7 +53,10 @@ def _flat(depth: DepthColumns) -> dict[str, object]:
 def _check_row(row: dict[str, object]) -> None:
     assert tuple(row) == DEPTH_COLUMNS
     for name, value in row.items():
-        assert type(value) in (float, bool, str) or (value is None and name in ("htmp_prefers_mp", "large_entries")), (name, type(value))
+        assert type(value) in (float, bool, str) or (value is None and name in ("htmp_prefers_mp", "large_entries")), (
+            name,
+            type(value),
+        )
     assert row["phase"] in PHASES or row["phase"] == ""
 
 
@@ -186,10 +190,20 @@ def test_tail_only_spectrum_gets_tail_tests_and_large_entry_flag_only():
     assert not top.complete
     row = _flat(depth_metrics(top, stack, fit_power_law(top.eigenvalues)))
     _check_row(row)
-    computed = {name for name, value in row.items()
-                if not (value is None or value == "" or (isinstance(value, float) and math.isnan(value)))}
+    computed = {
+        name
+        for name, value in row.items()
+        if not (value is None or value == "" or (isinstance(value, float) and math.isnan(value)))
+    }
     assert computed == {
-        "lr_exponential", "p_exponential", "lr_lognormal", "p_lognormal", "lr_truncated_pl", "p_truncated_pl",
-        "spike_note", "shuffle_lambda_ratio", "large_entries",
+        "lr_exponential",
+        "p_exponential",
+        "lr_lognormal",
+        "p_lognormal",
+        "lr_truncated_pl",
+        "p_truncated_pl",
+        "spike_note",
+        "shuffle_lambda_ratio",
+        "large_entries",
     }
     assert row["large_entries"] is True and row["spike_note"] == "tail-only spectrum"

@@ -38,7 +38,7 @@ def test_norms_match_numpy():
     assert r.alpha_weighted == pytest.approx(r.alpha * np.log10(r.lambda_max_ww))
     assert r.log_norm_ww == pytest.approx(np.log10(np.linalg.norm(w) ** 2), rel=1e-10)
     s2 = np.linalg.svd(w, compute_uv=False) ** 2
-    assert r.log_alpha_norm == pytest.approx(np.log10(np.sum(s2 ** r.alpha)), rel=1e-9)
+    assert r.log_alpha_norm == pytest.approx(np.log10(np.sum(s2**r.alpha)), rel=1e-9)
     # orientation: the transpose has the same spectrum
     assert _report(w.T).alpha == r.alpha
 
@@ -88,8 +88,9 @@ def test_noise_made_heavy_by_its_entries_is_not_over_trained():
     from netspectra.diagnose.options import AnalysisOptions
 
     w = np.random.default_rng(1).standard_t(1.5, (1000, 500))
-    r = analyze_spectrum(compute_spectrum(w), name="w", layer_index=0, kind="linear", options=AnalysisOptions(depth=True),
-                         stack=w[None])
+    r = analyze_spectrum(
+        compute_spectrum(w), name="w", layer_index=0, kind="linear", options=AnalysisOptions(depth=True), stack=w[None]
+    )
     assert r.alpha < 2 and r.phase == "random-like"
     assert r.warnings == ("large-entries",)
     assert "over-trained" in _report(w).warning  # without the depth analysis, alpha alone decides

@@ -43,8 +43,7 @@ PLANTED = {
     # (~60 eigenvalues above the noise ceiling, alpha > 6 or an exponential tail preferred).
     "bulk-decay": lambda rng: ensembles.mixed_noise(N, M, 0.9, rng),
     # power-law singular values: eigenvalues Pareto(alpha = 3) over the whole spectrum.
-    "heavy-tailed": lambda rng: (_orthonormal(rng, N, M) * np.sqrt(N * (1 - rng.random(M)) ** -0.5))
-    @ _orthonormal(rng, M, M).T,
+    "heavy-tailed": lambda rng: (_orthonormal(rng, N, M) * np.sqrt(N * (1 - rng.random(M)) ** -0.5)) @ _orthonormal(rng, M, M).T,
     # rank M/4: 75% of the eigenvalues are zero.
     "rank-collapse": lambda rng: rng.standard_normal((N, M // 4)) @ rng.standard_normal((M // 4, M)),
 }

@@ -145,8 +145,9 @@ def test_store_with_a_forged_spectrum_count_gives_one_line(tmp_path, capsys):
 
     from netspectra.cli import main
 
-    save_file({"fc.weight": np.random.default_rng(1).standard_normal((40, 30)).astype(np.float32)},
-              str(tmp_path / "m.safetensors"))  # fmt: skip
+    save_file(
+        {"fc.weight": np.random.default_rng(1).standard_normal((40, 30)).astype(np.float32)}, str(tmp_path / "m.safetensors")
+    )
     store = tmp_path / "s.db"
     assert main(["analyze", str(tmp_path / "m.safetensors"), "--store", str(store), "--quiet"]) == 0
     with sqlite3.connect(store) as db:
@@ -177,8 +178,13 @@ def test_a_tensor_with_a_huge_name_is_skipped_with_its_reason(tmp_path):
 
     rng = np.random.default_rng(2)
     long_name = "x" * 100_000 + ".weight"
-    save_file({long_name: rng.standard_normal((30, 20)).astype(np.float32),
-               "fc.weight": rng.standard_normal((30, 20)).astype(np.float32)}, str(tmp_path / "m.safetensors"))  # fmt: skip
+    save_file(
+        {
+            long_name: rng.standard_normal((30, 20)).astype(np.float32),
+            "fc.weight": rng.standard_normal((30, 20)).astype(np.float32),
+        },
+        str(tmp_path / "m.safetensors"),
+    )
     names = [m.name for m in iter_weight_matrices(open_source(tmp_path / "m.safetensors"))]
     assert names == ["fc.weight"]
 
@@ -207,8 +213,13 @@ def test_onnx_graph_of_100k_initializers_is_ordered_in_linear_time(tmp_path):
     count = 100_000
     inits = [helper.make_tensor(f"c{i}", TensorProto.FLOAT, [1], [float(i)]) for i in range(count)]
     nodes = [helper.make_node("Add", [f"x{i}", f"c{i}"], [f"x{i + 1}"]) for i in range(count)]
-    graph = helper.make_graph(nodes, "chain", [helper.make_tensor_value_info("x0", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info(f"x{count}", TensorProto.FLOAT, [1])], initializer=inits)  # fmt: skip
+    graph = helper.make_graph(
+        nodes,
+        "chain",
+        [helper.make_tensor_value_info("x0", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info(f"x{count}", TensorProto.FLOAT, [1])],
+        initializer=inits,
+    )
     path = tmp_path / "chain.onnx"
     onnx.save(helper.make_model(graph), str(path))
     signal.alarm(30)  # a hang guard, not a speed test: the quadratic ordering took 53 s here, linear 3 s

@@ -156,10 +156,14 @@ def _compress(root: Path, fmt: str) -> Scenario:
         assert json.loads(out.with_suffix(".json").read_text())["format"] == "netspectra-factored"
         assert load_factored(out)
 
-    return Scenario(root, target, [
-        Run([*argv, "--dense"], [out], lambda: load_file(os.fspath(out))),
-        Run(argv, [out, out.with_suffix(".json")], parse_factored),
-    ])  # fmt: skip
+    return Scenario(
+        root,
+        target,
+        [
+            Run([*argv, "--dense"], [out], lambda: load_file(os.fspath(out))),
+            Run(argv, [out, out.with_suffix(".json")], parse_factored),
+        ],
+    )
 
 
 def _check_merged(out: Path) -> None:
@@ -226,8 +230,9 @@ def _remove(path: Path) -> None:
 def _fuzz(command: str, scenarios: dict[str, Scenario], seconds: float, capsys) -> dict[int, int]:
     """Round-robin over the scenarios, one mutation of each target per turn; returns {exit code: cases}."""
     kinds = list(scenarios)
-    generators = {k: mutations(s.target.read_bytes(), np.random.default_rng(list(f"{command}/{k}".encode())))
-                  for k, s in scenarios.items()}  # fmt: skip
+    generators = {
+        k: mutations(s.target.read_bytes(), np.random.default_rng(list(f"{command}/{k}".encode()))) for k, s in scenarios.items()
+    }
     listings = {k: _listing(s.root) for k, s in scenarios.items()}
     outcomes = {0: 0, 2: 0}
     rss_before, started = peak_rss(), time.monotonic()
@@ -258,8 +263,10 @@ def _fuzz(command: str, scenarios: dict[str, Scenario], seconds: float, capsys) 
     growth = peak_rss() - rss_before
     assert growth < RSS_GROWTH, f"{command}: peak RSS grew by {growth / 2**20:.0f} MiB"
     with capsys.disabled():
-        print(f"\n{command}: {sum(outcomes.values())} cases, {outcomes[0]} analyzed, {outcomes[2]} refused "
-              f"({', '.join(kinds)}; {time.monotonic() - started:.1f} s)")  # fmt: skip
+        print(
+            f"\n{command}: {sum(outcomes.values())} cases, {outcomes[0]} analyzed, {outcomes[2]} refused "
+            f"({', '.join(kinds)}; {time.monotonic() - started:.1f} s)"
+        )
     return outcomes
 
 
@@ -319,8 +326,11 @@ def test_a_missing_model_path_is_the_configurations_error(tmp_path, command, cap
     configuration file and the key, not only the path that does not exist."""
     models = [_write("safetensors", tmp_path, stem, seed)[0] for seed, stem in enumerate(("base", "ft1", "ft2"))]
     config = _merge_config(tmp_path, models[0], [models[1], tmp_path / "ft2.safetensorz"], ".yaml")
-    argv = ["merge", config, "-o", tmp_path / "merged", "--quiet"] if command == "merge" else [
-        "merge-check", "--config", config, "-o", tmp_path / "check.json", "--quiet"]  # fmt: skip
+    argv = (
+        ["merge", config, "-o", tmp_path / "merged", "--quiet"]
+        if command == "merge"
+        else ["merge-check", "--config", config, "-o", tmp_path / "check.json", "--quiet"]
+    )
     before = _listing(tmp_path)
     code, err = run_cli(argv, capsys, SECONDS_PER_CASE, command)
     check_refusal(code, err, "merge.yaml", command)

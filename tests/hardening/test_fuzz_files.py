@@ -46,8 +46,9 @@ def _write_gguf(path):
     writer = gguf.GGUFWriter(str(path), "llama")
     for name, value in tiny_mlp_arrays().items():
         if value.ndim == 2 and value.shape[1] % 32 == 0:  # Q8_0 blocks of 32 along a row
-            writer.add_tensor(name, gguf.quants.quantize(value, gguf.GGMLQuantizationType.Q8_0),
-                              raw_dtype=gguf.GGMLQuantizationType.Q8_0)  # fmt: skip
+            writer.add_tensor(
+                name, gguf.quants.quantize(value, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0
+            )
         else:
             writer.add_tensor(name, value)
     writer.write_header_to_file()

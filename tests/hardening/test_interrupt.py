@@ -25,7 +25,9 @@ def slow_model(tmp_path_factory):
 def _start(model, out):
     return subprocess.Popen(
         [sys.executable, "-m", "netspectra_entry", "analyze", str(model), "-o", str(out), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -50,8 +52,9 @@ def test_ctrl_c_stops_a_shell_loop(slow_model, tmp_path):
     terminal sends a Ctrl-C to the whole foreground group: bash and the running command)."""
     command = f"{shlex.quote(sys.executable)} -m netspectra_entry analyze {shlex.quote(str(slow_model))} --quiet"
     loop = f'for out in a b c; do {command} -o "$out.csv"; echo "after $out: $?"; done'
-    proc = subprocess.Popen(["bash", "-c", loop], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        ["bash", "-c", loop], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     time.sleep(1.2)  # within the first run (imports, then 40 layers: 4 to 6 s here)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)

@@ -36,8 +36,14 @@ def _command(kind, root, out):
 
 
 def _netspectra(args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "netspectra_entry", *args], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, **kwargs)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "netspectra_entry", *args],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
 
 
 def _same_output(out, reference):

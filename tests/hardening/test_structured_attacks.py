@@ -50,8 +50,7 @@ def test_structured_attacks_on_merge_configurations(tmp_path, capsys):
         for label, content in structured_attacks(yaml_too=suffix == ".yaml"):
             place_attack(config, content)
             out = root / "merged"
-            for argv in (["merge", config, "-o", out, "--quiet"],
-                         ["merge-check", "--config", config, "--quiet"]):  # fmt: skip
+            for argv in (["merge", config, "-o", out, "--quiet"], ["merge-check", "--config", config, "--quiet"]):
                 with memory_cap(MEMORY_HEADROOM):
                     code, err = run_cli(argv, capsys, SECONDS, f"{argv[0]} {label}{suffix}")
                 outcomes[_outcome(code, err, config.name, f"{argv[0]} {label}{suffix}")] += 1
@@ -69,9 +68,13 @@ def test_structured_attacks_on_a_models_json_through_every_command(tmp_path, tar
     outcomes: Counter[str] = Counter()
     for label, content in structured_attacks(yaml_too=False):
         place_attack(model / target, content)
-        for argv in (["analyze", model, "--quiet", "-o", tmp_path / "out.csv"], ["compare", model, other],
-                     ["track", model, other], ["compress", model, "-o", tmp_path / "c.safetensors", "--force"],
-                     ["merge-check", model, other, "--quiet"]):  # fmt: skip
+        for argv in (
+            ["analyze", model, "--quiet", "-o", tmp_path / "out.csv"],
+            ["compare", model, other],
+            ["track", model, other],
+            ["compress", model, "-o", tmp_path / "c.safetensors", "--force"],
+            ["merge-check", model, other, "--quiet"],
+        ):
             with memory_cap(MEMORY_HEADROOM):
                 code, err = run_cli(argv, capsys, SECONDS, f"{argv[0]} {target} {label}")
             outcomes[_outcome(code, err, target, f"{argv[0]} {target} {label}")] += 1
@@ -86,8 +89,16 @@ def test_override_regex_with_catastrophic_backtracking_is_stopped(tmp_path, caps
     for seed, stem in enumerate(("base", "ft1", "ft2")):
         _model(tmp_path / stem, seed, (name,))
     config = tmp_path / "merge.json"
-    config.write_text(json.dumps({"base_model": "base", "models": ["ft1", "ft2"], "method": "task-arithmetic",
-                                  "overrides": [{"match": "^(a|aa)*$", "method": "linear"}]}))  # fmt: skip
+    config.write_text(
+        json.dumps(
+            {
+                "base_model": "base",
+                "models": ["ft1", "ft2"],
+                "method": "task-arithmetic",
+                "overrides": [{"match": "^(a|aa)*$", "method": "linear"}],
+            }
+        )
+    )
     code, err = run_cli(["merge", config, "-o", tmp_path / "out", "--quiet"], capsys, SECONDS, "regex")
     check_refusal(code, err, "(a|aa)*", "regex")
     assert "catastrophic backtracking" in err and not (tmp_path / "out").exists()
@@ -170,8 +181,13 @@ def test_conv_stack_larger_than_memory_is_an_error_row_planned_before_loading(tm
     bytes an entry) is refused before the stack is read, and the other layer is analyzed."""
     rng = np.random.default_rng(0)
     path = tmp_path / "m.safetensors"
-    save_file({"conv.weight": rng.standard_normal((16, 16, 40, 50, 50)).astype(np.float32),
-               "fc.weight": rng.standard_normal((48, 32)).astype(np.float32)}, str(path))  # fmt: skip
+    save_file(
+        {
+            "conv.weight": rng.standard_normal((16, 16, 40, 50, 50)).astype(np.float32),
+            "fc.weight": rng.standard_normal((48, 32)).astype(np.float32),
+        },
+        str(path),
+    )
     monkeypatch.setattr(pipeline, "available_memory", lambda: 100 << 20)
     rows = {row.name: row for row in pipeline.analyze(path).layers}
     assert rows["conv.weight"].status == "error"
@@ -192,9 +208,13 @@ def test_structured_attacks_on_an_adapter_config(tmp_path, capsys):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     rng = np.random.default_rng(0)
-    save_file({"base_model.model.q_proj.lora_A.weight": rng.standard_normal((4, 32)).astype(np.float32),
-               "base_model.model.q_proj.lora_B.weight": rng.standard_normal((48, 4)).astype(np.float32)},
-              str(adapter / "adapter_model.safetensors"))  # fmt: skip
+    save_file(
+        {
+            "base_model.model.q_proj.lora_A.weight": rng.standard_normal((4, 32)).astype(np.float32),
+            "base_model.model.q_proj.lora_B.weight": rng.standard_normal((48, 4)).astype(np.float32),
+        },
+        str(adapter / "adapter_model.safetensors"),
+    )
     outcomes: Counter[str] = Counter()
     for label, content in structured_attacks(yaml_too=False):
         place_attack(adapter / "adapter_config.json", content)

@@ -25,8 +25,11 @@ HIDDEN, FFN, VOCAB, BLOCKS = 64, 128, 96, 2
 def tiny_llama(seed: int = 0) -> dict[str, np.ndarray]:
     """A Llama state dict (Hugging Face names, PyTorch shapes out x in) with a heavy-tailed touch."""
     rng = np.random.default_rng(seed)
-    state = {"model.embed_tokens.weight": rng.standard_normal((VOCAB, HIDDEN)), "model.norm.weight": np.ones(HIDDEN),
-             "lm_head.weight": rng.standard_normal((VOCAB, HIDDEN))}  # fmt: skip
+    state = {
+        "model.embed_tokens.weight": rng.standard_normal((VOCAB, HIDDEN)),
+        "model.norm.weight": np.ones(HIDDEN),
+        "lm_head.weight": rng.standard_normal((VOCAB, HIDDEN)),
+    }
     for b in range(BLOCKS):
         p = f"model.layers.{b}."
         for proj in ("q", "k", "v", "o"):
@@ -160,7 +163,7 @@ def test_rotary_permutation_of_q_and_k_is_undone(checkpoint):
 
 
 def test_compare_ranks_the_layers_quantization_damaged_most(checkpoint, capsys):
-    """"Did quantization damage my model?": compare --rank lists layers by relative error of W, and Q/K
+    """ "Did quantization damage my model?": compare --rank lists layers by relative error of W, and Q/K
     of a converted file show the quantization error (about 0.13 for Q4_0), not a row shuffle (1.4)."""
     import json
 
@@ -179,8 +182,9 @@ def test_a_128k_vocabulary_output_layer_is_analyzed_not_skipped(tmp_path):
     head = (rng.standard_normal((131_072, 32)) / np.sqrt(32)).astype(np.float32)
     writer = gguf.GGUFWriter(str(tmp_path / "head.gguf"), "llama")
     writer.add_block_count(1)
-    writer.add_tensor("output.weight", gguf.quants.quantize(head, gguf.GGMLQuantizationType.Q8_0),
-                      raw_dtype=gguf.GGMLQuantizationType.Q8_0)  # fmt: skip
+    writer.add_tensor(
+        "output.weight", gguf.quants.quantize(head, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0
+    )
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

@@ -106,13 +106,31 @@ def test_filters_and_layer_index(tmp_path):
 
     # One default everywhere (LayerSelection.min_dim = 1): the 1 x 9 matrix is yielded, and analyze gives
     # it an error row saying why it has no spectrum.
-    assert names() == ["a.weight", "b.weight", "c.attn.qkv.weight[q]", "c.attn.qkv.weight[k]", "c.attn.qkv.weight[v]",
-                       "d.weight", "e.weight"]  # fmt: skip
-    assert names(min_dim=2) == ["a.weight", "b.weight", "c.attn.qkv.weight[q]", "c.attn.qkv.weight[k]",
-                                "c.attn.qkv.weight[v]", "e.weight"]  # fmt: skip
+    assert names() == [
+        "a.weight",
+        "b.weight",
+        "c.attn.qkv.weight[q]",
+        "c.attn.qkv.weight[k]",
+        "c.attn.qkv.weight[v]",
+        "d.weight",
+        "e.weight",
+    ]
+    assert names(min_dim=2) == [
+        "a.weight",
+        "b.weight",
+        "c.attn.qkv.weight[q]",
+        "c.attn.qkv.weight[k]",
+        "c.attn.qkv.weight[v]",
+        "e.weight",
+    ]
     assert names(min_dim=4) == ["c.attn.qkv.weight[q]", "c.attn.qkv.weight[k]", "c.attn.qkv.weight[v]", "e.weight"]
-    assert names(max_dim=10, min_dim=2) == ["a.weight", "c.attn.qkv.weight[q]", "c.attn.qkv.weight[k]",
-                                            "c.attn.qkv.weight[v]", "e.weight"]  # fmt: skip
+    assert names(max_dim=10, min_dim=2) == [
+        "a.weight",
+        "c.attn.qkv.weight[q]",
+        "c.attn.qkv.weight[k]",
+        "c.attn.qkv.weight[v]",
+        "e.weight",
+    ]
     assert names(include=r"qkv") == ["c.attn.qkv.weight[q]", "c.attn.qkv.weight[k]", "c.attn.qkv.weight[v]"]
     assert names(include=r"qkv\.weight$", exclude=r"\[k\]") == ["c.attn.qkv.weight[q]", "c.attn.qkv.weight[v]"]
     assert names(exclude=r"^(a|b|d)\.") == ["c.attn.qkv.weight[q]", "c.attn.qkv.weight[k]", "c.attn.qkv.weight[v]", "e.weight"]

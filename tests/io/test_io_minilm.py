@@ -20,8 +20,10 @@ def test_minilm_matrices_match_safetensors_package():
     skipped = {}
     wms = list(iter_weight_matrices(MODEL.parent, on_skip=lambda n, r: skipped.setdefault(n, r)))
     kinds = Counter(w.kind for w in wms)
-    print(f"\nMiniLM: {len(wms)} matrices {dict(kinds)}; skipped {len(skipped)} tensors, e.g. position_ids: "
-          f"{skipped.get('embeddings.position_ids')}")  # fmt: skip
+    print(
+        f"\nMiniLM: {len(wms)} matrices {dict(kinds)}; skipped {len(skipped)} tensors, e.g. position_ids: "
+        f"{skipped.get('embeddings.position_ids')}"
+    )
     # 6 layers x (query, key, value, attention.output.dense, intermediate.dense, output.dense)
     # + pooler.dense + word/position/token_type embeddings
     assert len(wms) == 6 * 6 + 1 + 3 == 40
@@ -29,9 +31,15 @@ def test_minilm_matrices_match_safetensors_package():
     assert skipped["embeddings.position_ids"] == "integer buffer"
     assert [w.name for w in wms[3:9]] == [
         f"encoder.layer.0.{n}.weight"
-        for n in ("attention.output.dense", "attention.self.key", "attention.self.query", "attention.self.value",
-                  "intermediate.dense", "output.dense")
-    ]  # fmt: skip
+        for n in (
+            "attention.output.dense",
+            "attention.self.key",
+            "attention.self.query",
+            "attention.self.value",
+            "intermediate.dense",
+            "output.dense",
+        )
+    ]
     assert wms[-1].name == "pooler.dense.weight"
     assert {w.matrix_shape for w in wms if "intermediate" in w.name or "output.dense" in w.name} >= {(1536, 384)}
 

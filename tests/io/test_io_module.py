@@ -29,8 +29,10 @@ def test_conv_module():
     net = tiny_conv_net()
     wms = list(iter_weight_matrices(net))
     assert [(w.name, w.kind, w.num_matrices) for w in wms] == [
-        ("0.weight", "conv2d", 9), ("3.weight", "conv2d", 6), ("6.weight", "linear", 1),
-    ]  # fmt: skip
+        ("0.weight", "conv2d", 9),
+        ("3.weight", "conv2d", 6),
+        ("6.weight", "linear", 1),
+    ]
     w = net[0].weight.detach().numpy()  # (8, 3, 3, 3)
     x = wms[0].load()
     assert x.shape == (9, 8, 3)
@@ -42,8 +44,12 @@ def test_attention_split_and_tied_embedding():
     wms = list(iter_weight_matrices(model))
     names = [w.name for w in wms]
     assert names == [
-        "embed.weight", "attn.in_proj_weight[q]", "attn.in_proj_weight[k]", "attn.in_proj_weight[v]", "attn.out_proj.weight",
-    ]  # fmt: skip  (head.weight is the tied embedding: reported once)
+        "embed.weight",
+        "attn.in_proj_weight[q]",
+        "attn.in_proj_weight[k]",
+        "attn.in_proj_weight[v]",
+        "attn.out_proj.weight",
+    ]  # (head.weight is the tied embedding: reported once)
     assert [w.kind for w in wms] == ["embedding", "attention_q", "attention_k", "attention_v", "linear"]
     w = model.attn.in_proj_weight.detach().numpy()
     for i in range(3):

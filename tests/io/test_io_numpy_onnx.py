@@ -18,8 +18,10 @@ def test_npz(tmp_path):
     assert [r.name for r in src.tensors()] == list(arrays)
     wms = list(iter_weight_matrices(path))
     assert [(w.name, w.kind, w.num_matrices) for w in wms] == [
-        ("fc1.weight", "linear", 1), ("fc2.weight", "linear", 1), ("conv.weight", "conv1d", 2),
-    ]  # fmt: skip
+        ("fc1.weight", "linear", 1),
+        ("fc2.weight", "linear", 1),
+        ("conv.weight", "conv1d", 2),
+    ]
     np.testing.assert_array_equal(wms[1].load()[0], arrays["fc2.weight"].T)
     np.testing.assert_array_equal(wms[2].load()[1], arrays["conv.weight"][:, :, 1].astype(np.float32))
 
@@ -111,9 +113,11 @@ def test_onnx_constant_node_weights(tmp_path):
         helper.make_node("MatMul", ["x", "W"], ["y"]),
     ]
     graph = helper.make_graph(
-        nodes, "c", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+        nodes,
+        "c",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-    )  # fmt: skip
+    )
     path = tmp_path / "c.onnx"
     onnx.save_model(helper.make_model(graph), str(path))
     (wm,) = iter_weight_matrices(path)

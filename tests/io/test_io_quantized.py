@@ -72,8 +72,13 @@ def test_gptq_weights_equal_the_planted_matrix(tmp_path, desc_act, fmt):
     rng = np.random.default_rng(2)
     g_idx = rng.permutation(np.arange(IN) // GROUP) if desc_act else np.arange(IN) // GROUP
     stored_zeros = zeros - 1 if fmt == "gptq" else zeros  # v1 stores zero - 1
-    tensors = {"layer.qweight": pack_rows(q, 4), "layer.qzeros": pack_columns(stored_zeros, 4),
-               "layer.scales": scales, "layer.g_idx": g_idx.astype(np.int32), "layer.bias": np.zeros(OUT, np.float16)}  # fmt: skip
+    tensors = {
+        "layer.qweight": pack_rows(q, 4),
+        "layer.qzeros": pack_columns(stored_zeros, 4),
+        "layer.scales": scales,
+        "layer.g_idx": g_idx.astype(np.int32),
+        "layer.bias": np.zeros(OUT, np.float16),
+    }
     config = {"quant_method": "gptq", "bits": 4, "group_size": GROUP, "desc_act": desc_act, "checkpoint_format": fmt}
     source = open_source(_model_dir(tmp_path / "m", tensors, config))
     records = {r.name: r for r in source.tensors()}
@@ -98,8 +103,11 @@ def _autoawq_dequantize():
 
 def test_awq_weights_equal_the_planted_matrix_and_autoawq(tmp_path):
     q, zeros, scales = _planted(3)
-    tensors = {"layer.qweight": pack_columns(q, 4, AWQ_ORDER), "layer.qzeros": pack_columns(zeros, 4, AWQ_ORDER),
-               "layer.scales": scales}  # fmt: skip
+    tensors = {
+        "layer.qweight": pack_columns(q, 4, AWQ_ORDER),
+        "layer.qzeros": pack_columns(zeros, 4, AWQ_ORDER),
+        "layer.scales": scales,
+    }
     config = {"quant_method": "awq", "bits": 4, "group_size": GROUP, "version": "gemm", "zero_point": True}
     (weight,) = open_source(_model_dir(tmp_path / "m", tensors, config)).tensors()
     assert weight.name == "layer.weight" and weight.shape == (OUT, IN) and weight.dtype == "AWQ-int4"
@@ -110,8 +118,13 @@ def test_awq_weights_equal_the_planted_matrix_and_autoawq(tmp_path):
     if dequantize_gemm is not None:
         import torch
 
-        theirs = dequantize_gemm(torch.from_numpy(tensors["layer.qweight"]), torch.from_numpy(tensors["layer.qzeros"]),
-                                 torch.from_numpy(scales), 4, GROUP)  # fmt: skip
+        theirs = dequantize_gemm(
+            torch.from_numpy(tensors["layer.qweight"]),
+            torch.from_numpy(tensors["layer.qzeros"]),
+            torch.from_numpy(scales),
+            4,
+            GROUP,
+        )
         np.testing.assert_allclose(weight.load(), theirs.float().numpy().T, rtol=1e-3, atol=1e-4)  # theirs in fp16
 
 
@@ -126,7 +139,9 @@ def test_block_fp8_weights_equal_the_manual_block_product_and_transformers(tmp_p
     root = tmp_path / "m"
     root.mkdir()
     save_torch_file({"proj.weight": weight, "proj.weight_scale_inv": scale}, str(root / "model.safetensors"))
-    (root / "config.json").write_text(json.dumps({"quantization_config": {"quant_method": "fp8", "weight_block_size": list(block)}}))
+    (root / "config.json").write_text(
+        json.dumps({"quantization_config": {"quant_method": "fp8", "weight_block_size": list(block)}})
+    )
     (record,) = open_source(root).tensors()
     ours = record.load()
     manual = weight.float().numpy().copy()
@@ -189,8 +204,11 @@ def test_bitsandbytes_int8_equals_its_own_dequantization(tmp_path):
 
 def test_parts_that_do_not_fit_are_an_error_row_not_a_crash(tmp_path):
     q, zeros, scales = _planted(6)
-    tensors = {"layer.qweight": pack_rows(q, 4), "layer.qzeros": pack_columns(zeros - 1, 4),
-               "layer.scales": scales[:, :8]}  # fmt: skip  (scales for 8 outputs of 48)
+    tensors = {
+        "layer.qweight": pack_rows(q, 4),
+        "layer.qzeros": pack_columns(zeros - 1, 4),
+        "layer.scales": scales[:, :8],
+    }  # (scales for 8 outputs of 48)
     model = _model_dir(tmp_path / "m", tensors, {"quant_method": "gptq", "bits": 4, "group_size": GROUP, "desc_act": False})
     from netspectra.pipeline import analyze
 

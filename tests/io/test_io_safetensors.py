@@ -239,12 +239,21 @@ def test_model_order_of_sorted_safetensors_names(tmp_path):
     from netspectra.io import iter_weight_matrices
     from netspectra.io.base import natural_key
 
-    names = ["lm_head.weight", "model.embed_tokens.weight", "model.layers.10.mlp.up_proj.weight",
-             "model.layers.2.mlp.up_proj.weight", "model.layers.2.self_attn.q_proj.weight"]
+    names = [
+        "lm_head.weight",
+        "model.embed_tokens.weight",
+        "model.layers.10.mlp.up_proj.weight",
+        "model.layers.2.mlp.up_proj.weight",
+        "model.layers.2.self_attn.q_proj.weight",
+    ]
     path = tmp_path / "m.safetensors"
     save_file({n: np.ones((8, 4), np.float32) for n in names}, str(path))
     assert [w.name for w in iter_weight_matrices(path)] == [
-        "model.embed_tokens.weight", "model.layers.2.mlp.up_proj.weight", "model.layers.2.self_attn.q_proj.weight",
-        "model.layers.10.mlp.up_proj.weight", "lm_head.weight"]
+        "model.embed_tokens.weight",
+        "model.layers.2.mlp.up_proj.weight",
+        "model.layers.2.self_attn.q_proj.weight",
+        "model.layers.10.mlp.up_proj.weight",
+        "lm_head.weight",
+    ]
     huge = "layers." + "9" * 5000 + ".weight"  # digit runs compare without int(): no 4300-digit limit
     assert natural_key("layers.7.weight") < natural_key(huge) and natural_key("a007") == natural_key("a7")

@@ -99,7 +99,9 @@ def test_hf_dir_with_sharded_torch_bins(tmp_path):
     save_torch(tmp_path / "pytorch_model-00001-of-00002.bin", {"a.weight": a})
     save_torch(tmp_path / "pytorch_model-00002-of-00002.bin", {"b.weight": b})
     (tmp_path / "pytorch_model.bin.index.json").write_text(
-        json.dumps({"weight_map": {"a.weight": "pytorch_model-00001-of-00002.bin", "b.weight": "pytorch_model-00002-of-00002.bin"}})
+        json.dumps(
+            {"weight_map": {"a.weight": "pytorch_model-00001-of-00002.bin", "b.weight": "pytorch_model-00002-of-00002.bin"}}
+        )
     )
     (tmp_path / "config.json").write_text("{}")
     wa, wb = iter_weight_matrices(tmp_path)
@@ -169,8 +171,15 @@ def test_query_key_value_split_with_config(tmp_path):
     assert len(list(iter_weight_matrices(tmp_path / "model.safetensors"))) == 3
 
 
-@pytest.mark.parametrize("config", [None, {"hidden_size": 8}, {"num_attention_heads": 2, "multi_query": True},
-                                    {"num_attention_heads": 2, "num_key_value_heads": 1}])  # fmt: skip
+@pytest.mark.parametrize(
+    "config",
+    [
+        None,
+        {"hidden_size": 8},
+        {"num_attention_heads": 2, "multi_query": True},
+        {"num_attention_heads": 2, "num_key_value_heads": 1},
+    ],
+)
 def test_query_key_value_left_unsplit_without_layout(tmp_path, config):
     tensors, w = _neox()
     write_safetensors(tmp_path / "model.safetensors", tensors)
@@ -185,9 +194,15 @@ def test_gpt2_layout(tmp_path):
     write_safetensors(tmp_path / "model.safetensors", arrays)
     wms = {w.name: w for w in iter_weight_matrices(tmp_path)}
     assert set(wms) == {
-        "h.0.attn.c_attn.weight[q]", "h.0.attn.c_attn.weight[k]", "h.0.attn.c_attn.weight[v]",
-        "h.0.attn.c_proj.weight", "h.0.mlp.c_fc.weight", "h.0.mlp.c_proj.weight", "wte.weight", "wpe.weight",
-    }  # fmt: skip
+        "h.0.attn.c_attn.weight[q]",
+        "h.0.attn.c_attn.weight[k]",
+        "h.0.attn.c_attn.weight[v]",
+        "h.0.attn.c_proj.weight",
+        "h.0.mlp.c_fc.weight",
+        "h.0.mlp.c_proj.weight",
+        "wte.weight",
+        "wpe.weight",
+    }
     assert wms["wte.weight"].kind == wms["wpe.weight"].kind == "embedding"
     c = arrays["h.0.attn.c_attn.weight"]
     for i, s in enumerate("qkv"):

@@ -212,7 +212,9 @@ def test_compressed_members_are_read_too(tmp_path):
 def test_legacy_format_without_torch(tmp_path, monkeypatch):
     path = save_torch(tmp_path / "legacy.pt", tiny_torch_mlp().state_dict(), legacy=True)
     monkeypatch.setitem(sys.modules, "torch", None)
-    with pytest.raises(SourceError, match=r"legacy \(before PyTorch 1\.6\) checkpoint: reading it safely needs torch \(pip install"):
+    with pytest.raises(
+        SourceError, match=r"legacy \(before PyTorch 1\.6\) checkpoint: reading it safely needs torch \(pip install"
+    ):
         open_source(path)
 
 

@@ -38,9 +38,7 @@ def test_explicit_backends_are_kept(no_gpu):
     assert choose_backend(100, 50, SpectrumOptions(backend="dense", tail_only=10)) == "dense"
 
 
-@pytest.mark.parametrize(
-    "kwargs", [dict(backend="magma"), dict(backend="lanczos"), dict(tail_only=1), dict(tail_only=2.5)]
-)
+@pytest.mark.parametrize("kwargs", [dict(backend="magma"), dict(backend="lanczos"), dict(tail_only=1), dict(tail_only=2.5)])
 def test_invalid_options(kwargs):
     with pytest.raises(UsageError):
         SpectrumOptions(**kwargs)

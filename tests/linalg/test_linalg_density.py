@@ -64,7 +64,8 @@ def test_ratio_one_returns_the_fitted_density():
     coefficients = np.array([1.0, 0.2, -0.1])
     x = np.linspace(-0.9, 0.9, 7)
     np.testing.assert_allclose(
-        free_decompress(coefficients, (-1.0, 1.0), 1.0, x, eta=1e-6), chebyshev_density(coefficients, (-1.0, 1.0), x),
+        free_decompress(coefficients, (-1.0, 1.0), 1.0, x, eta=1e-6),
+        chebyshev_density(coefficients, (-1.0, 1.0), x),
         atol=1e-5,
     )
 

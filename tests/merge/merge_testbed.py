@@ -133,9 +133,7 @@ def small_model(seed: int = 0, scale: float = 0.1, base: dict[str, np.ndarray] |
     """A tiny model with every tensor kind a merge meets: matrices, a bias, a norm, a conv kernel and an
     integer buffer.  With ``base``, every float tensor is base + scale * noise (a "fine-tune")."""
     rng = np.random.default_rng(seed)
-    shapes = {
-        "fc1.weight": (24, 16), "fc1.bias": (24,), "norm.weight": (24,), "conv.weight": (4, 3, 3, 3), "fc2.weight": (8, 24)
-    }  # fmt: skip
+    shapes = {"fc1.weight": (24, 16), "fc1.bias": (24,), "norm.weight": (24,), "conv.weight": (4, 3, 3, 3), "fc2.weight": (8, 24)}
     out = {}
     for name, shape in shapes.items():
         noise = rng.standard_normal(shape).astype(np.float32)

@@ -32,12 +32,26 @@ def test_merge_prints_every_choice_and_writes_the_model(family, capsys):
     assert main(["merge", str(family / "merge.yaml"), "-o", str(family / "out")]) == 0
     out = capsys.readouterr().out
     assert "netspectra merge (spectral-auto)" in out
-    for text in ("fc1.weight", "spectral-auto:", "fc2.weight", "override ^fc2\\.", "density=0.5", "not 2-D",
-                 "position_ids", "copy", "wrote"):  # fmt: skip
+    for text in (
+        "fc1.weight",
+        "spectral-auto:",
+        "fc2.weight",
+        "override ^fc2\\.",
+        "density=0.5",
+        "not 2-D",
+        "position_ids",
+        "copy",
+        "wrote",
+    ):
         assert text in out, text
     names = sorted(p.name for p in (family / "out").iterdir())
-    assert names == ["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
-                     "model.safetensors.index.json", "netspectra_merge.json"]  # fmt: skip
+    assert names == [
+        "config.json",
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "model.safetensors.index.json",
+        "netspectra_merge.json",
+    ]
 
 
 def test_merge_json_and_dtype(family, capsys):

@@ -73,8 +73,14 @@ def test_every_method_moves_matrices_and_applies_the_average_rule_elsewhere(fami
         result = merge_models(config(family, method), family / method)
         merged = read_model(family / method)
         rules = {x.name: x.rule for x in result.layers}
-        assert rules == {"fc1.weight": method, "fc2.weight": method, "fc1.bias": "average", "norm.weight": "average",
-                         "conv.weight": "average", "position_ids": "copy"}  # fmt: skip
+        assert rules == {
+            "fc1.weight": method,
+            "fc2.weight": method,
+            "fc1.bias": "average",
+            "norm.weight": "average",
+            "conv.weight": "average",
+            "position_ids": "copy",
+        }
         for name in ("fc1.bias", "conv.weight"):
             np.testing.assert_allclose(merged[name], (a[name] + b[name]) / 2, rtol=1e-6, atol=1e-6)
         assert not np.allclose(merged["fc1.weight"], base["fc1.weight"])
@@ -216,8 +222,11 @@ def test_peak_memory_does_not_grow_with_the_number_of_layers(tmp_path: Path):
         for layers in (8, 64):
             d = tmp_path / f"{method}-{layers}"
             model_bytes = write_stack(d, layers, rng)
-            cfg = {"base_model": str(d / "base.safetensors"), "method": method,
-                   "models": [str(d / "a.safetensors"), str(d / "b.safetensors")]}  # fmt: skip
+            cfg = {
+                "base_model": str(d / "base.safetensors"),
+                "method": method,
+                "models": [str(d / "a.safetensors"), str(d / "b.safetensors")],
+            }
             tracemalloc.start()
             try:
                 merge_models(cfg, d / "out")

@@ -32,13 +32,16 @@ def write_small_model(path: Path, seed: int = 0) -> Path:
     noise = rng.standard_normal((200, 100))
     u, v = rng.standard_normal((200, 3)), rng.standard_normal((100, 3))
     heavy = rng.standard_t(2.5, size=(150, 100))
-    save_file({
-        "blocks.0.random.weight": noise.astype(np.float32),
-        "blocks.0.random.bias": np.zeros(200, np.float32),
-        "blocks.1.spiked.weight": (noise + 1.5 * u @ v.T / 10).astype(np.float32),
-        "blocks.2.heavy.weight": heavy.astype(np.float32),
-        "blocks.3.broken.weight": np.full((40, 30), np.nan, np.float32),
-    }, str(path))
+    save_file(
+        {
+            "blocks.0.random.weight": noise.astype(np.float32),
+            "blocks.0.random.bias": np.zeros(200, np.float32),
+            "blocks.1.spiked.weight": (noise + 1.5 * u @ v.T / 10).astype(np.float32),
+            "blocks.2.heavy.weight": heavy.astype(np.float32),
+            "blocks.3.broken.weight": np.full((40, 30), np.nan, np.float32),
+        },
+        str(path),
+    )
     return path
 
 
@@ -146,11 +149,24 @@ def browser_page(tmp_path):
     websocket = pytest.importorskip("websocket", reason="the browser test needs the websocket-client package")
     profile = tmp_path / "chromium-profile"
     proc = subprocess.Popen(
-        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions", "--no-first-run",
-         "--no-default-browser-check", "--hide-scrollbars", "--remote-debugging-port=0",
-         f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--hide-scrollbars",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         port_file = profile / "DevToolsActivePort"
@@ -179,4 +195,3 @@ def browser_page(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-

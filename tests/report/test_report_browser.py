@@ -47,16 +47,22 @@ def test_minilm_report_in_a_real_browser(browser_page, minilm_outputs, tmp_path)
     # Loads cleanly: no exception, no console error, nothing fetched but the file itself.
     assert page.evaluate("document.getElementById('js-errors').hidden") is True
     assert page.evaluate("document.getElementById('js-errors').textContent") == ""
-    errors = [e for e in page.events if e["method"] == "Runtime.exceptionThrown"
-              or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
-              or (e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")]
+    errors = [
+        e
+        for e in page.events
+        if e["method"] == "Runtime.exceptionThrown"
+        or (e["method"] == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")
+        or (e["method"] == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")
+    ]
     assert errors == []
     urls = [e["params"]["request"]["url"] for e in page.events if e["method"] == "Network.requestWillBeSent"]
     assert urls and all(u.startswith(("file:", "data:")) for u in urls), urls
 
     # The summary is on the first screen, with the verdict; the table has every layer.
-    top = page.evaluate("(() => { const r = document.querySelector('#summary .verdict').getBoundingClientRect();"
-                        " return [r.top, r.height, innerHeight]; })()")
+    top = page.evaluate(
+        "(() => { const r = document.querySelector('#summary .verdict').getBoundingClientRect();"
+        " return [r.top, r.height, innerHeight]; })()"
+    )
     assert 0 <= top[0] < top[2] and top[1] > 0
     assert "of 39 fitted layers" in page.evaluate("document.querySelector('#summary .verdict').textContent")
     assert page.evaluate("document.getElementById('layer-table').checkVisibility()") is True
@@ -85,7 +91,9 @@ def test_minilm_report_in_a_real_browser(browser_page, minilm_outputs, tmp_path)
     assert page.evaluate("document.querySelectorAll('details.layer template').length") == 40
     page.click("#layer-table a[href='#layer-39']")
     page.wait_for("document.getElementById('layer-39').open")
-    page.wait_for("(() => { const i = document.querySelector('#layer-39 img'); return i && i.complete && i.naturalWidth > 0; })()")
+    page.wait_for(
+        "(() => { const i = document.querySelector('#layer-39 img'); return i && i.complete && i.naturalWidth > 0; })()"
+    )
     assert page.evaluate("document.querySelector('#layer-39 img').naturalWidth") == 1200
     assert page.evaluate("document.querySelectorAll('details.layer img').length") == 1
     page.evaluate("document.getElementById('layer-39').scrollIntoView()")

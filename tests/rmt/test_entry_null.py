@@ -146,7 +146,10 @@ def test_expected_square_sum_is_exact_over_every_permutation():
     stacked = expected_square_sum(tuple(2 * s for s in sums), 4, 2, k=2)  # two copies shuffled together
     rng = np.random.default_rng(0)
     both = np.concatenate([entries, entries])
-    draws = [float(np.sum(np.einsum("kij,kil->kjl", w, w) ** 2)) / 16 for w in (rng.permutation(both).reshape(2, 4, 2) for _ in range(20000))]
+    draws = [
+        float(np.sum(np.einsum("kij,kil->kjl", w, w) ** 2)) / 16
+        for w in (rng.permutation(both).reshape(2, 4, 2) for _ in range(20000))
+    ]
     assert stacked == pytest.approx(np.mean(draws), rel=0.02)
 
 

@@ -47,8 +47,9 @@ def test_slq_log_determinant_is_within_a_few_percent_of_the_exact_one():
     """Measured 0.4-4.7% of sum |ln lambda| with 8 probes and 32 steps."""
     from netspectra.rmt.logdet import slq_log_determinant
 
-    for seed, w in enumerate((np.random.default_rng(3).standard_normal((1200, 400)),
-                              np.random.default_rng(4).standard_t(3, (1200, 400)))):  # fmt: skip
+    for seed, w in enumerate(
+        (np.random.default_rng(3).standard_normal((1200, 400)), np.random.default_rng(4).standard_t(3, (1200, 400)))
+    ):
         evals = np.linalg.eigvalsh(w.T @ w / w.shape[0])
         scale = np.sum(np.abs(np.log(evals)))  # the terms of sum ln(lambda) cancel: measure against their size
         assert abs(slq_log_determinant(w[None], seed=seed) - log_determinant(evals)) < 0.06 * scale

@@ -47,9 +47,11 @@ def test_alternative_densities_are_normalised():
     tail = np.sort(np.exp(rng.normal(0.5, 1.0, 4000)))
     tail = tail[tail >= xmin]
     (mu, sigma), _ = tt.lognormal_loglik(tail, xmin, 3.0)
-    lognormal = lambda x: np.exp(-((np.log(x) - mu) ** 2) / (2 * sigma**2)) / (  # noqa: E731
-        x * sigma * np.sqrt(2 * np.pi) * special.ndtr((mu - np.log(xmin)) / sigma)
-    )
+
+    def lognormal(x):
+        norm = x * sigma * np.sqrt(2 * np.pi) * special.ndtr((mu - np.log(xmin)) / sigma)
+        return np.exp(-((np.log(x) - mu) ** 2) / (2 * sigma**2)) / norm
+
     assert integrate.quad(lognormal, xmin, np.inf)[0] == pytest.approx(1.0, abs=1e-8)
     (alpha, lam), ll = tt.truncated_power_law_loglik(tail, xmin, 3.0)
     z = integrate.quad(lambda x: x**-alpha * np.exp(-lam * x), xmin, np.inf)[0]
@@ -89,14 +91,19 @@ def test_newton_fit_is_the_maximum_likelihood():
     def lognormal_nll(p):
         m, ls = p
         s = np.exp(ls)
-        return -np.sum(-((lx - m) ** 2) / (2 * s * s) - lx - ls - 0.5 * np.log(2 * np.pi)
-                       - special.log_ndtr((m - np.log(xmin)) / s))
+        return -np.sum(
+            -((lx - m) ** 2) / (2 * s * s) - lx - ls - 0.5 * np.log(2 * np.pi) - special.log_ndtr((m - np.log(xmin)) / s)
+        )
 
     from scipy import optimize
 
-    brute = min((optimize.minimize(lognormal_nll, x0, method="Nelder-Mead",
-                                   options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
-                 for x0 in [(0.0, 0.0), (lx.mean(), np.log(lx.std())), (-5.0, 1.5)]), key=lambda r: r.fun)
+    brute = min(
+        (
+            optimize.minimize(lognormal_nll, x0, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 20000})
+            for x0 in [(0.0, 0.0), (lx.mean(), np.log(lx.std())), (-5.0, 1.5)]
+        ),
+        key=lambda r: r.fun,
+    )
     assert ll.sum() == pytest.approx(-brute.fun, abs=1e-7) and ll.sum() > pl
 
 

@@ -49,8 +49,9 @@ SCRIPT = textwrap.dedent(
 def test_ctrl_c_terminates_busy_workers_quietly(tmp_path, taken_by):
     script = tmp_path / "ctrl_c.py"
     script.write_text(SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), taken_by], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, str(script), taken_by], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         out, err = proc.communicate(timeout=60)  # far less than the tasks' 600 s: waiting for them fails here
     except subprocess.TimeoutExpired:
@@ -127,9 +128,28 @@ def test_ctrl_c_on_the_command_line_with_workers(tmp_path, executor):
     rng = np.random.default_rng(5)
     model, db, out = tmp_path / "model.safetensors", tmp_path / "run.db", tmp_path / "layers.csv"
     save_file({f"layers.{i}.weight": rng.standard_normal((384, 192)).astype(np.float32) for i in range(120)}, str(model))
-    proc = subprocess.Popen([sys.executable, "-m", "netspectra_entry", "analyze", str(model), "--store", str(db), "-o", str(out),
-                             "--quiet", "--executor", executor, "--workers", "2"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netspectra_entry",
+            "analyze",
+            str(model),
+            "--store",
+            str(db),
+            "-o",
+            str(out),
+            "--quiet",
+            "--executor",
+            executor,
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         while proc.poll() is None and committed_layers(db) < 2:
             time.sleep(0.01)

@@ -28,7 +28,9 @@ def short_tail(m=400, seed=0):
 
 
 def run(stack, k, backend="auto"):
-    return analyze_tail(stack, name="w", layer_index=0, kind="linear", spectrum_options=SpectrumOptions(backend=backend, tail_only=k))
+    return analyze_tail(
+        stack, name="w", layer_index=0, kind="linear", spectrum_options=SpectrumOptions(backend=backend, tail_only=k)
+    )
 
 
 def test_tail_inside_the_window_gives_the_full_fit():

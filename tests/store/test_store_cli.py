@@ -34,7 +34,11 @@ def test_analyze_into_the_default_store_then_list_and_show(model, tmp_path, monk
     assert [(r["id"], r["status"], r["num_layers"], r["format"]) for r in runs] == [(1, "complete", 3, "safetensors")]
     out = tmp_path / "layers.csv"
     assert main(["runs", "--show", "1", "-o", str(out), "--json"]) == 0
-    assert [layer["name"] for layer in json.loads(capsys.readouterr().out)["layers"]] == ["fc0.weight", "fc1.weight", "fc2.weight"]
+    assert [layer["name"] for layer in json.loads(capsys.readouterr().out)["layers"]] == [
+        "fc0.weight",
+        "fc1.weight",
+        "fc2.weight",
+    ]
     assert list(pd.read_csv(out).columns) == LayerReport.columns()
 
 
@@ -46,12 +50,15 @@ def test_json_output_is_unchanged_by_the_store(model, tmp_path, capsys):
         assert json.loads(capsys.readouterr().out) == plain
 
 
-@pytest.mark.parametrize("args, message", [
-    (["runs", "--store", "{tmp}/missing.db"], "no such store"),
-    (["runs", "--store", "{tmp}/junk.db"], "not a netspectra store: file is not a database"),
-    (["analyze", "{model}", "--store", "{tmp}/junk.db"], "not a netspectra store: file is not a database"),
-    (["runs", "--store", "{tmp}/empty.db", "--show", "7"], "no run 7"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["runs", "--store", "{tmp}/missing.db"], "no such store"),
+        (["runs", "--store", "{tmp}/junk.db"], "not a netspectra store: file is not a database"),
+        (["analyze", "{model}", "--store", "{tmp}/junk.db"], "not a netspectra store: file is not a database"),
+        (["runs", "--store", "{tmp}/empty.db", "--show", "7"], "no run 7"),
+    ],
+)
 def test_store_errors_are_one_line(model, tmp_path, capsys, args, message):
     (tmp_path / "junk.db").write_bytes(b"\x00garbage" * 64)
     (tmp_path / "empty.db").touch()

@@ -19,8 +19,12 @@ ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # sam
 
 def _run_and_kill(model, db, target):
     """Start ``analyze --store``, SIGKILL it once ``target`` layers are committed; return the count then."""
-    proc = subprocess.Popen([sys.executable, "-m", "netspectra", "analyze", str(model), "--store", str(db), "--quiet"],
-                            env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netspectra", "analyze", str(model), "--store", str(db), "--quiet"],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while proc.poll() is None and committed_layers(db) < target:
             time.sleep(0.002)
@@ -52,13 +56,26 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path):
     assert _rows(db)[2] == [(1, "running")]
 
     # One process: the uninterrupted reference run, then the resumption of the killed one.
-    script = (
-        "import sys; from netspectra.cli import main; "
-        "sys.exit(main(sys.argv[1:5]) or main(sys.argv[5:]))"
+    script = "import sys; from netspectra.cli import main; sys.exit(main(sys.argv[1:5]) or main(sys.argv[5:]))"
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            script,
+            "analyze",
+            str(model),
+            "--store",
+            str(reference),
+            "analyze",
+            str(model),
+            "--store",
+            str(db),
+            "--resume",
+        ],
+        env=ENV,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
-    subprocess.run([sys.executable, "-c", script, "analyze", str(model), "--store", str(reference),
-                    "analyze", str(model), "--store", str(db), "--resume"], env=ENV, check=True,
-                   stdout=subprocess.DEVNULL)
     layers, spectra, runs = _rows(db)
     ref_layers, ref_spectra, ref_runs = _rows(reference)
     assert runs == ref_runs == [(1, "complete")]
@@ -69,9 +86,14 @@ def test_killed_run_resumes_to_the_same_rows(tmp_path):
 
 def _spawn(model, db, *extra):
     """``analyze --store`` in a session of its own, so that a signal reaches it and its workers alike."""
-    return subprocess.Popen([sys.executable, "-m", "netspectra_entry", "analyze", str(model), "--store", str(db),
-                             "--quiet", *extra], env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "netspectra_entry", "analyze", str(model), "--store", str(db), "--quiet", *extra],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _consistent(db):
@@ -96,11 +118,29 @@ def test_sigint_and_sigkill_at_random_points_then_resume(tmp_path):
     save_file(tensors, str(model))
     db, out = tmp_path / "interrupted.db", tmp_path / "layers.csv"
     reference_db, reference_csv = tmp_path / "reference.db", tmp_path / "reference.csv"
-    subprocess.run([sys.executable, "-m", "netspectra_entry", "analyze", str(model), "--store", str(reference_db),
-                    "--quiet", "-o", str(reference_csv)], env=ENV, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netspectra_entry",
+            "analyze",
+            str(model),
+            "--store",
+            str(reference_db),
+            "--quiet",
+            "-o",
+            str(reference_csv),
+        ],
+        env=ENV,
+        check=True,
+    )
 
-    plan = [(signal.SIGKILL, ()), (signal.SIGINT, ("--resume", "--workers", "2")),
-            (signal.SIGINT, ("--resume",)), (signal.SIGKILL, ("--resume", "--workers", "2"))]  # fmt: skip
+    plan = [
+        (signal.SIGKILL, ()),
+        (signal.SIGINT, ("--resume", "--workers", "2")),
+        (signal.SIGINT, ("--resume",)),
+        (signal.SIGKILL, ("--resume", "--workers", "2")),
+    ]
     committed = 0
     for signum, extra in plan:
         target = committed + int(rng.integers(2, 8))
@@ -125,8 +165,23 @@ def test_sigint_and_sigkill_at_random_points_then_resume(tmp_path):
         assert target <= now < num_layers, (signum, extra, now)
         committed = now
 
-    subprocess.run([sys.executable, "-m", "netspectra_entry", "analyze", str(model), "--store", str(db), "--resume",
-                    "--quiet", "-o", str(out)], env=ENV, check=True)  # fmt: skip
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netspectra_entry",
+            "analyze",
+            str(model),
+            "--store",
+            str(db),
+            "--resume",
+            "--quiet",
+            "-o",
+            str(out),
+        ],
+        env=ENV,
+        check=True,
+    )
     assert out.read_text() == reference_csv.read_text()
     layers, spectra, runs = _rows(db)
     ref_layers, ref_spectra, ref_runs = _rows(reference_db)

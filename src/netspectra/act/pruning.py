@@ -35,8 +35,9 @@ MAX_SPARSITY = 0.99
 DEFAULT_RANGE = (0.8, 1.2)
 
 
-def alpha_allocation(alphas: np.ndarray, sizes: np.ndarray, sparsity: float,
-                     ratio_range: tuple[float, float] = DEFAULT_RANGE) -> np.ndarray:  # fmt: skip
+def alpha_allocation(
+    alphas: np.ndarray, sizes: np.ndarray, sparsity: float, ratio_range: tuple[float, float] = DEFAULT_RANGE
+) -> np.ndarray:
     """Per-layer sparsities s_i with parameter-weighted mean ``sparsity`` (module docstring).
 
     Parameters
@@ -126,13 +127,13 @@ class PruningPlan(RowsTable):
             "ratio_range": list(self.ratio_range),
             "achieved_sparsity": self.achieved,
             "sparsity": {layer.name: layer.sparsity for layer in self.layers},
-            "layers": [{**layer.to_dict(), "alpha": None if math.isnan(layer.alpha) else layer.alpha}
-                       for layer in self.layers],  # fmt: skip
+            "layers": [{**layer.to_dict(), "alpha": None if math.isnan(layer.alpha) else layer.alpha} for layer in self.layers],
         }
 
 
-def plan_pruning(report: ModelReport, sparsity: float, ratio_range: tuple[float, float] = DEFAULT_RANGE,
-                 *, uniform: bool = False) -> PruningPlan:  # fmt: skip
+def plan_pruning(
+    report: ModelReport, sparsity: float, ratio_range: tuple[float, float] = DEFAULT_RANGE, *, uniform: bool = False
+) -> PruningPlan:
     """The AlphaPruning plan of an analyzed model (``uniform``: every layer at ``sparsity``, the baseline).
 
     Layers are the report's rows with status ok or fit-failed, embeddings excluded (AlphaPruning prunes

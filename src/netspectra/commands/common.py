@@ -32,21 +32,32 @@ VERDICT_STYLES = {"compatible": "green", "caution": "yellow", "incompatible": "r
 Advance = Callable[[int, int, str], None]
 
 
-def add_selection_arguments(p: argparse.ArgumentParser, verb: str, *, min_dim: int = LayerSelection.min_dim,
-                            min_dim_help: str | None = None, max_dim: bool = True) -> None:  # fmt: skip
+def add_selection_arguments(
+    p: argparse.ArgumentParser,
+    verb: str,
+    *,
+    min_dim: int = LayerSelection.min_dim,
+    min_dim_help: str | None = None,
+    max_dim: bool = True,
+) -> None:
     """``--include``, ``--exclude``, ``--min-dim`` and (unless ``max_dim`` is false) ``--max-dim``."""
     p.add_argument("--include", help=f"regular expression: {verb} only tensors whose name matches")
     p.add_argument("--exclude", help="regular expression: skip tensors whose name matches")
-    p.add_argument("--min-dim", type=int, default=min_dim,
-                   help=min_dim_help or "skip matrices whose smaller dimension is below this (default %(default)s)")
+    p.add_argument(
+        "--min-dim",
+        type=int,
+        default=min_dim,
+        help=min_dim_help or "skip matrices whose smaller dimension is below this (default %(default)s)",
+    )
     if max_dim:
         p.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
 
 
 def selection(args: argparse.Namespace) -> LayerSelection:
     """The :class:`LayerSelection` of :func:`add_selection_arguments`' arguments."""
-    return LayerSelection(include=args.include, exclude=args.exclude, min_dim=args.min_dim,
-                          max_dim=getattr(args, "max_dim", None))  # fmt: skip
+    return LayerSelection(
+        include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=getattr(args, "max_dim", None)
+    )
 
 
 def spec_of(args: argparse.Namespace, options: AnalysisOptions = AnalysisOptions(), **spectrum: object) -> AnalysisSpec:
@@ -67,8 +78,15 @@ def progress_bar(description: str = "", *, quiet: bool = False) -> Iterator[Adva
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("{task.description:<48}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()) as bar:
+    with Progress(
+        TextColumn("{task.description:<48}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    ) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total, name: bar.update(task, completed=done, total=total, description=name[-48:])
 
@@ -96,8 +114,9 @@ def format_number(x: float, fmt: str = ".3g") -> str:
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--report FILE.html`` and the :func:`add_plot_arguments` (for ``netspectra analyze``)."""
-    p.add_argument("--report", metavar="FILE.html",
-                   help="write a self-contained HTML report (summary, sortable table, per-layer plots)")
+    p.add_argument(
+        "--report", metavar="FILE.html", help="write a self-contained HTML report (summary, sortable table, per-layer plots)"
+    )
     add_plot_arguments(p)
 
 

@@ -15,7 +15,7 @@ from netspectra.commands.common import (
     progress_bar,
     result_console,
     spec_of,
-)  # fmt: skip
+)
 from netspectra.compare.result import ChangeThresholds
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
@@ -47,13 +47,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("b", help="changed model (file or directory; a PEFT adapter folder is merged onto A)")
     p.add_argument("-o", "--output", help="write the per-layer comparison to this .csv, .parquet or .json file")
     p.add_argument(
-        "--threshold", action="append", default=[], metavar="NAME=VALUE",
+        "--threshold",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help=f"change a flag threshold (repeatable): rel_frobenius (default {defaults.rel_frobenius:g}), "
         f"alpha_z (default {defaults.alpha_z:g}), spikes (default {defaults.spikes})",
     )
-    p.add_argument("--rank", action="store_true",
-                   help="list layers most damaged first (relative error of W, then |delta alpha|): did "
-                   "quantization or a merge damage my model?")  # fmt: skip
+    p.add_argument(
+        "--rank",
+        action="store_true",
+        help="list layers most damaged first (relative error of W, then |delta alpha|): did "
+        "quantization or a merge damage my model?",
+    )
     add_selection_arguments(p, "compare")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
     p.set_defaults(func=run)
@@ -80,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
     output = check_output_path(args.output) if args.output else None
     thresholds = parse_thresholds(args.threshold)
     with progress_bar("comparing") as advance:
-        comparison = compare_models(args.a, adapter_on(args.b, args.a), spec_of(args), thresholds=thresholds,
-                                    progress=advance)  # fmt: skip
+        comparison = compare_models(args.a, adapter_on(args.b, args.a), spec_of(args), thresholds=thresholds, progress=advance)
     if args.rank:
         comparison = comparison.ranked_by_damage()
     if comparison.warning:
@@ -129,8 +134,10 @@ def comparison_table(comparison: ModelComparison, width: int = 120) -> Table:
     """Rich table, one row per matched layer (flagged rows in yellow), as many columns as fit ``width``."""
     from rich.table import Table
 
-    table = Table(title=plain(f"netspectra compare: {Path(comparison.source_a).name} -> {Path(comparison.source_b).name}"),
-                  header_style="bold")
+    table = Table(
+        title=plain(f"netspectra compare: {Path(comparison.source_a).name} -> {Path(comparison.source_b).name}"),
+        header_style="bold",
+    )
     names = [_pair_name(c) for c in comparison.layers]
     name_width = max([len("layer"), *map(len, names)])
     table.add_column("layer", no_wrap=True, max_width=name_width)

@@ -31,18 +31,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("path", help="model file or directory")
     p.add_argument("-o", "--output", required=True, help="the .safetensors file to write (never the input)")
     p.add_argument(
-        "--method", default="gavish-donoho",
+        "--method",
+        default="gavish-donoho",
         help="keep rule: mp-edge, gavish-donoho, bema, rank:K or energy:F (default %(default)s)",
     )
-    p.add_argument("--shrink", default="hard", choices=SHRINK_KINDS,
-                   help="shrink kept singular values with the optimal shrinker for this loss (default %(default)s)")
-    p.add_argument("--dense", action="store_true",
-                   help="write every matrix dense with its original shape (a drop-in file, not smaller)")
-    p.add_argument("--force", action="store_true",
-                   help="write the file even if layers are zeroed or keep less than a quarter of their energy")
-    add_selection_arguments(p, "compress", min_dim=DEFAULT_MIN_DIM, max_dim=False,
-                            min_dim_help="copy matrices whose smaller dimension is below this unchanged "
-                            "(default %(default)s)")  # fmt: skip
+    p.add_argument(
+        "--shrink",
+        default="hard",
+        choices=SHRINK_KINDS,
+        help="shrink kept singular values with the optimal shrinker for this loss (default %(default)s)",
+    )
+    p.add_argument(
+        "--dense", action="store_true", help="write every matrix dense with its original shape (a drop-in file, not smaller)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="write the file even if layers are zeroed or keep less than a quarter of their energy",
+    )
+    add_selection_arguments(
+        p,
+        "compress",
+        min_dim=DEFAULT_MIN_DIM,
+        max_dim=False,
+        min_dim_help="copy matrices whose smaller dimension is below this unchanged (default %(default)s)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
     p.set_defaults(func=run)
@@ -54,8 +67,18 @@ def run(args: argparse.Namespace) -> int:
     method = Method.parse(args.method)
     quiet = args.quiet or args.json
     with progress_bar("compressing", quiet=quiet) as advance:
-        report = compress_model(args.path, args.output, method, args.shrink, factored=not args.dense, force=args.force,
-                                include=args.include, exclude=args.exclude, min_dim=args.min_dim, progress=advance)
+        report = compress_model(
+            args.path,
+            args.output,
+            method,
+            args.shrink,
+            factored=not args.dense,
+            force=args.force,
+            include=args.include,
+            exclude=args.exclude,
+            min_dim=args.min_dim,
+            progress=advance,
+        )
     if report.damaged:  # written only with --force: say it loudly, on stderr, whatever the output mode
         print(f"netspectra: warning: {report.damage_summary()}", file=sys.stderr)
     if args.json:
@@ -77,13 +100,22 @@ def compression_table(report: CompressionReport) -> Table:
     for header in ("N", "M", "rank", "params", "params out", "rel err F", "energy kept", "pred cos² u/v"):
         table.add_column(header, justify="right", overflow="fold")
     for layer in report.layers:
-        cos = "-" if math.isnan(layer.mean_pred_cos2_left) else (
-            f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}"
+        cos = (
+            "-"
+            if math.isnan(layer.mean_pred_cos2_left)
+            else (f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}")
         )
         table.add_row(
-            plain(f"{layer.name} *" if layer.warning else layer.name), str(layer.N), str(layer.M), str(layer.rank),
-            f"{layer.params_before:,}", f"{layer.params_after:,}", f"{layer.rel_fro_error:.3f}",
-            f"{layer.energy_kept:.0%}", cos, style="red" if layer.damage else "yellow" if layer.warning else None,
+            plain(f"{layer.name} *" if layer.warning else layer.name),
+            str(layer.N),
+            str(layer.M),
+            str(layer.rank),
+            f"{layer.params_before:,}",
+            f"{layer.params_after:,}",
+            f"{layer.rel_fro_error:.3f}",
+            f"{layer.energy_kept:.0%}",
+            cos,
+            style="red" if layer.damage else "yellow" if layer.warning else None,
         )
     warnings = sorted({layer.warning for layer in report.layers if layer.warning})
     if warnings:

@@ -86,10 +86,17 @@ def compatibility_table(report: CompatibilityReport) -> Table:
     table.add_column("reasons", overflow="fold")
     for x in report.layers:
         table.add_row(
-            plain(x.name), f"{x.rows}x{x.cols}", plain(x.verdict, style=VERDICT_STYLES[x.verdict]),
-            f"{x.erank_min:.1f}-{x.erank_max:.1f}", format_number(x.spectral_norm_ratio), format_number(x.sigma2_ratio),
-            f"{x.spikes_min}-{x.spikes_max}", format_number(x.rel_distance), " ".join(map(str, x.task_ranks)) or "-",
-            format_number(x.interference), plain(x.reasons),
+            plain(x.name),
+            f"{x.rows}x{x.cols}",
+            plain(x.verdict, style=VERDICT_STYLES[x.verdict]),
+            f"{x.erank_min:.1f}-{x.erank_max:.1f}",
+            format_number(x.spectral_norm_ratio),
+            format_number(x.sigma2_ratio),
+            f"{x.spikes_min}-{x.spikes_max}",
+            format_number(x.rel_distance),
+            " ".join(map(str, x.task_ranks)) or "-",
+            format_number(x.interference),
+            plain(x.reasons),
         )
     return table
 
@@ -99,11 +106,13 @@ def summary_text(report: CompatibilityReport) -> Text:
     s = report.summary()
     text = plain("model verdict: ")
     text.append_text(plain(s["verdict"], style=VERDICT_STYLES[s["verdict"]]))
-    text.append_text(plain(
-        f" - {s['num_layers']} matrices: {s['num_compatible']} compatible, {s['num_caution']} caution, "
-        f"{s['num_incompatible']} incompatible ({s['num_other']} other tensors not compared); max distance "
-        f"{format_number(s['max_rel_distance'])}, max interference {format_number(s['max_interference'])}"
-    ))  # fmt: skip
+    text.append_text(
+        plain(
+            f" - {s['num_layers']} matrices: {s['num_compatible']} compatible, {s['num_caution']} caution, "
+            f"{s['num_incompatible']} incompatible ({s['num_other']} other tensors not compared); max distance "
+            f"{format_number(s['max_rel_distance'])}, max interference {format_number(s['max_interference'])}"
+        )
+    )
     if report.base is None:
         text.append_text(plain("\nno --base: task-vector interference not measured", multiline=True))
     return text

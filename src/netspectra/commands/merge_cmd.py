@@ -68,8 +68,16 @@ def merge_table(result: MergeResult) -> Table:
     table.add_column("interference", justify="right")
     for x in result.layers:
         verdict = plain(x.verdict, style=VERDICT_STYLES[x.verdict]) if x.verdict else ""
-        table.add_row(plain(x.name), "x".join(map(str, x.shape)) or "scalar", plain(x.dtype), x.rule, plain(x.reason),
-                      plain(x.details), verdict, format_number(x.interference))  # fmt: skip
+        table.add_row(
+            plain(x.name),
+            "x".join(map(str, x.shape)) or "scalar",
+            plain(x.dtype),
+            x.rule,
+            plain(x.reason),
+            plain(x.details),
+            verdict,
+            format_number(x.interference),
+        )
     return table
 
 
@@ -82,7 +90,8 @@ def summary_text(result: MergeResult) -> Text:
         text.append_text(plain("verdicts: " + ", ".join(f"{v} {n}" for v, n in s["verdicts"].items()) + "\n", multiline=True))
         if "incompatible" in s["verdicts"]:
             text.append_text(plain("warning", style="red"))
-            text.append_text(plain(": some layers look incompatible (see merge-check): the merge may keep neither model\n",
-                                   multiline=True))
+            text.append_text(
+                plain(": some layers look incompatible (see merge-check): the merge may keep neither model\n", multiline=True)
+            )
     text.append_text(plain(f"wrote {result.output}: {', '.join(result.files)}"))
     return text

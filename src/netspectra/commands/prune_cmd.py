@@ -22,12 +22,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("--sparsity", type=float, required=True, help="target fraction of the weights pruned, e.g. 0.5")
-    p.add_argument("--range", nargs=2, type=float, default=DEFAULT_RANGE, metavar=("S1", "S2"),
-                   help="relative ratios of the best- and the least-trained layer (default %(default)s)")  # fmt: skip
+    p.add_argument(
+        "--range",
+        nargs=2,
+        type=float,
+        default=DEFAULT_RANGE,
+        metavar=("S1", "S2"),
+        help="relative ratios of the best- and the least-trained layer (default %(default)s)",
+    )
     p.add_argument("--uniform", action="store_true", help="every layer at the target (the baseline to compare with)")
     p.add_argument("-o", "--output", help="write the ratios to this .json or .yaml file")
-    p.add_argument("--write", metavar="OUT.safetensors",
-                   help="also write the model with each matrix magnitude-pruned at its ratio")  # fmt: skip
+    p.add_argument(
+        "--write", metavar="OUT.safetensors", help="also write the model with each matrix magnitude-pruned at its ratio"
+    )
     add_selection_arguments(p, "prune")
     p.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
     p.set_defaults(func=run)

@@ -67,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
         reports = analyze_many(args.models, spec_of(args), progress=advance)
     by_source = None
     if accuracies is not None:
-        by_source = {r.source: accuracies[os.path.realpath(m)] for r, m in zip(reports, args.models)
-                     if os.path.realpath(m) in accuracies}  # fmt: skip
+        by_source = {
+            r.source: accuracies[os.path.realpath(m)] for r, m in zip(reports, args.models) if os.path.realpath(m) in accuracies
+        }
         missing = [m for m in args.models if os.path.realpath(m) not in accuracies]
         if missing:
             raise UsageError(f"{args.accuracy}: no accuracy for {missing[0]} ({len(missing)} models without one)")

@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
         report = store.load_report(args.run_id)
     console = Console(stderr=True, quiet=args.quiet)
     if info.status != "complete":
-        console.print(plain(f"run {info.id} is {info.status}: the report shows the {len(report.layers)} layers stored so far"),
-                      soft_wrap=True)
+        console.print(
+            plain(f"run {info.id} is {info.status}: the report shows the {len(report.layers)} layers stored so far"),
+            soft_wrap=True,
+        )
     for line in write_outputs(report, args.output, args.plots, args.plot_format, quiet=args.quiet):
         console.print(plain(f"wrote {line}"), soft_wrap=True)
     return 0

@@ -58,12 +58,21 @@ def runs_table(runs: list[RunInfo], title: str) -> Table:
 
     table = Table(title=plain(f"netspectra runs: {title}"), header_style="bold")
     for header in ("id", "status", "started (UTC)", "layers", "step", "hash", "source"):
-        table.add_column(header, justify="right" if header in ("id", "layers", "step") else "left",
-                         no_wrap=header != "source", overflow="fold" if header == "source" else "ellipsis")
+        table.add_column(
+            header,
+            justify="right" if header in ("id", "layers", "step") else "left",
+            no_wrap=header != "source",
+            overflow="fold" if header == "source" else "ellipsis",
+        )
     for r in runs:
         table.add_row(
-            str(r.id), r.status, r.started[:16].replace("T", " "), str(r.num_layers),
-            "-" if r.step is None else str(r.step), (r.content_hash or "-")[:8], plain(r.source),
+            str(r.id),
+            r.status,
+            r.started[:16].replace("T", " "),
+            str(r.num_layers),
+            "-" if r.step is None else str(r.step),
+            (r.content_hash or "-")[:8],
+            plain(r.source),
             style="yellow" if r.status != "complete" else None,
         )
     return table

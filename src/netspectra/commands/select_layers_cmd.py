@@ -19,10 +19,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("--top", type=float, required=True, help="fraction of each module type to select, e.g. 0.25")
-    p.add_argument("--threshold", choices=("mp-edge", "gavish-donoho"), default="mp-edge",
-                   help="the random-matrix threshold (default %(default)s)")  # fmt: skip
-    p.add_argument("--global", dest="per_type", action="store_false",
-                   help="select the top fraction of all layers together, not of each module type")  # fmt: skip
+    p.add_argument(
+        "--threshold",
+        choices=("mp-edge", "gavish-donoho"),
+        default="mp-edge",
+        help="the random-matrix threshold (default %(default)s)",
+    )
+    p.add_argument(
+        "--global",
+        dest="per_type",
+        action="store_false",
+        help="select the top fraction of all layers together, not of each module type",
+    )
     p.add_argument("-o", "--output", help="write the selection to this .yaml or .json file")
     add_selection_arguments(p, "select-layers")
     p.add_argument("--json", action="store_true", help="print the selection as JSON on stdout")
@@ -50,8 +58,13 @@ def run(args: argparse.Namespace) -> int:
     for header in ("layer", "SNR", "signal", "selected"):
         table.add_column(header, justify="left" if header == "layer" else "right")
     for layer in sorted(plan.layers, key=lambda x: (x.module_type, -x.snr)):
-        table.add_row(plain(layer.name), format_number(layer.snr, ".3g"), str(layer.num_signal), "yes" if layer.selected else "",
-                      style="bold" if layer.selected else None)  # fmt: skip
+        table.add_row(
+            plain(layer.name),
+            format_number(layer.snr, ".3g"),
+            str(layer.num_signal),
+            "yes" if layer.selected else "",
+            style="bold" if layer.selected else None,
+        )
     console.print(table)
     console.print(plain(f"{len(plan.selected)} of {len(plan.layers)} matrices selected"))
     if output is not None:

@@ -37,9 +37,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="CKPT", help="checkpoint files or directories, or one directory of them")
     p.add_argument("-o", "--output", help="write the long-format table (step, layer, metrics) to this .csv file")
     p.add_argument("--plots", metavar="DIR", help="write one PNG per quantity against step into this directory")
-    p.add_argument("--store", nargs="?", const=DEFAULT_STORE, metavar="PATH",
-                   help="record each checkpoint as a run in this results store (default ./netspectra.db); "
-                   "checkpoints already stored with the same options are not recomputed")
+    p.add_argument(
+        "--store",
+        nargs="?",
+        const=DEFAULT_STORE,
+        metavar="PATH",
+        help="record each checkpoint as a run in this results store (default ./netspectra.db); "
+        "checkpoints already stored with the same options are not recomputed",
+    )
     add_selection_arguments(p, "track")
     p.add_argument("--json", action="store_true", help="print the long-format table as JSON records on stdout")
     p.set_defaults(func=run)
@@ -93,8 +98,12 @@ def step_table(trajectory: Trajectory) -> Table:
         table.add_column(header, justify="right")
     for step, row in means.iterrows():
         table.add_row(
-            str(step), format_number(row["alpha"], ".3f"), format_number(row["sigma2"], ".4g"),
-            format_number(row["area"], ".3f"), format_number(row["tail_weight"], ".3f"), str(int(spikes[step])),
+            str(step),
+            format_number(row["alpha"], ".3f"),
+            format_number(row["sigma2"], ".4g"),
+            format_number(row["area"], ".3f"),
+            format_number(row["tail_weight"], ".3f"),
+            str(int(spikes[step])),
             format_number(row["spacing_ratio"], ".3f"),
         )
     return table

@@ -57,8 +57,10 @@ class Matching:
         alike = sum(_tail(p.a.name) == _tail(p.b.name) for p in self.pairs)
         if alike * 2 >= len(self.pairs):
             return ""  # a renamed copy (a prefix added or removed): the ends of the names still agree
-        return (f"no layer name in common and {len(self.pairs) - alike} of {len(self.pairs)} shape-matched pairs "
-                "differ in name: the models may be unrelated, and the deltas meaningless")
+        return (
+            f"no layer name in common and {len(self.pairs) - alike} of {len(self.pairs)} shape-matched pairs "
+            "differ in name: the models may be unrelated, and the deltas meaningless"
+        )
 
 
 def _tail(name: str) -> str:

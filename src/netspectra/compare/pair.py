@@ -74,8 +74,12 @@ def compare_models(
         if progress is not None:
             progress(done, len(matching.pairs), pair.a.name)
     return ModelComparison(
-        source_a=AnalysisSpec.describe(a), source_b=AnalysisSpec.describe(b), layers=tuple(layers),
-        unmatched=matching.unmatched, thresholds=thresholds, warning=matching.warning,
+        source_a=AnalysisSpec.describe(a),
+        source_b=AnalysisSpec.describe(b),
+        layers=tuple(layers),
+        unmatched=matching.unmatched,
+        thresholds=thresholds,
+        warning=matching.warning,
     )
 
 

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, ClassVar
 from netspectra.tabular import RowsTable, TableRow
 
 if TYPE_CHECKING:
-
     from netspectra.compare.diff import DiffSpectrum
     from netspectra.compare.matching import Unmatched
     from netspectra.diagnose.row import LayerReport
+
 
 @dataclass(frozen=True)
 class ChangeThresholds:

@@ -55,9 +55,7 @@ class Trajectory:
 
 def track_report(report: ModelReport, step: int, options: AnalysisOptions = AnalysisOptions()) -> tuple[TrackPoint, ...]:
     """The tracked quantities of every layer of one checkpoint analyzed with ``options``."""
-    return tuple(
-        track_point(layer, step, level=options.tw_level, min_evals=options.min_fit_evals) for layer in report.layers
-    )
+    return tuple(track_point(layer, step, level=options.tw_level, min_evals=options.min_fit_evals) for layer in report.layers)
 
 
 def track_checkpoints(
@@ -159,4 +157,3 @@ class SpectraTracker:
     def trajectory(self) -> Trajectory:
         """Everything recorded so far."""
         return Trajectory(tuple(self._points))
-

@@ -32,9 +32,7 @@ METRIC_LABELS = {
 }
 
 
-def plot_trajectory(
-    trajectory: Trajectory, directory: str | Path, *, prefix: str = "track", max_lines: int = 10
-) -> list[Path]:
+def plot_trajectory(trajectory: Trajectory, directory: str | Path, *, prefix: str = "track", max_lines: int = 10) -> list[Path]:
     """Write ``<prefix>_<metric>.png`` for every tracked quantity into ``directory``; return the paths."""
     from matplotlib.figure import Figure
 

@@ -129,8 +129,15 @@ def compress_matrix(
         For a matrix that is not 2-D, empty, all zero, or has NaN/Inf entries.
     """
     return compress_svd(
-        OrientedSVD.of(matrix), method, shrink_kind, sigma=sigma, reference=reference, name=name, kind=kind,
-        dtype=dtype, factored=factored,
+        OrientedSVD.of(matrix),
+        method,
+        shrink_kind,
+        sigma=sigma,
+        reference=reference,
+        name=name,
+        kind=kind,
+        dtype=dtype,
+        factored=factored,
     )
 
 

@@ -74,9 +74,7 @@ class Method:
             if 0.0 < fraction <= 1.0:
                 return cls("energy", fraction)
             raise UsageError(f"energy:F needs a fraction 0 < F <= 1, got {text!r}")
-        raise UsageError(
-            f"unknown method {text!r}; expected mp-edge, gavish-donoho, bema, rank:K or energy:F"
-        )
+        raise UsageError(f"unknown method {text!r}; expected mp-edge, gavish-donoho, bema, rank:K or energy:F")
 
     def __str__(self) -> str:
         if self.kind == "rank":

@@ -108,9 +108,11 @@ def compress_model(
     src = open_source(source)
     with src if src is not source else contextlib.nullcontext(src):
         if holds_quantized_tensors(src):
-            raise UsageError(f"{label}: compress writes safetensors and cannot carry quantized tensors (GGUF, GPTQ, "
-                             "AWQ, FP8 scales); analyze or compare the quantized model, compress the one it came "
-                             "from")  # fmt: skip
+            raise UsageError(
+                f"{label}: compress writes safetensors and cannot carry quantized tensors (GGUF, GPTQ, "
+                "AWQ, FP8 scales); analyze or compare the quantized model, compress the one it came "
+                "from"
+            )
         check_output(out, meta_out, src)
         skipped: dict[str, str] = {}
         weights = {
@@ -131,9 +133,7 @@ def compress_model(
             for record, reason in records:
                 if reason is None:
                     try:
-                        layers.append(
-                            _compress_one(writer, record, weights[record.name], method, shrink, factored, entries)
-                        )
+                        layers.append(_compress_one(writer, record, weights[record.name], method, shrink, factored, entries))
                     except MatrixError as exc:
                         reason = str(exc)
                     done += 1
@@ -143,8 +143,15 @@ def compress_model(
                     writer.add_unchanged(record)
                     shape = tuple(record.shape)
                     copied.append(CopiedTensor(record.name, shape, record.dtype, math.prod(shape), reason))
-            report = CompressionReport(source=label, output=str(out), method=str(method), shrink=shrink,
-                                       factored=factored, layers=tuple(layers), copied=tuple(copied))  # fmt: skip
+            report = CompressionReport(
+                source=label,
+                output=str(out),
+                method=str(method),
+                shrink=shrink,
+                factored=factored,
+                layers=tuple(layers),
+                copied=tuple(copied),
+            )
             if report.damaged and not force:
                 raise CompressionRefused(
                     f"refused, nothing written: {method} would destroy the model: {report.damage_summary()}. "
@@ -174,7 +181,11 @@ def _compress_one(
         writer.add_array(name_a, factors.left, record.dtype)
         writer.add_array(name_b, factors.right, record.dtype)
         entries[record.name] = {
-            "A": name_a, "B": name_b, "shape": list(record.shape), "dtype": record.dtype, "rank": factors.rank
+            "A": name_a,
+            "B": name_b,
+            "shape": list(record.shape),
+            "dtype": record.dtype,
+            "rank": factors.rank,
         }
     else:
         writer.add_array(record.name, factors.dense(), record.dtype)

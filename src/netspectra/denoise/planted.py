@@ -25,9 +25,7 @@ class PlantedMatrix:
     sigma: float
 
 
-def planted_matrix(
-    n: int, m: int, strengths: ArrayLike, rng: np.random.Generator, sigma: float = 1.0
-) -> PlantedMatrix:
+def planted_matrix(n: int, m: int, strengths: ArrayLike, rng: np.random.Generator, sigma: float = 1.0) -> PlantedMatrix:
     """Draw W = S + E with rank(S) = len(strengths) and normalised strengths x_i (see the module docstring)."""
     signal = planted_signal(n, m, strengths, rng, sigma)
     x = np.asarray(strengths, dtype=np.float64)

@@ -30,8 +30,10 @@ def write_pruned(source: object, output: str | os.PathLike[str], sparsity: dict[
     pruned: list[str] = []
     with src if src is not source else contextlib.nullcontext(src):
         if holds_quantized_tensors(src):
-            raise UsageError(f"{out}: a pruned model is written as safetensors, which cannot carry the quantized "
-                             "tensors of this model; prune the unquantized checkpoint")  # fmt: skip
+            raise UsageError(
+                f"{out}: a pruned model is written as safetensors, which cannot carry the quantized "
+                "tensors of this model; prune the unquantized checkpoint"
+            )
         check_output(out, None, src)
         with SafetensorsWriter(out, {"format": "pt", "netspectra": "magnitude-pruned at alpha-allocated ratios"}) as writer:
             for record in src.tensors():

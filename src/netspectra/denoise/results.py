@@ -68,7 +68,6 @@ class LayerCompression(TableRow):
     signal_rel_error: float = math.nan
     warning: str = ""
 
-
     @property
     def damage(self) -> str:
         """Why this layer was destroyed rather than denoised ("" when it was not): zeroed, or most of its
@@ -154,9 +153,11 @@ class CompressionReport:
             return ""
         zeroed = sum(layer.rank == 0 for layer in damaged)
         worst = damaged[0]
-        return (f"{len(damaged)} of {len(self.layers)} matrices destroyed ({zeroed} zeroed, "
-                f"{len(damaged) - zeroed} keeping less than {MIN_ENERGY_KEPT:.0%} of their energy; worst "
-                f"{worst.name}: {worst.damage}); median energy kept {self.median_energy_kept:.0%}")  # fmt: skip
+        return (
+            f"{len(damaged)} of {len(self.layers)} matrices destroyed ({zeroed} zeroed, "
+            f"{len(damaged) - zeroed} keeping less than {MIN_ENERGY_KEPT:.0%} of their energy; worst "
+            f"{worst.name}: {worst.damage}); median energy kept {self.median_energy_kept:.0%}"
+        )
 
     @property
     def compression_ratio(self) -> float:

@@ -33,7 +33,7 @@ from netspectra.diagnose.row import (
     SpacingColumns,
     SpikeColumns,
     TailTestColumns,
-)  # fmt: skip
+)
 from netspectra.diagnose.rules import rank_collapsed
 from netspectra.linalg import Spectrum
 from netspectra.rmt.entry_null import EntryNull, entry_null
@@ -50,9 +50,7 @@ T = TypeVar("T")
 _FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
-def depth_metrics(
-    spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, *, level: float = 0.99
-) -> DepthColumns:
+def depth_metrics(spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, *, level: float = 0.99) -> DepthColumns:
     """The depth columns of one layer (see the module table), NaN where a quantity cannot be computed.
 
     Parameters
@@ -80,8 +78,9 @@ def depth_metrics(
     tail_tests = _tail_columns(tail) if tail is not None else TailTestColumns()
     if not spectrum.complete:  # a tail-only window: nothing that needs the bulk
         null = _attempt(lambda: entry_null(stack, None, level=level))
-        return DepthColumns(spikes=SpikeColumns(spike_note="tail-only spectrum"), tail_tests=tail_tests,
-                            shuffle=_shuffle_columns(null))  # fmt: skip
+        return DepthColumns(
+            spikes=SpikeColumns(spike_note="tail-only spectrum"), tail_tests=tail_tests, shuffle=_shuffle_columns(null)
+        )
     null = _attempt(lambda: entry_null(stack, evals, level=level))
     bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=level))
     phase = _attempt(lambda: classify_phase(spectrum, fit, null=null, bulk=bulk, tail=tail, level=level))
@@ -110,8 +109,13 @@ def _flag(value: object) -> bool | None:
 
 
 def _bulk_columns(bulk: MPBulkFit) -> BulkColumns:
-    return BulkColumns(mp_width=float(bulk.sigma2), mp_area=float(bulk.area), tail_weight=float(bulk.tail_weight),
-                       ks_bulk_mp=float(bulk.ks_distance), p_bulk_mp=float(bulk.ks_pvalue))  # fmt: skip
+    return BulkColumns(
+        mp_width=float(bulk.sigma2),
+        mp_area=float(bulk.area),
+        tail_weight=float(bulk.tail_weight),
+        ks_bulk_mp=float(bulk.ks_distance),
+        p_bulk_mp=float(bulk.ks_pvalue),
+    )
 
 
 def _spike_columns(
@@ -130,8 +134,11 @@ def _spike_columns(
     spikes = spike_estimates(evals, n, m, bulk.sigma2, level, threshold=ceiling)
     if spikes.num_spikes == 0:
         return SpikeColumns(spike_note="no eigenvalue above the noise ceiling of its entries")
-    return SpikeColumns(spike_strength_max=float(spikes.strengths[0]), spike_cos2_left_max=float(spikes.cos2_left[0]),
-                        spike_cos2_right_max=float(spikes.cos2_right[0]))  # fmt: skip
+    return SpikeColumns(
+        spike_strength_max=float(spikes.strengths[0]),
+        spike_cos2_left_max=float(spikes.cos2_left[0]),
+        spike_cos2_right_max=float(spikes.cos2_right[0]),
+    )
 
 
 def _spacing_columns(evals: np.ndarray, n: int, m: int, bulk: MPBulkFit | None, level: float) -> SpacingColumns:
@@ -145,15 +152,22 @@ def _spacing_columns(evals: np.ndarray, n: int, m: int, bulk: MPBulkFit | None, 
         unfolding = "polynomial"
     if stats is None:
         return SpacingColumns()
-    return SpacingColumns(spacing_ratio=float(stats.mean_ratio), ks_goe=float(stats.ks_goe),
-                          ks_poisson=float(stats.ks_poisson), spacing_unfolding=unfolding)  # fmt: skip
+    return SpacingColumns(
+        spacing_ratio=float(stats.mean_ratio),
+        ks_goe=float(stats.ks_goe),
+        ks_poisson=float(stats.ks_poisson),
+        spacing_unfolding=unfolding,
+    )
 
 
 def _tail_columns(tail: TailComparison) -> TailTestColumns:
     return TailTestColumns(
-        lr_exponential=float(tail.exponential.ratio), p_exponential=float(tail.exponential.p_value),
-        lr_lognormal=float(tail.lognormal.ratio), p_lognormal=float(tail.lognormal.p_value),
-        lr_truncated_pl=float(tail.truncated_power_law.ratio), p_truncated_pl=float(tail.truncated_power_law.p_value),
+        lr_exponential=float(tail.exponential.ratio),
+        p_exponential=float(tail.exponential.p_value),
+        lr_lognormal=float(tail.lognormal.ratio),
+        p_lognormal=float(tail.lognormal.p_value),
+        lr_truncated_pl=float(tail.truncated_power_law.ratio),
+        p_truncated_pl=float(tail.truncated_power_law.p_value),
     )
 
 
@@ -163,12 +177,17 @@ def _htmp_columns(nonzero: np.ndarray, n: int, m: int, fit: PowerLawFit | None) 
     result = _attempt(lambda: fit_htmp(nonzero, n, m, alpha=fit.alpha if fit else None))
     if result is None:
         return HTMPColumns()
-    return HTMPColumns(kappa_htmp=float(result.kappa), alpha_htmp=float(result.alpha_htmp),
-                       htmp_prefers_mp=_flag(result.prefers_mp))  # fmt: skip
+    return HTMPColumns(
+        kappa_htmp=float(result.kappa), alpha_htmp=float(result.alpha_htmp), htmp_prefers_mp=_flag(result.prefers_mp)
+    )
 
 
 def _shuffle_columns(null: EntryNull | None) -> ShuffleColumns:
     if null is None:
         return ShuffleColumns()
-    return ShuffleColumns(shuffle_distance=float(null.ks_distance), shuffle_lambda_ratio=float(null.lambda_max_ratio),
-                          structure_index=float(null.structure_index), large_entries=bool(null.large_entries))  # fmt: skip
+    return ShuffleColumns(
+        shuffle_distance=float(null.ks_distance),
+        shuffle_lambda_ratio=float(null.lambda_max_ratio),
+        structure_index=float(null.structure_index),
+        large_entries=bool(null.large_entries),
+    )

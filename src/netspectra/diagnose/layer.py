@@ -25,7 +25,7 @@ from netspectra.diagnose.row import (
     OutcomeColumns,
     PowerLawColumns,
     WWColumns,
-)  # fmt: skip
+)
 from netspectra.diagnose.rules import alpha_label, rank_collapsed
 from netspectra.linalg import Spectrum
 from netspectra.rmt import marchenko_pastur as mp
@@ -39,8 +39,16 @@ def failed_layer(
 ) -> LayerReport:
     """A row for a matrix that could not be analyzed: status ``error`` and the reason as its warning."""
     n, m = shape
-    identity = LayerIdentity(name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=n / m if m else math.nan,
-                             num_matrices=num_matrices, num_evals=0)  # fmt: skip
+    identity = LayerIdentity(
+        name=name,
+        layer_index=layer_index,
+        kind=kind,
+        N=n,
+        M=m,
+        Q=n / m if m else math.nan,
+        num_matrices=num_matrices,
+        num_evals=0,
+    )
     return LayerReport(identity, outcome=OutcomeColumns(dtype=dtype, status="error", warnings=(reason,)))
 
 
@@ -84,11 +92,19 @@ def analyze_spectrum(
     total = float(np.sum(evals))
     detx_num, detx_val = detx_condition(evals)
     return LayerReport(
-        LayerIdentity(name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
-                      num_evals=int(evals.size)),  # fmt: skip
-        norms=norm_columns(n, lam_max, total, stable_rank=metrics.stable_rank(evals),
-                           effective_rank=metrics.effective_rank(evals), entropy=metrics.spectral_entropy(evals),
-                           rank_loss=rank_loss, log_det=log_determinant(nonzero)),  # fmt: skip
+        LayerIdentity(
+            name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k, num_evals=int(evals.size)
+        ),
+        norms=norm_columns(
+            n,
+            lam_max,
+            total,
+            stable_rank=metrics.stable_rank(evals),
+            effective_rank=metrics.effective_rank(evals),
+            entropy=metrics.spectral_entropy(evals),
+            rank_loss=rank_loss,
+            log_det=log_determinant(nonzero),
+        ),
         mp=MPColumns(
             sigma2_mp=sigma2,
             lambda_plus=mp.mp_edges(spectrum.beta, sigma2)[1],
@@ -97,8 +113,13 @@ def analyze_spectrum(
             bulk_fraction=float(np.count_nonzero(evals <= edge_tw) / evals.size),
         ),
         power_law=replace(power_law_columns(fit), detx_num=detx_num, detx_val=detx_val),
-        ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, scale,
-                      log_alpha_norm=_log10_power_sum(nonzero * scale, fit.alpha) if fit else math.nan),
+        ww=ww_columns(
+            fit.alpha if fit else math.nan,
+            lam_max,
+            total,
+            scale,
+            log_alpha_norm=_log10_power_sum(nonzero * scale, fit.alpha) if fit else math.nan,
+        ),
         depth=depth,
         outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=warnings),
         eigenvalues=evals,
@@ -130,24 +151,35 @@ def norm_columns(n: int, lam_max: float, total: float, **ranks: float | int) -> 
     """Norms from lambda_max and the trace sum(lambda) of W^T W / N: s_max = sqrt(N lambda_max),
     ||W||_F = sqrt(N sum lambda), and their log10; ``ranks`` are the rank columns known."""
     spectral, frobenius = math.sqrt(n * lam_max), math.sqrt(n * total)
-    return NormColumns(lambda_max=lam_max, spectral_norm=spectral, log_spectral_norm=_log10(spectral),
-                       frobenius_norm=frobenius, log_frobenius_norm=_log10(frobenius), **ranks)  # type: ignore[arg-type]
+    return NormColumns(
+        lambda_max=lam_max,
+        spectral_norm=spectral,
+        log_spectral_norm=_log10(spectral),
+        frobenius_norm=frobenius,
+        log_frobenius_norm=_log10(frobenius),
+        **ranks,
+    )  # type: ignore[arg-type]
 
 
 def ww_columns(alpha: float, lam_max: float, total: float, scale: float, log_alpha_norm: float = math.nan) -> WWColumns:
     """WeightWatcher-convention columns: lambda_max_ww = scale lambda_max, alpha_weighted = alpha log10 lambda_max_ww,
     log_norm_ww = log10(scale sum lambda) (Martin, Peng & Mahoney 2021)."""
-    return WWColumns(alpha_weighted=alpha * _log10(lam_max * scale), lambda_max_ww=lam_max * scale,
-                     log_spectral_norm_ww=_log10(lam_max * scale), log_norm_ww=_log10(total * scale),
-                     log_alpha_norm=log_alpha_norm)  # fmt: skip
+    return WWColumns(
+        alpha_weighted=alpha * _log10(lam_max * scale),
+        lambda_max_ww=lam_max * scale,
+        log_spectral_norm_ww=_log10(lam_max * scale),
+        log_norm_ww=_log10(total * scale),
+        log_alpha_norm=log_alpha_norm,
+    )
 
 
 def power_law_columns(fit: PowerLawFit | None) -> PowerLawColumns:
     """The power-law columns of a fit (NaN and a tail of 0 without one)."""
     if fit is None:
         return PowerLawColumns()
-    return PowerLawColumns(alpha=fit.alpha, alpha_se=fit.alpha_se, xmin=fit.xmin, xmax=fit.xmax,
-                           ks_distance=fit.ks_distance, num_tail=fit.num_tail)  # fmt: skip
+    return PowerLawColumns(
+        alpha=fit.alpha, alpha_se=fit.alpha_se, xmin=fit.xmin, xmax=fit.xmax, ks_distance=fit.ks_distance, num_tail=fit.num_tail
+    )
 
 
 def _tail_sample(nonzero: np.ndarray, stack: np.ndarray | None, spectrum: Spectrum, options: AnalysisOptions) -> np.ndarray:

@@ -162,8 +162,10 @@ def _spikes(outliers: np.ndarray, spectrum: Spectrum, bulk: MPBulkFit, fit_text:
 def _noise_text(fit_text: str, null: EntryNull | None) -> str:
     if null is None:
         return fit_text
-    return (f"no wider than its shuffled entries make it (structure index {null.structure_index:.3f}, "
-            f"null sd {null.structure_sd:.3f}), {fit_text}")  # fmt: skip
+    return (
+        f"no wider than its shuffled entries make it (structure index {null.structure_index:.3f}, "
+        f"null sd {null.structure_sd:.3f}), {fit_text}"
+    )
 
 
 def _exponential_better(tail: TailComparison | None) -> bool:

@@ -199,8 +199,11 @@ class OutcomeColumns(ColumnGroup):
     @classmethod
     def from_columns(cls, values: dict[str, Any]) -> OutcomeColumns:
         warning = values.get("warning") or ""
-        return cls(dtype=values.get("dtype", ""), status=values.get("status", "ok"),
-                   warnings=tuple(warning.split(WARNING_SEPARATOR)) if warning else ())  # fmt: skip
+        return cls(
+            dtype=values.get("dtype", ""),
+            status=values.get("status", "ok"),
+            warnings=tuple(warning.split(WARNING_SEPARATOR)) if warning else (),
+        )
 
 
 @dataclass(frozen=True)

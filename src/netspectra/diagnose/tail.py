@@ -33,7 +33,7 @@ from netspectra.diagnose.layer import (
     power_law_columns,
     ww_columns,
     ww_scale,
-)  # fmt: skip
+)
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.diagnose.row import LayerIdentity, LayerReport, OutcomeColumns
 from netspectra.diagnose.rules import alpha_label
@@ -67,8 +67,12 @@ def _fit(spectrum: Spectrum, options: AnalysisOptions) -> tuple[PowerLawFit | No
     return fit_tail(window[window > spectrum.zero_tolerance], options)
 
 
-def fit_tail_window(stack: np.ndarray, count: int, options: AnalysisOptions = AnalysisOptions(),
-                    spectrum_options: SpectrumOptions = SpectrumOptions()) -> TailWindow:  # fmt: skip
+def fit_tail_window(
+    stack: np.ndarray,
+    count: int,
+    options: AnalysisOptions = AnalysisOptions(),
+    spectrum_options: SpectrumOptions = SpectrumOptions(),
+) -> TailWindow:
     """Top ``count`` eigenvalues of a (k, N, M) stack (N >= M) and their power-law fit, growing the window by the rule above."""
     n, m = stack.shape[1:]
     full: Spectrum | None = None
@@ -88,9 +92,16 @@ def fit_tail_window(stack: np.ndarray, count: int, options: AnalysisOptions = An
     return TailWindow(spectrum, fit, failure, window_limited=fit is not None, full=full)
 
 
-def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, dtype: str = "",
-                 options: AnalysisOptions = AnalysisOptions(),
-                 spectrum_options: SpectrumOptions = SpectrumOptions(tail_only=256)) -> LayerReport:  # fmt: skip
+def analyze_tail(
+    stack: np.ndarray,
+    *,
+    name: str,
+    layer_index: int,
+    kind: str,
+    dtype: str = "",
+    options: AnalysisOptions = AnalysisOptions(),
+    spectrum_options: SpectrumOptions = SpectrumOptions(tail_only=256),
+) -> LayerReport:
     """LayerReport of a (k, N, M) stack (N >= M) from the top ``spectrum_options.tail_only`` eigenvalues.
 
     When the window covers the whole spectrum the report is the full one (:func:`analyze_spectrum`).
@@ -98,8 +109,9 @@ def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, d
     result = fit_tail_window(stack, spectrum_options.tail_only, options, spectrum_options)
     spectrum, fit = result.spectrum, result.fit
     if spectrum.complete:
-        return analyze_spectrum(spectrum, name=name, layer_index=layer_index, kind=kind, dtype=dtype, options=options,
-                                stack=stack)
+        return analyze_spectrum(
+            spectrum, name=name, layer_index=layer_index, kind=kind, dtype=dtype, options=options, stack=stack
+        )
     k, n, m = stack.shape
     lam_max, total = spectrum.lambda_max, spectrum.total
     warnings = [f"tail-only: top {spectrum.eigenvalues.size} of {k * m} eigenvalues"]
@@ -109,8 +121,16 @@ def analyze_tail(stack: np.ndarray, *, name: str, layer_index: int, kind: str, d
     if label:
         warnings.append(label)
     return LayerReport(
-        LayerIdentity(name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k,
-                      num_evals=int(spectrum.eigenvalues.size)),  # fmt: skip
+        LayerIdentity(
+            name=name,
+            layer_index=layer_index,
+            kind=kind,
+            N=n,
+            M=m,
+            Q=spectrum.q,
+            num_matrices=k,
+            num_evals=int(spectrum.eigenvalues.size),
+        ),
         norms=norm_columns(n, lam_max, total, stable_rank=total / lam_max, log_det=_log_det(stack, result, options)),
         power_law=power_law_columns(fit),
         ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, ww_scale(kind, n, k)),

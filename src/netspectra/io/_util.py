@@ -17,8 +17,14 @@ except ImportError:  # Python built without lzma: zipfile then cannot open LZMA 
 #: (``zlib.error``, ``OSError``, ``LZMAError``) or to an unknown one (``NotImplementedError``), a member
 #: cut short (``EOFError``), an impossible offset or size (``ValueError``).
 ZIP_READ_ERRORS: tuple[type[BaseException], ...] = (
-    zipfile.BadZipFile, zlib.error, _LZMAError, NotImplementedError, OSError, EOFError, ValueError,
-)  # fmt: skip
+    zipfile.BadZipFile,
+    zlib.error,
+    _LZMAError,
+    NotImplementedError,
+    OSError,
+    EOFError,
+    ValueError,
+)
 
 #: Most a member may expand: deflate's own limit (about 1032:1).  bzip2 and LZMA can go further, but
 #: only on data no weight matrix or state-dict pickle is made of (long runs of one byte), which is
@@ -45,5 +51,7 @@ def check_member(info: zipfile.ZipInfo, label: str) -> None:
     else:
         forged = info.file_size > MAX_COMPRESSION_RATIO * info.compress_size + 1024
     if forged:
-        raise SourceError(f"{label}: {info.filename} is a forged or corrupt archive member (a decompression "
-                          f"bomb?): {info.compress_size} bytes stored claim {info.file_size}")  # fmt: skip
+        raise SourceError(
+            f"{label}: {info.filename} is a forged or corrupt archive member (a decompression "
+            f"bomb?): {info.compress_size} bytes stored claim {info.file_size}"
+        )

@@ -82,11 +82,13 @@ class AdapterSource(ModelSource):
         if not isinstance(config, dict):
             raise SourceError(f"{config_path}: invalid adapter_config.json: not a JSON object")
         if str(config.get("peft_type", "LORA")).upper() != "LORA":
-            raise SourceError(f"{config_path}: peft_type {config.get('peft_type')!r:.40} is not a LoRA adapter "
-                              "(netspectra reads LoRA adapters)")  # fmt: skip
+            raise SourceError(
+                f"{config_path}: peft_type {config.get('peft_type')!r:.40} is not a LoRA adapter (netspectra reads LoRA adapters)"
+            )
         self.config = config
-        weights = next((directory / n for n in ("adapter_model.safetensors", "adapter_model.bin")
-                        if (directory / n).is_file()), None)  # fmt: skip
+        weights = next(
+            (directory / n for n in ("adapter_model.safetensors", "adapter_model.bin") if (directory / n).is_file()), None
+        )
         if weights is None:
             raise SourceError(f"{label}: adapter folder without adapter_model.safetensors or adapter_model.bin")
         weights = inside_model(weights, roots, label, "adapter weights")
@@ -95,8 +97,10 @@ class AdapterSource(ModelSource):
         self.files = [*self.weights.files, *(base.files if base is not None else [])]
         self.format = "peft-lora" if base is None else f"peft-lora+{base.format}"
         if config.get("use_dora") and base is not None:
-            raise SourceError(f"{config_path}: a DoRA adapter's merged weight is not W + dW (it rescales each "
-                              "row): analyze the adapter alone for its updates")  # fmt: skip
+            raise SourceError(
+                f"{config_path}: a DoRA adapter's merged weight is not W + dW (it rescales each "
+                "row): analyze the adapter alone for its updates"
+            )
         self._updates, self._full = self._pair(label)
 
     def _scale(self, module: str, rank: int) -> float:
@@ -114,8 +118,15 @@ class AdapterSource(ModelSource):
             if match:
                 parts.setdefault(match["module"], {})[match["part"]] = record
             elif ".lora_" not in record.name:  # magnitude vectors, embedding LoRA: not a matrix update here
-                full.append(TensorRecord(record.name.removeprefix(_PEFT_PREFIX).replace(".modules_to_save.default", ""),
-                                         record.shape, record.dtype, record.source, record.load))  # fmt: skip
+                full.append(
+                    TensorRecord(
+                        record.name.removeprefix(_PEFT_PREFIX).replace(".modules_to_save.default", ""),
+                        record.shape,
+                        record.dtype,
+                        record.source,
+                        record.load,
+                    )
+                )
         updates = {}
         for module, ab in parts.items():
             a, b = ab.get("A"), ab.get("B")
@@ -140,15 +151,19 @@ class AdapterSource(ModelSource):
             if update is not None:
                 unused.discard(record.name)
                 if tuple(record.shape) != update.shape:
-                    raise SourceError(f"{label}: the update of {record.name} is {update.shape[0]} x {update.shape[1]}, "
-                                      f"the base's matrix {tuple(record.shape)}")  # fmt: skip
+                    raise SourceError(
+                        f"{label}: the update of {record.name} is {update.shape[0]} x {update.shape[1]}, "
+                        f"the base's matrix {tuple(record.shape)}"
+                    )
                 merged = LoraUpdate(update.a, update.b, update.scale, record)
                 yield TensorRecord(record.name, record.shape, record.dtype, label, merged)
             else:
                 yield replaced.pop(record.name, record)
         if unused:
-            raise SourceError(f"{label}: the base model has no {sorted(unused)[0]} "
-                              f"({len(unused)} adapted matrices not found): not this adapter's base")  # fmt: skip
+            raise SourceError(
+                f"{label}: the base model has no {sorted(unused)[0]} "
+                f"({len(unused)} adapted matrices not found): not this adapter's base"
+            )
 
     def close(self) -> None:
         self.weights.close()

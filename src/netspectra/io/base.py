@@ -138,8 +138,10 @@ def inside_model(path: Path, roots: tuple[Path, ...], label: str, what: str) -> 
     """
     real = path.resolve()
     if not any(real == root or root in real.parents for root in roots):
-        raise UnsafeFileError(f"{label}: {what} {path.name!r} links to a file outside the model directory "
-                              "(refused: open that file by its own path if you trust the link)")
+        raise UnsafeFileError(
+            f"{label}: {what} {path.name!r} links to a file outside the model directory "
+            "(refused: open that file by its own path if you trust the link)"
+        )
     if real.exists() and not real.is_file():
         raise SourceError(f"{label}: {what} {path.name!r} is not a regular file")
     return path

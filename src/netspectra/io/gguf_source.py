@@ -133,8 +133,9 @@ class GGUFLoader:
     behind and the worker opens the file once (:func:`_worker_reader`).
     """
 
-    def __init__(self, reader: GGUFReader | None, path: Path, index: int, name: str, shape: tuple[int, ...],
-                 label: str, heads: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self, reader: GGUFReader | None, path: Path, index: int, name: str, shape: tuple[int, ...], label: str, heads: int = 0
+    ) -> None:
         self.reader, self.path, self.index, self.name, self.shape, self.label = reader, path, index, name, shape, label
         self.heads = heads  # > 0: a permuted Q/K projection of that many heads (unpermute_rotary)
 
@@ -157,8 +158,10 @@ class GGUFLoader:
         except _PARSE_ERRORS as exc:  # data cut short by a truncated file
             raise SourceError(f"{self.label}: cannot read {self.name}: {one_line(exc)}") from None
         if values.size != int(np.prod(self.shape)):
-            raise SourceError(f"{self.label}: {self.name} holds {values.size} values, shape {self.shape} needs "
-                              f"{int(np.prod(self.shape))} (truncated or forged)")  # fmt: skip
+            raise SourceError(
+                f"{self.label}: {self.name} holds {values.size} values, shape {self.shape} needs "
+                f"{int(np.prod(self.shape))} (truncated or forged)"
+            )
         values = np.asarray(values.reshape(self.shape), dtype=np.float32 if values.dtype != np.float64 else np.float64)
         return unpermute_rotary(values, self.heads) if self.heads else values
 

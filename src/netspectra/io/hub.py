@@ -44,11 +44,14 @@ def resolve_hub_id(text: str) -> Path:
         from huggingface_hub import snapshot_download
         from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
     except ImportError:
-        raise SourceError(f"{text}: no such file or directory (to open a Hugging Face Hub id from the local cache, "
-                          "pip install huggingface_hub)") from None  # fmt: skip
+        raise SourceError(
+            f"{text}: no such file or directory (to open a Hugging Face Hub id from the local cache, pip install huggingface_hub)"
+        ) from None
     cache = hub_cache()
     try:
         return Path(snapshot_download(repo_id, revision=revision or None, cache_dir=cache, local_files_only=True))
     except (LocalEntryNotFoundError, HFValidationError, OSError, ValueError):
-        raise SourceError(f"{text}: no such file or directory, and not in the local Hugging Face cache {cache}; "
-                          f"netspectra never downloads: fetch it with `hf download {repo_id}` and run again") from None
+        raise SourceError(
+            f"{text}: no such file or directory, and not in the local Hugging Face cache {cache}; "
+            f"netspectra never downloads: fetch it with `hf download {repo_id}` and run again"
+        ) from None

@@ -40,9 +40,7 @@ from .selection import LayerSelection
 from .sources import open_source
 from .weights import WeightMatrix, orient
 
-_EMBED = re.compile(
-    r"embed|(^|\.)(wte|wpe)(\.|$)|tok_embeddings|word_embeddings|position_embeddings|(^|\.)shared\.weight$", re.I
-)
+_EMBED = re.compile(r"embed|(^|\.)(wte|wpe)(\.|$)|tok_embeddings|word_embeddings|position_embeddings|(^|\.)shared\.weight$", re.I)
 _FUSED = re.compile(r"c_attn|qkv|in_proj_weight", re.I)
 _INTERLEAVED = re.compile(r"query_key_value", re.I)
 _INT_BUFFER = re.compile(r"_ids$|position_ids|index", re.I)
@@ -248,8 +246,9 @@ def select_weight_matrices(
     return _generate(src, opened, selection, on_skip)
 
 
-def _generate(src: ModelSource, opened: bool, selection: LayerSelection,
-              on_skip: Callable[[str, str], None] | None) -> Iterator[WeightMatrix]:  # fmt: skip
+def _generate(
+    src: ModelSource, opened: bool, selection: LayerSelection, on_skip: Callable[[str, str], None] | None
+) -> Iterator[WeightMatrix]:
     def skip(name: str, reason: str) -> None:
         if on_skip is not None:
             on_skip(name, reason)

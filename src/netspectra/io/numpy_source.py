@@ -55,8 +55,7 @@ class _NpyLoader:
 #: What numpy's .npy header parser raises for a corrupt header: it reads the header with ast.literal_eval
 #: (SyntaxError, ValueError, TypeError for an unhashable key, RecursionError, MemoryError) and re-tokenizes
 #: a version 1.0/2.0 header that fails, as one written by Python 2 (tokenize.TokenError).
-_NPY_HEADER_ERRORS = (ValueError, OSError, EOFError, SyntaxError, TypeError, RecursionError, MemoryError,
-                      tokenize.TokenError)  # fmt: skip
+_NPY_HEADER_ERRORS = (ValueError, OSError, EOFError, SyntaxError, TypeError, RecursionError, MemoryError, tokenize.TokenError)
 
 
 def _npy_header(fp: IO[bytes], label: str, size: int) -> tuple[tuple[int, ...], np.dtype]:
@@ -79,8 +78,7 @@ def _npy_header(fp: IO[bytes], label: str, size: int) -> tuple[tuple[int, ...], 
     if not dtype.hasobject:  # object arrays are pickles of unknown size, refused when read
         need, have = math.prod(shape) * dtype.itemsize, size - fp.tell()
         if need > have:
-            raise SourceError(f"{label}: truncated or forged: shape {shape} of {dtype} needs {need} bytes, "
-                              f"{have} stored")  # fmt: skip
+            raise SourceError(f"{label}: truncated or forged: shape {shape} of {dtype} needs {need} bytes, {have} stored")
     return shape, dtype
 
 

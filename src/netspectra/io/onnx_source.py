@@ -23,18 +23,39 @@ from .base import ModelSource, TensorRecord, read_config, safe_member
 
 # TensorProto.DataType -> stored dtype name.
 _ONNX_DTYPES = {
-    1: "F32", 2: "U8", 3: "I8", 4: "U16", 5: "I16", 6: "I32", 7: "I64", 9: "BOOL", 10: "F16", 11: "F64",
-    12: "U32", 13: "U64", 16: "BF16", 17: "F8_E4M3", 19: "F8_E5M2",
-}  # fmt: skip
+    1: "F32",
+    2: "U8",
+    3: "I8",
+    4: "U16",
+    5: "I16",
+    6: "I32",
+    7: "I64",
+    9: "BOOL",
+    10: "F16",
+    11: "F64",
+    12: "U32",
+    13: "U64",
+    16: "BF16",
+    17: "F8_E4M3",
+    19: "F8_E5M2",
+}
 
 # (op_type, input index) -> kind ("conv" is completed with the rank).
 _OP_KINDS = {
-    ("MatMul", 0): "linear", ("MatMul", 1): "linear", ("Gemm", 0): "linear", ("Gemm", 1): "linear",
-    ("MatMulInteger", 0): "linear", ("MatMulInteger", 1): "linear",
-    ("QLinearMatMul", 0): "linear", ("QLinearMatMul", 3): "linear",
-    ("Conv", 1): "conv", ("ConvTranspose", 1): "conv", ("ConvInteger", 1): "conv", ("QLinearConv", 3): "conv",
+    ("MatMul", 0): "linear",
+    ("MatMul", 1): "linear",
+    ("Gemm", 0): "linear",
+    ("Gemm", 1): "linear",
+    ("MatMulInteger", 0): "linear",
+    ("MatMulInteger", 1): "linear",
+    ("QLinearMatMul", 0): "linear",
+    ("QLinearMatMul", 3): "linear",
+    ("Conv", 1): "conv",
+    ("ConvTranspose", 1): "conv",
+    ("ConvInteger", 1): "conv",
+    ("QLinearConv", 3): "conv",
     ("Gather", 0): "embedding",
-}  # fmt: skip
+}
 
 
 def _dtype_name(data_type: int) -> str:

@@ -56,8 +56,15 @@ def unpack_columns(words: np.ndarray, bits: int) -> np.ndarray:
     return _fields(words, bits).reshape(words.shape[0], -1)
 
 
-def gptq_weight(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, g_idx: np.ndarray | None, bits: int,
-                group_size: int, zero_offset: int) -> np.ndarray:  # fmt: skip
+def gptq_weight(
+    qweight: np.ndarray,
+    qzeros: np.ndarray,
+    scales: np.ndarray,
+    g_idx: np.ndarray | None,
+    bits: int,
+    group_size: int,
+    zero_offset: int,
+) -> np.ndarray:
     """The (out, in) float32 matrix of a GPTQ layer (module docstring)."""
     q = unpack_rows(qweight, bits).astype(np.float32)  # (in, out)
     zeros = unpack_columns(qzeros, bits).astype(np.float32)[:, : q.shape[1]] + zero_offset  # (groups, out)
@@ -94,9 +101,13 @@ def fp8_weight(weight: np.ndarray, scale: np.ndarray, block: tuple[int, int] | N
 
 
 def bnb_4bit_weight(
-    packed: np.ndarray, absmax: np.ndarray, quant_map: np.ndarray, state: dict,
-    nested_absmax: np.ndarray | None = None, nested_quant_map: np.ndarray | None = None,
-) -> np.ndarray:  # fmt: skip
+    packed: np.ndarray,
+    absmax: np.ndarray,
+    quant_map: np.ndarray,
+    state: dict,
+    nested_absmax: np.ndarray | None = None,
+    nested_quant_map: np.ndarray | None = None,
+) -> np.ndarray:
     """The float32 matrix of a bitsandbytes 4-bit weight (module docstring)."""
     shape = tuple(int(d) for d in state["shape"])
     codes_bytes = np.asarray(packed).astype(np.uint8).reshape(-1)
@@ -129,13 +140,13 @@ class _Dequantize:
         try:
             if self.method == "gptq":
                 g_idx = p.get("g_idx") if s["desc_act"] else None
-                return gptq_weight(p["qweight"], p["qzeros"], p["scales"], g_idx, s["bits"], s["group_size"],
-                                   s["zero_offset"])  # fmt: skip
+                return gptq_weight(p["qweight"], p["qzeros"], p["scales"], g_idx, s["bits"], s["group_size"], s["zero_offset"])
             if self.method == "awq":
                 return awq_weight(p["qweight"], p["qzeros"], p["scales"], s["bits"], s["group_size"])
             if self.method == "bnb-4bit":
-                return bnb_4bit_weight(p["weight"], p["absmax"], p["quant_map"], s["state"], p.get("nested_absmax"),
-                                       p.get("nested_quant_map"))  # fmt: skip
+                return bnb_4bit_weight(
+                    p["weight"], p["absmax"], p["quant_map"], s["state"], p.get("nested_absmax"), p.get("nested_quant_map")
+                )
             if self.method == "bnb-int8":
                 return bnb_int8_weight(p["weight"], p["scb"])
             return fp8_weight(p["weight"], p["scale"], s["block"])
@@ -214,15 +225,27 @@ class QuantizedSource(ModelSource):
 
     def _bitsandbytes(self, record: TensorRecord, by_name: dict[str, TensorRecord]) -> _Combined | None:
         name = record.name
-        state_record = next((by_name[k] for k in (f"{name}.quant_state.bitsandbytes__nf4",
-                                                   f"{name}.quant_state.bitsandbytes__fp4") if k in by_name), None)  # fmt: skip
+        state_record = next(
+            (
+                by_name[k]
+                for k in (f"{name}.quant_state.bitsandbytes__nf4", f"{name}.quant_state.bitsandbytes__fp4")
+                if k in by_name
+            ),
+            None,
+        )
         if state_record is not None:
             raw = bytes(np.asarray(state_record.load()).astype(np.uint8).reshape(-1))
             state = parse_json(raw, record.source, f"{name} quant state", SourceError)
             if not isinstance(state, dict) or not {"shape", "blocksize", "quant_type"} <= set(state):
                 raise SourceError(f"{record.source}: {name}: invalid bitsandbytes quant state")
-            roles = {"weight": name, "absmax": f"{name}.absmax", "quant_map": f"{name}.quant_map", "state": state_record.name,
-                     "nested_absmax": f"{name}.nested_absmax", "nested_quant_map": f"{name}.nested_quant_map"}  # fmt: skip
+            roles = {
+                "weight": name,
+                "absmax": f"{name}.absmax",
+                "quant_map": f"{name}.quant_map",
+                "state": state_record.name,
+                "nested_absmax": f"{name}.nested_absmax",
+                "nested_quant_map": f"{name}.nested_quant_map",
+            }
             parts = {role: by_name[key] for role, key in roles.items() if key in by_name}
             if "absmax" not in parts or "quant_map" not in parts:
                 raise SourceError(f"{record.source}: {name} has a 4-bit quant state but no absmax or quant_map")
@@ -265,5 +288,7 @@ def dequantizing(source: ModelSource) -> ModelSource:
         return QuantizedSource(source, method, {})
     if method in ("compressed-tensors", "fbgemm_fp8"):
         return QuantizedSource(source, "fp8", config)
-    raise SourceError(f"{source.path}: {method or 'unknown'} quantization is not supported yet (GPTQ, AWQ, FP8 and "
-                      "bitsandbytes are): analyze the unquantized model")  # fmt: skip
+    raise SourceError(
+        f"{source.path}: {method or 'unknown'} quantization is not supported yet (GPTQ, AWQ, FP8 and "
+        "bitsandbytes are): analyze the unquantized model"
+    )

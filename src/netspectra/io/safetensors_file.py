@@ -125,8 +125,10 @@ def read_header(path: Path, label: str | None = None) -> tuple[dict[str, Safeten
             (n,) = struct.unpack("<Q", prefix)
             if n > MAX_HEADER_BYTES:
                 # the 8 bytes are not echoed: they may be the start of somebody's private file
-                raise _fail(label, f"not a safetensors file: its header length exceeds the {MAX_HEADER_BYTES}-byte "
-                                   "limit (corrupt or forged)")  # fmt: skip
+                raise _fail(
+                    label,
+                    f"not a safetensors file: its header length exceeds the {MAX_HEADER_BYTES}-byte limit (corrupt or forged)",
+                )
             if 8 + n > size:
                 raise _fail(label, f"header length exceeds the file size {size} (truncated or forged)")
             header = f.read(n)

@@ -110,6 +110,5 @@ def open_adapter(adapter: str | os.PathLike[str], base: object) -> ModelSource:
     """
     path = Path(adapter)
     if not is_adapter_dir(path):
-        raise SourceError(f"{os.fspath(adapter)}: not a PEFT adapter folder (no adapter_config.json): --base "
-                          "is for an adapter")  # fmt: skip
+        raise SourceError(f"{os.fspath(adapter)}: not a PEFT adapter folder (no adapter_config.json): --base is for an adapter")
     return AdapterSource(path, open_source(base))

@@ -50,12 +50,29 @@ MAX_PICKLE_OBJECTS = 2_000_000
 
 #: Opcodes that allocate an object or a stack/memo slot without reading data for it.
 _ALLOCATING_OPCODES = frozenset(
-    ("EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET", "TUPLE1", "TUPLE2", "TUPLE3", "TUPLE", "LIST", "DICT",
-     "FROZENSET", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "OBJ", "DUP", "MEMOIZE", "MARK", "BINGET", "LONG_BINGET")
-)  # fmt: skip
-_ALLOCATING_BYTES = [
-    op.code.encode("latin-1") for op in pickletools.opcodes if op.name in _ALLOCATING_OPCODES
-]
+    (
+        "EMPTY_LIST",
+        "EMPTY_DICT",
+        "EMPTY_SET",
+        "TUPLE1",
+        "TUPLE2",
+        "TUPLE3",
+        "TUPLE",
+        "LIST",
+        "DICT",
+        "FROZENSET",
+        "REDUCE",
+        "NEWOBJ",
+        "NEWOBJ_EX",
+        "OBJ",
+        "DUP",
+        "MEMOIZE",
+        "MARK",
+        "BINGET",
+        "LONG_BINGET",
+    )
+)
+_ALLOCATING_BYTES = [op.code.encode("latin-1") for op in pickletools.opcodes if op.name in _ALLOCATING_OPCODES]
 
 
 def check_object_budget(data: bytes, label: str) -> None:
@@ -77,10 +94,13 @@ def check_object_budget(data: bytes, label: str) -> None:
         for opcode, _arg, _pos in pickletools.genops(data):
             count += opcode.name in _ALLOCATING_OPCODES
             if count > MAX_PICKLE_OBJECTS:
-                raise SourceError(f"{label}: the pickle would create more than {MAX_PICKLE_OBJECTS} objects "
-                                  "(no state dict does: a memory bomb?)")  # fmt: skip
+                raise SourceError(
+                    f"{label}: the pickle would create more than {MAX_PICKLE_OBJECTS} objects "
+                    "(no state dict does: a memory bomb?)"
+                )
     except (ValueError, UnicodeError):  # malformed: the unpickler that reads it next says where
         return
+
 
 _STORAGE_DTYPES = {
     "DoubleStorage": "F64",
@@ -191,20 +211,36 @@ def _make_tensor(storage: object, storage_offset: object, size: object, stride: 
     return LazyTensor(storage, storage_offset, shape, strides, dtype)
 
 
-def _rebuild_tensor_v2(storage: object, storage_offset: object, size: object, stride: object, requires_grad: object = False,
-                       backward_hooks: object = None, metadata: object = None) -> LazyTensor:  # fmt: skip
+def _rebuild_tensor_v2(
+    storage: object,
+    storage_offset: object,
+    size: object,
+    stride: object,
+    requires_grad: object = False,
+    backward_hooks: object = None,
+    metadata: object = None,
+) -> LazyTensor:
     return _make_tensor(storage, storage_offset, size, stride, None)
 
 
-def _rebuild_tensor_v3(storage: object, storage_offset: object, size: object, stride: object, requires_grad: object,
-                       backward_hooks: object, dtype: object, metadata: object = None) -> LazyTensor:  # fmt: skip
+def _rebuild_tensor_v3(
+    storage: object,
+    storage_offset: object,
+    size: object,
+    stride: object,
+    requires_grad: object,
+    backward_hooks: object,
+    dtype: object,
+    metadata: object = None,
+) -> LazyTensor:
     if not isinstance(dtype, _TorchDtype):
         raise pickle.UnpicklingError("_rebuild_tensor_v3 without a torch dtype")
     return _make_tensor(storage, storage_offset, size, stride, dtype.dtype)
 
 
-def _rebuild_parameter(data: object, requires_grad: object = False, backward_hooks: object = None,
-                       state: object = None) -> LazyTensor:  # fmt: skip
+def _rebuild_parameter(
+    data: object, requires_grad: object = False, backward_hooks: object = None, state: object = None
+) -> LazyTensor:
     if not isinstance(data, LazyTensor):
         raise pickle.UnpicklingError("parameter without tensor data")
     return data
@@ -428,8 +464,7 @@ class TorchTensorLoader:
         itemsize = raw_dtype.itemsize
         extent = sum((d - 1) * s for d, s in zip(t.shape, t.stride)) + 1  # elements from the first to the last
         if count > extent:  # stride 0 (expand): a few stored bytes would become count elements in memory
-            raise MatrixError(f"{self.name}: a broadcast view of {extent} stored elements as shape {t.shape}, "
-                              "not stored weights")  # fmt: skip
+            raise MatrixError(f"{self.name}: a broadcast view of {extent} stored elements as shape {t.shape}, not stored weights")
         buf = self.handle.span(t.storage.entry, t.offset * itemsize, extent * itemsize)
         flat = buf.view(raw_dtype)
         view = np.lib.stride_tricks.as_strided(
@@ -515,8 +550,17 @@ def read_torch_zip(path: Path, label: str) -> tuple[dict[str, LazyTensor], ZipHa
             raise UnsafeFileError(f"{label}: refused to load: the pickle asks for global {exc.qualname}{hint}") from None
         except SourceError:
             raise
-        except (*ZIP_READ_ERRORS, pickle.UnpicklingError, TypeError, KeyError, IndexError, AttributeError,
-                RecursionError, MemoryError, UnicodeError) as exc:  # fmt: skip
+        except (
+            *ZIP_READ_ERRORS,
+            pickle.UnpicklingError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            RecursionError,
+            MemoryError,
+            UnicodeError,
+        ) as exc:
             raise SourceError(f"{label}: corrupt torch checkpoint: {type(exc).__name__}: {one_line(exc)}") from None
     tensors = flatten_state(obj, lambda node: isinstance(node, LazyTensor))
     return tensors, ZipHandle(path, label), big_endian
@@ -536,8 +580,10 @@ def read_torch_legacy(path: Path, label: str) -> dict:
     try:
         import torch
     except ImportError:
-        raise SourceError(f"{label}: a legacy (before PyTorch 1.6) checkpoint: reading it safely needs torch "
-                          "(pip install 'netspectra[torch]'), or re-save it with a current torch.save") from None
+        raise SourceError(
+            f"{label}: a legacy (before PyTorch 1.6) checkpoint: reading it safely needs torch "
+            "(pip install 'netspectra[torch]'), or re-save it with a current torch.save"
+        ) from None
     try:
         obj = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:

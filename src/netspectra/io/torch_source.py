@@ -82,8 +82,9 @@ class TorchTensorLoader:
         if t.is_complex():
             raise MatrixError(f"{self.name}: unsupported dtype {dtypes.from_torch(t.dtype)}")
         if t.numel() > t.untyped_storage().nbytes() // max(t.element_size(), 1):  # expand(): stride 0
-            raise MatrixError(f"{self.name}: a broadcast view of shape {tuple(t.shape)} over a smaller storage, "
-                              "not stored weights")  # fmt: skip
+            raise MatrixError(
+                f"{self.name}: a broadcast view of shape {tuple(t.shape)} over a smaller storage, not stored weights"
+            )
         wide = t.dtype in (torch.float64, torch.int64, torch.int32)
         try:
             t = t.cpu().double() if wide else t.cpu().float()

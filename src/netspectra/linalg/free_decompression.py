@@ -95,8 +95,9 @@ def chebyshev_u(t: np.ndarray, degree: int) -> np.ndarray:
     return out
 
 
-def fit_chebyshev(samples: ArrayLike, degree: int = DEFAULT_DEGREE, support: tuple[float, float] | None = None
-                  ) -> tuple[np.ndarray, tuple[float, float]]:  # fmt: skip
+def fit_chebyshev(
+    samples: ArrayLike, degree: int = DEFAULT_DEGREE, support: tuple[float, float] | None = None
+) -> tuple[np.ndarray, tuple[float, float]]:
     """Damped coefficients g_k c_k, c_k = mean U_k(t_i), and the support [a, b] of a sample's density.
 
     ``support`` defaults to the sample range widened by ``SUPPORT_MARGIN`` of its length on each side.
@@ -122,8 +123,9 @@ def chebyshev_density(coefficients: np.ndarray, support: tuple[float, float], x:
     return np.where(inside, 2.0 / (np.pi * h) * np.sqrt(1.0 - tc * tc) * series, 0.0)
 
 
-def free_decompress(coefficients: np.ndarray, support: tuple[float, float], ratio: float, x: ArrayLike,
-                    eta: float | None = None) -> np.ndarray:  # fmt: skip
+def free_decompress(
+    coefficients: np.ndarray, support: tuple[float, float], ratio: float, x: ArrayLike, eta: float | None = None
+) -> np.ndarray:
     """Density rho_N at ``x`` of the matrix ``ratio`` = N/n times larger than the one whose density is the series.
 
     Solves z'(J) + (ratio - 1) / G_n(J) = z for the Joukowski variable J at z = x + i y, for heights y
@@ -180,8 +182,9 @@ def free_decompress(coefficients: np.ndarray, support: tuple[float, float], rati
     return density
 
 
-def decompressed_esd(w: np.ndarray, columns: int, x: ArrayLike, *, degree: int = DEFAULT_DEGREE, seed: int = 0,
-                     eta: float | None = None) -> GridDensity:  # fmt: skip
+def decompressed_esd(
+    w: np.ndarray, columns: int, x: ArrayLike, *, degree: int = DEFAULT_DEGREE, seed: int = 0, eta: float | None = None
+) -> GridDensity:
     """Estimate the ESD of X = W^T W / N (W is N x M, N >= M) from ``columns`` random columns of W.
 
     The eigenvalues of the principal submatrix W_S^T W_S / N are expanded (:func:`fit_chebyshev`) and

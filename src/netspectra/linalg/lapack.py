@@ -43,8 +43,15 @@ def _lapacke_dsyevd(two_stage: bool = False) -> Callable[..., int] | None:
         except (OSError, AttributeError):
             continue
         function.restype = ctypes.c_int64
-        function.argtypes = [ctypes.c_int, ctypes.c_char, ctypes.c_char, ctypes.c_int64, ctypes.c_void_p,
-                             ctypes.c_int64, ctypes.c_void_p]  # fmt: skip
+        function.argtypes = [
+            ctypes.c_int,
+            ctypes.c_char,
+            ctypes.c_char,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+        ]
         return function
     return None
 

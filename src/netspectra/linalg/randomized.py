@@ -24,7 +24,11 @@ DEFAULT_POWER_ITERATIONS = 7
 
 
 def randomized_top_eigenvalues(
-    w: np.ndarray, k: int, *, oversample: int | None = None, power_iterations: int = DEFAULT_POWER_ITERATIONS,
+    w: np.ndarray,
+    k: int,
+    *,
+    oversample: int | None = None,
+    power_iterations: int = DEFAULT_POWER_ITERATIONS,
     seed: int = 0,
 ) -> np.ndarray:
     """The k largest eigenvalues of W^T W / N (N >= M), ascending, by randomized SVD.

@@ -136,9 +136,7 @@ def _pooled(parts: list[np.ndarray]) -> np.ndarray:
     return evals
 
 
-def compute_spectrum(
-    matrices: np.ndarray, options: SpectrumOptions = SpectrumOptions(), *, checked: bool = False
-) -> Spectrum:
+def compute_spectrum(matrices: np.ndarray, options: SpectrumOptions = SpectrumOptions(), *, checked: bool = False) -> Spectrum:
     """Eigenvalues of W^T W / N for each matrix of a (k, N, M) stack (float32 or float64), pooled.
 
     Matrices with N < M are transposed first, so that N >= M always.  Each matrix goes to the backend

@@ -16,7 +16,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
     {
         "netspectra.merge.compat": ("DEFAULT_THRESHOLDS", "Thresholds", "layer_compatibility"),
         "netspectra.merge.config": (
-            "METHODS", "LayerPlan", "MergeConfig", "MethodParams", "ModelSpec", "Override", "load_config",
+            "METHODS",
+            "LayerPlan",
+            "MergeConfig",
+            "MethodParams",
+            "ModelSpec",
+            "Override",
+            "load_config",
         ),
         "netspectra.merge.inputs": ("MergeError",),
         "netspectra.merge.layer": ("LayerOutcome", "auto_rule", "merge_layer"),

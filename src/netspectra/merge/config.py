@@ -151,8 +151,10 @@ class Override:
         try:
             return regex.search(self.pattern, name, timeout=REGEX_SECONDS) is not None
         except TimeoutError:
-            raise UsageError(f"override {_short(self.pattern)}: matching {_short(name)} took over {REGEX_SECONDS} s "
-                             "(catastrophic backtracking): simplify the pattern") from None
+            raise UsageError(
+                f"override {_short(self.pattern)}: matching {_short(name)} took over {REGEX_SECONDS} s "
+                "(catastrophic backtracking): simplify the pattern"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -250,8 +252,12 @@ class MergeConfig:
             "method": self.method,
             "parameters": self.params.to_dict(),
             "overrides": [
-                {"match": o.pattern, "method": o.method, "parameters": dict(o.params),
-                 "weights": list(o.weights) if o.weights else None}
+                {
+                    "match": o.pattern,
+                    "method": o.method,
+                    "parameters": dict(o.params),
+                    "weights": list(o.weights) if o.weights else None,
+                }
                 for o in self.overrides
             ],
             "dtype": self.dtype,

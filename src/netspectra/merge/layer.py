@@ -80,8 +80,9 @@ def merge_layer(
         values = methods.weighted_average(base, models, w, p.scale)
         return LayerOutcome(values, "average", _because(plan.reason, "not 2-D"), f"scale={p.scale:g}")
     if method == "ties":
-        return LayerOutcome(methods.ties(base, models, w, p.density, p.scale), method, plan.reason,
-                            f"density={p.density:g} scale={p.scale:g}")  # fmt: skip
+        return LayerOutcome(
+            methods.ties(base, models, w, p.density, p.scale), method, plan.reason, f"density={p.density:g} scale={p.scale:g}"
+        )
     decompositions = [methods.Decomposition.of(t) for t in methods.task_vectors(base, models)]
     compat = None
     reason = plan.reason

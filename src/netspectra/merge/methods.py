@@ -99,9 +99,7 @@ def linear(models: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray
     return _combine(normalized(weights), models)
 
 
-def task_arithmetic(
-    base: np.ndarray, models: Sequence[np.ndarray], weights: Sequence[float], scale: float = 1.0
-) -> np.ndarray:
+def task_arithmetic(base: np.ndarray, models: Sequence[np.ndarray], weights: Sequence[float], scale: float = 1.0) -> np.ndarray:
     """B + lambda sum_i w_i (M_i - B), with the raw (not normalised) weights.
 
     Ilharco et al., "Editing models with task arithmetic", ICLR 2023.  Any shape.
@@ -109,9 +107,7 @@ def task_arithmetic(
     return np.asarray(base, dtype=np.float64) + scale * _combine(np.asarray(weights, float), task_vectors(base, models))
 
 
-def weighted_average(
-    base: np.ndarray, models: Sequence[np.ndarray], weights: Sequence[float], scale: float = 1.0
-) -> np.ndarray:
+def weighted_average(base: np.ndarray, models: Sequence[np.ndarray], weights: Sequence[float], scale: float = 1.0) -> np.ndarray:
     """B + lambda sum_i w^_i (M_i - B): the mean task vector, scaled; equals :func:`linear` for lambda = 1.
 
     The rule every task-vector method applies to tensors it does not decompose (biases, norms, conv
@@ -202,7 +198,10 @@ def star_truncate(d: Decomposition, eta: float) -> tuple[np.ndarray, int]:
 
 
 def star(
-    base: np.ndarray, decompositions: Sequence[Decomposition], weights: Sequence[float], eta: float = 0.4,
+    base: np.ndarray,
+    decompositions: Sequence[Decomposition],
+    weights: Sequence[float],
+    eta: float = 0.4,
     scale: float = 1.0,
 ) -> tuple[np.ndarray, list[int]]:
     """STAR merge of a 2-D layer: B + lambda sum_i w^_i S_eta(tau_i) (the paper averages, w^_i = 1/T).
@@ -248,7 +247,10 @@ def tsv_rank(m: int, num_tasks: int) -> int:
 
 
 def tsv(
-    base: np.ndarray, decompositions: Sequence[Decomposition], weights: Sequence[float], k: int | None = None,
+    base: np.ndarray,
+    decompositions: Sequence[Decomposition],
+    weights: Sequence[float],
+    k: int | None = None,
     scale: float = 1.0,
 ) -> tuple[np.ndarray, int]:
     """Task-singular-vector merge (TSV-M) of a 2-D layer.

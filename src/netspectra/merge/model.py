@@ -84,8 +84,11 @@ def check_compatibility(
                 progress(i + 1, len(ms.names), name)
         labels = ms.labels[ms.has_base :]
     return CompatibilityReport(
-        models=tuple(labels), base=os.fspath(base) if base is not None else None, layers=tuple(layers),
-        num_other=other, thresholds=thresholds.to_dict(),
+        models=tuple(labels),
+        base=os.fspath(base) if base is not None else None,
+        layers=tuple(layers),
+        num_other=other,
+        thresholds=thresholds.to_dict(),
     )
 
 
@@ -132,8 +135,10 @@ def merge_models(
     with open_models([m.path for m in config.models], config.base_model) as ms:
         quantized = [label for label, src in zip(ms.labels, ms.sources) if holds_quantized_tensors(src)]
         if quantized:
-            raise UsageError(f"{quantized[0]}: merge writes safetensors and cannot carry quantized tensors (GGUF, "
-                             "GPTQ, AWQ, FP8 scales, bitsandbytes); merge the unquantized checkpoints")  # fmt: skip
+            raise UsageError(
+                f"{quantized[0]}: merge writes safetensors and cannot carry quantized tensors (GGUF, "
+                "GPTQ, AWQ, FP8 scales, bitsandbytes); merge the unquantized checkpoints"
+            )
         out = check_output_dir(output)
         metadata = _metadata(ms.reference, config)
         with OutputDir(out) as od:
@@ -152,8 +157,12 @@ def merge_models(
             if config_json is not None:
                 od.copy_file(config_json, "config.json")
             result = MergeResult(
-                output=os.fspath(output), method=config.method, base=config.base_model,
-                models=tuple(m.path for m in config.models), weights=config.weights, layers=tuple(layers),
+                output=os.fspath(output),
+                method=config.method,
+                base=config.base_model,
+                models=tuple(m.path for m in config.models),
+                weights=config.weights,
+                layers=tuple(layers),
                 files=(*od.files, LOG_NAME),
             )
             od.write_json(LOG_NAME, {"config": config.to_dict(), **result.to_dict()})
@@ -177,8 +186,9 @@ def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, config: Me
     outcome = merge_layer(name, models, base, plan, config.thresholds)
     dtype = config.dtype or ref.dtype
     writer.add_array(name, outcome.values, dtype)
-    return LayerMerge(name, shape, dtype, shard, outcome.rule, outcome.reason, outcome.details, outcome.verdict,
-                      outcome.interference)  # fmt: skip
+    return LayerMerge(
+        name, shape, dtype, shard, outcome.rule, outcome.reason, outcome.details, outcome.verdict, outcome.interference
+    )
 
 
 def _load(record: TensorRecord, label: str) -> np.ndarray:

@@ -102,32 +102,33 @@ def render_html(report: ModelReport) -> str:
     """The whole report as one HTML document (a string); layers with eigenvalues get plots, rows without
     (unanalyzable layers, rows read back from CSV) get their reason."""
     layers = report.layers
-    columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)),
-               WARNING_COLUMN]
+    columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)), WARNING_COLUMN]
     images = [layer_svg(layer) if layer.eigenvalues is not None and layer.eigenvalues.size else None for layer in layers]
     overview = alpha_depth_svg(layers) if layers else None
     name = display_name(report.source)
-    return "\n".join([
-        "<!doctype html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>netspectra · {escape(name)}</title>",
-        f"<style>{html_assets.CSS}</style>",
-        f"<script>{html_assets.ERROR_SCRIPT}</script>",
-        "</head><body>",
-        '<div id="js-errors" role="alert" hidden></div>',
-        _header(report, name),
-        "<main>",
-        _summary(report),
-        _overview(overview, len(layers)),
-        _table(layers, columns),
-        _details(layers, images),
-        "</main>",
-        _footer(),
-        f"<script>{html_assets.MAIN_SCRIPT}</script>",
-        "</body></html>",
-    ])
+    return "\n".join(
+        [
+            "<!doctype html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>netspectra · {escape(name)}</title>",
+            f"<style>{html_assets.CSS}</style>",
+            f"<script>{html_assets.ERROR_SCRIPT}</script>",
+            "</head><body>",
+            '<div id="js-errors" role="alert" hidden></div>',
+            _header(report, name),
+            "<main>",
+            _summary(report),
+            _overview(overview, len(layers)),
+            _table(layers, columns),
+            _details(layers, images),
+            "</main>",
+            _footer(),
+            f"<script>{html_assets.MAIN_SCRIPT}</script>",
+            "</body></html>",
+        ]
+    )
 
 
 def _header(report: ModelReport, name: str) -> str:
@@ -141,8 +142,10 @@ def _header(report: ModelReport, name: str) -> str:
 
 
 def _card(value: str, label: str, hint: str, tone: str = "") -> str:
-    return (f'<div class="card {tone}"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div>'
-            f'<div class="hint">{escape(hint)}</div></div>')
+    return (
+        f'<div class="card {tone}"><div class="value">{escape(value)}</div><div class="label">{escape(label)}</div>'
+        f'<div class="hint">{escape(hint)}</div></div>'
+    )
 
 
 def _summary(report: ModelReport) -> str:
@@ -153,14 +156,15 @@ def _summary(report: ModelReport) -> str:
         _card(str(summary.num_layers), "weight matrices", f"{fitted} with a power-law fit"),
         _card(_number(summary.alpha_mean, ".2f"), "mean α", f"median {_number(summary.alpha_median, '.2f')}"),
         _card(_number(summary.alpha_weighted_mean, ".2f"), "mean α_w", "weighted alpha"),
-        *(_card(str(n), label.replace("-", " "), LABEL_HINTS.get(label, ""), (LABEL_TONES.get(label, "warn") if n else ""))
-          for label, n in counts.items()),
+        *(
+            _card(str(n), label.replace("-", " "), LABEL_HINTS.get(label, ""), (LABEL_TONES.get(label, "warn") if n else ""))
+            for label, n in counts.items()
+        ),
         _card(str(summary.num_errors), "not analyzable", "NaN/Inf, zero, 1 × N", "bad" if summary.num_errors else ""),
     ]
     phases = phase_counts(report.layers)
     phase_line = (
-        '<p class="phases">Phases: ' + " · ".join(f"{escape(p)} {n}" for p, n in phases.most_common()) + "</p>"
-        if phases else ""
+        '<p class="phases">Phases: ' + " · ".join(f"{escape(p)} {n}" for p, n in phases.most_common()) + "</p>" if phases else ""
     )
     flagged = [(pos, layer, labels) for pos, layer in enumerate(report.layers) if (labels := layer_labels(layer))]
     items = "".join(
@@ -169,7 +173,8 @@ def _summary(report: ModelReport) -> str:
     )
     warnings = (
         f'<h3>Warnings ({len(flagged)} of {len(report.layers)} layers)</h3><ul class="warnings">{items}</ul>'
-        if flagged else "<h3>Warnings</h3><p>No layer carries a warning.</p>"
+        if flagged
+        else "<h3>Warnings</h3><p>No layer carries a warning.</p>"
     )
     return (
         '<section id="summary"><h2>Summary</h2>'
@@ -183,7 +188,7 @@ def _overview(svg: str | None, num_layers: int) -> str:
         return ""
     return (
         '<section id="overview"><h2>Alpha by depth</h2><div class="figure">'
-        f'{_img(svg, f"alpha and weighted alpha of the {num_layers} layers against their position in the model")}'
+        f"{_img(svg, f'alpha and weighted alpha of the {num_layers} layers against their position in the model')}"
         "</div></section>"
     )
 
@@ -206,15 +211,17 @@ def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | No
         '<span id="filter-count" class="hint"></span>'
         '<span class="hint">Click a column header to sort (again to reverse); click a layer for its plots.</span></div>'
         f'<div class="table-wrap"><table id="layer-table"><thead><tr>{head}</tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table></div></section>'
+        f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 
 def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None) -> str:
     value = getattr(layer, col, None)
     if col == "name":
-        return (f'<td class="text name" data-v="{escape(layer.name)}" title="{escape(layer.name)}">'
-                f'<a href="#layer-{pos}">{escape(layer.name.removesuffix(".weight"))}</a></td>')
+        return (
+            f'<td class="text name" data-v="{escape(layer.name)}" title="{escape(layer.name)}">'
+            f'<a href="#layer-{pos}">{escape(layer.name.removesuffix(".weight"))}</a></td>'
+        )
     if col == "warning":
         labels = layer_labels(layer)
         return f'<td class="text" data-v="{escape(" ".join(label for label, _ in labels))}">{_badges(labels)}</td>'
@@ -242,7 +249,8 @@ def _details(layers: Sequence[LayerReport], images: Sequence[str | None]) -> str
             notes += f"<li>phase <b>{escape(str(layer.phase))}</b>{': ' + escape(reason) if reason else ''}</li>"
         metrics = "".join(
             f"<div><dt>{escape(key)}</dt><dd>{escape(_number(value, '.4g'))}</dd></div>"
-            for key, value in layer.to_dict().items() if key not in ("name", "warning", "phase_reason")
+            for key, value in layer.to_dict().items()
+            if key not in ("name", "warning", "phase_reason")
         )
         blocks.append(
             f'<details class="layer" id="layer-{pos}"><summary><span class="idx">{layer.layer_index}</span> '
@@ -255,7 +263,7 @@ def _details(layers: Sequence[LayerReport], images: Sequence[str | None]) -> str
         '<p class="hint">Open a layer for its log-log spectral density with the power-law fit (xmin dashed), '
         "the bulk against the Marchenko–Pastur law with its edge, Tracy–Widom edge and spikes, and the "
         "level-spacing distribution against the Wigner surmise and Poisson; and every column.</p>"
-        f'{"".join(blocks)}</section>'
+        f"{''.join(blocks)}</section>"
     )
 
 

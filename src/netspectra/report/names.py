@@ -28,7 +28,7 @@ def shortened(text: str, limit: int = TITLE_CHARS) -> str:
     if len(text) <= limit:
         return text
     head = (limit - 1) // 2
-    return f"{text[:head]}…{text[len(text) - (limit - 1 - head):]}"
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head) :]}"
 
 
 def display_name(name: str, limit: int = TITLE_CHARS) -> str:

@@ -90,8 +90,14 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, layout: str | None = "constrai
     fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout=layout)
     if layout is None:
         inch = 1.0 / fig.get_figwidth(), 1.0 / fig.get_figheight()
-        fig.subplots_adjust(left=0.75 * inch[0], right=1.0 - 0.15 * inch[0], bottom=0.55 * inch[1],
-                            top=1.0 - 0.55 * inch[1], wspace=0.3, hspace=0.4)
+        fig.subplots_adjust(
+            left=0.75 * inch[0],
+            right=1.0 - 0.15 * inch[0],
+            bottom=0.55 * inch[1],
+            top=1.0 - 0.55 * inch[1],
+            wspace=0.3,
+            hspace=0.4,
+        )
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, list(axes.ravel())
 
@@ -127,8 +133,15 @@ def _log_axes(ax: Axes) -> None:
 
 def _no_data(ax: Axes, message: str) -> None:
     """Say in the panel, instead of a plot, why there is none."""
-    ax.text(0.5, 0.5, textwrap.fill(message, 32, break_long_words=False),
-            ha="center", va="center", transform=ax.transAxes, color="0.4")
+    ax.text(
+        0.5,
+        0.5,
+        textwrap.fill(message, 32, break_long_words=False),
+        ha="center",
+        va="center",
+        transform=ax.transAxes,
+        color="0.4",
+    )
     ax.set_xticks([])
     ax.set_yticks([])
     ax.grid(False)
@@ -163,8 +176,15 @@ def plot_esd(
     density, edges = log_density(evals)
     shown = density > 0
     floor, ceiling = density[shown].min() / 3.0, density.max() * 3.0
-    ax.stairs(np.where(shown, density, floor), edges, baseline=floor, fill=True, color=COLORS["data"],
-              alpha=0.55, label=f"ESD ({evals.size} eigenvalues)")
+    ax.stairs(
+        np.where(shown, density, floor),
+        edges,
+        baseline=floor,
+        fill=True,
+        color=COLORS["data"],
+        alpha=0.55,
+        label=f"ESD ({evals.size} eigenvalues)",
+    )
     if math.isfinite(alpha) and math.isfinite(xmin) and num_tail > 0:
         top = xmax if math.isfinite(xmax) else evals[-1]
         x = np.geomspace(xmin, top, 50)
@@ -268,11 +288,22 @@ def plot_level_spacing(
         _no_data(ax, str(exc))
         return fig
     bins = np.linspace(0.0, 4.0, 25)
-    ax.hist(np.minimum(gaps, 4.0), bins=bins, density=True, color=COLORS["data"], alpha=0.55,
-            label=f"bulk spacings ({gaps.size}), <r> = {stats.mean_ratio:.3f}")
+    ax.hist(
+        np.minimum(gaps, 4.0),
+        bins=bins,
+        density=True,
+        color=COLORS["data"],
+        alpha=0.55,
+        label=f"bulk spacings ({gaps.size}), <r> = {stats.mean_ratio:.3f}",
+    )
     s = np.linspace(0.0, 4.0, 200)
-    ax.plot(s, np.pi / 2.0 * s * np.exp(-np.pi * s * s / 4.0), color=COLORS["wigner"], lw=1.8,
-            label=f"Wigner surmise (GOE), KS = {stats.ks_goe:.3f}")
+    ax.plot(
+        s,
+        np.pi / 2.0 * s * np.exp(-np.pi * s * s / 4.0),
+        color=COLORS["wigner"],
+        lw=1.8,
+        label=f"Wigner surmise (GOE), KS = {stats.ks_goe:.3f}",
+    )
     ax.plot(s, np.exp(-s), color=COLORS["poisson"], lw=1.5, ls="--", label=f"Poisson, KS = {stats.ks_poisson:.3f}")
     ax.set_xlim(0.0, 4.0)
     ax.set_xlabel("unfolded spacing s (mean 1)")
@@ -291,12 +322,27 @@ def plot_layer(layer: LayerReport) -> Figure:
         raise ValueError(f"{layer.name}: no eigenvalues to plot")
     fig, axes = new_figure(ncols=3, layout=None)
     fig.suptitle(f"{display_name(layer.name)}  ({layer.N} x {layer.M}, {layer.kind})", fontsize=10)
-    plot_esd(layer.eigenvalues, alpha=layer.alpha, xmin=layer.xmin, xmax=layer.xmax, num_tail=layer.num_tail,
-             lambda_plus=layer.lambda_plus, ax=axes[0])
-    plot_mp_fit(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,
-                lambda_plus_tw=layer.lambda_plus_tw, ax=axes[1])
-    plot_level_spacing(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=spacing_sigma2(layer),
-                       num_matrices=layer.num_matrices, ax=axes[2])
+    plot_esd(
+        layer.eigenvalues,
+        alpha=layer.alpha,
+        xmin=layer.xmin,
+        xmax=layer.xmax,
+        num_tail=layer.num_tail,
+        lambda_plus=layer.lambda_plus,
+        ax=axes[0],
+    )
+    plot_mp_fit(
+        layer.eigenvalues,
+        n=layer.N,
+        m=layer.M,
+        sigma2=layer.sigma2_mp,
+        lambda_plus=layer.lambda_plus,
+        lambda_plus_tw=layer.lambda_plus_tw,
+        ax=axes[1],
+    )
+    plot_level_spacing(
+        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=spacing_sigma2(layer), num_matrices=layer.num_matrices, ax=axes[2]
+    )
     return fig
 
 
@@ -323,12 +369,13 @@ def plot_alpha_depth(frame: pd.DataFrame) -> Figure:
     by = "phase" if phases is not None and (phases != "").any() else "kind"
     colors, mapping = _category_colors(frame[by])
     x = frame["layer_index"].to_numpy()
-    for ax, col, label in ((axes[0], "alpha", "power-law exponent α"),
-                           (axes[1], "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)")):
+    for ax, col, label in (
+        (axes[0], "alpha", "power-law exponent α"),
+        (axes[1], "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)"),
+    ):
         y = frame[col].to_numpy(dtype=np.float64)
         ok = np.isfinite(y)
-        ax.scatter(x[ok], y[ok], c=[c for c, keep in zip(colors, ok) if keep], s=22, edgecolors="white",
-                   linewidths=0.5, zorder=3)
+        ax.scatter(x[ok], y[ok], c=[c for c, keep in zip(colors, ok) if keep], s=22, edgecolors="white", linewidths=0.5, zorder=3)
         ax.plot(x[ok], y[ok], color="0.75", lw=0.8, zorder=2)
         ax.set_xlabel("layer index (order in the model)")
         ax.set_ylabel(label)

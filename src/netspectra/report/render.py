@@ -39,14 +39,31 @@ PARALLEL_MIN_LAYERS = 16
 #: Per-layer figures written by :func:`write_plots`: file suffix -> drawing function.
 PANELS: dict[str, Callable[[LayerReport], Figure]] = {
     "esd": lambda layer: plots.plot_esd(
-        layer.eigenvalues, alpha=layer.alpha, xmin=layer.xmin, xmax=layer.xmax, num_tail=layer.num_tail,
-        lambda_plus=layer.lambda_plus, title=f"{display_name(layer.name)}: spectral density"),
+        layer.eigenvalues,
+        alpha=layer.alpha,
+        xmin=layer.xmin,
+        xmax=layer.xmax,
+        num_tail=layer.num_tail,
+        lambda_plus=layer.lambda_plus,
+        title=f"{display_name(layer.name)}: spectral density",
+    ),
     "mp": lambda layer: plots.plot_mp_fit(
-        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, lambda_plus=layer.lambda_plus,
-        lambda_plus_tw=layer.lambda_plus_tw, title=f"{display_name(layer.name)}: bulk and MP fit"),
+        layer.eigenvalues,
+        n=layer.N,
+        m=layer.M,
+        sigma2=layer.sigma2_mp,
+        lambda_plus=layer.lambda_plus,
+        lambda_plus_tw=layer.lambda_plus_tw,
+        title=f"{display_name(layer.name)}: bulk and MP fit",
+    ),
     "spacing": lambda layer: plots.plot_level_spacing(
-        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=spacing_sigma2(layer), num_matrices=layer.num_matrices,
-        title=f"{display_name(layer.name)}: level spacing"),
+        layer.eigenvalues,
+        n=layer.N,
+        m=layer.M,
+        sigma2=spacing_sigma2(layer),
+        num_matrices=layer.num_matrices,
+        title=f"{display_name(layer.name)}: level spacing",
+    ),
 }
 
 

@@ -101,8 +101,9 @@ class Panel:
         """Pixel row of data y (up is larger y)."""
         return self.top + self.height * (1.0 - self._scale(y, self.ylim, self.ylog))
 
-    def stairs(self, values: ArrayLike, edges: ArrayLike, *, baseline: float, color: str, opacity: float = 0.55,
-               label: str = "") -> None:  # fmt: skip
+    def stairs(
+        self, values: ArrayLike, edges: ArrayLike, *, baseline: float, color: str, opacity: float = 0.55, label: str = ""
+    ) -> None:
         """A filled histogram: ``values`` between consecutive ``edges``, down to ``baseline``."""
         e, v = np.asarray(edges, dtype=np.float64), np.asarray(values, dtype=np.float64)
         xs, ys = self.px(e), self.py(v)
@@ -126,14 +127,15 @@ class Panel:
         if label:
             self.legend_entries.append(("line", color, dash, label))
 
-    def vline(self, x: float, *, color: str, dash: str = "", width: float = 1.2, label: str = "",
-              fraction: float = 1.0) -> None:  # fmt: skip
+    def vline(self, x: float, *, color: str, dash: str = "", width: float = 1.2, label: str = "", fraction: float = 1.0) -> None:
         """A vertical rule at data x, over the whole height (or its bottom ``fraction``)."""
         column = float(self.px(x))
         top = self.top + self.height * (1.0 - fraction)
         dashing = f' stroke-dasharray="{dash}"' if dash else ""
-        self.marks.append(f'<line x1="{_num(column)}" x2="{_num(column)}" y1="{_num(top)}" '
-                          f'y2="{_num(self.top + self.height)}" stroke="{color}" stroke-width="{width}"{dashing}/>')
+        self.marks.append(
+            f'<line x1="{_num(column)}" x2="{_num(column)}" y1="{_num(top)}" '
+            f'y2="{_num(self.top + self.height)}" stroke="{color}" stroke-width="{width}"{dashing}/>'
+        )
         if label:
             self.legend_entries.append(("line", color, dash, label))
 
@@ -142,8 +144,11 @@ class Panel:
         a, b = float(self.py(y0)), float(self.py(y1))
         top, bottom = max(min(a, b), self.top), min(max(a, b), self.top + self.height)
         if bottom > top:
-            self.marks.insert(0, f'<rect x="{_num(self.left)}" y="{_num(top)}" width="{_num(self.width)}" '
-                                 f'height="{_num(bottom - top)}" fill="{color}"/>')
+            self.marks.insert(
+                0,
+                f'<rect x="{_num(self.left)}" y="{_num(top)}" width="{_num(self.width)}" '
+                f'height="{_num(bottom - top)}" fill="{color}"/>',
+            )
         if label:
             self.legend_entries.append(("box", color, "", label))
 
@@ -151,8 +156,9 @@ class Panel:
         """Dots with a white rim, one colour each."""
         for a, b, c in zip(self.px(x), self.py(y), colors):
             if math.isfinite(a) and math.isfinite(b):
-                self.marks.append(f'<circle cx="{_num(a)}" cy="{_num(b)}" r="{radius}" fill="{c}" stroke="white" '
-                                  'stroke-width="0.6"/>')
+                self.marks.append(
+                    f'<circle cx="{_num(a)}" cy="{_num(b)}" r="{radius}" fill="{c}" stroke="white" stroke-width="0.6"/>'
+                )
 
     def _ticks(self, lim: tuple[float, float], log: bool) -> list[tuple[float, str]]:
         lo, hi = lim
@@ -166,16 +172,24 @@ class Panel:
     def render(self) -> str:
         """The panel's SVG: background grid, clipped marks, frame, ticks, labels, title and legend."""
         right, bottom = self.left + self.width, self.top + self.height
-        parts = [f'<clipPath id="{self.ident}"><rect x="{_num(self.left)}" y="{_num(self.top)}" '
-                 f'width="{_num(self.width)}" height="{_num(self.height)}"/></clipPath>']
-        title = f'<text x="{_num(self.left + self.width / 2)}" y="{_num(self.top - 8)}" text-anchor="middle" ' \
-                f'font-size="12" font-weight="600">{escape(self.title)}</text>'
+        parts = [
+            f'<clipPath id="{self.ident}"><rect x="{_num(self.left)}" y="{_num(self.top)}" '
+            f'width="{_num(self.width)}" height="{_num(self.height)}"/></clipPath>'
+        ]
+        title = (
+            f'<text x="{_num(self.left + self.width / 2)}" y="{_num(self.top - 8)}" text-anchor="middle" '
+            f'font-size="12" font-weight="600">{escape(self.title)}</text>'
+        )
         parts.append(title)
         if self.message:
-            parts.append(f'<rect x="{_num(self.left)}" y="{_num(self.top)}" width="{_num(self.width)}" '
-                         f'height="{_num(self.height)}" fill="#fafafa" stroke="#ddd"/>')
-            parts.append(f'<text x="{_num(self.left + self.width / 2)}" y="{_num(self.top + self.height / 2)}" '
-                         f'text-anchor="middle" font-size="11" fill="#666">{escape(self.message)}</text>')
+            parts.append(
+                f'<rect x="{_num(self.left)}" y="{_num(self.top)}" width="{_num(self.width)}" '
+                f'height="{_num(self.height)}" fill="#fafafa" stroke="#ddd"/>'
+            )
+            parts.append(
+                f'<text x="{_num(self.left + self.width / 2)}" y="{_num(self.top + self.height / 2)}" '
+                f'text-anchor="middle" font-size="11" fill="#666">{escape(self.message)}</text>'
+            )
             return "".join(parts)
         grid, labels = [], []
         for value, text in self._ticks(self.xlim, self.xlog):
@@ -190,14 +204,20 @@ class Panel:
                 labels.append(f'<text x="{_num(self.left - 4)}" y="{_num(y + 3.5)}" text-anchor="end">{escape(text)}</text>')
         parts.append(f'<g stroke="#e3e3e3" stroke-width="0.7">{"".join(grid)}</g>')
         parts.append(f'<g clip-path="url(#{self.ident})">{"".join(self.marks)}</g>')
-        parts.append(f'<path d="M{_num(self.left)},{_num(self.top)} V{_num(bottom)} H{_num(right)}" fill="none" '
-                     'stroke="#444" stroke-width="0.8"/>')
+        parts.append(
+            f'<path d="M{_num(self.left)},{_num(self.top)} V{_num(bottom)} H{_num(right)}" fill="none" '
+            'stroke="#444" stroke-width="0.8"/>'
+        )
         parts.append(f'<g font-size="10" fill="#333">{"".join(labels)}</g>')
-        parts.append(f'<text x="{_num(self.left + self.width / 2)}" y="{_num(bottom + 28)}" text-anchor="middle" '
-                     f'font-size="11">{escape(self.xlabel)}</text>')
+        parts.append(
+            f'<text x="{_num(self.left + self.width / 2)}" y="{_num(bottom + 28)}" text-anchor="middle" '
+            f'font-size="11">{escape(self.xlabel)}</text>'
+        )
         middle = self.top + self.height / 2
-        parts.append(f'<text transform="translate({_num(self.left - 40)},{_num(middle)}) rotate(-90)" '
-                     f'text-anchor="middle" font-size="11">{escape(self.ylabel)}</text>')
+        parts.append(
+            f'<text transform="translate({_num(self.left - 40)},{_num(middle)}) rotate(-90)" '
+            f'text-anchor="middle" font-size="11">{escape(self.ylabel)}</text>'
+        )
         parts.append(self._legend())
         return "".join(parts)
 
@@ -209,25 +229,31 @@ class Panel:
         for i, (kind, color, dash, label) in enumerate(self.legend_entries):
             row = y + 6 + 13 * i
             if kind == "box":
-                rows.append(f'<rect x="{_num(x + 4)}" y="{_num(row - 4)}" width="12" height="8" fill="{color}" '
-                            'fill-opacity="0.6"/>')
+                rows.append(
+                    f'<rect x="{_num(x + 4)}" y="{_num(row - 4)}" width="12" height="8" fill="{color}" fill-opacity="0.6"/>'
+                )
             else:
                 dashing = f' stroke-dasharray="{dash}"' if dash else ""
-                rows.append(f'<line x1="{_num(x + 3)}" x2="{_num(x + 17)}" y1="{_num(row)}" y2="{_num(row)}" '
-                            f'stroke="{color}" stroke-width="1.8"{dashing}/>')
+                rows.append(
+                    f'<line x1="{_num(x + 3)}" x2="{_num(x + 17)}" y1="{_num(row)}" y2="{_num(row)}" '
+                    f'stroke="{color}" stroke-width="1.8"{dashing}/>'
+                )
             rows.append(f'<text x="{_num(x + 21)}" y="{_num(row + 3.5)}">{escape(label)}</text>')
         height = 13 * len(self.legend_entries) + 4
-        box = (f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(width)}" height="{height}" fill="white" '
-               'fill-opacity="0.85" stroke="#ccc" stroke-width="0.6"/>')
+        box = (
+            f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(width)}" height="{height}" fill="white" '
+            'fill-opacity="0.85" stroke="#ccc" stroke-width="0.6"/>'
+        )
         return f'<g font-size="9.5" fill="#222">{box}{"".join(rows)}</g>'
 
 
-def figure(width: int, height: int, panels: Sequence[Panel], *, title: str = "",
-           key: Sequence[tuple[str, str]] = ()) -> str:  # fmt: skip
+def figure(width: int, height: int, panels: Sequence[Panel], *, title: str = "", key: Sequence[tuple[str, str]] = ()) -> str:
     """An SVG document of ``width`` x ``height`` pixels holding the panels, a title and a colour key
     (``(label, colour)`` pairs, a dot each) along the bottom."""
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'viewBox="0 0 {width} {height}" font-family="{escape(FONT)}">')
+    head = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" font-family="{escape(FONT)}">'
+    )
     parts = [head, f'<rect width="{width}" height="{height}" fill="white"/>']
     if title:
         parts.append(f'<text x="{width / 2:.1f}" y="16" text-anchor="middle" font-size="13">{escape(title)}</text>')
@@ -237,8 +263,10 @@ def figure(width: int, height: int, panels: Sequence[Panel], *, title: str = "",
         x, y = (width - sum(widths)) / 2, height - 10
         items = []
         for (label, color), item_width in zip(key, widths):
-            items.append(f'<circle cx="{_num(x + 5)}" cy="{_num(y - 3.5)}" r="4" fill="{color}"/>'
-                         f'<text x="{_num(x + 14)}" y="{_num(y)}">{escape(label)}</text>')
+            items.append(
+                f'<circle cx="{_num(x + 5)}" cy="{_num(y - 3.5)}" r="4" fill="{color}"/>'
+                f'<text x="{_num(x + 14)}" y="{_num(y)}">{escape(label)}</text>'
+            )
             x += item_width
         parts.append(f'<g font-size="10.5" fill="#333">{"".join(items)}</g>')
     parts.append("</svg>")

@@ -23,12 +23,20 @@ from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import mp_pdf
 
 #: Colours, as in :data:`netspectra.report.plots.COLORS`.
-COLORS = {"data": "#4c72b0", "fit": "#dd8452", "mp": "#c44e52", "edge": "#55a868", "spike": "#c44e52",
-          "wigner": "#c44e52", "poisson": "#8172b3", "band_over": "#f4cccc", "band_ok": "#d9ead3",
-          "band_under": "#fce5cd"}  # fmt: skip
+COLORS = {
+    "data": "#4c72b0",
+    "fit": "#dd8452",
+    "mp": "#c44e52",
+    "edge": "#55a868",
+    "spike": "#c44e52",
+    "wigner": "#c44e52",
+    "poisson": "#8172b3",
+    "band_over": "#f4cccc",
+    "band_ok": "#d9ead3",
+    "band_under": "#fce5cd",
+}
 #: Ten categorical colours (matplotlib's tab10).
-CATEGORY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                   "#bcbd22", "#17becf")  # fmt: skip
+CATEGORY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 EIGENVALUE_LABEL = "eigenvalue λ of WᵀW/N"
 #: Size of a layer figure (three panels) and of the overview (two panels), in pixels.
 LAYER_SIZE = (1200, 290)
@@ -52,15 +60,33 @@ def _panel(left: float, top: float, ident: str, title: str, **axes: object) -> P
 def _esd(layer: LayerReport, left: float, top: float) -> Panel:
     evals = positive(layer.eigenvalues)
     if evals.size < MIN_EIGENVALUES:
-        return _panel(left, top, "esd", "spectral density (log-log)", xlim=(0.0, 1.0), ylim=(0.0, 1.0),
-                      message=f"{evals.size} positive eigenvalues: too few to draw")  # fmt: skip
+        return _panel(
+            left,
+            top,
+            "esd",
+            "spectral density (log-log)",
+            xlim=(0.0, 1.0),
+            ylim=(0.0, 1.0),
+            message=f"{evals.size} positive eigenvalues: too few to draw",
+        )
     density, edges = log_density(evals)
     shown = density > 0
     floor, ceiling = float(density[shown].min()) / 3.0, float(density.max()) * 3.0
-    panel = _panel(left, top, "esd", "spectral density (log-log)", xlim=(float(edges[0]), float(edges[-1])),
-                   ylim=(floor, ceiling), xlog=True, ylog=True, xlabel=EIGENVALUE_LABEL, ylabel="density p(λ)")
-    panel.stairs(np.where(shown, density, floor), edges, baseline=floor, color=COLORS["data"],
-                 label=f"ESD ({evals.size} eigenvalues)")
+    panel = _panel(
+        left,
+        top,
+        "esd",
+        "spectral density (log-log)",
+        xlim=(float(edges[0]), float(edges[-1])),
+        ylim=(floor, ceiling),
+        xlog=True,
+        ylog=True,
+        xlabel=EIGENVALUE_LABEL,
+        ylabel="density p(λ)",
+    )
+    panel.stairs(
+        np.where(shown, density, floor), edges, baseline=floor, color=COLORS["data"], label=f"ESD ({evals.size} eigenvalues)"
+    )
     alpha, xmin, num_tail = layer.alpha, layer.xmin, layer.num_tail
     if math.isfinite(alpha) and math.isfinite(xmin) and num_tail > 0:
         top_x = layer.xmax if math.isfinite(layer.xmax) else float(evals[-1])
@@ -78,8 +104,15 @@ def _mp(layer: LayerReport, left: float, top: float) -> Panel:
     sigma2 = layer.sigma2_mp
     title = "bulk and Marchenko–Pastur fit"
     if evals.size < MIN_EIGENVALUES or not (math.isfinite(sigma2) and sigma2 > 0):
-        return _panel(left, top, "mp", title, xlim=(0.0, 1.0), ylim=(0.0, 1.0),
-                      message=f"{evals.size} eigenvalues: no Marchenko–Pastur fit to draw")  # fmt: skip
+        return _panel(
+            left,
+            top,
+            "mp",
+            title,
+            xlim=(0.0, 1.0),
+            ylim=(0.0, 1.0),
+            message=f"{evals.size} eigenvalues: no Marchenko–Pastur fit to draw",
+        )
     beta = layer.M / layer.N
     edge = layer.lambda_plus_tw if math.isfinite(layer.lambda_plus_tw) else layer.lambda_plus
     right = 1.25 * edge if math.isfinite(edge) else float(evals[-1])
@@ -89,8 +122,16 @@ def _mp(layer: LayerReport, left: float, top: float) -> Panel:
     x = np.linspace(0.0, right, 400)[1:]
     pdf = mp_pdf(x, beta, sigma2)
     ceiling = max(float(density.max()), float(np.max(pdf[x > 0.03 * right], initial=0.0)))
-    panel = _panel(left, top, "mp", title, xlim=(0.0, right), ylim=(0.0, 1.6 * ceiling if ceiling > 0 else 1.0),
-                   xlabel=EIGENVALUE_LABEL, ylabel="density p(λ)")
+    panel = _panel(
+        left,
+        top,
+        "mp",
+        title,
+        xlim=(0.0, right),
+        ylim=(0.0, 1.6 * ceiling if ceiling > 0 else 1.0),
+        xlabel=EIGENVALUE_LABEL,
+        ylabel="density p(λ)",
+    )
     panel.stairs(density, bins, baseline=0.0, color=COLORS["data"], label=f"ESD ({evals.size} eigenvalues)")
     panel.line(x, pdf, color=COLORS["mp"], label=f"MP(β = {beta:.2f}, σ² = {sigma2:.3g})")
     if math.isfinite(layer.lambda_plus):
@@ -110,8 +151,15 @@ def _mp(layer: LayerReport, left: float, top: float) -> Panel:
 def _spacing(layer: LayerReport, left: float, top: float) -> Panel:
     title = "level spacing of the bulk"
     if layer.num_matrices > 1:
-        return _panel(left, top, "sp", title, xlim=(0.0, 4.0), ylim=(0.0, 1.0),
-                      message=f"not drawn: the spectrum pools {layer.num_matrices} matrices")  # fmt: skip
+        return _panel(
+            left,
+            top,
+            "sp",
+            title,
+            xlim=(0.0, 4.0),
+            ylim=(0.0, 1.0),
+            message=f"not drawn: the spectrum pools {layer.num_matrices} matrices",
+        )
     sigma2 = spacing_sigma2(layer)
     try:
         gaps = bulk_spacings(layer.eigenvalues, layer.N, layer.M, sigma2)
@@ -124,10 +172,12 @@ def _spacing(layer: LayerReport, left: float, top: float) -> Panel:
     s = np.linspace(0.0, 4.0, 200)
     wigner = np.pi / 2.0 * s * np.exp(-np.pi * s * s / 4.0)
     ceiling = max(float(density.max()), 1.0) * 1.15
-    panel = _panel(left, top, "sp", title, xlim=(0.0, 4.0), ylim=(0.0, ceiling), xlabel="unfolded spacing s (mean 1)",
-                   ylabel="density P(s)")
-    panel.stairs(density, bins, baseline=0.0, color=COLORS["data"],
-                 label=f"bulk spacings ({gaps.size}), <r> = {stats.mean_ratio:.3f}")
+    panel = _panel(
+        left, top, "sp", title, xlim=(0.0, 4.0), ylim=(0.0, ceiling), xlabel="unfolded spacing s (mean 1)", ylabel="density P(s)"
+    )
+    panel.stairs(
+        density, bins, baseline=0.0, color=COLORS["data"], label=f"bulk spacings ({gaps.size}), <r> = {stats.mean_ratio:.3f}"
+    )
     panel.line(s, wigner, color=COLORS["wigner"], label=f"Wigner surmise (GOE), KS = {stats.ks_goe:.3f}")
     panel.line(s, np.exp(-s), color=COLORS["poisson"], width=1.5, dash="5,3", label=f"Poisson, KS = {stats.ks_poisson:.3f}")
     return panel
@@ -143,8 +193,10 @@ def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
     x = np.array([layer.layer_index for layer in layers], dtype=np.float64)
     width, height = OVERVIEW_SIZE
     panels = []
-    for left, column, ylabel in ((70, "alpha", "power-law exponent α"),
-                                 (670, "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)")):
+    for left, column, ylabel in (
+        (70, "alpha", "power-law exponent α"),
+        (670, "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)"),
+    ):
         y = np.array([getattr(layer, column) for layer in layers], dtype=np.float64)
         ok = np.isfinite(y)
         if column == "alpha":
@@ -154,8 +206,18 @@ def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
             pad = 0.08 * (hi - lo) or 1.0
             lo, hi = lo - pad, hi + pad
         span = (float(x.min()) - 1.0, float(x.max()) + 1.0) if x.size else (0.0, 1.0)
-        panel = Panel(left, 40, 500, 230, xlim=span, ylim=(lo, hi), ident=column, xlabel="layer index (order in the model)",
-                      ylabel=ylabel, title=f"{column} by depth ({int(ok.sum())} of {y.size} layers fitted)")
+        panel = Panel(
+            left,
+            40,
+            500,
+            230,
+            xlim=span,
+            ylim=(lo, hi),
+            ident=column,
+            xlabel="layer index (order in the model)",
+            ylabel=ylabel,
+            title=f"{column} by depth ({int(ok.sum())} of {y.size} layers fitted)",
+        )
         if column == "alpha":
             panel.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], label="over-trained (< 2)")
             panel.hband(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], label="2 to 6")

@@ -54,7 +54,7 @@ def _table_cell(layer: object, col: str, fmt: str) -> str:
 def short_name(name: str, width: int) -> str:
     """Drop a trailing ``.weight`` and keep the informative end of a long name: ``…layer.3.output.dense``."""
     name = name.removesuffix(".weight")
-    return name if len(name) <= width else "…" + name[-(width - 1):]
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
 def _fit_columns(report: ModelReport, width: int) -> tuple[list[tuple[str, str, str]], int]:

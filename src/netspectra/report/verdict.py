@@ -60,8 +60,10 @@ def reading(summary: ModelSummary, layers: Sequence[LayerReport]) -> str:
     sentence += f"; flagged: {', '.join(flagged)}" if flagged else "; no layer is flagged"
     random_like = phase_counts(layers)["random-like"]
     if random_like:
-        sentence += (f"; {random_like} random-like (a spectrum its own entries make at random positions: "
-                     "untrained, or barely moved from the start)")  # fmt: skip
+        sentence += (
+            f"; {random_like} random-like (a spectrum its own entries make at random positions: "
+            "untrained, or barely moved from the start)"
+        )
     not_fitted = summary.num_layers - len(alphas)
     if not_fitted:
         sentence += f"; {not_fitted} without a power-law fit"

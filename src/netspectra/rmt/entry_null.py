@@ -242,8 +242,12 @@ def entry_null(stack: np.ndarray, eigenvalues: ArrayLike | None, *, level: float
     if eigenvalues is not None:
         evals = np.ldexp(np.asarray(eigenvalues, np.float64), 2 * e)
         mu = float(np.ldexp(mean, e))
-        raw = (size * mu, c2 + size * mu * mu, c3 + 3 * mu * c2 + size * mu**3,
-               c4 + 4 * mu * c3 + 6 * mu * mu * c2 + size * mu**4)  # fmt: skip
+        raw = (
+            size * mu,
+            c2 + size * mu * mu,
+            c3 + 3 * mu * c2 + size * mu**3,
+            c4 + 4 * mu * c3 + 6 * mu * mu * c2 + size * mu**4,
+        )
         expected = expected_square_sum(raw, n, m, k)
         structure = float(np.dot(evals, evals)) / expected - 1.0
         spread = _structure_sd(large_scaled, rest_scaled, rest_kurtosis, n, m, k, expected * float(n) * n)
@@ -264,9 +268,7 @@ def entry_null(stack: np.ndarray, eigenvalues: ArrayLike | None, *, level: float
     )
 
 
-def _structure_sd(
-    large: np.ndarray, rest_sigma2: float, rest_kurtosis: float, n: int, m: int, k: int, expected: float
-) -> float:
+def _structure_sd(large: np.ndarray, rest_sigma2: float, rest_kurtosis: float, n: int, m: int, k: int, expected: float) -> float:
     """Approximate null standard deviation of the structure index (module docstring), in any unit of the
     entries as long as ``large``, ``rest_sigma2`` and ``expected`` (E ||W_s^T W_s||_F^2) share it.
 
@@ -299,9 +301,7 @@ def _central_sums(flat: np.ndarray, mean: float, exponent: int) -> tuple[float, 
     return float(sums[0]), float(sums[1]), float(sums[2])
 
 
-def _rest_variance(
-    flat: np.ndarray, mean: float, sigma2: float, largest: float, n: int, m: int
-) -> tuple[float, np.ndarray]:
+def _rest_variance(flat: np.ndarray, mean: float, sigma2: float, largest: float, n: int, m: int) -> tuple[float, np.ndarray]:
     """(sigma_r^2, the centred entries above sigma_r (N M)^(1/4), largest first): the fixed point of
     excluding the large entries from the variance.
 

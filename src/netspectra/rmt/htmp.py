@@ -255,8 +255,7 @@ def _tabulate(gamma: float, kappa: float) -> HTMPDensity:
     x_lo = np.log(b / gamma * _S_FLOOR)
     x_hi = np.log(10.0 * y0 + 200.0)
     legs = [
-        solve_ivp(rhs, (x0, end), start, method="LSODA", rtol=1e-8, atol=1e-10, jac=jac, events=dropped)
-        for end in (x_lo, x_hi)
+        solve_ivp(rhs, (x0, end), start, method="LSODA", rtol=1e-8, atol=1e-10, jac=jac, events=dropped) for end in (x_lo, x_hi)
     ]
     if any(leg.status < 0 for leg in legs):
         raise ValueError(f"HTMP ODE failed for gamma={gamma}, kappa={kappa}: {legs[0].message} / {legs[1].message}")
@@ -268,8 +267,7 @@ def _tabulate(gamma: float, kappa: float) -> HTMPDensity:
     tail_below = np.exp(log_pdf[0] + log_s[0]) / (slope[0] + 1.0)  # int_0^s0 p, p ~ s^slope
     cumulative = (theta - theta[0]) / (np.pi * b) + tail_below
     mass = float(cumulative[-1])
-    return HTMPDensity(gamma=gamma, kappa=kappa, log_s=log_s, log_pdf=log_pdf, slope=slope, cdf=cumulative / mass,
-                       mass=mass)  # fmt: skip
+    return HTMPDensity(gamma=gamma, kappa=kappa, log_s=log_s, log_pdf=log_pdf, slope=slope, cdf=cumulative / mass, mass=mass)
 
 
 @lru_cache(maxsize=512)
@@ -280,8 +278,9 @@ def _density(gamma: float, kappa: float) -> HTMPDensity:
     key = f"{gamma!r}_{kappa!r}"
     stored = load_arrays(_CACHE_NAMESPACE, key, _TABLE)
     if stored is not None and _valid_table(stored):
-        return HTMPDensity(gamma=gamma, kappa=kappa, **{k: v for k, v in stored.items() if k != "mass"},
-                           mass=float(stored["mass"]))  # fmt: skip
+        return HTMPDensity(
+            gamma=gamma, kappa=kappa, **{k: v for k, v in stored.items() if k != "mass"}, mass=float(stored["mass"])
+        )
     density = _tabulate(gamma, kappa)
     store_arrays(_CACHE_NAMESPACE, key, {name: np.asarray(getattr(density, name)) for name in _TABLE})
     return density
@@ -295,8 +294,9 @@ def _valid_table(arrays: dict[str, np.ndarray]) -> bool:
     """A cached table is used only if its arrays have one length, increasing knots and finite values."""
     grid = arrays["log_s"]
     shapes_agree = all(arrays[k].shape == grid.shape for k in ("log_pdf", "slope", "cdf")) and arrays["mass"].shape == ()
-    return bool(shapes_agree and grid.size >= 2 and np.all(np.diff(grid) > 0)
-                and all(np.all(np.isfinite(arrays[k])) for k in _TABLE))  # fmt: skip
+    return bool(
+        shapes_agree and grid.size >= 2 and np.all(np.diff(grid) > 0) and all(np.all(np.isfinite(arrays[k])) for k in _TABLE)
+    )
 
 
 _THREAD_STATE = threading.local()
@@ -530,6 +530,7 @@ def _climb(value: Callable[[int], float], start: int, size: int) -> int:
     Gallops away from ``start`` uphill with doubling steps until the value drops, then narrows the
     bracket by ternary search: O(log size) evaluations.
     """
+
     def at(j: int) -> float:
         return value(j) if 0 <= j < size else -np.inf
 

@@ -110,9 +110,7 @@ def exponential_loglik(tail: ArrayLike, xmin: float) -> tuple[float, NDArray[np.
     return rate, np.log(rate) - rate * excess
 
 
-def lognormal_loglik(
-    tail: ArrayLike, xmin: float, alpha_start: float
-) -> tuple[tuple[float, float], NDArray[np.float64]]:
+def lognormal_loglik(tail: ArrayLike, xmin: float, alpha_start: float) -> tuple[tuple[float, float], NDArray[np.float64]]:
     """Log-normal truncated at xmin, fitted by maximum likelihood.
 
     p(x) = phi((ln x - mu)/sigma) / (x sigma Phi((mu - ln xmin)/sigma)), x >= xmin.  In t = ln(x/xmin)
@@ -176,12 +174,21 @@ class _Tilt:
 
 
 #: g(t) = t^2 (the log-normal): peak -eta_1 / (2 eta_2), E[t^2] = 2 / eta_1^2 under Exp(eta_1).
-_SQUARE = _Tilt(g=np.square, g_scalar=lambda t: t * t, curvature=lambda t: 2.0, peak=lambda e1, e2: -e1 / (2.0 * e2),
-                exponential_mean=lambda e1: 2.0 / (e1 * e1))  # fmt: skip
+_SQUARE = _Tilt(
+    g=np.square,
+    g_scalar=lambda t: t * t,
+    curvature=lambda t: 2.0,
+    peak=lambda e1, e2: -e1 / (2.0 * e2),
+    exponential_mean=lambda e1: 2.0 / (e1 * e1),
+)
 #: g(t) = e^t - 1 (the power law with cut-off): peak log(-eta_1 / eta_2), E[e^t - 1] = 1 / (eta_1 - 1).
-_CUTOFF = _Tilt(g=np.expm1, g_scalar=lambda t: math.expm1(t) if t < 700.0 else math.inf, curvature=math.exp,
-                peak=lambda e1, e2: math.log(-e1 / e2),
-                exponential_mean=lambda e1: 1.0 / (e1 - 1.0) if e1 > 1.0 else math.inf)  # fmt: skip
+_CUTOFF = _Tilt(
+    g=np.expm1,
+    g_scalar=lambda t: math.expm1(t) if t < 700.0 else math.inf,
+    curvature=math.exp,
+    peak=lambda e1, e2: math.log(-e1 / e2),
+    exponential_mean=lambda e1: 1.0 / (e1 - 1.0) if e1 > 1.0 else math.inf,
+)
 
 
 def _tilted_moments(eta1: float, eta2: float, tilt: _Tilt) -> tuple[float, np.ndarray, np.ndarray]:
@@ -201,8 +208,9 @@ def _tilted_moments(eta1: float, eta2: float, tilt: _Tilt) -> tuple[float, np.nd
     while exponent(peak + reach) > top - 60.0:
         reach *= 2.0
     width = min(1.0, 0.7 / math.sqrt(eta2 * tilt.curvature(peak)), 2.0 / max(abs(eta1), 1e-12))
-    edges = np.concatenate([np.linspace(0.0, peak, math.ceil(peak / width) + 1)[:-1],
-                            peak + width * np.arange(math.ceil(reach / width) + 1)])  # fmt: skip
+    edges = np.concatenate(
+        [np.linspace(0.0, peak, math.ceil(peak / width) + 1)[:-1], peak + width * np.arange(math.ceil(reach / width) + 1)]
+    )
     half = 0.5 * np.diff(edges)[:, None]
     t = (half * _GAUSS_NODES + (edges[:-1, None] + half)).ravel()
     with np.errstate(over="ignore", under="ignore"):
@@ -217,9 +225,7 @@ def _tilted_moments(eta1: float, eta2: float, tilt: _Tilt) -> tuple[float, np.nd
     return top + math.log(total), np.array([mean_t, mean_g]), cov
 
 
-def _fit_tilted_exponential(
-    t: np.ndarray, tilt: _Tilt, power_law_total: float
-) -> tuple[tuple[float, float], float] | None:
+def _fit_tilted_exponential(t: np.ndarray, tilt: _Tilt, power_law_total: float) -> tuple[tuple[float, float], float] | None:
     """Maximum likelihood of p(t) = exp(-eta_1 t - eta_2 g(t)) / Z on the sample t (>= 0), eta_2 >= 0.
 
     An exponential family: the mean log-likelihood l(eta) = -eta . mean(T) - log Z(eta) is concave, its
@@ -299,9 +305,7 @@ def compare_tail(values: ArrayLike, xmin: float, alpha: float | None = None) -> 
     return TailComparison(
         exponential=LikelihoodRatio(*vuong_test(pl, exp_ll, nested=False), nested=False, parameters=(rate,)),
         lognormal=LikelihoodRatio(*vuong_test(pl, ln_ll, nested=False), nested=False, parameters=ln_params),
-        truncated_power_law=LikelihoodRatio(
-            *vuong_test(pl, tpl_ll, nested=True), nested=True, parameters=tpl_params
-        ),
+        truncated_power_law=LikelihoodRatio(*vuong_test(pl, tpl_ll, nested=True), nested=True, parameters=tpl_params),
         num_tail=int(tail.size),
     )
 
@@ -352,9 +356,7 @@ def xmin_peak_range(values: ArrayLike, *, bins: int = 100, upper: float = 1.5) -
     return 0.95 * peak, upper * peak
 
 
-def fit_power_law_xmin_peak(
-    values: ArrayLike, *, bins: int = 100, upper: float = 1.5, min_tail: int = 10
-) -> PowerLawFit:
+def fit_power_law_xmin_peak(values: ArrayLike, *, bins: int = 100, upper: float = 1.5, min_tail: int = 10) -> PowerLawFit:
     """:func:`~netspectra.rmt.powerlaw.fit_power_law` with xmin restricted to :func:`xmin_peak_range`.
 
     Stops "fingers" — a few large, tightly clustered eigenvalues — from pulling the KS-chosen xmin

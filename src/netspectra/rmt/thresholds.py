@@ -126,9 +126,7 @@ def gavish_donoho_threshold(singular_values: ArrayLike, n: int, m: int, sigma: f
     return Threshold("gavish-donoho", gd_lambda_star(beta) * float(np.sqrt(n)) * sigma, float(sigma), True)
 
 
-def mp_edge_threshold(
-    singular_values: ArrayLike, n: int, m: int, sigma: float | None = None, level: float = 0.95
-) -> Threshold:
+def mp_edge_threshold(singular_values: ArrayLike, n: int, m: int, sigma: float | None = None, level: float = 0.95) -> Threshold:
     """Marchenko–Pastur bulk edge with its Tracy–Widom margin, from the robust (median) noise level.
 
     In eigenvalue units of W^T W / N, tau_lambda = sigma^2 [mu_NM + q_level s_NM] / N (Johnstone's finite-N

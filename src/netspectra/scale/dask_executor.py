@@ -59,8 +59,11 @@ class DaskExecutor:
             if self.scheduler is None:
                 with sigint_blocked():  # the cluster's threads and workers inherit it: a Ctrl-C reaches us only
                     self._cluster = LocalCluster(
-                        n_workers=self.workers, threads_per_worker=1, processes=self.processes,
-                        dashboard_address=None, silence_logs=logging.ERROR,
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=self.processes,
+                        dashboard_address=None,
+                        silence_logs=logging.ERROR,
                     )
                 self._client = Client(self._cluster)
                 if self.processes:

@@ -45,8 +45,9 @@ class LocalExecutor:
         return (fn(item) for item in items)
 
 
-def make_executor(kind: str, *, workers: int | None = None, shapes: Sequence[Shape] = (),
-                  scheduler: str | None = None) -> Executor:  # fmt: skip
+def make_executor(
+    kind: str, *, workers: int | None = None, shapes: Sequence[Shape] = (), scheduler: str | None = None
+) -> Executor:
     """An executor by name: ``local``, ``process`` or ``dask`` (``scheduler`` address, or a local cluster of
     ``workers`` processes).
 
@@ -84,8 +85,7 @@ def _in_this_process(threads: int) -> Executor:
 
 
 @contextmanager
-def executor_scope(executor: str | Executor, *, workers: int | None = None, shapes: Sequence[Shape] = ()
-                   ) -> Iterator[Executor]:  # fmt: skip
+def executor_scope(executor: str | Executor, *, workers: int | None = None, shapes: Sequence[Shape] = ()) -> Iterator[Executor]:
     """An open executor: one made by name (and closed on exit), or the caller's own, used as it is."""
     if not isinstance(executor, str):
         if workers is not None:

@@ -95,8 +95,10 @@ class ProcessExecutor:
         if self.workers > 1:
             self._context = _WorkerContext()
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=self._context,
-                initializer=_start_worker, initargs=(self.threads,),
+                max_workers=self.workers,
+                mp_context=self._context,
+                initializer=_start_worker,
+                initargs=(self.threads,),
             )
         return self
 

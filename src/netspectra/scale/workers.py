@@ -27,8 +27,14 @@ WORKER_BASE_BYTES = 200 * 2**20
 #: entry null's temporaries (measured: 13.4 on a 16 x 16 x 40 x 50 x 50 kernel, 25.6M entries).
 STACK_BYTES_PER_ENTRY = 16
 #: Environment variables read by BLAS and OpenMP runtimes when they load.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")  # fmt: skip
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 #: A layer's shape as (k, N, M): k matrices of N x M, N >= M.
 Shape = tuple[int, int, int]

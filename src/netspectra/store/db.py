@@ -207,17 +207,19 @@ class Store:
         names = list(self._columns)
         row = layer.to_dict()
         values = [run_id] + [codec.to_sql(row[n], a) for n, a in self._columns.items()]
-        sql = (
-            f"INSERT INTO layers (run_id, {', '.join(map(quote, names))}) "
-            f"VALUES ({', '.join('?' * len(values))})"
-        )
+        sql = f"INSERT INTO layers (run_id, {', '.join(map(quote, names))}) VALUES ({', '.join('?' * len(values))})"
         with self._transaction(f"cannot store layer {layer.name}") as db:
             db.execute(sql, values)
             if layer.eigenvalues is not None:
                 db.execute(
                     "INSERT INTO spectra (run_id, layer_index, codec, count, data) VALUES (?, ?, ?, ?, ?)",
-                    (run_id, layer.layer_index, codec.EIGENVALUE_CODEC, int(layer.eigenvalues.size),
-                     codec.encode_eigenvalues(layer.eigenvalues)),
+                    (
+                        run_id,
+                        layer.layer_index,
+                        codec.EIGENVALUE_CODEC,
+                        int(layer.eigenvalues.size),
+                        codec.encode_eigenvalues(layer.eigenvalues),
+                    ),
                 )
 
     def finish_run(self, run_id: int) -> None:
