@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
-from netspectra.errors import UsageError
+from netspectra.constraints import Constraint, Interval, Kind, OneOf, check_constraints
+from netspectra.rmt.marchenko_pastur import TW1_QUANTILES
 
 #: What the power law of a layer can be fitted on.
 ESTIMATORS = ("full", "farms")
@@ -42,6 +44,14 @@ class AnalysisOptions:
     depth: bool = True
     estimator: str = "full"
 
+    _constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "min_tail": [Interval(int, 2, None)],
+        "min_fit_evals": [Interval(int, 2, None)],
+        "tw_level": [OneOf(*TW1_QUANTILES)],
+        "depth_tw_level": [OneOf(*TW1_QUANTILES)],
+        "depth": [Kind(bool)],
+        "estimator": [OneOf(*ESTIMATORS)],
+    }
+
     def __post_init__(self) -> None:
-        if self.estimator not in ESTIMATORS:
-            raise UsageError(f"unknown estimator {self.estimator!r}: choose one of {', '.join(ESTIMATORS)}")
+        check_constraints(self)
