@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "netspectra.linalg.choose": ("BACKENDS", "SpectrumOptions", "choose_backend"),
+        "netspectra.linalg.dense": ("thin_svd",),
         "netspectra.linalg.density": ("DiscreteDensity", "GridDensity", "cdf_distances"),
         "netspectra.linalg.free_decompression": ("DecompressionError", "decompressed_esd", "free_decompress"),
         "netspectra.linalg.slq": ("slq_density",),

@@ -114,3 +114,12 @@ def dense_eigenvalues(w: np.ndarray) -> np.ndarray:
     if needs_svd(evals, w.shape[1]):
         return svd_eigenvalues(w)
     return evals
+
+
+def thin_svd(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thin SVD A = U diag(s) V^T of a finite 2-D matrix in float64 (LAPACK ``gesdd`` through NumPy).
+
+    Returns ``(u, s, vt)`` with u (R x k), s descending (k), vt (k x C), k = min(R, C).  The one place
+    outside the eigenvalue backends where singular vectors are computed (denoising, merging, nulls).
+    """
+    return np.linalg.svd(np.asarray(matrix, dtype=np.float64), full_matrices=False)
