@@ -118,7 +118,7 @@ def digits_table(workdir: Path) -> str:
     for method in (*METHODS[:3], "rank:8", "energy:0.9"):
         for shrink in SHRINKS:
             out = workdir / "digits-out.safetensors"
-            report = compress_model(source, out, method, shrink, force=True)
+            report = compress_model(source, out, method=method, shrink=shrink, force=True)
             layer = report.layers[0]
             rows.append(
                 {
@@ -241,7 +241,7 @@ def minilm_table(workdir: Path) -> str:
         for shrink in ("hard", "frobenius"):
             out = workdir / "minilm-out.safetensors"
             start = time.perf_counter()
-            report = compress_model(source, out, method, shrink, force=True)
+            report = compress_model(source, out, method=method, shrink=shrink, force=True)
             seconds = time.perf_counter() - start
             weights = {k: v.astype(np.float64) for k, v in load_factored(out).items()}
             emb = bert_embed(weights, ids, mask, heads, layers)
@@ -266,7 +266,7 @@ def minilm_table(workdir: Path) -> str:
     groups = []
     for label, pattern in MINILM_GROUPS:
         out = workdir / "minilm-group.safetensors"
-        report = compress_model(source, out, "gavish-donoho", "hard", force=True, include=pattern)
+        report = compress_model(source, out, method="gavish-donoho", shrink="hard", force=True, include=pattern)
         emb = bert_embed({k: v.astype(np.float64) for k, v in load_factored(out).items()}, ids, mask, heads, layers)
         cos = np.sum(emb * base, axis=1)
         groups.append(

@@ -33,9 +33,17 @@ def test_only_the_pipeline_builds_layer_rows():
     assert users <= {"netspectra.pipeline", "netspectra.diagnose.tail"}, users
 
 
+def test_defaults_and_constraints_import_nothing_of_the_package():
+    """Every default is stated in one module and every settings object checks itself with one vocabulary:
+    both sit below everything (the command line's parser imports them, so they stay light)."""
+    assert _imports("netspectra.defaults") == set()
+    assert _imports("netspectra.constraints") <= {"netspectra.errors"}
+
+
 def test_the_math_does_no_io():
-    """``rmt/`` holds pure functions of arrays: it imports only the math below it (linalg), errors, and the
-    disk cache that memoises the HTMP density tables (the same values, computed once per machine)."""
-    allowed = ("netspectra.rmt", "netspectra.linalg", "netspectra.errors", "netspectra.cache")
+    """``rmt/`` holds pure functions of arrays: it imports only the math below it (linalg), errors, the
+    defaults (constants), and the disk cache that memoises the HTMP density tables (the same values,
+    computed once per machine)."""
+    allowed = ("netspectra.rmt", "netspectra.linalg", "netspectra.errors", "netspectra.cache", "netspectra.defaults")
     for module in (m for m in GRAPH if m.startswith("netspectra.rmt")):
         assert all(t.startswith(allowed) for t in _imports(module)), module

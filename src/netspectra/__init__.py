@@ -8,6 +8,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "netspectra.pipeline": ("analyze", "analyze_array", "analyze_many", "iter_analyze"),
+        "netspectra.actions": ("compare_models", "compress", "merge_check", "prune", "rank", "select_layers", "track"),
         "netspectra.diagnose.model": ("ModelReport", "ModelSummary"),
         "netspectra.diagnose.options": ("AnalysisOptions",),
         "netspectra.diagnose.row": ("LayerReport",),

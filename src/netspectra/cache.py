@@ -10,11 +10,13 @@ only ever saves time.
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from netspectra.atomic import atomic_write
+from netspectra.errors import NetspectraError
 
 
 def cache_directory() -> Path | None:
@@ -44,15 +46,13 @@ def store_arrays(namespace: str, key: str, arrays: dict[str, np.ndarray]) -> Non
     if root is None:
         return
     folder = root / namespace
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as out:
+            np.savez(out, **arrays)
+
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                np.savez(out, **arrays)
-            os.replace(temporary, folder / f"{key}.npz")
-        except BaseException:
-            os.unlink(temporary)
-            raise
-    except OSError:
+        atomic_write(folder / f"{key}.npz", write)
+    except (OSError, NetspectraError):
         return

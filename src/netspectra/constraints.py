@@ -123,7 +123,7 @@ class Kind:
         if self.what:
             return self.what
         types = self.types if isinstance(self.types, tuple) else (self.types,)
-        return " or ".join(f"a {t.__name__}" for t in types)
+        return "of type " + " or ".join(t.__name__ for t in types)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 This module is the only one that turns sources into reports: :func:`analyze`, :func:`iter_analyze` and
 :func:`analyze_many` (exported as ``netspectra.analyze`` ...), the results store
-(:mod:`netspectra.store.analyze`), compare and track all go through :func:`list_weights` and
-:func:`analyze_weights`, where layers meet an executor.
+(:mod:`netspectra.store.analyze`) and every action (:mod:`netspectra.actions`) go through
+:func:`list_weights`, :func:`analyze_matrix` and :func:`run_layers`, where layers meet an executor.
 
 Matrices are loaded one at a time, so peak memory is bounded by the largest matrix, not the model.
 A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) gets a row with
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, Unpack
+from typing import Any, TypeVar, Unpack
 
 import numpy as np
 
@@ -29,14 +29,18 @@ from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
-from netspectra.scale.workers import available_memory, stack_peak_bytes
+from netspectra.scale.workers import Shape, available_memory, stack_peak_bytes
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
 _SMALLEST_ENTRY = float(np.sqrt(np.finfo(np.float64).tiny))
 
-#: Called after each layer with (number done, total, layer name).
+#: Called after each layer (or pair, checkpoint, tensor) with (number done, total, name): the one progress
+#: type of every action.
 ProgressCallback = Callable[[int, int, str], None]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: A model: a path (file or directory), a live ``torch.nn.Module`` or a :class:`~netspectra.io.ModelSource`.
 Source = str | os.PathLike[str] | Any
@@ -139,21 +143,56 @@ def list_weights(source: Source, spec: AnalysisSpec = AnalysisSpec()) -> list[We
     return list(select_weight_matrices(source, spec.selection))
 
 
+def run_layers(
+    task: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    shapes: Sequence[Shape],
+    names: Sequence[str],
+    executor: str | Executor | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> Iterator[R]:
+    """Yield ``task(item)`` for each item, in order, run by ``executor``; the one place where layers meet
+    an executor, for every action (analyze, compare, compress, merge-check, ...).
+
+    Parameters
+    ----------
+    task : callable
+        The work of one layer (picklable, with its items, for the process and Dask executors).
+    items : sequence
+        One per layer (a :class:`~netspectra.io.WeightMatrix`, a matched pair, ...).
+    shapes : sequence of (k, N, M)
+        The matrices each item loads: an executor made by name here is sized by them
+        (:func:`~netspectra.scale.workers.local_threads`, :func:`~netspectra.scale.workers.default_workers`).
+    names : sequence of str
+        What ``progress`` is told after each item.
+    executor, workers : optional
+        As in :func:`analyze`; one made by name is closed when the generator ends.
+    progress : callable, optional
+        Called as ``progress(done, total, name)`` after each item.
+    """
+    with executor_scope(executor, workers=workers, shapes=shapes) as run:
+        for done, (name, result) in enumerate(zip(names, run.map(task, items)), start=1):
+            if progress is not None:
+                progress(done, len(items), name)
+            yield result
+
+
 def analyze_weights(
     weights: Sequence[WeightMatrix],
     spec: AnalysisSpec = AnalysisSpec(),
     *,
-    executor: str | Executor = "local",
+    executor: str | Executor | None = None,
     workers: int | None = None,
+    progress: ProgressCallback | None = None,
 ) -> Iterator[LayerReport]:
-    """Yield :func:`analyze_matrix` of each weight matrix, in order, run by ``executor``.
-
-    The one place where layers meet an executor.  An executor made by name here is sized by the
-    shapes of ``weights`` and closed when the generator ends.
-    """
+    """Yield :func:`analyze_matrix` of each weight matrix, in order, run by ``executor`` (:func:`run_layers`)."""
     task = partial(analyze_matrix, spec=spec)
-    with executor_scope(executor, workers=workers, shapes=shapes_of(weights)) as run:
-        yield from run.map(task, weights)
+    names = [w.name for w in weights]
+    return run_layers(
+        task, weights, shapes=shapes_of(weights), names=names, executor=executor, workers=workers, progress=progress
+    )
 
 
 def iter_analyze(
@@ -162,17 +201,12 @@ def iter_analyze(
     *,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
-    executor: str | Executor = "local",
+    executor: str | Executor | None = None,
     **keywords: Unpack[SpecKeywords],
 ) -> Iterator[LayerReport]:
     """Yield one :class:`LayerReport` per weight matrix of ``source``, in model order (see :func:`analyze`)."""
     spec = AnalysisSpec.resolve(spec, **keywords)
-    weights = list_weights(source, spec)
-    reports = analyze_weights(weights, spec, executor=executor, workers=workers)
-    for done, (weight, report) in enumerate(zip(weights, reports), start=1):
-        if progress is not None:
-            progress(done, len(weights), weight.name)
-        yield report
+    yield from analyze_weights(list_weights(source, spec), spec, executor=executor, workers=workers, progress=progress)
 
 
 def analyze(
@@ -181,7 +215,7 @@ def analyze(
     *,
     progress: ProgressCallback | None = None,
     workers: int | None = None,
-    executor: str | Executor = "local",
+    executor: str | Executor | None = None,
     **keywords: Unpack[SpecKeywords],
 ) -> ModelReport:
     """Analyze every weight matrix of a model with random matrix theory, using no data.
@@ -199,8 +233,8 @@ def analyze(
     workers : int, optional
         Worker processes of the ``process`` or ``dask`` executor (default: the rule of
         :func:`netspectra.scale.default_workers`, or the CPUs for dask).
-    executor : {"local", "process", "dask"} or Executor
-        ``local`` (default): one layer after the other in this process; ``process``: a pool of worker
+    executor : {"local", "process", "dask"} or Executor, optional
+        ``local`` (default, also None): this process, small layers side by side in threads; ``process``: a pool of worker
         processes; ``dask``: a local Dask cluster, or pass a :class:`netspectra.scale.DaskExecutor`
         connected to a scheduler.  Rows come back in model order whichever runs them.
     **keywords
@@ -221,7 +255,7 @@ def analyze_many(
     sources: Sequence[Source],
     spec: AnalysisSpec | None = None,
     *,
-    executor: str | Executor = "local",
+    executor: str | Executor | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
     **keywords: Unpack[SpecKeywords],
@@ -255,9 +289,7 @@ def analyze_many(
         weights.extend(found)
         owner.extend([index] * len(found))
     layers: list[list[LayerReport]] = [[] for _ in sources]
-    reports = analyze_weights(weights, spec, executor=executor, workers=workers)
-    for done, (index, report) in enumerate(zip(owner, reports), start=1):
+    reports = analyze_weights(weights, spec, executor=executor, workers=workers, progress=progress)
+    for index, report in zip(owner, reports):
         layers[index].append(report)
-        if progress is not None:
-            progress(done, len(weights), report.name)
     return [ModelReport(source=AnalysisSpec.describe(s), layers=tuple(rows)) for s, rows in zip(sources, layers)]

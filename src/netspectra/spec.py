@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, fields
-from typing import Any, TypedDict, Unpack
+from typing import Any, ClassVar, TypedDict, Unpack
 
+from netspectra.constraints import Constraint, Kind, check_constraints
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io.selection import LayerSelection
@@ -68,6 +69,15 @@ class AnalysisSpec:
     selection: LayerSelection = LayerSelection()
     fit: AnalysisOptions = AnalysisOptions()
     spectrum: SpectrumOptions = SpectrumOptions()
+
+    _constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "selection": [Kind(LayerSelection)],
+        "fit": [Kind(AnalysisOptions)],
+        "spectrum": [Kind(SpectrumOptions)],
+    }
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
     @classmethod
     def of(cls, **keywords: Unpack[SpecKeywords]) -> AnalysisSpec:

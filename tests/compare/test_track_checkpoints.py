@@ -79,15 +79,29 @@ def test_a_trainer_directory_stands_for_its_checkpoints(tmp_path):
 
 def test_tracked_quantities_of_noise_and_of_a_planted_signal(tmp_path):
     noise = analyze(_write(tmp_path / "noise.safetensors", 0)).layers[0]
-    point = track_point(noise, 7)
-    assert (point.step, point.layer, point.N, point.M) == (7, "dec.weight", 192, 96)
+    point = track_point(noise, 7, "noise.safetensors")
+    assert (point.step, point.checkpoint, point.layer, point.N, point.M) == (7, "noise.safetensors", "dec.weight", 192, 96)
     assert point.tail_weight == pytest.approx(0.0, abs=0.02) and point.area == 1.0 - point.tail_weight
     assert point.sigma2 == pytest.approx(1.0, rel=0.1)  # entries N(0, 1)
     assert abs(point.spacing_ratio - GOE_MEAN_RATIO) < 0.06
-    signal = track_point(analyze(_write(tmp_path / "signal.safetensors", 0, spike=1.0)).layers[0], 8)
+    signal = track_point(analyze(_write(tmp_path / "signal.safetensors", 0, spike=1.0)).layers[0], 8, "signal")
     assert signal.tail_weight > 0.3 and signal.num_spikes == 2
-    small = track_point(analyze(_write_small(tmp_path)).layers[0], 0)
+    small = track_point(analyze(_write_small(tmp_path)).layers[0], 0, "small")
     assert np.isnan(small.area) and np.isnan(small.spacing_ratio)  # 10 eigenvalues: no bulk statistics
+
+
+def test_a_tracked_quantity_is_the_row_column_of_the_same_checkpoint(tmp_path):
+    """One quantity, one answer: track used to refit the MP bulk at Tracy-Widom 0.95 with MP unfolding only,
+    while the row holds it at 0.99 with the polynomial fallback (Student-t(3) 800x400: area 0.9100 in the
+    track, 0.9169 in the row)."""
+    rng = np.random.default_rng(3)
+    path = tmp_path / "t3.safetensors"
+    save_file({"w": rng.standard_t(3, size=(800, 400)).astype(np.float32)}, str(path))
+    (row,) = analyze(path).layers
+    (point,) = track_checkpoints([path]).points
+    assert (point.area, point.sigma2, point.tail_weight) == (row.mp_area, row.mp_width, row.tail_weight)
+    assert point.spacing_ratio == row.spacing_ratio and point.num_spikes == row.num_spikes and point.alpha == row.alpha
+    assert point.checkpoint == str(path)
 
 
 def _write_small(tmp_path):

@@ -56,9 +56,9 @@ def test_rmt_compression_keeps_digits_accuracy(digits_model, tmp_path):
     for method in RMT_METHODS:
         for shrink in ("hard", "frobenius"):
             dense_out = tmp_path / f"{method}-{shrink}.safetensors"
-            report = compress_model(path, dense_out, method, shrink, factored=False)
+            report = compress_model(path, dense_out, method=method, shrink=shrink, factored=False)
             fact_out = tmp_path / f"{method}-{shrink}-factored.safetensors"
-            factored = compress_model(path, fact_out, method, shrink)
+            factored = compress_model(path, fact_out, method=method, shrink=shrink)
             dense = read_all(dense_out)
             assert {k: (e.dtype, e.shape) for k, e in SafetensorsFile(dense_out).entries.items()} == {
                 k: (e.dtype, e.shape) for k, e in SafetensorsFile(path).entries.items()
@@ -76,8 +76,8 @@ def test_an_aggressive_rank_visibly_hurts_so_the_margin_means_something(digits_m
     path, x_test, y_test = digits_model
     base = accuracy(read_all(path), x_test, y_test)
     with pytest.raises(CompressionRefused, match="keeps 13% of its energy"):
-        compress_model(path, tmp_path / "r1.safetensors", "rank:1", factored=False)
+        compress_model(path, tmp_path / "r1.safetensors", method="rank:1", factored=False)
     assert not (tmp_path / "r1.safetensors").exists()
-    report = compress_model(path, tmp_path / "r1.safetensors", "rank:1", factored=False, force=True)
+    report = compress_model(path, tmp_path / "r1.safetensors", method="rank:1", factored=False, force=True)
     assert report.damaged == report.layers and report.layers[0].energy_kept < 0.25
     assert accuracy(read_all(tmp_path / "r1.safetensors"), x_test, y_test) < base - 0.3

@@ -30,7 +30,7 @@ def listing(directory) -> list[str]:
 
 def test_dense_output_has_every_tensor_with_its_name_shape_and_dtype(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, "gavish-donoho", factored=False)
+    report = compress_model(model_file, out, method="gavish-donoho", factored=False)
     before, after = SafetensorsFile(model_file), SafetensorsFile(out)
     assert {k: (e.dtype, e.shape) for k, e in after.entries.items()} == {k: (e.dtype, e.shape) for k, e in before.entries.items()}
     assert after.metadata["format"] == "pt" and after.metadata["origin"] == "test"
@@ -51,7 +51,7 @@ def test_dense_output_has_every_tensor_with_its_name_shape_and_dtype(model_file,
 
 def test_compressed_matrices_are_the_low_rank_estimates_in_the_stored_dtype(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, "mp-edge", "frobenius", factored=False, force=True)
+    report = compress_model(model_file, out, method="mp-edge", shrink="frobenius", factored=False, force=True)
     before, after = SafetensorsFile(model_file), SafetensorsFile(out)
     tolerance = {"F32": 1e-6, "F16": 2e-3, "BF16": 1e-2}
     for layer in report.layers:
@@ -66,8 +66,8 @@ def test_compressed_matrices_are_the_low_rank_estimates_in_the_stored_dtype(mode
 
 def test_factored_output_rebuilds_to_the_dense_output(model_file, tmp_path):
     dense_out, fact_out = tmp_path / "dense.safetensors", tmp_path / "fact.safetensors"
-    dense = compress_model(model_file, dense_out, "bema", factored=False, force=True)
-    report = compress_model(model_file, fact_out, "bema", force=True)
+    dense = compress_model(model_file, dense_out, method="bema", factored=False, force=True)
+    report = compress_model(model_file, fact_out, method="bema", force=True)
     meta = json.loads(sidecar_path(fact_out).read_text())
     assert sidecar_path(fact_out) == tmp_path / "fact.json"
     assert meta["format"] == "netspectra-factored" and meta["weights"] == "fact.safetensors"
@@ -94,7 +94,7 @@ def test_a_dtype_netspectra_cannot_decode_is_copied_bit_for_bit(model_file, tmp_
     payload = np.random.default_rng(1).integers(0, 256, 1600, np.uint8).tobytes()
     add_raw_tensor(model_file, "scales.weight", "F8_E8M0", (40, 40), payload)  # OCP MX scales
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, "bema")
+    report = compress_model(model_file, out, method="bema")
     assert {t.name: t.reason for t in report.copied}["scales.weight"] == "F8_E8M0 tensor"
     assert raw_tensor(out, "scales.weight") == payload
     assert SafetensorsFile(out).entries["scales.weight"].dtype == "F8_E8M0"
@@ -107,7 +107,7 @@ def test_output_that_is_the_input_is_refused_and_nothing_changes(model_file, tmp
     link.symlink_to(model_file)
     for target in (model_file, model_file.name, link):
         with pytest.raises(UsageError, match="refusing to overwrite"):
-            compress_model(model_file, target, "bema")
+            compress_model(model_file, target, method="bema")
     assert model_file.read_bytes() == original
     assert not [p for p in listing(tmp_path) if p.startswith(".")]
 
@@ -137,8 +137,8 @@ def test_factor_names_that_exist_already_are_refused(tmp_path):
     rng = np.random.default_rng(0)
     save_file({"w": rng.standard_normal((64, 64)).astype(np.float32), "w.A": np.zeros(2, np.float32)}, str(path))
     with pytest.raises(UsageError, match=r"already has a tensor named w\.A"):
-        compress_model(path, tmp_path / "o.safetensors", "bema", force=True)
-    compress_model(path, tmp_path / "o.safetensors", "bema", factored=False, force=True)  # dense: no such clash
+        compress_model(path, tmp_path / "o.safetensors", method="bema", force=True)
+    compress_model(path, tmp_path / "o.safetensors", method="bema", factored=False, force=True)  # dense: no such clash
 
 
 def test_an_interrupted_run_leaves_no_output_and_no_temporary_files(model_file, tmp_path, monkeypatch):
@@ -152,19 +152,19 @@ def test_an_interrupted_run_leaves_no_output_and_no_temporary_files(model_file, 
 
     monkeypatch.setattr(model_module, "compress_matrix", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        compress_model(model_file, tmp_path / "out.safetensors", "bema", factored=True)
+        compress_model(model_file, tmp_path / "out.safetensors", method="bema", factored=True)
     assert listing(tmp_path) == ["model.safetensors"]
 
 
 def test_include_exclude_and_min_dim_choose_what_is_compressed(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, "rank:2", exclude="embed", min_dim=8, force=True)
+    report = compress_model(model_file, out, method="rank:2", exclude="embed", min_dim=8, force=True)
     assert {layer.name for layer in report.layers} == (COMPRESSED - {"embed.weight"}) | {"head.weight"}
     assert {t.name: t.reason for t in report.copied}["embed.weight"] == "matched by exclude"
 
 
 def test_report_frames_and_dict(model_file, tmp_path):
-    report = compress_model(model_file, tmp_path / "out.safetensors", "energy:0.9", factored=True)
+    report = compress_model(model_file, tmp_path / "out.safetensors", method="energy:0.9", factored=True)
     frame = report.to_frame()
     assert list(frame["name"]) == [layer.name for layer in report.layers]
     assert {"rank", "params_before", "params_after", "rel_fro_error", "mean_pred_cos2_left"} <= set(frame.columns)
@@ -185,7 +185,7 @@ def test_torch_checkpoint_input_keeps_dtypes(tmp_path):
     }
     torch.save(state, tmp_path / "ckpt.pt")
     out = tmp_path / "out.safetensors"
-    report = compress_model(tmp_path / "ckpt.pt", out, "rank:4", factored=False, force=True)
+    report = compress_model(tmp_path / "ckpt.pt", out, method="rank:4", factored=False, force=True)
     with safe_open(str(out), framework="pt") as f:
         assert set(f.keys()) == set(state)
         for name, tensor in state.items():
@@ -197,7 +197,7 @@ def test_torch_checkpoint_input_keeps_dtypes(tmp_path):
 
 def test_load_factored_needs_its_sidecar(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    compress_model(model_file, out, "bema", factored=True)
+    compress_model(model_file, out, method="bema", factored=True)
     meta = sidecar_path(out)
     document = json.loads(meta.read_text())
     document["factored"]["fc1.weight"]["A"] = "nope"

@@ -113,3 +113,17 @@ def test_labels_and_tracy_widom_scale():
     assert _classify(PLANTED["random-like"](np.random.default_rng(0)), with_null=False).phase == "random-like"
     with pytest.raises(ValueError, match="tail-only"):
         classify_phase(Spectrum(evals[-10:], 80, 40, trace=float(evals.sum())), None)
+
+
+def test_the_phase_rule_honours_the_users_min_tail():
+    """phase.py had its own MIN_TAIL = 10 whatever ``--min-tail`` said: 12 separated spikes over an MP bulk
+    are too few for a tail at min_tail 15 (bulk+spikes) and enough at the default 10."""
+    from netspectra import analyze_array
+    from netspectra.diagnose.options import AnalysisOptions
+    from netspectra.spec import AnalysisSpec
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((N, M)) + _signal(rng, np.geomspace(3.0, 12.0, 12))
+    default = analyze_array(w)
+    strict = analyze_array(w, AnalysisSpec(fit=AnalysisOptions(min_tail=15)))
+    assert default.phase != "bulk+spikes" and strict.phase == "bulk+spikes", (default.phase_reason, strict.phase_reason)

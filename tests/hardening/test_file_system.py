@@ -54,7 +54,7 @@ def test_onnx_external_data_linked_outside_is_refused_and_never_copied(tmp_path,
         open_source(d / "m.onnx")
     out = tmp_path / "out.safetensors"
     with pytest.raises(UnsafeFileError):
-        compress_model(d / "m.onnx", out, "rank:2", force=True)
+        compress_model(d / "m.onnx", out, method="rank:2", force=True)
     assert not out.exists()
 
 
@@ -133,7 +133,7 @@ def test_compress_never_overwrites_an_input_by_inode(tmp_path, capsys):
     _weights(tmp_path / "w.safetensors")
     os.link(tmp_path / "w.safetensors", tmp_path / "alias.safetensors")
     with pytest.raises(UsageError, match="refusing to overwrite"):
-        compress_model(tmp_path / "w.safetensors", tmp_path / "alias.safetensors", "rank:2", force=True, factored=False)
+        compress_model(tmp_path / "w.safetensors", tmp_path / "alias.safetensors", method="rank:2", force=True, factored=False)
 
 
 def test_safetensors_error_does_not_echo_the_files_first_bytes(tmp_path):

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from netspectra import atomic
 from netspectra.cli import main
 from netspectra.errors import OutputError
-from netspectra.report import export
 from netspectra.report.names import display_name, shortened
 from netspectra.report.render import FILENAME_CHARS, safe_filename
 
@@ -74,7 +74,7 @@ def _fail_with(error: int):
 def test_atomic_write_turns_disk_errors_into_one_line_and_leaves_nothing(tmp_path, error):
     out = tmp_path / "out.json"
     with pytest.raises(OutputError, match=f"out.json: cannot write: {os.strerror(error)}"):
-        export.atomic_write(out, _fail_with(error))
+        atomic.atomic_write(out, _fail_with(error))
     assert list(tmp_path.iterdir()) == []
 
 

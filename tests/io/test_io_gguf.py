@@ -146,7 +146,7 @@ def test_compress_refuses_gguf_with_a_reason(checkpoint, tmp_path):
 
     root, _ = checkpoint
     with pytest.raises(UsageError, match="cannot carry quantized tensors"):
-        compress_model(root / "model-Q8_0.gguf", tmp_path / "c.safetensors", "rank:2")
+        compress_model(root / "model-Q8_0.gguf", tmp_path / "c.safetensors", method="rank:2")
     assert not (tmp_path / "c.safetensors").exists()
 
 

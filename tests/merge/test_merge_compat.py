@@ -112,3 +112,31 @@ def test_decompositions_given_are_used_as_they_are(layer):
     assert layer_compatibility("w", [m1, m2], base, decs) == layer_compatibility("w", [m1, m2], base)
     swapped = layer_compatibility("w", [m1, m2], base, [decs[0], decs[0]])  # not recomputed from the models
     assert swapped.interference > 0.9
+
+
+def test_merge_check_reads_the_columns_of_the_analysis_row():
+    """Spikes were counted in three places; merge-check now reads the row that ``analyze`` gives the matrix."""
+    from netspectra import analyze_array
+    from netspectra.merge.compat import MatrixSpectrum
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((200, 80)) + 6 * np.outer(rng.standard_normal(200), rng.standard_normal(80)) / 10
+    row = analyze_array(w)
+    got = MatrixSpectrum.of(w)
+    assert (got.effective_rank, got.spectral_norm, got.sigma2, got.spikes) == (
+        row.effective_rank,
+        row.spectral_norm,
+        row.sigma2_mp,
+        row.num_spikes,
+    )
+    assert row.num_spikes >= 1
+
+
+def test_the_eigenvalues_a_rank_deficient_matrix_has_at_zero_are_not_spikes():
+    """With more than half the eigenvalues zero the MP noise level is 0 and so is its edge: the row counted
+    every rounding-level eigenvalue above 0 as a spike (55 of 100 here), merge-check did not; one rule now."""
+    from netspectra import analyze_array
+
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((300, 10)) @ rng.standard_normal((10, 100))
+    assert analyze_array(w).num_spikes == 10

@@ -65,7 +65,7 @@ def test_one_worker_runs_in_this_process():
 
 
 def test_errors_in_workers_reach_the_caller():
-    with ProcessExecutor(2) as pool, pytest.raises(UsageError, match="unknown backend"):
+    with ProcessExecutor(2) as pool, pytest.raises(UsageError, match="SpectrumOptions.backend = .bogus.: must be one of"):
         list(pool.map(SpectrumOptions, ["dense", "bogus"]))
 
 

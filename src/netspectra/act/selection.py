@@ -93,7 +93,7 @@ class LayerSelectionPlan(RowsTable):
         }
 
 
-def select_layers(report: ModelReport, top: float, threshold: str = "mp-edge", *, per_type: bool = True) -> LayerSelectionPlan:
+def plan_selection(report: ModelReport, top: float, threshold: str = "mp-edge", *, per_type: bool = True) -> LayerSelectionPlan:
     """The top fraction ``top`` of each module type by SNR (``per_type=False``: of all layers at once).
 
     Needs each row's full spectrum (not a ``--tail-only`` run); rows in error or without eigenvalues

@@ -8,25 +8,27 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from netspectra.commands.common import (
+    add_executor_arguments,
+    add_fit_arguments,
     add_output_arguments,
+    add_quiet_arguments,
     add_selection_arguments,
     check_outputs,
+    executor_of,
+    is_quiet,
     print_json,
     progress_bar,
     result_console,
     spec_of,
     write_outputs,
 )
-from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.linalg.choose import BACKENDS
 from netspectra.report.export import check_output_path, write_report
 from netspectra.report.terminal import plain
-from netspectra.scale.executor import EXECUTORS
 from netspectra.store.db import DEFAULT_STORE
 
 if TYPE_CHECKING:
@@ -50,24 +52,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="MODEL",
         help="PATH is a PEFT LoRA adapter: analyze it merged onto this base model (W + dW) instead of its updates dW",
     )
-    add_selection_arguments(
-        p,
-        "analyze",
-        min_dim_help="skip matrices whose smaller dimension is below this (default %(default)s: every matrix gets a row)",
-    )
-    p.add_argument(
-        "--min-tail",
-        type=int,
-        default=AnalysisOptions.min_tail,
-        help="fewest eigenvalues in a power-law tail (default %(default)s)",
-    )
-    p.add_argument(
-        "--tw-level",
-        type=float,
-        default=AnalysisOptions.tw_level,
-        choices=(0.90, 0.95, 0.99),
-        help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)",
-    )
     p.add_argument(
         "--store",
         nargs="?",
@@ -78,20 +62,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--resume", action="store_true", help="continue this model's interrupted run in the store (implies --store)")
     add_output_arguments(p)
-    _add_scale_arguments(p)
-    p.add_argument(
-        "--estimator",
-        choices=("full", "farms"),
-        default="full",
-        help="fit alpha on the full spectrum or on square submatrices pooled (FARMS, ICML 2025)",
+    add_quiet_arguments(p, "the report")
+    add_selection_arguments(p, "analyze")
+    add_fit_arguments(p)
+    add_executor_arguments(p)
+    g = p.add_argument_group("spectra", "GPUs and layers too large to decompose (docs/scale.md)")
+    g.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="eigenvalue backend (default auto: torch on a CUDA GPU for large layers, else dense float64; "
+        "lanczos for --tail-only on large layers)",
     )
-    p.add_argument(
-        "--no-depth",
-        action="store_true",
-        help="skip the RMT-depth columns (HTMP, spacing, tail tests, MP area, traps, phase): faster",
+    g.add_argument(
+        "--tail-only",
+        type=int,
+        metavar="K",
+        help="fit the power law on the top K eigenvalues of each layer only (K doubles up to 3 times while "
+        "xmin sits in the lowest 10%% of the window); bulk columns are left empty",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
     p.set_defaults(func=run)
 
 
@@ -110,12 +99,10 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output_path(args.output)
     check_outputs(args.report, args.plots)
-    quiet = args.quiet or args.json
-    options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth, estimator=args.estimator)
-    spec = spec_of(args, options, backend=args.backend, tail_only=args.tail_only)
+    quiet = is_quiet(args)
+    spec = spec_of(args, backend=args.backend, tail_only=args.tail_only)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
-    executor, cluster = _executor(args)
-    with cluster, progress_bar("analyzing", quiet=quiet) as advance:
+    with executor_of(args) as executor, progress_bar("analyzing", quiet=quiet) as advance:
         report = analyze(source, spec, progress=advance, executor=executor, workers=args.workers)
     if args.output:
         write_report(report, args.output)
@@ -132,49 +119,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_scale_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("scale", "parallel and distributed runs, GPUs, layers too large to decompose (docs/scale.md)")
-    g.add_argument(
-        "--workers",
-        type=int,
-        metavar="N",
-        help="worker processes (default: 1 for small models, else one per CPU within available memory)",
-    )
-    g.add_argument(
-        "--executor",
-        choices=EXECUTORS,
-        help="local: this process; process: a pool of --workers processes (default); "
-        "dask: a local Dask cluster, or the one at --scheduler (pip install 'netspectra[distributed]')",
-    )
-    g.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler (implies --executor dask)")
-    g.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="auto",
-        help="eigenvalue backend (default auto: torch on a CUDA GPU for large layers, else dense float64; "
-        "lanczos for --tail-only on large layers)",
-    )
-    g.add_argument(
-        "--tail-only",
-        type=int,
-        metavar="K",
-        help="fit the power law on the top K eigenvalues of each layer only (K doubles up to 3 times while "
-        "xmin sits in the lowest 10%% of the window); bulk columns are left empty",
-    )
-
-
-def _executor(args: argparse.Namespace) -> tuple[Any, AbstractContextManager[object]]:
-    """The executor of the scale options, and the context that holds a Dask client open."""
-    from netspectra.scale.executor import make_executor
-
-    if args.scheduler:
-        if args.executor not in (None, "dask") or args.workers:
-            raise UsageError("--scheduler needs --executor dask, and takes the cluster's workers (no --workers)")
-        cluster = make_executor("dask", scheduler=args.scheduler)
-        return cluster, cluster
-    return args.executor or "process", nullcontext()
-
-
 def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     """``analyze`` through the results store of ``--store``/``--resume``; says on stderr which run it used."""
     from rich.console import Console
@@ -185,7 +129,7 @@ def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
 
     def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:
         result = analyze_into_store(source, path, spec, resume=args.resume, **kwargs)
-        if not (args.quiet or args.json):
+        if not is_quiet(args):
             Console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
         return result.report
 

@@ -1,5 +1,6 @@
-"""What the sub-commands share: the layer-selection arguments, the progress bar, JSON on stdout, the
-result console, and the ``--report``/``--plots`` outputs.  No command imports another."""
+"""What the sub-commands share: the layer-selection, fit and executor arguments (the same flags on every
+command that reads weights), the progress bar, ``--quiet``/``--json``, the result console, and the
+``--report``/``--plots`` outputs.  No command imports another."""
 
 from __future__ import annotations
 
@@ -7,20 +8,23 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netspectra.diagnose.options import AnalysisOptions
+from netspectra.defaults import TW1_QUANTILES
+from netspectra.diagnose.options import ESTIMATORS, AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io.selection import LayerSelection
 from netspectra.report.export import PLOT_FORMATS
+from netspectra.scale.executor import EXECUTORS
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from netspectra.diagnose.model import ModelReport
+    from netspectra.pipeline import ProgressCallback
     from netspectra.spec import AnalysisSpec
 
 #: Console width when stdout is not a terminal (a file or a pipe): tables keep their natural width.
@@ -28,48 +32,111 @@ PIPE_WIDTH = 200
 #: Rich style of each merge verdict.
 VERDICT_STYLES = {"compatible": "green", "caution": "yellow", "incompatible": "red"}
 
-#: A progress callback ``(done, total, name)``.
-Advance = Callable[[int, int, str], None]
 
-
-def add_selection_arguments(
-    p: argparse.ArgumentParser,
-    verb: str,
-    *,
-    min_dim: int = LayerSelection.min_dim,
-    min_dim_help: str | None = None,
-    max_dim: bool = True,
-) -> None:
-    """``--include``, ``--exclude``, ``--min-dim`` and (unless ``max_dim`` is false) ``--max-dim``."""
-    p.add_argument("--include", help=f"regular expression: {verb} only tensors whose name matches")
-    p.add_argument("--exclude", help="regular expression: skip tensors whose name matches")
-    p.add_argument(
-        "--min-dim",
-        type=int,
-        default=min_dim,
-        help=min_dim_help or "skip matrices whose smaller dimension is below this (default %(default)s)",
+def add_selection_arguments(p: argparse.ArgumentParser, verb: str, *, min_dim: int = LayerSelection.min_dim) -> None:
+    """``--include``, ``--exclude``, ``--min-dim`` and ``--max-dim``: the layer selection of every command."""
+    g = p.add_argument_group("layer selection")
+    g.add_argument("--include", metavar="REGEX", help=f"{verb} only tensors whose name matches this regular expression")
+    g.add_argument("--exclude", metavar="REGEX", help="skip tensors whose name matches this regular expression")
+    g.add_argument(
+        "--min-dim", type=int, default=min_dim, help="skip matrices whose smaller dimension is below this (default %(default)s)"
     )
-    if max_dim:
-        p.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
+    g.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
+
+
+def add_fit_arguments(p: argparse.ArgumentParser) -> None:
+    """The fit options of the rows a command computes: ``--min-tail``, ``--tw-level``, ``--estimator``, ``--no-depth``."""
+    g = p.add_argument_group("fits")
+    g.add_argument(
+        "--min-tail",
+        type=int,
+        default=AnalysisOptions.min_tail,
+        help="fewest eigenvalues in a power-law tail (default %(default)s)",
+    )
+    g.add_argument(
+        "--tw-level",
+        type=float,
+        default=AnalysisOptions.tw_level,
+        choices=sorted(TW1_QUANTILES),
+        help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)",
+    )
+    g.add_argument(
+        "--estimator",
+        choices=ESTIMATORS,
+        default=AnalysisOptions.estimator,
+        help="fit alpha on the full spectrum or on square submatrices pooled (FARMS, ICML 2025)",
+    )
+    g.add_argument(
+        "--no-depth",
+        action="store_true",
+        help="skip the RMT-depth columns (HTMP, spacing, tail tests, MP area, traps, phase): faster",
+    )
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """``--workers``, ``--executor`` and ``--scheduler``: where every command runs its layers (docs/scale.md)."""
+    g = p.add_argument_group("scale", "parallel and distributed runs (docs/scale.md)")
+    g.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes (default: 1 for small models, else one per CPU within memory)"
+    )
+    g.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        help="local: this process; process: a pool of --workers processes (default); "
+        "dask: a local Dask cluster, or the one at --scheduler (pip install 'netspectra[distributed]')",
+    )
+    g.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler (implies --executor dask)")
+
+
+def add_quiet_arguments(p: argparse.ArgumentParser, what: str) -> None:
+    """``--quiet`` (no progress bar, no table) and ``--json`` (``what`` as JSON on stdout, implies --quiet)."""
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    p.add_argument("--json", action="store_true", help=f"print {what} as JSON on stdout (implies --quiet)")
+
+
+def is_quiet(args: argparse.Namespace) -> bool:
+    """Whether a command prints nothing but what was asked for (``--quiet`` or ``--json``)."""
+    return bool(args.quiet or args.json)
 
 
 def selection(args: argparse.Namespace) -> LayerSelection:
     """The :class:`LayerSelection` of :func:`add_selection_arguments`' arguments."""
-    return LayerSelection(
-        include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=getattr(args, "max_dim", None)
-    )
+    return LayerSelection(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim)
 
 
-def spec_of(args: argparse.Namespace, options: AnalysisOptions = AnalysisOptions(), **spectrum: object) -> AnalysisSpec:
-    """The :class:`AnalysisSpec` of a command's selection arguments, fit options and spectrum options."""
+def fit_options(args: argparse.Namespace) -> AnalysisOptions:
+    """The :class:`AnalysisOptions` of :func:`add_fit_arguments`' arguments (the defaults without them)."""
+    if not hasattr(args, "min_tail"):
+        return AnalysisOptions()
+    return AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth, estimator=args.estimator)
+
+
+def spec_of(args: argparse.Namespace, **spectrum: object) -> AnalysisSpec:
+    """The :class:`AnalysisSpec` of a command's selection and fit arguments and ``spectrum`` options
+    (``backend``, ``tail_only``)."""
     from netspectra.spec import AnalysisSpec
 
-    base = AnalysisSpec.of(options=options, **spectrum)  # type: ignore[arg-type]
+    base = AnalysisSpec.of(options=fit_options(args), **spectrum)  # type: ignore[arg-type]
     return AnalysisSpec(selection=selection(args), fit=base.fit, spectrum=base.spectrum)
 
 
 @contextmanager
-def progress_bar(description: str = "", *, quiet: bool = False) -> Iterator[Advance | None]:
+def executor_of(args: argparse.Namespace) -> Iterator[object]:
+    """The executor of :func:`add_executor_arguments`' arguments (``process`` by default: threads where they
+    serve, worker processes otherwise), a Dask client held open while the command runs."""
+    from netspectra.scale.executor import make_executor
+
+    if not args.scheduler:
+        yield args.executor or "process"
+        return
+    if args.executor not in (None, "dask") or args.workers:
+        raise UsageError("--scheduler needs --executor dask, and takes the cluster's workers (no --workers)")
+    with make_executor("dask", scheduler=args.scheduler) as cluster:
+        yield cluster
+
+
+@contextmanager
+def progress_bar(description: str = "", *, quiet: bool = False) -> Iterator[ProgressCallback | None]:
     """A transient progress bar on stderr, shown on a terminal only; yields the ``progress(done, total, name)``
     callback (None when ``quiet``)."""
     if quiet:

@@ -9,8 +9,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspectra.commands.common import (
+    add_executor_arguments,
+    add_fit_arguments,
+    add_quiet_arguments,
     add_selection_arguments,
+    executor_of,
     format_number,
+    is_quiet,
     print_json,
     progress_bar,
     result_console,
@@ -60,8 +65,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="list layers most damaged first (relative error of W, then |delta alpha|): did "
         "quantization or a merge damage my model?",
     )
+    add_quiet_arguments(p, "the comparison")
     add_selection_arguments(p, "compare")
-    p.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
+    add_fit_arguments(p)
+    add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -85,8 +92,16 @@ def run(args: argparse.Namespace) -> int:
 
     output = check_output_path(args.output) if args.output else None
     thresholds = parse_thresholds(args.threshold)
-    with progress_bar("comparing") as advance:
-        comparison = compare_models(args.a, adapter_on(args.b, args.a), spec_of(args), thresholds=thresholds, progress=advance)
+    with executor_of(args) as executor, progress_bar("comparing", quiet=is_quiet(args)) as advance:
+        comparison = compare_models(
+            args.a,
+            adapter_on(args.b, args.a),
+            spec_of(args),
+            thresholds=thresholds,
+            executor=executor,
+            workers=args.workers,
+            progress=advance,
+        )
     if args.rank:
         comparison = comparison.ranked_by_damage()
     if comparison.warning:
@@ -97,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
         write_results(output, comparison.columns(), comparison.rows, comparison.to_dict)
     if args.json:
         print_json(comparison.to_dict())
+        return 0
+    if args.quiet:
         return 0
     console = result_console()
     console.print(comparison_table(comparison, width=console.width))

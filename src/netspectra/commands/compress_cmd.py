@@ -7,7 +7,17 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
-from netspectra.commands.common import add_selection_arguments, print_json, progress_bar, result_console
+from netspectra.commands.common import (
+    add_executor_arguments,
+    add_quiet_arguments,
+    add_selection_arguments,
+    executor_of,
+    is_quiet,
+    print_json,
+    progress_bar,
+    result_console,
+    spec_of,
+)
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
 from netspectra.report.terminal import plain
 
@@ -49,15 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write the file even if layers are zeroed or keep less than a quarter of their energy",
     )
-    add_selection_arguments(
-        p,
-        "compress",
-        min_dim=DEFAULT_MIN_DIM,
-        max_dim=False,
-        min_dim_help="copy matrices whose smaller dimension is below this unchanged (default %(default)s)",
-    )
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
+    add_quiet_arguments(p, "the report")
+    add_selection_arguments(p, "compress", min_dim=DEFAULT_MIN_DIM)
+    add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -65,18 +69,18 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.denoise.model import compress_model
 
     method = Method.parse(args.method)
-    quiet = args.quiet or args.json
-    with progress_bar("compressing", quiet=quiet) as advance:
+    quiet = is_quiet(args)
+    with executor_of(args) as executor, progress_bar("compressing", quiet=quiet) as advance:
         report = compress_model(
             args.path,
             args.output,
-            method,
-            args.shrink,
+            spec_of(args),
+            method=method,
+            shrink=args.shrink,
             factored=not args.dense,
             force=args.force,
-            include=args.include,
-            exclude=args.exclude,
-            min_dim=args.min_dim,
+            executor=executor,
+            workers=args.workers,
             progress=advance,
         )
     if report.damaged:  # written only with --force: say it loudly, on stderr, whatever the output mode

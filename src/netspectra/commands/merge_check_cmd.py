@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from netspectra.commands.common import VERDICT_STYLES, format_number, print_json, progress_bar, result_console
+from netspectra.commands.common import (
+    VERDICT_STYLES,
+    add_executor_arguments,
+    add_quiet_arguments,
+    add_selection_arguments,
+    executor_of,
+    format_number,
+    is_quiet,
+    print_json,
+    progress_bar,
+    result_console,
+    spec_of,
+)
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
 from netspectra.report.terminal import plain
@@ -30,8 +42,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base", help="their common base model (needed for the interference criterion)")
     p.add_argument("--config", help="take the models, base and thresholds from this merge configuration instead")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (implies --quiet)")
+    add_quiet_arguments(p, "the report")
+    add_selection_arguments(p, "compare")
+    add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -51,9 +64,11 @@ def run(args: argparse.Namespace) -> int:
         models, base, thresholds = args.models, args.base, DEFAULT_THRESHOLDS
     if args.output:
         check_output_path(args.output)
-    quiet = args.quiet or args.json
-    with progress_bar("checking", quiet=quiet) as advance:
-        report = check_compatibility(models, base, thresholds, progress=advance)
+    quiet = is_quiet(args)
+    with executor_of(args) as executor, progress_bar("checking", quiet=quiet) as advance:
+        report = check_compatibility(
+            models, spec_of(args), base=base, thresholds=thresholds, executor=executor, workers=args.workers, progress=advance
+        )
     if args.output:
         write_results(args.output, report.columns(), lambda: flat_rows(report), report.to_dict)
     if args.json:

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from netspectra.commands.common import add_selection_arguments, format_number, print_json, progress_bar, result_console, spec_of
+from netspectra.commands.common import (
+    add_executor_arguments,
+    add_fit_arguments,
+    add_quiet_arguments,
+    add_selection_arguments,
+    executor_of,
+    format_number,
+    is_quiet,
+    print_json,
+    progress_bar,
+    result_console,
+    spec_of,
+)
 from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
 
@@ -36,22 +48,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--write", metavar="OUT.safetensors", help="also write the model with each matrix magnitude-pruned at its ratio"
     )
     add_selection_arguments(p, "prune")
-    p.add_argument("--json", action="store_true", help="print the plan as JSON on stdout")
+    add_fit_arguments(p)
+    add_executor_arguments(p)
+    add_quiet_arguments(p, "the plan")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from netspectra.act.pruning import plan_pruning
+    from netspectra.actions import prune
     from netspectra.denoise.pruned import write_pruned
-    from netspectra.pipeline import analyze
     from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
     if args.write and not args.write.endswith(".safetensors"):
         raise UsageError(f"{args.write}: --write takes a .safetensors file name")
-    with progress_bar("analyzing", quiet=args.json) as advance:
-        report = analyze(args.path, spec_of(args), progress=advance)
-    plan = plan_pruning(report, args.sparsity, tuple(args.range), uniform=args.uniform)
+    with executor_of(args) as executor, progress_bar("analyzing", quiet=is_quiet(args)) as advance:
+        plan = prune(
+            args.path,
+            spec_of(args),
+            sparsity=args.sparsity,
+            ratio_range=tuple(args.range),
+            uniform=args.uniform,
+            executor=executor,
+            workers=args.workers,
+            progress=advance,
+        )
     if output is not None:
         write_document(output, plan.to_dict())
     if args.write:
@@ -59,10 +80,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(plan.to_dict())
         return 0
+    if args.quiet:
+        return 0
     console = result_console()
     from rich.table import Table
 
-    table = Table(title=plain(f"netspectra prune: {report.source} at {args.sparsity:g}"), header_style="bold")
+    table = Table(title=plain(f"netspectra prune: {plan.source} at {args.sparsity:g}"), header_style="bold")
     for header in ("layer", "N x M", "alpha", "sparsity"):
         table.add_column(header, justify="left" if header == "layer" else "right")
     for layer in plan.layers:

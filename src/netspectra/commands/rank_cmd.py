@@ -8,7 +8,19 @@ import math
 import os
 from pathlib import Path
 
-from netspectra.commands.common import add_selection_arguments, format_number, print_json, progress_bar, result_console, spec_of
+from netspectra.commands.common import (
+    add_executor_arguments,
+    add_fit_arguments,
+    add_quiet_arguments,
+    add_selection_arguments,
+    executor_of,
+    format_number,
+    is_quiet,
+    print_json,
+    progress_bar,
+    result_console,
+    spec_of,
+)
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
 from netspectra.report.terminal import plain
@@ -31,8 +43,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metric", choices=RANKING_METRICS, default=DEFAULT_METRIC, help="rank by this (default %(default)s)")
     p.add_argument("--accuracy", metavar="CSV", help="measured accuracies: a CSV with columns model,accuracy")
     p.add_argument("-o", "--output", help="write the ranking to this .csv, .parquet or .json file")
+    add_quiet_arguments(p, "the ranking")
     add_selection_arguments(p, "rank")
-    p.add_argument("--json", action="store_true", help="print the ranking as JSON on stdout")
+    add_fit_arguments(p)
+    add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -58,26 +72,32 @@ def read_accuracies(path: str) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netspectra.act.ranking import rank_models
-    from netspectra.pipeline import analyze_many
+    from netspectra.actions import rank
 
     output = check_output_path(args.output) if args.output else None
     accuracies = read_accuracies(args.accuracy) if args.accuracy else None
-    with progress_bar("analyzing", quiet=args.json) as advance:
-        reports = analyze_many(args.models, spec_of(args), progress=advance)
     by_source = None
     if accuracies is not None:
-        by_source = {
-            r.source: accuracies[os.path.realpath(m)] for r, m in zip(reports, args.models) if os.path.realpath(m) in accuracies
-        }
         missing = [m for m in args.models if os.path.realpath(m) not in accuracies]
         if missing:
             raise UsageError(f"{args.accuracy}: no accuracy for {missing[0]} ({len(missing)} models without one)")
-    ranking = rank_models(reports, args.metric, by_source)
+        by_source = {m: accuracies[os.path.realpath(m)] for m in args.models}
+    with executor_of(args) as executor, progress_bar("analyzing", quiet=is_quiet(args)) as advance:
+        ranking = rank(
+            args.models,
+            spec_of(args),
+            metric=args.metric,
+            accuracies=by_source,
+            executor=executor,
+            workers=args.workers,
+            progress=advance,
+        )
     if output is not None:
         write_results(output, ranking.columns(), ranking.rows, ranking.to_dict)
     if args.json:
         print_json(ranking.to_dict())
+        return 0
+    if args.quiet:
         return 0
     from rich.table import Table
 

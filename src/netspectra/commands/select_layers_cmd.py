@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from netspectra.commands.common import add_selection_arguments, format_number, print_json, progress_bar, result_console, spec_of
+from netspectra.commands.common import (
+    add_executor_arguments,
+    add_fit_arguments,
+    add_quiet_arguments,
+    add_selection_arguments,
+    executor_of,
+    format_number,
+    is_quiet,
+    print_json,
+    progress_bar,
+    result_console,
+    spec_of,
+)
 from netspectra.report.terminal import plain
 
 
@@ -33,23 +45,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", help="write the selection to this .yaml or .json file")
     add_selection_arguments(p, "select-layers")
-    p.add_argument("--json", action="store_true", help="print the selection as JSON on stdout")
+    add_fit_arguments(p)
+    add_executor_arguments(p)
+    add_quiet_arguments(p, "the selection")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from netspectra.act.selection import select_layers
-    from netspectra.pipeline import analyze
+    from netspectra.actions import select_layers
     from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
-    with progress_bar("analyzing", quiet=args.json) as advance:
-        report = analyze(args.path, spec_of(args), progress=advance)
-    plan = select_layers(report, args.top, args.threshold, per_type=args.per_type)
+    with executor_of(args) as executor, progress_bar("analyzing", quiet=is_quiet(args)) as advance:
+        plan = select_layers(
+            args.path,
+            spec_of(args),
+            top=args.top,
+            threshold=args.threshold,
+            per_type=args.per_type,
+            executor=executor,
+            workers=args.workers,
+            progress=advance,
+        )
     if output is not None:
         write_document(output, plan.to_dict())
     if args.json:
         print_json(plan.to_dict())
+        return 0
+    if args.quiet:
         return 0
     from rich.table import Table
 

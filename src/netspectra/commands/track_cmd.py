@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspectra.commands.common import (
+    add_executor_arguments,
+    add_fit_arguments,
+    add_quiet_arguments,
     add_selection_arguments,
+    executor_of,
     format_number,
+    is_quiet,
     print_json,
     progress_bar,
     result_console,
@@ -45,8 +51,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="record each checkpoint as a run in this results store (default ./netspectra.db); "
         "checkpoints already stored with the same options are not recomputed",
     )
+    add_quiet_arguments(p, "the long-format table (records)")
     add_selection_arguments(p, "track")
-    p.add_argument("--json", action="store_true", help="print the long-format table as JSON records on stdout")
+    add_fit_arguments(p)
+    add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -61,12 +69,9 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{directory}: directory does not exist")
     find_checkpoints(args.paths)  # refuse bad paths before opening a store
     spec = spec_of(args)
-    with progress_bar("tracking") as advance:
-        if args.store:
-            with Store(args.store) as store:
-                trajectory = track_checkpoints(args.paths, spec, store=store, progress=advance)
-        else:
-            trajectory = track_checkpoints(args.paths, spec, progress=advance)
+    store = Store(args.store) if args.store else nullcontext()
+    with executor_of(args) as executor, progress_bar("tracking", quiet=is_quiet(args)) as advance, store as opened:
+        trajectory = track_checkpoints(args.paths, spec, store=opened, executor=executor, workers=args.workers, progress=advance)
     written = []
     if args.output:
         written.append(trajectory.write_csv(args.output))
@@ -77,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(json.loads(trajectory.to_frame().to_json(orient="records")))  # NaN -> null
         return 0
+    if args.quiet:
+        return 0
     console = result_console()
     console.print(step_table(trajectory))
     for path in written:
@@ -85,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def step_table(trajectory: Trajectory) -> Table:
-    """Rich table: one row per step, each quantity's mean over layers (spikes: the total)."""
+    """Rich table: one row per checkpoint, each quantity's mean over layers (spikes: the total over layers)."""
     from netspectra.compare.dynamics import TRACKED_METRICS
 
     frame = trajectory.to_frame()
@@ -93,12 +100,16 @@ def step_table(trajectory: Trajectory) -> Table:
     spikes = frame.groupby("step")["num_spikes"].sum()
     from rich.table import Table
 
-    table = Table(title=f"netspectra track: {frame['layer'].nunique()} layers, mean over layers", header_style="bold")
-    for header in ("step", "alpha", "sigma2", "A", "tail 1-A", "spikes", "<r>"):
-        table.add_column(header, justify="right")
+    layers = frame["layer"].nunique()
+    title = f"netspectra track: {layers} layers; alpha, sigma2, A, 1-A, <r>: mean over layers; spikes: total"
+    table = Table(title=title, header_style="bold")
+    for header in ("step", "checkpoint", "alpha", "sigma2", "A", "tail 1-A", "spikes", "<r>"):
+        table.add_column(header, justify="left" if header == "checkpoint" else "right")
+    checkpoints = frame.groupby("step")["checkpoint"].first()
     for step, row in means.iterrows():
         table.add_row(
             str(step),
+            plain(Path(checkpoints[step]).name),
             format_number(row["alpha"], ".3f"),
             format_number(row["sigma2"], ".4g"),
             format_number(row["area"], ".3f"),

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netspectra.defaults import MIN_FIT_EVALS, MIN_TAIL
 from netspectra.linalg import compute_spectrum
 from netspectra.rmt.powerlaw import fit_power_law
 
@@ -72,8 +73,8 @@ def difference_spectrum(
     spectral_norm_a: float,
     frobenius_norm_a: float,
     eps: float,
-    min_fit_evals: int = 20,
-    min_tail: int = 10,
+    min_fit_evals: int = MIN_FIT_EVALS,
+    min_tail: int = MIN_TAIL,
 ) -> DiffSpectrum:
     """Rank, relative norms and tail exponent of Delta = W_B - W_A.
 

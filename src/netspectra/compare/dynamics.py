@@ -1,32 +1,31 @@
 """The quantities tracked per layer over training (Aarts, Hajizadeh, Lucini & Park, arXiv 2411.13512).
 
-From a layer's eigenvalues (of W^T W / N, W is N x M with N >= M), with no new decomposition:
+Each is a column of the layer's row, computed once by the analysis (so a trajectory and a report of the
+same checkpoint agree; nothing is refitted here):
 
-* ``alpha``: power-law tail exponent (the layer row's ``alpha``);
-* ``sigma2``, ``area``: width sigma^2 and area A of the Marchenko–Pastur bulk fitted by
-  :func:`netspectra.rmt.mp_bulk.fit_mp_bulk` (A = share of the trace inside the bulk); SGD acting as
-  Dyson Brownian motion widens the bulk (sigma^2 grows) while spectral weight moves into a tail;
-* ``tail_weight``: 1 - A, the share of the trace outside the bulk (0 up to fluctuations at a Gaussian
-  initialisation);
-* ``num_spikes``: eigenvalues above the Tracy–Widom edge (the layer row's ``num_spikes``);
-* ``spacing_ratio``: mean ratio <r> of consecutive level spacings in the bulk
-  (:func:`netspectra.rmt.spacing.level_spacing`; GOE 0.5307, Poisson 0.3863).  NaN for a conv
-  kernel (its pooled spectra are a superposition with Poisson-like statistics) and for fewer than 10
-  bulk levels.
+* ``alpha``: power-law tail exponent (``alpha``);
+* ``sigma2``, ``area``: width sigma^2 and area A of the trimmed Marchenko–Pastur bulk fit
+  (``mp_width``, ``mp_area``: :func:`netspectra.rmt.mp_bulk.fit_mp_bulk` at ``depth_tw_level``; A = share
+  of the trace inside the bulk); SGD acting as Dyson Brownian motion widens the bulk (sigma^2 grows)
+  while spectral weight moves into a tail;
+* ``tail_weight``: 1 - A, the share of the trace outside the bulk (``tail_weight``; 0 up to fluctuations
+  at a Gaussian initialisation);
+* ``num_spikes``: eigenvalues above the Tracy–Widom edge at ``tw_level`` (``num_spikes``);
+* ``spacing_ratio``: mean ratio <r> of consecutive level spacings in the bulk (``spacing_ratio``:
+  :func:`netspectra.rmt.spacing.level_spacing`, unfolded with the MP law where the bulk fits it, by a
+  polynomial otherwise; GOE 0.5307, Poisson 0.3863).  NaN for a conv kernel (its pooled spectra are a
+  superposition with Poisson-like statistics).
 
-A layer without a spectrum, with fewer than ``min_evals`` eigenvalues (default 20, the fewest the
-power-law fit accepts: a 10-class head's 10 eigenvalues say nothing about a bulk), or whose bulk fit
-fails, gets NaN for the bulk quantities.
+The bulk and spacing columns are RMT-depth columns: NaN for a layer with fewer than ``min_fit_evals``
+eigenvalues (a 10-class head's 10 eigenvalues say nothing about a bulk), a layer whose bulk fit fails, or
+an analysis run without depth.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from netspectra.diagnose.row import LayerReport
-from netspectra.rmt.mp_bulk import fit_mp_bulk
-from netspectra.rmt.spacing import level_spacing
 from netspectra.tabular import TableRow
 
 #: The tracked quantities, in column order.
@@ -38,6 +37,7 @@ class TrackPoint(TableRow):
     """The tracked quantities of one layer at one step (a row of the long-format track table)."""
 
     step: int
+    checkpoint: str
     layer: str
     layer_index: int
     N: int
@@ -50,43 +50,20 @@ class TrackPoint(TableRow):
     spacing_ratio: float
 
 
-def track_point(layer: LayerReport, step: int, *, level: float = 0.95, min_evals: int = 20) -> TrackPoint:
-    """The tracked quantities of one analyzed layer.
-
-    Parameters
-    ----------
-    layer : LayerReport
-        A layer row with its eigenvalues (of W^T W / N).
-    step : int
-        Training step the row belongs to.
-    level : float
-        Tracy–Widom quantile of the bulk edge (the ``tw_level`` the layer was analyzed with).
-    min_evals : int
-        Fewest eigenvalues for the bulk quantities (the ``min_fit_evals`` the layer was analyzed with).
-    """
-    sigma2 = area = spacing = math.nan
-    evals = layer.eigenvalues
-    if evals is not None and evals.size >= min_evals:
-        try:
-            bulk = fit_mp_bulk(evals, layer.N, layer.M, level=level)
-            sigma2, area = bulk.sigma2, bulk.area
-        except ValueError:
-            pass  # no MP bulk (e.g. most eigenvalues zero): the bulk quantities stay NaN
-        if layer.num_matrices == 1 and math.isfinite(sigma2):
-            try:
-                spacing = level_spacing(evals, layer.N, layer.M, sigma2, level=level).mean_ratio
-            except ValueError:
-                pass  # fewer than 10 bulk levels
+def track_point(layer: LayerReport, step: int, checkpoint: str) -> TrackPoint:
+    """The tracked quantities of one analyzed layer of ``checkpoint`` at ``step``: its row's columns (module
+    docstring)."""
     return TrackPoint(
         step=step,
+        checkpoint=checkpoint,
         layer=layer.name,
         layer_index=layer.layer_index,
         N=layer.N,
         M=layer.M,
         alpha=layer.alpha,
-        sigma2=sigma2,
-        area=area,
-        tail_weight=1.0 - area,
+        sigma2=layer.mp_width,
+        area=layer.mp_area,
+        tail_weight=layer.tail_weight,
         num_spikes=layer.num_spikes,
-        spacing_ratio=spacing,
+        spacing_ratio=layer.spacing_ratio,
     )

@@ -1,23 +1,26 @@
 """Compare two checkpoints of a model layer by layer: metric deltas and the spectrum of W_B - W_A.
 
-Each matched pair is loaded once: both matrices are analyzed from the loaded arrays (one spectrum
-each, as :func:`netspectra.analyze` would) and their difference is decomposed once more.
+Each matched pair is one task of the executor, loaded once: both matrices are analyzed from the loaded
+arrays (one spectrum each, as :func:`netspectra.analyze` would) and their difference is decomposed once
+more.  Peak memory is that of the pairs in flight (one per worker or thread), not the models.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Unpack
 
 import numpy as np
 
 from netspectra.compare.diff import difference_spectrum, storage_epsilon
-from netspectra.compare.matching import match_layers
-from netspectra.compare.result import ChangeThresholds, ModelComparison, compare_layer
+from netspectra.compare.matching import LayerMatch, match_layers
+from netspectra.compare.result import ChangeThresholds, LayerComparison, ModelComparison, compare_layer
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import MatrixError
 from netspectra.io import WeightMatrix
-from netspectra.pipeline import ProgressCallback, Source, analyze_matrix, check_matrices, list_weights
+from netspectra.pipeline import ProgressCallback, Source, analyze_matrix, check_matrices, list_weights, run_layers
+from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
 
@@ -27,6 +30,8 @@ def compare_models(
     spec: AnalysisSpec | None = None,
     *,
     thresholds: ChangeThresholds = ChangeThresholds(),
+    executor: str | Executor | None = None,
+    workers: int | None = None,
     progress: ProgressCallback | None = None,
     **keywords: Unpack[SpecKeywords],
 ) -> ModelComparison:
@@ -41,8 +46,11 @@ def compare_models(
         ``options=``, ...), not both.
     thresholds : ChangeThresholds
         Flag rules (:mod:`netspectra.compare.result`).
+    executor, workers : optional
+        Where the pairs run, as in :func:`netspectra.analyze` (each pair is one task: both matrices
+        loaded, analyzed and their difference decomposed); rows come back in A's order.
     progress : callable, optional
-        As in :func:`netspectra.analyze`.
+        Called as ``progress(done, total, name)`` after each pair.
 
     Returns
     -------
@@ -51,28 +59,17 @@ def compare_models(
         the matrices that have no counterpart.
     """
     spec = AnalysisSpec.resolve(spec, **keywords)
-    options = spec.fit
     matching = match_layers(list_weights(a, spec), list_weights(b, spec))
-    layers = []
-    for done, pair in enumerate(matching.pairs, start=1):
-        report_a, stack_a = _analyze_loaded(pair.a, spec)
-        report_b, stack_b = _analyze_loaded(pair.b, spec)
-        diff = None
-        if stack_a is not None and stack_b is not None:
-            try:
-                diff = difference_spectrum(
-                    np.asarray(stack_b, dtype=np.float64) - np.asarray(stack_a, dtype=np.float64),
-                    spectral_norm_a=report_a.spectral_norm,
-                    frobenius_norm_a=report_a.frobenius_norm,
-                    eps=storage_epsilon(pair.a.dtype, pair.b.dtype),
-                    min_fit_evals=options.min_fit_evals,
-                    min_tail=options.min_tail,
-                )
-            except MatrixError:  # W_B - W_A overflows where W_A and W_B did not: no difference spectrum
-                diff = None
-        layers.append(compare_layer(report_a, report_b, diff, pair.matched_by, thresholds))
-        if progress is not None:
-            progress(done, len(matching.pairs), pair.a.name)
+    pairs = matching.pairs
+    layers = run_layers(
+        partial(compare_pair, spec=spec, thresholds=thresholds),
+        pairs,
+        shapes=[(p.a.num_matrices, *p.a.matrix_shape) for p in pairs],
+        names=[p.a.name for p in pairs],
+        executor=executor,
+        workers=workers,
+        progress=progress,
+    )
     return ModelComparison(
         source_a=AnalysisSpec.describe(a),
         source_b=AnalysisSpec.describe(b),
@@ -81,6 +78,27 @@ def compare_models(
         thresholds=thresholds,
         warning=matching.warning,
     )
+
+
+def compare_pair(pair: LayerMatch, spec: AnalysisSpec, thresholds: ChangeThresholds) -> LayerComparison:
+    """One matched pair: both rows (one spectrum each, as :func:`netspectra.analyze` computes them) and the
+    spectrum of W_B - W_A, each matrix loaded once."""
+    report_a, stack_a = _analyze_loaded(pair.a, spec)
+    report_b, stack_b = _analyze_loaded(pair.b, spec)
+    diff = None
+    if stack_a is not None and stack_b is not None:
+        try:
+            diff = difference_spectrum(
+                np.asarray(stack_b, dtype=np.float64) - np.asarray(stack_a, dtype=np.float64),
+                spectral_norm_a=report_a.spectral_norm,
+                frobenius_norm_a=report_a.frobenius_norm,
+                eps=storage_epsilon(pair.a.dtype, pair.b.dtype),
+                min_fit_evals=spec.fit.min_fit_evals,
+                min_tail=spec.fit.min_tail,
+            )
+        except MatrixError:  # W_B - W_A overflows where W_A and W_B did not: no difference spectrum
+            diff = None
+    return compare_layer(report_a, report_b, diff, pair.matched_by, thresholds)
 
 
 def _analyze_loaded(weight: WeightMatrix, spec: AnalysisSpec) -> tuple[LayerReport, np.ndarray | None]:

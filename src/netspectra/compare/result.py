@@ -20,6 +20,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
+from netspectra.constraints import Constraint, Interval, check_constraints
 from netspectra.tabular import RowsTable, TableRow
 
 if TYPE_CHECKING:
@@ -35,6 +36,15 @@ class ChangeThresholds:
     rel_frobenius: float = 1e-3
     alpha_z: float = 2.0
     spikes: int = 1
+
+    _constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "rel_frobenius": [Interval(float, 0.0, None)],
+        "alpha_z": [Interval(float, 0.0, None, closed="neither")],
+        "spikes": [Interval(int, 1, None)],
+    }
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

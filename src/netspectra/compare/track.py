@@ -1,32 +1,29 @@
 """Spectra over training: from a series of checkpoints, or live from a model during training.
 
-Every recorded step analyzes each weight matrix once (:func:`netspectra.analyze`) and derives the
-tracked quantities of :mod:`netspectra.compare.dynamics` from the eigenvalues.  With a results
+Every recorded step analyzes each weight matrix once (:func:`netspectra.analyze`) and reads the tracked
+quantities of :mod:`netspectra.compare.dynamics` from the rows' columns.  With a results
 store, each step is also a run in the store (``step`` and ``label`` set), so a trajectory survives the
 training process (:func:`trajectory_from_store`) and re-tracking unchanged checkpoints reuses them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
+from netspectra.atomic import atomic_write
 from netspectra.compare.checkpoints import find_checkpoints
 from netspectra.compare.dynamics import TrackPoint, track_point
 from netspectra.diagnose.model import ModelReport
-from netspectra.diagnose.options import AnalysisOptions
-from netspectra.pipeline import analyze
-from netspectra.report.export import atomic_write
+from netspectra.pipeline import ProgressCallback, analyze, analyze_many
+from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store import Store, analyze_into_store
 
 if TYPE_CHECKING:
     import pandas as pd
-
-#: Called after each checkpoint with (number done, total, checkpoint path).
-CheckpointProgress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True)
@@ -53,9 +50,9 @@ class Trajectory:
         return Path(path)
 
 
-def track_report(report: ModelReport, step: int, options: AnalysisOptions = AnalysisOptions()) -> tuple[TrackPoint, ...]:
-    """The tracked quantities of every layer of one checkpoint analyzed with ``options``."""
-    return tuple(track_point(layer, step, level=options.tw_level, min_evals=options.min_fit_evals) for layer in report.layers)
+def track_report(report: ModelReport, step: int) -> tuple[TrackPoint, ...]:
+    """The tracked quantities of every layer of one analyzed checkpoint (its rows' columns)."""
+    return tuple(track_point(layer, step, report.source) for layer in report.layers)
 
 
 def track_checkpoints(
@@ -63,28 +60,29 @@ def track_checkpoints(
     spec: AnalysisSpec | None = None,
     *,
     store: Store | None = None,
-    progress: CheckpointProgress | None = None,
+    executor: str | Executor | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
     **keywords: Unpack[SpecKeywords],
 ) -> Trajectory:
     """Track spectra over checkpoint files or directories (or one directory of them), in step order.
 
     Checkpoints are found and ordered by :func:`netspectra.compare.checkpoints.find_checkpoints` and
-    analyzed with ``spec`` (or its keywords, as in :func:`netspectra.analyze`).  With a ``store``, each
-    checkpoint goes through :func:`netspectra.store.analyze_into_store` (a checkpoint already analyzed
-    with the same spec is read back, not recomputed).
+    analyzed with ``spec`` (or its keywords, as in :func:`netspectra.analyze`), their layers one task
+    stream of ``executor`` (:func:`netspectra.analyze_many`), so no worker idles between checkpoints.
+    With a ``store``, each checkpoint goes through :func:`netspectra.store.analyze_into_store` (a
+    checkpoint already analyzed with the same spec is read back, not recomputed).  ``progress`` is told
+    of each layer.
     """
     spec = AnalysisSpec.resolve(spec, **keywords)
     checkpoints = find_checkpoints(paths)
-    points: list[TrackPoint] = []
-    for done, ckpt in enumerate(checkpoints, start=1):
-        if store is None:
-            report = analyze(ckpt.path, spec)
-        else:
-            report = analyze_into_store(ckpt.path, store, spec, step=ckpt.step).report
-        points += track_report(report, ckpt.step, spec.fit)
-        if progress is not None:
-            progress(done, len(checkpoints), str(ckpt.path))
-    return Trajectory(tuple(points))
+    sources = [ckpt.path for ckpt in checkpoints]
+    if store is None:
+        reports = analyze_many(sources, spec, executor=executor, workers=workers, progress=progress)
+    else:
+        run = dict(executor=executor, workers=workers, progress=progress)
+        reports = [analyze_into_store(c.path, store, spec, step=c.step, **run).report for c in checkpoints]
+    return Trajectory(tuple(p for ckpt, report in zip(checkpoints, reports) for p in track_report(report, ckpt.step)))
 
 
 def trajectory_from_store(store: Store, label: str) -> Trajectory:
@@ -92,8 +90,7 @@ def trajectory_from_store(store: Store, label: str) -> Trajectory:
     points: list[TrackPoint] = []
     runs = sorted((r for r in store.list_runs() if r.label == label and r.status == "complete"), key=lambda r: r.step)
     for run in runs:
-        stored = {k: v for k, v in run.options.items() if k in AnalysisOptions.__dataclass_fields__}
-        points += track_report(store.load_report(run.id), run.step, AnalysisOptions(**stored))
+        points += track_report(store.load_report(run.id), run.step)
     return Trajectory(tuple(points))
 
 
@@ -148,7 +145,7 @@ class SpectraTracker:
         report = analyze(self.model, self.spec)
         if self.store is not None:
             self.store.record_run(report, self.spec.identity(), step=step, label=self.label)
-        points = track_report(report, step, self.spec.fit)
+        points = track_report(report, step)
         self._points += points
         self._last_step = step
         return points

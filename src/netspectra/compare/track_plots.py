@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from netspectra.atomic import atomic_write
 from netspectra.compare.dynamics import TRACKED_METRICS
 from netspectra.compare.track import Trajectory
-from netspectra.report.export import atomic_write
 from netspectra.report.table import short_name
 from netspectra.rmt.spacing import GOE_MEAN_RATIO, POISSON_MEAN_RATIO
 

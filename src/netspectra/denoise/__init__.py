@@ -1,7 +1,7 @@
 """Denoise and compress weight matrices with random-matrix-theory singular-value thresholds.
 
 >>> from netspectra.denoise import compress_model, compress_matrix, load_factored
->>> report = compress_model("model.safetensors", "small.safetensors", "gavish-donoho")  # doctest: +SKIP
+>>> report = compress_model("model.safetensors", "small.safetensors", method="gavish-donoho")  # doctest: +SKIP
 >>> report.to_frame()[["name", "rank", "rel_fro_error", "mean_pred_cos2_left"]]        # doctest: +SKIP
 
 Per matrix: SVD, a keep rule (:mod:`~netspectra.denoise.methods`), optional optimal shrinkage, the

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from netspectra.constraints import Interval, OneOf, check_value
 from netspectra.errors import UsageError
 from netspectra.rmt.thresholds import SHRINKERS, THRESHOLD_METHODS, rmt_threshold, sigma_from_median
 
@@ -51,10 +52,22 @@ class Selection:
 
 @dataclass(frozen=True)
 class Method:
-    """A parsed compression method: ``kind`` in :data:`METHOD_KINDS`, ``value`` K or F (NaN otherwise)."""
+    """A compression method: ``kind`` in :data:`METHOD_KINDS`, ``value`` K (``rank``, an integer >= 1) or F
+    (``energy``, 0 < F <= 1), NaN for the RMT thresholds.  Checked when made: ``Method("gavish_donoho")``
+    is refused, not run as a method that keeps every component; :meth:`parse` reads the command-line form.
+    """
 
     kind: str
     value: float = math.nan
+
+    def __post_init__(self) -> None:
+        check_value("Method.kind", self.kind, [OneOf(*METHOD_KINDS)])
+        if self.kind == "rank":
+            check_value("Method.value of rank:K", self.value, [Interval(int, 1, None)])
+        elif self.kind == "energy":
+            check_value("Method.value of energy:F", self.value, [Interval(float, 0.0, 1.0, closed="right")])
+        elif not math.isnan(self.value):
+            raise UsageError(f"Method.value = {self.value!r}: {self.kind} takes no value")
 
     @classmethod
     def parse(cls, text: str) -> Method:

@@ -7,8 +7,9 @@ and reassembling them is not done here), integer/FP8 tensors, matrices with NaN/
 layer rules skip are written unchanged, bit for bit when the input is a safetensors file, and listed
 in :attr:`CompressionReport.copied` with the reason.
 
-Memory: one matrix at a time (its float64 copy, its SVD, its factors and their encoded bytes); see
-:mod:`netspectra.denoise.writer` for the output side.
+Memory: one matrix per task in flight (its float64 copy, its SVD, its factors and their encoded bytes);
+the matrices are decomposed by the executor of every action (:func:`netspectra.pipeline.run_layers`) and
+written in order here; see :mod:`netspectra.denoise.writer` for the output side.
 """
 
 from __future__ import annotations
@@ -17,41 +18,42 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Callable
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
 from netspectra.denoise.factored import factor_names, sidecar, sidecar_path
-from netspectra.denoise.lowrank import compress_matrix
+from netspectra.denoise.lowrank import LowRank, compress_matrix
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
 from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCompression
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import CompressionRefused, MatrixError, UsageError
-from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
+from netspectra.io import ModelSource, TensorRecord, WeightMatrix, open_source, select_weight_matrices
 from netspectra.io.base import same_file
 from netspectra.io.quantized import holds_quantized_tensors
+from netspectra.pipeline import ProgressCallback, run_layers
 from netspectra.report.export import write_document
+from netspectra.scale.executor import Executor
+from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: Layer kinds whose matrices are compressed.
 COMPRESSIBLE_KINDS = ("linear", "embedding", "attention_q", "attention_k", "attention_v")
-
-#: Called after each compressed matrix with (number done, total, name).
-ProgressCallback = Callable[[int, int, str], None]
 
 
 def compress_model(
     source: str | os.PathLike | Any,
     output: str | os.PathLike,
+    spec: AnalysisSpec | None = None,
+    *,
     method: Method | str = "gavish-donoho",
     shrink: str = "hard",
-    *,
     factored: bool = True,
     force: bool = False,
-    include: str | None = None,
-    exclude: str | None = None,
-    min_dim: int = DEFAULT_MIN_DIM,
+    executor: str | Executor | None = None,
+    workers: int | None = None,
     progress: ProgressCallback | None = None,
+    **keywords: Unpack[SpecKeywords],
 ) -> CompressionReport:
     """Denoise every weight matrix of a model with an RMT threshold and write a safetensors file.
 
@@ -62,6 +64,12 @@ def compress_model(
     output : path
         The ``.safetensors`` file to write (atomically); must not be an input file.  With ``factored``,
         the sidecar ``OUT.json`` is written next to it.
+    spec : AnalysisSpec, optional
+        ``spec.selection`` picks the matrices compressed (the others are copied unchanged); or give its
+        keywords (``include=``, ``exclude=``, ``min_dim=``, ``max_dim=``), not both.  Without either,
+        ``min_dim`` is :data:`~netspectra.denoise.methods.DEFAULT_MIN_DIM` (32): the noise-level estimates
+        need a bulk of noise singular values, and a classifier head with 10 outputs has 10 singular
+        values, all of them signal, of which the RMT thresholds keep 0 or 1.
     method : Method or str
         ``mp-edge``, ``gavish-donoho``, ``bema``, ``rank:K`` or ``energy:F``.
     shrink : str
@@ -73,13 +81,9 @@ def compress_model(
     force : bool
         Write the file even when layers are destroyed (zeroed, or keeping less than
         :data:`~netspectra.denoise.results.MIN_ENERGY_KEPT` of their energy); refused otherwise.
-    include, exclude : str, optional
-        Regular expressions: compress only matching tensors / never compress matching tensors (the
-        others are still copied).
-    min_dim : int
-        Copy matrices whose smaller dimension M is below this unchanged (default 32): the noise-level
-        estimates need a bulk of noise singular values; a classifier head with 10 outputs has 10
-        singular values, all of them signal, of which the RMT thresholds keep 0 or 1.
+    executor, workers : optional
+        Where the matrices are decomposed, as in :func:`netspectra.analyze` (one task per matrix; the
+        file is written in order here).
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each compressed matrix.
 
@@ -98,6 +102,9 @@ def compress_model(
         The model cannot be read.
     """
     method = Method.parse(method) if isinstance(method, str) else method
+    if spec is None:
+        keywords.setdefault("min_dim", DEFAULT_MIN_DIM)
+    spec = AnalysisSpec.resolve(spec, **keywords)
     label = str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
     if shrink not in SHRINK_KINDS:
         raise UsageError(f"unknown shrinker {shrink!r}; expected one of {', '.join(SHRINK_KINDS)}")
@@ -115,30 +122,32 @@ def compress_model(
             )
         check_output(out, meta_out, src)
         skipped: dict[str, str] = {}
-        weights = {
-            w.name: w
-            for w in iter_weight_matrices(
-                src, include=include, exclude=exclude, min_dim=min_dim, on_skip=lambda n, r: skipped.setdefault(n, r)
-            )
-        }
+        on_skip = lambda n, r: skipped.setdefault(n, r)  # noqa: E731
+        weights = {w.name: w for w in select_weight_matrices(src, spec.selection, on_skip=on_skip)}
         records = [(r, _copy_reason(r, weights, skipped)) for r in src.tensors()]
-        todo = [r.name for r, reason in records if reason is None]
+        todo = [r for r, reason in records if reason is None]
         if factored:
-            _check_factor_names([r.name for r, _ in records], todo)
+            _check_factor_names([r.name for r, _ in records], [r.name for r in todo])
+        compressed = run_layers(
+            partial(_compress_one, method=method, shrink=shrink, factored=factored),
+            [(r, weights[r.name].kind) for r in todo],
+            shapes=[(1, *weights[r.name].matrix_shape) for r in todo],
+            names=[r.name for r in todo],
+            executor=executor,
+            workers=workers,
+            progress=progress,
+        )
         layers: list[LayerCompression] = []
         copied: list[CopiedTensor] = []
         entries: dict[str, dict[str, object]] = {}
         with SafetensorsWriter(out, _metadata(src, method, shrink, factored)) as writer:
-            done = 0
             for record, reason in records:
                 if reason is None:
-                    try:
-                        layers.append(_compress_one(writer, record, weights[record.name], method, shrink, factored, entries))
-                    except MatrixError as exc:
-                        reason = str(exc)
-                    done += 1
-                    if progress is not None:
-                        progress(done, len(todo), record.name)
+                    outcome = next(compressed)
+                    if isinstance(outcome, str):
+                        reason = outcome
+                    else:
+                        layers.append(_write_compressed(writer, record, *outcome, entries))
                 if reason is not None:
                     writer.add_unchanged(record)
                     shape = tuple(record.shape)
@@ -165,17 +174,25 @@ def compress_model(
 
 
 def _compress_one(
+    item: tuple[TensorRecord, str], method: Method, shrink: str, factored: bool
+) -> tuple[LayerCompression, LowRank] | str:
+    """One matrix (its record and layer kind) compressed, an executor task; or why it is copied instead
+    (a matrix without a spectrum)."""
+    record, kind = item
+    try:
+        return compress_matrix(record.load(), method, shrink, name=record.name, kind=kind, dtype=record.dtype, factored=factored)
+    except MatrixError as exc:
+        return str(exc)
+
+
+def _write_compressed(
     writer: SafetensorsWriter,
     record: TensorRecord,
-    weight: WeightMatrix,
-    method: Method,
-    shrink: str,
-    factored: bool,
+    layer: LayerCompression,
+    factors: LowRank,
     entries: dict[str, dict[str, object]],
 ) -> LayerCompression:
-    layer, factors = compress_matrix(
-        record.load(), method, shrink, name=record.name, kind=weight.kind, dtype=record.dtype, factored=factored
-    )
+    """Write one compressed matrix: its factors where they are smaller than it, else the rebuilt matrix."""
     if layer.params_after < layer.params_before:
         name_a, name_b = factor_names(record.name)
         writer.add_array(name_a, factors.left, record.dtype)

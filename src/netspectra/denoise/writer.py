@@ -21,27 +21,18 @@ import json
 import math
 import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from netspectra.atomic import publish, temporary_beside
 from netspectra.denoise.encoding import encode
 from netspectra.io import TensorRecord, dtypes
 from netspectra.io.safetensors_file import SafetensorsLoader
 
 _CHUNK = 1 << 20
-
-
-def publish(tmp: Path, path: Path) -> None:
-    """Give ``tmp`` the permissions a new file gets (0666 less the umask; mkstemp makes it 0600) and
-    rename it onto ``path`` with ``os.replace``, atomic on one file system."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)
@@ -69,9 +60,8 @@ class SafetensorsWriter:
         self.metadata = dict(metadata or {})
         self._entries: list[_Spooled] = []
         self._names: set[str] = set()
-        fd, spool = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".spool", dir=self.path.parent)
-        self._spool_path = Path(spool)
-        self._spool = os.fdopen(fd, "w+b")
+        self._spool_path = temporary_beside(self.path, ".spool")
+        self._spool = open(self._spool_path, "w+b")  # noqa: SIM115 - closed by close()
 
     def __enter__(self) -> SafetensorsWriter:
         return self
@@ -124,9 +114,9 @@ class SafetensorsWriter:
             position += e.size
         blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
         blob += b" " * (-len(blob) % 8)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        tmp = temporary_beside(self.path)
         try:
-            with os.fdopen(fd, "wb") as out:
+            with open(tmp, "wb") as out:
                 out.write(struct.pack("<Q", len(blob)))
                 out.write(blob)
                 self._spool.flush()
@@ -134,9 +124,9 @@ class SafetensorsWriter:
                     self._copy(self._entries[i], out)
                 out.flush()
                 os.fsync(out.fileno())
-            publish(Path(tmp), self.path)
+            publish(tmp, self.path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         finally:
             self.close()

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from netspectra.diagnose.options import AnalysisOptions
 from netspectra.diagnose.phase import BULK_PVALUE, SPIKED_PHASES, classify_phase
 from netspectra.diagnose.row import (
     BulkColumns,
@@ -50,7 +51,9 @@ T = TypeVar("T")
 _FIT_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
-def depth_metrics(spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, *, level: float = 0.99) -> DepthColumns:
+def depth_metrics(
+    spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None, options: AnalysisOptions = AnalysisOptions()
+) -> DepthColumns:
     """The depth columns of one layer (see the module table), NaN where a quantity cannot be computed.
 
     Parameters
@@ -61,8 +64,9 @@ def depth_metrics(spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None
         The matrices behind ``spectrum`` (used only for the shuffled-entries null).
     fit : PowerLawFit or None
         The layer's power-law fit of the non-zero eigenvalues (None when it failed).
-    level : float
-        Tracy–Widom quantile of the bulk edge tau (:attr:`AnalysisOptions.depth_tw_level`).
+    options : AnalysisOptions
+        ``depth_tw_level``: Tracy–Widom quantile of the bulk edge tau; ``min_tail``: the fewest outliers
+        read as a tail by the phase rule.
 
     Returns
     -------
@@ -73,6 +77,7 @@ def depth_metrics(spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None
     """
     evals = spectrum.eigenvalues
     n, m = spectrum.n, spectrum.m
+    level = options.depth_tw_level
     nonzero = evals[evals > spectrum.zero_tolerance]
     tail = _attempt(lambda: compare_tail(nonzero, fit.xmin, fit.alpha)) if fit else None
     tail_tests = _tail_columns(tail) if tail is not None else TailTestColumns()
@@ -83,7 +88,9 @@ def depth_metrics(spectrum: Spectrum, stack: np.ndarray, fit: PowerLawFit | None
         )
     null = _attempt(lambda: entry_null(stack, evals, level=level))
     bulk = _attempt(lambda: fit_mp_bulk(evals, n, m, level=level))
-    phase = _attempt(lambda: classify_phase(spectrum, fit, null=null, bulk=bulk, tail=tail, level=level))
+    phase = _attempt(
+        lambda: classify_phase(spectrum, fit, null=null, bulk=bulk, tail=tail, level=level, min_tail=options.min_tail)
+    )
     return DepthColumns(
         phase_columns=PhaseColumns(phase.phase, phase.reason) if phase is not None else PhaseColumns(),
         bulk=_bulk_columns(bulk) if bulk is not None else BulkColumns(),

@@ -87,7 +87,7 @@ def analyze_spectrum(
     edge_tw = mp.tracy_widom_edge(sigma2, n, m, options.tw_level)
     fit, failure = fit_tail(_tail_sample(nonzero, stack, spectrum, options), options)
     wants_depth = options.depth and stack is not None and evals.size >= options.min_fit_evals
-    depth = depth_metrics(spectrum, stack, fit, level=options.depth_tw_level) if wants_depth else DepthColumns()
+    depth = depth_metrics(spectrum, stack, fit, options) if wants_depth else DepthColumns()
     warnings = layer_warnings(spectrum, fit, failure, depth)
     total = float(np.sum(evals))
     detx_num, detx_val = detx_condition(evals)
@@ -109,7 +109,7 @@ def analyze_spectrum(
             sigma2_mp=sigma2,
             lambda_plus=mp.mp_edges(spectrum.beta, sigma2)[1],
             lambda_plus_tw=edge_tw,
-            num_spikes=int(np.count_nonzero(evals > edge_tw)),
+            num_spikes=mp.count_spikes(evals, n, m, sigma2, options.tw_level),
             bulk_fraction=float(np.count_nonzero(evals <= edge_tw) / evals.size),
         ),
         power_law=replace(power_law_columns(fit), detx_num=detx_num, detx_val=detx_val),

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from netspectra import defaults
 from netspectra.constraints import Constraint, Interval, Kind, OneOf, check_constraints
-from netspectra.rmt.marchenko_pastur import TW1_QUANTILES
+from netspectra.defaults import TW1_QUANTILES
 
 #: What the power law of a layer can be fitted on.
 ESTIMATORS = ("full", "farms")
@@ -37,10 +38,10 @@ class AnalysisOptions:
         square submatrices, pooled: :mod:`netspectra.rmt.farms`); the other columns use the full spectrum.
     """
 
-    min_tail: int = 10
-    min_fit_evals: int = 20
-    tw_level: float = 0.95
-    depth_tw_level: float = 0.99
+    min_tail: int = defaults.MIN_TAIL
+    min_fit_evals: int = defaults.MIN_FIT_EVALS
+    tw_level: float = defaults.TW_LEVEL
+    depth_tw_level: float = defaults.DEPTH_TW_LEVEL
     depth: bool = True
     estimator: str = "full"
 

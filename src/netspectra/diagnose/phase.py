@@ -18,7 +18,7 @@ rates in README, "Verdicts and how often they are right"), applied in this order
    (structure index within 3 null standard deviations of 0, :mod:`netspectra.rmt.entry_null`): a random
    matrix of any entry law, at any size, whether or not its finite-size bulk looks like MP (sparse noise
    does not).  Without the entries (``null`` None) the MP fit decides instead.
-4. **bulk+spikes** / **bleeding-out** — the bulk fits MP and fewer than :data:`MIN_TAIL` eigenvalues
+4. **bulk+spikes** / **bleeding-out** — the bulk fits MP and fewer than ``min_tail`` eigenvalues
    stand above the ceiling (too few for a tail): bleeding-out if, sorted upwards from l+, no gap exceeds
    20 Tracy–Widom scales s_N, bulk+spikes otherwise (a low-rank signal, as in Benaych-Georges &
    Nadakuditi 2012).
@@ -45,10 +45,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netspectra.defaults import DEPTH_TW_LEVEL, MIN_TAIL, MODERATE_ALPHA, OVER_TRAINED_ALPHA, TW1_QUANTILES, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.rules import rank_collapsed, zero_fraction
 from netspectra.linalg import Spectrum
 from netspectra.rmt.entry_null import EntryNull
-from netspectra.rmt.marchenko_pastur import TW1_QUANTILES, mp_edges, tracy_widom_edge
+from netspectra.rmt.marchenko_pastur import mp_edges, tracy_widom_edge
 from netspectra.rmt.mp_bulk import MPBulkFit, fit_mp_bulk
 from netspectra.rmt.powerlaw import PowerLawFit
 from netspectra.rmt.tail_tests import TailComparison, compare_tail
@@ -59,15 +60,10 @@ PHASES = ("random-like", "bleeding-out", "bulk+spikes", "bulk-decay", "heavy-tai
 SPIKED_PHASES = ("bleeding-out", "bulk+spikes")
 #: The bulk fits MP when its KS p-value exceeds this.
 BULK_PVALUE = 0.05
-#: Fewer outliers than this are too few for a tail: an MP bulk with them is bleeding-out or bulk+spikes
-#: (the default ``min_tail`` of the power-law fit).
-MIN_TAIL = 10
 #: Outliers continue the bulk when no gap (from l+ upwards) exceeds this many Tracy–Widom scales.
 CONTIGUOUS_GAP = 20.0
 #: Significance level of the likelihood-ratio tests.
 LR_PVALUE = 0.1
-#: Largest alpha still called heavy-tailed.
-ALPHA_HEAVY = 6.0
 
 
 @dataclass(frozen=True)
@@ -85,7 +81,8 @@ def classify_phase(
     null: EntryNull | None = None,
     bulk: MPBulkFit | None = None,
     tail: TailComparison | None = None,
-    level: float = 0.99,
+    level: float = DEPTH_TW_LEVEL,
+    min_tail: int = MIN_TAIL,
 ) -> PhaseResult:
     """Classify one layer's ESD into Martin & Mahoney's 5+1 phases by the rule in the module docstring.
 
@@ -103,7 +100,10 @@ def classify_phase(
     tail : TailComparison, optional
         :func:`~netspectra.rmt.tail_tests.compare_tail` at ``fit.xmin``, computed if omitted.
     level : float
-        Tracy–Widom quantile of the bulk edge.
+        Tracy–Widom quantile of the bulk edge (``AnalysisOptions.depth_tw_level``).
+    min_tail : int
+        Fewer outliers than this over an MP bulk are too few for a tail: bleeding-out or bulk+spikes
+        (``AnalysisOptions.min_tail``, the fewest eigenvalues of a power-law tail).
 
     Raises
     ------
@@ -126,12 +126,12 @@ def classify_phase(
     fit_text = f"MP bulk KS p = {bulk.ks_pvalue:.2g}"
     if k == 0 and (not null.structured if null is not None else bulk_fits):
         return PhaseResult("random-like", f"no eigenvalue above the noise ceiling of its entries, {_noise_text(fit_text, null)}")
-    if bulk_fits and 0 < k < MIN_TAIL:
+    if bulk_fits and 0 < k < min_tail:
         return _spikes(outliers, spectrum, bulk, fit_text)
     if fit is not None and tail is None:
         tail = compare_tail(evals[evals > spectrum.zero_tolerance], fit.xmin, fit.alpha)
     if fit is not None and _heavy_tailed(fit, tail):
-        degree = "very" if fit.alpha < 2.0 else "moderately" if fit.alpha < 4.0 else "weakly"
+        degree = "very" if fit.alpha < OVER_TRAINED_ALPHA else "moderately" if fit.alpha < MODERATE_ALPHA else "weakly"
         return PhaseResult("heavy-tailed", f"{degree} heavy-tailed: alpha = {fit.alpha:.2f}, {_tail_text(tail)}, {k} outliers")
     why = "no power-law fit" if fit is None else _why_not_heavy(fit, tail)
     return PhaseResult("bulk-decay", f"{k} eigenvalues above the noise ceiling, {fit_text}, {why}")
@@ -173,7 +173,7 @@ def _exponential_better(tail: TailComparison | None) -> bool:
 
 
 def _heavy_tailed(fit: PowerLawFit, tail: TailComparison | None) -> bool:
-    return fit.alpha <= ALPHA_HEAVY and not _exponential_better(tail)
+    return fit.alpha <= UNDER_TRAINED_ALPHA and not _exponential_better(tail)
 
 
 def _tail_text(tail: TailComparison | None) -> str:
@@ -185,7 +185,7 @@ def _tail_text(tail: TailComparison | None) -> str:
 
 
 def _why_not_heavy(fit: PowerLawFit, tail: TailComparison | None) -> str:
-    if fit.alpha > ALPHA_HEAVY:
-        return f"alpha = {fit.alpha:.2f} > {ALPHA_HEAVY:g}"
+    if fit.alpha > UNDER_TRAINED_ALPHA:
+        return f"alpha = {fit.alpha:.2f} > {UNDER_TRAINED_ALPHA:g}"
     assert tail is not None
     return f"an exponential fits the tail better (R = {tail.exponential.ratio:.2f}, p = {tail.exponential.p_value:.2g})"

@@ -5,12 +5,9 @@ Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M.
 
 from __future__ import annotations
 
+from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.linalg import Spectrum
 
-#: alpha above this: "under-trained" (WeightWatcher's UNDER_TRAINED_THRESH).
-UNDER_TRAINED_ALPHA = 6.0
-#: alpha below this: "over-trained" (WeightWatcher's OVER_TRAINED_THRESH).
-OVER_TRAINED_ALPHA = 2.0
 #: More than this fraction of numerically-zero eigenvalues is rank collapse (rmt_algorithms.md §4).
 RANK_COLLAPSE_FRACTION = 0.10
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
+from ..constraints import NONE, Constraint, Interval, Kind, check_constraints
 from ..errors import UsageError, one_line
 
 
@@ -45,13 +47,19 @@ class LayerSelection:
     _include: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _exclude: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
+    _constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "include": [NONE, Kind(str)],
+        "exclude": [NONE, Kind(str)],
+        "min_dim": [Interval(int, 0, None)],
+        "max_dim": [NONE, Interval(int, 1, None)],
+    }
+
     def __post_init__(self) -> None:
+        check_constraints(self)
+        if self.max_dim is not None and self.max_dim < self.min_dim:
+            raise UsageError(f"LayerSelection.max_dim = {self.max_dim}: must be >= min_dim = {self.min_dim}")
         object.__setattr__(self, "_include", _compile(self.include, "include"))
         object.__setattr__(self, "_exclude", _compile(self.exclude, "exclude"))
-        if not isinstance(self.min_dim, int) or isinstance(self.min_dim, bool) or self.min_dim < 0:
-            raise UsageError(f"min_dim must be a non-negative integer, got {self.min_dim!r}")
-        if self.max_dim is not None and (not isinstance(self.max_dim, int) or self.max_dim < max(self.min_dim, 1)):
-            raise UsageError(f"max_dim must be an integer >= min_dim, got {self.max_dim!r}")
 
     def settings(self) -> dict[str, object]:
         """The four settings as a dict (the keys of a stored run's identity)."""

@@ -24,7 +24,9 @@ for the whole spectrum by Gram + ``syevd`` (docs/scale.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from netspectra.constraints import NONE, Constraint, Interval, OneOf, check_constraints
 from netspectra.errors import UsageError
 from netspectra.linalg.torch_backend import cuda_available
 
@@ -56,11 +58,13 @@ class SpectrumOptions:
     backend: str = "auto"
     tail_only: int | None = None
 
+    _constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "backend": [OneOf(*BACKENDS)],
+        "tail_only": [NONE, Interval(int, 2, None)],
+    }
+
     def __post_init__(self) -> None:
-        if self.backend not in BACKENDS:
-            raise UsageError(f"unknown backend {self.backend!r}: choose one of {', '.join(BACKENDS)}")
-        if self.tail_only is not None and (not isinstance(self.tail_only, int) or self.tail_only < 2):
-            raise UsageError(f"tail_only must be an integer >= 2, got {self.tail_only!r}")
+        check_constraints(self)
         if self.backend in TOP_K_BACKENDS and self.tail_only is None:
             raise UsageError(f"backend {self.backend!r} computes only the top eigenvalues: give tail_only K too")
 

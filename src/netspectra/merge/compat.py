@@ -38,17 +38,30 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import numpy as np
 
-from netspectra.diagnose import metrics
+from netspectra.constraints import Constraint, Interval, Kind, OneOf, check_constraints
+from netspectra.defaults import TW1_QUANTILES, TW_LEVEL
+from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import MatrixError
-from netspectra.linalg import compute_spectrum
 from netspectra.merge.inputs import MergeError
 from netspectra.merge.methods import Decomposition
 from netspectra.merge.results import VERDICTS, LayerCompatibility
+from netspectra.pipeline import analyze_array
 from netspectra.rmt import marchenko_pastur as mp
+from netspectra.spec import AnalysisSpec
+
+
+def _limits(pair: object) -> bool:
+    number = Interval(float, 0.0, None)
+    return isinstance(pair, tuple) and len(pair) == 2 and all(map(number.accepts, pair)) and pair[0] <= pair[1]
+
+
+#: A (caution, incompatible) pair of limits.
+_LIMITS = Kind(tuple, "a pair (caution, incompatible) of finite numbers >= 0 with caution <= incompatible", _limits)
 
 
 @dataclass(frozen=True)
@@ -66,7 +79,20 @@ class Thresholds:
     rel_distance: tuple[float, float] = (0.5, 0.9)
     interference: float = 0.1
     low_rank: float = 0.1
-    tw_level: float = 0.95
+    tw_level: float = TW_LEVEL
+
+    _constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "erank_spread": [_LIMITS],
+        "spectral_norm_ratio": [_LIMITS],
+        "sigma2_ratio": [_LIMITS],
+        "rel_distance": [_LIMITS],
+        "interference": [Interval(float, 0.0, 1.0)],
+        "low_rank": [Interval(float, 0.0, 1.0, closed="right")],
+        "tw_level": [OneOf(*TW1_QUANTILES)],
+    }
+
+    def __post_init__(self) -> None:
+        check_constraints(self)
 
     def to_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -82,7 +108,12 @@ def is_matrix(shape: Sequence[int]) -> bool:
 
 @dataclass(frozen=True)
 class MatrixSpectrum:
-    """What the criteria need from one matrix's eigenvalues (of W^T W / N, N >= M)."""
+    """What the criteria need from one matrix: columns of its analysis row (eigenvalues of W^T W / N, N >= M).
+
+    ``effective_rank``, ``spectral_norm``, ``sigma2_mp`` and ``num_spikes`` of the
+    :class:`~netspectra.diagnose.row.LayerReport` that :func:`netspectra.analyze` gives the matrix, so that
+    merge-check and an analysis of the same model agree.
+    """
 
     effective_rank: float
     spectral_norm: float
@@ -90,36 +121,40 @@ class MatrixSpectrum:
     spikes: int
 
     @classmethod
-    def of(cls, matrix: np.ndarray, tw_level: float = 0.95) -> MatrixSpectrum:
-        spectrum = compute_spectrum(np.asarray(matrix, dtype=np.float64))
-        evals = spectrum.eigenvalues
-        if evals[-1] <= 0.0:
+    def of(cls, matrix: np.ndarray, options: AnalysisOptions = AnalysisOptions(depth=False)) -> MatrixSpectrum:
+        """The columns of ``matrix`` analyzed as one layer with ``options`` (an all-zero matrix: all zero).
+
+        Raises
+        ------
+        MatrixError
+            A matrix without a spectrum (NaN/Inf, a single column).
+        """
+        array = np.asarray(matrix)
+        if not np.any(array):
             return cls(0.0, 0.0, 0.0, 0)
-        sigma2 = mp.sigma2_median(evals, spectrum.beta)
-        spikes = count_spikes(evals, spectrum.n, spectrum.m, sigma2, tw_level)
-        return cls(metrics.effective_rank(evals), math.sqrt(spectrum.n * spectrum.lambda_max), sigma2, spikes)
+        if min(array.shape) == 1:  # a vector: one eigenvalue ||w||^2 / N, no row (1 x N has no spectrum)
+            n = max(array.shape)
+            lam = np.array([float(np.sum(np.square(array, dtype=np.float64))) / n])
+            sigma2 = mp.sigma2_median(lam, 1 / n)
+            return cls(1.0, math.sqrt(n * lam[0]), sigma2, mp.count_spikes(lam, n, 1, sigma2, options.tw_level))
+        row = analyze_array(array, AnalysisSpec(fit=options))
+        if row.status == "error":
+            raise MatrixError(row.warning)
+        return cls(row.effective_rank, row.spectral_norm, row.sigma2_mp, row.num_spikes)
 
 
-def count_spikes(evals: np.ndarray, n: int, m: int, sigma2: float, tw_level: float = 0.95) -> int:
-    """Eigenvalues of W^T W / N above both the Tracy–Widom edge of MP(M/N, sigma^2) and the numerical
-    zero 10 M eps lambda_max (the edge is 0 when more than half the eigenvalues are zero)."""
-    lam = np.asarray(evals, dtype=np.float64)
-    edge = mp.tracy_widom_edge(sigma2, n, m, tw_level) if sigma2 > 0 else 0.0
-    zero = 10.0 * m * np.finfo(np.float64).eps * float(lam.max(initial=0.0))
-    return int(np.count_nonzero(lam > max(edge, zero)))
-
-
-def signal_rank(d: Decomposition, tw_level: float = 0.95) -> int:
+def signal_rank(d: Decomposition, tw_level: float = TW_LEVEL) -> int:
     """Singular values of a task vector above its own MP Tracy–Widom edge; at least 1 unless tau = 0.
 
-    Eigenvalues s_i^2 / N of tau^T tau / N, N = max(R, C), beta = min(R, C) / N.
+    Eigenvalues s_i^2 / N of tau^T tau / N, N = max(R, C), beta = min(R, C) / N, counted by
+    :func:`netspectra.rmt.marchenko_pastur.count_spikes`.
     """
     if d.s.size == 0 or d.s[0] == 0.0:
         return 0
     n, m = max(d.shape), min(d.shape)
     evals = d.s**2 / n
     sigma2 = mp.sigma2_median(evals, m / n)
-    return max(1, count_spikes(evals, n, m, sigma2, tw_level))
+    return max(1, mp.count_spikes(evals, n, m, sigma2, tw_level))
 
 
 def subspace_overlap(a: np.ndarray, b: np.ndarray) -> float:
@@ -171,6 +206,7 @@ def layer_compatibility(
     base: np.ndarray | None = None,
     decompositions: Sequence[Decomposition] | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    fit: AnalysisOptions = AnalysisOptions(),
 ) -> LayerCompatibility:
     """Compatibility criteria and verdict of one 2-D layer.
 
@@ -185,13 +221,18 @@ def layer_compatibility(
         and the distances are measured from it (from the mean of the models without a base).
     decompositions : sequence of Decomposition, optional
         SVDs of the task vectors if already computed (otherwise computed here).
+    thresholds : Thresholds
+        Limits of the criteria; ``tw_level`` counts the spikes.
+    fit : AnalysisOptions
+        Fit options of the rows the spectral criteria read (:class:`MatrixSpectrum`; depth is not needed).
 
     Returns
     -------
     LayerCompatibility
     """
+    options = replace(fit, tw_level=thresholds.tw_level, depth=False)
     try:
-        spectra = [MatrixSpectrum.of(w, thresholds.tw_level) for w in models]
+        spectra = [MatrixSpectrum.of(w, options) for w in models]
     except MatrixError as exc:
         raise MergeError(f"tensor {name!r}: {exc}") from None
     if base is not None:

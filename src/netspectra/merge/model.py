@@ -1,9 +1,12 @@
 """Whole models: the compatibility report and the streaming merge into a safetensors directory.
 
 Memory: one tensor of each model at a time (plus its float64 copy, the task vectors and, for STAR/TSV,
-their SVDs), whatever the model size.  Output: one shard per weight file of the reference model (the
-base, else the first model), ``model.safetensors.index.json``, the reference's ``config.json`` if it has
-one, and ``netspectra_merge.json`` (the configuration and the per-tensor log), all written atomically.
+their SVDs), whatever the model size; merge-check runs its layers through the executor of every action
+(:func:`netspectra.pipeline.run_layers`): one tensor of each model per task in flight.
+
+Output: one shard per weight file of the reference model (the base, else the first model),
+``model.safetensors.index.json``, the reference's ``config.json`` if it has one, and
+``netspectra_merge.json`` (the configuration and the per-tensor log), all written atomically.
 """
 
 from __future__ import annotations
@@ -11,14 +14,17 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
 from netspectra.denoise.writer import SafetensorsWriter
+from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io import ModelSource, TensorRecord, dtypes
 from netspectra.io.quantized import holds_quantized_tensors
@@ -28,9 +34,9 @@ from netspectra.merge.inputs import MergeError, ModelSet, open_models
 from netspectra.merge.layer import merge_layer
 from netspectra.merge.output import OutputDir, check_output_dir
 from netspectra.merge.results import CompatibilityReport, LayerCompatibility, LayerMerge, MergeResult
-
-#: Called after each tensor with (number done, total, name).
-ProgressCallback = Callable[[int, int, str], None]
+from netspectra.pipeline import ProgressCallback, run_layers
+from netspectra.scale.executor import Executor
+from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: The per-tensor log written into the output directory.
 LOG_NAME = "netspectra_merge.json"
@@ -39,9 +45,14 @@ INDEX_NAME = "model.safetensors.index.json"
 
 def check_compatibility(
     models: Sequence[str | os.PathLike],
+    spec: AnalysisSpec | None = None,
+    *,
     base: str | os.PathLike | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
+    executor: str | Executor | None = None,
+    workers: int | None = None,
     progress: ProgressCallback | None = None,
+    **keywords: Unpack[SpecKeywords],
 ) -> CompatibilityReport:
     """Spectral compatibility of two or more models, layer by layer (no output written).
 
@@ -49,17 +60,24 @@ def check_compatibility(
     ----------
     models : sequence of paths
         Two or more models with the same tensor names, shapes and dtypes.
+    spec : AnalysisSpec, optional
+        Which matrices are compared (``spec.selection``: include/exclude patterns, dimension bounds) and
+        the fit options of the rows the spectral criteria read; or its keywords, as in
+        :func:`netspectra.analyze`.
     base : path, optional
         Their common base: gives the task vectors M_i - B and so the interference criterion.
     thresholds : Thresholds
         Limits of the criteria (:class:`~netspectra.merge.compat.Thresholds`).
+    executor, workers : optional
+        Where the layers run, as in :func:`netspectra.analyze` (one task per tensor: its matrices in
+        every model loaded, analyzed and, with a base, their task vectors decomposed).
     progress : callable, optional
-        Called as ``progress(done, total, name)`` after each tensor.
+        Called as ``progress(done, total, name)`` after each compared tensor.
 
     Returns
     -------
     CompatibilityReport
-        One row per 2-D floating-point tensor; other tensors are counted in ``num_other``.
+        One row per selected 2-D floating-point tensor; other tensors are counted in ``num_other``.
 
     Raises
     ------
@@ -68,28 +86,57 @@ def check_compatibility(
     SourceError
         A model cannot be read.
     """
-    layers: list[LayerCompatibility] = []
-    other = 0
+    spec = AnalysisSpec.resolve(spec, **keywords)
     with open_models(models, base) as ms:
-        for i, name in enumerate(ms.names):
-            base_rec, recs = ms.group(name)
-            ref = base_rec or recs[0]
-            if is_matrix(ref.shape) and ref.dtype in COMPRESSIBLE_DTYPES:
-                b = _load(base_rec, ms.labels[0]) if base_rec is not None else None
-                arrays = [_load(r, label) for r, label in zip(recs, ms.labels[ms.has_base :])]
-                layers.append(layer_compatibility(name, arrays, b, None, thresholds))
-            else:
-                other += 1
-            if progress is not None:
-                progress(i + 1, len(ms.names), name)
+        tasks = [_task(ms, name) for name in ms.names]
+        compared = [t for t in tasks if t is not None and spec.selection.rejects((t.name,), t.oriented) is None]
+        layers = run_layers(
+            partial(_layer_compatibility, thresholds=thresholds, fit=spec.fit),
+            compared,
+            shapes=[(1, *t.oriented) for t in compared],
+            names=[t.name for t in compared],
+            executor=executor,
+            workers=workers,
+            progress=progress,
+        )
+        rows = tuple(layers)
         labels = ms.labels[ms.has_base :]
     return CompatibilityReport(
         models=tuple(labels),
         base=os.fspath(base) if base is not None else None,
-        layers=tuple(layers),
-        num_other=other,
+        layers=rows,
+        num_other=len(tasks) - len(rows),
         thresholds=thresholds.to_dict(),
     )
+
+
+@dataclass(frozen=True)
+class _LayerTask:
+    """One 2-D floating-point tensor of every model (the base first when there is one), not loaded yet."""
+
+    name: str
+    labels: tuple[str, ...]
+    records: tuple[TensorRecord, ...]
+    has_base: bool
+
+    @property
+    def oriented(self) -> tuple[int, int]:
+        rows, cols = self.records[0].shape
+        return (rows, cols) if rows >= cols else (cols, rows)
+
+
+def _task(ms: ModelSet, name: str) -> _LayerTask | None:
+    """The task of tensor ``name``, or None for a tensor that is not a floating-point matrix."""
+    ref = ms.records[0][name]
+    if not (is_matrix(ref.shape) and ref.dtype in COMPRESSIBLE_DTYPES):
+        return None
+    return _LayerTask(name, ms.labels, tuple(r[name] for r in ms.records), ms.has_base)
+
+
+def _layer_compatibility(task: _LayerTask, thresholds: Thresholds, fit: AnalysisOptions) -> LayerCompatibility:
+    arrays = [_load(record, label) for record, label in zip(task.records, task.labels)]
+    base = arrays.pop(0) if task.has_base else None
+    return layer_compatibility(task.name, arrays, base, None, thresholds, fit)
 
 
 def merge_models(

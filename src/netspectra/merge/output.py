@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from netspectra.atomic import publish
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import UsageError
 
@@ -59,7 +60,4 @@ class OutputDir:
 
     def commit(self) -> None:
         """Give the directory the permissions of a new one and rename it onto ``path``."""
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.tmp, 0o777 & ~umask)
-        os.replace(self.tmp, self.path)  # rename(2) also replaces an empty directory
+        publish(self.tmp, self.path, 0o777)

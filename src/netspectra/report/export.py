@@ -1,8 +1,8 @@
 """Write results (a model report, a comparison, a compatibility report) to CSV, Parquet or JSON, chosen by
 the file extension, atomically.
 
-The file appears complete or not at all: it is written to a temporary file in the same directory and
-renamed over the target (``os.replace``), so an interrupted run never leaves a half-written output.
+The file appears complete or not at all (:func:`netspectra.atomic.atomic_write`), so an interrupted run
+never leaves a half-written output.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from netspectra.errors import OutputError, UsageError, one_line
+from netspectra.atomic import atomic_write
+from netspectra.errors import UsageError
 
 if TYPE_CHECKING:
     from netspectra.diagnose.model import ModelReport
@@ -28,34 +27,6 @@ FORMATS = (".csv", ".parquet", ".json")
 DOCUMENT_FORMATS = (".json", ".yaml", ".yml")
 #: Formats of figure files.
 PLOT_FORMATS = ("png", "svg")
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary path beside ``path``, then rename it to ``path``.
-
-    The temporary file is removed if ``write`` fails or is interrupted; an operating-system error
-    (a directory at ``path``, a read-only or full disk) becomes one :class:`OutputError` naming ``path``.
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise UsageError(f"{path}: directory {path.parent} does not exist")
-    if path.is_dir():
-        raise OutputError(f"{path}: cannot write: it is a directory")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:  # a read-only directory, no space for an inode, a name too long
-        raise OutputError(f"{path}: cannot write: {exc.strerror or one_line(exc)}") from None
-    os.fchmod(fd, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):  # a full disk, a quota, a directory put in its place meanwhile
-            raise OutputError(f"{path}: cannot write: {exc.strerror or one_line(exc)}") from None
-        raise
 
 
 def write_document(path: Path, document: dict[str, object]) -> None:
@@ -81,12 +52,6 @@ def check_output_path(path: str | Path, formats: tuple[str, ...] = FORMATS) -> P
     if path.is_dir():
         raise UsageError(f"{path}: is a directory; give a file name")
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_results(

@@ -12,6 +12,7 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from netspectra.defaults import DEPTH_TW_LEVEL
 from netspectra.diagnose.row import LayerReport
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import tracy_widom_edge
@@ -49,7 +50,7 @@ def log_density(eigenvalues: ArrayLike, edges: NDArray[np.float64] | None = None
 
 
 def bulk_spacings(
-    eigenvalues: ArrayLike, n: int, m: int, sigma2: float, *, trim: float = 0.1, level: float = 0.99
+    eigenvalues: ArrayLike, n: int, m: int, sigma2: float, *, trim: float = 0.1, level: float = DEPTH_TW_LEVEL
 ) -> NDArray[np.float64]:
     """Unfolded nearest-neighbour spacings of the bulk, as :func:`netspectra.rmt.spacing.level_spacing` uses.
 

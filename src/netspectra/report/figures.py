@@ -15,8 +15,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
+from netspectra.atomic import atomic_write
 from netspectra.report.export import PLOT_FORMATS as FORMATS
-from netspectra.report.export import atomic_write
 
 #: Resolution of report PNGs: a 3-panel layer figure is 1200 x 290 pixels.
 DPI = 100

@@ -20,12 +20,12 @@ from html import escape
 from pathlib import Path
 
 from netspectra import __version__
+from netspectra.atomic import atomic_write
+from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
-from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.errors import UsageError
 from netspectra.report import html_assets
-from netspectra.report.export import atomic_write
 from netspectra.report.svg_figures import alpha_depth_svg, layer_svg
 from netspectra.report.verdict import layer_labels, phase_counts, reading
 

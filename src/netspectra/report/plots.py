@@ -26,8 +26,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 from numpy.typing import ArrayLike
 
+from netspectra.defaults import DEPTH_TW_LEVEL, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.row import LayerReport
-from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
 from netspectra.report.names import display_name
 from netspectra.rmt import spacing
@@ -283,7 +283,7 @@ def plot_level_spacing(
         return fig
     try:
         gaps = bulk_spacings(eigenvalues, n, m, sigma2)
-        stats = spacing.level_spacing(eigenvalues, n, m, sigma2, level=0.99)
+        stats = spacing.level_spacing(eigenvalues, n, m, sigma2, level=DEPTH_TW_LEVEL)
     except ValueError as exc:
         _no_data(ax, str(exc))
         return fig

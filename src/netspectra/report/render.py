@@ -21,11 +21,11 @@ from typing import TypeVar
 
 from matplotlib.figure import Figure
 
+from netspectra.atomic import atomic_write
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import UsageError
 from netspectra.report import plots
-from netspectra.report.export import atomic_write
 from netspectra.report.figure_data import spacing_sigma2
 from netspectra.report.figures import FORMATS, figure_bytes
 from netspectra.report.names import display_name

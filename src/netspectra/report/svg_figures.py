@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from netspectra.defaults import DEPTH_TW_LEVEL, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.row import LayerReport
-from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
 from netspectra.report.svg import Panel, figure
 from netspectra.rmt import spacing
@@ -163,7 +163,7 @@ def _spacing(layer: LayerReport, left: float, top: float) -> Panel:
     sigma2 = spacing_sigma2(layer)
     try:
         gaps = bulk_spacings(layer.eigenvalues, layer.N, layer.M, sigma2)
-        stats = spacing.level_spacing(layer.eigenvalues, layer.N, layer.M, sigma2, level=0.99)
+        stats = spacing.level_spacing(layer.eigenvalues, layer.N, layer.M, sigma2, level=DEPTH_TW_LEVEL)
     except ValueError as exc:
         return _panel(left, top, "sp", title, xlim=(0.0, 4.0), ylim=(0.0, 1.0), message=str(exc)[:60])
     bins = np.linspace(0.0, 4.0, 25)

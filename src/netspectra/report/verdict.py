@@ -6,9 +6,9 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 
+from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.model import WARNING_LABELS, ModelSummary
 from netspectra.diagnose.row import LayerReport
-from netspectra.diagnose.rules import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 
 #: What each phase says about a layer, for the terminal's legend (the rule: netspectra.diagnose.phase).
 PHASE_MEANINGS = {

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from netspectra.defaults import DEPTH_TW_LEVEL
 from netspectra.rmt.marchenko_pastur import mp_cdf, mp_edges, tracy_widom_edge
 
 #: Largest entries placed at random positions to find their joint top singular value.
@@ -143,7 +144,7 @@ class EntryNull:
         """The spectrum is wider than its shuffled entries make it: s > :data:`STRUCTURE_Z` null sd."""
         return bool(self.structure_index > STRUCTURE_Z * self.structure_sd)
 
-    def noise_ceiling(self, bulk_sigma2: float, n: int, m: int, level: float = 0.99) -> float:
+    def noise_ceiling(self, bulk_sigma2: float, n: int, m: int, level: float = DEPTH_TW_LEVEL) -> float:
         """The largest eigenvalue the entries alone plausibly make, given the fitted bulk width ``bulk_sigma2``.
 
         max(tau + c l+ (kappa_r - 3)_+ / sqrt(N M), (1 + :data:`OUTLIER_MARGIN`) lambda_high), c =
@@ -197,7 +198,7 @@ def expected_square_sum(power_sums: tuple[float, float, float, float], n: int, m
     return (p4 + pairs + (quads / falling if falling > 0 else 0.0)) / (float(n) * n)
 
 
-def entry_null(stack: np.ndarray, eigenvalues: ArrayLike | None, *, level: float = 0.99) -> EntryNull:
+def entry_null(stack: np.ndarray, eigenvalues: ArrayLike | None, *, level: float = DEPTH_TW_LEVEL) -> EntryNull:
     """Predict the spectrum of the layer's shuffled entries (Martin & Mahoney 2021) by the module's formulas.
 
     Parameters

@@ -14,8 +14,9 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from netspectra.defaults import TW1_QUANTILES, TW_LEVEL
+
 #: Quantiles of the real (beta=1) Tracy–Widom law TW1 (Johnstone 2001; values in rmt_algorithms.md §1).
-TW1_QUANTILES: dict[float, float] = {0.90: 0.4501, 0.95: 0.9793, 0.99: 2.0234}
 
 _GRID_POINTS = 4097
 
@@ -124,7 +125,7 @@ def sigma2_trace(eigenvalues: ArrayLike) -> float:
     return float(np.mean(np.asarray(eigenvalues, dtype=np.float64)))
 
 
-def tracy_widom_edge(sigma2: float, n: int, m: int, level: float = 0.95) -> float:
+def tracy_widom_edge(sigma2: float, n: int, m: int, level: float = TW_LEVEL) -> float:
     """Bulk edge with the Tracy–Widom margin: the level-quantile of the largest noise eigenvalue.
 
     tau = sigma^2 [mu_nm + q_level s_nm] / N with Johnstone's centring and scale
@@ -145,6 +146,29 @@ def tracy_widom_edge(sigma2: float, n: int, m: int, level: float = 0.95) -> floa
     centre = (rn + rm) ** 2
     scale = (rn + rm) * (1.0 / rn + 1.0 / rm) ** (1.0 / 3.0)
     return float(sigma2 * (centre + TW1_QUANTILES[level] * scale) / n)
+
+
+def spike_edge(eigenvalues: ArrayLike, n: int, m: int, sigma2: float, level: float = TW_LEVEL) -> float:
+    """The edge above which an eigenvalue of W^T W / N is a spike: the larger of the Tracy–Widom edge of
+    MP(M/N, sigma^2) at ``level`` (:func:`tracy_widom_edge`) and the numerical zero 10 M eps lambda_max.
+
+    The second bound matters when sigma^2 = 0 (more than half the eigenvalues zero, so a zero median):
+    the eigenvalues of a rank-deficient matrix that are zero up to rounding are not spikes.
+    """
+    evals = np.asarray(eigenvalues, dtype=np.float64)
+    edge = tracy_widom_edge(sigma2, n, m, level) if sigma2 > 0 else 0.0
+    zero = 10.0 * min(n, m) * np.finfo(np.float64).eps * float(evals.max(initial=0.0))
+    return max(edge, zero)
+
+
+def count_spikes(eigenvalues: ArrayLike, n: int, m: int, sigma2: float, level: float = TW_LEVEL) -> int:
+    """The number of spikes: eigenvalues of W^T W / N above :func:`spike_edge` (Johnstone, Ann. Stat. 29, 2001).
+
+    The one count behind the ``num_spikes`` column, merge-check's spike ranges and signal ranks, and the
+    spikes of :func:`netspectra.rmt.spikes.spike_estimates`.
+    """
+    evals = np.asarray(eigenvalues, dtype=np.float64)
+    return int(np.count_nonzero(evals > spike_edge(evals, n, m, sigma2, level)))
 
 
 def _check_beta(beta: float) -> None:

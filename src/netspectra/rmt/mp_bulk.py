@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike
 
+from netspectra.defaults import DEPTH_TW_LEVEL
 from netspectra.rmt.ks import ks_sf
 from netspectra.rmt.marchenko_pastur import mp_cdf, mp_edges, mp_median, tracy_widom_edge
 from netspectra.rmt.search import golden_section_minimum
@@ -69,7 +70,7 @@ class MPBulkFit:
         return 1.0 - self.area
 
 
-def fit_mp_bulk(eigenvalues: ArrayLike, n: int, m: int, *, level: float = 0.99) -> MPBulkFit:
+def fit_mp_bulk(eigenvalues: ArrayLike, n: int, m: int, *, level: float = DEPTH_TW_LEVEL) -> MPBulkFit:
     """Fit MP(beta, sigma^2) to the bulk and measure the spectral weight outside it.
 
     Parameters

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
+from netspectra.defaults import MIN_TAIL
+
 #: Largest number of (candidate, point) pairs evaluated at once in the KS scan (bounds memory to ~32 MB).
 _BLOCK_ELEMENTS = 4_000_000
 #: Candidates per block at most: a block spans the points from its smallest candidate on, so small blocks
@@ -88,7 +90,7 @@ def fit_power_law(
     values: ArrayLike,
     *,
     xmin_range: tuple[float | None, float | None] = (None, None),
-    min_tail: int = 10,
+    min_tail: int = MIN_TAIL,
 ) -> PowerLawFit:
     """Fit a continuous power law to the upper tail of ``values`` (CSN 2009).
 

@@ -26,6 +26,7 @@ import numpy as np
 from numpy.polynomial import Polynomial
 from numpy.typing import ArrayLike, NDArray
 
+from netspectra.defaults import DEPTH_TW_LEVEL
 from netspectra.rmt.marchenko_pastur import mp_cdf, tracy_widom_edge
 
 #: <r> for Poisson levels, 2 ln 2 - 1 (Atas et al. 2013).
@@ -132,7 +133,7 @@ def level_spacing(
     *,
     unfolding: Literal["mp", "polynomial"] = "mp",
     trim: float = 0.1,
-    level: float = 0.99,
+    level: float = DEPTH_TW_LEVEL,
 ) -> SpacingStats:
     """Spacing ratio and Wigner/Poisson KS distances of the bulk of one matrix's spectrum.
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from netspectra.rmt.marchenko_pastur import mp_edges, tracy_widom_edge
+from netspectra.defaults import TW_LEVEL
+from netspectra.rmt.marchenko_pastur import mp_edges, spike_edge
 
 
 def detection_threshold(beta: float) -> float:
@@ -117,13 +118,13 @@ class SpikeEstimates:
 
 
 def spike_estimates(
-    eigenvalues: ArrayLike, n: int, m: int, sigma2: float, level: float = 0.95, *, threshold: float | None = None
+    eigenvalues: ArrayLike, n: int, m: int, sigma2: float, level: float = TW_LEVEL, *, threshold: float | None = None
 ) -> SpikeEstimates:
     """Count and interpret the eigenvalues above the Tracy–Widom edge.
 
     An eigenvalue lambda of W^T W / N (W is N x M, N >= M, beta = M/N) is a spike when
-    lambda > tau = :func:`~netspectra.rmt.marchenko_pastur.tracy_widom_edge` (sigma^2, N, M, level)
-    (Johnstone, Ann. Stat. 29, 2001).  Each spike's strength is estimated by inverting the
+    lambda > tau = :func:`~netspectra.rmt.marchenko_pastur.spike_edge` (the Tracy–Widom edge at ``level``
+    above numerical zero; Johnstone, Ann. Stat. 29, 2001).  Each spike's strength is estimated by inverting the
     Benaych-Georges–Nadakuditi location map, and its singular-vector overlaps are predicted from that
     strength (plug-in estimates, consistent as N, M -> inf at fixed rank).
 
@@ -145,8 +146,8 @@ def spike_estimates(
     if n < m:
         n, m = m, n
     beta = m / n
-    tau = max(tracy_widom_edge(sigma2, n, m, level), threshold if threshold is not None else -np.inf)
     evals = np.asarray(eigenvalues, dtype=np.float64)
+    tau = max(spike_edge(evals, n, m, sigma2, level), threshold if threshold is not None else -np.inf)
     outliers = np.sort(evals[evals > tau])[::-1]
     x = strength_from_eigenvalue(outliers, beta, sigma2)
     return SpikeEstimates(

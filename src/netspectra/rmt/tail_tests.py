@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from netspectra.defaults import MIN_TAIL
 from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
@@ -316,7 +317,7 @@ def bootstrap_pvalue(
     *,
     n_boot: int = 100,
     seed: int = 0,
-    min_tail: int = 10,
+    min_tail: int = MIN_TAIL,
 ) -> float:
     """CSN semi-parametric bootstrap p-value of the power-law fit's KS distance (CSN §4.1).
 
@@ -356,7 +357,7 @@ def xmin_peak_range(values: ArrayLike, *, bins: int = 100, upper: float = 1.5) -
     return 0.95 * peak, upper * peak
 
 
-def fit_power_law_xmin_peak(values: ArrayLike, *, bins: int = 100, upper: float = 1.5, min_tail: int = 10) -> PowerLawFit:
+def fit_power_law_xmin_peak(values: ArrayLike, *, bins: int = 100, upper: float = 1.5, min_tail: int = MIN_TAIL) -> PowerLawFit:
     """:func:`~netspectra.rmt.powerlaw.fit_power_law` with xmin restricted to :func:`xmin_peak_range`.
 
     Stops "fingers" — a few large, tightly clustered eigenvalues — from pulling the KS-chosen xmin

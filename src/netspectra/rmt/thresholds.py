@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from netspectra.defaults import TW_LEVEL
 from netspectra.rmt.marchenko_pastur import (
     TW1_QUANTILES,
     mp_edges,
@@ -126,7 +127,9 @@ def gavish_donoho_threshold(singular_values: ArrayLike, n: int, m: int, sigma: f
     return Threshold("gavish-donoho", gd_lambda_star(beta) * float(np.sqrt(n)) * sigma, float(sigma), True)
 
 
-def mp_edge_threshold(singular_values: ArrayLike, n: int, m: int, sigma: float | None = None, level: float = 0.95) -> Threshold:
+def mp_edge_threshold(
+    singular_values: ArrayLike, n: int, m: int, sigma: float | None = None, level: float = TW_LEVEL
+) -> Threshold:
     """Marchenko–Pastur bulk edge with its Tracy–Widom margin, from the robust (median) noise level.
 
     In eigenvalue units of W^T W / N, tau_lambda = sigma^2 [mu_NM + q_level s_NM] / N (Johnstone's finite-N

@@ -85,8 +85,12 @@ def _in_this_process(threads: int) -> Executor:
 
 
 @contextmanager
-def executor_scope(executor: str | Executor, *, workers: int | None = None, shapes: Sequence[Shape] = ()) -> Iterator[Executor]:
-    """An open executor: one made by name (and closed on exit), or the caller's own, used as it is."""
+def executor_scope(
+    executor: str | Executor | None, *, workers: int | None = None, shapes: Sequence[Shape] = ()
+) -> Iterator[Executor]:
+    """An open executor: one made by name (None: ``local``) and closed on exit, or the caller's own, used as it is."""
+    if executor is None:
+        executor = "local"
     if not isinstance(executor, str):
         if workers is not None:
             raise UsageError("give workers to the executor object, not alongside it")
