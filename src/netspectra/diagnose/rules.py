@@ -11,7 +11,7 @@ from netspectra.linalg import Spectrum
 UNDER_TRAINED_ALPHA = 6.0
 #: alpha below this: "over-trained" (WeightWatcher's OVER_TRAINED_THRESH).
 OVER_TRAINED_ALPHA = 2.0
-#: More than this fraction of numerically-zero eigenvalues is rank collapse (rmt_algorithms.md §4).
+#: More than this fraction of numerically-zero eigenvalues is rank collapse (docs/formulas.md#phases).
 RANK_COLLAPSE_FRACTION = 0.10
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-#: Quantiles of the real (beta=1) Tracy–Widom law TW1 (Johnstone 2001; values in rmt_algorithms.md §1).
+#: Quantiles of the real (beta=1) Tracy–Widom law TW1 (Johnstone, Ann. Stat. 29, 2001; docs/formulas.md#tracy-widom-edge).
 TW1_QUANTILES: dict[float, float] = {0.90: 0.4501, 0.95: 0.9793, 0.99: 2.0234}
 
 _GRID_POINTS = 4097
