@@ -9,13 +9,13 @@ Eigenvalue convention: eigenvalues of W^T W / N, W is N x M with N >= M.
 
 from __future__ import annotations
 
-#: Quantiles q of the Tracy–Widom law TW1 (real Gaussian, the law of the largest eigenvalue), by level:
-#: mean -1.2065, sd 1.2680 (Tracy & Widom, Commun. Math. Phys. 177, 1996; docs/formulas.md).
+#: Quantiles q of the real (beta = 1) Tracy–Widom law TW1 of the largest eigenvalue, by level (Johnstone,
+#: Ann. Stat. 29, 2001; docs/formulas.md#tracy-widom-edge).
 TW1_QUANTILES: dict[float, float] = {0.90: 0.4501, 0.95: 0.9793, 0.99: 2.0234}
 
 #: Tracy–Widom quantile of the bulk edge above which eigenvalues are counted as spikes (``tw_level``:
 #: the ``lambda_plus_tw``, ``num_spikes`` and ``bulk_fraction`` columns, merge-check, compress's
-#: ``mp-edge`` threshold); Johnstone, Ann. Stat. 29 (2001); docs/formulas.md.
+#: ``mp-edge`` threshold); Johnstone, Ann. Stat. 29 (2001); docs/formulas.md#tracy-widom-edge.
 TW_LEVEL = 0.95
 #: Tracy–Widom quantile of the RMT-depth columns and the phase rule (``depth_tw_level``): stricter,
 #: because the phase rule is a classifier whose false-positive rate it sets (docs/verdicts.md).

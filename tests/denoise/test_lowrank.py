@@ -10,7 +10,7 @@ from netspectra.errors import MatrixError
 
 
 def test_rank_one_spike_overlaps_match_benaych_georges_nadakuditi():
-    """rmt_algorithms.md test 2: x = 2 at 1000 x 500 gives |<u,u_hat>|^2 -> 0.775 and |<v,v_hat>|^2 -> 0.861."""
+    """docs/formulas.md#spikes: x = 2 at 1000 x 500 gives |<u,u_hat>|^2 -> 0.775 and |<v,v_hat>|^2 -> 0.861."""
     rng = np.random.default_rng(2)
     pred_l, pred_r, meas_l, meas_r = [], [], [], []
     for _ in range(3):

@@ -14,7 +14,7 @@ def _report(w, kind="linear"):
 
 
 def test_gaussian_1000x500():
-    """rmt_algorithms.md case 1: lambda_+ = 2.914214 sigma^2, sigma^2 recovered within 1%, no spikes."""
+    """docs/formulas.md#test-cases: lambda_+ = 2.914214 sigma^2, sigma^2 recovered within 1%, no spikes."""
     rng = np.random.default_rng(0)
     sigma2 = 0.04
     r = _report(np.sqrt(sigma2) * rng.standard_normal((1000, 500)))

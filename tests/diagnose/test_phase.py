@@ -106,7 +106,7 @@ def test_without_a_power_law_fit_nothing_is_heavy_tailed():
 
 def test_labels_and_tracy_widom_scale():
     assert set(PLANTED) == set(PHASES)
-    # 1000 x 500, sigma^2 = 1: Johnstone's scale with N - 1/2, M - 1/2 is 0.022897 (rmt_algorithms.md test case 1)
+    # 1000 x 500, sigma^2 = 1: Johnstone's scale with N - 1/2, M - 1/2 is 0.022897 (docs/formulas.md#tracy-widom-edge)
     assert tracy_widom_scale(1.0, N, M) == pytest.approx(0.022897, abs=2e-5)
     evals = np.sort(np.random.default_rng(1).uniform(0.5, 1.5, 40))
     assert classify_phase(Spectrum(evals, 80, 40), None).phase in PHASES

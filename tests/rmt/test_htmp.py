@@ -1,4 +1,4 @@
-"""HTMP density (rmt_algorithms.md §4, test case 7), its beta-Laguerre origin, and the (kappa, c) fit."""
+"""HTMP density (docs/formulas.md#htmp and its test case), its beta-Laguerre origin, and the (kappa, c) fit."""
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ def _one_blas_thread():
 
 
 def _closed_form_logpdf(s: float, gamma: float, kappa: float) -> float:
-    """The formula of rmt_algorithms.md §4 evaluated pointwise with mpmath.hyperu (the oracle)."""
+    """The formula of docs/formulas.md#htmp (Hodgkinson, Wang & Mahoney 2025) evaluated pointwise with mpmath.hyperu (the oracle)."""
     a, b = kappa / 2 * (1 / gamma - 1) - 1, kappa / 2
     y = b / gamma * s
     value = (

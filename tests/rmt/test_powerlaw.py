@@ -13,7 +13,7 @@ def _pareto(rng, alpha, n, xmin=1.0):
 
 
 def test_pareto_exponent_recovered():
-    """rmt_algorithms.md case 6: Pareto(2.5, xmin=1), n=1e4 -> alpha 2.5 +- 0.05, xmin <= 1.15."""
+    """docs/formulas.md#power-law-tail: Pareto(2.5, xmin=1), n=1e4 -> alpha 2.5 +- 0.05, xmin <= 1.15."""
     rng = np.random.default_rng(6)
     fit = fit_power_law(_pareto(rng, 2.5, 10_000))
     assert fit.alpha == pytest.approx(2.5, abs=0.05)

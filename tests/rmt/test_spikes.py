@@ -1,4 +1,4 @@
-"""Benaych-Georges–Nadakuditi spikes: closed forms (rmt_algorithms.md test case 2) and planted signals."""
+"""Benaych-Georges–Nadakuditi spikes: closed forms (docs/formulas.md#spikes) and planted signals."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Known answers for the RMT thresholds, shrinkers and overlap predictions (rmt_algorithms.md, tests 1, 2, 4, 5)."""
+"""Known answers for the RMT thresholds, shrinkers and overlap predictions (docs/formulas.md#test-cases)."""
 
 from __future__ import annotations
 
@@ -162,7 +162,7 @@ def test_mp_edge_threshold_uses_the_finite_n_tracy_widom_edge():
 
 
 def test_bema0_and_mp_edge_on_pure_noise_as_rates():
-    """rmt_algorithms.md test 5 over 100 draws of 1000 x 500: BEMA0 k_hat = 0 in ~85-90% of draws, never above 2,
+    """BEMA0 over 100 pure-noise draws of 1000 x 500 (docs/formulas.md#test-cases): k_hat = 0 in 75-97% of draws, never above 2,
     sigma2 within ~1%; the MP edge at the 95% Tracy–Widom level is crossed in about 5-8% of draws."""
     rng = np.random.default_rng(5)
     bema, edge, sigma2 = [], [], []

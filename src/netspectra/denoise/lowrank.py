@@ -22,6 +22,7 @@ import numpy as np
 from netspectra.denoise.methods import SHRINK_KINDS, Method
 from netspectra.denoise.results import LayerCompression
 from netspectra.errors import MatrixError
+from netspectra.linalg import thin_svd
 from netspectra.pipeline import check_matrices
 from netspectra.rmt.thresholds import bgn_cos2_left, bgn_cos2_right, bgn_signal_strength, shrink
 
@@ -73,7 +74,7 @@ class OrientedSVD:
         """
         stored = _checked(matrix)
         transposed = stored.shape[0] < stored.shape[1]
-        u, s, vt = np.linalg.svd(stored.T if transposed else stored, full_matrices=False)
+        u, s, vt = thin_svd(stored.T if transposed else stored)
         return cls(u, s, vt, transposed)
 
     @property
@@ -231,7 +232,7 @@ def _against_reference(
     if reference.shape != svd.stored_shape:
         raise ValueError(f"reference signal has shape {reference.shape}, matrix has {svd.stored_shape}")
     signal = reference.T if svd.transposed else reference
-    us, ss, vts = np.linalg.svd(signal, full_matrices=False)
+    us, ss, vts = thin_svd(signal)
     signal_rank = int(np.count_nonzero(ss > ss[0] * max(signal.shape) * np.finfo(np.float64).eps)) if ss[0] > 0 else 0
     left = measured_overlaps(svd.u[:, :rank], us[:, :signal_rank])
     right = measured_overlaps(svd.vt[:rank].T, vts[:signal_rank].T)

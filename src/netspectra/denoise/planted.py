@@ -2,7 +2,8 @@
 
 W = S + E, S = sum_i x_i sigma sqrt(N) u_i v_i^T with orthonormal u_i (N-dim) and v_i (M-dim) drawn
 uniformly (QR of Gaussian matrices) and E_ij iid N(0, sigma^2), so that x_i is the normalised strength of
-rmt_algorithms.md §1 (detectable when x_i > beta^(1/4); Benaych-Georges & Nadakuditi 2012).
+docs/formulas.md#conventions (detectable when x_i > beta^(1/4); Benaych-Georges & Nadakuditi 2012;
+docs/formulas.md#spikes).
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed"
 
 @dataclass(frozen=True)
 class ModelSummary:
-    """Aggregates over the layers whose power-law fit succeeded (status ``ok``)."""
+    """Aggregates over the layers: alpha, alpha_weighted and log_alpha_norm over those whose power-law fit
+    succeeded (status ``ok``), the norms, mp_area, tail_weight, spacing_ratio and phases over every analyzed
+    layer (status not ``error``), the warning counts over all layers."""
 
     source: str
     num_layers: int

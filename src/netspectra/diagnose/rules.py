@@ -8,7 +8,7 @@ from __future__ import annotations
 from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.linalg import Spectrum
 
-#: More than this fraction of numerically-zero eigenvalues is rank collapse (rmt_algorithms.md §4).
+#: More than this fraction of numerically-zero eigenvalues is rank collapse (docs/formulas.md#phases).
 RANK_COLLAPSE_FRACTION = 0.10
 
 

@@ -4,7 +4,7 @@ power law fitted on the top K eigenvalues, for layers too large to decompose.
 Convention: W is N x M with N >= M; the eigenvalues are those of X = W^T W / N.
 
 The power-law fit (Clauset, Shalizi & Newman, SIAM Rev. 2009) needs only the eigenvalues >= xmin, so the
-top K suffice when the tail is shorter than the window.  Rule (rmt_algorithms.md §7): fit on the top K;
+top K suffice when the tail is shorter than the window.  Rule (docs/formulas.md#tail-only-windows): fit on the top K;
 if the chosen xmin is among the lowest ``WINDOW_BOTTOM`` of the window, the window may be cutting the
 tail (or a fit that failed may need more points): double K and refit, at most ``MAX_DOUBLINGS`` times;
 if xmin is still at the bottom, the row is flagged ``window-limited`` (alpha may be biased: rerun with a

@@ -51,8 +51,8 @@ class SpectrumOptions:
     backend : str
         One of :data:`BACKENDS`.
     tail_only : int, optional
-        Compute only the top K eigenvalues of each layer and fit the power law on them (rmt_algorithms.md
-        §7); bulk metrics are then unknown.  ``None``: every eigenvalue.
+        Compute only the top K eigenvalues of each layer and fit the power law on them
+        (docs/formulas.md#tail-only-windows); bulk metrics are then unknown.  ``None``: every eigenvalue.
     """
 
     backend: str = "auto"

@@ -1,4 +1,6 @@
-"""Dense float64 eigenvalues of X = W^T W / N: Gram matrix + ``syevd``, or SVD when the Gram is too coarse.
+"""Dense float64 eigenvalues of X = W^T W / N: Gram matrix + ``syevd``, or SVD when the Gram is too coarse;
+and the other dense decompositions the package needs (:func:`thin_svd`, :func:`spectral_norm`,
+:func:`orthonormal_basis`, :func:`solve_linear`).
 
 Convention: W is N x M with N >= M; the eigenvalues are those of X = W^T W / N (M of them).
 
@@ -120,6 +122,28 @@ def thin_svd(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD A = U diag(s) V^T of a finite 2-D matrix in float64 (LAPACK ``gesdd`` through NumPy).
 
     Returns ``(u, s, vt)`` with u (R x k), s descending (k), vt (k x C), k = min(R, C).  The one place
-    outside the eigenvalue backends where singular vectors are computed (denoising, merging, nulls).
+    outside the eigenvalue backends where singular vectors are computed (denoising, merging).
     """
     return np.linalg.svd(np.asarray(matrix, dtype=np.float64), full_matrices=False)
+
+
+def spectral_norm(matrix: np.ndarray) -> float:
+    """||A||_2, the largest singular value of a finite 2-D matrix, in float64 (LAPACK ``gesdd``, no vectors)."""
+    return float(np.linalg.norm(np.asarray(matrix, dtype=np.float64), 2))
+
+
+def orthonormal_basis(matrix: np.ndarray) -> np.ndarray:
+    """Q of the thin QR decomposition A = Q R of an R x C matrix (R >= C), in float64 (LAPACK ``geqrf`` +
+    ``orgqr`` through NumPy): C orthonormal columns spanning A's range when A has full column rank."""
+    return np.linalg.qr(np.asarray(matrix, dtype=np.float64))[0]
+
+
+def solve_linear(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """x with A x = b for a square A (LAPACK ``gesv``: LU with partial pivoting, through NumPy).
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        If A is singular.
+    """
+    return np.linalg.solve(matrix, rhs)

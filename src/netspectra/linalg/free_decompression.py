@@ -1,7 +1,7 @@
 """Free decompression: the spectral density of a large matrix from that of a random principal submatrix.
 
 Ameli, van der Heide, Hodgkinson & Mahoney, "Spectral estimation with free decompression",
-arXiv 2506.11994 (2025); rmt_algorithms.md §6.  Convention for weight matrices: W is N x M (N >= M) and
+arXiv 2506.11994 (2025); docs/formulas.md#free-decompression.  Convention for weight matrices: W is N x M (N >= M) and
 X = W^T W / N; a random set of n of the M columns of W gives the principal n x n submatrix
 W_S^T W_S / N of X, whose ESD is decompressed by the factor r = M / n.
 

@@ -6,7 +6,7 @@ X is applied as an operator, x -> W^T (W x) / N (4 N M flops per product, no M x
 cost is about 4 N M times the number of products ARPACK needs (a small multiple of k), against
 N M^2 + 4/3 M^3 for the dense path (Lehoucq, Sorensen & Yang, "ARPACK Users' Guide", SIAM 1998).
 Ritz values converge to machine precision (ARPACK ``tol=0``): measured relative errors 1e-14 against
-``syevd`` (rmt_algorithms.md §7, and docs/scale.md).  The start vector is a fixed-seed Gaussian, so
+``syevd`` (docs/scale.md).  The start vector is a fixed-seed Gaussian, so
 the result does not depend on what ran before in the process (ARPACK's own start vector does).
 """
 

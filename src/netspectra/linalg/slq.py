@@ -11,7 +11,8 @@ probes estimates the ESD (1/M) sum_i delta(x - lambda_i); its Wasserstein-1 erro
 per step) with full re-orthogonalisation, so Ritz values do not repeat (Paige 1976).
 
 Cost: m (4 N M n_v + 4 m M n_v) flops against N M^2 + 4/3 M^3 for the exact ESD, so SLQ pays only for
-M beyond ~10^4 or matrix-free operators (rmt_algorithms.md §7); its measured error is in docs/scale.md.
+M beyond ~10^4 or matrix-free operators (docs/formulas.md#log-det-and-slq); its measured error is in
+docs/scale.md.
 """
 
 from __future__ import annotations

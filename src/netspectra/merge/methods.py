@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netspectra.linalg import thin_svd
+
 
 @dataclass(frozen=True)
 class Decomposition:
@@ -49,7 +51,7 @@ class Decomposition:
     @classmethod
     def of(cls, matrix: np.ndarray) -> Decomposition:
         """Thin SVD (LAPACK gesdd through ``numpy.linalg.svd``) of a finite 2-D matrix, in float64."""
-        u, s, vt = np.linalg.svd(np.asarray(matrix, dtype=np.float64), full_matrices=False)
+        u, s, vt = thin_svd(matrix)
         return cls(u, s, vt)
 
     @property
@@ -234,7 +236,7 @@ def polar_factor(a: np.ndarray) -> np.ndarray:
     the numerically zero d matters when a has repeated columns (two identical task vectors): the full
     P Q^T would add arbitrary directions of a's null space.
     """
-    p, d, qt = np.linalg.svd(a, full_matrices=False)
+    p, d, qt = thin_svd(a)
     if d.size == 0 or d[0] == 0.0:
         return np.zeros_like(a)
     r = int(np.count_nonzero(d > max(a.shape) * np.finfo(np.float64).eps * d[0]))

@@ -68,6 +68,7 @@ def bulk_spacings(
 
 def spacing_sigma2(layer: LayerReport) -> float:
     """Noise level for unfolding the bulk: the trimmed ``mp_width`` of the depth columns when the layer
-    has it (so the plot matches its ``spacing_ratio``/``ks_goe`` columns), else ``sigma2_mp``."""
+    has it (so the plot matches its ``spacing_ratio`` column, and ``ks_goe`` where ``spacing_unfolding`` is
+    ``mp``), else ``sigma2_mp``."""
     width = layer.mp_width
     return float(width) if isinstance(width, (int, float)) and math.isfinite(width) and width > 0 else layer.sigma2_mp

@@ -27,6 +27,8 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from netspectra.linalg import orthonormal_basis, symmetric_eigenvalues
+
 
 def gaussian(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
     """iid N(0, 1) entries."""
@@ -49,8 +51,8 @@ def planted_signal(n: int, m: int, strengths: ArrayLike, rng: np.random.Generato
     x = np.asarray(strengths, dtype=np.float64)
     if not 0 < m <= n or x.size > m:
         raise ValueError(f"need N >= M >= rank, got {n} x {m} with rank {x.size}")
-    u = np.linalg.qr(rng.standard_normal((n, x.size)))[0]
-    v = np.linalg.qr(rng.standard_normal((m, x.size)))[0]
+    u = orthonormal_basis(rng.standard_normal((n, x.size)))
+    v = orthonormal_basis(rng.standard_normal((m, x.size)))
     return (u * (x * sigma * np.sqrt(n))) @ v.T
 
 
@@ -81,8 +83,8 @@ def _with_tail(
     drawn by ``quantile(xmin, u)`` from uniform u, xmin the bulk's largest eigenvalue."""
     k = max(1, int(round(tail_fraction * m)))
     g = rng.standard_normal((n, m))
-    bulk = np.linalg.eigvalsh(g.T @ g / n)[: m - k]
+    bulk = symmetric_eigenvalues(g.T @ g / n)[: m - k]
     spectrum = np.concatenate([bulk, quantile(float(bulk[-1]), rng.random(k))])
-    u = np.linalg.qr(rng.standard_normal((n, m)))[0]
-    v = np.linalg.qr(rng.standard_normal((m, m)))[0]
+    u = orthonormal_basis(rng.standard_normal((n, m)))
+    v = orthonormal_basis(rng.standard_normal((m, m)))
     return (u * np.sqrt(n * spectrum)) @ v.T

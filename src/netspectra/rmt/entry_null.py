@@ -68,6 +68,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from netspectra.defaults import DEPTH_TW_LEVEL
+from netspectra.linalg import spectral_norm
 from netspectra.rmt.marchenko_pastur import mp_cdf, mp_edges, tracy_widom_edge
 
 #: Largest entries placed at random positions to find their joint top singular value.
@@ -361,7 +362,7 @@ def _top_singular_value(values: np.ndarray, rows: np.ndarray, cols: np.ndarray) 
     _, c = np.unique(col_index[shared], return_inverse=True)
     block = np.zeros((r.max() + 1, c.max() + 1))
     block[r, c] = values[shared]
-    return max(alone, float(np.linalg.norm(block, 2)))
+    return max(alone, spectral_norm(block))
 
 
 def _ks_to_mp(eigenvalues: np.ndarray, beta: float, sigma2: float) -> float:

@@ -16,8 +16,6 @@ from numpy.typing import ArrayLike, NDArray
 
 from netspectra.defaults import TW1_QUANTILES, TW_LEVEL
 
-#: Quantiles of the real (beta=1) Tracy–Widom law TW1 (Johnstone 2001; values in rmt_algorithms.md §1).
-
 _GRID_POINTS = 4097
 
 

@@ -1,6 +1,6 @@
 """Marchenko–Pastur fit of the bulk: width sigma^2, area A (spectral weight in the bulk), KS fit quality.
 
-Aarts, Hajizadeh, Lucini & Park (arXiv 2411.13512; seed talk 003) fit A * MP(x; sigma^2) to the ESD of
+Aarts, Hajizadeh, Lucini & Park (arXiv 2411.13512) fit A * MP(x; sigma^2) to the ESD of
 W^T W during training and track two numbers per matrix: the width sigma^2, which grows as SGD acts like
 Dyson Brownian motion, and the area A < 1 left in the MP part as 15–25% of the spectral weight moves
 into a power-law tail.  Here A is the fraction of the spectral weight (the trace, sum of eigenvalues)

@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from netspectra.defaults import MIN_TAIL
+from netspectra.linalg import solve_linear
 from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
@@ -251,7 +252,7 @@ def _fit_tilted_exponential(t: np.ndarray, tilt: _Tilt, power_law_total: float) 
     for _ in range(200):
         gradient = mean - sample
         try:
-            step = np.linalg.solve(cov, gradient)
+            step = solve_linear(cov, gradient)
         except np.linalg.LinAlgError:
             break
         decrement = float(gradient @ step)  # twice the predicted gain: quadratic convergence once small
