@@ -29,7 +29,7 @@ from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCom
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, iter_weight_matrices, open_source
-from netspectra.io.base import same_file
+from netspectra.io.paths import same_file
 from netspectra.io.quantized import holds_quantized_tensors
 from netspectra.report.export import write_document
 
