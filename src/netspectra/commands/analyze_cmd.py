@@ -98,6 +98,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from netspectra.demo import demo_model_path
     from netspectra.pipeline import analyze as analyze_model
+    from netspectra.report.overwrite import check_outputs_against_inputs
     from netspectra.report.table import print_report
 
     if args.demo == bool(args.path):
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output_path(args.output)
     check_outputs(args.report, args.plots)
+    check_outputs_against_inputs([args.output, args.report], [source], [args.store])
     quiet = args.quiet or args.json
     options = AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth, estimator=args.estimator)
     spec = spec_of(args, options, backend=args.backend, tail_only=args.tail_only)

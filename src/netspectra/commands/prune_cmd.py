@@ -45,10 +45,12 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.denoise.pruned import write_pruned
     from netspectra.pipeline import analyze
     from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
     if args.write and not args.write.endswith(".safetensors"):
         raise UsageError(f"{args.write}: --write takes a .safetensors file name")
+    check_outputs_against_inputs([output, args.write], [args.path])
     with progress_bar("analyzing", quiet=args.json) as advance:
         report = analyze(args.path, spec_of(args), progress=advance)
     plan = plan_pruning(report, args.sparsity, tuple(args.range), uniform=args.uniform)

@@ -60,8 +60,10 @@ def read_accuracies(path: str) -> dict[str, float]:
 def run(args: argparse.Namespace) -> int:
     from netspectra.act.ranking import rank_models
     from netspectra.pipeline import analyze_many
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     output = check_output_path(args.output) if args.output else None
+    check_outputs_against_inputs([output], args.models, [args.accuracy])
     accuracies = read_accuracies(args.accuracy) if args.accuracy else None
     with progress_bar("analyzing", quiet=args.json) as advance:
         reports = analyze_many(args.models, spec_of(args), progress=advance)

@@ -41,8 +41,10 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.act.selection import select_layers
     from netspectra.pipeline import analyze
     from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
+    check_outputs_against_inputs([output], [args.path])
     with progress_bar("analyzing", quiet=args.json) as advance:
         report = analyze(args.path, spec_of(args), progress=advance)
     plan = select_layers(report, args.top, args.threshold, per_type=args.per_type)
