@@ -145,3 +145,60 @@ def test_safetensors_error_does_not_echo_the_files_first_bytes(tmp_path):
     with pytest.raises(SourceError) as err:
         open_source(path)
     assert "not a safetensors file" in str(err.value) and leaked not in str(err.value)
+
+
+def test_input_files_are_every_file_a_source_reads(tmp_path):
+    """What no output may overwrite (issue 25): weights, index, config.json, an adapter's config and its
+    base's files; the same list whether given a path or an open source."""
+    from netspectra.io.inputs import input_files, model_input_files
+
+    d = tmp_path / "sharded"
+    d.mkdir()
+    _weights(d / "a.safetensors")
+    (d / "config.json").write_text("{}")
+    (d / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {"fc.weight": "a.safetensors"}}))
+    want = [d / "model.safetensors.index.json", d / "a.safetensors", d / "config.json"]
+    assert model_input_files(d) == want
+    with open_source(d / "model.safetensors.index.json") as src:
+        assert input_files(src) == want
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 2, "lora_alpha": 4}))
+    rng = np.random.default_rng(0)
+    save_file(
+        {
+            "base_model.model.fc.lora_A.weight": rng.standard_normal((2, 32)).astype(np.float32),
+            "base_model.model.fc.lora_B.weight": rng.standard_normal((64, 2)).astype(np.float32),
+        },
+        str(adapter / "adapter_model.safetensors"),
+    )
+    from netspectra.io.sources import open_adapter
+
+    with open_adapter(adapter, d) as src:
+        found = input_files(src)
+    assert len(found) == len(set(found)) == 5
+    assert set(found) == {adapter / "adapter_model.safetensors", adapter / "adapter_config.json", *want}
+
+
+def test_links_inside_a_training_run_folder_are_followed(tmp_path):
+    """``checkpoint-best -> checkpoint-2`` inside the run's folder is the run's own layout (issue 25 refuses
+    only links out of it)."""
+    from netspectra.compare.checkpoints import find_checkpoints
+
+    run = tmp_path / "run"
+    for step in (1, 2):
+        (run / f"checkpoint-{step}").mkdir(parents=True)
+        _weights(run / f"checkpoint-{step}" / "model.safetensors", step)
+    (run / "checkpoint-3").symlink_to("checkpoint-2")
+    (run / "step_4.safetensors").symlink_to(run / "checkpoint-1" / "model.safetensors")
+    assert [c.step for c in find_checkpoints([run])] == [1, 2, 3, 4]
+
+
+def test_merge_refuses_an_output_that_is_a_link_before_creating_anything(tmp_path):
+    from netspectra.merge.output import check_output_dir
+
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (tmp_path / "out").symlink_to(target)
+    with pytest.raises(UsageError, match="symbolic link"):
+        check_output_dir(tmp_path / "out")

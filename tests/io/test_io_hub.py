@@ -6,6 +6,8 @@ The layout is the one ``huggingface_hub`` writes: ``models--org--name/refs/main`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
@@ -14,8 +16,6 @@ from netspectra.cli import main
 from netspectra.errors import SourceError
 from netspectra.io import open_source
 from netspectra.io.hub import looks_like_hub_id
-
-pytest.importorskip("huggingface_hub")
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -43,6 +43,35 @@ def test_hub_id_opens_the_cached_snapshot(hub_cache):
     assert source.path == hub_cache and source.config == {"model_type": "tiny"}
     assert [r.name for r in source.tensors()] == ["layers.0.weight"]
     assert open_source(f"org/tiny@{COMMIT}").path == hub_cache
+
+
+def test_the_snapshot_is_the_one_huggingface_hub_finds(hub_cache):
+    """netspectra reads the cache layout itself (bounded, confined); huggingface_hub agrees on where."""
+    hf = pytest.importorskip("huggingface_hub")
+    for revision in (None, "main", COMMIT):
+        theirs = hf.snapshot_download("org/tiny", revision=revision, cache_dir=hub_cache.parents[2], local_files_only=True)
+        ours = open_source("org/tiny" + (f"@{revision}" if revision else "")).path
+        assert ours.resolve() == Path(theirs).resolve()
+
+
+def test_a_tag_with_a_slash_and_a_ref_ending_in_a_newline(hub_cache):
+    refs = hub_cache.parents[1] / "refs"
+    (refs / "pr").mkdir()
+    (refs / "pr" / "1").write_text(COMMIT + "\n")
+    assert open_source("org/tiny@pr/1").path == hub_cache
+
+
+def test_a_revision_not_in_the_cache_is_one_line(hub_cache, capsys):
+    assert main(["analyze", "org/tiny@v2"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "no such revision in the local Hugging Face cache" in line and "refs/v2" in line
+
+
+def test_a_cache_folder_that_is_a_link_is_the_cache(hub_cache, tmp_path, monkeypatch):
+    """A cache moved to another disk and linked back (HF_HUB_CACHE -> /data/hub) is still the root."""
+    (tmp_path / "linked").symlink_to(tmp_path / "hub")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "linked"))
+    assert [r.name for r in open_source("org/tiny").tensors()] == ["layers.0.weight"]
 
 
 def test_cache_miss_is_one_line_naming_the_id_and_how_to_fetch_it(hub_cache, capsys):

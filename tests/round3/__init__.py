@@ -20,7 +20,7 @@ import pkgutil
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -65,6 +65,9 @@ class Case:
     check : callable, optional
         ``check(folder, outcome)``: further assertions (nothing of ``outside`` read or written, the
         result's values), raising AssertionError.
+    env : mapping, optional
+        Environment variables set while the command runs (``HF_HUB_CACHE`` of a hostile cache);
+        relative paths in them are taken from ``folder``, the working directory of the run.
     """
 
     name: str
@@ -72,6 +75,7 @@ class Case:
     expect: Literal["refused", "ok"] = "refused"
     match: str = ""
     check: Callable[[Path, Outcome], None] | None = field(default=None, compare=False)
+    env: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 class CaseTimeout(BaseException):
@@ -88,6 +92,20 @@ def _vm_size() -> int:
             if line.startswith("VmSize:"):
                 return int(line.split()[1]) * 1024
     raise OSError("no VmSize in /proc/self/status")
+
+
+@contextlib.contextmanager
+def _environment(env: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -143,7 +161,8 @@ def verify(case: Case, folder: Path) -> Outcome:
     """Build ``case`` under ``folder``, run it, and assert its expected outcome (AssertionError otherwise)."""
     folder.mkdir(parents=True, exist_ok=True)
     argv = case.build(folder)
-    outcome = run_cli(argv, folder)
+    with _environment(case.env):
+        outcome = run_cli(argv, folder)
     for stream, text in (("stdout", outcome.stdout), ("stderr", outcome.stderr)):
         bad = _CONTROL.search(text)
         assert bad is None, f"control character {bad.group()!r} on {stream}: {text[:300]!r}"

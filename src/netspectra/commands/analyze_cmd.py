@@ -87,6 +87,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from netspectra.demo import demo_model_path
     from netspectra.pipeline import analyze as analyze_model
+    from netspectra.report.overwrite import check_outputs_against_inputs
     from netspectra.report.table import print_report
 
     if args.demo == bool(args.path):
@@ -99,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output_path(args.output)
     check_outputs(args.report, args.plots)
+    check_outputs_against_inputs([args.output, args.report], [source], [args.store])
     quiet = is_quiet(args)
     spec = spec_of(args, backend=args.backend, tail_only=args.tail_only)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model

@@ -89,8 +89,10 @@ def parse_thresholds(items: list[str]) -> ChangeThresholds:
 
 def run(args: argparse.Namespace) -> int:
     from netspectra.compare.pair import compare_models
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     output = check_output_path(args.output) if args.output else None
+    check_outputs_against_inputs([output], [args.a, args.b])
     thresholds = parse_thresholds(args.threshold)
     with executor_of(args) as executor, progress_bar("comparing", quiet=is_quiet(args)) as advance:
         comparison = compare_models(

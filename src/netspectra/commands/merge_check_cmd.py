@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.merge.compat import DEFAULT_THRESHOLDS
     from netspectra.merge.config import load_config
     from netspectra.merge.model import check_compatibility
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     if args.config:
         if args.models or args.base:
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         models, base, thresholds = args.models, args.base, DEFAULT_THRESHOLDS
     if args.output:
         check_output_path(args.output)
+    check_outputs_against_inputs([args.output], [*models, base], [args.config])
     quiet = is_quiet(args)
     with executor_of(args) as executor, progress_bar("checking", quiet=quiet) as advance:
         report = check_compatibility(

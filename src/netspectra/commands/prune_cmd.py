@@ -58,10 +58,12 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.actions import prune
     from netspectra.denoise.pruned import write_pruned
     from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
     if args.write and not args.write.endswith(".safetensors"):
         raise UsageError(f"{args.write}: --write takes a .safetensors file name")
+    check_outputs_against_inputs([output, args.write], [args.path])
     with executor_of(args) as executor, progress_bar("analyzing", quiet=is_quiet(args)) as advance:
         plan = prune(
             args.path,

@@ -73,8 +73,10 @@ def read_accuracies(path: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     from netspectra.actions import rank
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     output = check_output_path(args.output) if args.output else None
+    check_outputs_against_inputs([output], args.models, [args.accuracy])
     accuracies = read_accuracies(args.accuracy) if args.accuracy else None
     by_source = None
     if accuracies is not None:

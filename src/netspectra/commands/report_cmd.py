@@ -29,9 +29,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from netspectra.report.overwrite import check_outputs_against_inputs
+
     if not (args.output or args.plots):
         raise UsageError("nothing to write: give -o FILE.html and/or --plots DIR")
     check_outputs(args.output, args.plots)
+    check_outputs_against_inputs([args.output], files=[args.store])
     with Store(args.store, create=False) as store:
         info = store.get_run(args.run_id)
         report = store.load_report(args.run_id)

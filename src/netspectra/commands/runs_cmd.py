@@ -30,10 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.report.overwrite import check_outputs_against_inputs
     from netspectra.report.table import print_report
 
     if args.output:
         check_output_path(args.output)
+    check_outputs_against_inputs([args.output], files=[args.store])
     with Store(args.store, create=False) as store:
         if args.show is None:
             runs = store.list_runs()

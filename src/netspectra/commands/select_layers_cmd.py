@@ -54,8 +54,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from netspectra.actions import select_layers
     from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
+    check_outputs_against_inputs([output], [args.path])
     with executor_of(args) as executor, progress_bar("analyzing", quiet=is_quiet(args)) as advance:
         plan = select_layers(
             args.path,

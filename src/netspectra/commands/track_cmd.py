@@ -61,13 +61,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from netspectra.compare.checkpoints import find_checkpoints
     from netspectra.compare.track import track_checkpoints
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise UsageError(f"{args.output}: the track table is written as .csv")
     for directory in filter(None, (args.plots, args.output and str(Path(args.output).parent))):
         if not Path(directory).is_dir():
             raise UsageError(f"{directory}: directory does not exist")
-    find_checkpoints(args.paths)  # refuse bad paths before opening a store
+    # bad paths and an output over an input are refused before a store is opened
+    check_outputs_against_inputs([args.output], [c.path for c in find_checkpoints(args.paths)], [args.store])
     spec = spec_of(args)
     store = Store(args.store) if args.store else nullcontext()
     with executor_of(args) as executor, progress_bar("tracking", quiet=is_quiet(args)) as advance, store as opened:

@@ -10,7 +10,9 @@
   stands for them: those with a step in their name if any have one (a Trainer output directory also
   holds ``runs/`` and the final model's files), else all of them.  A directory that is itself one
   model (it has ``config.json`` or a ``*.index.json``, and no sub-directory with a step) is one
-  checkpoint.
+  checkpoint.  What a directory stands for must resolve inside it (:func:`~netspectra.io.paths.resolve_inside`):
+  a step file or a ``checkpoint-N`` folder that links out of the run's folder is refused.  Paths named
+  as arguments are taken as given.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from netspectra.errors import UsageError
 from netspectra.io.base import TORCH_SUFFIXES, natural_key
+from netspectra.io.paths import resolve_inside
 
 #: Number patterns tried in order: a step beats an epoch (``epoch_3_step_1200`` is step 1200).
 _STEP_PATTERNS = (
@@ -73,7 +76,12 @@ def _checkpoints_in(directory: Path) -> list[Path]:
     stepped = [p for p in entries if step_of(p.name) is not None]
     if not (stepped or entries):
         raise UsageError(f"{directory}: no checkpoints (model files or sub-directories) in it")
-    return stepped or entries
+    root = (directory.resolve(),)
+    label, where = str(directory), "the training run's folder"
+    return [
+        resolve_inside(p, root, label, "checkpoint", kind="folder" if p.is_dir() else "file", where=where)
+        for p in stepped or entries
+    ]
 
 
 def find_checkpoints(paths: Sequence[str | Path]) -> list[Checkpoint]:

@@ -30,10 +30,11 @@ from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCom
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, open_source, select_weight_matrices
-from netspectra.io.base import same_file
+from netspectra.io.inputs import input_files
 from netspectra.io.quantized import holds_quantized_tensors
 from netspectra.pipeline import ProgressCallback, run_layers
 from netspectra.report.export import write_document
+from netspectra.report.overwrite import refuse_inputs
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
@@ -233,14 +234,12 @@ def _metadata(src: ModelSource, method: Method, shrink: str, factored: bool) -> 
 
 
 def check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
-    """Refuse an output that is (by inode: a hard link or symlink too) any file the model is read from,
-    external data included, or whose directory is missing."""
+    """Refuse an output that is (by inode: a hard link or symlink too) any file the model is read from
+    (:func:`~netspectra.io.inputs.input_files`: external data, config.json included), or whose directory
+    is missing."""
     if not out.parent.is_dir():
         raise UsageError(f"{out}: output directory {out.parent} does not exist")
-    inputs = [Path(f) for f in getattr(src, "files", [])]
-    for path in (out, meta_out):
-        if path is not None and any(same_file(path, f) for f in inputs):
-            raise UsageError(f"{path}: refusing to overwrite an input file of the model")
+    refuse_inputs((out, meta_out), input_files(src))
 
 
 def _check_factor_names(tensor_names: list[str], to_compress: list[str]) -> None:

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SourceError
-from .base import MAX_JSON_BYTES, ModelSource, TensorRecord, inside_model, model_roots
+from .base import MAX_JSON_BYTES, ModelSource, TensorRecord
+from .paths import model_roots, resolve_inside
 from .safetensors_source import SafetensorsSource
 from .structured import read_json_file
 from .torch_source import TorchSource
@@ -77,7 +78,7 @@ class AdapterSource(ModelSource):
         self.path = directory
         label = os.fspath(directory)
         roots = model_roots(directory)
-        config_path = inside_model(directory / "adapter_config.json", roots, label, "adapter config")
+        config_path = resolve_inside(directory / "adapter_config.json", roots, label, "adapter config")
         config = read_json_file(config_path, os.fspath(config_path), "adapter_config.json", SourceError, MAX_JSON_BYTES)
         if not isinstance(config, dict):
             raise SourceError(f"{config_path}: invalid adapter_config.json: not a JSON object")
@@ -91,7 +92,7 @@ class AdapterSource(ModelSource):
         )
         if weights is None:
             raise SourceError(f"{label}: adapter folder without adapter_model.safetensors or adapter_model.bin")
-        weights = inside_model(weights, roots, label, "adapter weights")
+        weights = resolve_inside(weights, roots, label, "adapter weights")
         self.weights = SafetensorsSource(weights, {}) if weights.suffix == ".safetensors" else TorchSource(weights, {})
         self.base = base
         self.files = [*self.weights.files, *(base.files if base is not None else [])]

@@ -1,5 +1,6 @@
 """What every model source shares: the :class:`ModelSource` interface, the :class:`TensorRecord` of one
-stored tensor, the natural sort of tensor names, and the checks of file names found inside model files.
+stored tensor, the natural sort of tensor names, and a model folder's config.json (resolved inside the
+folder by :mod:`.paths`).
 
 Order of tensors ("model order"): insertion order for torch checkpoints, ONNX graphs (order of first
 use by a node), NumPy archives and live modules; for safetensors, whose files are sorted by dtype and
@@ -13,12 +14,13 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Self
 
 import numpy as np
 
-from ..errors import MatrixError, SourceError, UnsafeFileError
+from ..errors import MatrixError, SourceError
+from .paths import model_roots, resolve_inside
 from .structured import read_json_file
 
 FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "gguf", "module")
@@ -117,66 +119,21 @@ def model_order_key(name: str) -> tuple:
 MAX_JSON_BYTES = 64 << 20
 
 
-def model_roots(directory: Path) -> tuple[Path, ...]:
-    """Where the files a model refers to may live: its directory, resolved, and for a Hugging Face cache
-    snapshot (``models--ORG--NAME/snapshots/REVISION``) the repository folder too, whose ``blobs/`` the
-    snapshot's files link to."""
-    real = directory.resolve()
-    roots = [real]
-    if real.parent.name == "snapshots" and real.parent.parent.name.startswith(("models--", "datasets--")):
-        roots.append(real.parent.parent)
-    return tuple(roots)
-
-
-def inside_model(path: Path, roots: tuple[Path, ...], label: str, what: str) -> Path:
-    """``path`` if it resolves (symlinks followed) inside one of ``roots``; refuse links out of the model.
-
-    Raises :class:`UnsafeFileError` for a file or a directory on the way that links outside (a model from
-    the internet must not make netspectra read, and copy into its outputs, a file of the user's), and
-    :class:`SourceError` for an existing path that is not a regular file (a FIFO blocks a read forever, a
-    device never ends).
-    """
-    real = path.resolve()
-    if not any(real == root or root in real.parents for root in roots):
-        raise UnsafeFileError(
-            f"{label}: {what} {path.name!r} links to a file outside the model directory "
-            "(refused: open that file by its own path if you trust the link)"
-        )
-    if real.exists() and not real.is_file():
-        raise SourceError(f"{label}: {what} {path.name!r} is not a regular file")
-    return path
-
-
-def safe_member(base: Path, name: object, label: str, what: str) -> Path:
-    """``base / name`` for a file name found inside a model file: refuse absolute paths, ``..``, and names
-    that resolve outside the model directory through a symlink (:func:`inside_model`; the links of a
-    Hugging Face cache snapshot into its repository's ``blobs/`` are inside)."""
-    if not isinstance(name, str) or not name or "\x00" in name:
-        raise SourceError(f"{label}: invalid {what} name {name!r}")
-    posix, win = PurePosixPath(name), PureWindowsPath(name)
-    if posix.is_absolute() or win.is_absolute() or win.drive or name.startswith(("/", "\\")):
-        raise UnsafeFileError(f"{label}: {what} {name!r} is an absolute path outside the model directory")
-    if ".." in posix.parts or ".." in win.parts:
-        raise UnsafeFileError(f"{label}: {what} {name!r} escapes the model directory")
-    return inside_model(base / name, model_roots(base), label, what)
-
-
-def same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file: the same inode when both exist (hard links, symlinks), the same
-    resolved path otherwise."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
+def config_file(directory: Path) -> Path | None:
+    """config.json of a model directory, None if there is none or it is not a regular file (a FIFO, a
+    device: never opened); one that resolves outside the directory is refused (:func:`resolve_inside`)."""
+    path = directory / "config.json"
+    if not path.is_file():
+        return None
+    return resolve_inside(path, model_roots(directory), os.fspath(path), "config")
 
 
 def read_config(directory: Path) -> dict:
-    """config.json of a model directory as a dict, {} if there is none (a link out of the directory or a
-    file that is not regular is refused, not followed)."""
-    path = directory / "config.json"
-    if not path.is_file():
+    """config.json of a model directory as a dict, {} if there is none (see :func:`config_file`: a link
+    out of the directory is refused, not followed)."""
+    path = config_file(directory)
+    if path is None:
         return {}
-    inside_model(path, model_roots(directory), os.fspath(path), "config")
     obj = read_json_file(path, os.fspath(path), "config.json", SourceError, MAX_JSON_BYTES)
     if not isinstance(obj, dict):
         raise SourceError(f"{path}: invalid config.json: not a JSON object")

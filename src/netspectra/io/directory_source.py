@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SourceError
-from .base import TORCH_SUFFIXES, ModelSource, TensorRecord, inside_model, model_roots
+from .base import TORCH_SUFFIXES, ModelSource, TensorRecord
 from .gguf_source import GGUFSource
 from .numpy_source import NpzSource
 from .onnx_source import OnnxSource
+from .paths import model_roots, resolve_inside
 from .safetensors_source import SafetensorsSource, sharded_from_files, sharded_from_index
 from .torch_source import TorchSource
 
@@ -18,7 +19,7 @@ from .torch_source import TorchSource
 def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
     """Pick the weights of a model directory, preferring safetensors; see :func:`open_source`.
 
-    Only regular files that resolve inside the directory are considered (:func:`inside_model`): a link
+    Only regular files that resolve inside the directory are considered (:func:`~.paths.resolve_inside`): a link
     out of a downloaded model folder is refused before anything is opened.
     """
     roots = model_roots(directory)
@@ -28,11 +29,11 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
         return fmt or fmt_default
 
     def found(pattern: str) -> list[Path]:
-        return sorted(inside_model(p, roots, label, "weight file") for p in directory.glob(pattern) if p.is_file())
+        return sorted(resolve_inside(p, roots, label, "weight file") for p in directory.glob(pattern) if p.is_file())
 
     def named(name: str) -> Path | None:
         path = directory / name
-        return inside_model(path, roots, label, "weight file") if path.is_file() else None
+        return resolve_inside(path, roots, label, "weight file") if path.is_file() else None
 
     if idx := named("model.safetensors.index.json"):
         return sharded_from_index(idx, config, pick("safetensors-sharded"))

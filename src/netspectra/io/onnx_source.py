@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import MatrixError, SourceError, one_line
 from . import dtypes
-from .base import ModelSource, TensorRecord, read_config, safe_member
+from .base import ModelSource, TensorRecord, read_config
+from .paths import safe_member
 
 # TensorProto.DataType -> stored dtype name.
 _ONNX_DTYPES = {

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import SourceError
-from .base import MAX_JSON_BYTES, TORCH_SUFFIXES, ModelSource, TensorRecord, model_order_key, read_config, safe_member
+from .base import MAX_JSON_BYTES, TORCH_SUFFIXES, ModelSource, TensorRecord, model_order_key, read_config
+from .paths import safe_member
 from .safetensors_file import SafetensorsFile
 from .structured import read_json_file
 from .torch_source import TorchSource

@@ -27,6 +27,7 @@ from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io import ModelSource, TensorRecord, dtypes
+from netspectra.io.base import config_file
 from netspectra.io.quantized import holds_quantized_tensors
 from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, is_matrix, layer_compatibility
 from netspectra.merge.config import MergeConfig, load_config
@@ -188,6 +189,7 @@ def merge_models(
             )
         out = check_output_dir(output)
         metadata = _metadata(ms.reference, config)
+        config_json = _config_json(ms.reference)  # a link out is refused before any tensor is merged
         with OutputDir(out) as od:
             for shard, names in ms.shards():
                 with od.writer(shard, metadata) as writer:
@@ -200,7 +202,6 @@ def merge_models(
                             progress(len(layers), len(ms.names), name)
                     writer.commit()
             od.write_json(INDEX_NAME, {"metadata": {"total_size": total_size}, "weight_map": weight_map})
-            config_json = _config_json(ms.reference)
             if config_json is not None:
                 od.copy_file(config_json, "config.json")
             result = MergeResult(
@@ -267,8 +268,7 @@ def _metadata(src: ModelSource, config: MergeConfig) -> dict[str, str]:
 
 
 def _config_json(src: ModelSource) -> Path | None:
+    """The reference model's config.json, resolved inside its folder (a link out is refused, not copied)."""
     if src.path is None:
         return None
-    directory = src.path if src.path.is_dir() else src.path.parent
-    path = directory / "config.json"
-    return path if path.is_file() else None
+    return config_file(src.path if src.path.is_dir() else src.path.parent)

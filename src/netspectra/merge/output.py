@@ -16,17 +16,22 @@ from pathlib import Path
 
 from netspectra.atomic import publish
 from netspectra.denoise.writer import SafetensorsWriter
-from netspectra.errors import UsageError
+from netspectra.errors import SourceError, UsageError
+from netspectra.io.base import MAX_JSON_BYTES
+from netspectra.io.structured import read_bounded
 
 
 def check_output_dir(path: str | os.PathLike) -> Path:
     """Refuse, before any work, a target that exists and is not an empty directory (so never an input
-    file or a directory holding one), or whose parent is missing."""
+    file or a directory holding one), a symbolic link (the temporary directory and the rename would
+    land in the link's target or on the link), or whose parent is missing."""
     out = Path(path)
+    if out.is_symlink():
+        raise UsageError(f"{out}: output is a symbolic link; give the directory itself")
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         raise UsageError(f"{out}: output exists and is not an empty directory")
-    if not out.resolve().parent.is_dir():
-        raise UsageError(f"{out}: parent directory {out.resolve().parent} does not exist")
+    if not out.absolute().parent.is_dir():
+        raise UsageError(f"{out}: parent directory {out.absolute().parent} does not exist")
     return out
 
 
@@ -35,7 +40,7 @@ class OutputDir:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.resolve().parent))
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.absolute().parent))
         self.files: list[str] = []
 
     def __enter__(self) -> OutputDir:
@@ -55,8 +60,10 @@ class OutputDir:
         (self.tmp / name).write_text(json.dumps(obj, indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
     def copy_file(self, source: Path, name: str) -> None:
+        """Copy the regular file ``source`` (at most :data:`~netspectra.io.base.MAX_JSON_BYTES`) as ``name``."""
+        data = read_bounded(source, os.fspath(source), name, SourceError, MAX_JSON_BYTES)
         self.files.append(name)
-        shutil.copyfile(source, self.tmp / name)
+        (self.tmp / name).write_bytes(data)
 
     def commit(self) -> None:
         """Give the directory the permissions of a new one and rename it onto ``path``."""
