@@ -104,6 +104,38 @@ def test_every_action_takes_the_layer_selection(models):
     keep = {"include": "fc1"}
     assert [x.name for x in netspectra.merge_check(models[1:], base=models[0], **keep).layers] == ["fc1.weight"]
     assert [x.name_a for x in netspectra.compare_models(models[0], models[1], **keep).layers] == ["fc1.weight"]
-    report = netspectra.compress(models[0], models[0].parent / "c.safetensors", method="rank:4", max_dim=40)
-    assert [x.name for x in report.layers] == [] and {c.reason for c in report.copied} == {"larger dimension 48 > max_dim 40"}
+    report = netspectra.compress(models[0], models[0].parent / "c.safetensors", method="rank:4", exclude="fc2")
+    assert [x.name for x in report.layers] == ["fc1.weight"] and [c.reason for c in report.copied] == ["matched by exclude"]
     assert [x.name for x in netspectra.prune(models[0], sparsity=0.5, **keep).layers] == ["fc1.weight"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: netspectra.analyze(p[0], include="attn"),
+        lambda p: netspectra.compare_models(p[0], p[1], exclude="fc"),
+        lambda p: netspectra.track(p, include="attn"),
+        lambda p: netspectra.merge_check(p[1:], base=p[0], min_dim=1000),
+        lambda p: netspectra.compress(p[0], p[0].parent / "c.safetensors", include="attn"),
+        lambda p: netspectra.prune(p[0], sparsity=0.5, max_dim=5),
+    ],
+    ids=["analyze", "compare", "track", "merge_check", "compress", "prune"],
+)
+def test_a_selection_that_keeps_nothing_is_refused_naming_it_and_what_there_is(models, call):
+    """README's own ``--include 'attn'`` matched nothing in MiniLM and exited 0 with an empty table."""
+    from netspectra.errors import UsageError
+
+    with pytest.raises(
+        UsageError,
+        match=r"(--include 'attn'|--exclude 'fc'|--min-dim 1000|--max-dim 5)( --min-dim 32)? selects none of its 2 weight matrices \(fc1.weight, fc2.weight\)",
+    ):
+        call(models)
+    assert not (models[0].parent / "c.safetensors").exists()
+
+
+def test_an_empty_selection_on_the_command_line_is_one_line_and_exit_2(models, capsys):
+    from netspectra.cli import main
+
+    assert main(["analyze", str(models[0]), "--include", "attn", "--quiet"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "--include 'attn' selects none of its 2 weight matrices" in err[0]

@@ -23,8 +23,9 @@ from netspectra.diagnose.layer import analyze_spectrum, failed_layer
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.tail import analyze_tail
-from netspectra.errors import MatrixError
+from netspectra.errors import MatrixError, UsageError
 from netspectra.io import WeightMatrix, orient, select_weight_matrices
+from netspectra.io.selection import LayerSelection
 from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.blas_threads import one_blas_thread
@@ -139,8 +140,26 @@ def analyze_array(
 
 
 def list_weights(source: Source, spec: AnalysisSpec = AnalysisSpec()) -> list[WeightMatrix]:
-    """The weight matrices of ``source`` that ``spec.selection`` keeps, in model order (nothing loaded)."""
-    return list(select_weight_matrices(source, spec.selection))
+    """The weight matrices of ``source`` that ``spec.selection`` keeps, in model order (nothing loaded).
+
+    Raises
+    ------
+    UsageError
+        ``spec.selection`` keeps none of the matrices the model has (a pattern that matches nothing):
+        naming the selection and the first names there are.
+    """
+    weights = list(select_weight_matrices(source, spec.selection))
+    if not weights and spec.selection != LayerSelection():
+        require_selected(spec.selection, [w.name for w in select_weight_matrices(source)], AnalysisSpec.describe(source))
+    return weights
+
+
+def require_selected(selection: LayerSelection, available: Sequence[str], label: str) -> None:
+    """Raise :class:`UsageError` for a ``selection`` that kept nothing although ``available`` matrices exist."""
+    if available:
+        shown = ", ".join(available[:3])
+        more = f" and {len(available) - 3} more" if len(available) > 3 else ""
+        raise UsageError(f"{label}: {selection.describe()} selects none of its {len(available)} weight matrices ({shown}{more})")
 
 
 def run_layers(

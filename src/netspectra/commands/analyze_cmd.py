@@ -10,21 +10,7 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from netspectra.commands.common import (
-    add_executor_arguments,
-    add_fit_arguments,
-    add_output_arguments,
-    add_quiet_arguments,
-    add_selection_arguments,
-    check_outputs,
-    executor_of,
-    is_quiet,
-    print_json,
-    progress_bar,
-    result_console,
-    spec_of,
-    write_outputs,
-)
+from netspectra.commands import common
 from netspectra.errors import UsageError
 from netspectra.linalg.choose import BACKENDS
 from netspectra.report.export import check_output_path, write_report
@@ -61,11 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "an unchanged model analyzed with the same options is served from it",
     )
     p.add_argument("--resume", action="store_true", help="continue this model's interrupted run in the store (implies --store)")
-    add_output_arguments(p)
-    add_quiet_arguments(p, "the report")
-    add_selection_arguments(p, "analyze")
-    add_fit_arguments(p)
-    add_executor_arguments(p)
+    common.add_output_arguments(p)
+    common.add_action_arguments(p, "analyze", "the report")
     g = p.add_argument_group("spectra", "GPUs and layers too large to decompose (docs/scale.md)")
     g.add_argument(
         "--backend",
@@ -99,21 +82,21 @@ def run(args: argparse.Namespace) -> int:
         source = open_adapter(source, args.base)
     if args.output:
         check_output_path(args.output)
-    check_outputs(args.report, args.plots)
+    common.check_outputs(args.report, args.plots)
     check_outputs_against_inputs([args.output, args.report], [source], [args.store])
-    quiet = is_quiet(args)
-    spec = spec_of(args, backend=args.backend, tail_only=args.tail_only)
+    quiet = common.is_quiet(args)
+    spec = common.spec_of(args, backend=args.backend, tail_only=args.tail_only)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
-    with executor_of(args) as executor, progress_bar("analyzing", quiet=quiet) as advance:
+    with common.executor_of(args) as executor, common.progress_bar("analyzing", quiet=quiet) as advance:
         report = analyze(source, spec, progress=advance, executor=executor, workers=args.workers)
     if args.output:
         write_report(report, args.output)
-    written = write_outputs(report, args.report, args.plots, args.plot_format, quiet=quiet)
+    written = common.write_outputs(report, args.report, args.plots, args.plot_format, quiet=quiet)
     if args.json:
-        print_json(report.to_dict())
+        common.print_json(report.to_dict())
     elif not quiet:
         print_report(report)
-        console = result_console()
+        console = common.result_console()
         if args.output:
             console.print(plain(f"wrote {args.output}"))
         for line in written:
@@ -131,7 +114,7 @@ def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
 
     def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:
         result = analyze_into_store(source, path, spec, resume=args.resume, **kwargs)
-        if not is_quiet(args):
+        if not common.is_quiet(args):
             Console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
         return result.report
 

@@ -88,6 +88,18 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--scheduler", metavar="ADDR", help="address of a running Dask scheduler (implies --executor dask)")
 
 
+def add_action_arguments(
+    p: argparse.ArgumentParser, verb: str, what: str, *, fit: bool = True, min_dim: int = LayerSelection.min_dim
+) -> None:
+    """The flags every command that reads weights shares: ``--quiet``/``--json`` (``what`` on stdout), the layer
+    selection (:func:`add_selection_arguments`), the fit options (unless ``fit`` is false) and the executor."""
+    add_quiet_arguments(p, what)
+    add_selection_arguments(p, verb, min_dim=min_dim)
+    if fit:
+        add_fit_arguments(p)
+    add_executor_arguments(p)
+
+
 def add_quiet_arguments(p: argparse.ArgumentParser, what: str) -> None:
     """``--quiet`` (no progress bar, no table) and ``--json`` (``what`` as JSON on stdout, implies --quiet)."""
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")

@@ -8,19 +8,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netspectra.commands.common import (
-    add_executor_arguments,
-    add_fit_arguments,
-    add_quiet_arguments,
-    add_selection_arguments,
-    executor_of,
-    format_number,
-    is_quiet,
-    print_json,
-    progress_bar,
-    result_console,
-    spec_of,
-)
+from netspectra.commands import common
 from netspectra.compare.result import ChangeThresholds
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
@@ -65,10 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="list layers most damaged first (relative error of W, then |delta alpha|): did "
         "quantization or a merge damage my model?",
     )
-    add_quiet_arguments(p, "the comparison")
-    add_selection_arguments(p, "compare")
-    add_fit_arguments(p)
-    add_executor_arguments(p)
+    common.add_action_arguments(p, "compare", "the comparison")
     p.set_defaults(func=run)
 
 
@@ -94,11 +79,11 @@ def run(args: argparse.Namespace) -> int:
     output = check_output_path(args.output) if args.output else None
     check_outputs_against_inputs([output], [args.a, args.b])
     thresholds = parse_thresholds(args.threshold)
-    with executor_of(args) as executor, progress_bar("comparing", quiet=is_quiet(args)) as advance:
+    with common.executor_of(args) as executor, common.progress_bar("comparing", quiet=common.is_quiet(args)) as advance:
         comparison = compare_models(
             args.a,
             adapter_on(args.b, args.a),
-            spec_of(args),
+            common.spec_of(args),
             thresholds=thresholds,
             executor=executor,
             workers=args.workers,
@@ -113,11 +98,11 @@ def run(args: argparse.Namespace) -> int:
     if output is not None:
         write_results(output, comparison.columns(), comparison.rows, comparison.to_dict)
     if args.json:
-        print_json(comparison.to_dict())
+        common.print_json(comparison.to_dict())
         return 0
     if args.quiet:
         return 0
-    console = result_console()
+    console = common.result_console()
     console.print(comparison_table(comparison, width=console.width))
     by_name = sum(layer.matched_by == "name" for layer in comparison.layers)
     console.print(
@@ -135,16 +120,16 @@ def run(args: argparse.Namespace) -> int:
 _TABLE_COLUMNS: tuple[tuple[str, Callable[[LayerComparison], str]], ...] = (
     ("by", lambda c: c.matched_by),
     ("flag", lambda c: c.reasons),
-    ("‖ΔW‖F/‖W‖F", lambda c: format_number(c.diff_rel_frobenius, ".1e")),
-    ("Δalpha", lambda c: format_number(c.delta_alpha, "+.3f")),
-    ("z", lambda c: format_number(c.alpha_z, ".1f")),
+    ("‖ΔW‖F/‖W‖F", lambda c: common.format_number(c.diff_rel_frobenius, ".1e")),
+    ("Δalpha", lambda c: common.format_number(c.delta_alpha, "+.3f")),
+    ("z", lambda c: common.format_number(c.alpha_z, ".1f")),
     ("Δspikes", lambda c: f"{c.delta_num_spikes:+d}"),
     ("rank ΔW", lambda c: "-" if c.diff_rank < 0 else str(c.diff_rank)),
-    ("‖ΔW‖₂/‖W‖₂", lambda c: format_number(c.diff_rel_spectral, ".1e")),
-    ("alpha ΔW", lambda c: format_number(c.diff_alpha, ".2f")),
-    ("Δalpha_w", lambda c: format_number(c.delta_alpha_weighted, "+.3f")),
-    ("Δlog‖W‖₂", lambda c: format_number(c.delta_log_spectral_norm, "+.4f")),
-    ("Δeff.rank", lambda c: format_number(c.delta_effective_rank, "+.2f")),
+    ("‖ΔW‖₂/‖W‖₂", lambda c: common.format_number(c.diff_rel_spectral, ".1e")),
+    ("alpha ΔW", lambda c: common.format_number(c.diff_alpha, ".2f")),
+    ("Δalpha_w", lambda c: common.format_number(c.delta_alpha_weighted, "+.3f")),
+    ("Δlog‖W‖₂", lambda c: common.format_number(c.delta_log_spectral_norm, "+.4f")),
+    ("Δeff.rank", lambda c: common.format_number(c.delta_effective_rank, "+.2f")),
 )
 _NAME_WIDTH = 28
 

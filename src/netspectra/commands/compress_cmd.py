@@ -7,17 +7,7 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
-from netspectra.commands.common import (
-    add_executor_arguments,
-    add_quiet_arguments,
-    add_selection_arguments,
-    executor_of,
-    is_quiet,
-    print_json,
-    progress_bar,
-    result_console,
-    spec_of,
-)
+from netspectra.commands import common
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
 from netspectra.report.terminal import plain
 
@@ -59,9 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write the file even if layers are zeroed or keep less than a quarter of their energy",
     )
-    add_quiet_arguments(p, "the report")
-    add_selection_arguments(p, "compress", min_dim=DEFAULT_MIN_DIM)
-    add_executor_arguments(p)
+    common.add_action_arguments(p, "compress", "the report", fit=False, min_dim=DEFAULT_MIN_DIM)
     p.set_defaults(func=run)
 
 
@@ -69,12 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.denoise.model import compress_model
 
     method = Method.parse(args.method)
-    quiet = is_quiet(args)
-    with executor_of(args) as executor, progress_bar("compressing", quiet=quiet) as advance:
+    quiet = common.is_quiet(args)
+    with common.executor_of(args) as executor, common.progress_bar("compressing", quiet=quiet) as advance:
         report = compress_model(
             args.path,
             args.output,
-            spec_of(args),
+            common.spec_of(args),
             method=method,
             shrink=args.shrink,
             factored=not args.dense,
@@ -86,9 +74,9 @@ def run(args: argparse.Namespace) -> int:
     if report.damaged:  # written only with --force: say it loudly, on stderr, whatever the output mode
         print(f"netspectra: warning: {report.damage_summary()}", file=sys.stderr)
     if args.json:
-        print_json(report.to_dict())
+        common.print_json(report.to_dict())
     elif not quiet:
-        console = result_console()
+        console = common.result_console()
         console.print(compression_table(report))
         console.print(plain(totals_line(report), multiline=True), soft_wrap=True)
     return 0

@@ -5,19 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from netspectra.commands.common import (
-    VERDICT_STYLES,
-    add_executor_arguments,
-    add_quiet_arguments,
-    add_selection_arguments,
-    executor_of,
-    format_number,
-    is_quiet,
-    print_json,
-    progress_bar,
-    result_console,
-    spec_of,
-)
+from netspectra.commands import common
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
 from netspectra.report.terminal import plain
@@ -42,9 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base", help="their common base model (needed for the interference criterion)")
     p.add_argument("--config", help="take the models, base and thresholds from this merge configuration instead")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
-    add_quiet_arguments(p, "the report")
-    add_selection_arguments(p, "compare")
-    add_executor_arguments(p)
+    common.add_action_arguments(p, "compare", "the report", fit=False)
     p.set_defaults(func=run)
 
 
@@ -66,17 +52,23 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output_path(args.output)
     check_outputs_against_inputs([args.output], [*models, base], [args.config])
-    quiet = is_quiet(args)
-    with executor_of(args) as executor, progress_bar("checking", quiet=quiet) as advance:
+    quiet = common.is_quiet(args)
+    with common.executor_of(args) as executor, common.progress_bar("checking", quiet=quiet) as advance:
         report = check_compatibility(
-            models, spec_of(args), base=base, thresholds=thresholds, executor=executor, workers=args.workers, progress=advance
+            models,
+            common.spec_of(args),
+            base=base,
+            thresholds=thresholds,
+            executor=executor,
+            workers=args.workers,
+            progress=advance,
         )
     if args.output:
         write_results(args.output, report.columns(), lambda: flat_rows(report), report.to_dict)
     if args.json:
-        print_json(report.to_dict())
+        common.print_json(report.to_dict())
     elif not quiet:
-        console = result_console()
+        console = common.result_console()
         console.print(compatibility_table(report))
         console.print(summary_text(report), soft_wrap=True)
         if args.output:
@@ -105,14 +97,14 @@ def compatibility_table(report: CompatibilityReport) -> Table:
         table.add_row(
             plain(x.name),
             f"{x.rows}x{x.cols}",
-            plain(x.verdict, style=VERDICT_STYLES[x.verdict]),
+            plain(x.verdict, style=common.VERDICT_STYLES[x.verdict]),
             f"{x.erank_min:.1f}-{x.erank_max:.1f}",
-            format_number(x.spectral_norm_ratio),
-            format_number(x.sigma2_ratio),
+            common.format_number(x.spectral_norm_ratio),
+            common.format_number(x.sigma2_ratio),
             f"{x.spikes_min}-{x.spikes_max}",
-            format_number(x.rel_distance),
+            common.format_number(x.rel_distance),
             " ".join(map(str, x.task_ranks)) or "-",
-            format_number(x.interference),
+            common.format_number(x.interference),
             plain(x.reasons),
         )
     return table
@@ -122,12 +114,12 @@ def summary_text(report: CompatibilityReport) -> Text:
     """The model verdict, counts per verdict and the extremes."""
     s = report.summary()
     text = plain("model verdict: ")
-    text.append_text(plain(s["verdict"], style=VERDICT_STYLES[s["verdict"]]))
+    text.append_text(plain(s["verdict"], style=common.VERDICT_STYLES[s["verdict"]]))
     text.append_text(
         plain(
             f" - {s['num_layers']} matrices: {s['num_compatible']} compatible, {s['num_caution']} caution, "
             f"{s['num_incompatible']} incompatible ({s['num_other']} other tensors not compared); max distance "
-            f"{format_number(s['max_rel_distance'])}, max interference {format_number(s['max_interference'])}"
+            f"{common.format_number(s['max_rel_distance'])}, max interference {common.format_number(s['max_interference'])}"
         )
     )
     if report.base is None:

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from netspectra.commands.common import VERDICT_STYLES, format_number, print_json, progress_bar, result_console
+from netspectra.commands import common
 from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
     if args.dtype:
         config = replace(config, dtype=parse_dtype(args.dtype))
     quiet = args.quiet or args.json
-    with progress_bar("merging", quiet=quiet) as advance:
+    with common.progress_bar("merging", quiet=quiet) as advance:
         result = merge_models(config, args.output, progress=advance)
     if args.json:
-        print_json(result.to_dict())
+        common.print_json(result.to_dict())
     elif not quiet:
-        console = result_console()
+        console = common.result_console()
         console.print(merge_table(result))
         console.print(summary_text(result), soft_wrap=True)
     return 0
@@ -67,7 +67,7 @@ def merge_table(result: MergeResult) -> Table:
     table.add_column("verdict")
     table.add_column("interference", justify="right")
     for x in result.layers:
-        verdict = plain(x.verdict, style=VERDICT_STYLES[x.verdict]) if x.verdict else ""
+        verdict = plain(x.verdict, style=common.VERDICT_STYLES[x.verdict]) if x.verdict else ""
         table.add_row(
             plain(x.name),
             "x".join(map(str, x.shape)) or "scalar",
@@ -76,7 +76,7 @@ def merge_table(result: MergeResult) -> Table:
             plain(x.reason),
             plain(x.details),
             verdict,
-            format_number(x.interference),
+            common.format_number(x.interference),
         )
     return table
 

@@ -4,19 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from netspectra.commands.common import (
-    add_executor_arguments,
-    add_fit_arguments,
-    add_quiet_arguments,
-    add_selection_arguments,
-    executor_of,
-    format_number,
-    is_quiet,
-    print_json,
-    progress_bar,
-    result_console,
-    spec_of,
-)
+from netspectra.commands import common
 from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
 
@@ -47,10 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--write", metavar="OUT.safetensors", help="also write the model with each matrix magnitude-pruned at its ratio"
     )
-    add_selection_arguments(p, "prune")
-    add_fit_arguments(p)
-    add_executor_arguments(p)
-    add_quiet_arguments(p, "the plan")
+    common.add_action_arguments(p, "prune", "the plan")
     p.set_defaults(func=run)
 
 
@@ -64,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     if args.write and not args.write.endswith(".safetensors"):
         raise UsageError(f"{args.write}: --write takes a .safetensors file name")
     check_outputs_against_inputs([output, args.write], [args.path])
-    with executor_of(args) as executor, progress_bar("analyzing", quiet=is_quiet(args)) as advance:
+    with common.executor_of(args) as executor, common.progress_bar("analyzing", quiet=common.is_quiet(args)) as advance:
         plan = prune(
             args.path,
-            spec_of(args),
+            common.spec_of(args),
             sparsity=args.sparsity,
             ratio_range=tuple(args.range),
             uniform=args.uniform,
@@ -80,18 +65,20 @@ def run(args: argparse.Namespace) -> int:
     if args.write:
         write_pruned(args.path, args.write, {layer.name: layer.sparsity for layer in plan.layers})
     if args.json:
-        print_json(plan.to_dict())
+        common.print_json(plan.to_dict())
         return 0
     if args.quiet:
         return 0
-    console = result_console()
+    console = common.result_console()
     from rich.table import Table
 
     table = Table(title=plain(f"netspectra prune: {plan.source} at {args.sparsity:g}"), header_style="bold")
     for header in ("layer", "N x M", "alpha", "sparsity"):
         table.add_column(header, justify="left" if header == "layer" else "right")
     for layer in plan.layers:
-        table.add_row(plain(layer.name), f"{layer.rows}x{layer.cols}", format_number(layer.alpha, ".2f"), f"{layer.sparsity:.3f}")
+        table.add_row(
+            plain(layer.name), f"{layer.rows}x{layer.cols}", common.format_number(layer.alpha, ".2f"), f"{layer.sparsity:.3f}"
+        )
     console.print(table)
     console.print(plain(f"{len(plan.layers)} matrices, achieved sparsity {plan.achieved:.4f}"))
     for path in (output, args.write):

@@ -8,19 +8,7 @@ import math
 import os
 from pathlib import Path
 
-from netspectra.commands.common import (
-    add_executor_arguments,
-    add_fit_arguments,
-    add_quiet_arguments,
-    add_selection_arguments,
-    executor_of,
-    format_number,
-    is_quiet,
-    print_json,
-    progress_bar,
-    result_console,
-    spec_of,
-)
+from netspectra.commands import common
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
 from netspectra.report.terminal import plain
@@ -43,10 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--metric", choices=RANKING_METRICS, default=DEFAULT_METRIC, help="rank by this (default %(default)s)")
     p.add_argument("--accuracy", metavar="CSV", help="measured accuracies: a CSV with columns model,accuracy")
     p.add_argument("-o", "--output", help="write the ranking to this .csv, .parquet or .json file")
-    add_quiet_arguments(p, "the ranking")
-    add_selection_arguments(p, "rank")
-    add_fit_arguments(p)
-    add_executor_arguments(p)
+    common.add_action_arguments(p, "rank", "the ranking")
     p.set_defaults(func=run)
 
 
@@ -84,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"{args.accuracy}: no accuracy for {missing[0]} ({len(missing)} models without one)")
         by_source = {m: accuracies[os.path.realpath(m)] for m in args.models}
-    with executor_of(args) as executor, progress_bar("analyzing", quiet=is_quiet(args)) as advance:
+    with common.executor_of(args) as executor, common.progress_bar("analyzing", quiet=common.is_quiet(args)) as advance:
         ranking = rank(
             args.models,
-            spec_of(args),
+            common.spec_of(args),
             metric=args.metric,
             accuracies=by_source,
             executor=executor,
@@ -97,23 +82,23 @@ def run(args: argparse.Namespace) -> int:
     if output is not None:
         write_results(output, ranking.columns(), ranking.rows, ranking.to_dict)
     if args.json:
-        print_json(ranking.to_dict())
+        common.print_json(ranking.to_dict())
         return 0
     if args.quiet:
         return 0
     from rich.table import Table
 
-    console = result_console()
+    console = common.result_console()
     table = Table(title=plain(f"netspectra rank: by {args.metric} (smaller = better trained)"), header_style="bold")
     columns = ("rank", "model", args.metric, "accuracy") if accuracies else ("rank", "model", args.metric)
     for header in columns:
         table.add_column(header, justify="left" if header == "model" else "right")
     for row in ranking.layers:
-        cells = [str(row.rank), row.source, format_number(getattr(row, args.metric), ".4f")]
-        table.add_row(*(plain(c) for c in cells + ([format_number(row.accuracy, ".4f")] if accuracies else [])))
+        cells = [str(row.rank), row.source, common.format_number(getattr(row, args.metric), ".4f")]
+        table.add_row(*(plain(c) for c in cells + ([common.format_number(row.accuracy, ".4f")] if accuracies else [])))
     console.print(table)
     for metric, rho in ranking.correlations.items():
-        console.print(plain(f"Spearman rho with accuracy, {metric}: {format_number(rho, '+.3f')}"))
+        console.print(plain(f"Spearman rho with accuracy, {metric}: {common.format_number(rho, '+.3f')}"))
     if output is not None:
         console.print(plain(f"wrote {output}"))
     return 0

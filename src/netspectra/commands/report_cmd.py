@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from netspectra.commands.common import add_plot_arguments, check_outputs, write_outputs
+from netspectra.commands import common
 from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
 from netspectra.store.db import DEFAULT_STORE, Store
@@ -21,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_id", type=int, metavar="RUN_ID", help="the run (see 'netspectra runs')")
     p.add_argument("--store", default=DEFAULT_STORE, metavar="PATH", help="the store (default ./%(default)s)")
     p.add_argument("-o", "--output", metavar="FILE.html", help="write the HTML report to this file")
-    add_plot_arguments(p)
+    common.add_plot_arguments(p)
     p.add_argument("--quiet", action="store_true", help="print nothing")
     p.set_defaults(func=run)
 
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     if not (args.output or args.plots):
         raise UsageError("nothing to write: give -o FILE.html and/or --plots DIR")
-    check_outputs(args.output, args.plots)
+    common.check_outputs(args.output, args.plots)
     check_outputs_against_inputs([args.output], files=[args.store])
     with Store(args.store, create=False) as store:
         info = store.get_run(args.run_id)
@@ -44,6 +44,6 @@ def run(args: argparse.Namespace) -> int:
             plain(f"run {info.id} is {info.status}: the report shows the {len(report.layers)} layers stored so far"),
             soft_wrap=True,
         )
-    for line in write_outputs(report, args.output, args.plots, args.plot_format, quiet=args.quiet):
+    for line in common.write_outputs(report, args.output, args.plots, args.plot_format, quiet=args.quiet):
         console.print(plain(f"wrote {line}"), soft_wrap=True)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from netspectra.commands.common import print_json, result_console
+from netspectra.commands import common
 from netspectra.report.export import check_output_path, write_report
 from netspectra.report.terminal import plain
 from netspectra.store.db import DEFAULT_STORE, RunInfo, Store
@@ -40,15 +40,15 @@ def run(args: argparse.Namespace) -> int:
         if args.show is None:
             runs = store.list_runs()
             if args.json:
-                print_json([r.to_dict() for r in runs])
+                common.print_json([r.to_dict() for r in runs])
             else:
-                result_console().print(runs_table(runs, args.store))
+                common.result_console().print(runs_table(runs, args.store))
             return 0
         report = store.load_report(args.show)
     if args.output:
         write_report(report, args.output)
     if args.json:
-        print_json(report.to_dict())
+        common.print_json(report.to_dict())
     else:
         print_report(report)
     return 0

@@ -4,19 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from netspectra.commands.common import (
-    add_executor_arguments,
-    add_fit_arguments,
-    add_quiet_arguments,
-    add_selection_arguments,
-    executor_of,
-    format_number,
-    is_quiet,
-    print_json,
-    progress_bar,
-    result_console,
-    spec_of,
-)
+from netspectra.commands import common
 from netspectra.report.terminal import plain
 
 
@@ -44,10 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="select the top fraction of all layers together, not of each module type",
     )
     p.add_argument("-o", "--output", help="write the selection to this .yaml or .json file")
-    add_selection_arguments(p, "select-layers")
-    add_fit_arguments(p)
-    add_executor_arguments(p)
-    add_quiet_arguments(p, "the selection")
+    common.add_action_arguments(p, "select-layers", "the selection")
     p.set_defaults(func=run)
 
 
@@ -58,10 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
     check_outputs_against_inputs([output], [args.path])
-    with executor_of(args) as executor, progress_bar("analyzing", quiet=is_quiet(args)) as advance:
+    with common.executor_of(args) as executor, common.progress_bar("analyzing", quiet=common.is_quiet(args)) as advance:
         plan = select_layers(
             args.path,
-            spec_of(args),
+            common.spec_of(args),
             top=args.top,
             threshold=args.threshold,
             per_type=args.per_type,
@@ -72,20 +57,20 @@ def run(args: argparse.Namespace) -> int:
     if output is not None:
         write_document(output, plan.to_dict())
     if args.json:
-        print_json(plan.to_dict())
+        common.print_json(plan.to_dict())
         return 0
     if args.quiet:
         return 0
     from rich.table import Table
 
-    console = result_console()
+    console = common.result_console()
     table = Table(title=plain(f"netspectra select-layers: top {args.top:g} by SNR above {args.threshold}"), header_style="bold")
     for header in ("layer", "SNR", "signal", "selected"):
         table.add_column(header, justify="left" if header == "layer" else "right")
     for layer in sorted(plan.layers, key=lambda x: (x.module_type, -x.snr)):
         table.add_row(
             plain(layer.name),
-            format_number(layer.snr, ".3g"),
+            common.format_number(layer.snr, ".3g"),
             str(layer.num_signal),
             "yes" if layer.selected else "",
             style="bold" if layer.selected else None,

@@ -8,19 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netspectra.commands.common import (
-    add_executor_arguments,
-    add_fit_arguments,
-    add_quiet_arguments,
-    add_selection_arguments,
-    executor_of,
-    format_number,
-    is_quiet,
-    print_json,
-    progress_bar,
-    result_console,
-    spec_of,
-)
+from netspectra.commands import common
 from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
 from netspectra.store.db import DEFAULT_STORE, Store
@@ -51,10 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="record each checkpoint as a run in this results store (default ./netspectra.db); "
         "checkpoints already stored with the same options are not recomputed",
     )
-    add_quiet_arguments(p, "the long-format table (records)")
-    add_selection_arguments(p, "track")
-    add_fit_arguments(p)
-    add_executor_arguments(p)
+    common.add_action_arguments(p, "track", "the long-format table (records)")
     p.set_defaults(func=run)
 
 
@@ -70,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{directory}: directory does not exist")
     # bad paths and an output over an input are refused before a store is opened
     check_outputs_against_inputs([args.output], [c.path for c in find_checkpoints(args.paths)], [args.store])
-    spec = spec_of(args)
+    spec = common.spec_of(args)
     store = Store(args.store) if args.store else nullcontext()
-    with executor_of(args) as executor, progress_bar("tracking", quiet=is_quiet(args)) as advance, store as opened:
+    with (
+        common.executor_of(args) as executor,
+        common.progress_bar("tracking", quiet=common.is_quiet(args)) as advance,
+        store as opened,
+    ):
         trajectory = track_checkpoints(args.paths, spec, store=opened, executor=executor, workers=args.workers, progress=advance)
     written = []
     if args.output:
@@ -82,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
 
         written += plot_trajectory(trajectory, args.plots)
     if args.json:
-        print_json(json.loads(trajectory.to_frame().to_json(orient="records")))  # NaN -> null
+        common.print_json(json.loads(trajectory.to_frame().to_json(orient="records")))  # NaN -> null
         return 0
     if args.quiet:
         return 0
-    console = result_console()
+    console = common.result_console()
     console.print(step_table(trajectory))
     for path in written:
         console.print(plain(f"wrote {path}"))
@@ -112,11 +101,11 @@ def step_table(trajectory: Trajectory) -> Table:
         table.add_row(
             str(step),
             plain(Path(checkpoints[step]).name),
-            format_number(row["alpha"], ".3f"),
-            format_number(row["sigma2"], ".4g"),
-            format_number(row["area"], ".3f"),
-            format_number(row["tail_weight"], ".3f"),
+            common.format_number(row["alpha"], ".3f"),
+            common.format_number(row["sigma2"], ".4g"),
+            common.format_number(row["area"], ".3f"),
+            common.format_number(row["tail_weight"], ".3f"),
             str(int(spikes[step])),
-            format_number(row["spacing_ratio"], ".3f"),
+            common.format_number(row["spacing_ratio"], ".3f"),
         )
     return table

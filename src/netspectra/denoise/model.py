@@ -32,7 +32,7 @@ from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, open_source, select_weight_matrices
 from netspectra.io.inputs import input_files
 from netspectra.io.quantized import holds_quantized_tensors
-from netspectra.pipeline import ProgressCallback, run_layers
+from netspectra.pipeline import ProgressCallback, require_selected, run_layers
 from netspectra.report.export import write_document
 from netspectra.report.overwrite import refuse_inputs
 from netspectra.scale.executor import Executor
@@ -125,6 +125,8 @@ def compress_model(
         skipped: dict[str, str] = {}
         on_skip = lambda n, r: skipped.setdefault(n, r)  # noqa: E731
         weights = {w.name: w for w in select_weight_matrices(src, spec.selection, on_skip=on_skip)}
+        if not weights:
+            require_selected(spec.selection, [w.name for w in select_weight_matrices(src)], label)
         records = [(r, _copy_reason(r, weights, skipped)) for r in src.tensors()]
         todo = [r for r, reason in records if reason is None]
         if factored:

@@ -61,6 +61,12 @@ class LayerSelection:
         object.__setattr__(self, "_include", _compile(self.include, "include"))
         object.__setattr__(self, "_exclude", _compile(self.exclude, "exclude"))
 
+    def describe(self) -> str:
+        """The settings that differ from the defaults, as command-line options: ``--include 'attn' --min-dim 64``."""
+        given = {"include": self.include, "exclude": self.exclude, "min-dim": self.min_dim, "max-dim": self.max_dim}
+        default = {"include": None, "exclude": None, "min-dim": LayerSelection.min_dim, "max-dim": None}
+        return " ".join(f"--{k} {v!r}" for k, v in given.items() if v != default[k]) or "the default selection"
+
     def settings(self) -> dict[str, object]:
         """The four settings as a dict (the keys of a stored run's identity)."""
         return {"include": self.include, "exclude": self.exclude, "min_dim": self.min_dim, "max_dim": self.max_dim}

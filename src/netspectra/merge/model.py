@@ -35,7 +35,7 @@ from netspectra.merge.inputs import MergeError, ModelSet, open_models
 from netspectra.merge.layer import merge_layer
 from netspectra.merge.output import OutputDir, check_output_dir
 from netspectra.merge.results import CompatibilityReport, LayerCompatibility, LayerMerge, MergeResult
-from netspectra.pipeline import ProgressCallback, run_layers
+from netspectra.pipeline import ProgressCallback, require_selected, run_layers
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
@@ -90,7 +90,10 @@ def check_compatibility(
     spec = AnalysisSpec.resolve(spec, **keywords)
     with open_models(models, base) as ms:
         tasks = [_task(ms, name) for name in ms.names]
-        compared = [t for t in tasks if t is not None and spec.selection.rejects((t.name,), t.oriented) is None]
+        matrices = [t for t in tasks if t is not None]
+        compared = [t for t in matrices if spec.selection.rejects((t.name,), t.oriented) is None]
+        if not compared:
+            require_selected(spec.selection, [t.name for t in matrices], ms.labels[-1])
         layers = run_layers(
             partial(_layer_compatibility, thresholds=thresholds, fit=spec.fit),
             compared,
