@@ -88,7 +88,15 @@ def refuse_unless_fits(needed: int, what: str, error: type[Exception]) -> None:
     (:func:`netspectra.pipeline.plan_memory`) does."""
     available = available_memory()
     if available is not None and needed > available:
-        raise error(f"{what} needs about {needed / 2**30:.2f} GiB, {available / 2**30:.2f} GiB available")
+        raise error(f"{what} needs about {byte_size(needed)}, {byte_size(available)} available")
+
+
+def byte_size(count: int) -> str:
+    """``count`` bytes for a person: ``6.7 GiB``, ``512.0 MiB``, ``10 bytes``."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def layer_flops(shape: Shape) -> float:
