@@ -39,7 +39,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..constraints import Constraint, Interval, Kind, OneOf, short_repr, violation
+from ..constraints import Interval, Kind, OneOf, check_value
 from ..errors import MatrixError, SourceError
 from ..scale.workers import refuse_unless_fits
 from .base import ModelSource, TensorRecord
@@ -59,15 +59,8 @@ _PEAK_BYTES_PER_ENTRY = {"gptq": 24, "awq": 24, "fp8": 12, "bnb-4bit": 28, "bnb-
 #: Entries of a bitsandbytes quant_map (4-bit codes) and nested_quant_map (8-bit codes).
 _QUANT_MAP_SIZE, _NESTED_QUANT_MAP_SIZE = 16, 256
 _POSITIVE_INT = Interval(int, 1, None)
+_FINITE = Interval(float, None, None)
 _MAX_DIMS = 8
-
-
-def check_field(label: str, where: str, value: object, constraints: list[Constraint]) -> None:
-    """Raise :class:`SourceError` ``"{label}: {where} = {value}: must be ..."`` unless a constraint accepts
-    ``value`` (a quantization setting read from the file)."""
-    allowed = violation(value, constraints)
-    if allowed is not None:
-        raise SourceError(f"{label}: {where} = {short_repr(value)}: must be {allowed}")
 
 
 def _positive_ints(count: int | None = None) -> Kind:
@@ -212,9 +205,9 @@ def check_bnb_state(state: object, parts: dict[str, TensorRecord], label: str, n
     if not isinstance(state, dict) or not {"shape", "blocksize", "quant_type"} <= set(state):
         raise SourceError(f"{label}: {name}: invalid bitsandbytes quant state")
     where = f"{name} quant state"
-    check_field(label, f"{where} quant_type", state["quant_type"], [OneOf("nf4", "fp4")])
-    check_field(label, f"{where} shape", state["shape"], [_positive_ints()])
-    check_field(label, f"{where} blocksize", state["blocksize"], [_POSITIVE_INT])
+    check_value(f"{label}: {where} quant_type", state["quant_type"], [OneOf("nf4", "fp4")], SourceError)
+    check_value(f"{label}: {where} shape", state["shape"], [_positive_ints()], SourceError)
+    check_value(f"{label}: {where} blocksize", state["blocksize"], [_POSITIVE_INT], SourceError)
     count = math.prod(state["shape"])
     weight, absmax = parts["weight"], parts["absmax"]
     if weight.dtype != "U8" or math.prod(weight.shape) != _blocks(count, 2):
@@ -232,8 +225,10 @@ def check_bnb_state(state: object, parts: dict[str, TensorRecord], label: str, n
         raise SourceError(f"{label}: {name}.quant_map holds {math.prod(parts['quant_map'].shape):,} values, not 16")
     nested = parts.get("nested_absmax")
     if nested is not None and "nested_quant_map" in parts:
-        check_field(label, f"{where} nested_blocksize", state.get("nested_blocksize"), [_POSITIVE_INT])
-        check_field(label, f"{where} nested_offset", state.get("nested_offset", 0.0), [Interval(float, None, None)])
+        check_value(f"{label}: {where} nested_blocksize", state.get("nested_blocksize"), [_POSITIVE_INT], SourceError)
+        check_value(
+            f"{label}: {where} nested_offset", state.get("nested_offset", 0.0), [Interval(float, None, None)], SourceError
+        )
         nested_blocks = _blocks(blocks, state["nested_blocksize"])
         if math.prod(nested.shape) != nested_blocks or math.prod(parts["nested_quant_map"].shape) != _NESTED_QUANT_MAP_SIZE:
             raise SourceError(
@@ -263,10 +258,10 @@ class QuantizedSource(ModelSource):
             supported = Kind(
                 int, f"an integer bit width {method.upper()} packs ({', '.join(map(str, widths))})", lambda b: b in widths
             )
-            check_field(label, "quantization_config.bits", bits, [supported])
-            check_field(label, "quantization_config.group_size", group, [OneOf(-1), _POSITIVE_INT])
+            check_value(f"{label}: quantization_config.bits", bits, [supported], SourceError)
+            check_value(f"{label}: quantization_config.group_size", group, [OneOf(-1), _POSITIVE_INT], SourceError)
         elif block is not None:
-            check_field(label, "quantization_config.weight_block_size", block, [_positive_ints(2)])
+            check_value(f"{label}: quantization_config.weight_block_size", block, [_positive_ints(2)], SourceError)
         self.settings: dict[str, object] = {
             "bits": bits,
             "desc_act": bool(config.get("desc_act", True)),
