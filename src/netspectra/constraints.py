@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-from netspectra.errors import UsageError
+from netspectra.errors import NetspectraError, UsageError
 
 
 def short_repr(value: object) -> str:
@@ -68,7 +68,10 @@ class Interval:
     def accepts(self, value: object) -> bool:
         if not (_is_integer(value) if self.kind is int else _is_real(value)):
             return False
-        number = float(value)  # type: ignore[arg-type]
+        try:
+            number = float(value)  # type: ignore[arg-type]
+        except OverflowError:  # an int past float's range (10**400)
+            return False
         if not math.isfinite(number):
             return False
         if self.low is not None:
@@ -146,11 +149,12 @@ def violation(value: object, constraints: Sequence[Constraint]) -> str | None:
     return " or ".join(c.describe() for c in constraints)
 
 
-def check_value(where: str, value: object, constraints: Sequence[Constraint]) -> None:
-    """Raise :class:`UsageError` ``"{where} = {value}: must be ..."`` unless one constraint accepts ``value``."""
+def check_value(where: str, value: object, constraints: Sequence[Constraint], error: type[NetspectraError] = UsageError) -> None:
+    """Raise ``error`` ``"{where} = {value}: must be ..."`` unless one constraint accepts ``value``
+    (:class:`UsageError` for a setting; a reader passes :class:`SourceError` for a field of a file)."""
     allowed = violation(value, constraints)
     if allowed is not None:
-        raise UsageError(f"{where} = {short_repr(value)}: must be {allowed}")
+        raise error(f"{where} = {short_repr(value)}: must be {allowed}")
 
 
 def check_constraints(obj: object, constraints: Mapping[str, Sequence[Constraint]] | None = None) -> None:

@@ -214,3 +214,16 @@ def test_parts_that_do_not_fit_are_an_error_row_not_a_crash(tmp_path):
 
     (row,) = analyze(model).layers
     assert row.status == "error" and "gptq parts do not fit together" in row.warning
+
+
+def test_dequantization_is_planned_against_available_memory(tmp_path, monkeypatch):
+    """A matrix whose dequantization would not fit is an error row saying how much it needs (issue 25)."""
+    from netspectra.pipeline import analyze
+    from netspectra.scale import workers
+
+    q, zeros, scales = _planted(7)
+    tensors = {"layer.qweight": pack_rows(q, 4), "layer.qzeros": pack_columns(zeros - 1, 4), "layer.scales": scales}
+    model = _model_dir(tmp_path / "m", tensors, {"quant_method": "gptq", "bits": 4, "group_size": GROUP, "desc_act": False})
+    monkeypatch.setattr(workers, "available_memory", lambda: 10_000)
+    (row,) = analyze(model).layers
+    assert row.status == "error" and "dequantizing a 48 x 64 gptq matrix needs about" in row.warning

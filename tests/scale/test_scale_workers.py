@@ -1,9 +1,14 @@
 """The worker-sizing rule."""
 
+import os
+
+import pytest
+
 from netspectra.scale.workers import (
     PARALLEL_MIN_FLOPS,
     THREAD_MAX_LAYER_FLOPS,
     WORKER_BASE_BYTES,
+    available_memory,
     default_workers,
     layer_flops,
     local_threads,
@@ -62,3 +67,23 @@ def test_memory_caps_the_threads():
     assert per_thread == worker_peak_bytes(shapes[0]) - WORKER_BASE_BYTES
     assert local_threads(shapes, cpus=8, memory=2 * per_thread + 1) == 2
     assert local_threads(shapes, cpus=8, memory=per_thread // 2) == 1
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmSize from /proc")
+def test_available_memory_is_bounded_by_the_address_space_limit():
+    """Under ``ulimit -v`` (RLIMIT_AS) a process cannot allocate what MemAvailable shows: the plans
+    (conv stacks, LoRA updates, GGUF metadata) see what the limit leaves."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    with open("/proc/self/status") as fh:
+        size = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:"))
+    limit = size + (512 << 20)
+    if hard != resource.RLIM_INFINITY and limit > hard:
+        pytest.skip("the hard limit is below the test's")
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        available = available_memory()
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    assert available is not None and available <= 512 << 20

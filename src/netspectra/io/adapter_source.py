@@ -8,7 +8,10 @@ A PEFT adapter folder holds ``adapter_config.json`` (``peft_type: LORA``, ``r``,
     dW = s B A,   s = alpha / r   (LoRA, Hu et al. 2021),   s = alpha / sqrt(r)   (rsLoRA, Kalajdzievski 2023),
 
 with r the rank stored in A and alpha from ``alpha_pattern`` where a key names the module, else
-``lora_alpha``.  dW is formed only when that matrix is analyzed, one at a time.  Without a base the
+``lora_alpha``.  dW is formed only when that matrix is analyzed, one at a time, in float32 row blocks
+(each block's product in float64), after planning its memory against what is available: a 240 KB
+rank-1 adapter can name a 30000 x 30000 module (3.4 GiB).  A rank of 0 (no update) and an alpha that
+is not a finite number are refused.  Without a base the
 source lists the updates under the base's names (``model.layers.0.self_attn.q_proj.weight``) and any
 full tensors the adapter saved (``modules_to_save``); with a base it lists the base model with each
 adapted matrix replaced by W + dW.  DoRA adapters (a magnitude vector per module) are analyzed as
@@ -24,7 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SourceError
+from ..constraints import Interval, check_value
+from ..errors import MatrixError, SourceError
+from ..scale.workers import refuse_unless_fits
 from .base import MAX_JSON_BYTES, ModelSource, TensorRecord
 from .paths import model_roots, resolve_inside
 from .safetensors_source import SafetensorsSource
@@ -35,6 +40,11 @@ from .torch_source import TorchSource
 #: versions kept it).
 _LORA_KEY = re.compile(r"(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight")
 _PEFT_PREFIX = "base_model.model."
+#: Bytes per entry of dW while it is formed: the float32 result, and with a base its loaded matrix
+#: (float64 at most).
+_UPDATE_BYTES, _BASE_BYTES = 4, 8
+#: Entries of dW computed in float64 at a time.
+_BLOCK_ENTRIES = 1 << 22
 
 
 def is_adapter_dir(path: Path) -> bool:
@@ -65,10 +75,18 @@ class LoraUpdate:
         return self.b.shape[0], self.a.shape[1]
 
     def __call__(self) -> np.ndarray:
-        update = self.scale * (np.asarray(self.b.load(), dtype=np.float64) @ np.asarray(self.a.load(), dtype=np.float64))
-        if self.base is None:
-            return update.astype(np.float32)
-        return (np.asarray(self.base.load(), dtype=np.float64) + update).astype(np.float32)
+        rows, cols = self.shape
+        per_entry = _UPDATE_BYTES + (_BASE_BYTES if self.base is not None else 0)
+        refuse_unless_fits(rows * cols * per_entry, f"forming the {rows} x {cols} update B A", MatrixError)
+        a = np.asarray(self.a.load(), dtype=np.float64)
+        b = np.asarray(self.b.load(), dtype=np.float64)
+        base = None if self.base is None else self.base.load()
+        out = np.empty((rows, cols), dtype=np.float32)
+        step = max(1, _BLOCK_ENTRIES // max(cols, 1))
+        for start in range(0, rows, step):
+            block = self.scale * (b[start : start + step] @ a)
+            out[start : start + step] = block if base is None else base[start : start + step] + block
+        return out
 
 
 class AdapterSource(ModelSource):
@@ -106,9 +124,9 @@ class AdapterSource(ModelSource):
 
     def _scale(self, module: str, rank: int) -> float:
         alpha = _pattern_value(self.config.get("alpha_pattern"), module)
+        where = "lora_alpha" if alpha is None else "alpha_pattern"
         alpha = self.config.get("lora_alpha", 8) if alpha is None else alpha
-        if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not np.isfinite(alpha):
-            raise SourceError(f"{self.path}: lora_alpha of {module} is not a finite number")
+        check_value(f"{self.path}: {where} of {module}", alpha, [Interval(float, None, None)], SourceError)
         return float(alpha) / (np.sqrt(rank) if self.config.get("use_rslora") else rank)
 
     def _pair(self, label: str) -> tuple[dict[str, LoraUpdate], list[TensorRecord]]:
@@ -135,6 +153,8 @@ class AdapterSource(ModelSource):
                 raise SourceError(f"{label}: {module} has lora_{'B' if a is None else 'A'} without its partner")
             if len(a.shape) != 2 or len(b.shape) != 2 or a.shape[0] != b.shape[1]:
                 raise SourceError(f"{label}: {module}: lora_A {a.shape} and lora_B {b.shape} do not multiply")
+            if a.shape[0] == 0:
+                raise SourceError(f"{label}: {module}: lora_A {a.shape} is of rank 0 (a LoRA update has rank r >= 1)")
             updates[f"{module}.weight"] = LoraUpdate(a, b, self._scale(module, a.shape[0]))
         return updates, full
 

@@ -21,23 +21,61 @@ record (the scheme in its ``dtype``) whose loader rebuilds the float matrix (out
   ``nested_blocksize`` + ``nested_offset``.  Block sizes, shape and offset come from the packed JSON
   ``weight.quant_state.bitsandbytes__nf4`` (or ``__fp4``).
 * **bitsandbytes 8-bit** (LLM.int8): ``weight`` int8 (out, in), ``SCB`` per row: W = q SCB / 127.
+
+The configuration and the parts' shapes and dtypes come from the file, so they are checked before a
+byte is unpacked (one :class:`~netspectra.errors.SourceError` naming the file): bit widths, group and
+block sizes are integers of the format (``bits: 4.0`` is refused, not cast), packed words are integers
+(a float ``qweight`` is not a GPTQ layer), a bitsandbytes shape holds exactly the codes stored and its
+``absmax`` one scale per block.  Scales are spread over their blocks by indexing, so that a block size
+costs nothing (``np.repeat`` by a forged block of 10^8 allocated 23.8 GiB), and each dequantization is
+planned against the memory available (:func:`~netspectra.scale.workers.refuse_unless_fits`).
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator
 
 import numpy as np
 
+from ..constraints import Interval, Kind, OneOf, check_value
 from ..errors import MatrixError, SourceError
+from ..scale.workers import refuse_unless_fits
 from .base import ModelSource, TensorRecord
+from .dtypes import FLOAT_DTYPES, INTEGER_DTYPES
 from .structured import parse_json
 
 #: AWQ's packing order of 8 output columns in a word, and its inverse.
 AWQ_ORDER = (0, 2, 4, 6, 1, 3, 5, 7)
 AWQ_REVERSE_ORDER = (0, 4, 1, 5, 2, 6, 3, 7)
 _PACKED_PARTS = ("qweight", "qzeros", "scales", "g_idx")
+#: Rank and stored dtypes of packed 32-bit words.
+_WORDS = (2, frozenset({"I32", "U32"}))
+#: Peak bytes per entry of the dequantized matrix while each formula runs (the arrays it holds at once:
+#: GPTQ/AWQ fields, codes and gathered zeros and scales; FP8 decoded weight, scales and product;
+#: bitsandbytes codes, block indices and values).
+_PEAK_BYTES_PER_ENTRY = {"gptq": 24, "awq": 24, "fp8": 12, "bnb-4bit": 28, "bnb-int8": 12}
+#: Entries of a bitsandbytes quant_map (4-bit codes) and nested_quant_map (8-bit codes).
+_QUANT_MAP_SIZE, _NESTED_QUANT_MAP_SIZE = 16, 256
+_POSITIVE_INT = Interval(int, 1, None)
+_FINITE = Interval(float, None, None)
+_MAX_DIMS = 8
+
+
+def _positive_ints(count: int | None = None) -> Kind:
+    """A list of positive integers: ``count`` of them, or a tensor shape (1 to :data:`_MAX_DIMS`)."""
+    what = f"{count} positive integers" if count else "a shape of positive integers"
+    return Kind(
+        (list, tuple),
+        what,
+        lambda v: (len(v) == count if count else 0 < len(v) <= _MAX_DIMS) and all(_POSITIVE_INT.accepts(d) for d in v),
+    )
+
+
+def _blocks(size: int, block: int) -> int:
+    """ceil(size / block) in integers."""
+    return -(-size // block)
 
 
 def _fields(words: np.ndarray, bits: int) -> np.ndarray:
@@ -88,16 +126,17 @@ def awq_weight(qweight: np.ndarray, qzeros: np.ndarray, scales: np.ndarray, bits
 
 def fp8_weight(weight: np.ndarray, scale: np.ndarray, block: tuple[int, int] | None) -> np.ndarray:
     """An FP8 matrix (decoded to float32) times its scales: per block of ``block`` rows x columns when
-    the scale is a grid of blocks, else broadcast (one scale, or one per output row)."""
+    the scale is a grid of blocks (entry (i, j) times scale[i // b0, j // b1]), else broadcast (one
+    scale, or one per output row)."""
     scale = np.asarray(scale, dtype=np.float32)
     rows, cols = weight.shape
     if scale.size == 1:
         return weight * scale.reshape(())
     if scale.size == rows and scale.ndim <= 2 and (scale.ndim == 1 or scale.shape[-1] == 1):
         return weight * scale.reshape(rows, 1)
-    if block is None or scale.shape != (math.ceil(rows / block[0]), math.ceil(cols / block[1])):
+    if block is None or scale.shape != (_blocks(rows, block[0]), _blocks(cols, block[1])):
         raise MatrixError(f"scale of shape {scale.shape} does not tile {rows} x {cols} (blocks {block})")
-    return weight * np.repeat(np.repeat(scale, block[0], axis=0), block[1], axis=1)[:rows, :cols]
+    return weight * scale[np.ix_(np.arange(rows) // block[0], np.arange(cols) // block[1])]
 
 
 def bnb_4bit_weight(
@@ -108,18 +147,19 @@ def bnb_4bit_weight(
     nested_absmax: np.ndarray | None = None,
     nested_quant_map: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The float32 matrix of a bitsandbytes 4-bit weight (module docstring)."""
+    """The float32 matrix of a bitsandbytes 4-bit weight (module docstring); ``state`` checked by
+    :func:`check_bnb_state`: value k is quant_map[code k] x absmax[k // blocksize]."""
     shape = tuple(int(d) for d in state["shape"])
+    count = math.prod(shape)
     codes_bytes = np.asarray(packed).astype(np.uint8).reshape(-1)
     codes = np.empty(codes_bytes.size * 2, dtype=np.intp)
     codes[0::2], codes[1::2] = codes_bytes >> 4, codes_bytes & 15
     scales = np.asarray(absmax, dtype=np.float32).reshape(-1)
     if nested_absmax is not None and nested_quant_map is not None:
-        nested = np.repeat(np.asarray(nested_absmax, np.float32).reshape(-1), int(state["nested_blocksize"]))
-        scales = np.asarray(nested_quant_map, np.float32)[scales.astype(np.intp)] * nested[: scales.size]
+        nested = np.asarray(nested_absmax, np.float32).reshape(-1)[np.arange(scales.size) // int(state["nested_blocksize"])]
+        scales = np.asarray(nested_quant_map, np.float32)[scales.astype(np.intp)] * nested
         scales = scales + np.float32(state.get("nested_offset", 0.0))
-    count = math.prod(shape)
-    values = np.asarray(quant_map, np.float32)[codes[:count]] * np.repeat(scales, int(state["blocksize"]))[:count]
+    values = np.asarray(quant_map, np.float32)[codes[:count]] * scales[np.arange(count) // int(state["blocksize"])]
     return values.reshape(shape)
 
 
@@ -129,12 +169,14 @@ def bnb_int8_weight(weight: np.ndarray, scb: np.ndarray) -> np.ndarray:
 
 
 class _Dequantize:
-    """Loader of one quantized matrix from its stored parts (picklable: records and numbers)."""
+    """Loader of one quantized matrix of ``shape`` from its stored parts (picklable: records and numbers)."""
 
-    def __init__(self, method: str, parts: dict[str, TensorRecord], settings: dict[str, object]) -> None:
-        self.method, self.parts, self.settings = method, parts, settings
+    def __init__(self, method: str, parts: dict[str, TensorRecord], settings: dict[str, object], shape: tuple[int, ...]) -> None:
+        self.method, self.parts, self.settings, self.shape = method, parts, settings, shape
 
     def __call__(self) -> np.ndarray:
+        needed = math.prod(self.shape) * _PEAK_BYTES_PER_ENTRY[self.method]
+        refuse_unless_fits(needed, f"dequantizing a {' x '.join(map(str, self.shape))} {self.method} matrix", MatrixError)
         p = {key: record.load() for key, record in self.parts.items()}
         s = self.settings
         try:
@@ -155,6 +197,46 @@ class _Dequantize:
             raise MatrixError(f"{self.method} parts do not fit together ({shapes}): {exc}") from None
 
 
+def check_bnb_state(state: object, parts: dict[str, TensorRecord], label: str, name: str) -> None:
+    """Refuse a bitsandbytes 4-bit quant state that does not describe its stored parts: a shape of
+    positive integers holding exactly the codes of the packed uint8 ``weight`` (two a byte), positive
+    block sizes, one ``absmax`` per block of ``blocksize`` values, one ``nested_absmax`` per block of
+    ``nested_blocksize`` absmax codes, 16 and 256 code values."""
+    if not isinstance(state, dict) or not {"shape", "blocksize", "quant_type"} <= set(state):
+        raise SourceError(f"{label}: {name}: invalid bitsandbytes quant state")
+    where = f"{name} quant state"
+    check_value(f"{label}: {where} quant_type", state["quant_type"], [OneOf("nf4", "fp4")], SourceError)
+    check_value(f"{label}: {where} shape", state["shape"], [_positive_ints()], SourceError)
+    check_value(f"{label}: {where} blocksize", state["blocksize"], [_POSITIVE_INT], SourceError)
+    count = math.prod(state["shape"])
+    weight, absmax = parts["weight"], parts["absmax"]
+    if weight.dtype != "U8" or math.prod(weight.shape) != _blocks(count, 2):
+        raise SourceError(
+            f"{label}: {name} stores {math.prod(weight.shape):,} {weight.dtype} values; a shape of {count:,} "
+            f"4-bit codes is {_blocks(count, 2):,} U8 bytes"
+        )
+    blocks = _blocks(count, state["blocksize"])
+    if math.prod(absmax.shape) != blocks:
+        raise SourceError(
+            f"{label}: {name}.absmax holds {math.prod(absmax.shape):,} scales; {count:,} values in blocks of "
+            f"{state['blocksize']:,} need {blocks:,}"
+        )
+    if math.prod(parts["quant_map"].shape) != _QUANT_MAP_SIZE:
+        raise SourceError(f"{label}: {name}.quant_map holds {math.prod(parts['quant_map'].shape):,} values, not 16")
+    nested = parts.get("nested_absmax")
+    if nested is not None and "nested_quant_map" in parts:
+        check_value(f"{label}: {where} nested_blocksize", state.get("nested_blocksize"), [_POSITIVE_INT], SourceError)
+        check_value(
+            f"{label}: {where} nested_offset", state.get("nested_offset", 0.0), [Interval(float, None, None)], SourceError
+        )
+        nested_blocks = _blocks(blocks, state["nested_blocksize"])
+        if math.prod(nested.shape) != nested_blocks or math.prod(parts["nested_quant_map"].shape) != _NESTED_QUANT_MAP_SIZE:
+            raise SourceError(
+                f"{label}: {name}: {math.prod(nested.shape):,} nested absmax and {math.prod(parts['nested_quant_map'].shape):,} "
+                f"nested codes; {blocks:,} absmax codes in blocks of {state['nested_blocksize']:,} need {nested_blocks:,} and 256"
+            )
+
+
 #: The stored parts of one quantized weight (by role: qweight, scales, ...) and the record replacing them.
 _Combined = tuple[dict[str, TensorRecord], TensorRecord]
 
@@ -167,22 +249,30 @@ class QuantizedSource(ModelSource):
         self.path, self.config, self.files = inner.path, inner.config, inner.files
         self.format = inner.format
         self.method = method
+        label = os.fspath(self.path)
         bits = config.get("bits", 4 if method != "fp8" else 8)
         group = config.get("group_size", -1)
-        if method in ("gptq", "awq") and bits not in ((2, 4, 8) if method == "gptq" else (4,)):
-            raise SourceError(f"{self.path}: {method} with {bits} bits is not supported (GPTQ 2/4/8, AWQ 4)")
         block = config.get("weight_block_size")
+        if method in ("gptq", "awq"):
+            widths = (2, 4, 8) if method == "gptq" else (4,)
+            supported = Kind(
+                int, f"an integer bit width {method.upper()} packs ({', '.join(map(str, widths))})", lambda b: b in widths
+            )
+            check_value(f"{label}: quantization_config.bits", bits, [supported], SourceError)
+            check_value(f"{label}: quantization_config.group_size", group, [OneOf(-1), _POSITIVE_INT], SourceError)
+        elif block is not None:
+            check_value(f"{label}: quantization_config.weight_block_size", block, [_positive_ints(2)], SourceError)
         self.settings: dict[str, object] = {
             "bits": bits,
             "desc_act": bool(config.get("desc_act", True)),
             "zero_offset": 0 if str(config.get("checkpoint_format", "gptq")).lower() == "gptq_v2" else 1,
-            "block": tuple(block) if isinstance(block, (list, tuple)) and len(block) == 2 else None,
+            "block": tuple(block) if block is not None else None,
             "group_size": group,
         }
 
     def _group_size(self, rows: int) -> int:
         group = self.settings["group_size"]
-        return rows if not isinstance(group, int) or group <= 0 else group
+        return rows if group == -1 else group
 
     def tensors(self) -> Iterator[TensorRecord]:
         records = list(self.inner.tensors())
@@ -206,6 +296,7 @@ class QuantizedSource(ModelSource):
             missing = [k for k in ("qzeros", "scales") if k not in parts]
             if missing:
                 raise SourceError(f"{record.source}: {module} has qweight but no {missing[0]}")
+            self._check_packed(module, parts)
             pack = 32 // int(self.settings["bits"])
             if self.method == "gptq":
                 shape = (record.shape[1], record.shape[0] * pack)
@@ -213,15 +304,35 @@ class QuantizedSource(ModelSource):
                 shape = (record.shape[1] * pack, record.shape[0])
             settings = {**self.settings, "group_size": self._group_size(shape[1])}
             dtype = f"{self.method.upper()}-int{self.settings['bits']}"
-            return parts, TensorRecord(f"{module}.weight", shape, dtype, record.source, _Dequantize(self.method, parts, settings))
+            loader = _Dequantize(self.method, parts, settings, shape)
+            return parts, TensorRecord(f"{module}.weight", shape, dtype, record.source, loader)
         if self.method == "bitsandbytes":
             return self._bitsandbytes(record, by_name)
         scale = by_name.get(f"{name}_scale_inv") or by_name.get(f"{name}_scale")
         if scale is None or not name.endswith(".weight") or len(record.shape) != 2:
             return None
         parts = {"weight": record, "scale": scale}
-        loader = _Dequantize("fp8", parts, self.settings)
+        loader = _Dequantize("fp8", parts, self.settings, record.shape)
         return parts, TensorRecord(name, record.shape, f"{record.dtype}*scale", record.source, loader)
+
+    def _check_packed(self, module: str, parts: dict[str, TensorRecord]) -> None:
+        """Refuse GPTQ/AWQ parts of the wrong rank or dtype: packed words are 2-D I32/U32, scales 2-D
+        floats, g_idx 1-D integers (a float qweight would be cast and unpacked into noise)."""
+        method = self.method.upper()
+        kinds = {
+            "qweight": _WORDS,
+            "qzeros": _WORDS,
+            "scales": (2, FLOAT_DTYPES),
+            "g_idx": (1, INTEGER_DTYPES),
+        }
+        for role, part in parts.items():
+            rank, dtypes = kinds[role]
+            if len(part.shape) != rank:
+                raise SourceError(f"{part.source}: {module}.{role} has shape {part.shape}; {method} stores it {rank}-D")
+            if part.dtype not in dtypes:
+                raise SourceError(
+                    f"{part.source}: {module}.{role} is {part.dtype}; {method} stores it as {' or '.join(sorted(dtypes))}"
+                )
 
     def _bitsandbytes(self, record: TensorRecord, by_name: dict[str, TensorRecord]) -> _Combined | None:
         name = record.name
@@ -236,8 +347,6 @@ class QuantizedSource(ModelSource):
         if state_record is not None:
             raw = bytes(np.asarray(state_record.load()).astype(np.uint8).reshape(-1))
             state = parse_json(raw, record.source, f"{name} quant state", SourceError)
-            if not isinstance(state, dict) or not {"shape", "blocksize", "quant_type"} <= set(state):
-                raise SourceError(f"{record.source}: {name}: invalid bitsandbytes quant state")
             roles = {
                 "weight": name,
                 "absmax": f"{name}.absmax",
@@ -249,14 +358,22 @@ class QuantizedSource(ModelSource):
             parts = {role: by_name[key] for role, key in roles.items() if key in by_name}
             if "absmax" not in parts or "quant_map" not in parts:
                 raise SourceError(f"{record.source}: {name} has a 4-bit quant state but no absmax or quant_map")
-            shape = tuple(int(d) for d in state["shape"])
-            loader = _Dequantize("bnb-4bit", {k: v for k, v in parts.items() if k != "state"}, {"state": state})
-            return parts, TensorRecord(name, shape, f"BNB-{str(state['quant_type']).upper()}", record.source, loader)
+            check_bnb_state(state, parts, record.source, name)
+            shape = tuple(state["shape"])
+            loader = _Dequantize("bnb-4bit", {k: v for k, v in parts.items() if k != "state"}, {"state": state}, shape)
+            return parts, TensorRecord(name, shape, f"BNB-{state['quant_type'].upper()}", record.source, loader)
         scb = by_name.get(f"{name.removesuffix('.weight')}.SCB")
         if scb is None or not name.endswith(".weight") or len(record.shape) != 2:
             return None
+        if record.dtype != "I8" or math.prod(scb.shape) != record.shape[0]:
+            raise SourceError(
+                f"{record.source}: {name} is {record.dtype} {record.shape} with {math.prod(scb.shape):,} SCB; "
+                "LLM.int8 stores I8 rows and one SCB a row"
+            )
         parts = {"weight": record, "scb": scb}
-        return parts, TensorRecord(name, record.shape, "BNB-INT8", record.source, _Dequantize("bnb-int8", parts, {}))
+        return parts, TensorRecord(
+            name, record.shape, "BNB-INT8", record.source, _Dequantize("bnb-int8", parts, {}, record.shape)
+        )
 
     def close(self) -> None:
         self.inner.close()

@@ -47,7 +47,7 @@ def cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def available_memory() -> int | None:
+def _meminfo_available() -> int | None:
     """``MemAvailable`` from /proc/meminfo in bytes, or None where there is no such file."""
     try:
         with open("/proc/meminfo") as fh:
@@ -57,6 +57,46 @@ def available_memory() -> int | None:
     except OSError:
         return None
     return None
+
+
+def _address_space_left() -> int | None:
+    """Bytes of address space this process may still map under its limit (RLIMIT_AS, ``ulimit -v``):
+    the limit less its current size (``VmSize``), or None without a limit or where either is unknown."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/status") as fh:
+            size = next((int(line.split()[1]) * 1024 for line in fh if line.startswith("VmSize:")), None)
+    except (ImportError, OSError, ValueError):
+        return None
+    return None if size is None else max(0, limit - size)
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: ``MemAvailable`` from /proc/meminfo, and no more than its
+    address-space limit leaves (:func:`_address_space_left`); None where neither is known."""
+    known = [n for n in (_meminfo_available(), _address_space_left()) if n is not None]
+    return min(known) if known else None
+
+
+def refuse_unless_fits(needed: int, what: str, error: type[Exception]) -> None:
+    """Raise ``error`` ("``what`` needs about 6.7 GiB, 1.9 GiB available") when ``needed`` bytes exceed
+    :func:`available_memory`; planned before anything of that size is allocated, as the conv planner
+    (:func:`netspectra.pipeline.plan_memory`) does."""
+    available = available_memory()
+    if available is not None and needed > available:
+        raise error(f"{what} needs about {byte_size(needed)}, {byte_size(available)} available")
+
+
+def byte_size(count: int) -> str:
+    """``count`` bytes for a person: ``6.7 GiB``, ``512.0 MiB``, ``10 bytes``."""
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def layer_flops(shape: Shape) -> float:
