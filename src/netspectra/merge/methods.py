@@ -18,6 +18,12 @@ STAR                   B + lambda sum_i w^_i S_eta(tau_i), S_eta the nuclear-nor
 TSV                    B + lambda U_perp diag(T w^_i Sigma_i,k) V_perp^T over the top-k singular vectors of every
                        tau_i, whitened (Gargiulo et al., CVPR 2025)
 weighted average       B + lambda sum_i w^_i tau_i (for lambda = 1: the linear merge)
+DARE, DELLA,           B + lambda combine(drop(tau_i)): random (DARE: Yu et al., ICML 2024), magnitude-ranked random
+Breadcrumbs            (DELLA: Deep et al., 2024) or outlier-and-small (Davari & Belilovsky, ECCV 2024) masks,
+                       combined with or without TIES's sign election (:func:`combine_task_vectors`)
+SLERP                  sin((1 - t) theta) / sin theta M_1 + sin(t theta) / sin theta M_2 (Shoemake, SIGGRAPH 1985)
+NuSLERP                SLERP per tensor, row or column, of models or task vectors (mergekit, EMNLP 2024)
+Model Stock            t mean_i M_i + (1 - t) B, t = N cos theta / (1 + (N - 1) cos theta) (Jang et al., ECCV 2024)
 =====================  ======================================================================================
 """
 
