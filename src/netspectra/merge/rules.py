@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,7 +121,7 @@ def ties(x: LayerInputs) -> LayerOutcome:
     return LayerOutcome(values, "ties", x.reason, details)
 
 
-def sparsified(method: str, *, consensus: bool) -> Any:
+def sparsified(method: str, *, consensus: bool) -> Callable[[LayerInputs], LayerOutcome]:
     """The rule of a sparsify-then-combine method (``dare``, ``della``, ``breadcrumbs``), with or without
     TIES's sign consensus: B + lambda combine(drop(tau_i)) (:func:`methods.combine_task_vectors`)."""
 
