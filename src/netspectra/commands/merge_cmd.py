@@ -17,11 +17,14 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from netspectra.merge.registry import METHOD_NAMES
+
     p = subparsers.add_parser(
         "merge",
-        help="merge models (linear, task arithmetic, TIES, STAR, TSV, spectral-auto)",
-        description="Merge two or more models tensor by tensor as CONFIG (YAML or JSON; schema in docs/merge.md) "
-        "says: base model, models and weights, method and parameters, per-layer overrides, output dtype. "
+        help=f"merge models ({', '.join(METHOD_NAMES)})",
+        description="Merge two or more models tensor by tensor as CONFIG (YAML or JSON, this package's schema or "
+        "mergekit's; docs/merge.md) says: base model, models and weights, method and parameters, per-layer overrides, "
+        "output dtype. "
         "Writes a safetensors model directory sharded like the input, with model.safetensors.index.json, "
         "config.json (if the input has one) and netspectra_merge.json (what was done to every tensor).",
     )

@@ -2,17 +2,20 @@
 
 Schema (every key but ``models`` and ``method`` optional; unknown keys are refused so typos surface)::
 
-    base_model: path                 # the common ancestor; needed by every method but linear
-    models:                          # two or more; a bare path means weight 1
+    base_model: path                 # the common ancestor; needed by every task-vector method
+    models:                          # as many as the method merges; a bare path means weight 1
       - path: path
         weight: 1.0
-    method: linear | task-arithmetic | ties | star | tsv | spectral-auto
-    parameters:                      # method parameters (defaults shown)
+        parameters: {density: 0.5}   # per-model values of per-model parameters (density, epsilon, gamma)
+    method: linear | task-arithmetic | ties | dare-linear | dare-ties | della | della-linear | breadcrumbs
+            | breadcrumbs-ties | star | tsv | spectral-auto | slerp | nuslerp | model-stock
+    parameters:                      # method parameters (netspectra.merge.registry; defaults shown)
       scale: 1.0                     # lambda, multiplies the merged task vector
-      density: 0.2                   # TIES: fraction of entries kept per task vector
+      density: 0.2                   # TIES, DARE, DELLA, Breadcrumbs: fraction of entries kept per task vector
       eta: 0.4                       # STAR: fraction of the nuclear norm kept per task vector
       k: null                        # TSV: singular vectors kept per task (null: min(rows, cols) / T)
-    overrides:                       # per-layer, first regex that matches (regex.search, 1 s time bound) the tensor name wins
+      t: 0.5                         # SLERP: 0 the first model, 1 the second
+    overrides:                       # per-layer, first regex that matches (regex.search) the tensor name wins
       - match: 'embed'
         method: linear               # any of the keys below may be left out
         parameters: {scale: 0.5}     # merged over the top-level parameters
@@ -21,48 +24,51 @@ Schema (every key but ``models`` and ``method`` optional; unknown keys are refus
     thresholds:                      # spectral-auto / merge-check thresholds (netspectra.merge.compat.Thresholds)
       interference: 0.1
 
-Relative paths are resolved against the directory of the configuration file.
+A parameter value may also vary over the tensors, in mergekit's syntax (:mod:`netspectra.merge.settings`):
+a list is a gradient over the layers, a list of ``{filter, value}`` picks by tensor name.  A mergekit
+configuration (``merge_method``, ``models: [{model, parameters}]``, ...) is accepted as it is
+(:mod:`netspectra.merge.mergekit`).
+
+Relative paths are resolved against the directory of the configuration file.  Bounds on hostile
+configurations: at most :data:`MAX_MODELS` models, override patterns bounded in size before they are
+compiled and in matching time per name and per merge (:mod:`netspectra.merge.patterns`).
 """
 
 from __future__ import annotations
 
 import math
 import os
-import reprlib
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import regex
-
+from netspectra.constraints import short_repr
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
 from netspectra.errors import UsageError
 from netspectra.io import dtypes
 from netspectra.io.structured import parse_json, parse_yaml, read_bounded
+from netspectra.merge import mergekit
 from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds
+from netspectra.merge.inputs import MAX_MODELS
+from netspectra.merge.patterns import RegexClock, check_pattern
+from netspectra.merge.registry import METHOD_NAMES, MethodParams, get_method, parameter_table
+from netspectra.merge.settings import Setting, evaluate, leaves, parse_setting, to_plain, varies
 from netspectra.rmt.marchenko_pastur import TW1_QUANTILES
 
-#: Every method name (underscores are accepted for hyphens).
-METHODS = ("linear", "task-arithmetic", "ties", "star", "tsv", "spectral-auto")
-
-#: Methods that work on task vectors and so need ``base_model``.
-NEEDS_BASE = frozenset({"task-arithmetic", "ties", "star", "tsv"})
+#: Every method name (underscores are accepted for hyphens; mergekit's names are aliases).
+METHODS = METHOD_NAMES
 
 _DTYPE_ALIASES = {"FP64": "F64", "FP32": "F32", "FP16": "F16", "BFLOAT16": "BF16"}
 
-
 #: Largest merge configuration read (a real one is a few KB).
 MAX_CONFIG_BYTES = 1 << 20
-#: Longest an override pattern may take on one tensor name (regex's own time bound).
-REGEX_SECONDS = 1.0
 
 
 def parse_method(name: object) -> str:
-    """Canonical method name (``task_arithmetic`` -> ``task-arithmetic``)."""
-    method = str(name).strip().lower().replace("_", "-")
-    if method not in METHODS:
-        raise UsageError(f"unknown merge method {_short(name)}; expected one of {', '.join(METHODS)}")
-    return method
+    """Canonical method name (``task_arithmetic`` -> ``task-arithmetic``; mergekit's names are aliases)."""
+    return get_method(name).name
 
 
 def parse_dtype(name: object) -> str:
@@ -76,71 +82,27 @@ def parse_dtype(name: object) -> str:
 
 
 @dataclass(frozen=True)
-class MethodParams:
-    """Parameters of the merge rules (see :mod:`netspectra.merge.methods`).
-
-    Attributes
-    ----------
-    scale : float
-        lambda, the factor of the merged task vector (task arithmetic, TIES, STAR, TSV, average).
-    density : float
-        TIES: fraction of each task vector's entries kept, in (0, 1] (paper: 0.2).
-    eta : float
-        STAR: fraction of each task vector's nuclear norm kept, in (0, 1] (paper: 40%, so 0.4).
-    k : int or None
-        TSV: singular vectors kept per task; None for min(rows, cols) / T.
-    """
-
-    scale: float = 1.0
-    density: float = 0.2
-    eta: float = 0.4
-    k: int | None = None
-
-    def updated(self, mapping: dict[str, Any], where: str) -> MethodParams:
-        """A copy with the entries of ``mapping`` (validated; ``where`` names the place in errors)."""
-        if not isinstance(mapping, dict):
-            raise UsageError(f"{where}: parameters must be a mapping")
-        names = {f.name for f in fields(self)}
-        unknown = sorted(set(mapping) - names)
-        if unknown:
-            raise UsageError(f"{where}: unknown parameter {_short(unknown[0])}; expected {', '.join(sorted(names))}")
-        values = {}
-        for key, value in mapping.items():
-            if key == "k":
-                if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                    raise UsageError(f"{where}: k must be a positive integer or null, got {_short(value)}")
-                values[key] = value
-                continue
-            number = _number(value, f"{where}: {key}")
-            if key in ("density", "eta") and not 0.0 < number <= 1.0:
-                hint = " (a fraction: 0.4 keeps 40%)" if key == "eta" else ""
-                raise UsageError(f"{where}: {key} must lie in (0, 1]{hint}, got {_short(number)}")
-            values[key] = number
-        return replace(self, **values)
-
-    def to_dict(self) -> dict[str, object]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
-
-
-@dataclass(frozen=True)
 class ModelSpec:
-    """One model to merge and its weight."""
+    """One model to merge, its weight, and its own values of per-model parameters (settings, which may
+    vary over tensors; ``weight`` among them when it does)."""
 
     path: str
     weight: float = 1.0
+    params: Mapping[str, Setting] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Override:
-    """Per-layer settings for tensors whose name matches ``pattern`` (``re.search``)."""
+    """Per-layer settings for tensors whose name matches ``pattern`` (``regex.search``)."""
 
     pattern: str
     method: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
     weights: tuple[float, ...] | None = None
 
-    def matches(self, name: str) -> bool:
-        """``regex.search`` of the pattern in ``name``, given at most :data:`REGEX_SECONDS`.
+    def matches(self, name: str, clock: RegexClock | None = None) -> bool:
+        """``regex.search`` of the pattern in ``name``, given at most :data:`REGEX_SECONDS` (and what is left
+        of the merge's matching time on ``clock``).
 
         Raises
         ------
@@ -148,13 +110,7 @@ class Override:
             When the search takes longer: a pattern that backtracks catastrophically (``(a|aa)+$``)
             would otherwise hang the merge on a long name.
         """
-        try:
-            return regex.search(self.pattern, name, timeout=REGEX_SECONDS) is not None
-        except TimeoutError:
-            raise UsageError(
-                f"override {_short(self.pattern)}: matching {_short(name)} took over {REGEX_SECONDS} s "
-                "(catastrophic backtracking): simplify the pattern"
-            ) from None
+        return (clock or RegexClock()).search(self.pattern, name)
 
 
 @dataclass(frozen=True)
@@ -181,30 +137,35 @@ class MergeConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], base_dir: str | Path | None = None) -> MergeConfig:
-        """Validate a parsed configuration; relative paths are taken relative to ``base_dir``.
+        """Validate a parsed configuration (this package's schema or mergekit's); relative paths are taken
+        relative to ``base_dir``.
 
         Raises
         ------
         UsageError
-            For a missing or unknown key, a value of the wrong type or range, an invalid regular
-            expression, a weights list of the wrong length, or a method that needs a base without one.
+            For a missing or unknown key, a value of the wrong type or range, an invalid or oversized
+            regular expression, too many models, a weights list of the wrong length, or a method that needs
+            a base without one or merges another number of models.
         """
         if not isinstance(data, dict):
             raise UsageError("merge configuration must be a mapping")
+        if mergekit.is_mergekit(data):
+            data = mergekit.translate(data)
         allowed = {"base_model", "models", "method", "parameters", "overrides", "dtype", "thresholds"}
-        unknown = sorted(set(data) - allowed)
+        unknown = sorted(set(data) - allowed, key=str)
         if unknown:
             raise UsageError(f"unknown configuration key {_short(unknown[0])}; expected {', '.join(sorted(allowed))}")
         for key in ("models", "method"):
             if key not in data:
                 raise UsageError(f"merge configuration needs {_short(key)}")
         root = Path(base_dir) if base_dir is not None else None
-        models = tuple(_model_spec(entry, i, root) for i, entry in enumerate(_list(data["models"], "models")))
-        if len(models) < 2:
-            raise UsageError("models: give at least two models to merge")
+        entries = _list(data["models"], "models")
+        if len(entries) > MAX_MODELS:
+            raise UsageError(f"models: {len(entries)} models, more than the {MAX_MODELS} one merge takes")
+        models = tuple(_model_spec(entry, i, root) for i, entry in enumerate(entries))
         base = data.get("base_model")
         base = _path(base, "base_model", root) if base is not None else None
-        params = MethodParams().updated(data.get("parameters") or {}, "parameters")
+        params = MethodParams().updated(_settings(data.get("parameters") or {}, "parameters"), "parameters")
         entries = _list(data.get("overrides") or [], "overrides")
         overrides = tuple(_override(entry, i, len(models)) for i, entry in enumerate(entries))
         thresholds = _thresholds(data.get("thresholds") or {})
@@ -217,45 +178,47 @@ class MergeConfig:
             dtype=parse_dtype(data["dtype"]) if data.get("dtype") is not None else None,
             thresholds=thresholds,
         )
-        for method in {config.method, *(o.method for o in overrides if o.method)}:
-            if method in NEEDS_BASE and base is None:
-                raise UsageError(f"method {method} merges task vectors and needs base_model")
-        for where, method, weights in [("models", config.method, config.weights)] + [
-            (f"overrides[{i}]", o.method or config.method, o.weights or config.weights) for i, o in enumerate(overrides)
-        ]:
-            if method != "task-arithmetic" and sum(weights) == 0:  # the other rules normalise the weights
-                raise UsageError(f"{where}: the weights sum to zero, which {method} cannot normalise")
+        config._check_methods()
         return config
+
+    def _check_methods(self) -> None:
+        """Every method used (top level and overrides): its base, its number of models, its weights."""
+        uses = [("models", self.method, self.weights)]
+        uses += [(f"overrides[{i}]", o.method or self.method, o.weights or self.weights) for i, o in enumerate(self.overrides)]
+        for where, name, weights in uses:
+            method = get_method(name)
+            if method.needs_base and self.base_model is None:
+                raise UsageError(f"method {name} merges task vectors and needs base_model")
+            method.check_models(len(self.models), where)
+            if method.weighted_mean and sum(weights) == 0:
+                raise UsageError(f"{where}: the weights sum to zero, which {name} cannot normalise")
 
     @property
     def weights(self) -> tuple[float, ...]:
         return tuple(m.weight for m in self.models)
 
+    def planner(self, names: Sequence[str] = ()) -> Planner:
+        """The plans of one merge of the tensors ``names`` (their layer indices give the depth of gradients),
+        with one matching-time budget (:class:`~netspectra.merge.patterns.RegexClock`)."""
+        return Planner(self, names)
+
     def plan(self, name: str) -> LayerPlan:
         """Method, parameters and weights for tensor ``name``: the first matching override, else the
-        top-level settings."""
-        for override in self.overrides:
-            if override.matches(name):
-                return LayerPlan(
-                    method=override.method or self.method,
-                    params=self.params.updated(override.params, f"override {_short(override.pattern)}"),
-                    weights=override.weights or self.weights,
-                    reason=f"override {override.pattern}",
-                )
-        return LayerPlan(self.method, self.params, self.weights, "method")
+        top-level settings (a gradient is read at depth 0: use :meth:`planner` for a whole model)."""
+        return self.planner().plan(name)
 
     def to_dict(self) -> dict[str, object]:
         """The configuration as a plain dict (the schema of :func:`load_config`)."""
         out: dict[str, object] = {
             "base_model": self.base_model,
-            "models": [{"path": m.path, "weight": m.weight} for m in self.models],
+            "models": [_model_dict(m) for m in self.models],
             "method": self.method,
             "parameters": self.params.to_dict(),
             "overrides": [
                 {
                     "match": o.pattern,
                     "method": o.method,
-                    "parameters": dict(o.params),
+                    "parameters": {k: to_plain(v) for k, v in o.params.items()},
                     "weights": list(o.weights) if o.weights else None,
                 }
                 for o in self.overrides
@@ -264,6 +227,68 @@ class MergeConfig:
             "thresholds": self.thresholds.to_dict(),
         }
         return out
+
+
+#: A layer index in a tensor name: a path component that is a number (``model.layers.12.mlp.weight``).
+_LAYER_INDEX = re.compile(r"(?:^|\.)(\d{1,9})(?=\.|$)")
+
+
+def layer_depths(names: Sequence[str]) -> dict[str, float]:
+    """Relative depth t in [0, 1] of each tensor with a layer index (first numeric path component):
+    (i - i_min) / (i_max - i_min), 1 when all tensors are in one layer; tensors without an index are not
+    listed (depth 0: embeddings and heads, as mergekit)."""
+    found = {name: int(m.group(1)) for name in names if (m := _LAYER_INDEX.search(name))}
+    if not found:
+        return {}
+    low, high = min(found.values()), max(found.values())
+    return {name: (i - low) / (high - low) if high > low else 1.0 for name, i in found.items()}
+
+
+class Planner:
+    """The plans of one merge: overrides matched within one time budget, settings read at each tensor's
+    depth."""
+
+    def __init__(self, config: MergeConfig, names: Sequence[str] = ()) -> None:
+        self.config = config
+        self.clock = RegexClock()
+        self.depths = layer_depths(names)
+        self._override_params = [config.params.updated(o.params, f"override {_short(o.pattern)}") for o in config.overrides]
+        self._per_model = any(m.params for m in config.models)
+
+    def plan(self, name: str) -> LayerPlan:
+        """Method, parameters (every setting evaluated for ``name``) and weights of tensor ``name``.
+
+        Raises
+        ------
+        UsageError
+            An override pattern past its time bound, or a setting whose value here is out of range.
+        """
+        config = self.config
+        method, params, weights, reason = config.method, config.params, None, "method"
+        for override, override_params in zip(config.overrides, self._override_params):
+            if override.matches(name, self.clock):
+                method, params, weights = override.method or config.method, override_params, override.weights
+                reason = f"override {override.pattern}"
+                break
+        if weights is None:
+            weights = tuple(self._weight(m, name) for m in config.models)
+        if self._per_model or any(varies(v) for v in params.values()):
+            params = self._evaluated(params, name)
+        return LayerPlan(method, params, weights, reason)
+
+    def _weight(self, model: ModelSpec, name: str) -> float:
+        setting = model.params.get("weight")
+        value = evaluate(setting, name, self.depths.get(name, 0.0)) if setting is not None else None
+        return model.weight if value is None else float(value)  # type: ignore[arg-type]
+
+    def _evaluated(self, params: MethodParams, name: str) -> MethodParams:
+        t = self.depths.get(name, 0.0)
+        values = {key: evaluate(value, name, t) for key, value in params.items() if varies(value)}
+        for key in {k for m in self.config.models for k in m.params if k != "weight"}:
+            shared = values.get(key, params[key])
+            per_model = [evaluate(m.params[key], name, t) if key in m.params else None for m in self.config.models]
+            values[key] = tuple(shared if v is None else v for v in per_model)
+        return params.updated(values, f"tensor {_short(name)}")
 
 
 def load_config(path: str | Path, *, check_paths: bool = False) -> MergeConfig:
@@ -327,10 +352,21 @@ def _number(value: object, where: str) -> float:
     return number
 
 
-def _short(value: object) -> str:
-    """``repr(value)`` of at most 80 characters, computed only that far (the value may be huge)."""
-    text = reprlib.repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+_short = short_repr
+
+
+def _model_dict(model: ModelSpec) -> dict[str, object]:
+    out: dict[str, object] = {"path": model.path, "weight": model.weight}
+    if model.params:
+        out["parameters"] = {k: to_plain(v) for k, v in model.params.items()}
+    return out
+
+
+def _settings(mapping: object, where: str) -> dict[str, Setting]:
+    """Parameter settings (scalars, gradients, conditions) of a ``parameters`` mapping, by name."""
+    if not isinstance(mapping, dict):
+        raise UsageError(f"{where}: parameters must be a mapping")
+    return {key: parse_setting(value, f"{where}.{key}") for key, value in mapping.items()}
 
 
 def _model_spec(entry: object, i: int, root: Path | None) -> ModelSpec:
@@ -338,26 +374,36 @@ def _model_spec(entry: object, i: int, root: Path | None) -> ModelSpec:
         return ModelSpec(_path(entry, f"models[{i}]", root))
     if not isinstance(entry, dict) or "path" not in entry:
         raise UsageError(f"models[{i}] must be a path or a mapping with 'path' (and 'weight')")
-    unknown = sorted(set(entry) - {"path", "weight"})
+    unknown = sorted(set(entry) - {"path", "weight", "parameters"}, key=str)
     if unknown:
-        raise UsageError(f"models[{i}]: unknown key {_short(unknown[0])}; expected path, weight")
+        raise UsageError(f"models[{i}]: unknown key {_short(unknown[0])}; expected path, weight, parameters")
     weight = _number(entry.get("weight", 1.0), f"models[{i}].weight")
-    return ModelSpec(_path(entry["path"], f"models[{i}].path", root), weight)
+    where = f"models[{i}].parameters"
+    params = _settings(entry.get("parameters") or {}, where)
+    table = parameter_table()
+    for key, setting in params.items():
+        if key == "weight":
+            for value in leaves(setting):
+                _number(value, f"{where}.weight")
+            continue
+        parameter = table.get(key)
+        if parameter is None or not parameter.per_model:
+            per_model = sorted(p.name for p in table.values() if p.per_model)
+            raise UsageError(f"{where}: {_short(key)} is not a per-model parameter; expected weight, {', '.join(per_model)}")
+        parameter.check(setting, where)
+    return ModelSpec(_path(entry["path"], f"models[{i}].path", root), weight, params)
 
 
 def _override(entry: object, i: int, num_models: int) -> Override:
     where = f"overrides[{i}]"
     if not isinstance(entry, dict) or "match" not in entry:
         raise UsageError(f"{where} must be a mapping with 'match' (a regular expression)")
-    unknown = sorted(set(entry) - {"match", "method", "parameters", "weights"})
+    unknown = sorted(set(entry) - {"match", "method", "parameters", "weights"}, key=str)
     if unknown:
         raise UsageError(f"{where}: unknown key {_short(unknown[0])}; expected match, method, parameters, weights")
     pattern = entry["match"]
-    try:
-        regex.compile(pattern)
-    except (regex.error, TypeError, ValueError) as exc:
-        raise UsageError(f"{where}: invalid regular expression {_short(pattern)}: {exc}") from None
-    params = entry.get("parameters") or {}
+    check_pattern(pattern, where)
+    params = _settings(entry.get("parameters") or {}, where)
     MethodParams().updated(params, where)  # validate now, merge over the top level per layer
     weights = entry.get("weights")
     if weights is not None:

@@ -16,6 +16,9 @@ from netspectra.errors import NetspectraError
 from netspectra.io import ModelSource, TensorRecord, open_source
 from netspectra.io.base import natural_key
 
+#: Most models one merge takes (each is opened at once, holding its files; model soups use a few dozen).
+MAX_MODELS = 256
+
 
 class MergeError(NetspectraError):
     """The models cannot be merged: a tensor is missing from one, or differs in shape or dtype."""
@@ -64,12 +67,15 @@ def open_models(models: Sequence[str | os.PathLike], base: str | os.PathLike | N
     Raises
     ------
     MergeError
-        Fewer than two models, or a tensor missing from a model or differing in shape or dtype.
+        Fewer than two models or more than :data:`MAX_MODELS`, or a tensor missing from a model or differing
+        in shape or dtype.
     SourceError
         A model cannot be opened.
     """
     if len(models) < 2:
         raise MergeError(f"give at least two models to merge, got {len(models)}")
+    if len(models) > MAX_MODELS:
+        raise MergeError(f"{len(models)} models, more than the {MAX_MODELS} one merge opens")
     paths = ([base] if base is not None else []) + list(models)
     labels = tuple(os.fspath(p) for p in paths)
     with contextlib.ExitStack() as stack:

@@ -30,10 +30,11 @@ from netspectra.io import ModelSource, TensorRecord, dtypes
 from netspectra.io.base import config_file
 from netspectra.io.quantized import holds_quantized_tensors
 from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, is_matrix, layer_compatibility
-from netspectra.merge.config import MergeConfig, load_config
+from netspectra.merge.config import MergeConfig, Planner, load_config
 from netspectra.merge.inputs import MergeError, ModelSet, open_models
 from netspectra.merge.layer import merge_layer
 from netspectra.merge.output import OutputDir, check_output_dir
+from netspectra.merge.registry import get_method
 from netspectra.merge.results import CompatibilityReport, LayerCompatibility, LayerMerge, MergeResult
 from netspectra.pipeline import ProgressCallback, require_selected, run_layers
 from netspectra.scale.executor import Executor
@@ -193,11 +194,12 @@ def merge_models(
         out = check_output_dir(output)
         metadata = _metadata(ms.reference, config)
         config_json = _config_json(ms.reference)  # a link out is refused before any tensor is merged
+        planner = config.planner(ms.names)
         with OutputDir(out) as od:
             for shard, names in ms.shards():
                 with od.writer(shard, metadata) as writer:
                     for name in names:
-                        layer = _merge_tensor(writer, ms, name, config, shard)
+                        layer = _merge_tensor(writer, ms, name, planner, shard)
                         layers.append(layer)
                         weight_map[name] = shard
                         total_size += math.prod(layer.shape) * dtypes.ITEMSIZE[layer.dtype]
@@ -221,7 +223,8 @@ def merge_models(
     return result
 
 
-def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, config: MergeConfig, shard: str) -> LayerMerge:
+def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, planner: Planner, shard: str) -> LayerMerge:
+    config = planner.config
     base_rec, recs = ms.group(name)
     ref = base_rec or recs[0]
     shape = tuple(ref.shape)
@@ -230,12 +233,13 @@ def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, config: Me
         writer.add_unchanged(ref)
         reason = f"{ref.dtype} tensor, equal in every model"
         return LayerMerge(name, shape, ref.dtype, shard, "copy", reason, "", "", math.nan)
-    plan = config.plan(name)
+    plan = planner.plan(name)
     labels = ms.labels[ms.has_base :]
     models = [_load(r, label) for r, label in zip(recs, labels)]
-    base = _load(base_rec, ms.labels[0]) if base_rec is not None and plan.method != "linear" else None
-    outcome = merge_layer(name, models, base, plan, config.thresholds)
+    uses_base = get_method(plan.method).base != "unused"
+    base = _load(base_rec, ms.labels[0]) if base_rec is not None and uses_base else None
     dtype = config.dtype or ref.dtype
+    outcome = merge_layer(name, models, base, plan, config.thresholds, dtype=dtype)
     writer.add_array(name, outcome.values, dtype)
     return LayerMerge(
         name, shape, dtype, shard, outcome.rule, outcome.reason, outcome.details, outcome.verdict, outcome.interference

@@ -24,8 +24,9 @@ Columns of :class:`LayerMerge` (``merge``):
 ===================  =================================================================================
 name, shape, dtype   tensor name, stored shape, dtype written
 shard                output file the tensor is written to
-rule                 what was applied: ``linear``, ``task-arithmetic``, ``ties``, ``star``, ``tsv``,
-                     ``average`` (B + lambda mean task vector) or ``copy`` (a non-float tensor equal in every model)
+rule                 what was applied: a method of :mod:`netspectra.merge.registry` (``linear``, ``ties``,
+                     ``dare-ties``, ``slerp``, ``model-stock``, ...), ``average`` (B + lambda mean task vector)
+                     or ``copy`` (a non-float tensor equal in every model)
 reason               why: ``method``, ``override <regex>``, ``not 2-D``, ``spectral-auto: ...``, ...
 details              rule parameters and outcome: ``density=0.2``, ``eta=0.4 ranks=3,5``, ``k=32``, ...
 verdict              compatibility verdict of the layer (``spectral-auto`` only, else empty)
