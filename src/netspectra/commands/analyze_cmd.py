@@ -25,7 +25,7 @@ from netspectra.diagnose.options import AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.linalg.choose import BACKENDS
 from netspectra.report.export import check_output_path, write_report
-from netspectra.report.terminal import plain
+from netspectra.report.terminal import plain, safe_console
 from netspectra.scale.executor import EXECUTORS
 from netspectra.store.db import DEFAULT_STORE
 
@@ -177,8 +177,6 @@ def _executor(args: argparse.Namespace) -> tuple[Any, AbstractContextManager[obj
 
 def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     """``analyze`` through the results store of ``--store``/``--resume``; says on stderr which run it used."""
-    from rich.console import Console
-
     from netspectra.store.analyze import analyze_into_store
 
     path = args.store or DEFAULT_STORE
@@ -186,7 +184,7 @@ def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:
         result = analyze_into_store(source, path, spec, resume=args.resume, **kwargs)
         if not (args.quiet or args.json):
-            Console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
+            safe_console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
         return result.report
 
     return analyze

@@ -6,7 +6,7 @@ import argparse
 
 from netspectra.commands.common import add_plot_arguments, check_outputs, write_outputs
 from netspectra.errors import UsageError
-from netspectra.report.terminal import plain
+from netspectra.report.terminal import plain, safe_console
 from netspectra.store.db import DEFAULT_STORE, Store
 
 
@@ -27,15 +27,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     if not (args.output or args.plots):
         raise UsageError("nothing to write: give -o FILE.html and/or --plots DIR")
     check_outputs(args.output, args.plots)
     with Store(args.store, create=False) as store:
         info = store.get_run(args.run_id)
         report = store.load_report(args.run_id)
-    console = Console(stderr=True, quiet=args.quiet)
+    console = safe_console(stderr=True, quiet=args.quiet)
     if info.status != "complete":
         console.print(
             plain(f"run {info.id} is {info.status}: the report shows the {len(report.layers)} layers stored so far"),
