@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
@@ -43,9 +44,9 @@ class SafeConsole(Console):
     it is rendered (:meth:`render`), which no call site can bypass.
     """
 
-    def render_str(self, text: str, **kwargs: object) -> Text:  # type: ignore[override]
+    def render_str(self, text: str, **kwargs: Any) -> Text:
         """:meth:`rich.console.Console.render_str` of the printable ``text`` (line breaks kept)."""
-        return super().render_str(printable(text, keep_newlines=True), **kwargs)  # type: ignore[arg-type]
+        return super().render_str(printable(text, keep_newlines=True), **kwargs)
 
     def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
         """The segments of ``renderable``, each text segment printable; control segments as they are."""
