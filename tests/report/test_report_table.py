@@ -57,3 +57,17 @@ def test_names_print_verbatim_and_the_verdict_ends_the_output(report):
     assert "\x1b" not in text and "x\\x1b[31mred[/bold]" in text
     assert text.rstrip().endswith(reading(odd_report.summary, odd_report.layers).split()[-1])
     assert "verdict: " in text and "phases (Martin & Mahoney 2021):" in text
+
+
+def test_a_model_of_more_layers_than_the_table_holds_prints_the_first_and_says_so(report, monkeypatch):
+    """Rich lays a row out in about a millisecond: 200k layers would print for minutes, so the terminal
+    table stops at MAX_TABLE_ROWS and its caption says where every layer is."""
+    import netspectra.report.table as table
+
+    monkeypatch.setattr(table, "MAX_TABLE_ROWS", 2)
+    names = [layer.name.removesuffix(".weight") for layer in report.layers]
+    text = "\n".join(printed(report, 200))
+    assert names[1] in text and names[2] not in text
+    assert f"the first 2 of {len(report.layers)} layers; -o FILE.csv or --json gives every layer" in text
+    monkeypatch.setattr(table, "MAX_TABLE_ROWS", len(report.layers))
+    assert "the first" not in "\n".join(printed(report, 200))

@@ -14,7 +14,7 @@ from netspectra.commands import common
 from netspectra.errors import UsageError
 from netspectra.linalg.choose import BACKENDS
 from netspectra.report.export import check_output_path, write_report
-from netspectra.report.terminal import plain
+from netspectra.report.terminal import plain, safe_console
 from netspectra.store.db import DEFAULT_STORE
 
 if TYPE_CHECKING:
@@ -106,8 +106,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     """``analyze`` through the results store of ``--store``/``--resume``; says on stderr which run it used."""
-    from rich.console import Console
-
     from netspectra.store.analyze import analyze_into_store
 
     path = args.store or DEFAULT_STORE
@@ -115,7 +113,7 @@ def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:
         result = analyze_into_store(source, path, spec, resume=args.resume, **kwargs)
         if not common.is_quiet(args):
-            Console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
+            safe_console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
         return result.report
 
     return analyze

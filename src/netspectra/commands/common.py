@@ -154,20 +154,21 @@ def progress_bar(description: str = "", *, quiet: bool = False) -> Iterator[Prog
     if quiet:
         yield None
         return
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from netspectra.report.terminal import progress_label, safe_console
+
     with Progress(
-        TextColumn("{task.description:<48}"),
+        TextColumn("{task.description:<48}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=safe_console(stderr=True),
         transient=True,
         disable=not sys.stderr.isatty(),
     ) as bar:
         task = bar.add_task(description, total=None)
-        yield lambda done, total, name: bar.update(task, completed=done, total=total, description=name[-48:])
+        yield lambda done, total, name: bar.update(task, completed=done, total=total, description=progress_label(name, 48))
 
 
 def print_json(obj: object) -> None:
@@ -178,9 +179,9 @@ def print_json(obj: object) -> None:
 
 def result_console() -> Console:
     """The console of a command's tables: the terminal's width, or :data:`PIPE_WIDTH` when piped."""
-    from rich.console import Console
+    from netspectra.report.terminal import safe_console
 
-    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+    return safe_console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
 
 
 def format_number(x: float, fmt: str = ".3g") -> str:
@@ -229,11 +230,10 @@ def write_outputs(report: ModelReport, html: str | None, plots: str | None, fmt:
 
         written.append(str(write_html(report, html)))
     if plots:
-        from rich.console import Console
-
         from netspectra.report.render import figure_workers, write_plots
+        from netspectra.report.terminal import safe_console
 
-        with Console(stderr=True, quiet=quiet).status(f"drawing plots of {len(report.layers)} layers"):
+        with safe_console(stderr=True, quiet=quiet).status(f"drawing plots of {len(report.layers)} layers"):
             files = write_plots(report, plots, fmt, workers=figure_workers(len(report.layers)))
         written.append(f"{len(files)} {fmt.upper()} files in {plots}")
     return written

@@ -12,7 +12,7 @@ from netspectra.commands import common
 from netspectra.compare.result import ChangeThresholds
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
-from netspectra.report.terminal import plain
+from netspectra.report.terminal import plain, safe_console
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -92,9 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if args.rank:
         comparison = comparison.ranked_by_damage()
     if comparison.warning:
-        from rich.console import Console
-
-        Console(stderr=True).print(plain(f"warning: {comparison.warning}", style="bold yellow"))
+        safe_console(stderr=True).print(plain(f"warning: {comparison.warning}", style="bold yellow"))
     if output is not None:
         write_results(output, comparison.columns(), comparison.rows, comparison.to_dict)
     if args.json:

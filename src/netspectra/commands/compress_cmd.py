@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
-from netspectra.report.terminal import plain
+from netspectra.report.terminal import plain, warn
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -72,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
             progress=advance,
         )
     if report.damaged:  # written only with --force: say it loudly, on stderr, whatever the output mode
-        print(f"netspectra: warning: {report.damage_summary()}", file=sys.stderr)
+        warn(report.damage_summary())
     if args.json:
         common.print_json(report.to_dict())
     elif not quiet:

@@ -6,7 +6,7 @@ import argparse
 
 from netspectra.commands import common
 from netspectra.errors import UsageError
-from netspectra.report.terminal import plain
+from netspectra.report.terminal import plain, safe_console
 from netspectra.store.db import DEFAULT_STORE, Store
 
 
@@ -27,8 +27,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
     from netspectra.report.overwrite import check_outputs_against_inputs
 
     if not (args.output or args.plots):
@@ -38,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     with Store(args.store, create=False) as store:
         info = store.get_run(args.run_id)
         report = store.load_report(args.run_id)
-    console = Console(stderr=True, quiet=args.quiet)
+    console = safe_console(stderr=True, quiet=args.quiet)
     if info.status != "complete":
         console.print(
             plain(f"run {info.id} is {info.status}: the report shows the {len(report.layers)} layers stored so far"),

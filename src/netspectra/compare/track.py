@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
-from netspectra.atomic import atomic_write
 from netspectra.compare.checkpoints import find_checkpoints
 from netspectra.compare.dynamics import TrackPoint, track_point
 from netspectra.diagnose.model import ModelReport
 from netspectra.pipeline import ProgressCallback, analyze, analyze_many
+from netspectra.report.export import write_csv
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store import Store, analyze_into_store
@@ -44,10 +44,8 @@ class Trajectory:
         return pd.DataFrame([p.to_dict() for p in self.points], columns=TrackPoint.columns())
 
     def write_csv(self, path: str | Path) -> Path:
-        """Write :meth:`to_frame` to a CSV file atomically."""
-        frame = self.to_frame()
-        atomic_write(Path(path), lambda tmp: frame.to_csv(tmp, index=False))
-        return Path(path)
+        """Write the rows of :meth:`to_frame` to a CSV file atomically (:func:`netspectra.report.export.write_csv`)."""
+        return write_csv(path, TrackPoint.columns(), [p.to_dict() for p in self.points])
 
 
 def track_report(report: ModelReport, step: int) -> tuple[TrackPoint, ...]:

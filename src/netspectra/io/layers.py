@@ -47,6 +47,12 @@ _INT_BUFFER = re.compile(r"_ids$|position_ids|index", re.I)
 _CONV_KINDS = {3: "conv1d", 4: "conv2d", 5: "conv3d"}
 _PARTS = (("q", "attention_q"), ("k", "attention_k"), ("v", "attention_v"))
 
+#: Most weight matrices one model may yield.  The largest published checkpoints hold about 70,000
+#: (Kimi K2: 60 mixture-of-experts layers of 385 experts of 3 matrices); a 20 MB file can declare
+#: 200,000 2 x 2 matrices, each of which costs a row's fixed work (about 0.2 ms of fits and metrics),
+#: minutes in all.  Beyond it the model is refused; include/exclude patterns select a part.
+MAX_MATRICES = 100_000
+
 NOTE_INTEGER = "integer weights analyzed without dequantization scale"
 NOTE_UNSPLIT = "fused QKV left unsplit: layout unknown"
 
@@ -240,6 +246,11 @@ def select_weight_matrices(
     WeightMatrix
         ``layer_index`` 0, 1, 2, ... in yield order; ``load()`` returns float64 (k, N, M), N >= M,
         so that eigenvalues are those of X = W^T W / N.
+
+    Raises
+    ------
+    SourceError
+        When the selection keeps more than :data:`MAX_MATRICES` matrices (at the next one).
     """
     opened = not isinstance(source, ModelSource)
     src = open_source(source)
@@ -265,6 +276,11 @@ def _generate(
                 if rejected:
                     skip(p.name, rejected)
                     continue
+                if index == MAX_MATRICES:
+                    raise SourceError(
+                        f"{src.path or record.source}: more than {MAX_MATRICES:,} weight matrices, the most one model may "
+                        "have: select a part with include/exclude patterns"
+                    )
                 yield WeightMatrix(
                     name=p.name,
                     layer_index=index,

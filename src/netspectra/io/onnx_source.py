@@ -169,6 +169,8 @@ class OnnxSource(ModelSource):
             if not isinstance(name, str):  # protobuf hands back bytes for a name that is not valid UTF-8
                 raise SourceError(f"{label}: corrupt ONNX model: tensor name {name[:40]!r} is not UTF-8")
             shape = tuple(int(d) for d in t.dims)
+            if any(d < 0 for d in shape):  # an initializer's dims are its stored shape: never symbolic
+                raise SourceError(f"{label}: corrupt ONNX model: tensor {name} has a negative dimension, shape {shape}")
             dtype = _dtype_name(t.data_type)
             kind = kinds.get(name)
             if kind == "conv":

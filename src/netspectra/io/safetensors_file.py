@@ -140,6 +140,8 @@ def read_header(path: Path, label: str | None = None) -> tuple[dict[str, Safeten
         raise _fail(label, "not a safetensors file: header is not a JSON object")
     try:
         obj = json.loads(header.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except RecursionError:  # [[[[...]]]] 100k deep: a valid header nests 3 levels
+        raise _fail(label, "header is nested too deeply to parse (corrupt or forged)") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise _fail(label, f"header is not valid JSON: {one_line(exc)}") from None
     if not isinstance(obj, dict):

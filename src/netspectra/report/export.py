@@ -18,6 +18,7 @@ import numpy as np
 
 from netspectra.atomic import atomic_write
 from netspectra.errors import UsageError
+from netspectra.report.names import printable
 
 if TYPE_CHECKING:
     from netspectra.diagnose.model import ModelReport
@@ -61,9 +62,8 @@ def write_results(
     of ``path``, atomically.
 
     ``document`` is JSON-ready (non-finite floats already None); for a model report it holds the layer
-    rows and the summary, so JSON carries more than the table.  CSV is written by the standard library,
-    cell for cell as ``pandas.DataFrame.to_csv(index=False)`` writes it (empty for NaN and None, floats
-    in their shortest round-trip form), without importing pandas; Parquet needs pandas and pyarrow.
+    rows and the summary, so JSON carries more than the table.  CSV is written by :func:`write_csv`;
+    Parquet (pandas and pyarrow) and JSON keep every text as it is.
     """
     path = check_output_path(path)
     suffix = path.suffix.lower()
@@ -72,8 +72,7 @@ def write_results(
         atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
         return path
     if suffix == ".csv":
-        atomic_write(path, lambda tmp: _write_csv(tmp, columns, rows()))
-        return path
+        return write_csv(path, columns, rows())
     try:
         import pyarrow  # noqa: F401
     except ImportError as exc:
@@ -85,6 +84,20 @@ def write_results(
     return path
 
 
+def write_csv(path: str | Path, columns: list[str], rows: Iterable[dict[str, object]]) -> Path:
+    """Write the table (``columns``, ``rows``) to ``path`` as CSV, atomically; every CSV netspectra writes is
+    written here.
+
+    Cell for cell as ``pandas.DataFrame.to_csv(index=False)`` writes it (empty for NaN and None, floats in
+    their shortest round-trip form), by the standard library, except that each text is a
+    :func:`spreadsheet_text`: names come from the model file, and a spreadsheet runs a cell that begins
+    with ``=`` (``=HYPERLINK(...)``, ``+cmd|' /C calc'!A0``).
+    """
+    path = Path(path)
+    atomic_write(path, lambda tmp: _write_csv(tmp, columns, rows))
+    return path
+
+
 def _write_csv(path: Path, columns: list[str], rows: Iterable[dict[str, object]]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out, lineterminator="\n")
@@ -93,16 +106,45 @@ def _write_csv(path: Path, columns: list[str], rows: Iterable[dict[str, object]]
 
 
 def _cell(value: object) -> str:
-    """A CSV cell as pandas writes it: '' for None and NaN, the shortest round-trip repr of a float."""
+    """A CSV cell as pandas writes it: '' for None and NaN, the shortest round-trip repr of a float; a text
+    made a :func:`spreadsheet_text`."""
     if value is None:
         return ""
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (float, np.floating)):
         return "" if math.isnan(value) else repr(float(value))
-    if isinstance(value, np.integer):
+    if isinstance(value, (int, np.integer)):
         return str(int(value))
-    return str(value)
+    return spreadsheet_text(str(value))
+
+
+def spreadsheet_text(text: str) -> str:
+    """``text`` as a CSV cell that a spreadsheet shows as the text it is, never runs as a formula.
+
+    Control characters are escaped visibly (:func:`~netspectra.report.names.printable`: a CSV is also
+    read with ``cat``), and a cell that would begin with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading apostrophe, as the OWASP guidance on CSV injection asks
+    (https://owasp.org/www-community/attacks/CSV_Injection), so that a spreadsheet shows it as text.  A
+    text that is an ASCII number (``-0.5``, ``-inf``) is left as it is: a spreadsheet reads it as that
+    number, which runs nothing.  Numeric cells are numbers, not texts, and never change.
+    """
+    shown = printable(text)
+    return "'" + shown if text[:1] in _FORMULA_LEADS and not _is_number(text) else shown
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+_FORMULA_LEADS = frozenset("=+-@\t\r")
+
+
+def _is_number(text: str) -> bool:
+    if not text.isascii():  # float() also reads other scripts' digits, which a spreadsheet does not
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def write_report(report: ModelReport, path: str | Path) -> Path:

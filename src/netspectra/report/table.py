@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
 from netspectra.diagnose.model import ModelReport, ModelSummary
-from netspectra.report.terminal import plain
+from netspectra.diagnose.row import LayerReport
+from netspectra.report.terminal import plain, safe_console
 from netspectra.report.verdict import PHASE_MEANINGS, phase_counts, reading
 
 #: (column, header, format) of the terminal table, most important first; narrow terminals drop the
@@ -33,6 +35,9 @@ _MIN_NAME_WIDTH = 30
 #: On a narrow terminal the name column may shrink to this, to leave room for alpha and the warning.
 _NARROW_NAME_WIDTH = 16
 _MAX_WARNING_WIDTH = 24
+#: Most layers in the terminal table: rich lays a row out in about a millisecond, so a model of 200k
+#: matrices would print for minutes; the CSV/Parquet/JSON outputs hold every layer.
+MAX_TABLE_ROWS = 1000
 
 
 def _cell(value: object, fmt: str) -> str:
@@ -57,7 +62,7 @@ def short_name(name: str, width: int) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
-def _fit_columns(report: ModelReport, width: int) -> tuple[list[tuple[str, str, str]], int]:
+def _fit_columns(layers: Sequence[LayerReport], width: int) -> tuple[list[tuple[str, str, str]], int]:
     """Columns that fit in ``width`` characters (in priority order) and the width left for names.
 
     Names get at least a third of a narrow terminal (and 30 characters on a wide one), so that on 60
@@ -71,7 +76,7 @@ def _fit_columns(report: ModelReport, width: int) -> tuple[list[tuple[str, str, 
         if col == "name":
             chosen.append((col, header, fmt))
             continue
-        cells = [_table_cell(layer, col, fmt) for layer in report.layers]
+        cells = [_table_cell(layer, col, fmt) for layer in layers]
         if col == "warning":  # folds between labels: the longest label is enough
             cells = [label for cell in cells for label in cell.split(", ")]
         need = min(max([len(header), *map(len, cells)]), _MAX_WARNING_WIDTH) + 3
@@ -79,14 +84,20 @@ def _fit_columns(report: ModelReport, width: int) -> tuple[list[tuple[str, str, 
             break
         chosen.append((col, header, fmt))
         used += need
-    longest = max((len(layer.name.removesuffix(".weight")) for layer in report.layers), default=10)
+    longest = max((len(layer.name.removesuffix(".weight")) for layer in layers), default=10)
     return chosen, max(min_name, min(longest, width - used + min_name))
 
 
 def layer_table(report: ModelReport, width: int = 120) -> Table:
-    """Rich table of the layers, with as many columns as fit in ``width`` characters."""
-    columns, name_width = _fit_columns(report, width)
+    """Rich table of the layers (the first :data:`MAX_TABLE_ROWS`, the caption says so when there are more),
+    with as many columns as fit in ``width`` characters."""
+    layers = report.layers[:MAX_TABLE_ROWS]
+    columns, name_width = _fit_columns(layers, width)
     table = Table(title=plain(f"netspectra: {Path(report.source).name}"), header_style="bold")
+    if len(report.layers) > len(layers):
+        table.caption = plain(
+            f"the first {len(layers):,} of {len(report.layers):,} layers; -o FILE.csv or --json gives every layer"
+        )
     for col, header, fmt in columns:
         if col == "name":
             table.add_column(header, no_wrap=True, min_width=min(name_width, _NARROW_NAME_WIDTH), max_width=name_width)
@@ -94,7 +105,7 @@ def layer_table(report: ModelReport, width: int = 120) -> Table:
             table.add_column(header, overflow="fold", max_width=_MAX_WARNING_WIDTH)
         else:
             table.add_column(header, justify="right" if fmt != "s" else "left", no_wrap=True)
-    for layer in report.layers:
+    for layer in layers:
         style = "red" if layer.status == "error" else ("yellow" if layer.warning else None)
         cells = [
             plain(short_name(layer.name, name_width) if col == "name" else _table_cell(layer, col, fmt))
@@ -112,18 +123,19 @@ def summary_table(summary: ModelSummary) -> Table:
     for key, value in summary.to_dict().items():
         if key == "source":
             continue
-        table.add_row(key, _cell(value, ".3f" if isinstance(value, float) else "d"))
+        table.add_row(plain(key), _cell(value, ".3f" if isinstance(value, float) else "d"))
     return table
 
 
 def print_report(report: ModelReport, console: Console | None = None) -> None:
     """Print the layer table, the summary, the phases present with what each means, and the verdict."""
-    console = console or Console()
+    console = console or safe_console()
+    summary = report.summary  # computed on each access: once here (200 ms per 10k layers)
     console.print(layer_table(report, width=console.width))
-    console.print(summary_table(report.summary))
+    console.print(summary_table(summary))
     phases = phase_counts(report.layers)
     if phases:
         console.print(plain("phases (Martin & Mahoney 2021):", style="bold"))
         for phase, count in phases.most_common():
             console.print(plain(f"  {phase} ({count}): {PHASE_MEANINGS.get(phase, '')}"))
-    console.print(plain(f"verdict: {reading(report.summary, report.layers)}", style="bold"))
+    console.print(plain(f"verdict: {reading(summary, report.layers)}", style="bold"))
