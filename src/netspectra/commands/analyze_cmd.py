@@ -185,8 +185,9 @@ def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
 
     def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:
         result = analyze_into_store(source, path, spec, resume=args.resume, **kwargs)
-        if not (args.quiet or args.json):
-            Console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
+        if result.reason or not (args.quiet or args.json):  # why a stored run was not served: said even when quiet
+            reason = f": {result.reason}" if result.reason else ""
+            Console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}{reason}"), soft_wrap=True)
         return result.report
 
     return analyze

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from netspectra.commands.common import add_plot_arguments, check_outputs, write_outputs
+from netspectra.commands.runs_cmd import warn_unverified
 from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
 from netspectra.store.db import DEFAULT_STORE, Store
@@ -33,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("nothing to write: give -o FILE.html and/or --plots DIR")
     check_outputs(args.output, args.plots)
     with Store(args.store, create=False) as store:
-        info = store.get_run(args.run_id)
-        report = store.load_report(args.run_id)
+        stored = store.read_run(args.run_id)
+    info, report = stored.info, stored.report
+    warn_unverified(stored)
     console = Console(stderr=True, quiet=args.quiet)
     if info.status != "complete":
         console.print(
