@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from netspectra.commands.common import add_plot_arguments, check_outputs, write_outputs
-from netspectra.commands.runs_cmd import warn_unverified
 from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
 from netspectra.store.db import DEFAULT_STORE, Store
@@ -36,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     with Store(args.store, create=False) as store:
         stored = store.read_run(args.run_id)
     info, report = stored.info, stored.report
-    warn_unverified(stored)
+    if stored.warning:  # said even when quiet
+        Console(stderr=True).print(plain(stored.warning), soft_wrap=True)
     console = Console(stderr=True, quiet=args.quiet)
     if info.status != "complete":
         console.print(

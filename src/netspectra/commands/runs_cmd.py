@@ -9,7 +9,7 @@ from netspectra.commands.common import print_json, result_console
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_report
 from netspectra.report.terminal import plain
-from netspectra.store.db import DEFAULT_STORE, RunInfo, Store, StoredRun
+from netspectra.store.db import DEFAULT_STORE, RunInfo, Store
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -57,7 +57,10 @@ def run(args: argparse.Namespace) -> int:
                 result_console().print(runs_table(runs, args.store, total))
             return 0
         stored = store.read_run(args.show)
-    warn_unverified(stored)
+    if stored.warning:
+        from rich.console import Console
+
+        Console(stderr=True).print(plain(stored.warning), soft_wrap=True)
     report = stored.report
     if args.output:
         write_report(report, args.output)
@@ -66,16 +69,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     return 0
-
-
-def warn_unverified(stored: StoredRun) -> None:
-    """One line on stderr when a run's seals do not verify: it is shown as stored, not as netspectra's result."""
-    if not stored.verified:
-        from rich.console import Console
-
-        Console(stderr=True).print(
-            plain(f"warning: run {stored.info.id} is shown as stored, unverified: {stored.problem}"), soft_wrap=True
-        )
 
 
 def runs_table(runs: list[RunInfo], title: str, total: int) -> Table:

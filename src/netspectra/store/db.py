@@ -118,6 +118,11 @@ class StoredRun:
         """Whether the run's seals verify (:attr:`problem` is empty)."""
         return not self.problem
 
+    @property
+    def warning(self) -> str:
+        """The line a command shows an unverified run with (empty for a verified run)."""
+        return f"warning: run {self.info.id} is shown as stored, unverified: {self.problem}" if self.problem else ""
+
 
 @dataclass(frozen=True)
 class _RunRow:
