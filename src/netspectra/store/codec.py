@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 
+from netspectra.constraints import short_repr
 from netspectra.scale.workers import available_memory, stack_peak_bytes
 
 #: Codec name written beside every stored spectrum.
@@ -120,10 +121,4 @@ def from_sql(value: object, annotation: str) -> object:
         return value
     if annotation == "bool | None" and value in ("true", "false", "null"):
         return json.loads(value)
-    raise ValueError(f"holds {type(value).__name__} {_short(value)}, not {annotation}")
-
-
-def _short(value: object) -> str:
-    """A value for an error line: at most 40 characters of its repr."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    raise ValueError(f"holds {type(value).__name__} {short_repr(value)}, not {annotation}")

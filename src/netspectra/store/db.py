@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from netspectra.constraints import short_repr
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport, column_types
 from netspectra.errors import one_line
@@ -177,11 +178,6 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
-
-
 class Store:
     """A netspectra results store in one SQLite file.
 
@@ -206,6 +202,7 @@ class Store:
         self._layout = layout_fingerprint()
         self._columns = column_types()
         self._sealer: Sealer | None = None
+        self._contexts: dict[int, bytes] = {}  # run id -> its seal context, for the runs this Store writes
         try:
             status = os.stat(self.path)
         except FileNotFoundError:
@@ -301,7 +298,7 @@ class Store:
         if "meta" in tables:
             row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
             if row is None or row[0] != STORE_FORMAT:
-                found = _short(row[0]) if row else "none"
+                found = short_repr(row[0]) if row else "none"
                 raise StoreError(f"{self.path}: store format {found} is not {STORE_FORMAT}")
         check_schema(db, str(self.path))
         if tables >= set(TABLES) and not missing_columns(db):
@@ -373,7 +370,7 @@ class Store:
         sealer = self._seals()
         sql = f"INSERT INTO layers (run_id, {', '.join(map(quote, names))}, seal) VALUES ({', '.join('?' * (len(values) + 2))})"
         with self._transaction(f"cannot store layer {layer.name}") as db:
-            seal = sealer.layer_seal(self._run_row(run_id, counted=False).context, values, spectrum)
+            seal = sealer.layer_seal(self._context(run_id), values, spectrum)
             db.execute(sql, [run_id, *values, seal])
             if layer.eigenvalues is not None:
                 db.execute(
@@ -385,7 +382,7 @@ class Store:
         """Mark a run ``complete`` (every layer is stored) and seal the set of its layers."""
         sealer = self._seals()
         with self._transaction(f"cannot finish run {run_id}") as db:
-            context = self._run_row(run_id, counted=False).context
+            context = self._context(run_id)
             layers = db.execute("SELECT layer_index, seal FROM layers WHERE run_id = ? ORDER BY layer_index", (run_id,))
             seal = sealer.run_seal(context, layers.fetchall())
             db.execute("UPDATE runs SET status = 'complete', finished = ?, seal = ? WHERE id = ?", (_now(), seal, run_id))
@@ -425,12 +422,12 @@ class Store:
             JSON object.
         """
         fields = dict(zip(_RUN_FIELD_TYPES, row[:12]))
-        label = f"{self.path}: run {_short(fields['id'])}"
+        label = f"{self.path}: run {short_repr(fields['id'])}"
         for name, kinds in _RUN_FIELD_TYPES.items():
             if not isinstance(fields[name], kinds):
-                raise UntrustedRun(f"{label}: {name} holds {type(fields[name]).__name__} {_short(fields[name])}")
+                raise UntrustedRun(f"{label}: {name} holds {type(fields[name]).__name__} {short_repr(fields[name])}")
         if fields["status"] not in ("running", "complete"):
-            raise UntrustedRun(f"{label}: status {_short(fields['status'])} is not running or complete")
+            raise UntrustedRun(f"{label}: status {short_repr(fields['status'])} is not running or complete")
         text = str(fields["options"])
         if len(text) > MAX_OPTIONS_CHARS:
             raise UntrustedRun(f"{label}: options longer than {MAX_OPTIONS_CHARS:,} characters")
@@ -441,6 +438,13 @@ class Store:
         layout, seal = row[12], row[13]
         context = encode([info.id, info.content_hash, text, info.algorithm_version, layout, info.source, info.step, info.label])
         return _RunRow(info, seal, context)
+
+    def _context(self, run_id: int) -> bytes:
+        """The seal context of a run being written: read once (the fields it covers never change after
+        :meth:`begin_run`)."""
+        if run_id not in self._contexts:
+            self._contexts[run_id] = self._run_row(run_id, counted=False).context
+        return self._contexts[run_id]
 
     def _run_row(self, run_id: int, *, counted: bool = True) -> _RunRow:
         """The validated row of a run (``num_layers`` 0 unless ``counted``); :class:`StoreError` if none."""
@@ -513,12 +517,12 @@ class Store:
             try:
                 values[name] = codec.from_sql(value, annotation)
             except ValueError as exc:
-                raise UntrustedRun(f"{self.path}: run {run.info.id}, layer {_short(raw[0])}: column {name} {exc}") from None
+                raise UntrustedRun(f"{self.path}: run {run.info.id}, layer {short_repr(raw[0])}: column {name} {exc}") from None
         kind, count, blob = raw[n + 1 :]
         evals = None
         try:
             if kind is not None and kind != codec.EIGENVALUE_CODEC:
-                raise ValueError(f"stored spectrum has codec {_short(kind)}, not {codec.EIGENVALUE_CODEC}")
+                raise ValueError(f"stored spectrum has codec {short_repr(kind)}, not {codec.EIGENVALUE_CODEC}")
             if decode and blob is not None:
                 limit = codec.spectrum_limit(values["N"], values["M"], values["num_matrices"])
                 evals = codec.decode_eigenvalues(blob, count, limit)
@@ -575,7 +579,7 @@ class Store:
         layers, seals = [], []
         for raw in self._layer_rows(run):
             if sealer is not None and not problem and self._unsealed(run, sealer, raw):
-                problem = f"layer {_short(raw[0])} does not carry this user's seal"
+                problem = f"layer {short_repr(raw[0])} does not carry this user's seal"
             if verify and problem:
                 break
             layers.append(self._layer(run, raw, decode=True))
