@@ -54,13 +54,13 @@ def load_key() -> bytes:
     try:
         if not os.path.lexists(path):
             _create_key(path)
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)  # a FIFO does not block, a link is refused
         with os.fdopen(fd, "rb") as f:
             status = os.fstat(f.fileno())
-            key = f.read(KEY_BYTES + 1)
+            key = f.read(KEY_BYTES + 1) if stat.S_ISREG(status.st_mode) else b""
     except OSError as exc:
         raise StoreError(f"store key {path}: {exc.strerror or one_line(exc)} {hint}") from None
-    if not stat.S_ISREG(status.st_mode) or len(key) != KEY_BYTES:
+    if len(key) != KEY_BYTES:
         raise StoreError(f"store key {path}: not a regular file of {KEY_BYTES} bytes {hint}")
     if status.st_mode & 0o077 or (hasattr(os, "getuid") and status.st_uid != os.getuid()):
         raise StoreError(f"store key {path}: others may read or change it (chmod 600 it, or remove it) {hint}")
