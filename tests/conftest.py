@@ -5,7 +5,8 @@ most of its time spinning (a 256x256 eigendecomposition measured 0.45 s instead 
 numbers, not speed, so one thread is both faster and steadier.
 
 ``NETSPECTRA_CACHE_DIR`` points at a fresh directory for the whole session (command-line tests run in
-subprocesses inherit it), so that the suite never reads or writes the user's cache.
+subprocesses inherit it), so that the suite never reads or writes the user's cache; ``NETSPECTRA_KEY_FILE``
+at a store key in it, so that the suite never creates or uses the user's (netspectra.store.seal).
 
 A suite started with SIGINT ignored (``nohup``, ``&`` in a script) would hand that to every child
 process, and the Ctrl-C tests' children would never see their Ctrl-C: the suite takes SIGINT with
@@ -22,6 +23,7 @@ from threadpoolctl import threadpool_limits
 
 _CACHE = tempfile.mkdtemp(prefix="netspectra-test-cache-")
 os.environ["NETSPECTRA_CACHE_DIR"] = _CACHE
+os.environ["NETSPECTRA_KEY_FILE"] = os.path.join(_CACHE, "store.key")
 
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)

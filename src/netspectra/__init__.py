@@ -16,6 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "netspectra.io": ("LayerSelection",),
         "netspectra.linalg": ("SpectrumOptions",),
         "netspectra.spec": ("AnalysisSpec",),
+        "netspectra.version": ("ALGORITHM_VERSION",),
     },
 )
 __all__ += ["__version__"]

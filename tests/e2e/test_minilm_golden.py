@@ -3,7 +3,8 @@
 ``tests/data/minilm_layers.csv`` is ``netspectra.analyze(MiniLM).to_frame().to_csv()`` written under one
 BLAS thread as the suite runs (conftest.py).  Text and integer columns must match exactly, float columns
 to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that stop at a tolerance) to
-1e-6.  A change that moves a number must update the file on purpose and say why here:
+1e-6.  A change that moves a number must update the file on purpose, say why here, and bump
+``netspectra.version.ALGORITHM_VERSION`` (``tests/test_algorithm_version.py`` fails until it is):
 
 * commit 830f9c1 (before the AnalysisSpec refactor, which kept every value bit for bit);
 * the speed work (issue 14), measured against that file:

@@ -52,7 +52,7 @@ def test_round_trip_equals_a_plain_analysis(model, tmp_path):
             np.testing.assert_array_equal(stored.eigenvalues, fresh.eigenvalues)
     with sqlite3.connect(tmp_path / "s.db") as db:
         columns = [row[1] for row in db.execute("PRAGMA table_info(layers)")]
-        assert columns == ["run_id", *LayerReport.columns()]
+        assert columns == ["run_id", *LayerReport.columns(), "seal"]
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("SELECT COUNT(*) FROM spectra").fetchone()[0] == 5
         assert db.execute("SELECT content_hash FROM models").fetchall() == [(content_hash(model),)]

@@ -112,8 +112,9 @@ def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
 
     def analyze(source: object, spec: AnalysisSpec, **kwargs: Any) -> ModelReport:
         result = analyze_into_store(source, path, spec, resume=args.resume, **kwargs)
-        if not common.is_quiet(args):
-            safe_console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}"))
+        if result.reason or not common.is_quiet(args):  # why a stored run was not served: said even when quiet
+            reason = f": {result.reason}" if result.reason else ""
+            safe_console(stderr=True).print(plain(f"{result.status} run {result.run_id} in {path}{reason}"), soft_wrap=True)
         return result.report
 
     return analyze

@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     common.check_outputs(args.output, args.plots)
     check_outputs_against_inputs([args.output], files=[args.store])
     with Store(args.store, create=False) as store:
-        info = store.get_run(args.run_id)
-        report = store.load_report(args.run_id)
+        stored = store.read_run(args.run_id)
+    info, report = stored.info, stored.report
+    if stored.warning:  # said even when quiet
+        safe_console(stderr=True).print(plain(stored.warning), soft_wrap=True)
     console = safe_console(stderr=True, quiet=args.quiet)
     if info.status != "complete":
         console.print(

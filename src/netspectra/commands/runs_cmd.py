@@ -6,12 +6,16 @@ import argparse
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
+from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_report
-from netspectra.report.terminal import plain
+from netspectra.report.terminal import plain, safe_console
 from netspectra.store.db import DEFAULT_STORE, RunInfo, Store
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+#: Runs ``netspectra runs`` lists unless told otherwise (a store may hold hundreds of thousands).
+RUNS_LISTED = 50
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +28,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--store", default=DEFAULT_STORE, metavar="PATH", help="the store (default ./%(default)s)")
     p.add_argument("--show", type=int, metavar="RUN_ID", help="print this run's layers instead of the list of runs")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=RUNS_LISTED,
+        metavar="N",
+        help="list the newest N runs (default %(default)s; 0: every run)",
+    )
     p.add_argument("-o", "--output", help="with --show: write the layers to this .csv, .parquet or .json file")
     p.add_argument("--json", action="store_true", help="print JSON on stdout")
     p.set_defaults(func=run)
@@ -36,15 +47,21 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output_path(args.output)
     check_outputs_against_inputs([args.output], files=[args.store])
+    if args.limit < 0:
+        raise UsageError(f"--limit {args.limit}: give a number of runs, or 0 for every run")
     with Store(args.store, create=False) as store:
         if args.show is None:
-            runs = store.list_runs()
+            runs = store.list_runs(limit=args.limit or None)
             if args.json:
                 common.print_json([r.to_dict() for r in runs])
             else:
-                common.result_console().print(runs_table(runs, args.store))
+                total = store.count_runs()
+                common.result_console().print(runs_table(runs, args.store, total))
             return 0
-        report = store.load_report(args.show)
+        stored = store.read_run(args.show)
+    if stored.warning:
+        safe_console(stderr=True).print(plain(stored.warning), soft_wrap=True)
+    report = stored.report
     if args.output:
         write_report(report, args.output)
     if args.json:
@@ -54,11 +71,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def runs_table(runs: list[RunInfo], title: str) -> Table:
-    """Rich table of runs, oldest first (interrupted runs in yellow)."""
+def runs_table(runs: list[RunInfo], title: str, total: int) -> Table:
+    """Rich table of runs, oldest first (interrupted runs in yellow); its caption says when ``total`` is more."""
     from rich.table import Table
 
-    table = Table(title=plain(f"netspectra runs: {title}"), header_style="bold")
+    caption = f"the newest {len(runs)} of {total} runs: --limit N for more, 0 for all" if total > len(runs) else None
+    table = Table(title=plain(f"netspectra runs: {title}"), caption=caption, header_style="bold")
     for header in ("id", "status", "started (UTC)", "layers", "step", "hash", "source"):
         table.add_column(
             header,

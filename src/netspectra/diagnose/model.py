@@ -11,6 +11,7 @@ import numpy as np
 
 from netspectra.diagnose.row import LayerReport
 from netspectra.tabular import RowsTable
+from netspectra.version import ALGORITHM_VERSION
 
 #: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
 WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries")
@@ -20,9 +21,11 @@ WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed"
 class ModelSummary:
     """Aggregates over the layers: alpha, alpha_weighted and log_alpha_norm over those whose power-law fit
     succeeded (status ``ok``), the norms, mp_area, tail_weight, spacing_ratio and phases over every analyzed
-    layer (status not ``error``), the warning counts over all layers."""
+    layer (status not ``error``), the warning counts over all layers; and the algorithm version
+    (:data:`netspectra.version.ALGORITHM_VERSION`) of the rows."""
 
     source: str
+    algorithm_version: int
     num_layers: int
     num_ok: int
     num_errors: int
@@ -53,26 +56,51 @@ def _key(label: str) -> str:
 
 @dataclass(frozen=True)
 class ModelReport(RowsTable):
-    """Result of :func:`netspectra.analyze`: ``layers`` (one row per matrix, :meth:`to_frame`) and ``summary``."""
+    """Result of :func:`netspectra.analyze`: ``layers`` (one row per matrix, :meth:`to_frame`) and ``summary``.
+
+    ``algorithm_version`` is the :data:`~netspectra.version.ALGORITHM_VERSION` that computed the rows (a
+    run read from the results store keeps the version it was computed with).  ``success`` and ``message``
+    say, in the manner of SciPy's result objects, whether every matrix was analyzed and if not which ones
+    were not.
+    """
 
     source: str
     layers: tuple[LayerReport, ...]
+    algorithm_version: int = ALGORITHM_VERSION
     row_type: ClassVar[type] = LayerReport
 
     @property
     def summary(self) -> ModelSummary:
-        return summarize(self.source, self.layers)
+        return summarize(self.source, self.layers, self.algorithm_version)
+
+    @property
+    def success(self) -> bool:
+        """True when the model has layers and none of them has status ``error`` (a failed fit is a result)."""
+        return bool(self.layers) and all(layer.status != "error" for layer in self.layers)
+
+    @property
+    def message(self) -> str:
+        """``"N layers analyzed, K with a power-law fit"``, or which layers could not be analyzed and why."""
+        if not self.layers:
+            return "no weight matrix to analyze"
+        failed = [layer for layer in self.layers if layer.status == "error"]
+        if failed:
+            first = failed[0]
+            return f"{len(failed)} of {len(self.layers)} layers not analyzed; first {first.name}: {first.message}"
+        fitted = sum(layer.success for layer in self.layers)
+        return f"{len(self.layers)} layers analyzed, {fitted} with a power-law fit"
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: ``{"source", "summary", "layers": [...]}`` (non-finite floats become None)."""
+        """JSON-ready: ``{"source", "algorithm_version", "summary", "layers": [...]}`` (non-finite floats become None)."""
         return {
             "source": self.source,
+            "algorithm_version": self.algorithm_version,
             "summary": _finite_or_none(self.summary.to_dict()),
             "layers": [_finite_or_none(layer.to_dict()) for layer in self.layers],
         }
 
 
-def summarize(source: str, layers: tuple[LayerReport, ...]) -> ModelSummary:
+def summarize(source: str, layers: tuple[LayerReport, ...], algorithm_version: int = ALGORITHM_VERSION) -> ModelSummary:
     """Means and medians over fitted layers, and counts of each warning label over all layers."""
     ok = [layer for layer in layers if layer.status == "ok"]
 
@@ -86,6 +114,7 @@ def summarize(source: str, layers: tuple[LayerReport, ...]) -> ModelSummary:
     analyzed = [r for r in layers if r.status != "error"]
     return ModelSummary(
         source=source,
+        algorithm_version=algorithm_version,
         num_layers=len(layers),
         num_ok=len(ok),
         num_errors=len(layers) - len(analyzed),

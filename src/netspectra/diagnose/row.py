@@ -8,7 +8,8 @@ meanings: README ("Columns").
 
 A :class:`LayerReport` holds one instance of each group, the RMT-depth groups inside its
 :class:`DepthColumns`; their order is the column order of the table, CSV, Parquet, JSON and the results
-store.  Its columns read as attributes (``layer.alpha``, ``layer.mp_area``); warnings are a tuple of labels
+store.  Its columns read as typed attributes (``layer.alpha`` is a ``float``, ``layer.mp_area``), generated
+from the groups into :mod:`netspectra.diagnose.row_attributes`; warnings are a tuple of labels
 (``layer.warnings``), joined into the ``warning`` column with ``"; "`` only where rows leave the library
 (:meth:`LayerReport.to_dict`).
 """
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from netspectra.diagnose.row_attributes import RowAttributes
 from netspectra.tabular import TableRow
 
 #: Separator of the labels in the ``warning`` column.
@@ -237,12 +239,14 @@ _PATH_OF: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
-class LayerReport:
+class LayerReport(RowAttributes):
     """All metrics of one weight matrix: one :class:`ColumnGroup` per concern (:data:`GROUP_PATHS`).
 
-    Every column reads as an attribute (``layer.alpha``); ``layer.warnings`` is the tuple of labels
-    and ``layer.warning`` their ``"; "``-joined column.  ``eigenvalues`` (of W^T W / N, ascending) are
-    kept so that plots, the store, compare and track never decompose the matrix again; not a column.
+    Every column reads as a typed attribute (``layer.alpha``, :class:`RowAttributes`); ``layer.warnings``
+    is the tuple of labels and ``layer.warning`` their ``"; "``-joined column.  ``success`` and ``message``
+    say whether the layer was fitted and why not, in the manner of SciPy's result objects.
+    ``eigenvalues`` (of W^T W / N, ascending) are kept so that plots, the store, compare and track never
+    decompose the matrix again; not a column.
     """
 
     identity: LayerIdentity
@@ -254,19 +258,28 @@ class LayerReport:
     outcome: OutcomeColumns = OutcomeColumns()
     eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)
 
-    def __getattr__(self, name: str) -> Any:
-        """A column of one of the groups (called only for names that are not attributes of the row)."""
-        path = _PATH_OF.get(name)
-        if path is None:
-            raise AttributeError(f"{type(self).__name__} has no column {name!r}")
-        return getattr(self.group(path), name)
-
     def group(self, path: tuple[str, ...]) -> ColumnGroup:
         """The group at ``path`` (a key of :data:`GROUP_PATHS`)."""
         node: Any = self
         for attribute in path:
-            node = object.__getattribute__(node, attribute)
+            node = getattr(node, attribute)
         return node
+
+    @property
+    def success(self) -> bool:
+        """True when the layer was analyzed and its power law fitted (status ``ok``)."""
+        return self.outcome.status == "ok"
+
+    @property
+    def message(self) -> str:
+        """``analyzed`` (and the warnings), ``no power-law fit: <why>`` or ``not analyzed: <why>``."""
+        status, warnings = self.outcome.status, self.outcome.warnings
+        if status == "error":
+            return f"not analyzed: {self.warning or 'no reason recorded'}"
+        if status != "ok":
+            reasons = [w.removeprefix("fit-failed: ") for w in warnings if w.startswith("fit-failed")]
+            return "no power-law fit" + (f": {WARNING_SEPARATOR.join(reasons)}" if reasons else "")
+        return "analyzed" + (f"; warnings: {self.warning}" if warnings else "")
 
     @property
     def warning(self) -> str:

@@ -11,6 +11,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
     __name__,
     {
         "netspectra.store.analyze": ("StoredAnalysis", "analyze_into_store"),
-        "netspectra.store.db": ("DEFAULT_STORE", "ModelInfo", "RunInfo", "Store", "StoreError"),
+        "netspectra.store.db": ("DEFAULT_STORE", "ModelInfo", "RunInfo", "Store", "StoredRun"),
+        "netspectra.store.errors": ("StoreError", "UntrustedRun"),
     },
 )

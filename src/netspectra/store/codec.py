@@ -14,6 +14,7 @@ import zlib
 
 import numpy as np
 
+from netspectra.constraints import short_repr
 from netspectra.scale.workers import available_memory, stack_peak_bytes
 
 #: Codec name written beside every stored spectrum.
@@ -58,7 +59,7 @@ def spectrum_limit(n: object, m: object, num_matrices: object) -> int:
     return pooled if fits else MAX_STORED_EIGENVALUES
 
 
-def decode_eigenvalues(blob: bytes, count: int, limit: int = MAX_STORED_EIGENVALUES) -> np.ndarray:
+def decode_eigenvalues(blob: object, count: object, limit: int = MAX_STORED_EIGENVALUES) -> np.ndarray:
     """Inverse of :func:`encode_eigenvalues`; ``count`` guards against a truncated or foreign blob.
 
     The blob is decompressed to at most ``8 * count`` bytes, so a forged blob (a zlib bomb) costs no
@@ -68,10 +69,12 @@ def decode_eigenvalues(blob: bytes, count: int, limit: int = MAX_STORED_EIGENVAL
     Raises
     ------
     ValueError
-        If the blob does not decompress to exactly ``count`` float64 values.
+        If the blob is not bytes or does not decompress to exactly ``count`` float64 values.
     """
     if not isinstance(count, int) or not 0 <= count <= limit:
         raise ValueError(f"stored spectrum claims {count!r:.40} values (at most {limit})")
+    if not isinstance(blob, bytes):
+        raise ValueError(f"stored spectrum is {type(blob).__name__}, not bytes")
     inflate = zlib.decompressobj()
     try:
         raw = inflate.decompress(blob, 8 * count + 1)
@@ -95,19 +98,27 @@ def to_sql(value: object, annotation: str) -> object:
 
 
 def from_sql(value: object, annotation: str) -> object:
-    """Inverse of :func:`to_sql`.
+    """Inverse of :func:`to_sql`, for a value read from a store (untrusted): its type is checked.
 
     NULL reads as NaN in a float column, and as 0, False or "" in a column added to the table after
     the row was written (a store created by an older netspectra).
+
+    Raises
+    ------
+    ValueError
+        A value SQLite could not have been given by :func:`to_sql` for this annotation (text in a
+        number column, a number in a text column, a bool column holding 7, a BLOB anywhere).
     """
     if value is None:
         return _NULL_VALUES.get(annotation)
-    if annotation == "float":
+    if annotation == "float" and isinstance(value, int | float):
         return float(value)
-    if annotation == "int":
-        return int(value)
-    if annotation == "bool":
+    if annotation == "int" and isinstance(value, int):
+        return value
+    if annotation == "bool" and value in (0, 1) and isinstance(value, int):
         return bool(value)
-    if annotation == "str":
-        return str(value)
-    return json.loads(value)
+    if annotation == "str" and isinstance(value, str):
+        return value
+    if annotation == "bool | None" and value in ("true", "false", "null"):
+        return json.loads(value)
+    raise ValueError(f"holds {type(value).__name__} {short_repr(value)}, not {annotation}")

@@ -1,0 +1,21 @@
+"""The version of netspectra's algorithms: which numbers a layer row holds for a given input.
+
+:data:`ALGORITHM_VERSION` is carried by every :class:`~netspectra.ModelReport` (and its JSON and summary)
+and by every run of the results store, which serves a stored run only to a netspectra of the same
+version (:mod:`netspectra.store`).  It is bumped by every change that can move a value of a row for the
+same weights and options (a new estimator, a fixed bug, another summation order), and by no other
+change; the package version (``netspectra.__version__``) says nothing about the numbers.
+
+``tests/test_algorithm_version.py`` ties it to the golden table ``tests/data/minilm_layers.csv``: the
+table cannot change without a bump.  History (each a rewrite of that table):
+
+1. layer rows grouped by concern (commit 142ae94);
+2. the correlation trap from the largest entries (daab61e);
+3. the exact KS law and the lognormal and truncated power-law likelihood ratios by Newton's method (a45ac43);
+4. the calibrated phase rule, spikes only over an MP bulk, polynomial unfolding, the shuffled-entries
+   null (issue 15, 2f96d90);
+5. log det X and the det X = 1 tail (issue 18, 7099f40).
+"""
+
+#: Bumped by every change that can move a value of a layer row for the same input (see the module docstring).
+ALGORITHM_VERSION = 5
