@@ -30,6 +30,7 @@ from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
+from netspectra.scale.thread_pool import PREFETCH
 from netspectra.scale.workers import Shape, available_memory, stack_peak_bytes
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
@@ -171,9 +172,10 @@ def run_layers(
     executor: str | Executor | None = None,
     workers: int | None = None,
     progress: ProgressCallback | None = None,
+    results_hold_matrices: bool = False,
 ) -> Iterator[R]:
     """Yield ``task(item)`` for each item, in order, run by ``executor``; the one place where layers meet
-    an executor, for every action (analyze, compare, compress, merge-check, ...).
+    an executor, for every action (analyze, compare, compress, merge-check, merge).
 
     Parameters
     ----------
@@ -190,8 +192,13 @@ def run_layers(
         As in :func:`analyze`; one made by name is closed when the generator ends.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each item.
+    results_hold_matrices : bool
+        Each result holds a matrix (compress's factors, a merged tensor), not a row: threads then take one
+        item each ahead of the one awaited instead of :data:`~netspectra.scale.thread_pool.PREFETCH`, so
+        that memory stays bounded by a few layers, not by the model.
     """
-    with executor_scope(executor, workers=workers, shapes=shapes) as run:
+    prefetch = 1 if results_hold_matrices else PREFETCH
+    with executor_scope(executor, workers=workers, shapes=shapes, prefetch=prefetch) as run:
         for done, (name, result) in enumerate(zip(names, run.map(task, items)), start=1):
             if progress is not None:
                 progress(done, len(items), name)

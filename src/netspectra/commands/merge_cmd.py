@@ -31,8 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="merge configuration (.yaml, .yml or .json)")
     p.add_argument("-o", "--output", required=True, help="output directory (must not exist, or be empty)")
     p.add_argument("--dtype", help="output dtype of merged tensors (F32, F16, BF16, F64), overriding the configuration")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
-    p.add_argument("--json", action="store_true", help="print the merge log as JSON on stdout (implies --quiet)")
+    common.add_quiet_arguments(p, "the merge log")
+    common.add_executor_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -43,9 +43,9 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, check_paths=True)
     if args.dtype:
         config = replace(config, dtype=parse_dtype(args.dtype))
-    quiet = args.quiet or args.json
-    with common.progress_bar("merging", quiet=quiet) as advance:
-        result = merge_models(config, args.output, progress=advance)
+    quiet = common.is_quiet(args)
+    with common.executor_of(args) as executor, common.progress_bar("merging", quiet=quiet) as advance:
+        result = merge_models(config, args.output, executor=executor, workers=args.workers, progress=advance)
     if args.json:
         common.print_json(result.to_dict())
     elif not quiet:

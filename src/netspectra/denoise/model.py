@@ -139,6 +139,7 @@ def compress_model(
             executor=executor,
             workers=workers,
             progress=progress,
+            results_hold_matrices=True,
         )
         layers: list[LayerCompression] = []
         copied: list[CopiedTensor] = []

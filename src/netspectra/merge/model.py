@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,12 +30,13 @@ from netspectra.io import ModelSource, TensorRecord, dtypes
 from netspectra.io.base import config_file
 from netspectra.io.quantized import holds_quantized_tensors
 from netspectra.merge.compat import DEFAULT_THRESHOLDS, Thresholds, is_matrix, layer_compatibility
-from netspectra.merge.config import MergeConfig, Planner, load_config
+from netspectra.merge.config import LayerPlan, MergeConfig, Planner, load_config
 from netspectra.merge.inputs import MergeError, ModelSet, open_models
 from netspectra.merge.layer import merge_layer
 from netspectra.merge.output import OutputDir, check_output_dir
 from netspectra.merge.registry import get_method
 from netspectra.merge.results import CompatibilityReport, LayerCompatibility, LayerMerge, MergeResult
+from netspectra.merge.rules import LayerOutcome
 from netspectra.pipeline import ProgressCallback, require_selected, run_layers
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
@@ -147,6 +148,9 @@ def _layer_compatibility(task: _LayerTask, thresholds: Thresholds, fit: Analysis
 def merge_models(
     config: MergeConfig | dict[str, Any] | str | os.PathLike,
     output: str | os.PathLike,
+    *,
+    executor: str | Executor | None = None,
+    workers: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> MergeResult:
     """Merge models tensor by tensor into the directory ``output`` (atomically).
@@ -158,6 +162,9 @@ def merge_models(
         schema (relative paths taken from the current directory) or the path of a YAML/JSON file.
     output : path
         Directory to create; it must not exist, or be an empty directory.
+    executor, workers : optional
+        Where the floating-point tensors are merged, as in :func:`netspectra.analyze` (one task per tensor:
+        its tensors in every model loaded and merged; the files are written in order here).
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each tensor.
 
@@ -194,12 +201,24 @@ def merge_models(
         out = check_output_dir(output)
         metadata = _metadata(ms.reference, config)
         config_json = _config_json(ms.reference)  # a link out is refused before any tensor is merged
-        planner = config.planner(ms.names)
+        planner = config.planner(ms.names)  # every plan made here, in order: the matching budget is one per run
+        shards = ms.shards()
+        tasks = [_merge_task(ms, name, planner) for _, names in shards for name in names]
+        merged = [t for t in tasks if t is not None]
+        outcomes = run_layers(
+            partial(_merge_one, thresholds=config.thresholds),
+            merged,
+            shapes=[(len(t.records), *_oriented(t.records[0].shape)) for t in merged],
+            names=[t.name for t in merged],
+            executor=executor,
+            workers=workers,
+            results_hold_matrices=True,
+        )
         with OutputDir(out) as od:
-            for shard, names in ms.shards():
+            for shard, names in shards:
                 with od.writer(shard, metadata) as writer:
                     for name in names:
-                        layer = _merge_tensor(writer, ms, name, planner, shard)
+                        layer = _write_tensor(writer, ms, name, shard, outcomes, config.dtype)
                         layers.append(layer)
                         weight_map[name] = shard
                         total_size += math.prod(layer.shape) * dtypes.ITEMSIZE[layer.dtype]
@@ -223,8 +242,43 @@ def merge_models(
     return result
 
 
-def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, planner: Planner, shard: str) -> LayerMerge:
-    config = planner.config
+@dataclass(frozen=True)
+class _MergeTask:
+    """One floating-point tensor to merge: its records (the base first where the method uses it), the plan
+    and the output dtype; merged by :func:`_merge_one`, an executor task."""
+
+    name: str
+    labels: tuple[str, ...]
+    records: tuple[TensorRecord, ...]
+    has_base: bool
+    plan: LayerPlan
+    dtype: str
+
+
+def _merge_task(ms: ModelSet, name: str, planner: Planner) -> _MergeTask | None:
+    """The task of tensor ``name``, or None for a tensor copied unchanged (not floating point)."""
+    base_rec, recs = ms.group(name)
+    ref = base_rec or recs[0]
+    if ref.dtype not in COMPRESSIBLE_DTYPES:
+        return None
+    plan = planner.plan(name)
+    uses_base = base_rec is not None and get_method(plan.method).base != "unused"
+    labels = ms.labels if uses_base else ms.labels[ms.has_base :]
+    records = (base_rec, *recs) if uses_base else tuple(recs)
+    return _MergeTask(name, labels, records, uses_base, plan, planner.config.dtype or ref.dtype)
+
+
+def _merge_one(task: _MergeTask, thresholds: Thresholds) -> LayerOutcome:
+    arrays = [_load(record, label) for record, label in zip(task.records, task.labels)]
+    base = arrays.pop(0) if task.has_base else None
+    return merge_layer(task.name, arrays, base, task.plan, thresholds, dtype=task.dtype)
+
+
+def _write_tensor(
+    writer: SafetensorsWriter, ms: ModelSet, name: str, shard: str, outcomes: Iterator[LayerOutcome], dtype: str | None
+) -> LayerMerge:
+    """Write tensor ``name``: the next merged outcome for a floating-point tensor, in ``dtype`` (None: its
+    input dtype), else the tensor unchanged (which must then be equal in every model)."""
     base_rec, recs = ms.group(name)
     ref = base_rec or recs[0]
     shape = tuple(ref.shape)
@@ -233,17 +287,19 @@ def _merge_tensor(writer: SafetensorsWriter, ms: ModelSet, name: str, planner: P
         writer.add_unchanged(ref)
         reason = f"{ref.dtype} tensor, equal in every model"
         return LayerMerge(name, shape, ref.dtype, shard, "copy", reason, "", "", math.nan)
-    plan = planner.plan(name)
-    labels = ms.labels[ms.has_base :]
-    models = [_load(r, label) for r, label in zip(recs, labels)]
-    uses_base = get_method(plan.method).base != "unused"
-    base = _load(base_rec, ms.labels[0]) if base_rec is not None and uses_base else None
-    dtype = config.dtype or ref.dtype
-    outcome = merge_layer(name, models, base, plan, config.thresholds, dtype=dtype)
+    outcome = next(outcomes)
+    dtype = dtype or ref.dtype
     writer.add_array(name, outcome.values, dtype)
     return LayerMerge(
         name, shape, dtype, shard, outcome.rule, outcome.reason, outcome.details, outcome.verdict, outcome.interference
     )
+
+
+def _oriented(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(N, M), N >= M, of a tensor for the executor's sizing (a vector or scalar as 1 x n)."""
+    dims = [int(d) for d in shape if d > 1] or [1]
+    rows, cols = (dims[0], math.prod(dims[1:])) if len(dims) > 1 else (dims[0], 1)
+    return (rows, cols) if rows >= cols else (cols, rows)
 
 
 def _load(record: TensorRecord, label: str) -> np.ndarray:

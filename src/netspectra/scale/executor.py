@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
 from netspectra.errors import UsageError
-from netspectra.scale.thread_pool import ThreadExecutor
-from netspectra.scale.workers import Shape, default_workers, local_threads
+from netspectra.scale.thread_pool import PREFETCH, ThreadExecutor
+from netspectra.scale.workers import Shape, default_workers, items_ahead, local_threads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -46,7 +46,12 @@ class LocalExecutor:
 
 
 def make_executor(
-    kind: str, *, workers: int | None = None, shapes: Sequence[Shape] = (), scheduler: str | None = None
+    kind: str,
+    *,
+    workers: int | None = None,
+    shapes: Sequence[Shape] = (),
+    scheduler: str | None = None,
+    prefetch: int = PREFETCH,
 ) -> Executor:
     """An executor by name: ``local``, ``process`` or ``dask`` (``scheduler`` address, or a local cluster of
     ``workers`` processes).
@@ -65,12 +70,11 @@ def make_executor(
     if kind == "local":
         if workers not in (None, 1):
             raise UsageError(f"{workers} workers need the process or dask executor, not local")
-        return _in_this_process(local_threads(shapes))
+        return _in_this_process(shapes, prefetch)
     if kind == "process":
         if workers is None:  # threads where they serve (no interpreter to start), else the sizing rule's pool
-            threads = local_threads(shapes)
-            if threads > 1 or (workers := default_workers(shapes)) == 1:
-                return _in_this_process(threads)
+            if local_threads(shapes) > 1 or (workers := default_workers(shapes)) == 1:
+                return _in_this_process(shapes, prefetch)
         from netspectra.scale.process_pool import ProcessExecutor  # multiprocessing: only for a pool
 
         return ProcessExecutor(workers)
@@ -79,16 +83,21 @@ def make_executor(
     return DaskExecutor(scheduler=scheduler, workers=workers)
 
 
-def _in_this_process(threads: int) -> Executor:
-    """Layers in this process: side by side in ``threads`` threads (:func:`local_threads`), or one after the other."""
-    return ThreadExecutor(threads) if threads > 1 else LocalExecutor()
+def _in_this_process(shapes: Sequence[Shape], prefetch: int) -> Executor:
+    """Layers in this process: side by side in threads (:func:`local_threads`), ``prefetch`` items per thread
+    submitted ahead (within :func:`items_ahead`), or one after the other."""
+    threads = local_threads(shapes)
+    if threads == 1:
+        return LocalExecutor()
+    return ThreadExecutor(threads, items_ahead(shapes, threads, prefetch))
 
 
 @contextmanager
 def executor_scope(
-    executor: str | Executor | None, *, workers: int | None = None, shapes: Sequence[Shape] = ()
+    executor: str | Executor | None, *, workers: int | None = None, shapes: Sequence[Shape] = (), prefetch: int = PREFETCH
 ) -> Iterator[Executor]:
-    """An open executor: one made by name (None: ``local``) and closed on exit, or the caller's own, used as it is."""
+    """An open executor: one made by name (None: ``local``; ``prefetch`` items per thread submitted ahead) and
+    closed on exit, or the caller's own, used as it is."""
     if executor is None:
         executor = "local"
     if not isinstance(executor, str):
@@ -96,7 +105,7 @@ def executor_scope(
             raise UsageError("give workers to the executor object, not alongside it")
         yield executor
         return
-    with make_executor(executor, workers=workers, shapes=shapes) as made:
+    with make_executor(executor, workers=workers, shapes=shapes, prefetch=prefetch) as made:
         yield made
 
 

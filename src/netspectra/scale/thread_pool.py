@@ -39,10 +39,12 @@ def _block_sigint() -> None:
 
 
 class ThreadExecutor:
-    """``threads`` threads of this process, BLAS and OpenMP capped at one thread while it is open."""
+    """``threads`` threads of this process, BLAS and OpenMP capped at one thread while it is open; at most
+    ``ahead`` items submitted beyond the one awaited (default ``threads`` x :data:`PREFETCH`)."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, ahead: int | None = None) -> None:
         self.threads = threads
+        self.ahead = threads * PREFETCH if ahead is None else max(threads, ahead)
         self._stack = ExitStack()
         self._pool: ThreadPoolExecutor | None = None
 
@@ -64,4 +66,4 @@ class ThreadExecutor:
         """Yield fn(item) for each item, in order."""
         if self._pool is None:
             raise UsageError("open the ThreadExecutor in a with-block before mapping over it")
-        return ordered_map(self._pool, fn, items, ahead=self.threads * PREFETCH)
+        return ordered_map(self._pool, fn, items, ahead=self.ahead)

@@ -146,6 +146,18 @@ def local_threads(shapes: Iterable[Shape], *, cpus: int | None = None, memory: i
     return max(1, threads)
 
 
+def items_ahead(shapes: Iterable[Shape], threads: int, per_thread: int, *, memory: int | None = None) -> int:
+    """How many items the thread executor may submit ahead of the one awaited: ``per_thread`` per thread,
+    but no more finished results than fit in the memory available at :func:`thread_peak_bytes` of the
+    largest layer each (a compress or merge result holds a matrix, not a row), and at least ``threads``."""
+    shapes = list(shapes)
+    ahead = threads * per_thread
+    memory = available_memory() if memory is None else memory
+    if memory and shapes:
+        ahead = min(ahead, memory // max(thread_peak_bytes(s) for s in shapes))
+    return max(threads, ahead)
+
+
 def stack_peak_bytes(shape: Shape) -> int:
     """Peak memory of analysing a conv stack of k matrices N x M: k N M :data:`STACK_BYTES_PER_ENTRY`
     (the conv planner's bound, :func:`netspectra.pipeline.plan_memory`)."""
