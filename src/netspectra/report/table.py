@@ -1,4 +1,5 @@
-"""Terminal output: a rich table of layers, the model summary, the one-sentence verdict and the phases."""
+"""Terminal output: a rich table of layers, the tensors skipped, the model summary, the one-sentence verdict and
+the phases."""
 
 from __future__ import annotations
 
@@ -110,20 +111,34 @@ def summary_table(summary: ModelSummary) -> Table:
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
     for key, value in summary.to_dict().items():
-        if key == "source":
+        if key == "source" or isinstance(value, dict):  # skipped_reasons: the line under the layer table
             continue
         table.add_row(key, _cell(value, ".3f" if isinstance(value, float) else "d"))
     return table
 
 
+def skipped_line(summary: ModelSummary) -> str:
+    """How many tensors have no row and why, by category: ``skipped 262 tensors: 246 1-D or scalar (bias,
+    norm, counter), 16 depthwise conv (in-channels 1)``; '' when none is."""
+    if not summary.num_skipped:
+        return ""
+    noun = "tensor" if summary.num_skipped == 1 else "tensors"
+    reasons = ", ".join(f"{count} {category}" for category, count in summary.skipped_counts.items())
+    return f"skipped {summary.num_skipped} {noun}: {reasons}"
+
+
 def print_report(report: ModelReport, console: Console | None = None) -> None:
-    """Print the layer table, the summary, the phases present with what each means, and the verdict."""
+    """Print the layer table, the tensors skipped (by reason), the summary, the phases present with what each
+    means, and the verdict."""
     console = console or Console()
     console.print(layer_table(report, width=console.width))
-    console.print(summary_table(report.summary))
+    summary = report.summary
+    if line := skipped_line(summary):
+        console.print(plain(line))
+    console.print(summary_table(summary))
     phases = phase_counts(report.layers)
     if phases:
         console.print(plain("phases (Martin & Mahoney 2021):", style="bold"))
         for phase, count in phases.most_common():
             console.print(plain(f"  {phase} ({count}): {PHASE_MEANINGS.get(phase, '')}"))
-    console.print(plain(f"verdict: {reading(report.summary, report.layers)}", style="bold"))
+    console.print(plain(f"verdict: {reading(summary, report.layers)}", style="bold"))

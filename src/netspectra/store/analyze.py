@@ -119,14 +119,15 @@ def analyze_into_store(
     """
     spec = AnalysisSpec.resolve(spec, **keywords)
     settings = spec.identity()
+    skipped: dict[str, str] = {}
     with open_source(source) as src:
-        weights = list_weights(src, spec)
+        weights = list_weights(src, spec, on_skip=skipped.setdefault)
         model = ModelInfo(content_hash(src), str(source), src.format) if isinstance(source, (str, os.PathLike)) else None
     with _opened(store) as db:
         if model is not None:
             done = db.find_run(model.content_hash, settings, status="complete")
             if done is not None:  # the same content, maybe first seen under another path: report this one
-                report = replace(db.load_report(done.id), source=AnalysisSpec.describe(source))
+                report = replace(db.load_report(done.id), source=AnalysisSpec.describe(source), skipped=skipped)
                 return StoredAnalysis(done.id, report, "cached", 0)
         unfinished = db.find_run(model.content_hash, settings, status="running") if resume and model else None
         if unfinished is None:
@@ -143,7 +144,7 @@ def analyze_into_store(
                 progress(done_count, len(weights), weight.name)
         db.finish_run(run_id)
         status = "computed" if unfinished is None else "resumed"
-        return StoredAnalysis(run_id, db.load_report(run_id), status, len(pending))
+        return StoredAnalysis(run_id, replace(db.load_report(run_id), skipped=skipped), status, len(pending))
 
 
 def _pending(weights: list[WeightMatrix], stored: dict[int, str], store: Store, run_id: int) -> list[WeightMatrix]:
