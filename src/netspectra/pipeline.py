@@ -140,8 +140,11 @@ def analyze_array(
     return analyze_matrix(weight, spec)
 
 
-def list_weights(source: Source, spec: AnalysisSpec = AnalysisSpec()) -> list[WeightMatrix]:
-    """The weight matrices of ``source`` that ``spec.selection`` keeps, in model order (nothing loaded).
+def list_weights(
+    source: Source, spec: AnalysisSpec = AnalysisSpec(), on_skip: Callable[[str, str], None] | None = None
+) -> list[WeightMatrix]:
+    """The weight matrices of ``source`` that ``spec.selection`` keeps, in model order (nothing loaded); each
+    tensor left out is told to ``on_skip(name, reason)``.
 
     Raises
     ------
@@ -149,7 +152,7 @@ def list_weights(source: Source, spec: AnalysisSpec = AnalysisSpec()) -> list[We
         ``spec.selection`` keeps none of the matrices the model has (a pattern that matches nothing):
         naming the selection and the first names there are.
     """
-    weights = list(select_weight_matrices(source, spec.selection))
+    weights = list(select_weight_matrices(source, spec.selection, on_skip=on_skip))
     if not weights and spec.selection != LayerSelection():
         require_selected(spec.selection, [w.name for w in select_weight_matrices(source)], AnalysisSpec.describe(source))
     return weights
@@ -271,10 +274,14 @@ def analyze(
     Returns
     -------
     ModelReport
-        ``.layers`` (one :class:`LayerReport` per matrix), ``.summary`` and ``.to_frame()``.
+        ``.layers`` (one :class:`LayerReport` per matrix), ``.summary``, ``.to_frame()``, and ``.skipped``: the
+        tensors without a row (biases, norms, depthwise convs, those the selection leaves out), each with why.
     """
-    layers = tuple(iter_analyze(source, spec, progress=progress, workers=workers, executor=executor, **keywords))
-    return ModelReport(source=AnalysisSpec.describe(source), layers=layers)
+    spec = AnalysisSpec.resolve(spec, **keywords)
+    skipped: dict[str, str] = {}
+    weights = list_weights(source, spec, on_skip=skipped.setdefault)
+    layers = tuple(analyze_weights(weights, spec, executor=executor, workers=workers, progress=progress))
+    return ModelReport(source=AnalysisSpec.describe(source), layers=layers, skipped=skipped)
 
 
 def analyze_many(
@@ -310,12 +317,16 @@ def analyze_many(
     spec = AnalysisSpec.resolve(spec, **keywords)
     weights: list[WeightMatrix] = []
     owner: list[int] = []
+    skipped: list[dict[str, str]] = [{} for _ in sources]
     for index, source in enumerate(sources):
-        found = list_weights(source, spec)
+        found = list_weights(source, spec, on_skip=skipped[index].setdefault)
         weights.extend(found)
         owner.extend([index] * len(found))
     layers: list[list[LayerReport]] = [[] for _ in sources]
     reports = analyze_weights(weights, spec, executor=executor, workers=workers, progress=progress)
     for index, report in zip(owner, reports):
         layers[index].append(report)
-    return [ModelReport(source=AnalysisSpec.describe(s), layers=tuple(rows)) for s, rows in zip(sources, layers)]
+    return [
+        ModelReport(source=AnalysisSpec.describe(s), layers=tuple(rows), skipped=skips)
+        for s, rows, skips in zip(sources, layers, skipped)
+    ]

@@ -202,7 +202,7 @@ def test_load_factored_needs_its_sidecar(model_file, tmp_path):
     document = json.loads(meta.read_text())
     document["factored"]["fc1.weight"]["A"] = "nope"
     meta.write_text(json.dumps(document))
-    with pytest.raises(SourceError, match="missing: nope"):
+    with pytest.raises(SourceError, match="missing from out.safetensors: nope"):
         load_factored(out)
     meta.unlink()
     with pytest.raises(SourceError, match="sidecar"):

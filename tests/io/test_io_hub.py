@@ -97,3 +97,89 @@ def test_what_reads_as_a_hub_id():
 def test_missing_path_that_is_not_an_id_keeps_its_message(tmp_path):
     with pytest.raises(SourceError, match="no such file or directory$"):
         open_source(tmp_path / "missing.safetensors")
+
+
+# ------------------------------------------------------------------ a file of a snapshot (issue 26, item 7)
+
+
+@pytest.fixture()
+def quantized_repo(hub_cache):
+    """``org/quant``: one model shipped as two GGUF quantizations (Q4_0 and Q8_0) in one snapshot."""
+    gguf = pytest.importorskip("gguf")
+    repo = hub_cache.parents[2] / "models--org--quant"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(COMMIT)
+    blobs, snapshot = repo / "blobs", repo / "snapshots" / COMMIT
+    blobs.mkdir()
+    snapshot.mkdir(parents=True)
+    weight = np.random.default_rng(1).standard_normal((64, 64)).astype(np.float32)
+    for blob, qtype in (("q4", "Q4_0"), ("q8", "Q8_0")):
+        writer = gguf.GGUFWriter(str(blobs / blob), "llama")
+        q = gguf.GGMLQuantizationType[qtype]
+        writer.add_tensor("blk.0.attn_q.weight", gguf.quants.quantize(weight, q), raw_dtype=q)
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+        (snapshot / f"quant-{qtype}.gguf").symlink_to(f"../../blobs/{blob}")
+    return snapshot
+
+
+def test_a_snapshot_of_two_quantizations_lists_the_choices(quantized_repo, capsys):
+    """It said 'no recognizable weights in directory (expected ... *.gguf)' of a folder holding two."""
+    with pytest.raises(SourceError) as caught:
+        open_source("org/quant")
+    message = str(caught.value)
+    assert "holds 2 weight files and nothing says which is the model" in message
+    assert message.endswith("name one: org/quant:quant-Q4_0.gguf, org/quant:quant-Q8_0.gguf")
+    assert main(["analyze", "org/quant@main"]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "org/quant@main:quant-Q4_0.gguf, org/quant@main:quant-Q8_0.gguf" in line
+
+
+def test_a_hub_id_names_one_file_of_the_snapshot(quantized_repo):
+    for text in ("org/quant:quant-Q8_0.gguf", f"org/quant@{COMMIT}:quant-Q8_0.gguf", "org/quant@main:quant-Q8_0.gguf"):
+        source = open_source(text)
+        assert source.format == "gguf" and source.path == quantized_repo / "quant-Q8_0.gguf", text
+        assert [(r.shape, r.dtype) for r in source.tensors()] == [((64, 64), "Q8_0")]
+    assert [r.dtype for r in open_source("org/quant:quant-Q4_0.gguf").tensors()] == ["Q4_0"]
+
+
+def test_a_file_of_the_plain_snapshot_and_its_config(hub_cache):
+    source = open_source("org/tiny:model.safetensors")
+    assert source.path == hub_cache / "model.safetensors" and source.config == {"model_type": "tiny"}
+
+
+def test_a_hub_path_written_as_a_url_says_how_to_name_the_file(quantized_repo):
+    """``org/name/file.gguf`` said 'no such file or directory' and nothing more."""
+    with pytest.raises(SourceError, match=r"no such file or directory \(a file of the cached Hub model org/quant is named "):
+        open_source("org/quant/quant-Q8_0.gguf")
+    with pytest.raises(SourceError, match=r"no such file or directory$"):
+        open_source("org/absent/quant-Q8_0.gguf")
+
+
+def test_a_file_the_snapshot_does_not_have_lists_what_it_has(quantized_repo):
+    with pytest.raises(SourceError, match=r"no file quant-Q5_K\.gguf in the cached snapshot 0123456789ab of org/quant "):
+        open_source("org/quant:quant-Q5_K.gguf")
+    with pytest.raises(SourceError, match=r"\(it has: quant-Q4_0\.gguf, quant-Q8_0\.gguf\)$"):
+        open_source("org/quant:quant-Q5_K.gguf")
+
+
+@pytest.mark.hardening
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("org/quant:../../../models--org--tiny/blobs/a1", "escapes the model directory"),
+        ("org/quant:/etc/passwd", "is an absolute path outside the model directory"),
+    ],
+)
+def test_the_named_file_stays_inside_the_snapshot(quantized_repo, text, message):
+    with pytest.raises(SourceError, match=message):
+        open_source(text)
+
+
+def test_what_reads_as_a_hub_id_with_a_file():
+    for text in ("org/name:model-q4_k_m.gguf", "org/name@v1.0:sub/model.gguf", f"org/name@{COMMIT}:x.safetensors"):
+        assert looks_like_hub_id(text), text
+    for text in ("org/name@..:x.gguf", "org/../x:y.gguf", "org/name:", "org/name:a b.gguf"):
+        assert not looks_like_hub_id(text), text

@@ -122,6 +122,16 @@ def test_directory_without_config_and_without_weights(tmp_path):
         open_source(empty)
 
 
+def test_a_folder_of_several_weight_files_none_the_models_lists_them(tmp_path):
+    """Two .gguf (or .onnx, .npz, torch) files of which none is the model's by name: the message names them."""
+    for name in ("model-q8_0.gguf", "model-q4_k_m.gguf", "README.md"):
+        (tmp_path / name).write_bytes(b"GGUF")
+    with pytest.raises(
+        SourceError, match=r": 2 weight files and nothing says which is the model: model-q4_k_m\.gguf, model-q8_0\.gguf;"
+    ):
+        open_source(tmp_path)
+
+
 def test_several_safetensors_without_index(tmp_path):
     write_safetensors(tmp_path / "part1.safetensors", {"a.weight": np.ones((3, 2), np.float32)})
     write_safetensors(tmp_path / "part2.safetensors", {"b.weight": np.ones((3, 2), np.float32)})

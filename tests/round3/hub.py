@@ -113,6 +113,21 @@ def _compare(folder: Path) -> Sequence[str]:
     return ["compare", "local.safetensors", "org/tiny", "--json"]
 
 
+def _named_file(name: str, link_out: bool = False) -> Callable[[Path], Sequence[str]]:
+    """``org/tiny:NAME`` (issue 26, item 7); with ``link_out`` the snapshot's ``leak.safetensors`` links to the
+    sentinel model."""
+
+    def build(folder: Path) -> Sequence[str]:
+        outside = outside_model(folder)
+        repo = _repo(folder)
+        (repo / "refs" / "main").write_text(COMMIT)
+        if link_out:
+            (repo / "snapshots" / COMMIT / "leak.safetensors").symlink_to(outside / "model.safetensors")
+        return ["analyze", f"org/tiny:{name}", "--quiet"]
+
+    return build
+
+
 _ESCAPES = "links to a (file|folder) outside"
 
 CASES = [
@@ -148,4 +163,20 @@ CASES = [
     Case("refs/main is 64 MB", _ref_huge, match="refs/main", env=ENV),
     Case("refs/main links to a ref outside refs/", _ref_names_a_ref_outside, match=_ESCAPES, env=ENV),
     Case("compare with refs/main leading out", _compare, match="refs/main", check=nothing_outside, env=ENV),
+    Case(
+        "a named file climbing out of the snapshot",
+        _named_file("../../../../outside/model.safetensors"),
+        match="escapes the model directory",
+        check=nothing_outside,
+        env=ENV,
+    ),
+    Case("a named file by absolute path", _named_file("/etc/passwd"), match="absolute path outside", env=ENV),
+    Case(
+        "a named file linking out of the repository",
+        _named_file("leak.safetensors", link_out=True),
+        match=_ESCAPES,
+        check=nothing_outside,
+        env=ENV,
+    ),
+    Case("a named file of the snapshot", _named_file("model.safetensors"), expect="ok", check=nothing_outside, env=ENV),
 ]

@@ -22,7 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="low-rank denoise every weight matrix with a random-matrix threshold",
         description="Keep the singular components of each 2-D weight matrix that a random-matrix threshold "
         "separates from noise, optionally shrink them, and write a safetensors file: each matrix as factors "
-        "NAME.A @ NAME.B where that is smaller (plus OUT.json, read by netspectra.denoise.load_factored), or "
+        "NAME.A @ NAME.B where that is smaller (plus OUT.json; analyze and compare read OUT as the original layers), or "
         "with --dense every tensor with its original name, shape and dtype. Conv kernels, biases, norms and "
         "fused QKV tensors are copied unchanged. A compression that would zero a layer or leave it less than "
         "a quarter of its energy is refused (nothing written) unless --force.",

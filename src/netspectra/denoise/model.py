@@ -22,14 +22,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Unpack
 
-from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
+import numpy as np
+
+from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES, encode
 from netspectra.denoise.factored import factor_names, sidecar, sidecar_path
 from netspectra.denoise.lowrank import LowRank, compress_matrix
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
 from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCompression
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import CompressionRefused, MatrixError, UsageError
-from netspectra.io import ModelSource, TensorRecord, WeightMatrix, open_source, select_weight_matrices
+from netspectra.io import ModelSource, TensorRecord, WeightMatrix, dtypes, open_source, select_weight_matrices
+from netspectra.io.factored import factor_product
 from netspectra.io.inputs import input_files
 from netspectra.io.quantized import holds_quantized_tensors
 from netspectra.pipeline import ProgressCallback, require_selected, run_layers
@@ -209,8 +212,16 @@ def _write_compressed(
             "rank": factors.rank,
         }
     else:
-        writer.add_array(record.name, factors.dense(), record.dtype)
+        writer.add_array(record.name, stored_product(factors, record.dtype), record.dtype)
     return layer
+
+
+def stored_product(factors: LowRank, dtype: str) -> np.ndarray:
+    """W_hat as the factored output stores it: the product of its factors rounded to ``dtype``, formed as the
+    reader of that output forms it (:func:`~netspectra.io.factored.factor_product`), so that a dense and a
+    factored output of one compression are one model (bit for bit in F32 and F64)."""
+    left, right = (dtypes.decode(encode(f, dtype), dtype) for f in (factors.left, factors.right))
+    return factor_product(left, right, dtypes.result_dtype(dtype))
 
 
 def _copy_reason(record: TensorRecord, weights: dict[str, WeightMatrix], skipped: dict[str, str]) -> str | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from netspectra.diagnose.row import LayerReport
+from netspectra.io.selection import skip_category
 from netspectra.tabular import RowsTable
 from netspectra.version import ALGORITHM_VERSION
 
@@ -21,8 +23,9 @@ WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed"
 class ModelSummary:
     """Aggregates over the layers: alpha, alpha_weighted and log_alpha_norm over those whose power-law fit
     succeeded (status ``ok``), the norms, mp_area, tail_weight, spacing_ratio and phases over every analyzed
-    layer (status not ``error``), the warning counts over all layers; and the algorithm version
-    (:data:`netspectra.version.ALGORITHM_VERSION`) of the rows."""
+    layer (status not ``error``), the warning counts over all layers; the tensors without a row (``num_skipped``)
+    counted by category of reason (``skipped_counts``, :func:`netspectra.io.skip_category`); and the algorithm
+    version (:data:`netspectra.version.ALGORITHM_VERSION`) of the rows."""
 
     source: str
     algorithm_version: int
@@ -41,12 +44,17 @@ class ModelSummary:
     spacing_ratio_mean: float
     warning_counts: dict[str, int] = field(default_factory=dict)
     phase_counts: dict[str, int] = field(default_factory=dict)
+    num_skipped: int = 0
+    skipped_counts: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
-        """Summary as a flat dict (counts as ``num_<warning label>`` and ``phase_<phase>`` keys)."""
-        out = {k: v for k, v in self.__dict__.items() if k not in ("warning_counts", "phase_counts")}
+        """Summary as a dict of numbers (counts as ``num_<warning label>`` and ``phase_<phase>`` keys), and the
+        skipped tensors by category under ``skipped_reasons`` (a dict: category -> count)."""
+        nested = ("warning_counts", "phase_counts", "skipped_counts")
+        out = {k: v for k, v in self.__dict__.items() if k not in nested}
         out.update({f"num_{label.replace('-', '_')}": n for label, n in self.warning_counts.items()})
         out.update({f"phase_{_key(phase)}": n for phase, n in self.phase_counts.items()})
+        out["skipped_reasons"] = dict(self.skipped_counts)
         return out
 
 
@@ -56,7 +64,8 @@ def _key(label: str) -> str:
 
 @dataclass(frozen=True)
 class ModelReport(RowsTable):
-    """Result of :func:`netspectra.analyze`: ``layers`` (one row per matrix, :meth:`to_frame`) and ``summary``.
+    """Result of :func:`netspectra.analyze`: ``layers`` (one row per matrix, :meth:`to_frame`), ``summary``, and
+    ``skipped``: each tensor of the model that has no row, with the reason (tensor name -> reason).
 
     ``algorithm_version`` is the :data:`~netspectra.version.ALGORITHM_VERSION` that computed the rows (a
     run read from the results store keeps the version it was computed with).  ``success`` and ``message``
@@ -66,12 +75,13 @@ class ModelReport(RowsTable):
 
     source: str
     layers: tuple[LayerReport, ...]
+    skipped: dict[str, str] = field(default_factory=dict)
     algorithm_version: int = ALGORITHM_VERSION
     row_type: ClassVar[type] = LayerReport
 
     @property
     def summary(self) -> ModelSummary:
-        return summarize(self.source, self.layers, self.algorithm_version)
+        return summarize(self.source, self.layers, self.algorithm_version, self.skipped)
 
     @property
     def success(self) -> bool:
@@ -91,17 +101,25 @@ class ModelReport(RowsTable):
         return f"{len(self.layers)} layers analyzed, {fitted} with a power-law fit"
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: ``{"source", "algorithm_version", "summary", "layers": [...]}`` (non-finite floats become None)."""
+        """JSON-ready: ``{"source", "algorithm_version", "summary", "layers": [...], "skipped": [{"name", "reason"},
+        ...]}`` (non-finite floats become None)."""
         return {
             "source": self.source,
             "algorithm_version": self.algorithm_version,
             "summary": _finite_or_none(self.summary.to_dict()),
             "layers": [_finite_or_none(layer.to_dict()) for layer in self.layers],
+            "skipped": [{"name": name, "reason": reason} for name, reason in self.skipped.items()],
         }
 
 
-def summarize(source: str, layers: tuple[LayerReport, ...], algorithm_version: int = ALGORITHM_VERSION) -> ModelSummary:
-    """Means and medians over fitted layers, and counts of each warning label over all layers."""
+def summarize(
+    source: str,
+    layers: tuple[LayerReport, ...],
+    algorithm_version: int = ALGORITHM_VERSION,
+    skipped: Mapping[str, str] | None = None,
+) -> ModelSummary:
+    """Means and medians over fitted layers, counts of each warning label over all layers, and the skipped
+    tensors (name -> reason) counted by category, most frequent first."""
     ok = [layer for layer in layers if layer.status == "ok"]
 
     def mean(column: str, rows: list[LayerReport]) -> float:
@@ -130,6 +148,8 @@ def summarize(source: str, layers: tuple[LayerReport, ...], algorithm_version: i
         spacing_ratio_mean=mean("spacing_ratio", analyzed),
         warning_counts=counts,
         phase_counts=dict(Counter(r.phase for r in analyzed if r.phase)),
+        num_skipped=len(skipped or {}),
+        skipped_counts=dict(Counter(skip_category(reason) for reason in (skipped or {}).values()).most_common()),
     )
 
 

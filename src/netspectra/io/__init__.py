@@ -16,7 +16,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "netspectra.io.base": ("FORMATS", "ModelSource", "TensorRecord"),
         "netspectra.io.hashing": ("content_hash",),
         "netspectra.io.layers": ("NOTE_INTEGER", "NOTE_UNSPLIT", "iter_weight_matrices", "plan_tensor", "select_weight_matrices"),
-        "netspectra.io.selection": ("LayerSelection",),
+        "netspectra.io.selection": ("LayerSelection", "skip_category"),
         "netspectra.io.sources": ("open_source",),
         "netspectra.io.weights": ("LAYER_KINDS", "WeightMatrix", "orient"),
     },

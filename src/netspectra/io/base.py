@@ -26,6 +26,17 @@ from .structured import read_json_file
 FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "gguf", "module")
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+#: Suffixes of the files a model's weights may be stored in.
+WEIGHT_SUFFIXES = (".safetensors", *TORCH_SUFFIXES, ".onnx", ".npz", ".npy", ".gguf")
+
+
+def weight_files(directory: Path) -> list[str]:
+    """Names of the files directly in ``directory`` whose suffix says they may hold weights, sorted (by name
+    only: nothing is opened or followed)."""
+    try:
+        return sorted(p.name for p in directory.iterdir() if p.name.lower().endswith(WEIGHT_SUFFIXES))
+    except OSError:
+        return []
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,28 @@ from .paths import model_roots, resolve_inside
 from .safetensors_source import SafetensorsSource, sharded_from_files, sharded_from_index
 from .torch_source import TorchSource
 
+#: Most file names an error message lists.
+_LISTED = 10
+
+
+class AmbiguousWeights(SourceError):
+    """A folder holding several weight files none of which is the model's by name (the q4 and q8 GGUF files
+    of one repository, torch files none named ``pytorch_model.bin``): ``choices``, their names, sorted."""
+
+    def __init__(self, directory: Path, choices: list[str]) -> None:
+        self.directory = directory
+        self.choices = sorted(choices)
+        super().__init__(
+            f"{directory}: {len(choices)} weight files and nothing says which is the model: {self.listing()}; "
+            "open one of them by its path"
+        )
+
+    def listing(self, prefix: str = "") -> str:
+        """The choices, each after ``prefix``, comma-separated; at most ten, then how many more."""
+        shown = ", ".join(prefix + name for name in self.choices[:_LISTED])
+        more = len(self.choices) - _LISTED
+        return shown + (f" and {more} more" if more > 0 else "")
+
 
 def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
     """Pick the weights of a model directory, preferring safetensors; see :func:`open_source`.
@@ -71,9 +93,11 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
             if fmt:
                 src.format = fmt
             return src
-    many = f" ({len(torch_files)} torch files, none named pytorch_model.bin)" if torch_files else ""
+    choices = [p.name for p in (*torch_files, *found("*.onnx"), *found("*.npz"), *found("*.gguf"))]
+    if choices:  # two or more of one kind (each kind with one file was taken above)
+        raise AmbiguousWeights(directory, choices)
     raise SourceError(
-        f"{directory}: no recognizable weights in directory{many} "
+        f"{directory}: no recognizable weights in directory "
         "(expected model.safetensors, a *.safetensors.index.json, pytorch_model.bin, *.onnx, *.npz or *.gguf)"
     )
 

@@ -2,7 +2,8 @@
 
 From each :class:`~netspectra.io.sources.TensorRecord` of a source:
 
-* skipped: fewer than 2 or more than 5 dims (biases, norms, scalars); names containing ``norm``;
+* skipped, with a reason (:func:`~.selection.skip_category` groups the reasons for counting): fewer than 2 or more than
+  5 dims (biases, norms, scalars); depthwise conv kernels (out, 1, *spatial); names containing ``norm``;
   names whose last part is ``bias``/``masked_bias`` (GPT-2's causal-mask buffers are 4-D "bias");
   BOOL tensors (masks); integer tensors whose name looks like a buffer (ends with ``_ids``, contains
   ``position_ids`` or ``index``).  Other integer tensors are analyzed as floats with the note
@@ -166,7 +167,7 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
     if ndim < 2:
         return [], "fewer than 2 dimensions"
     if ndim > 5:
-        return [], f"{ndim}-D tensor"
+        return [], f"more than 5 dimensions ({ndim}-D)"
     if is_norm_layer(low):
         return [], "normalization weight"
     if last in ("bias", "masked_bias"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import SourceError
 from .base import MAX_JSON_BYTES, TORCH_SUFFIXES, ModelSource, TensorRecord, model_order_key, read_config
+from .factored import FactorProduct, read_factored
 from .paths import safe_member
 from .safetensors_file import SafetensorsFile
 from .structured import read_json_file
@@ -15,7 +16,8 @@ from .torch_source import TorchSource
 
 
 class SafetensorsSource(ModelSource):
-    """A single ``.safetensors`` file."""
+    """A single ``.safetensors`` file; a factored output of ``compress`` (:mod:`.factored`) reads as the model
+    it stands for: each matrix stored as factors ``NAME.A``, ``NAME.B`` is one record ``NAME`` loading A B."""
 
     format = "safetensors"
 
@@ -25,11 +27,21 @@ class SafetensorsSource(ModelSource):
         self.config = read_config(path.parent) if config is None else config
         self.metadata = self.file.metadata
         self.files = [path]
+        factored = read_factored(self.file)
+        self.factored = factored[0] if factored else {}
+        if factored:
+            self.files.append(factored[1])
 
     def tensors(self) -> Iterator[TensorRecord]:
-        for name in sorted(self.file.entries, key=model_order_key):
-            e = self.file.entries[name]
-            yield TensorRecord(name, e.shape, e.dtype, self.file.label, self.file.loader(name))
+        label = self.file.label
+        records = {
+            name: TensorRecord(name, e.shape, e.dtype, label, self.file.loader(name)) for name, e in self.file.entries.items()
+        }
+        for name, pair in self.factored.items():
+            del records[pair.left.name], records[pair.right.name]
+            records[name] = TensorRecord(name, pair.shape, pair.left.dtype, label, FactorProduct(self.path, label, pair))
+        for name in sorted(records, key=model_order_key):
+            yield records[name]
 
 
 class ShardedSource(ModelSource):

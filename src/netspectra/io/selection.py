@@ -1,4 +1,5 @@
-"""Which weight matrices of a model are analyzed: name patterns and dimension bounds, checked once."""
+"""Which weight matrices of a model are analyzed: name patterns and dimension bounds, checked once; the categories
+of the reasons a tensor is not."""
 
 from __future__ import annotations
 
@@ -84,3 +85,28 @@ class LayerSelection:
         if self.max_dim is not None and n > self.max_dim:
             return f"larger dimension {n} > max_dim {self.max_dim}"
         return None
+
+
+#: The reasons a tensor is skipped (by :func:`~.layers.plan_tensor` and :meth:`LayerSelection.rejects`, by how each
+#: reason starts) and the category counts group them by.
+SKIP_CATEGORIES: tuple[tuple[str, str], ...] = (
+    ("fewer than 2 dimensions", "1-D or scalar (bias, norm, counter)"),
+    ("more than 5 dimensions", "more than 5 dimensions"),
+    ("normalization weight", "normalization weight"),
+    ("bias or mask buffer", "bias or mask buffer"),
+    ("boolean mask", "boolean mask"),
+    ("integer buffer", "integer buffer (ids, indices)"),
+    ("depthwise conv", "depthwise conv (in-channels 1)"),
+    ("name of ", "name too long"),
+    ("name is not valid Unicode", "name not valid Unicode"),
+    ("not matched by include", "not matched by include"),
+    ("matched by exclude", "matched by exclude"),
+    ("smaller dimension", "below min_dim"),
+    ("larger dimension", "above max_dim"),
+)
+
+
+def skip_category(reason: str) -> str:
+    """The category of a skip reason (:data:`SKIP_CATEGORIES`): ``smaller dimension 10 < min_dim 32`` ->
+    ``below min_dim``; a reason of no category is its own."""
+    return next((category for start, category in SKIP_CATEGORIES if reason.startswith(start)), reason)

@@ -14,9 +14,9 @@ from pathlib import Path
 from ..errors import SourceError, one_line
 from .adapter_source import AdapterSource, is_adapter_dir
 from .base import TORCH_SUFFIXES, ModelSource, read_config
-from .directory_source import DirectorySource, hf_weights
+from .directory_source import AmbiguousWeights, DirectorySource, hf_weights
 from .gguf_source import GGUFSource
-from .hub import looks_like_hub_id, resolve_hub_id
+from .hub import looks_like_hub_id, repo_path_hint, resolve_hub_id
 from .numpy_source import NpySource, NpzSource
 from .onnx_source import OnnxSource
 from .quantized import dequantizing
@@ -61,27 +61,39 @@ def open_source(source: object) -> ModelSource:
 
     A folder with ``adapter_config.json`` is a PEFT LoRA adapter (:mod:`netspectra.io.adapter_source`:
     its updates dW; :func:`open_adapter` puts it on a base model).
-    A path that does not exist but reads as a Hugging Face Hub id (``org/name``, ``org/name@revision``)
-    is looked up in the local Hub cache (:mod:`netspectra.io.hub`; never downloaded).
+    A path that does not exist but reads as a Hugging Face Hub id (``org/name``, ``org/name@revision``,
+    either with ``:file`` naming one file of the snapshot, e.g. one quantization of several ``.gguf``) is
+    looked up in the local Hub cache (:mod:`netspectra.io.hub`; never downloaded).
 
     Raises :class:`SourceError` (one line, naming the file) for a missing path, an unknown file type,
-    a directory without weights, or a corrupt/truncated/forged file; :class:`UnsafeFileError` for a
+    a directory without weights or with several of which none is the model's by name (the message lists
+    them), or a corrupt/truncated/forged file; :class:`UnsafeFileError` for a
     pickle that asks for a non-allow-listed global or a file reference escaping the model directory.
     """
     if isinstance(source, ModelSource):
         return source
     if isinstance(source, (str, os.PathLike)):
+        text = os.fspath(source)
         path = Path(source)
         try:
-            if not path.exists() and looks_like_hub_id(os.fspath(source)):
-                path = resolve_hub_id(os.fspath(source))
+            hub = not path.exists() and looks_like_hub_id(text)
+            if hub:
+                path = resolve_hub_id(text)
             if not path.exists():
-                raise SourceError(f"{os.fspath(source)}: no such file or directory")
+                raise SourceError(f"{text}: no such file or directory{repo_path_hint(text)}")
             if is_adapter_dir(path):
                 return AdapterSource(path)
             if path.is_dir():
                 config = read_config(path)
-                inner = hf_weights(path, config, "hf-dir" if (path / "config.json").is_file() else None)
+                try:
+                    inner = hf_weights(path, config, "hf-dir" if (path / "config.json").is_file() else None)
+                except AmbiguousWeights as exc:
+                    if not hub:
+                        raise
+                    raise SourceError(
+                        f"{text}: the cached snapshot holds {len(exc.choices)} weight files and nothing says which is "
+                        f"the model; name one: {exc.listing(text + ':')}"
+                    ) from None
                 return dequantizing(DirectorySource(path, inner))
             if not path.is_file():
                 raise SourceError(f"{path}: not a regular file")

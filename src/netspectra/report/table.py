@@ -1,4 +1,5 @@
-"""Terminal output: a rich table of layers, the model summary, the one-sentence verdict and the phases."""
+"""Terminal output: a rich table of layers, the tensors skipped, the model summary, the one-sentence verdict and
+the phases."""
 
 from __future__ import annotations
 
@@ -121,17 +122,30 @@ def summary_table(summary: ModelSummary) -> Table:
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
     for key, value in summary.to_dict().items():
-        if key == "source":
+        if key == "source" or isinstance(value, dict):  # skipped_reasons: the line under the layer table
             continue
         table.add_row(plain(key), _cell(value, ".3f" if isinstance(value, float) else "d"))
     return table
 
 
+def skipped_line(summary: ModelSummary) -> str:
+    """How many tensors have no row and why, by category: ``skipped 262 tensors: 246 1-D or scalar (bias,
+    norm, counter), 16 depthwise conv (in-channels 1)``; '' when none is."""
+    if not summary.num_skipped:
+        return ""
+    noun = "tensor" if summary.num_skipped == 1 else "tensors"
+    reasons = ", ".join(f"{count} {category}" for category, count in summary.skipped_counts.items())
+    return f"skipped {summary.num_skipped} {noun}: {reasons}"
+
+
 def print_report(report: ModelReport, console: Console | None = None) -> None:
-    """Print the layer table, the summary, the phases present with what each means, and the verdict."""
+    """Print the layer table, the tensors skipped (by reason), the summary, the phases present with what each
+    means, and the verdict."""
     console = console or safe_console()
     summary = report.summary  # computed on each access: once here (200 ms per 10k layers)
     console.print(layer_table(report, width=console.width))
+    if line := skipped_line(summary):
+        console.print(plain(line))
     console.print(summary_table(summary))
     phases = phase_counts(report.layers)
     if phases:

@@ -130,8 +130,9 @@ def analyze_into_store(
     """
     spec = AnalysisSpec.resolve(spec, **keywords)
     settings = spec.identity()
+    skipped: dict[str, str] = {}
     with open_source(source) as src:
-        weights = list_weights(src, spec)
+        weights = list_weights(src, spec, on_skip=skipped.setdefault)
         model = ModelInfo(content_hash(src), str(source), src.format) if isinstance(source, (str, os.PathLike)) else None
     with _opened(store) as db:
         reasons: list[str] = []
@@ -141,7 +142,8 @@ def analyze_into_store(
                 reasons.append(refused)
             if cached is not None:  # the same content, maybe first seen under another path: report this one
                 run_id, report = cached
-                return StoredAnalysis(run_id, replace(report, source=AnalysisSpec.describe(source)), "cached", 0)
+                report = replace(report, source=AnalysisSpec.describe(source), skipped=skipped)
+                return StoredAnalysis(run_id, report, "cached", 0)
         unfinished = None
         if resume and model is not None:
             try:
@@ -165,7 +167,8 @@ def analyze_into_store(
                 progress(done_count, len(weights), weight.name)
         db.finish_run(run_id)
         status = "computed" if unfinished is None else "resumed"
-        return StoredAnalysis(run_id, db.load_report(run_id, verify=True), status, len(pending), "; ".join(reasons))
+        report = replace(db.load_report(run_id, verify=True), skipped=skipped)
+        return StoredAnalysis(run_id, report, status, len(pending), "; ".join(reasons))
 
 
 def _cached(db: Store, model: ModelInfo, settings: dict) -> tuple[tuple[int, ModelReport] | None, str]:
