@@ -73,12 +73,13 @@ def test_task_arithmetic(shape, scale, normalize):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("density", [0.25, 0.5, 1.0])
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("density", [0.25, 0.33, 0.5, 1.0])
 @pytest.mark.parametrize("normalize", [True, False])
-def test_ties_on_matrices(density, normalize):
-    """TIES on 2-D tensors of 80 entries: density n is an integer, where our trim (ceil(density n) entries)
-    and mergekit's (max(1, floor(density n))) keep the same entries (docs/merge.md, "TIES")."""
-    base, models = family((8, 10), 3)
+def test_ties(shape, density, normalize):
+    """TIES on matrices, vectors and 3-D tensors, density n whole or not: the trim keeps max(1, floor(density n))
+    entries as mergekit does (it kept ceil(density n), and averaged the tensors that are not 2-D)."""
+    base, models = family(shape, 3)
     weights, densities = [1.0, 0.5, 0.8], [density, 0.5, 0.25]
     expected = mergekit_merge("ties", base, models, weight=weights, density=densities, normalize=normalize, **{"lambda": 0.9})
     got = ours("ties", base, models, weights, density=tuple(densities), normalize=normalize, scale=0.9)

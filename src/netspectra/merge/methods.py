@@ -127,16 +127,17 @@ def weighted_average(base: np.ndarray, models: Sequence[np.ndarray], weights: Se
 
 
 def trim(tau: np.ndarray, density: float) -> np.ndarray:
-    """Keep the ceil(density n) entries of largest magnitude of ``tau`` (n entries), zero the others.
+    """Keep the k = max(1, floor(density n)) entries of largest magnitude of ``tau`` (n entries), zero the others.
 
     The "trim" step of TIES-merging (Yadav et al., NeurIPS 2023), applied per tensor (the paper trims the
-    whole flattened task vector; a streaming merge sees one tensor at a time).  Exactly that many entries
-    are kept; which of several entries of equal magnitude at the threshold survive is unspecified.
+    whole flattened task vector; a streaming merge sees one tensor at a time), with mergekit's count of
+    entries, so that a TIES merge here equals mergekit's.  Exactly k entries are kept; which of several
+    entries of equal magnitude at the threshold survive is unspecified.
     """
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must lie in (0, 1], got {density}")
     flat = np.asarray(tau, dtype=np.float64).ravel()
-    keep = math.ceil(density * flat.size)
+    keep = max(1, math.floor(density * flat.size))
     if keep >= flat.size:
         return flat.reshape(np.shape(tau)).copy()
     out = np.zeros_like(flat)

@@ -112,10 +112,8 @@ def task_arithmetic(x: LayerInputs) -> LayerOutcome:
 
 
 def ties(x: LayerInputs) -> LayerOutcome:
-    """TIES on 2-D tensors, the average on others."""
+    """TIES on every tensor (biases and norms too, as mergekit does)."""
     p = x.params
-    if not is_matrix(np.shape(x.models[0])):
-        return _average(x, "not 2-D")
     values = methods.ties(x.base, x.models, x.weights, p["density"], p["scale"], p["normalize"])
     details = f"density={_values(p['density'])} scale={p['scale']:g}" + _flag(p, "normalize", True)
     return LayerOutcome(values, "ties", x.reason, details)
