@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import SourceError
 from .base import TORCH_SUFFIXES, ModelSource, TensorRecord
 from .gguf_source import GGUFSource
+from .keras_source import KerasSource
 from .numpy_source import NpzSource
 from .onnx_source import OnnxSource
 from .paths import model_roots, resolve_inside
@@ -63,7 +64,13 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
         src = TorchSource(torch_files[0], config)
         src.format = pick("torch")
         return src
-    for pattern, opener in (("*.onnx", OnnxSource), ("*.npz", NpzSource), ("*.gguf", GGUFSource)):
+    for pattern, opener in (
+        ("*.onnx", OnnxSource),
+        ("*.npz", NpzSource),
+        ("*.gguf", GGUFSource),
+        ("*.keras", KerasSource),
+        ("*.h5", KerasSource),
+    ):
         candidates = found(pattern)
         if len(candidates) == 1:
             src = opener(candidates[0])
@@ -74,7 +81,7 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
     many = f" ({len(torch_files)} torch files, none named pytorch_model.bin)" if torch_files else ""
     raise SourceError(
         f"{directory}: no recognizable weights in directory{many} "
-        "(expected model.safetensors, a *.safetensors.index.json, pytorch_model.bin, *.onnx, *.npz or *.gguf)"
+        "(expected model.safetensors, a *.safetensors.index.json, pytorch_model.bin, *.onnx, *.npz, *.gguf, *.keras or *.h5)"
     )
 
 
