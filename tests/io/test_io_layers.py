@@ -149,9 +149,9 @@ def test_usage_and_source_errors(tmp_path):
         iter_weight_matrices(path, min_dim=5, max_dim=3)
     with pytest.raises(SourceError, match="no such file"):
         iter_weight_matrices(tmp_path / "nope.safetensors")
-    (tmp_path / "w.h5").write_bytes(b"x")
-    with pytest.raises(SourceError, match="unknown file type .h5"):
-        iter_weight_matrices(tmp_path / "w.h5")
+    (tmp_path / "w.pb").write_bytes(b"x")
+    with pytest.raises(SourceError, match="unknown file type .pb"):
+        iter_weight_matrices(tmp_path / "w.pb")
     with pytest.raises(NetspectraError):
         iter_weight_matrices(object())
 

@@ -23,7 +23,7 @@ from ..errors import MatrixError, SourceError
 from .paths import model_roots, resolve_inside
 from .structured import read_json_file
 
-FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "gguf", "module")
+FORMATS = ("safetensors", "safetensors-sharded", "hf-dir", "torch", "npz", "npy", "onnx", "gguf", "keras", "module")
 
 TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 #: Suffixes of the files a model's weights may be stored in.

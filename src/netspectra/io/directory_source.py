@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import SourceError
 from .base import TORCH_SUFFIXES, ModelSource, TensorRecord
 from .gguf_source import GGUFSource
+from .keras_source import KerasSource
 from .numpy_source import NpzSource
 from .onnx_source import OnnxSource
 from .paths import model_roots, resolve_inside
@@ -85,7 +86,13 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
         src = TorchSource(torch_files[0], config)
         src.format = pick("torch")
         return src
-    for pattern, opener in (("*.onnx", OnnxSource), ("*.npz", NpzSource), ("*.gguf", GGUFSource)):
+    for pattern, opener in (
+        ("*.onnx", OnnxSource),
+        ("*.npz", NpzSource),
+        ("*.gguf", GGUFSource),
+        ("*.keras", KerasSource),
+        ("*.h5", KerasSource),
+    ):
         candidates = found(pattern)
         if len(candidates) == 1:
             src = opener(candidates[0])
@@ -93,12 +100,15 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
             if fmt:
                 src.format = fmt
             return src
-    choices = [p.name for p in (*torch_files, *found("*.onnx"), *found("*.npz"), *found("*.gguf"))]
+    choices = [
+        p.name
+        for p in (*torch_files, *(f for pattern in ("*.onnx", "*.npz", "*.gguf", "*.keras", "*.h5") for f in found(pattern)))
+    ]
     if choices:  # two or more of one kind (each kind with one file was taken above)
         raise AmbiguousWeights(directory, choices)
     raise SourceError(
         f"{directory}: no recognizable weights in directory "
-        "(expected model.safetensors, a *.safetensors.index.json, pytorch_model.bin, *.onnx, *.npz or *.gguf)"
+        "(expected model.safetensors, a *.safetensors.index.json, pytorch_model.bin, *.onnx, *.npz, *.gguf, *.keras or *.h5)"
     )
 
 

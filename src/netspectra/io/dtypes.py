@@ -9,6 +9,9 @@ source (torch files, ONNX, NumPy, live modules) reports its dtypes with these na
   ``0x7F`` and ``0xFF`` are NaN; largest finite value 448).  ``F8_E5M2`` is IEEE-like (bias 15,
   exponent 31 with zero mantissa is +-inf, otherwise NaN; largest finite value 57344).  Both are
   decoded with a 256-entry lookup table built from the bit layout.
+* ``FP4 E2M1`` (OCP microscaling, MX v1.0 section 5.3.3; NVFP4): sign, 2 exponent bits with bias 1, 1 mantissa
+  bit; the 16 codes are 0, 0.5, 1, 1.5, 2, 3, 4, 6 and their negatives, decoded with a 16-entry table.
+* ``E8M0`` (the MX block scale): 8 exponent bits, bias 127, no sign or mantissa: 2^(e - 127); 0xFF is NaN.
 """
 
 from __future__ import annotations
@@ -134,6 +137,19 @@ def _fp8_table(exp_bits: int, man_bits: int, bias: int, finite_only: bool) -> np
 #: Decoding tables for the two FP8 formats.
 FP8_E4M3_TABLE = _fp8_table(4, 3, 7, finite_only=True)
 FP8_E5M2_TABLE = _fp8_table(5, 2, 15, finite_only=False)
+
+
+#: Decoding table of the 16 FP4 E2M1 codes (sign bit 3, then two exponent bits and one mantissa bit).
+FP4_E2M1_TABLE = np.array([0, 0.5, 1, 1.5, 2, 3, 4, 6, -0.0, -0.5, -1, -1.5, -2, -3, -4, -6], dtype=np.float32)
+FP4_E2M1_TABLE.setflags(write=False)
+
+
+def decode_e8m0(raw: np.ndarray) -> np.ndarray:
+    """E8M0 block scales (bytes) as float32: 2^(e - 127) exactly (2^-127 is a float32 subnormal), NaN for 0xFF."""
+    exponents = np.asarray(raw).astype(np.int32)
+    scales = np.ldexp(np.float32(1.0), exponents - 127).astype(np.float32)
+    scales[exponents == 255] = np.nan
+    return scales
 
 
 def is_known(dtype: str) -> bool:

@@ -14,7 +14,7 @@ record (the scheme in its ``dtype``) whose loader rebuilds the float matrix (out
   W^T[i, o] = (q[i, o] - z[i // g, o]) scales[i // g, o].  4 bits.
 * **FP8** (``quant_method: fp8``; DeepSeek-V3, Qwen3-FP8): ``weight`` F8_E4M3 (out, in) times
   ``weight_scale_inv`` (ceil(out/b0), ceil(in/b1)) per block of ``weight_block_size`` [b0, b1], or
-  times a per-tensor/per-channel ``weight_scale`` (compressed-tensors, FBGEMM).
+  times a per-tensor/per-channel ``weight_scale`` (FBGEMM; compressed-tensors is read by :mod:`.compressed_tensors`).
 * **bitsandbytes 4-bit** (NF4, FP4): ``weight`` uint8 holds two 4-bit codes a byte (high nibble first);
   value = ``quant_map``[code] x absmax of its block of ``blocksize``; with double quantization the
   absmax are themselves codes: ``nested_quant_map``[code] x ``nested_absmax`` of their block of
@@ -403,7 +403,7 @@ def dequantizing(source: ModelSource) -> ModelSource:
         return QuantizedSource(source, method, config)
     if method == "bitsandbytes":
         return QuantizedSource(source, method, {})
-    if method in ("compressed-tensors", "fbgemm_fp8"):
+    if method == "fbgemm_fp8":
         return QuantizedSource(source, "fp8", config)
     raise SourceError(
         f"{source.path}: {method or 'unknown'} quantization is not supported yet (GPTQ, AWQ, FP8 and "

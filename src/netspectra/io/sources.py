@@ -17,9 +17,10 @@ from .base import TORCH_SUFFIXES, ModelSource, read_config
 from .directory_source import AmbiguousWeights, DirectorySource, hf_weights
 from .gguf_source import GGUFSource
 from .hub import looks_like_hub_id, repo_path_hint, resolve_hub_id
+from .keras_source import KerasSource
 from .numpy_source import NpySource, NpzSource
 from .onnx_source import OnnxSource
-from .quantized import dequantizing
+from .quantized_formats import dequantizing
 from .safetensors_source import SafetensorsSource, sharded_from_index
 from .torch_source import TorchSource
 
@@ -41,9 +42,11 @@ def open_file(path: Path, config: dict | None = None) -> ModelSource:
         return OnnxSource(path)
     if name.endswith(".gguf"):
         return GGUFSource(path)
+    if name.endswith((".keras", ".h5", ".hdf5")):
+        return KerasSource(path, config)
     raise SourceError(
         f"{path}: unknown file type {path.suffix or '(no extension)'!s} "
-        "(expected .safetensors, *.index.json, .pt/.pth/.bin/.ckpt, .npz, .npy, .onnx, .gguf or a model directory)"
+        "(expected .safetensors, *.index.json, .pt/.pth/.bin/.ckpt, .npz, .npy, .onnx, .gguf, .keras, .h5 or a model directory)"
     )
 
 
@@ -56,6 +59,7 @@ def open_source(source: object) -> ModelSource:
     preference, ``model.safetensors.index.json``, ``model.safetensors``, another single
     ``*.safetensors.index.json``, a single ``*.safetensors`` (several without index are read together),
     ``pytorch_model.bin.index.json``, ``pytorch_model.bin``, a single torch file, ``*.onnx``, ``*.npz``.
+    Keras files (``.keras``, ``.weights.h5``, legacy ``.h5``; a directory's single one) are ``keras``.
     A directory without ``config.json`` gets the format of its weights.  ``config`` is config.json of
     the directory (of the file's directory for a file), or {}.
 
