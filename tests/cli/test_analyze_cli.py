@@ -117,3 +117,33 @@ def test_demo_command_runs_on_the_real_model():
     assert "model summary" in proc.stdout
     assert "encoder.layer.5.output.dense" in proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["analize", "m"], "invalid choice: 'analize' (choose from 'analyze', "),
+        (["analize", "m"], "(did you mean 'analyze'?); see 'netspectra --help'"),
+        (["analyze", "m", "--min-tails", "3"], "unrecognized arguments: --min-tails 3 (--min-tails: did you mean --min-tail?)"),
+        (["compare", "a", "b", "--tresholds", "x"], "(--tresholds: did you mean --threshold?); see 'netspectra compare --help'"),
+        (["prune", "m"], "the following arguments are required: --sparsity; see 'netspectra prune --help'"),
+    ],
+)
+def test_a_mistyped_command_or_option_is_one_line_with_a_suggestion(capsys, argv, message):
+    """A mistyped option printed the top-level usage and no suggestion (two lines, argparse's)."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("netspectra: error: ") and message in err[0], err
+
+
+def test_every_command_help_lists_the_input_kinds(capsys):
+    """--help did not say that GGUF, adapters, Hub ids or quantized checkpoints are read."""
+    from netspectra.commands.common import INPUTS_HELP
+
+    for command in ("analyze", "compare", "track", "compress", "merge-check", "prune", "select-layers", "rank"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, and breaks words at hyphens
+        assert "".join(INPUTS_HELP.split()) in text, command
+    for kind in (".gguf", "PEFT LoRA adapter", "Hub id", "GPTQ", "MLX", "Keras", "netspectra compress"):
+        assert kind in INPUTS_HELP

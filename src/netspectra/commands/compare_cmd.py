@@ -34,7 +34,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="compare two checkpoints layer by layer (did fine-tuning change or damage a layer?)",
         description="Match the weight matrices of A and B by name (else by shape, in order), report the deltas "
         "B - A of alpha, alpha_weighted, log spectral norm, effective rank and spike count, and the spectrum of "
-        "W_B - W_A: numerical rank, Frobenius and spectral norm relative to W_A, power-law alpha. " + _RULES,
+        "W_B - W_A: numerical rank, Frobenius and spectral norm relative to W_A, power-law alpha. "
+        + _RULES
+        + " "
+        + common.INPUTS_HELP,
     )
     p.add_argument("a", help="reference model (file or directory)")
     p.add_argument("b", help="changed model (file or directory; a PEFT adapter folder is merged onto A)")

@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "NAME.A @ NAME.B where that is smaller (plus OUT.json; analyze and compare read OUT as the original layers), or "
         "with --dense every tensor with its original name, shape and dtype. Conv kernels, biases, norms and "
         "fused QKV tensors are copied unchanged. A compression that would zero a layer or leave it less than "
-        "a quarter of its energy is refused (nothing written) unless --force.",
+        "a quarter of its energy is refused (nothing written) unless --force." + " " + common.INPUTS_HELP,
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("-o", "--output", required=True, help="the .safetensors file to write (never the input)")

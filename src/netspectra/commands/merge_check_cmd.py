@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="For every 2-D weight matrix: effective-rank spread, spectral-norm and Marchenko-Pastur "
         "sigma^2 ratios, spikes above the Tracy-Widom edge, distance between the models and, with a base, the "
         "overlap of the task vectors' signal subspaces (interference); a verdict per layer (compatible, "
-        "caution, incompatible) and for the model. Thresholds: docs/merge.md.",
+        "caution, incompatible) and for the model. Thresholds: docs/merge.md." + " " + common.INPUTS_HELP,
     )
     p.add_argument("models", nargs="*", help="two or more models (files or directories)")
     p.add_argument("--base", help="their common base model (needed for the interference criterion)")

@@ -18,7 +18,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Analyze the model and give each weight matrix a sparsity: better-trained layers (smaller "
         "alpha) are pruned less, mapped linearly into [s1, s2] x the target and scaled so that the parameter-"
         "weighted mean is the target (Lu et al., NeurIPS 2024). Writes the ratios as JSON or YAML for pruning "
-        "tools (SparseGPT, Wanda, ...) and, with --write, a safetensors model magnitude-pruned at those ratios.",
+        "tools (SparseGPT, Wanda, ...) and, with --write, a safetensors model magnitude-pruned at those ratios."
+        + " "
+        + common.INPUTS_HELP,
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("--sparsity", type=float, required=True, help="target fraction of the weights pruned, e.g. 0.5")

@@ -25,7 +25,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="rank models or checkpoints by data-free metrics (with --accuracy: each metric's rank correlation)",
         description="Analyze every model and rank them by a summary metric (smaller = better trained: weighted "
         "alpha, alpha, log alpha-norm, ...). With --accuracy CSV (columns model,accuracy) each metric's Spearman "
-        "rank correlation with the measured accuracies is printed, signed so that + means it ranks like accuracy.",
+        "rank correlation with the measured accuracies is printed, signed so that + means it ranks like accuracy."
+        + " "
+        + common.INPUTS_HELP,
     )
     p.add_argument("models", nargs="+", help="model files or directories")
     p.add_argument("--metric", choices=RANKING_METRICS, default=DEFAULT_METRIC, help="rank by this (default %(default)s)")

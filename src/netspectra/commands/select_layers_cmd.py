@@ -15,7 +15,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Analyze the model and score every weight matrix by SNR = sum of its singular values above a "
         "random-matrix threshold / sum of those below (Spectrum's criterion with the real MP edge, or the "
         "Gavish-Donoho threshold); select the top fraction of each module type. Writes the unfrozen-parameter "
-        "list fine-tuning tools read (Spectrum's unfrozen_parameters) and PEFT target_modules.",
+        "list fine-tuning tools read (Spectrum's unfrozen_parameters) and PEFT target_modules." + " " + common.INPUTS_HELP,
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("--top", type=float, required=True, help="fraction of each module type to select, e.g. 0.25")

@@ -26,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Analyze checkpoints in training order (the step number in each name: step_100.safetensors, "
         "checkpoint-200/, ...; else natural sort) and track per layer: power-law alpha, Marchenko-Pastur bulk width "
         "sigma2 and area A, tail weight 1 - A, spikes above the Tracy-Widom edge, mean level-spacing ratio <r> "
-        "(GOE 0.53, Poisson 0.39). A single DIR stands for the checkpoints inside it.",
+        "(GOE 0.53, Poisson 0.39). A single DIR stands for the checkpoints inside it." + " " + common.INPUTS_HELP,
     )
     p.add_argument("paths", nargs="+", metavar="CKPT", help="checkpoint files or directories, or one directory of them")
     p.add_argument("-o", "--output", help="write the long-format table (step, layer, metrics) to this .csv file")
