@@ -161,3 +161,9 @@ def test_minilm_plus_noise_does_not_rank_above_minilm(tmp_path):
     for metric in ("alpha_mean", DEFAULT_METRIC):
         ranks = {row.source: row.rank for row in rank_models(reports, metric).layers}
         assert ranks[str(path)] <= ranks[str(noisy_path)], metric
+
+
+def test_a_metric_no_model_has_is_refused(family, capsys):
+    assert main(["rank", *map(str, family[:2]), "--no-depth"]) == 2
+    assert "no model has mp_area_mean" in capsys.readouterr().err
+    assert main(["rank", *map(str, family[:2]), "--no-depth", "--metric", "alpha_mean"]) == 0

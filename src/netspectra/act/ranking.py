@@ -201,6 +201,11 @@ def rank_models(reports: list[ModelReport], metric: str = DEFAULT_METRIC, accura
     accuracies = accuracies or {}
     summaries = [report.summary for report in reports]
     values = np.array([getattr(s, metric) for s in summaries], dtype=np.float64)
+    if reports and not np.isfinite(values).any():
+        raise UsageError(
+            f"no model has {metric} (the MP area needs the depth columns: not with --no-depth or tail-only; alpha a "
+            f"fitted layer); choose another --metric, e.g. alpha_mean"
+        )
     spread = np.array([metric_uncertainty(report.layers, metric) for report in reports])
     counts = [random_like_count(report.layers) for report in reports]
     flagged = [total > 0 and untrained > RANDOM_LIKE_SHARE * total for untrained, total in counts]
