@@ -217,6 +217,7 @@ def rank_models(reports: list[ModelReport], metric: str = DEFAULT_METRIC, accura
         )
         groups += [len(order) + g for g in tie_groups(values[segment], spread[segment])]
         order += segment
+    after = "" if all(flagged) else ", ranked after the others"
     rows = []
     for i, group in zip(order, groups):
         untrained, total = counts[i]
@@ -228,7 +229,7 @@ def rank_models(reports: list[ModelReport], metric: str = DEFAULT_METRIC, accura
                 uncertainty=float(spread[i]),
                 tied=groups.count(group) > 1,
                 random_like=flagged[i],
-                note=f"{untrained} of {total} layers random-like, no learned structure: ranked last" if flagged[i] else "",
+                note=f"{untrained} of {total} layers random-like: no learned structure{after}" if flagged[i] else "",
                 accuracy=float(accuracies.get(reports[i].source, math.nan)),
                 **{m: float(getattr(summaries[i], m)) for m in RANKING_METRICS},
             )
