@@ -1,10 +1,14 @@
 """Pruning at alpha-allocated (AlphaPruning) vs uniform layer-wise sparsity, at equal global sparsity.
 
+Allocations: ``uniform``; ``alpha`` (the authors' defaults: alpha_peak, block-wise, epsilon 0.3);
+``alpha ks/matrix`` (the KS-xmin alpha mapped per matrix into [0.8, 1.2], netspectra's earlier default).
+
 1. scikit-learn digits: 64 -> 256 -> 128 -> 10 ReLU MLPs (trained here, one per seed), every matrix
-   magnitude-pruned; test accuracy, mean and spread over seeds.
+   magnitude-pruned (no repeated blocks: each matrix is its own block); test accuracy, mean and spread
+   over seeds.
 2. all-MiniLM-L6-v2 (the PyPI package; NumPy forward pass of bench_compress.py): the 36 block matrices
-   and the pooler magnitude-pruned; cosine of each sentence embedding with the unpruned one and whether
-   each paraphrase stays the nearest sentence.
+   magnitude-pruned (embeddings and the unused pooler are outside the blocks); cosine of each sentence
+   embedding with the unpruned one and whether each paraphrase stays the nearest sentence.
 
 Run: ``python benchmarks/bench_prune.py [--seeds 5] [--skip-minilm]``.  Prints Markdown tables; every
 number is measured in this run.
@@ -25,10 +29,16 @@ from netspectra.pipeline import analyze
 
 DIGITS_SPARSITIES = (0.5, 0.7, 0.8, 0.9)
 MINILM_SPARSITIES = (0.3, 0.5, 0.6, 0.7)
+#: label -> keywords of plan_pruning
+ALLOCATIONS = {
+    "uniform": dict(uniform=True),
+    "alpha": dict(),
+    "alpha ks/matrix": dict(ratio_range=(0.8, 1.2), mapping="matrix", xmin="ks"),
+}
 
 
-def _pruned(weights: dict[str, np.ndarray], report, sparsity: float, uniform: bool) -> dict[str, np.ndarray]:
-    plan = plan_pruning(report, sparsity, uniform=uniform)
+def _pruned(weights: dict[str, np.ndarray], report, sparsity: float, allocation: str) -> dict[str, np.ndarray]:
+    plan = plan_pruning(report, sparsity, **ALLOCATIONS[allocation])
     ratios = {layer.name: layer.sparsity for layer in plan.layers}
     return {k: magnitude_prune(v, ratios[k]) if k in ratios else v for k, v in weights.items()}
 
@@ -62,8 +72,8 @@ def digits_table(workdir: Path, seeds: int) -> str:
 
         dense.append(_accuracy(weights, clf.intercepts_, x_test, y_test))
         for sparsity in DIGITS_SPARSITIES:
-            for label, uniform in (("uniform", True), ("alpha", False)):
-                pruned = _pruned(weights, report, sparsity, uniform)
+            for label in ALLOCATIONS:
+                pruned = _pruned(weights, report, sparsity, label)
                 results.setdefault((sparsity, label), []).append(_accuracy(pruned, clf.intercepts_, x_test, y_test))
     rows = [
         {
@@ -102,8 +112,8 @@ def minilm_table() -> str:
     base = bert_embed({k: v.astype(np.float64) for k, v in weights.items()}, ids, mask, heads, layers)
     rows = []
     for sparsity in MINILM_SPARSITIES:
-        for label, uniform in (("uniform", True), ("alpha", False)):
-            pruned = _pruned(weights, report, sparsity, uniform)
+        for label in ALLOCATIONS:
+            pruned = _pruned(weights, report, sparsity, label)
             emb = bert_embed({k: v.astype(np.float64) for k, v in pruned.items()}, ids, mask, heads, layers)
             cos = np.sum(emb * base, axis=1)
             rows.append(
@@ -115,7 +125,9 @@ def minilm_table() -> str:
                     **similarity_report(emb),
                 }
             )
-    return f"all-MiniLM-L6-v2, block matrices + pooler pruned (embeddings kept), {len(SENTENCES)} sentences\n\n" + markdown(rows)
+    return f"all-MiniLM-L6-v2, block matrices pruned (embeddings and pooler kept), {len(SENTENCES)} sentences\n\n" + markdown(
+        rows
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Unpack
 
-from netspectra.act.pruning import DEFAULT_RANGE, PruningPlan, plan_pruning
+from netspectra.act.pruning import DEFAULT_RANGE, PruningOptions, PruningPlan, plan_pruning
 from netspectra.act.ranking import DEFAULT_METRIC, Ranking, rank_models
 from netspectra.act.selection import LayerSelectionPlan, plan_selection
 from netspectra.compare.pair import compare_models
@@ -46,6 +46,8 @@ def prune(
     *,
     sparsity: float,
     ratio_range: tuple[float, float] = DEFAULT_RANGE,
+    mapping: str = "block",
+    xmin: str = "peak",
     uniform: bool = False,
     executor: str | Executor | None = None,
     workers: int | None = None,
@@ -53,9 +55,11 @@ def prune(
     **keywords: Unpack[SpecKeywords],
 ) -> PruningPlan:
     """Layer-wise pruning ratios of ``source`` at the mean ``sparsity``: :func:`~netspectra.act.pruning.plan_pruning`
-    of its analysis (AlphaPruning, Lu et al., NeurIPS 2024; ``uniform``: every layer at ``sparsity``)."""
+    of its analysis (AlphaPruning, Lu et al., NeurIPS 2024, with the authors' defaults: block-wise ``mapping``,
+    alpha_peak ``xmin``, ``ratio_range`` 1 -/+ 0.3; ``uniform``: every matrix in scope at ``sparsity``)."""
+    PruningOptions(sparsity, ratio_range, mapping, xmin, uniform)  # a bad setting stops before the analysis
     report = analyze(source, spec, executor=executor, workers=workers, progress=progress, **keywords)
-    return plan_pruning(report, sparsity, ratio_range, uniform=uniform)
+    return plan_pruning(report, sparsity, ratio_range, mapping=mapping, xmin=xmin, uniform=uniform)
 
 
 def select_layers(

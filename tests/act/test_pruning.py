@@ -1,30 +1,70 @@
-"""AlphaPruning's layer-wise allocation (issue 18, part 1), magnitude pruning and ``netspectra prune``.
+"""AlphaPruning's layer-wise allocation (issue 18, part 1; issue 27, item 7), magnitude pruning and ``netspectra prune``.
 
 The allocation is checked against the authors' formula written out here (``ww_sparsity`` of the
-AlphaPruning code: min-max map into [s1, s2], scale to the parameter-weighted target), and for what the
-additions guarantee: the weighted mean is the target, no layer above MAX_SPARSITY, a smaller alpha
-never pruned more, a layer without alpha at the mean ratio.
+AlphaPruning code: block means when block-wise, min-max map into [1 - epsilon, 1 + epsilon], scale to the
+parameter-weighted target) on their published alpha_peak values of LLaMA-7B and LLaMA-2-7B
+(tests/data/alphapruning, MIT), and for what the additions guarantee: the weighted mean is the target, no
+layer above MAX_SPARSITY, a smaller alpha never pruned more, a layer without alpha at the mean ratio.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from safetensors.numpy import load_file, save_file
 
-from netspectra.act.pruning import MAX_SPARSITY, alpha_allocation, magnitude_prune, plan_pruning
+from netspectra.act.blocks import OUTSIDE_BLOCKS, block_scope, split_block
+from netspectra.act.pruning import MAX_SPARSITY, PruningOptions, alpha_allocation, magnitude_prune, plan_pruning
 from netspectra.cli import main
+from netspectra.diagnose.model import ModelReport
 from netspectra.errors import UsageError
-from netspectra.pipeline import analyze
+from netspectra.pipeline import analyze, analyze_array
+from netspectra.rmt.tail_tests import fit_power_law_xmin_peak
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "alphapruning"
+#: LLaMA-7B / LLaMA-2-7B: 32 blocks of these 7 linear layers (the order of the authors' find_layers), d = 4096, ff = 11008.
+LLAMA_LAYERS = (
+    ("self_attn.q_proj", 4096 * 4096),
+    ("self_attn.k_proj", 4096 * 4096),
+    ("self_attn.v_proj", 4096 * 4096),
+    ("self_attn.o_proj", 4096 * 4096),
+    ("mlp.gate_proj", 11008 * 4096),
+    ("mlp.up_proj", 11008 * 4096),
+    ("mlp.down_proj", 4096 * 11008),
+)
 
 
-def reference_allocation(alphas, sizes, sparsity, s1=0.8, s2=1.2):
-    """AlphaPruning's ww_sparsity, transcribed (no clipping)."""
-    ratios = (alphas - alphas.min()) / (alphas.max() - alphas.min()) * (s2 - s1) + s1
+def reference_allocation(alphas, sizes, sparsity, s1=0.7, s2=1.3, layers_per_block=None):
+    """AlphaPruning's ww_sparsity, written out from the paper (no clipping): with ``layers_per_block`` the
+    block-wise mapping (each run of that many consecutive layers scored by its mean alpha)."""
+    scores = np.asarray(alphas, dtype=float)
+    if layers_per_block:
+        scores = np.repeat(scores.reshape(-1, layers_per_block).mean(axis=1), layers_per_block)
+    ratios = (scores - scores.min()) / (scores.max() - scores.min()) * (s2 - s1) + s1
     return ratios * sizes.sum() * sparsity / (sizes * ratios).sum()
+
+
+@pytest.mark.parametrize("model", ["llama-7b-hf", "llama2-7b-hf"])
+@pytest.mark.parametrize("sparsity", [0.5, 0.6, 0.7])
+def test_default_allocation_equals_ww_sparsity_on_the_published_llama_alphas(model, sparsity):
+    """Issue 27: the authors' defaults are block-wise, alpha_peak and epsilon 0.3; we mapped per matrix with (0.8, 1.2)."""
+    alphas = np.load(DATA / model / "alpha_peak.npy")
+    names = [f"model.layers.{b}.{layer}.weight" for b in range(32) for layer, _ in LLAMA_LAYERS]
+    sizes = np.tile([size for _, size in LLAMA_LAYERS], 32).astype(float)
+    assert alphas.shape == (224,)
+    options = PruningOptions(sparsity)
+    assert (options.mapping, options.xmin, options.ratio_range) == ("block", "peak", (0.7, 1.3))
+    blocks = block_scope(names).blocks
+    assert blocks[:8] == ("model.layers.0",) * 7 + ("model.layers.1",)
+    ours = alpha_allocation(alphas, sizes, sparsity, options.ratio_range, blocks)
+    np.testing.assert_allclose(ours, reference_allocation(alphas, sizes, sparsity, layers_per_block=7), rtol=0, atol=1e-12)
+    per_matrix = alpha_allocation(alphas, sizes, sparsity, options.ratio_range)
+    np.testing.assert_allclose(per_matrix, reference_allocation(alphas, sizes, sparsity), rtol=0, atol=1e-12)
+    assert np.ptp(ours.reshape(32, 7), axis=1).max() == 0.0  # one ratio per block
 
 
 def test_allocation_equals_the_papers_formula_where_nothing_clips():
@@ -72,7 +112,7 @@ def model(tmp_path):
 
 
 def test_plan_skips_embeddings_and_reaches_the_target(model):
-    plan = plan_pruning(analyze(model), 0.5)
+    plan = plan_pruning(analyze(model), 0.5, mapping="matrix")
     assert [layer.name for layer in plan.layers] == [f"layers.{i}.weight" for i in range(4)]
     assert plan.achieved == pytest.approx(0.5)
     assert plan_pruning(analyze(model), 0.5, uniform=True).to_dict()["sparsity"] == {f"layers.{i}.weight": 0.5 for i in range(4)}
@@ -97,3 +137,97 @@ def test_prune_refuses_to_overwrite_its_input_and_bad_outputs(model, tmp_path, c
     assert "refusing to overwrite an input file" in capsys.readouterr().err
     assert main(["prune", str(model), "--sparsity", "0.5", "-o", str(tmp_path / "r.txt")]) == 2
     assert main(["prune", str(model), "--sparsity", "1.5"]) == 2
+
+
+@pytest.fixture()
+def encoder(tmp_path):
+    """A BERT-shaped encoder: 3 blocks of query/key/value/output, embeddings, a pooler and a classifier head
+    (neither of which a pruning tool prunes, and a sentence encoder never runs the pooler)."""
+    rng = np.random.default_rng(2)
+    tensors = {"embeddings.word_embeddings.weight": rng.standard_normal((500, 64)).astype(np.float32)}
+    for b in range(3):
+        for part in ("attention.self.query", "attention.self.key", "attention.self.value", "output.dense"):
+            tensors[f"encoder.layer.{b}.{part}.weight"] = (rng.standard_t(2.5 + b, (128, 64)) / 10).astype(np.float32)
+    tensors["pooler.dense.weight"] = rng.standard_normal((64, 64)).astype(np.float32)
+    tensors["classifier.weight"] = rng.standard_normal((64, 64)).astype(np.float32)
+    path = tmp_path / "encoder.safetensors"
+    save_file(tensors, str(path))
+    return path
+
+
+def test_blocks_are_read_from_the_names():
+    assert split_block("model.layers.3.self_attn.q_proj.weight") == ("model.layers", "model.layers.3")
+    assert split_block("encoder.layer.0.output.dense.weight") == ("encoder.layer", "encoder.layer.0")
+    assert split_block("pooler.dense.weight") is None and split_block("fc0.weight") is None
+    names = ["encoder.layer.0.q.weight", "encoder.layer.1.q.weight", "pooler.dense.weight", "classifier.1.weight"]
+    assert block_scope(names).blocks == ("encoder.layer.0", "encoder.layer.1", None, None)  # one classifier.1: not repeated
+    mlp = block_scope(["fc0.weight", "fc1.weight", "fc2.weight"])
+    assert mlp.blocks == ("fc0.weight", "fc1.weight", "fc2.weight") and not mlp.has_repeated_blocks
+
+
+def test_the_pooler_and_the_head_get_no_budget(encoder):
+    """Issue 27: the plan gave budget to the pooler the model never uses."""
+    report = analyze(encoder)
+    plan = plan_pruning(report, 0.5)
+    assert [layer.name for layer in plan.layers] == [n.name for n in report.layers if n.name.startswith("encoder.layer.")]
+    excluded = dict(plan.excluded)
+    assert excluded["pooler.dense.weight"] == OUTSIDE_BLOCKS and excluded["classifier.weight"] == OUTSIDE_BLOCKS
+    assert "embedding" in excluded["embeddings.word_embeddings.weight"]
+    assert plan.achieved == pytest.approx(0.5)
+    assert plan_pruning(report, 0.5, uniform=True).to_dict()["excluded"] == excluded
+
+
+def test_default_plan_is_block_wise_alpha_peak(encoder):
+    report = analyze(encoder)
+    plan = plan_pruning(report, 0.5)
+    rows = {layer.name: layer for layer in report.layers}
+    for layer in plan.layers:  # alpha_peak of each matrix's own eigenvalues
+        assert layer.alpha == pytest.approx(fit_power_law_xmin_peak(rows[layer.name].eigenvalues).alpha, rel=1e-12)
+    by_block = {}
+    for layer in plan.layers:
+        by_block.setdefault(layer.block, []).append(layer)
+    assert sorted(by_block) == ["encoder.layer.0", "encoder.layer.1", "encoder.layer.2"]
+    for members in by_block.values():
+        assert len({m.sparsity for m in members}) == 1 and members[0].score == pytest.approx(np.mean([m.alpha for m in members]))
+    ks = plan_pruning(report, 0.5, mapping="matrix", xmin="ks")
+    assert [layer.alpha for layer in ks.layers] == [rows[layer.name].alpha for layer in ks.layers]
+    assert len({layer.sparsity for layer in ks.layers}) == len(ks.layers)
+    assert plan.to_dict()["mapping"] == "block" and plan.to_dict()["xmin"] == "peak"
+
+
+def test_a_model_without_blocks_prunes_every_matrix():
+    rng = np.random.default_rng(0)
+    rows = [analyze_array(rng.standard_t(3, (256, 64)), name=f"fc{i}.weight") for i in range(3)]
+    plan = plan_pruning(ModelReport(source="mlp", layers=tuple(rows)), 0.5)
+    assert [layer.block for layer in plan.layers] == ["fc0.weight", "fc1.weight", "fc2.weight"] and plan.excluded == ()
+
+
+def test_pruning_options_are_checked(model, capsys):
+    with pytest.raises(UsageError, match="PruningOptions.mapping"):
+        PruningOptions(0.5, mapping="layer")
+    with pytest.raises(UsageError, match="PruningOptions.ratio_range"):
+        PruningOptions(0.5, ratio_range=(1.2, 0.8))
+    with pytest.raises(UsageError, match="full spectrum"):
+        plan_pruning(analyze(model, tail_only=20), 0.5)
+    assert plan_pruning(analyze(model, tail_only=20), 0.5, xmin="ks").achieved == pytest.approx(0.5)
+    # argparse: not allowed with each other, one line
+    assert main(["prune", str(model), "--sparsity", "0.5", "--epsilon", "0.3", "--range", "0.7", "1.3"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert main(["prune", str(model), "--sparsity", "0.5", "--epsilon", "1.5"]) == 2
+    assert "ratio_range" in capsys.readouterr().err
+
+
+def test_prune_cli_defaults_and_variants(encoder, capsys):
+    assert main(["prune", str(encoder), "--sparsity", "0.5", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["mapping"], plan["xmin"], plan["ratio_range"]) == ("block", "peak", [0.7, 1.3])
+    assert "pooler.dense.weight" in plan["excluded"] and "pooler.dense.weight" not in plan["sparsity"]
+    assert (
+        main(["prune", str(encoder), "--sparsity", "0.5", "--mapping", "matrix", "--xmin", "ks", "--epsilon", "0.2", "--json"])
+        == 0
+    )
+    plan = json.loads(capsys.readouterr().out)
+    assert (plan["mapping"], plan["xmin"]) == ("matrix", "ks") and plan["ratio_range"] == pytest.approx([0.8, 1.2])
+    assert main(["prune", str(encoder), "--sparsity", "0.5"]) == 0
+    out = capsys.readouterr().out
+    assert "pooler.dense.weight" in out and "block-wise" in out

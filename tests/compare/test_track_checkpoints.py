@@ -54,13 +54,42 @@ def test_files_are_ordered_by_step_and_natural_sort_is_the_fallback(tmp_path):
         (20, "step_20.safetensors"),
         (100, "step_100.safetensors"),
     ]
-    named = [_write(tmp_path / n, 0) for n in ("b.safetensors", "a.safetensors")]
-    assert [(c.step, c.path.name) for c in find_checkpoints(named)] == [(0, "a.safetensors"), (1, "b.safetensors")]
-    twin = _write(tmp_path / "model_3.safetensors", 0)
+    twin = _write(tmp_path / "checkpoint-3.safetensors", 0)
     with pytest.raises(UsageError, match="have the same step 3"):
         find_checkpoints([paths[2], twin])
+    folder = tmp_path / "run"
+    for n in ("b.safetensors", "a.safetensors"):
+        _write(folder / n, 0)
+    assert [(c.step, c.path.name) for c in find_checkpoints([folder])] == [(0, "a.safetensors"), (1, "b.safetensors")]
     with pytest.raises(UsageError, match="no such file"):
         find_checkpoints([tmp_path / "missing.pt"])
+
+
+def test_checkpoints_listed_by_the_user_keep_their_order(tmp_path):
+    """Issue 27: checkpoints were re-sorted by name, and all-MiniLM-L6-v2 given first became step 2 (its last number)."""
+    minilm = _write(tmp_path / "all-MiniLM-L6-v2" / "model.safetensors", 0).parent
+    (minilm / "config.json").write_text("{}")
+    noisy = _write(tmp_path / "minilm-noise.safetensors", 1)
+    other = _write(tmp_path / "a-model.safetensors", 2)
+    found = find_checkpoints([minilm, noisy, other])
+    assert [(c.step, c.path) for c in found] == [(0, minilm), (1, noisy), (2, other)]
+    bare = [_write(tmp_path / n, 0) for n in ("model_800.pt.safetensors", "model_400.safetensors")]
+    assert [c.path for c in find_checkpoints(bare)] == bare  # a bare number does not reorder a list
+    # a shell glob of a run's checkpoints (checkpoint-1000 before checkpoint-200) is ordered by step
+    glob = [_write(tmp_path / f"checkpoint-{s}.safetensors", 0) for s in (1000, 200)]
+    assert [c.step for c in find_checkpoints(glob)] == [200, 1000]
+
+
+def test_track_table_names_the_files_and_keeps_the_given_order(tmp_path, capsys):
+    first = _write(tmp_path / "minilm-L6-v2.safetensors", 0)
+    second = _write(tmp_path / "a-noisy.safetensors", 1, spike=1.0)
+    assert main(["track", str(first), str(second), "-o", str(tmp_path / "t.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "spikes: total" in out and "mean over layers" in out
+    assert out.index("minilm-L6-v2.safetensors") < out.index("a-noisy.safetensors")
+    frame = pd.read_csv(tmp_path / "t.csv")
+    assert dict(zip(frame.step, frame.checkpoint)) == {0: str(first), 1: str(second)}
+    assert frame[frame.step == 1].num_spikes.sum() == 4  # a rank-2 signal in each of the two layers
 
 
 def test_a_trainer_directory_stands_for_its_checkpoints(tmp_path):

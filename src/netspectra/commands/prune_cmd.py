@@ -10,27 +10,47 @@ from netspectra.report.terminal import plain
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from netspectra.act.pruning import DEFAULT_RANGE
+    from netspectra.act.pruning import DEFAULT_EPSILON, MAPPINGS, XMIN_RULES
 
     p = subparsers.add_parser(
         "prune",
         help="layer-wise pruning ratios from alpha (AlphaPruning), optionally a magnitude-pruned model",
-        description="Analyze the model and give each weight matrix a sparsity: better-trained layers (smaller "
-        "alpha) are pruned less, mapped linearly into [s1, s2] x the target and scaled so that the parameter-"
-        "weighted mean is the target (Lu et al., NeurIPS 2024). Writes the ratios as JSON or YAML for pruning "
+        description="Analyze the model and give each weight matrix of its repeated blocks a sparsity with the "
+        "defaults of AlphaPruning (Lu et al., NeurIPS 2024): alpha with xmin near the ESD's peak, averaged per "
+        "block; better-trained blocks (smaller alpha) are pruned less, mapped linearly into [1 - epsilon, "
+        "1 + epsilon] x the target and scaled so that the parameter-weighted mean is the target. Embeddings, "
+        "the head and a pooler (outside the blocks) are not pruned. Writes the ratios as JSON or YAML for pruning "
         "tools (SparseGPT, Wanda, ...) and, with --write, a safetensors model magnitude-pruned at those ratios."
         + " "
         + common.INPUTS_HELP,
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("--sparsity", type=float, required=True, help="target fraction of the weights pruned, e.g. 0.5")
-    p.add_argument(
+    spread = p.add_mutually_exclusive_group()
+    spread.add_argument(
+        "--epsilon",
+        type=float,
+        default=DEFAULT_EPSILON,
+        help="relative ratios in [1 - epsilon, 1 + epsilon] (default %(default)s, the authors')",
+    )
+    spread.add_argument(
         "--range",
         nargs=2,
         type=float,
-        default=DEFAULT_RANGE,
         metavar=("S1", "S2"),
-        help="relative ratios of the best- and the least-trained layer (default %(default)s)",
+        help="relative ratios of the best- and the least-trained score, instead of --epsilon",
+    )
+    p.add_argument(
+        "--mapping",
+        choices=MAPPINGS,
+        default="block",
+        help="score of a matrix: the mean alpha of its block, or its own (default %(default)s)",
+    )
+    p.add_argument(
+        "--xmin",
+        choices=XMIN_RULES,
+        default="peak",
+        help="alpha's xmin: near the ESD's peak (alpha_peak), or the KS scan of the analysis (default %(default)s)",
     )
     p.add_argument("--uniform", action="store_true", help="every layer at the target (the baseline to compare with)")
     p.add_argument("-o", "--output", help="write the ratios to this .json or .yaml file")
@@ -56,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
             args.path,
             common.spec_of(args),
             sparsity=args.sparsity,
-            ratio_range=tuple(args.range),
+            ratio_range=tuple(args.range) if args.range else (1.0 - args.epsilon, 1.0 + args.epsilon),
+            mapping=args.mapping,
+            xmin=args.xmin,
             uniform=args.uniform,
             executor=executor,
             workers=args.workers,
@@ -74,15 +96,24 @@ def run(args: argparse.Namespace) -> int:
     console = common.result_console()
     from rich.table import Table
 
-    table = Table(title=plain(f"netspectra prune: {plan.source} at {args.sparsity:g}"), header_style="bold")
-    for header in ("layer", "N x M", "alpha", "sparsity"):
+    options = plan.options
+    how = (
+        "uniform"
+        if options.uniform
+        else f"{'block-wise' if options.mapping == 'block' else 'per-matrix'}, alpha xmin {options.xmin}"
+    )
+    s1, s2 = options.ratio_range
+    title = f"netspectra prune: {plan.source} at {args.sparsity:g} ({how}, ratios {s1:g}..{s2:g})"
+    table = Table(title=plain(title), header_style="bold")
+    for header in ("layer", "N x M", "alpha", "score", "sparsity"):
         table.add_column(header, justify="left" if header == "layer" else "right")
     for layer in plan.layers:
-        table.add_row(
-            plain(layer.name), f"{layer.rows}x{layer.cols}", common.format_number(layer.alpha, ".2f"), f"{layer.sparsity:.3f}"
-        )
+        cells = (f"{layer.rows}x{layer.cols}", common.format_number(layer.alpha, ".2f"), common.format_number(layer.score, ".2f"))
+        table.add_row(plain(layer.name), *cells, f"{layer.sparsity:.3f}")
     console.print(table)
     console.print(plain(f"{len(plan.layers)} matrices, achieved sparsity {plan.achieved:.4f}"))
+    for name, reason in plan.excluded:
+        console.print(plain(f"not pruned: {name}: {reason}"))
     for path in (output, args.write):
         if path:
             console.print(plain(f"wrote {path}"))

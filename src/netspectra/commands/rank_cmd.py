@@ -23,11 +23,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "rank",
         help="rank models or checkpoints by data-free metrics (with --accuracy: each metric's rank correlation)",
-        description="Analyze every model and rank them by a summary metric (smaller = better trained: weighted "
-        "alpha, alpha, log alpha-norm, ...). With --accuracy CSV (columns model,accuracy) each metric's Spearman "
-        "rank correlation with the measured accuracies is printed, signed so that + means it ranks like accuracy."
-        + " "
-        + common.INPUTS_HELP,
+        description="Analyze every model and rank them by a summary metric (smaller = better trained: alpha, "
+        "weighted alpha, log alpha-norm, ...). Models whose metrics differ by less than twice the uncertainty of the "
+        "difference share a rank; models with most layers random-like or under-trained are ranked last. With "
+        "--accuracy CSV (columns model,accuracy) each metric's Spearman rank correlation with the measured "
+        "accuracies is printed, signed so that + means it ranks like accuracy, and a negative one for the ranking "
+        "shown is a warning." + " " + common.INPUTS_HELP,
     )
     p.add_argument("models", nargs="+", help="model files or directories")
     p.add_argument("--metric", choices=RANKING_METRICS, default=DEFAULT_METRIC, help="rank by this (default %(default)s)")
@@ -59,6 +60,7 @@ def read_accuracies(path: str) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.act.ranking import TIE_Z
     from netspectra.actions import rank
     from netspectra.report.overwrite import check_outputs_against_inputs
 
@@ -92,15 +94,35 @@ def run(args: argparse.Namespace) -> int:
 
     console = common.result_console()
     table = Table(title=plain(f"netspectra rank: by {args.metric} (smaller = better trained)"), header_style="bold")
-    columns = ("rank", "model", args.metric, "accuracy") if accuracies else ("rank", "model", args.metric)
+    columns = ["rank", "model", args.metric, "+-", *(["accuracy"] if accuracies else []), "note"]
     for header in columns:
-        table.add_column(header, justify="left" if header == "model" else "right")
+        table.add_column(header, justify="left" if header in ("model", "note") else "right")
     for row in ranking.layers:
-        cells = [str(row.rank), row.source, common.format_number(getattr(row, args.metric), ".4f")]
-        table.add_row(*(plain(c) for c in cells + ([common.format_number(row.accuracy, ".4f")] if accuracies else [])))
+        cells = [
+            f"{row.rank}=" if row.tied else str(row.rank),
+            row.source,
+            common.format_number(row.value, ".4f"),
+            common.format_number(row.uncertainty, ".4f"),
+            *([common.format_number(row.accuracy, ".4f")] if accuracies else []),
+            row.note,
+        ]
+        table.add_row(*(plain(c) for c in cells))
     console.print(table)
+    if any(row.tied for row in ranking.layers):
+        console.print(plain(f"n= : tied, the metrics differ by less than {TIE_Z:g} x the uncertainty of the difference"))
+    console.print(
+        plain(
+            "what the spectra support: random-like (untrained) models apart from trained ones, and a coarse order; "
+            "not the order of models that all train well (measured families: docs/act.md)"
+        )
+    )
     for metric, rho in ranking.correlations.items():
         console.print(plain(f"Spearman rho with accuracy, {metric}: {common.format_number(rho, '+.3f')}"))
+    if ranking.correlations:
+        rho = common.format_number(ranking.ranking_rho, "+.3f")
+        console.print(plain(f"Spearman rho with accuracy, the ranking shown: {rho}"))
+    for warning in ranking.warnings:
+        console.print(plain(f"warning: {warning}"))
     if output is not None:
         console.print(plain(f"wrote {output}"))
     return 0

@@ -16,17 +16,24 @@ from netspectra.store.db import DEFAULT_STORE, Store
 if TYPE_CHECKING:
     from rich.table import Table
 
+    from netspectra.compare.temperature import NoiseTemperature
     from netspectra.compare.track import Trajectory
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from netspectra.compare.temperature import DEFAULT_LATE, DEFAULT_TOP
+
     p = subparsers.add_parser(
         "track",
         help="spectra of every layer over training checkpoints",
         description="Analyze checkpoints in training order (the step number in each name: step_100.safetensors, "
         "checkpoint-200/, ...; else natural sort) and track per layer: power-law alpha, Marchenko-Pastur bulk width "
         "sigma2 and area A, tail weight 1 - A, spikes above the Tracy-Widom edge, mean level-spacing ratio <r> "
-        "(GOE 0.53, Poisson 0.39). A single DIR stands for the checkpoints inside it." + " " + common.INPUTS_HELP,
+        "(GOE 0.53, Poisson 0.39). Checkpoints listed keep their order (by step when every name has one after "
+        "step/checkpoint/epoch...); a single DIR stands for the checkpoints inside it, ordered by step. "
+        "--temperature adds the SGD noise temperature: each layer's top-eigenvalue fluctuation over the late "
+        "checkpoints, linear in learning rate / batch size at a stationary state (Aarts et al., arXiv 2411.13512). "
+        + common.INPUTS_HELP,
     )
     p.add_argument("paths", nargs="+", metavar="CKPT", help="checkpoint files or directories, or one directory of them")
     p.add_argument("-o", "--output", help="write the long-format table (step, layer, metrics) to this .csv file")
@@ -39,15 +46,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="record each checkpoint as a run in this results store (default ./netspectra.db); "
         "checkpoints already stored with the same options are not recomputed",
     )
-    common.add_action_arguments(p, "track", "the long-format table (records)")
+    p.add_argument(
+        "--temperature",
+        action="store_true",
+        help="also print each layer's eigenvalue fluctuation variance over the late checkpoints (drift removed)",
+    )
+    p.add_argument(
+        "--late",
+        type=float,
+        default=DEFAULT_LATE,
+        metavar="FRACTION",
+        help="share of the checkpoints, the last ones, read as the stationary part (default %(default)s)",
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=DEFAULT_TOP,
+        metavar="K",
+        help="fluctuations of the K largest eigenvalues (default %(default)s)",
+    )
+    common.add_action_arguments(p, "track", "the long-format table (records); with --temperature, {trajectory, temperature}")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from netspectra.compare.checkpoints import find_checkpoints
+    from netspectra.compare.temperature import noise_temperature
     from netspectra.compare.track import track_checkpoints
     from netspectra.report.overwrite import check_outputs_against_inputs
 
+    if args.temperature and not (0.0 < args.late <= 1.0 and args.top >= 1):
+        raise UsageError(f"--late must lie in (0, 1] and --top be >= 1, got {args.late:g} and {args.top}")
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise UsageError(f"{args.output}: the track table is written as .csv")
     for directory in filter(None, (args.plots, args.output and str(Path(args.output).parent))):
@@ -63,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         store as opened,
     ):
         trajectory = track_checkpoints(args.paths, spec, store=opened, executor=executor, workers=args.workers, progress=advance)
+    temperature = noise_temperature(trajectory, late=args.late, top=args.top) if args.temperature else None
     written = []
     if args.output:
         written.append(trajectory.write_csv(args.output))
@@ -71,12 +101,22 @@ def run(args: argparse.Namespace) -> int:
 
         written += plot_trajectory(trajectory, args.plots)
     if args.json:
-        common.print_json(json.loads(trajectory.to_frame().to_json(orient="records")))  # NaN -> null
+        records = json.loads(trajectory.to_frame().to_json(orient="records"))  # NaN -> null
+        common.print_json(records if temperature is None else {"trajectory": records, "temperature": temperature.to_dict()})
         return 0
     if args.quiet:
         return 0
     console = common.result_console()
     console.print(step_table(trajectory))
+    if temperature is not None:
+        console.print(temperature_table(temperature))
+        console.print(
+            plain(
+                "var(lambda) is linear in learning rate / batch size at a stationary state (Aarts et al., arXiv "
+                "2411.13512); lag-1 autocorrelation near 1: checkpoints closer than the fluctuations' correlation "
+                "time, or a run still drifting"
+            )
+        )
     for path in written:
         console.print(plain(f"wrote {path}"))
     return 0
@@ -107,5 +147,30 @@ def step_table(trajectory: Trajectory) -> Table:
             common.format_number(row["tail_weight"], ".3f"),
             str(int(spikes[step])),
             common.format_number(row["spacing_ratio"], ".3f"),
+        )
+    return table
+
+
+def temperature_table(temperature: NoiseTemperature) -> Table:
+    """Rich table: one row per layer, the fluctuation of its top eigenvalues over the late checkpoints."""
+    from rich.table import Table
+
+    first = temperature.layers[0] if temperature.layers else None
+    span = f"steps {first.first_step}..{first.last_step}, {first.checkpoints} checkpoints" if first else "no layers"
+    title = (
+        f"SGD noise temperature: variance of the top {temperature.top} eigenvalues over the last "
+        f"{temperature.late:g} of the run ({span}), linear drift removed"
+    )
+    table = Table(title=plain(title), header_style="bold")
+    for header in ("layer", "N x M", "k", "var(lambda)", "var/lambda^2", "lag-1 autocorr"):
+        table.add_column(header, justify="left" if header == "layer" else "right")
+    for row in temperature.layers:
+        table.add_row(
+            plain(row.layer),
+            f"{row.N}x{row.M}",
+            str(row.top),
+            common.format_number(row.variance, ".3e"),
+            common.format_number(row.relative_variance, ".3e"),
+            common.format_number(row.autocorrelation, ".2f"),
         )
     return table

@@ -4,8 +4,13 @@
   ``checkpoint`` or ``ckpt`` in its name (``step_100.safetensors``, ``checkpoint-200/``,
   ``model.ckpt-300``), else the number after ``epoch``, else the last number in its name
   (``model_400.pt``).
-* When every checkpoint has a step they are ordered by it (two with the same step are an error);
-  otherwise by natural sort of their names, and the step is the position 0, 1, 2, ...
+* Checkpoints named as arguments keep the order they are given in, with steps 0, 1, 2, ..., unless every
+  name carries a step after one of the words above (``checkpoint-200``, ``epoch_3``: a shell glob of a
+  run's checkpoints, which lists ``checkpoint-1000`` before ``checkpoint-200``); then they are ordered by
+  it.  A bare last number (``all-MiniLM-L6-v2``) does not reorder what the user listed.
+* The checkpoints inside a directory are ordered by step when every one has a step (the last number
+  counts here); otherwise by natural sort of their names, and the step is the position 0, 1, 2, ...
+  Two checkpoints with the same step are an error.
 * A single directory argument that holds checkpoints (model files or sub-directories, not hidden)
   stands for them: those with a step in their name if any have one (a Trainer output directory also
   holds ``runs/`` and the final model's files), else all of them.  A directory that is itself one
@@ -30,8 +35,8 @@ from netspectra.io.paths import resolve_inside
 _STEP_PATTERNS = (
     re.compile(r"(?:global_step|step|iteration|iter|checkpoint|ckpt)[-_=.]?(\d+)", re.I),
     re.compile(r"epoch[-_=.]?(\d+)", re.I),
-    re.compile(r"(\d+)(?!.*\d)"),  # the last number
 )
+_LAST_NUMBER = re.compile(r"(\d+)(?!.*\d)")
 #: Suffixes of files that hold a model (see :func:`netspectra.io.open_source`).
 MODEL_SUFFIXES = (".safetensors", *TORCH_SUFFIXES, ".npz", ".npy", ".onnx")
 
@@ -44,14 +49,15 @@ class Checkpoint:
     path: Path
 
 
-def step_of(name: str) -> int | None:
-    """The training step in a file or directory name, or None (rules in the module docstring)."""
+def step_of(name: str, *, last_number: bool = True) -> int | None:
+    """The training step in a file or directory name, or None (rules in the module docstring);
+    ``last_number=False``: only a number after a step word (``step``, ``checkpoint``, ``epoch``, ...)."""
     stem = name
     for suffix in (*MODEL_SUFFIXES, ".index.json"):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             break
-    for pattern in _STEP_PATTERNS:
+    for pattern in (*_STEP_PATTERNS, _LAST_NUMBER) if last_number else _STEP_PATTERNS:
         match = pattern.search(stem)
         if match:
             return int(match.group(1))
@@ -85,7 +91,8 @@ def _checkpoints_in(directory: Path) -> list[Path]:
 
 
 def find_checkpoints(paths: Sequence[str | Path]) -> list[Checkpoint]:
-    """The checkpoints named by ``paths`` (files, directories, or one directory of them), in step order.
+    """The checkpoints named by ``paths`` (files, directories, or one directory of them), in training order
+    (module docstring: the order given, a directory's contents by step).
 
     Raises
     ------
@@ -99,17 +106,30 @@ def find_checkpoints(paths: Sequence[str | Path]) -> list[Checkpoint]:
         if not p.exists():
             raise UsageError(f"{p}: no such file or directory")
     if len(items) == 1 and items[0].is_dir():
-        items = _checkpoints_in(items[0])
-    return order_checkpoints(items)
+        return order_checkpoints(_checkpoints_in(items[0]))
+    return given_order(items)
+
+
+def _by_step(steps: Sequence[int], items: Sequence[Path]) -> list[Checkpoint]:
+    ordered = sorted(zip(steps, items), key=lambda t: (t[0], natural_key(t[1].name)))
+    for (s1, p1), (s2, p2) in zip(ordered, ordered[1:]):
+        if s1 == s2:
+            raise UsageError(f"{p1} and {p2} have the same step {s1}")
+    return [Checkpoint(s, p) for s, p in ordered]
+
+
+def given_order(items: Sequence[Path]) -> list[Checkpoint]:
+    """Checkpoints listed by the user: by step when every name has one after a step word, else as given
+    with steps 0, 1, 2, ..."""
+    steps = [step_of(p.name, last_number=False) for p in items]
+    if all(s is not None for s in steps):
+        return _by_step(steps, items)  # type: ignore[arg-type]
+    return [Checkpoint(i, p) for i, p in enumerate(items)]
 
 
 def order_checkpoints(items: Sequence[Path]) -> list[Checkpoint]:
-    """Order by step when every name has one, else by natural sort with steps 0, 1, 2, ..."""
+    """A directory's checkpoints: by step when every name has one, else by natural sort with steps 0, 1, 2, ..."""
     steps = [step_of(p.name) for p in items]
     if all(s is not None for s in steps):
-        ordered = sorted(zip(steps, items), key=lambda t: (t[0], natural_key(t[1].name)))
-        for (s1, p1), (s2, p2) in zip(ordered, ordered[1:]):
-            if s1 == s2:
-                raise UsageError(f"{p1} and {p2} have the same step {s1}")
-        return [Checkpoint(s, p) for s, p in ordered]
+        return _by_step(steps, items)  # type: ignore[arg-type]
     return [Checkpoint(i, p) for i, p in enumerate(sorted(items, key=lambda p: natural_key(p.name)))]

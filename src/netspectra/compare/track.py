@@ -8,13 +8,14 @@ training process (:func:`trajectory_from_store`) and re-tracking unchanged check
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Unpack
 
 from netspectra.compare.checkpoints import find_checkpoints
 from netspectra.compare.dynamics import TrackPoint, track_point
+from netspectra.compare.temperature import top_eigenvalues
 from netspectra.diagnose.model import ModelReport
 from netspectra.pipeline import ProgressCallback, analyze, analyze_many
 from netspectra.report.export import write_csv
@@ -23,14 +24,28 @@ from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store import Store, analyze_into_store
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
 @dataclass(frozen=True)
 class Trajectory:
-    """Tracked quantities of every layer at every recorded step (long format: one point per pair)."""
+    """Tracked quantities of every layer at every recorded step (long format: one point per pair), and each
+    point's top eigenvalues (descending, :data:`~netspectra.compare.temperature.TOP_KEPT` at most; for
+    :func:`~netspectra.compare.temperature.noise_temperature`)."""
 
     points: tuple[TrackPoint, ...]
+    top_eigenvalues: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+
+    @classmethod
+    def of(cls, reports: Iterable[tuple[ModelReport, int]]) -> Trajectory:
+        """The trajectory of analyzed checkpoints, each with its step."""
+        pairs = [
+            (track_point(layer, step, report.source), top_eigenvalues(layer))
+            for report, step in reports
+            for layer in report.layers
+        ]
+        return cls(tuple(p for p, _ in pairs), tuple(t for _, t in pairs))
 
     @property
     def steps(self) -> list[int]:
@@ -46,11 +61,6 @@ class Trajectory:
     def write_csv(self, path: str | Path) -> Path:
         """Write the rows of :meth:`to_frame` to a CSV file atomically (:func:`netspectra.report.export.write_csv`)."""
         return write_csv(path, TrackPoint.columns(), [p.to_dict() for p in self.points])
-
-
-def track_report(report: ModelReport, step: int) -> tuple[TrackPoint, ...]:
-    """The tracked quantities of every layer of one analyzed checkpoint (its rows' columns)."""
-    return tuple(track_point(layer, step, report.source) for layer in report.layers)
 
 
 def track_checkpoints(
@@ -80,16 +90,13 @@ def track_checkpoints(
     else:
         run = dict(executor=executor, workers=workers, progress=progress)
         reports = [analyze_into_store(c.path, store, spec, step=c.step, **run).report for c in checkpoints]
-    return Trajectory(tuple(p for ckpt, report in zip(checkpoints, reports) for p in track_report(report, ckpt.step)))
+    return Trajectory.of((report, ckpt.step) for ckpt, report in zip(checkpoints, reports))
 
 
 def trajectory_from_store(store: Store, label: str) -> Trajectory:
     """The trajectory a :class:`SpectraTracker` with this ``label`` wrote to ``store`` (complete runs)."""
-    points: list[TrackPoint] = []
     runs = sorted((r for r in store.list_runs() if r.label == label and r.status == "complete"), key=lambda r: r.step)
-    for run in runs:
-        points += track_report(store.load_report(run.id), run.step)
-    return Trajectory(tuple(points))
+    return Trajectory.of((store.load_report(run.id), run.step) for run in runs)
 
 
 class SpectraTracker:
@@ -134,6 +141,7 @@ class SpectraTracker:
         self.label = label or type(model).__name__
         self.spec = AnalysisSpec.resolve(spec, **keywords)
         self._points: list[TrackPoint] = []
+        self._tops: list[np.ndarray] = []
         self._last_step: int | None = None
 
     def step(self, step: int) -> tuple[TrackPoint, ...]:
@@ -143,12 +151,13 @@ class SpectraTracker:
         report = analyze(self.model, self.spec)
         if self.store is not None:
             self.store.record_run(report, self.spec.identity(), step=step, label=self.label)
-        points = track_report(report, step)
-        self._points += points
+        recorded = Trajectory.of([(report, step)])
+        self._points += recorded.points
+        self._tops += recorded.top_eigenvalues
         self._last_step = step
-        return points
+        return recorded.points
 
     @property
     def trajectory(self) -> Trajectory:
         """Everything recorded so far."""
-        return Trajectory(tuple(self._points))
+        return Trajectory(tuple(self._points), tuple(self._tops))

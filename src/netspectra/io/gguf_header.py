@@ -1,7 +1,7 @@
 """A bounded pre-scan of a GGUF header: what it declares checked against the file before it is parsed.
 
-The layout (ggml's ``docs/gguf.md``): the magic ``GGUF``, a uint32 version (2 or 3; a version whose low
-16 bits are zero was written in the other byte order), a uint64 tensor count and a uint64 key/value
+The layout (the GGUF specification of the ggml project, github.com/ggml-org/ggml): the magic ``GGUF``, a
+uint32 version (2 or 3; a version whose low 16 bits are zero was written in the other byte order), a uint64 tensor count and a uint64 key/value
 count; each key/value is a string key (uint64 length, then its bytes), a uint32 value type and the
 value, an array being a uint32 item type, a uint64 length and the items; each tensor info is a string
 name, a uint32 dimension count, that many uint64 dimensions (fastest first), a uint32 ggml type and a
