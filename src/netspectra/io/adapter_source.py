@@ -16,10 +16,11 @@ A PEFT adapter folder holds ``adapter_config.json`` (:mod:`netspectra.io.lora_co
 (:mod:`netspectra.io.lora_update` forms them).  Each A has the rank PEFT gives the module (``rank_pattern``
 or ``r``), else the adapter is refused as PEFT would refuse to load it; a rank of 0 (no update) and an
 alpha that is not a finite number are refused.  Without a base the source lists each update under its
-module's name (``model.layers.0.self_attn.q_proj.weight``), in the layout of the base's weight, and the
-saved tensors (DoRA adapters: the updates s B A, their magnitudes need the base).  With a base it lists the
-base model with each adapted matrix merged (DoRA rescaled), trained biases and ``modules_to_save`` in place,
-and those the base lacks (a new classification head) after it.  The adapter's names are found in the base
+module's name (``model.layers.0.self_attn.q_proj.weight``), in the layout of the module's weight (in x out
+where the config says ``fan_in_fan_out``, vocab x dim for an Embedding), and the saved tensors (DoRA
+adapters: the updates s B A, their magnitudes need the base).  With a base it lists the base model with
+each adapted matrix merged (DoRA rescaled), trained biases and ``modules_to_save`` in place, and those the
+base lacks (a new classification head) after it.  The adapter's names are found in the base
 as they are or, as transformers loads a checkpoint with or without its model's ``base_model_prefix``,
 with one leading component more or less (``bert.encoder...`` in a ``BertModel`` file: ``encoder...``); a
 GPT-2 Conv1D module is recognized by its base weight being in x out (a square one by ``fan_in_fan_out``).
