@@ -109,10 +109,10 @@ def test_adapter_on_the_wrong_base_and_broken_adapters_are_refused(tmp_path):
 def test_updates_formed_in_row_blocks_equal_peft(tmp_path, monkeypatch):
     """dW is formed a block of rows at a time (issue 25: planned against memory, float32 out): blocks of 5
     of the 48 rows give PEFT's matrices, alone and merged on the base."""
-    from netspectra.io import adapter_source
+    from netspectra.io import lora_update
 
     base, adapter, merged, base_state = _adapter(tmp_path, r=4, lora_alpha=16)
-    monkeypatch.setattr(adapter_source, "_BLOCK_ENTRIES", 5 * 64)
+    monkeypatch.setattr(lora_update, "BLOCK_ENTRIES", 5 * 64)
     updates = {r.name: r for r in open_source(adapter).tensors()}
     on_base = {r.name: r for r in open_adapter(adapter, base).tensors()}
     for name in ("q_proj.weight", "v_proj.weight"):

@@ -1,50 +1,66 @@
-"""PEFT LoRA adapters: each adapted matrix's update dW = s B A, or, on a base model, the merged W + dW.
+"""PEFT LoRA adapters: each adapted matrix's update dW, or, on a base model, the merged weight, as PEFT's
+``merge_and_unload`` gives it.
 
-A PEFT adapter folder holds ``adapter_config.json`` (``peft_type: LORA``, ``r``, ``lora_alpha``,
-``use_rslora``, ``rank_pattern``, ``alpha_pattern``) and ``adapter_model.safetensors`` (or
-``adapter_model.bin``, read by the safe torch reader).  For a module ``M`` with ``M.lora_A.weight``
-(r x in) and ``M.lora_B.weight`` (out x r) the update is
+A PEFT adapter folder holds ``adapter_config.json`` (:mod:`netspectra.io.lora_config`: ``r``,
+``lora_alpha``, ``use_rslora``, ``rank_pattern``, ``alpha_pattern``, ``fan_in_fan_out``, ``use_dora``) and
+``adapter_model.safetensors`` (or ``adapter_model.bin``, read by the safe torch reader) with, for a module
+``M`` (PEFT saves ``base_model.model.M...``; older versions kept the adapter's name after the part):
 
-    dW = s B A,   s = alpha / r   (LoRA, Hu et al. 2021),   s = alpha / sqrt(r)   (rsLoRA, Kalajdzievski 2023),
+    M.lora_A.weight, M.lora_B.weight          a Linear or GPT-2 Conv1D module: dW = s B A, or s (B A)^T
+                                              with fan_in_fan_out
+    M.lora_embedding_A, M.lora_embedding_B    an Embedding: dW = s (B A)^T
+    M.lora_magnitude_vector                   DoRA's magnitudes
+    M.lora_B.bias                             ``lora_bias``: the bias of M gains s * lora_B.bias
+    other tensors                             ``modules_to_save`` and trained biases, saved whole
 
-with r the rank stored in A and alpha from ``alpha_pattern`` where a key names the module, else
-``lora_alpha``.  dW is formed only when that matrix is analyzed, one at a time, in float32 row blocks
-(each block's product in float64), after planning its memory against what is available: a 240 KB
-rank-1 adapter can name a 30000 x 30000 module (3.4 GiB).  A rank of 0 (no update) and an alpha that
-is not a finite number are refused.  Without a base the
-source lists the updates under the base's names (``model.layers.0.self_attn.q_proj.weight``) and any
-full tensors the adapter saved (``modules_to_save``); with a base it lists the base model with each
-adapted matrix replaced by W + dW.  DoRA adapters (a magnitude vector per module) are analyzed as
-updates only: their merged weight is not W + dW.
+(:mod:`netspectra.io.lora_update` forms them).  Each A has the rank PEFT gives the module (``rank_pattern``
+or ``r``), else the adapter is refused as PEFT would refuse to load it; a rank of 0 (no update) and an
+alpha that is not a finite number are refused.  Without a base the source lists each update under its
+module's name (``model.layers.0.self_attn.q_proj.weight``), in the layout of the module's weight (in x out
+where the config says ``fan_in_fan_out``, vocab x dim for an Embedding), and the saved tensors (DoRA
+adapters: the updates s B A, their magnitudes need the base).  With a base it lists the base model with
+each adapted matrix merged (DoRA rescaled), trained biases and ``modules_to_save`` in place, and those the
+base lacks (a new classification head) after it.  The adapter's names are found in the base
+as they are or, as transformers loads a checkpoint with or without its model's ``base_model_prefix``,
+with one leading component more or less (``bert.encoder...`` in a ``BertModel`` file: ``encoder...``); a
+GPT-2 Conv1D module is recognized by its base weight being in x out (a square one by ``fan_in_fan_out``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
-from ..constraints import Interval, check_value
-from ..errors import MatrixError, SourceError
-from ..scale.workers import refuse_unless_fits
+from ..errors import SourceError
 from .base import MAX_JSON_BYTES, ModelSource, TensorRecord
+from .lora_config import LoraSettings
+from .lora_update import LoraBiasUpdate, LoraUpdate
 from .paths import model_roots, resolve_inside
 from .safetensors_source import SafetensorsSource
 from .structured import read_json_file
 from .torch_source import TorchSource
 
-#: ``[base_model.model.]MODULE.lora_A[.ADAPTER].weight`` (PEFT strips the adapter name when saving; older
-#: versions kept it).
-_LORA_KEY = re.compile(r"(?:base_model\.model\.)?(?P<module>.+)\.lora_(?P<part>[AB])(?:\.[^.]+)?\.weight")
 _PEFT_PREFIX = "base_model.model."
-#: Bytes per entry of dW while it is formed: the float32 result, and with a base its loaded matrix
-#: (float64 at most).
-_UPDATE_BYTES, _BASE_BYTES = 4, 8
-#: Entries of dW computed in float64 at a time.
-_BLOCK_ENTRIES = 1 << 22
+#: ``MODULE.PART[.ADAPTER][.weight|.bias]``: a LoRA part of a module, by PEFT's names.
+_LORA_KEY = re.compile(
+    r"(?P<module>.+?)\.(?P<part>lora_A|lora_B|lora_embedding_A|lora_embedding_B|lora_magnitude_vector)"
+    r"(?:\.(?!(?:weight|bias)$)[^.]+)?(?P<param>\.weight|\.bias)?"
+)
+#: The parts PEFT saves, by PART[.weight|.bias].
+_PARTS = {
+    "lora_A.weight": "A",
+    "lora_B.weight": "B",
+    "lora_B.bias": "bias",
+    "lora_embedding_A": "embedding_A",
+    "lora_embedding_B": "embedding_B",
+    "lora_magnitude_vector": "magnitude",
+    "lora_magnitude_vector.weight": "magnitude",
+}
+#: Inside a saved whole tensor's name: PEFT's wrappers (``modules_to_save``, the ``base_layer`` of a LoRA module).
+_WRAPPER = re.compile(r"\.modules_to_save\.[^.]+(?=\.)|\.base_layer(?=\.)")
 
 
 def is_adapter_dir(path: Path) -> bool:
@@ -52,45 +68,18 @@ def is_adapter_dir(path: Path) -> bool:
     return path.is_dir() and (path / "adapter_config.json").is_file()
 
 
-def _pattern_value(patterns: object, module: str) -> object:
-    """The value of the first key of a PEFT ``rank_pattern``/``alpha_pattern`` that names ``module``
-    (the key is the module's name or a suffix of it on a dot boundary), or None."""
-    if not isinstance(patterns, dict):
-        return None
-    for key, value in patterns.items():
-        if isinstance(key, str) and (module == key or module.endswith("." + key)):
-            return value
-    return None
+@dataclasses.dataclass(frozen=True)
+class _Module:
+    """The LoRA of one module: its update (in the layout ``fan_in_fan_out`` gives it alone), its
+    ``lora_B.bias`` if any, and whether it is an Embedding's."""
 
-
-class LoraUpdate:
-    """Loader of dW = scale * B A (float32, out x in), optionally added to the base matrix."""
-
-    def __init__(self, a: TensorRecord, b: TensorRecord, scale: float, base: TensorRecord | None = None) -> None:
-        self.a, self.b, self.scale, self.base = a, b, scale, base
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """(out, in): rows of B by columns of A."""
-        return self.b.shape[0], self.a.shape[1]
-
-    def __call__(self) -> np.ndarray:
-        rows, cols = self.shape
-        per_entry = _UPDATE_BYTES + (_BASE_BYTES if self.base is not None else 0)
-        refuse_unless_fits(rows * cols * per_entry, f"forming the {rows} x {cols} update B A", MatrixError)
-        a = np.asarray(self.a.load(), dtype=np.float64)
-        b = np.asarray(self.b.load(), dtype=np.float64)
-        base = None if self.base is None else self.base.load()
-        out = np.empty((rows, cols), dtype=np.float32)
-        step = max(1, _BLOCK_ENTRIES // max(cols, 1))
-        for start in range(0, rows, step):
-            block = self.scale * (b[start : start + step] @ a)
-            out[start : start + step] = block if base is None else base[start : start + step] + block
-        return out
+    update: LoraUpdate
+    lora_bias: TensorRecord | None
+    embedding: bool
 
 
 class AdapterSource(ModelSource):
-    """A PEFT LoRA adapter folder, alone (the updates dW) or on a ``base`` model (the merged W + dW)."""
+    """A PEFT LoRA adapter folder, alone (the updates dW) or on a ``base`` model (the merged weights)."""
 
     def __init__(self, directory: Path, base: ModelSource | None = None) -> None:
         self.path = directory
@@ -100,10 +89,7 @@ class AdapterSource(ModelSource):
         config = read_json_file(config_path, os.fspath(config_path), "adapter_config.json", SourceError, MAX_JSON_BYTES)
         if not isinstance(config, dict):
             raise SourceError(f"{config_path}: invalid adapter_config.json: not a JSON object")
-        if str(config.get("peft_type", "LORA")).upper() != "LORA":
-            raise SourceError(
-                f"{config_path}: peft_type {config.get('peft_type')!r:.40} is not a LoRA adapter (netspectra reads LoRA adapters)"
-            )
+        self.settings = LoraSettings(config, os.fspath(config_path), label)
         self.config = config
         weights = next(
             (directory / n for n in ("adapter_model.safetensors", "adapter_model.bin") if (directory / n).is_file()), None
@@ -115,78 +101,165 @@ class AdapterSource(ModelSource):
         self.base = base
         self.files = [*self.weights.files, *(base.files if base is not None else [])]
         self.format = "peft-lora" if base is None else f"peft-lora+{base.format}"
-        if config.get("use_dora") and base is not None:
-            raise SourceError(
-                f"{config_path}: a DoRA adapter's merged weight is not W + dW (it rescales each "
-                "row): analyze the adapter alone for its updates"
-            )
-        self._updates, self._full = self._pair(label)
+        self._modules, self._whole = self._read(label)
 
-    def _scale(self, module: str, rank: int) -> float:
-        alpha = _pattern_value(self.config.get("alpha_pattern"), module)
-        where = "lora_alpha" if alpha is None else "alpha_pattern"
-        alpha = self.config.get("lora_alpha", 8) if alpha is None else alpha
-        check_value(f"{self.path}: {where} of {module}", alpha, [Interval(float, None, None)], SourceError)
-        return float(alpha) / (np.sqrt(rank) if self.config.get("use_rslora") else rank)
-
-    def _pair(self, label: str) -> tuple[dict[str, LoraUpdate], list[TensorRecord]]:
+    def _read(self, label: str) -> tuple[dict[str, _Module], list[TensorRecord]]:
+        """The LoRA modules by name, and the tensors saved whole (under the model's names)."""
         parts: dict[str, dict[str, TensorRecord]] = {}
-        full: list[TensorRecord] = []
+        whole: list[TensorRecord] = []
         for record in self.weights.tensors():
-            match = _LORA_KEY.fullmatch(record.name)
-            if match:
-                parts.setdefault(match["module"], {})[match["part"]] = record
-            elif ".lora_" not in record.name:  # magnitude vectors, embedding LoRA: not a matrix update here
-                full.append(
-                    TensorRecord(
-                        record.name.removeprefix(_PEFT_PREFIX).replace(".modules_to_save.default", ""),
-                        record.shape,
-                        record.dtype,
-                        record.source,
-                        record.load,
-                    )
-                )
-        updates = {}
-        for module, ab in parts.items():
-            a, b = ab.get("A"), ab.get("B")
-            if a is None or b is None:
-                raise SourceError(f"{label}: {module} has lora_{'B' if a is None else 'A'} without its partner")
-            if len(a.shape) != 2 or len(b.shape) != 2 or a.shape[0] != b.shape[1]:
-                raise SourceError(f"{label}: {module}: lora_A {a.shape} and lora_B {b.shape} do not multiply")
-            if a.shape[0] == 0:
-                raise SourceError(f"{label}: {module}: lora_A {a.shape} is of rank 0 (a LoRA update has rank r >= 1)")
-            updates[f"{module}.weight"] = LoraUpdate(a, b, self._scale(module, a.shape[0]))
-        return updates, full
+            name = record.name.removeprefix(_PEFT_PREFIX)
+            match = _LORA_KEY.fullmatch(name)
+            if match is None and ".lora_" not in name:
+                whole.append(dataclasses.replace(record, name=_WRAPPER.sub("", name)))
+                continue
+            part = None if match is None else _PARTS.get(match["part"] + (match["param"] or ""))
+            if match is None or part is None:
+                raise SourceError(f"{label}: {record.name}: not a tensor of a LoRA adapter netspectra reads")
+            found = parts.setdefault(match["module"], {})
+            if part in found:
+                raise SourceError(f"{label}: {record.name}: {found[part].name} is the same tensor")
+            found[part] = record
+        return {module: self._module(label, module, found) for module, found in parts.items()}, whole
+
+    def _module(self, label: str, module: str, parts: dict[str, TensorRecord]) -> _Module:
+        embedding = "embedding_A" in parts or "embedding_B" in parts
+        if embedding and ("A" in parts or "B" in parts or "bias" in parts):
+            raise SourceError(f"{label}: {module} has both lora_A/lora_B and lora_embedding_A/lora_embedding_B")
+        prefix = "lora_embedding_" if embedding else "lora_"
+        a, b = parts.get("embedding_A" if embedding else "A"), parts.get("embedding_B" if embedding else "B")
+        if a is None or b is None:
+            raise SourceError(f"{label}: {module} has no {prefix}{'A' if a is None else 'B'}")
+        if len(a.shape) != 2 or len(b.shape) != 2 or a.shape[0] != b.shape[1]:
+            raise SourceError(f"{label}: {module}: {prefix}A {a.shape} and {prefix}B {b.shape} do not multiply")
+        rank = a.shape[0]
+        if rank == 0:
+            raise SourceError(f"{label}: {module}: {prefix}A {a.shape} is of rank 0 (a LoRA update has rank r >= 1)")
+        expected = self.settings.rank(module)
+        if rank != expected:
+            raise SourceError(
+                f"{label}: {module}: {prefix}A {a.shape} is of rank {rank}, adapter_config.json gives it r = {expected} "
+                "(rank_pattern or r): PEFT would not load it"
+            )
+        magnitude, lora_bias = parts.get("magnitude"), parts.get("bias")
+        if (magnitude is not None) != self.settings.use_dora:
+            raise SourceError(
+                f"{label}: {module}: "
+                + ("lora_magnitude_vector saved but use_dora is false" if magnitude else "use_dora without lora_magnitude_vector")
+            )
+        for vector, what in ((magnitude, "lora_magnitude_vector"), (lora_bias, "lora_B.bias")):
+            if vector is not None and tuple(vector.shape) != (b.shape[0],):
+                raise SourceError(f"{label}: {module}: {what} {vector.shape} does not fit lora_B {b.shape}")
+        transposed = embedding or self.settings.fan_in_fan_out
+        update = LoraUpdate(a, b, self.settings.scale(module, rank), transposed, magnitude=magnitude)
+        return _Module(update, lora_bias, embedding)
 
     def tensors(self) -> Iterator[TensorRecord]:
         label = os.fspath(self.path)
         if self.base is None:
-            for name, update in self._updates.items():
-                yield TensorRecord(name, update.shape, "F32", label, update)
-            yield from self._full
+            for module, lora in self._modules.items():
+                yield TensorRecord(f"{module}.weight", lora.update.shape, "F32", label, lora.update)
+            yield from self._whole
             return
-        replaced = {record.name: record for record in self._full}
-        unused = set(self._updates)
-        for record in self.base.tensors():
-            update = self._updates.get(record.name)
-            if update is not None:
-                unused.discard(record.name)
-                if tuple(record.shape) != update.shape:
-                    raise SourceError(
-                        f"{label}: the update of {record.name} is {update.shape[0]} x {update.shape[1]}, "
-                        f"the base's matrix {tuple(record.shape)}"
-                    )
-                merged = LoraUpdate(update.a, update.b, update.scale, record)
-                yield TensorRecord(record.name, record.shape, record.dtype, label, merged)
-            else:
-                yield replaced.pop(record.name, record)
-        if unused:
+        yield from self._merged(label, self.base)
+
+    def _merged(self, label: str, base: ModelSource) -> Iterator[TensorRecord]:
+        """The base's tensors with the adapter's merged in, then the saved tensors the base lacks."""
+        records = list(base.tensors())
+        by_name = {record.name: record for record in records}
+        find = _Names(set(by_name), [f"{module}.weight" for module in self._modules])
+        located = {module: find(f"{module}.weight") for module in self._modules}
+        missing = [f"{module}.weight" for module, name in located.items() if name is None]
+        if missing:
             raise SourceError(
-                f"{label}: the base model has no {sorted(unused)[0]} "
-                f"({len(unused)} adapted matrices not found): not this adapter's base"
+                f"{label}: the base model has no {missing[0]}{find.tried(missing[0])} ({len(missing)} adapted matrices "
+                "not found): not this adapter's base"
             )
+        merged: dict[str, LoraUpdate] = {}
+        biases: dict[str, LoraBiasUpdate] = {}
+        for module, lora in self._modules.items():
+            name = located[module] or ""
+            merged[name] = self._oriented(label, lora, by_name[name])
+            if lora.lora_bias is not None:
+                bias = find(f"{module}.bias")
+                if bias is None or tuple(by_name[bias].shape) != tuple(lora.lora_bias.shape):
+                    found = f"no {module}.bias" if bias is None else f"{bias} {tuple(by_name[bias].shape)}"
+                    raise SourceError(
+                        f"{label}: {module} has lora_B.bias {tuple(lora.lora_bias.shape)}, the base model {found}: "
+                        "not this adapter's base"
+                    )
+                biases[bias] = LoraBiasUpdate(by_name[bias], lora.lora_bias, lora.update.scale)
+        replaced: dict[str, TensorRecord] = {}
+        extra: list[TensorRecord] = []
+        for record in self._whole:
+            name = find(record.name)
+            if name is None:
+                extra.append(record)
+                continue
+            shape = tuple(by_name[name].shape)
+            if tuple(record.shape) != shape:
+                raise SourceError(
+                    f"{label}: the adapter's {record.name} is {tuple(record.shape)}, the base's {name} {shape}: "
+                    "not this adapter's base"
+                )
+            replaced[name] = record
+        for record in records:
+            saved = replaced.get(record.name, record)
+            if record.name in biases:
+                bias = dataclasses.replace(biases[record.name], bias=saved)
+                yield TensorRecord(record.name, record.shape, record.dtype, label, bias, record.kind)
+            elif record.name in merged:
+                update = dataclasses.replace(merged[record.name], base=saved)
+                yield TensorRecord(record.name, record.shape, record.dtype, label, update, record.kind)
+            else:
+                yield dataclasses.replace(saved, name=record.name, kind=record.kind)
+        yield from extra
+
+    def _oriented(self, label: str, lora: _Module, base: TensorRecord) -> LoraUpdate:
+        """The update of ``lora`` in the layout of ``base``: an out x in Linear weight, or an in x out GPT-2
+        Conv1D one (PEFT sets fan_in_fan_out by the module's type; here the weight's shape tells it, and a
+        square one keeps the config's ``fan_in_fan_out``)."""
+        update, shape = lora.update, tuple(base.shape)
+        if shape != update.shape and not lora.embedding:
+            flipped = dataclasses.replace(update, transposed=not update.transposed)
+            if shape == flipped.shape:
+                return flipped
+        if shape != update.shape:
+            rows, cols = update.shape
+            raise SourceError(f"{label}: the update of {base.name} is {rows} x {cols}, the base's matrix {shape}")
+        return update
 
     def close(self) -> None:
         self.weights.close()
         if self.base is not None:
             self.base.close()
+
+
+class _Names:
+    """The base's name of an adapter's tensor: the same, or with the one leading component (transformers'
+    ``base_model_prefix``: ``bert``, ``transformer``, ``model``) by which the adapted modules' names and the
+    base's differ, removed or added."""
+
+    def __init__(self, names: set[str], wanted: list[str]) -> None:
+        self.names = names
+        tails = {name.partition(".")[2]: name.partition(".")[0] for name in names if "." in name}
+        self.prefix: str | None = None
+        for name in wanted:
+            head, dot, tail = name.partition(".")
+            if name not in names and (dot and tail in names or name in tails):
+                self.prefix = head if dot and tail in names else tails[name]
+                break
+
+    def __call__(self, name: str) -> str | None:
+        if name in self.names:
+            return name
+        if self.prefix is None:
+            return None
+        for candidate in (name.removeprefix(f"{self.prefix}."), f"{self.prefix}.{name}"):
+            if candidate != name and candidate in self.names:
+                return candidate
+        return None
+
+    def tried(self, name: str) -> str:
+        """What was looked for besides ``name``, for a refusal."""
+        return "" if self.prefix is None else f" (nor {name} with {self.prefix}. removed or added)"
