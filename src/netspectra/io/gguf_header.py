@@ -1,20 +1,19 @@
 """A bounded pre-scan of a GGUF header: what it declares checked against the file before it is parsed.
 
 The layout (the GGUF specification of the ggml project, github.com/ggml-org/ggml): the magic ``GGUF``, a
-uint32 version (2 or 3; a version whose low 16 bits are zero was written in the other byte order), a uint64 tensor count and a uint64 key/value
-count; each key/value is a string key (uint64 length, then its bytes), a uint32 value type and the
-value, an array being a uint32 item type, a uint64 length and the items; each tensor info is a string
-name, a uint32 dimension count, that many uint64 dimensions (fastest first), a uint32 ggml type and a
-uint64 offset into the data section, which starts at the first multiple of ``general.alignment`` (32 by
-default) after the infos.
+uint32 version (2 or 3; a version whose low 16 bits are zero was written in the other byte order), a uint64
+tensor count and a uint64 key/value count; each key/value is a string key (uint64 length, then its bytes), a
+uint32 value type and the value, an array being a uint32 item type, a uint64 length and the items; each tensor
+info is a string name, a uint32 dimension count, that many uint64 dimensions (fastest first), a uint32 ggml
+type and a uint64 offset into the data section, which starts at the first multiple of ``general.alignment``
+(32 by default) after the infos.
 
-The gguf package's ``GGUFReader`` parses every key/value when it opens a file, one NumPy view per
-value (a string is two: its length and its bytes), about 0.7 KB and 10 us each (measured: 500k empty
-strings 777 MB and 8 s, 500k booleans 345 MB and 6 s), and follows each declared length without
-comparing it with the file: a 53-byte file declaring an array of 2^62 values loops until memory runs
-out, and a string running past the end is read short.  :func:`check_gguf_header` walks the same
-structure with ``struct`` (a scalar array is skipped by its length, a string array visits only the
-lengths) and refuses, naming the file:
+The gguf package's ``GGUFReader`` parses every key/value when it opens a file, one NumPy view per value (a
+string is two: its length and its bytes), about 0.7 KB and 10 us each (measured: 500k empty strings 777 MB and
+8 s, 500k booleans 345 MB and 6 s), and follows each declared length without comparing it with the file: a
+53-byte file declaring an array of 2^62 values loops until memory runs out, and a string running past the end
+is read short. :func:`check_gguf_header` walks the same structure with ``struct`` (a scalar array is skipped
+by its length, a string array visits only the lengths) and refuses, naming the file:
 
 * any length or count past the end of the file: a string, an array, the dimensions of a tensor, the
   key/value and tensor counts, a tensor's data (its byte size from the ggml type's block);
