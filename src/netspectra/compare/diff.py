@@ -27,6 +27,7 @@ import numpy as np
 
 from netspectra.defaults import MIN_FIT_EVALS, MIN_TAIL
 from netspectra.linalg import compute_spectrum
+from netspectra.linalg.spectrum import compute_difference_spectrum
 from netspectra.rmt.powerlaw import fit_power_law
 
 #: Machine epsilon of each stored float dtype (integers are exact: the float64 epsilon applies).
@@ -68,7 +69,8 @@ def storage_epsilon(*dtypes: str) -> float:
 
 
 def difference_spectrum(
-    delta: np.ndarray,
+    b: np.ndarray,
+    a: np.ndarray | None = None,
     *,
     spectral_norm_a: float,
     frobenius_norm_a: float,
@@ -80,9 +82,10 @@ def difference_spectrum(
 
     Parameters
     ----------
-    delta : ndarray, shape (k, N, M)
-        W_B - W_A, both oriented alike (N >= M), float64.  For a conv stack (k > 1) the k spectra are
-        pooled, so ``rank`` is the sum of the k ranks.
+    b, a : ndarray, shape (k, N, M)
+        W_B and W_A, oriented alike (N >= M), float32 or float64; Delta = b - a is never formed whole
+        (:func:`~netspectra.linalg.spectrum.compute_difference_spectrum`).  ``a`` None: ``b`` is Delta itself.
+        For a conv stack (k > 1) the k spectra are pooled, so ``rank`` is the sum of the k ranks.
     spectral_norm_a, frobenius_norm_a : float
         ||W_A||_2 and ||W_A||_F (the ``spectral_norm``, ``frobenius_norm`` columns of A's layer row).
     eps : float
@@ -90,7 +93,7 @@ def difference_spectrum(
     min_fit_evals, min_tail : int
         As in :class:`netspectra.AnalysisOptions`.
     """
-    spectrum = compute_spectrum(delta)
+    spectrum = compute_spectrum(b) if a is None else compute_difference_spectrum(b, a)
     n, m, lam = spectrum.n, spectrum.m, spectrum.eigenvalues
     tau = max(n, m) * eps * spectral_norm_a
     nonzero = lam[lam > max(tau * tau / n, spectrum.zero_tolerance)]

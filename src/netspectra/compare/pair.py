@@ -2,7 +2,8 @@
 
 Each matched pair is one task of the executor, loaded once: both matrices are analyzed from the loaded
 arrays (one spectrum each, as :func:`netspectra.analyze` would) and their difference is decomposed once
-more.  Peak memory is that of the pairs in flight (one per worker or thread), not the models.
+more, its Gram matrix accumulated from blocks of rows of the two (never a float64 copy of W_B - W_A).  Peak
+memory is that of the pairs in flight (one per worker or thread: the two decoded matrices), not the models.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def compare_pair(pair: LayerMatch, spec: AnalysisSpec, thresholds: ChangeThresho
     if stack_a is not None and stack_b is not None:
         try:
             diff = difference_spectrum(
-                np.asarray(stack_b, dtype=np.float64) - np.asarray(stack_a, dtype=np.float64),
+                stack_b,
+                stack_a,
                 spectral_norm_a=report_a.spectral_norm,
                 frobenius_norm_a=report_a.frobenius_norm,
                 eps=storage_epsilon(pair.a.dtype, pair.b.dtype),

@@ -45,7 +45,9 @@ class TensorRecord:
 
     ``load()`` returns it in its stored shape as float32 (float64 for F64 and 32/64-bit integers).
     ``kind`` is a layer kind known from the model structure (live module type, ONNX operator), or
-    None when only the name and shape tell.
+    None when only the name and shape tell.  ``noise()``, for a quantized tensor, is its ``sigma2_quant``:
+    the mean per-entry variance of its quantization error known from its format
+    (:mod:`netspectra.io.quant_noise`); None where the reader does not know it.
     """
 
     name: str
@@ -54,6 +56,7 @@ class TensorRecord:
     source: str
     load: Callable[[], np.ndarray] = field(repr=False, compare=False)
     kind: str | None = None
+    noise: Callable[[], float] | None = field(default=None, repr=False, compare=False)
 
     @property
     def loader(self) -> Callable[[], np.ndarray]:

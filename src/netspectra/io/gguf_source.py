@@ -1,10 +1,12 @@
 """GGUF models (llama.cpp) through the ``gguf`` package: tensors memory-mapped, dequantized one at a time.
 
-``gguf.GGUFReader`` maps the file and parses its header; a tensor's bytes are read only when it is
-loaded, and ``gguf.quants.dequantize`` turns them into float32 for every type the package implements
-(F32, F16, BF16, Q8_0, Q4_0/1, Q5_0/1, the K-quants Q2_K..Q6_K, the IQ types it supports).  ggml lists
-dimensions fastest first (``ne = [in, out]`` for a Linear layer); the tensor is returned in PyTorch's
-order (``out x in``).  The stored type (``Q4_K``) is the row's ``dtype``.
+The header is read by :func:`~netspectra.io.gguf_header.read_gguf_header` (keys and tensor infos; the
+vocabulary skipped); a tensor's bytes are read only when it is loaded, a block of rows at a time, and
+``gguf.quants.dequantize`` turns them into float32 for every type the package implements (F32, F16, BF16,
+Q8_0, Q4_0/1, Q5_0/1, the K-quants Q2_K..Q6_K, the IQ types it supports; :mod:`~netspectra.io.gguf_blocks`).
+ggml lists dimensions fastest first (``ne = [in, out]`` for a Linear layer); the tensor is returned in
+PyTorch's order (``out x in``).  The stored type (``Q4_K``) is the row's ``dtype``, the quantization noise
+of its blocks its ``sigma2_quant`` (:func:`~netspectra.io.gguf_blocks.tensor_noise`).
 
 Names are mapped to the Hugging Face scheme of the file's architecture (``blk.0.attn_q.weight`` ->
 ``model.layers.0.self_attn.q_proj.weight``) with the package's own table, so that a GGUF file and the
@@ -30,10 +32,11 @@ import numpy as np
 
 from ..errors import MatrixError, SourceError, one_line
 from .base import ModelSource, TensorRecord
-from .gguf_header import check_gguf_header
+from .gguf_blocks import dequantize_tensor, tensor_noise
+from .gguf_header import read_gguf_header
 
 if TYPE_CHECKING:
-    from gguf import GGUFReader
+    from .gguf_header import GGUFHeader as GGUFReader
 
 #: The Hugging Face names of the Llama scheme outside the blocks.
 _LLAMA_TOP_LEVEL = frozenset({"model.embed_tokens", "model.norm", "lm_head"})
@@ -57,24 +60,20 @@ def _gguf() -> ModuleType | None:
 
 
 def open_reader(path: Path, label: str) -> GGUFReader:
-    """The parsed (memory-mapped) reader of ``path``; SourceError naming the file when it cannot be.
-
-    The header is checked first (:func:`~netspectra.io.gguf_header.check_gguf_header`): the reader
-    follows every length it declares.
-    """
+    """The checked header of ``path`` (:func:`~netspectra.io.gguf_header.read_gguf_header`: its keys and tensor
+    infos); SourceError naming the file when it cannot be read."""
     gguf = _gguf()
     if gguf is None:
         raise SourceError(f"{label}: reading GGUF needs the gguf package (pip install 'netspectra[gguf]')")
     try:
-        check_gguf_header(path, label)
-        return gguf.GGUFReader(os.fspath(path), "r")
+        return read_gguf_header(path, label)
     except _PARSE_ERRORS as exc:
         raise SourceError(f"{label}: not a readable GGUF file: {one_line(exc)}") from None
 
 
 @lru_cache(maxsize=4)
 def _worker_reader(path: Path, label: str, mtime_ns: int) -> GGUFReader:
-    """The reader a worker process opens once per file for the loaders it is sent."""
+    """The header a worker process reads once per file for the loaders it is sent."""
     return open_reader(path, label)
 
 
@@ -157,8 +156,8 @@ def hf_name(gguf_name: str, table: dict[str, str]) -> str:
 class GGUFLoader:
     """Loader of one GGUF tensor: dequantized float32 in PyTorch's dimension order.
 
-    It shares the source's reader; pickled to a worker process it leaves the reader (a memory map)
-    behind and the worker opens the file once (:func:`_worker_reader`).
+    It shares the source's header; pickled to a worker process it leaves the header behind and the worker
+    reads it once per file (:func:`_worker_reader`).  ``noise()`` is the tensor's ``sigma2_quant``.
     """
 
     def __init__(
@@ -170,19 +169,26 @@ class GGUFLoader:
     def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "reader": None}
 
-    def __call__(self) -> np.ndarray:
-        gguf = _gguf()
+    def noise(self) -> float:
+        """sigma2_quant of the tensor (:func:`~netspectra.io.gguf_blocks.tensor_noise`)."""
+        reader = self._reader()
+        return tensor_noise(self.path, reader.tensors[self.index], self.label, reader.byte_order)
+
+    def _reader(self) -> GGUFReader:
         if self.reader is None:
             try:
                 mtime = os.stat(self.path).st_mtime_ns
             except OSError as exc:
                 raise SourceError(f"{self.label}: cannot read: {exc.strerror or one_line(exc)}") from None
             self.reader = _worker_reader(self.path, self.label, mtime)
-        tensor = self.reader.tensors[self.index]
+        return self.reader
+
+    def __call__(self) -> np.ndarray:
+        reader = self._reader()
         try:
-            values = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
-        except NotImplementedError:
-            raise MatrixError(f"{self.name}: the gguf package cannot dequantize {tensor.tensor_type.name}") from None
+            values = dequantize_tensor(self.path, reader.tensors[self.index], self.label, reader.byte_order)
+        except MatrixError as exc:
+            raise MatrixError(f"{self.name}: {exc}") from None
         except _PARSE_ERRORS as exc:  # data cut short by a truncated file
             raise SourceError(f"{self.label}: cannot read {self.name}: {one_line(exc)}") from None
         if values.size != int(np.prod(self.shape)):
@@ -224,7 +230,7 @@ class GGUFSource(ModelSource):
                 if len(shape) != 2 or shape[0] % (2 * max(heads, 1)):
                     heads = 0
                 loader = GGUFLoader(reader, path, index, name, shape, label, heads)
-                self._records.append(TensorRecord(name, shape, tensor.tensor_type.name, label, loader))
+                self._records.append(TensorRecord(name, shape, tensor.tensor_type.name, label, loader, noise=loader.noise))
         except _PARSE_ERRORS as exc:
             raise SourceError(f"{label}: corrupt GGUF tensor table: {one_line(exc)}") from None
 

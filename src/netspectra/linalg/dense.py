@@ -54,19 +54,21 @@ ZERO_RATIO = 10.0
 GRAM_BLOCK_ROWS = 2048
 
 
-def gram_matrix(w: np.ndarray) -> np.ndarray:
-    """W^T W / N in float64 for an N x M matrix (N >= M) of float32 or float64.
+def gram_matrix(w: np.ndarray, minus: np.ndarray | None = None) -> np.ndarray:
+    """W^T W / N in float64 for an N x M matrix (N >= M) of float32 or float64; with ``minus`` (N x M, float32
+    or float64), the Gram matrix of the difference W - ``minus``, never formed whole.
 
-    NumPy's ``W.T @ W`` (BLAS ``syrk``: half the flops of a general product).  A float32 W is converted
-    to float64 block by block (:data:`GRAM_BLOCK_ROWS` rows into one small buffer) and the blocks'
-    products accumulated: as exact as from a float64 copy of W, which is never made (converting a whole
-    layer into fresh memory cost MiniLM 0.2 s of page faults, as much as all its Gram matrices).
-    NumPy's BLAS, not SciPy's: SciPy ships a second OpenBLAS whose threads, still spinning after a
-    call, took the second core from NumPy's next eigendecomposition and made the MiniLM analysis 2.4x
-    slower with the default threads.
+    NumPy's ``W.T @ W`` (BLAS ``syrk``: half the flops of a general product).  A float32 W (or a difference)
+    is converted to float64 block by block (:data:`GRAM_BLOCK_ROWS` rows into one small buffer, ``minus``
+    subtracted there: exact, float32 operands differ by a float64) and the blocks' products accumulated: as
+    exact as from a float64 copy of W, which is never made (converting a whole layer into fresh memory cost
+    MiniLM 0.2 s of page faults, as much as all its Gram matrices; a float64 difference of a 262,144 x 640
+    embedding is 1.3 GB).  NumPy's BLAS, not SciPy's: SciPy ships a second OpenBLAS whose threads, still
+    spinning after a call, took the second core from NumPy's next eigendecomposition and made the MiniLM
+    analysis 2.4x slower with the default threads.
     """
     n, m = w.shape
-    if w.dtype == np.float64:
+    if w.dtype == np.float64 and minus is None:
         gram = w.T @ w
     else:
         rows = max(GRAM_BLOCK_ROWS, m)
@@ -74,19 +76,21 @@ def gram_matrix(w: np.ndarray) -> np.ndarray:
         for start in range(0, n, rows):
             block = buffer[: min(rows, n - start)]
             np.copyto(block, w[start : start + rows])
+            if minus is not None:
+                np.subtract(block, minus[start : start + rows], out=block)
             np.matmul(block.T, block, out=part)
             gram += part
     gram /= n
     return gram
 
 
-def gram_eigenvalues(w: np.ndarray) -> np.ndarray:
-    """Ascending eigenvalues of W^T W / N for one N x M matrix (N >= M, float32 or float64): :func:`gram_matrix`
-    + ``syevd``.
+def gram_eigenvalues(w: np.ndarray, minus: np.ndarray | None = None) -> np.ndarray:
+    """Ascending eigenvalues of W^T W / N for one N x M matrix (N >= M, float32 or float64), or of the
+    difference W - ``minus``: :func:`gram_matrix` + ``syevd``.
 
     Cost O(N M^2 + M^3); absolute error O(eps M lambda_max).
     """
-    return symmetric_eigenvalues(gram_matrix(w))
+    return symmetric_eigenvalues(gram_matrix(w, minus))
 
 
 def svd_eigenvalues(w: np.ndarray) -> np.ndarray:
@@ -110,11 +114,12 @@ def needs_svd(eigenvalues: np.ndarray, m: int) -> bool:
     return bool(coarse > SVD_FRACTION * eigenvalues.size)
 
 
-def dense_eigenvalues(w: np.ndarray) -> np.ndarray:
-    """Ascending eigenvalues of W^T W / N (N >= M) by Gram + ``syevd``, or by SVD when :func:`needs_svd`."""
-    evals = gram_eigenvalues(w)
+def dense_eigenvalues(w: np.ndarray, minus: np.ndarray | None = None) -> np.ndarray:
+    """Ascending eigenvalues of W^T W / N (N >= M), or of the difference W - ``minus``, by Gram + ``syevd``, or
+    by SVD when :func:`needs_svd` (the difference then formed in float64)."""
+    evals = gram_eigenvalues(w, minus)
     if needs_svd(evals, w.shape[1]):
-        return svd_eigenvalues(w)
+        return svd_eigenvalues(w if minus is None else np.subtract(w, minus, dtype=np.float64))
     return evals
 
 

@@ -107,11 +107,34 @@ def check_representable(stack: np.ndarray) -> float:
     largest, smallest = float(stack.max()), float(stack.min())  # NaN propagates: two passes, no copy
     if not (math.isfinite(largest) and math.isfinite(smallest)):
         raise MatrixError(f"{int(stack.size - np.count_nonzero(np.isfinite(stack)))} NaN/Inf entries")
-    scale = max(abs(largest), abs(smallest))
-    k, n, m = stack.shape
+    return _check_scale(max(abs(largest), abs(smallest)), stack.shape)
+
+
+def _check_scale(scale: float, shape: tuple[int, ...]) -> float:
+    """``scale`` (the largest absolute entry of a (k, N, M) stack), or MatrixError when W^T W could overflow."""
+    k, n, m = shape
     if scale * np.sqrt(float(k) * n * m * max(1.0, k / 2)) > LARGEST_ENTRY:
         raise MatrixError(f"largest entry {scale:.3g}: W^T W would overflow float64")
     return scale
+
+
+#: Rows of a difference formed in float64 at a time to find its largest entry.
+_DIFFERENCE_BLOCK_ROWS = 2048
+
+
+def check_difference(b: np.ndarray, a: np.ndarray) -> float:
+    """:func:`check_representable` of the difference B - A of two (k, N, M) stacks, formed in float64 a block of
+    rows at a time (never whole); returns its largest absolute entry."""
+    scale = 0.0
+    for bm, am in zip(b, a, strict=True):
+        for start in range(0, bm.shape[0], _DIFFERENCE_BLOCK_ROWS):
+            rows = slice(start, start + _DIFFERENCE_BLOCK_ROWS)
+            block = np.subtract(bm[rows], am[rows], dtype=np.float64)
+            largest = max(abs(float(block.max(initial=0.0))), abs(float(block.min(initial=0.0))))
+            if not math.isfinite(largest):
+                raise MatrixError("NaN/Inf entries in the difference")
+            scale = max(scale, largest)
+    return _check_scale(scale, b.shape)
 
 
 def _stack(matrices: np.ndarray, *, checked: bool = False) -> np.ndarray:
@@ -158,6 +181,30 @@ def compute_spectrum(matrices: np.ndarray, options: SpectrumOptions = SpectrumOp
         parts = [torch_eigenvalues(np.asarray(w, dtype=np.float64)) for w in stack]
     else:
         parts = [dense_eigenvalues(w) for w in stack]
+    return Spectrum(eigenvalues=_pooled(parts), n=n, m=m, num_matrices=k)
+
+
+def compute_difference_spectrum(b: np.ndarray, a: np.ndarray, options: SpectrumOptions = SpectrumOptions()) -> Spectrum:
+    """Eigenvalues of Delta^T Delta / N for Delta = B - A, two (k, N, M) stacks (float32 or float64) oriented
+    alike, pooled as :func:`compute_spectrum` pools them, without forming Delta whole: each block of rows is
+    subtracted in float64 (exactly, for float32 operands) as the Gram matrix is accumulated
+    (:func:`~netspectra.linalg.dense.gram_matrix`), so that memory is that of A and B, not of a float64 copy of
+    their difference.  The torch backend and the SVD fallback form Delta in float64, one matrix at a time.
+
+    Raises
+    ------
+    MatrixError
+        When the difference has NaN/Inf entries or entries whose squares overflow (:func:`check_difference`).
+    """
+    b, a = _stack(b, checked=True), _stack(a, checked=True)
+    if b.shape != a.shape:
+        raise MatrixError(f"stacks of shapes {b.shape} and {a.shape} have no difference")
+    check_difference(b, a)
+    k, n, m = b.shape
+    if choose_backend(n, m, full_spectrum(options)) == "torch":
+        parts = [torch_eigenvalues(np.subtract(bm, am, dtype=np.float64)) for bm, am in zip(b, a)]
+    else:
+        parts = [dense_eigenvalues(bm, am) for bm, am in zip(b, a)]
     return Spectrum(eigenvalues=_pooled(parts), n=n, m=m, num_matrices=k)
 
 
