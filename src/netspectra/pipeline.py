@@ -21,6 +21,7 @@ import numpy as np
 
 from netspectra.diagnose.layer import analyze_spectrum, failed_layer
 from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.quantization import with_quantization_noise
 from netspectra.diagnose.row import LayerReport
 from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError, UsageError
@@ -113,7 +114,17 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         spectrum = compute_spectrum(stack, spec.spectrum, checked=True)
         with one_blas_thread():  # the fits' many small products: threads would only spin (scale.blas_threads)
             report = analyze_spectrum(spectrum, stack=stack, **where)
+    if weight.noise is not None:
+        report = with_quantization_noise(report, quantization_noise(weight))
     return report.with_warnings(*weight.notes) if weight.notes else report
+
+
+def quantization_noise(weight: WeightMatrix) -> float:
+    """The weight's ``sigma2_quant`` (:attr:`~netspectra.io.WeightMatrix.noise`), NaN when its blocks cannot be read."""
+    try:
+        return float(weight.noise())
+    except MatrixError:
+        return float("nan")
 
 
 def analyze_array(

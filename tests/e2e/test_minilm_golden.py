@@ -36,6 +36,8 @@ to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that s
 * acting on the diagnosis (issue 18): new columns ``log_det`` (sum of ln lambda over the non-zero
   eigenvalues), ``detx_num`` and ``detx_val`` (the det X = 1 tail, as WeightWatcher's detX_constraint);
   every other column unchanged.
+* quantization-aware reading (issue 26, item 9): new columns ``sigma2_quant`` and ``quant_share`` (empty:
+  MiniLM's float32 safetensors is not quantized); every other cell unchanged.
 """
 
 from pathlib import Path

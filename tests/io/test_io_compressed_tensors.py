@@ -233,3 +233,27 @@ def test_analyze_reads_a_compressed_tensors_model_and_compress_refuses(tmp_path,
     assert "up.weight" in text and "down.weight" in text and "CT-int4" in text and "weight_packed" not in text
     assert main(["compress", str(tmp_path / "m"), "-o", str(tmp_path / "c.safetensors")]) == 2
     assert "cannot carry quantized tensors" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("preset", "tolerance"),
+    [("W4A16", 0.1), ("W4A16_ASYM", 0.1), ("W8A8", 0.1), ("FP8", 0.2), ("FP8_BLOCK", 0.2), ("NVFP4A16", 0.4)],
+)
+def test_sigma2_quant_is_the_measured_rounding_error(tmp_path, preset, tolerance):
+    """sigma2_quant (issue 26, item 9) from the stored scales (integers: each block's scale is its step; FP8 and
+    FP4: each code's cell times its block's scale) against W_q - W of the float model compressed-tensors
+    quantized (NVFP4's groups of 16 store their largest value at E2M1's widest cell: see test_io_mlx.py)."""
+    import torch
+
+    torch.manual_seed(0)
+    original = {
+        name: torch.nn.Linear(*shape).weight.detach().numpy().astype(np.float64)
+        for name, shape in (("up", (256, 128)), ("down", (128, 256)))
+    }
+    _compressed_model(tmp_path / "m", preset)
+    records = {r.name: r for r in open_source(tmp_path / "m").tensors()}
+    for name, w in original.items():
+        record = records[f"{name}.weight"]
+        measured = float(np.mean((record.load().astype(np.float64) - w) ** 2))
+        assert record.noise() == pytest.approx(measured, rel=tolerance), name

@@ -227,3 +227,76 @@ def test_dequantization_is_planned_against_available_memory(tmp_path, monkeypatc
     monkeypatch.setattr(workers, "available_memory", lambda: 10_000)
     (row,) = analyze(model).layers
     assert row.status == "error" and "dequantizing a 48 x 64 gptq matrix needs about" in row.warning
+
+
+# ------------------------------------------------------------------ sigma2_quant (issue 26, item 9)
+
+
+def test_sigma2_quant_of_gptq_and_awq_is_the_mean_of_their_group_scales_squared_over_12(tmp_path):
+    """A code one apart is one scale apart: the noise of input row i, output o is scales[g_i, o]^2 / 12."""
+    q, zeros, scales = _planted(8)
+    g_idx = np.random.default_rng(9).permutation(np.arange(IN) // GROUP)
+    gptq = {
+        "layer.qweight": pack_rows(q, 4),
+        "layer.qzeros": pack_columns(zeros - 1, 4),
+        "layer.scales": scales,
+        "layer.g_idx": g_idx.astype(np.int32),
+    }
+    config = {"quant_method": "gptq", "bits": 4, "group_size": GROUP, "desc_act": True}
+    (record,) = open_source(_model_dir(tmp_path / "gptq", gptq, config)).tensors()
+    expected = np.mean(scales.astype(np.float64)[g_idx] ** 2) / 12
+    assert record.noise() == pytest.approx(expected, rel=1e-12)
+    awq = {
+        "layer.qweight": pack_columns(q, 4, AWQ_ORDER),
+        "layer.qzeros": pack_columns(zeros, 4, AWQ_ORDER),
+        "layer.scales": scales,
+    }
+    config = {"quant_method": "awq", "bits": 4, "group_size": GROUP, "version": "gemm"}
+    (record,) = open_source(_model_dir(tmp_path / "awq", awq, config)).tensors()
+    expected = np.mean(scales.astype(np.float64)[np.arange(IN) // GROUP] ** 2) / 12
+    assert record.noise() == pytest.approx(expected, rel=1e-12)
+
+
+def _measured(record, w: np.ndarray) -> float:
+    return float(np.mean((record.load().astype(np.float64) - w) ** 2))
+
+
+@pytest.mark.parametrize(("quant_type", "nested"), [("nf4", True), ("nf4", False), ("fp4", False)])
+def test_sigma2_quant_of_bitsandbytes_4bit_is_the_measured_rounding_error(tmp_path, quant_type, nested):
+    """NF4's and FP4's levels are unequally spaced: each code's effective step (its cell's rounding variance for
+    values spread evenly over it) times its block's absmax.  Within 20%: the widest cells are at the ends,
+    where Gaussian values thin out and each block's absmax itself is exact (measured 13-16% high)."""
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("bitsandbytes.functional")
+    torch.manual_seed(1)
+    w = torch.randn(256, 512)
+    packed, state = functional.quantize_4bit(w, blocksize=64, quant_type=quant_type, compress_statistics=nested)
+    tensors = {"layer.weight": packed.numpy()}
+    tensors.update({f"layer.weight.{k}": v.numpy() for k, v in state.as_dict(packed=True).items()})
+    config = {"quant_method": "bitsandbytes", "load_in_4bit": True, "bnb_4bit_quant_type": quant_type}
+    (record,) = open_source(_model_dir(tmp_path / "m", tensors, config)).tensors()
+    assert record.noise() == pytest.approx(_measured(record, w.numpy()), rel=0.2)
+
+
+def test_sigma2_quant_of_llm_int8_and_block_fp8_is_the_measured_rounding_error(tmp_path):
+    torch = pytest.importorskip("torch")
+    functional = pytest.importorskip("bitsandbytes.functional")
+    from safetensors.torch import save_file as save_torch_file
+
+    w = torch.randn(256, 512)
+    q, scb, _ = functional.int8_vectorwise_quant(w)
+    tensors = {"layer.weight": q.numpy(), "layer.SCB": scb.numpy()}
+    (record,) = open_source(
+        _model_dir(tmp_path / "int8", tensors, {"quant_method": "bitsandbytes", "load_in_8bit": True})
+    ).tensors()
+    assert record.noise() == pytest.approx(_measured(record, w.numpy()), rel=0.1)
+    scale = w.abs().reshape(2, 128, 4, 128).amax(dim=(1, 3)) / 448.0
+    fp8 = (w / scale.repeat_interleave(128, 0).repeat_interleave(128, 1)).to(torch.float8_e4m3fn)
+    root = tmp_path / "fp8"
+    root.mkdir()
+    save_torch_file({"proj.weight": fp8, "proj.weight_scale_inv": scale}, str(root / "model.safetensors"))
+    (root / "config.json").write_text(
+        json.dumps({"quantization_config": {"quant_method": "fp8", "weight_block_size": [128, 128]}})
+    )
+    (record,) = open_source(root).tensors()
+    assert record.noise() == pytest.approx(_measured(record, w.numpy()), rel=0.1)

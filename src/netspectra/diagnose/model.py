@@ -15,8 +15,9 @@ from netspectra.io.selection import skip_category
 from netspectra.tabular import RowsTable
 from netspectra.version import ALGORITHM_VERSION
 
-#: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
-WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries")
+#: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds, and
+#: :mod:`netspectra.diagnose.quantization` for the labels quantization noise withholds).
+WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries", "quantization-noise")
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,17 @@ class MPColumns(ColumnGroup):
 
 
 @dataclass(frozen=True)
+class QuantizationColumns(ColumnGroup):
+    """The noise a quantized format adds, beside the MP noise level (:mod:`netspectra.io.quant_noise`,
+    :mod:`netspectra.diagnose.quantization`): ``sigma2_quant``, the mean per-entry variance of the rounding
+    error known from the stored blocks' steps (0 for float32, NaN where the format is not quantized or not
+    read), and ``quant_share`` = sigma2_quant / sigma2_mp."""
+
+    sigma2_quant: float = math.nan
+    quant_share: float = math.nan
+
+
+@dataclass(frozen=True)
 class PowerLawColumns(ColumnGroup):
     """Power-law tail fit (Clauset, Shalizi & Newman 2009)."""
 
@@ -226,6 +237,7 @@ GROUP_PATHS: dict[tuple[str, ...], type[ColumnGroup]] = {
     ("identity",): LayerIdentity,
     ("norms",): NormColumns,
     ("mp",): MPColumns,
+    ("quantization",): QuantizationColumns,
     ("power_law",): PowerLawColumns,
     ("ww",): WWColumns,
     **{("depth", f.name): f.default.__class__ for f in fields(DepthColumns)},
@@ -252,6 +264,7 @@ class LayerReport(RowAttributes):
     identity: LayerIdentity
     norms: NormColumns = NormColumns()
     mp: MPColumns = MPColumns()
+    quantization: QuantizationColumns = QuantizationColumns()
     power_law: PowerLawColumns = PowerLawColumns()
     ww: WWColumns = WWColumns()
     depth: DepthColumns = DepthColumns()

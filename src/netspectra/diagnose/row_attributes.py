@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         NormColumns,
         OutcomeColumns,
         PowerLawColumns,
+        QuantizationColumns,
         WWColumns,
     )
 
@@ -27,6 +28,7 @@ class RowAttributes:
     identity: LayerIdentity
     norms: NormColumns
     mp: MPColumns
+    quantization: QuantizationColumns
     power_law: PowerLawColumns
     ww: WWColumns
     depth: DepthColumns
@@ -146,6 +148,16 @@ class RowAttributes:
     def bulk_fraction(self) -> float:
         """The ``bulk_fraction`` field of :class:`~netspectra.diagnose.row.MPColumns`."""
         return self.mp.bulk_fraction
+
+    @property
+    def sigma2_quant(self) -> float:
+        """The ``sigma2_quant`` field of :class:`~netspectra.diagnose.row.QuantizationColumns`."""
+        return self.quantization.sigma2_quant
+
+    @property
+    def quant_share(self) -> float:
+        """The ``quant_share`` field of :class:`~netspectra.diagnose.row.QuantizationColumns`."""
+        return self.quantization.quant_share
 
     @property
     def alpha(self) -> float:

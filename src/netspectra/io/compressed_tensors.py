@@ -40,8 +40,9 @@ import regex
 from ..constraints import NONE, Interval, Kind, OneOf
 from ..errors import MatrixError, SourceError
 from .base import ModelSource, TensorRecord
-from .dtypes import FP4_E2M1_TABLE, decode_e8m0
-from .packed import as_words, check_setting, grid_dequantize, unpack_bits
+from .dtypes import FP4_E2M1_TABLE, FP8_E4M3_TABLE, decode_e8m0
+from .packed import CHUNK_ELEMENTS, as_words, check_setting, grid_dequantize, unpack_bits
+from .quant_noise import cell_widths, grid_noise, mean_noise, scaled_noise, value_widths
 from .quantized import QuantizedSource
 
 #: Formats whose quantized weights this module reads (``dense``: nothing is compressed).
@@ -151,23 +152,55 @@ class _CTDequantize:
 
     def __call__(self) -> np.ndarray:
         lay = self.layout
-        rows, cols = lay.shape
         try:
             stored = np.asarray(self.parts["weight"].load())
-            scale = self._grid("weight_scale")
-            if "weight_global_scale" in self.parts:
-                global_scale = np.asarray(self.parts["weight_global_scale"].load(), dtype=np.float32).reshape(())
-                scale = scale / global_scale
-            zero = self._zero()
-            columns = np.zeros(cols, dtype=np.int64) if lay.group == 0 else np.arange(cols) // lay.group
-            if "weight_g_idx" in self.parts:
-                g_idx = np.asarray(self.parts["weight_g_idx"].load()).reshape(-1)
-                if not (g_idx < 0).any():  # all -1: columns in their natural groups
-                    columns = g_idx.astype(np.int64)
+            scale, columns = self._scale_grid()
             codes = self._codes(stored)
-            return grid_dequantize(codes, lay.shape, scale, lay.block_rows, columns, zero=zero)
+            return grid_dequantize(codes, lay.shape, scale, lay.block_rows, columns, zero=self._zero())
         except (ValueError, IndexError) as exc:  # parts whose sizes changed since they were listed
             raise MatrixError(f"compressed-tensors parts do not fit together: {exc}") from None
+
+    def noise(self) -> float:
+        """sigma2_quant (:mod:`netspectra.io.quant_noise`): each block's scale as the step of integer codes; for
+        FP8 and FP4 codes, the width of each code's E4M3 or E2M1 cell times its block's scale."""
+        lay = self.layout
+        rows, cols = lay.shape
+        try:
+            scale, columns = self._scale_grid()
+            if lay.storage in ("packed-int", "int"):
+                row_counts = np.bincount(np.arange(rows) // lay.block_rows, minlength=lay.grid[0])
+                return mean_noise([grid_noise(scale, row_counts, np.bincount(columns, minlength=lay.grid[1]))])
+            stored = np.asarray(self.parts["weight"].load())
+            fp4 = cell_widths(FP4_E2M1_TABLE)
+            step = max(1, CHUNK_ELEMENTS // max(cols, 1))
+            parts = []
+            for start in range(0, rows, step):
+                stop = min(rows, start + step)
+                if lay.storage == "float":
+                    widths = value_widths(stored[start:stop], FP8_E4M3_TABLE)
+                else:
+                    chunk = stored[start:stop].astype(np.uint8)
+                    widths = fp4[np.stack((chunk & 15, chunk >> 4), axis=-1).reshape(stop - start, -1)]
+                block_scale = np.asarray(scale, np.float64)[np.arange(start, stop) // lay.block_rows][:, columns]
+                parts.append(scaled_noise(widths, block_scale))
+            return mean_noise(parts)
+        except (ValueError, IndexError) as exc:
+            raise MatrixError(f"compressed-tensors parts do not fit together: {exc}") from None
+
+    def _scale_grid(self) -> tuple[np.ndarray, np.ndarray]:
+        """The grid of scales (divided by the global scale, NVFP4) and the block of each column of W."""
+        lay = self.layout
+        scale = self._grid("weight_scale")
+        if "weight_global_scale" in self.parts:
+            global_scale = np.asarray(self.parts["weight_global_scale"].load(), dtype=np.float32).reshape(())
+            scale = scale / global_scale
+        cols = lay.shape[1]
+        columns = np.zeros(cols, dtype=np.int64) if lay.group == 0 else np.arange(cols) // lay.group
+        if "weight_g_idx" in self.parts:
+            g_idx = np.asarray(self.parts["weight_g_idx"].load()).reshape(-1)
+            if not (g_idx < 0).any():  # all -1: columns in their natural groups
+                columns = g_idx.astype(np.int64)
+        return scale, columns
 
     def _grid(self, role: str) -> np.ndarray:
         """A stored scale as its 2-D grid of float32 values (E8M0 bytes decoded)."""
@@ -290,7 +323,8 @@ class CompressedTensorsSource(QuantizedSource):
             raise SourceError(f"{record.source}: {name} has no weight_scale")
         layout = self._layout(module, parts)
         stored = {role: part for role, part in parts.items() if role != "weight_shape"}
-        return parts, TensorRecord(f"{module}.weight", layout.shape, layout.dtype, record.source, _CTDequantize(stored, layout))
+        loader = _CTDequantize(stored, layout)
+        return parts, TensorRecord(f"{module}.weight", layout.shape, layout.dtype, record.source, loader, noise=loader.noise)
 
     def _layout(self, module: str, parts: dict[str, TensorRecord]) -> _Layout:
         """The layout of a module's parts under the first config group that targets it and fits them."""

@@ -293,6 +293,7 @@ def _generate(
                     num_matrices=p.num_matrices,
                     load=p.loader,
                     notes=p.notes,
+                    noise=record.noise,
                 )
                 index += 1
     finally:

@@ -18,7 +18,8 @@ b = 4, g = 16, E4M3 scales); W = value(q) s (OCP Microscaling Formats (MX) v1.0,
 Each quantized weight becomes one ``<module>.weight`` record of the dequantized shape (..., out, in),
 dtype ``MLX-int4`` (affine, 4 bits), ``MLX-mxfp4``, ...; its loader rebuilds it in float32 (the product
 s q is exact in float32 for float16/bfloat16 scales, the bias added with one rounding; ``mx.dequantize``
-itself computes in the scales' dtype, rounding s q and the sum to it).
+itself computes in the scales' dtype, rounding s q and the sum to it), and its ``sigma2_quant`` is read
+from the scales (:meth:`_MLXDequantize.noise`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from ..constraints import Interval, OneOf
 from ..errors import MatrixError, SourceError
 from .base import ModelSource, TensorRecord
 from .dtypes import FP4_E2M1_TABLE, FP8_E4M3_TABLE, decode_e8m0
-from .packed import as_words, check_setting, grid_dequantize, unpack_bits
+from .packed import CHUNK_ELEMENTS, as_words, check_setting, grid_dequantize, unpack_bits
+from .quant_noise import cell_widths, coded_noise, grid_noise, mean_noise
 from .quantized import QuantizedSource
 
 #: Bit widths and group sizes of each mode (``mx.quantize``'s table of quantization modes; affine groups of any
@@ -63,20 +65,23 @@ class _MLXDequantize:
     def __init__(self, parts: dict[str, TensorRecord], mode: str, bits: int, group: int, shape: tuple[int, ...]) -> None:
         self.parts, self.mode, self.bits, self.group, self.shape = parts, mode, bits, group, shape
 
+    def _scales(self, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """The decoded scales (rows, groups) and the code table of a floating-point mode (None for affine)."""
+        raw_scales = np.asarray(self.parts["scales"].load()).reshape(rows, -1)
+        if self.mode == "affine":
+            return raw_scales, None
+        table = FP8_E4M3_TABLE if self.mode == "mxfp8" else FP4_E2M1_TABLE
+        nv_bytes = self.parts["scales"].dtype == "U8"
+        scales = FP8_E4M3_TABLE[raw_scales.astype(np.uint8)] if self.mode == "nvfp4" and nv_bytes else raw_scales
+        return (decode_e8m0(scales) if self.mode.startswith("mx") else scales), table
+
     def __call__(self) -> np.ndarray:
         cols = self.shape[-1]
         rows = math.prod(self.shape[:-1])
         try:
             words = as_words(self.parts["weight"].load()).reshape(rows, -1)
-            raw_scales = np.asarray(self.parts["scales"].load()).reshape(rows, -1)
+            scales, table = self._scales(rows)
             biases = np.asarray(self.parts["biases"].load()).reshape(rows, -1) if "biases" in self.parts else None
-            if self.mode == "affine":
-                scales, table = raw_scales, None
-            else:
-                table = FP8_E4M3_TABLE if self.mode == "mxfp8" else FP4_E2M1_TABLE
-                nv_bytes = self.parts["scales"].dtype == "U8"
-                scales = FP8_E4M3_TABLE[raw_scales.astype(np.uint8)] if self.mode == "nvfp4" and nv_bytes else raw_scales
-                scales = decode_e8m0(scales) if self.mode.startswith("mx") else scales
 
             def codes(start: int, stop: int) -> np.ndarray:
                 q = unpack_bits(words[start:stop], self.bits, cols)
@@ -87,6 +92,28 @@ class _MLXDequantize:
         except (ValueError, IndexError) as exc:  # parts whose sizes changed since they were listed
             raise MatrixError(f"MLX {self.mode} parts do not fit together: {exc}") from None
         return matrix.reshape(self.shape)
+
+    def noise(self) -> float:
+        """sigma2_quant (:mod:`netspectra.io.quant_noise`): the scale of each group as the step of its affine
+        codes; for the microscaling modes, the width of each code's E2M1 or E4M3 cell times its group's scale."""
+        cols = self.shape[-1]
+        rows = math.prod(self.shape[:-1])
+        try:
+            scales, table = self._scales(rows)
+            groups = np.full(scales.shape[1], self.group)
+            if table is None:
+                return mean_noise([grid_noise(scales, np.ones(rows), groups)])
+            words = as_words(self.parts["weight"].load()).reshape(rows, -1)
+            widths = cell_widths(table)
+            columns = np.arange(cols) // self.group
+            step = max(1, CHUNK_ELEMENTS // max(cols, 1))
+            parts = []
+            for start in range(0, rows, step):
+                q = unpack_bits(words[start : start + step], self.bits, cols)
+                parts.append(coded_noise(widths, q, np.asarray(scales[start : start + step], np.float64)[:, columns]))
+            return mean_noise(parts)
+        except (ValueError, IndexError) as exc:
+            raise MatrixError(f"MLX {self.mode} parts do not fit together: {exc}") from None
 
 
 class MLXQuantizedSource(QuantizedSource):
@@ -124,7 +151,7 @@ class MLXQuantizedSource(QuantizedSource):
         shape = self._checked_shape(module, parts, mode, bits, group)
         dtype = f"MLX-int{bits}" if mode == "affine" else f"MLX-{mode}"
         loader = _MLXDequantize(parts, mode, bits, group, shape)
-        return parts, TensorRecord(name, shape, dtype, record.source, loader)
+        return parts, TensorRecord(name, shape, dtype, record.source, loader, noise=loader.noise)
 
     def _checked_shape(self, module: str, parts: dict[str, TensorRecord], mode: str, bits: int, group: int) -> tuple[int, ...]:
         """The dequantized shape (..., out, in) of a module's parts, or SourceError naming what does not fit."""

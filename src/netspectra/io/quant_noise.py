@@ -20,7 +20,7 @@ The step Delta of each format:
 * GGUF K-quants (Q2_K .. Q6_K): super-block scale times the sub-block's 4-, 6- or 8-bit scale
   (``d * sc``), the step between two codes of the sub-block;
 * codebooks with unequal spacing (FP8 E4M3 and FP4 E2M1 codes, bitsandbytes NF4/FP4, float16 and bfloat16
-  storage): the width of the cell of the code, half the distance between the code's two neighbours
+  storage): the effective step of the code's cell, from its gaps to the two neighbouring codes
   (:func:`cell_widths`; for a float format the spacing of the exponent's binade, 2^(e - mantissa bits)),
   times the block's scale;
 * float32 and float64 storage: 0 (nothing rounded beyond the float the weights were trained in).
@@ -50,22 +50,27 @@ def uniform_noise(steps: np.ndarray, counts: np.ndarray | float = 1.0) -> tuple[
 
 
 def cell_widths(codebook: np.ndarray) -> np.ndarray:
-    """Width of the rounding cell of each code of a codebook (values in code order, any finite or not):
-    half the distance between the code's neighbours on the sorted grid, the whole distance to the one
-    neighbour at an end (the outermost cell reaches as far out as in); NaN for a non-finite code.
+    """The effective step of each code of a codebook (values in code order, finite or not): the step w of a
+    uniform grid with the same rounding variance, w^2 / 12 = E (x - c)^2 for x uniform over the code's cell
+    [c - a, c + b] (a, b half the gaps to the neighbours below and above on the sorted grid):
 
-    For a float format this is the spacing of the code's binade (2^(e - mantissa bits)), 3/4 of it at a
-    power of two (whose lower neighbour is half a spacing closer), and the subnormal spacing near 0.
-    Codes of equal value (+0 and -0) share their cell.
+        w^2 = 4 (a^2 - a b + b^2),
+
+    w = the gap for equal gaps; an end code's cell is taken as wide outside as inside (b = a); NaN for a
+    non-finite code.  For a float format this is the spacing of the code's binade (2^(e - mantissa bits)),
+    sqrt(3)/2 of it at a power of two (whose lower neighbour is half a spacing closer), the subnormal spacing
+    near 0.  Codes of equal value (+0 and -0) share their cell.
     """
-    values = np.asarray(codebook, dtype=np.float64)
+    with np.errstate(invalid="ignore"):  # NaN codes (float16's, bfloat16's) stay NaN
+        values = np.asarray(codebook, dtype=np.float64)
     widths = np.full(values.shape, np.nan)
     finite = np.isfinite(values)
     grid = np.unique(values[finite])
     if grid.size < 2:
         return np.where(finite, 0.0, np.nan)
-    padded = np.concatenate(([2 * grid[0] - grid[1]], grid, [2 * grid[-1] - grid[-2]]))
-    cell = (padded[2:] - padded[:-2]) / 2.0
+    gaps = np.diff(grid) / 2.0
+    below, above = np.concatenate(([gaps[0]], gaps)), np.concatenate((gaps, [gaps[-1]]))
+    cell = np.sqrt(4.0 * (below * below - below * above + above * above))
     widths[finite] = cell[np.searchsorted(grid, values[finite])]
     return widths
 
@@ -82,12 +87,35 @@ def bfloat16_widths() -> np.ndarray:
     return cell_widths((np.arange(1 << 16, dtype=np.uint32) << np.uint32(16)).view(np.float32))
 
 
-def coded_noise(widths: np.ndarray, codes: np.ndarray, scales: np.ndarray | float = 1.0) -> tuple[float, float]:
-    """(sum of (w_code s)^2 / 12 over the entries, number of entries) of codes (an integer array) of a codebook
-    whose cell widths are ``widths``, each entry times its scale (``scales`` broadcast against ``codes``)."""
-    w = np.asarray(widths, dtype=np.float64)[np.asarray(codes, dtype=np.intp)]
-    w = w * np.asarray(scales, dtype=np.float64)
+def scaled_noise(widths: np.ndarray, scales: np.ndarray | float = 1.0) -> tuple[float, float]:
+    """(sum of (w s)^2 / 12 over the entries, number of entries) of entries whose cells are ``widths`` wide in
+    code units, each times its scale (``scales`` broadcast against ``widths``), in float64."""
+    w = np.asarray(widths, dtype=np.float64) * np.asarray(scales, dtype=np.float64)
     return float(np.sum(w * w)) * UNIFORM, float(w.size)
+
+
+def coded_noise(widths: np.ndarray, codes: np.ndarray, scales: np.ndarray | float = 1.0) -> tuple[float, float]:
+    """:func:`scaled_noise` of codes (an integer array) of a codebook whose cell widths are ``widths``."""
+    return scaled_noise(np.asarray(widths, dtype=np.float64)[np.asarray(codes, dtype=np.intp)], scales)
+
+
+def grid_noise(steps: np.ndarray, row_counts: np.ndarray, column_counts: np.ndarray) -> tuple[float, float]:
+    """(sum of Delta^2 / 12 over the entries, number of entries) of a matrix whose step is constant on the cells
+    of a grid: ``steps`` (R, C), cell (i, j) holding row_counts[i] x column_counts[j] entries (a GPTQ group of
+    input rows by one output column, an MLX group of a row, one block of a 2-D block scheme, ...); no array of
+    the matrix's size is made: the sum is r^T (Delta o Delta) c / 12."""
+    steps = np.asarray(steps, dtype=np.float64)
+    rows, columns = np.asarray(row_counts, dtype=np.float64), np.asarray(column_counts, dtype=np.float64)
+    return float(rows @ (steps * steps) @ columns) * UNIFORM, float(rows.sum() * columns.sum())
+
+
+def value_widths(values: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """The cell widths (:func:`cell_widths`) of decoded ``values``, each one of the finite values of ``codebook``
+    (an FP8 weight read as float32), as float32."""
+    grid = np.unique(np.asarray(codebook, dtype=np.float64)[np.isfinite(codebook)])
+    widths = cell_widths(grid).astype(np.float32)
+    index = np.clip(np.searchsorted(grid, values), 0, grid.size - 1)
+    return widths[index]
 
 
 def mean_noise(parts: list[tuple[float, float]]) -> float:

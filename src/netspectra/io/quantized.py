@@ -43,7 +43,9 @@ from ..constraints import Interval, Kind, OneOf, check_value
 from ..errors import MatrixError, SourceError
 from ..scale.workers import refuse_unless_fits
 from .base import ModelSource, TensorRecord
-from .dtypes import FLOAT_DTYPES, INTEGER_DTYPES
+from .dtypes import FLOAT_DTYPES, FP8_E4M3_TABLE, INTEGER_DTYPES
+from .packed import CHUNK_ELEMENTS
+from .quant_noise import UNIFORM, cell_widths, grid_noise, mean_noise, scaled_noise, value_widths
 from .structured import parse_json
 
 #: AWQ's packing order of 8 output columns in a word, and its inverse.
@@ -154,13 +156,22 @@ def bnb_4bit_weight(
     codes_bytes = np.asarray(packed).astype(np.uint8).reshape(-1)
     codes = np.empty(codes_bytes.size * 2, dtype=np.intp)
     codes[0::2], codes[1::2] = codes_bytes >> 4, codes_bytes & 15
+    scales = bnb_block_scales(absmax, state, nested_absmax, nested_quant_map)
+    values = np.asarray(quant_map, np.float32)[codes[:count]] * scales[np.arange(count) // int(state["blocksize"])]
+    return values.reshape(shape)
+
+
+def bnb_block_scales(
+    absmax: np.ndarray, state: dict, nested_absmax: np.ndarray | None = None, nested_quant_map: np.ndarray | None = None
+) -> np.ndarray:
+    """The float32 absmax of each block of a bitsandbytes 4-bit weight: as stored, or with double quantization
+    nested_quant_map[code] x the nested absmax of its block of ``nested_blocksize`` + ``nested_offset``."""
     scales = np.asarray(absmax, dtype=np.float32).reshape(-1)
     if nested_absmax is not None and nested_quant_map is not None:
         nested = np.asarray(nested_absmax, np.float32).reshape(-1)[np.arange(scales.size) // int(state["nested_blocksize"])]
         scales = np.asarray(nested_quant_map, np.float32)[scales.astype(np.intp)] * nested
         scales = scales + np.float32(state.get("nested_offset", 0.0))
-    values = np.asarray(quant_map, np.float32)[codes[:count]] * scales[np.arange(count) // int(state["blocksize"])]
-    return values.reshape(shape)
+    return scales
 
 
 def bnb_int8_weight(weight: np.ndarray, scb: np.ndarray) -> np.ndarray:
@@ -168,8 +179,54 @@ def bnb_int8_weight(weight: np.ndarray, scb: np.ndarray) -> np.ndarray:
     return (np.asarray(weight, np.float32) * (np.asarray(scb, np.float32).reshape(-1, 1) / np.float32(127.0))).astype(np.float32)
 
 
+def gptq_noise(scales: np.ndarray, groups: np.ndarray, outputs: int) -> float:
+    """sigma2_quant of a GPTQ or AWQ layer: step scales[g_i, o] for input row i of group g_i and output o
+    (:func:`~netspectra.io.quant_noise.grid_noise`, one cell per group and output column)."""
+    counts = np.bincount(groups, minlength=scales.shape[0])
+    if counts.size != scales.shape[0] or scales.shape[1] < outputs:
+        raise MatrixError(f"{scales.shape[0]} groups of scales do not cover the input rows' groups")
+    return mean_noise([grid_noise(scales[:, :outputs], counts, np.ones(outputs))])
+
+
+def fp8_noise(weight: np.ndarray, scale: np.ndarray, block: tuple[int, int] | None) -> float:
+    """sigma2_quant of an FP8 matrix (decoded E4M3 values) times its scales (as :func:`fp8_weight`): the
+    width of each value's E4M3 cell times its scale, a chunk of rows at a time."""
+    scale = np.asarray(scale, dtype=np.float64)
+    rows, cols = weight.shape
+    step = max(1, CHUNK_ELEMENTS // max(cols, 1))
+    parts = []
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        if scale.size == 1:
+            scales = scale.reshape(())
+        elif scale.size == rows:
+            scales = scale.reshape(rows, 1)[start:stop]
+        elif block is not None:
+            scales = scale[np.ix_(np.arange(start, stop) // block[0], np.arange(cols) // block[1])]
+        else:
+            raise MatrixError(f"scale of shape {scale.shape} does not tile {rows} x {cols}")
+        parts.append(scaled_noise(value_widths(weight[start:stop], FP8_E4M3_TABLE), scales))
+    return mean_noise(parts)
+
+
+def bnb_4bit_noise(packed: np.ndarray, scales: np.ndarray, quant_map: np.ndarray, count: int, blocksize: int) -> float:
+    """sigma2_quant of a bitsandbytes 4-bit weight: the width of each code's cell in ``quant_map`` (NF4's
+    and FP4's levels are unequally spaced) times the absmax of its block."""
+    codes_bytes = np.asarray(packed).astype(np.uint8).reshape(-1)
+    squares = cell_widths(np.asarray(quant_map, np.float64)).astype(np.float32) ** 2
+    per_code = np.empty(codes_bytes.size * 2, dtype=np.float32)
+    per_code[0::2], per_code[1::2] = squares[codes_bytes >> 4], squares[codes_bytes & 15]
+    blocks = _blocks(count, blocksize)
+    padded = np.zeros(blocks * blocksize, dtype=np.float32)
+    padded[:count] = per_code[:count]
+    block_sums = padded.reshape(blocks, blocksize).sum(axis=1, dtype=np.float64)
+    scales = np.asarray(scales, dtype=np.float64).reshape(-1)[:blocks]
+    return float(block_sums @ (scales * scales)) * UNIFORM / count if count else float("nan")
+
+
 class _Dequantize:
-    """Loader of one quantized matrix of ``shape`` from its stored parts (picklable: records and numbers)."""
+    """Loader of one quantized matrix of ``shape`` from its stored parts (picklable: records and numbers);
+    :meth:`noise` is its ``sigma2_quant``."""
 
     def __init__(self, method: str, parts: dict[str, TensorRecord], settings: dict[str, object], shape: tuple[int, ...]) -> None:
         self.method, self.parts, self.settings, self.shape = method, parts, settings, shape
@@ -195,6 +252,34 @@ class _Dequantize:
         except (ValueError, IndexError) as exc:  # parts of shapes that do not fit together (a forged file)
             shapes = ", ".join(f"{key} {tuple(value.shape)}" for key, value in p.items())
             raise MatrixError(f"{self.method} parts do not fit together ({shapes}): {exc}") from None
+
+    def noise(self) -> float:
+        """sigma2_quant: the mean per-entry variance of the rounding error the stored steps imply
+        (:mod:`netspectra.io.quant_noise`): GPTQ/AWQ scales per group and output, LLM.int8's SCB / 127 per row,
+        the FP8 cell of each value times its scale, the NF4/FP4 cell of each code times its block's absmax."""
+        s, out, inputs = self.settings, self.shape[0], self.shape[-1]
+        try:
+            if self.method in ("gptq", "awq"):
+                scales = self.parts["scales"].load()
+                if self.method == "gptq" and s["desc_act"] and "g_idx" in self.parts:
+                    groups = np.asarray(self.parts["g_idx"].load(), dtype=np.int64)
+                else:
+                    groups = np.arange(inputs) // s["group_size"]
+                if groups.shape != (inputs,) or groups.min(initial=0) < 0:
+                    raise MatrixError(f"groups of {inputs} input rows do not index the scales")
+                return gptq_noise(scales, groups, out)
+            if self.method == "bnb-int8":
+                steps = np.asarray(self.parts["scb"].load(), np.float64).reshape(-1, 1) / 127.0
+                return mean_noise([grid_noise(steps, np.ones(steps.shape[0]), np.array([inputs]))])
+            if self.method == "bnb-4bit":
+                p = {key: record.load() for key, record in self.parts.items()}
+                state = s["state"]
+                scales = bnb_block_scales(p["absmax"], state, p.get("nested_absmax"), p.get("nested_quant_map"))
+                count = math.prod(int(d) for d in state["shape"])
+                return bnb_4bit_noise(p["weight"], scales, p["quant_map"], count, int(state["blocksize"]))
+            return fp8_noise(self.parts["weight"].load(), self.parts["scale"].load(), s["block"])
+        except (ValueError, IndexError) as exc:
+            raise MatrixError(f"{self.method} scales do not fit the weight: {exc}") from None
 
 
 def check_bnb_state(state: object, parts: dict[str, TensorRecord], label: str, name: str) -> None:
@@ -305,7 +390,7 @@ class QuantizedSource(ModelSource):
             settings = {**self.settings, "group_size": self._group_size(shape[1])}
             dtype = f"{self.method.upper()}-int{self.settings['bits']}"
             loader = _Dequantize(self.method, parts, settings, shape)
-            return parts, TensorRecord(f"{module}.weight", shape, dtype, record.source, loader)
+            return parts, TensorRecord(f"{module}.weight", shape, dtype, record.source, loader, noise=loader.noise)
         if self.method == "bitsandbytes":
             return self._bitsandbytes(record, by_name)
         scale = by_name.get(f"{name}_scale_inv") or by_name.get(f"{name}_scale")
@@ -313,7 +398,7 @@ class QuantizedSource(ModelSource):
             return None
         parts = {"weight": record, "scale": scale}
         loader = _Dequantize("fp8", parts, self.settings, record.shape)
-        return parts, TensorRecord(name, record.shape, f"{record.dtype}*scale", record.source, loader)
+        return parts, TensorRecord(name, record.shape, f"{record.dtype}*scale", record.source, loader, noise=loader.noise)
 
     def _check_packed(self, module: str, parts: dict[str, TensorRecord]) -> None:
         """Refuse GPTQ/AWQ parts of the wrong rank or dtype: packed words are 2-D I32/U32, scales 2-D
@@ -361,7 +446,8 @@ class QuantizedSource(ModelSource):
             check_bnb_state(state, parts, record.source, name)
             shape = tuple(state["shape"])
             loader = _Dequantize("bnb-4bit", {k: v for k, v in parts.items() if k != "state"}, {"state": state}, shape)
-            return parts, TensorRecord(name, shape, f"BNB-{state['quant_type'].upper()}", record.source, loader)
+            dtype = f"BNB-{state['quant_type'].upper()}"
+            return parts, TensorRecord(name, shape, dtype, record.source, loader, noise=loader.noise)
         scb = by_name.get(f"{name.removesuffix('.weight')}.SCB")
         if scb is None or not name.endswith(".weight") or len(record.shape) != 2:
             return None
@@ -371,9 +457,8 @@ class QuantizedSource(ModelSource):
                 "LLM.int8 stores I8 rows and one SCB a row"
             )
         parts = {"weight": record, "scb": scb}
-        return parts, TensorRecord(
-            name, record.shape, "BNB-INT8", record.source, _Dequantize("bnb-int8", parts, {}, record.shape)
-        )
+        loader = _Dequantize("bnb-int8", parts, {}, record.shape)
+        return parts, TensorRecord(name, record.shape, "BNB-INT8", record.source, loader, noise=loader.noise)
 
     def close(self) -> None:
         self.inner.close()

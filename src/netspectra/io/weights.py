@@ -44,6 +44,10 @@ class WeightMatrix:
     notes : tuple of str
         Anything the loader had to do that the user should know (e.g. "int8 analyzed without scale"),
         one label each; they join the warnings of the layer's row.
+    noise : callable, optional
+        For a quantized tensor, returns its ``sigma2_quant``: the mean per-entry variance of the quantization
+        error its format implies (:mod:`netspectra.io.quant_noise`), over the whole stored tensor (a part of
+        a fused tensor shares it); None where the reader does not know it.
     """
 
     name: str
@@ -56,6 +60,7 @@ class WeightMatrix:
     num_matrices: int
     load: Callable[..., np.ndarray] = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
+    noise: Callable[[], float] | None = field(default=None, repr=False, compare=False)
 
 
 def orient(matrices: np.ndarray, dtype: type | None = np.float64) -> np.ndarray:
