@@ -221,6 +221,28 @@ def study(label: str, state: dict[str, np.ndarray], blocks: int, workdir: Path) 
     return summary, layers
 
 
+def shift_table(layers: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Per model and format: the quantization noise shares of the layers and how far alpha moved from the float
+    file's (absolute, and in the float fit's alpha_se)."""
+    rows = []
+    for key in dict.fromkeys((r["model"], r["format"]) for r in layers):
+        mine = [r for r in layers if (r["model"], r["format"]) == key]
+        share = np.array([r["_share"] for r in mine], dtype=float)
+        shift = np.abs([r["_shift"] for r in mine])
+        z = shift / np.array([r["_alpha_se"] for r in mine], dtype=float)
+        rows.append(
+            {
+                "model": key[0],
+                "format": key[1],
+                "layers": len(mine),
+                "quant_share median (range)": f"{np.median(share):.1e} ({share.min():.0e} .. {share.max():.1e})",
+                "|shift| median / max": f"{np.median(shift):.3f} / {shift.max():.2f}",
+                "|shift| / se median / q95 / max": f"{np.median(z):.2f} / {np.quantile(z, 0.95):.2f} / {z.max():.2f}",
+            }
+        )
+    return rows
+
+
 def measured_noise(quantized_path: Path, float_path: Path) -> dict[str, float]:
     """||W_q - W||_F^2 / (N M) of each 2-D tensor, by the name netspectra gives it (both files in one order)."""
     out = {}
@@ -310,6 +332,8 @@ def main() -> None:
             layers += rows
     print("## Quantized files against the float file\n")
     print(markdown(summary))
+    print("\n## Alpha against the float file, by noise share\n")
+    print(markdown(shift_table(layers)))
     print("\n## Layers whose label changed\n")
     shown = [{k: v for k, v in r.items() if not k.startswith("_")} for r in layers if r["label change"] or r["rule"]]
     print(markdown(shown))
