@@ -120,3 +120,22 @@ def test_a_row_of_an_unquantized_format_has_no_sigma2_quant(tmp_path):
     save_file({"layer.weight": _gaussian()}, str(tmp_path / "m.safetensors"))
     (row,) = analyze(tmp_path / "m.safetensors").layers
     assert np.isnan(row.sigma2_quant) and np.isnan(row.quant_share)
+
+
+def test_a_range_of_rows_is_dequantized_alone_and_equals_the_whole_tensors_rows(tmp_path, monkeypatch):
+    """One expert of a stacked tensor: its ggml rows only, read in blocks of rows that do not line up with the
+    experts (a block of 3 rows' values), equal to the same rows of the whole tensor."""
+    from netspectra.io import gguf_blocks
+    from netspectra.io.gguf_header import read_gguf_header
+
+    experts, out = 4, 10
+    w = np.random.default_rng(2).standard_normal((experts * out, COLS)).astype(np.float32)
+    kind = gguf.GGMLQuantizationType.Q8_0
+    _write(tmp_path / "m.gguf", "blk.0.ffn_up_exps.weight", gguf.quants.quantize(w, kind), kind)
+    (tensor,) = read_gguf_header(tmp_path / "m.gguf", "m.gguf").tensors
+    whole = gguf_blocks.dequantize_tensor(tmp_path / "m.gguf", tensor, "m.gguf")
+    np.testing.assert_array_equal(whole, gguf.quants.dequantize(gguf.quants.quantize(w, kind), kind))
+    monkeypatch.setattr(gguf_blocks, "ROW_BLOCK_ELEMENTS", 3 * COLS)
+    for e in range(experts):
+        part = gguf_blocks.dequantize_tensor(tmp_path / "m.gguf", tensor, "m.gguf", rows=(e * out, (e + 1) * out))
+        np.testing.assert_array_equal(part, whole[e * out : (e + 1) * out])

@@ -96,35 +96,45 @@ def _layout(tensor: HeaderTensor) -> tuple[int, int, int]:
     return rows, per_row // block * type_size, per_row
 
 
-def raw_row_blocks(path: Path, tensor: HeaderTensor, label: str) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, uint8 array (rows, bytes per row)) of each block of rows of ``tensor``, read from ``path``.
+def raw_row_blocks(
+    path: Path, tensor: HeaderTensor, label: str, rows: tuple[int, int] | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, counted from ``rows[0]``; uint8 array (rows, bytes per row)) of each block of the rows
+    ``rows`` = (start, stop) of ``tensor`` (ggml rows: every dimension but the first flattened; default all),
+    read from ``path``.
 
     Raises
     ------
     SourceError
         When the file ends before the tensor does (changed since its header was read).
     """
-    rows, row_bytes, per_row = _layout(tensor)
+    total, row_bytes, per_row = _layout(tensor)
+    first, stop = rows if rows is not None else (0, total)
+    if not 0 <= first <= stop <= total:
+        raise SourceError(f"{label}: rows {first}..{stop} outside the {total} rows of {tensor.name[:80]!r}")
     step = max(1, ROW_BLOCK_ELEMENTS // max(per_row, 1))
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise SourceError(f"{label}: cannot read: {exc.strerror or exc}") from None
     try:
-        for start in range(0, rows, step):
-            count = min(step, rows - start)
+        for start in range(first, stop, step):
+            count = min(step, stop - start)
             want = count * row_bytes
             data = os.pread(fd, want, tensor.data_offset + start * row_bytes)
             if len(data) != want:
                 raise SourceError(f"{label}: {tensor.name[:80]!r} ends past the end of the file (truncated since it was opened)")
-            yield start, np.frombuffer(data, dtype=np.uint8).reshape(count, row_bytes)
+            yield start - first, np.frombuffer(data, dtype=np.uint8).reshape(count, row_bytes)
     finally:
         os.close(fd)
 
 
-def dequantize_tensor(path: Path, tensor: HeaderTensor, label: str, byte_order: str = "<") -> np.ndarray:
+def dequantize_tensor(
+    path: Path, tensor: HeaderTensor, label: str, byte_order: str = "<", rows: tuple[int, int] | None = None
+) -> np.ndarray:
     """The tensor's values as float32 of shape (rows, values per row), dequantized block of rows by block of rows
-    by ``gguf.quants.dequantize`` (module docstring).
+    by ``gguf.quants.dequantize`` (module docstring); ``rows`` = (start, stop): only those ggml rows (one expert
+    of a stacked ``ffn_*_exps`` tensor: rows e out .. (e + 1) out), whose blocks are all that is read.
 
     Raises
     ------
@@ -135,10 +145,11 @@ def dequantize_tensor(path: Path, tensor: HeaderTensor, label: str, byte_order: 
     """
     import gguf
 
-    rows, _, per_row = _layout(tensor)
+    total, _, per_row = _layout(tensor)
+    first, stop = rows if rows is not None else (0, total)
     kind = tensor.tensor_type.name
-    out = np.empty((rows, per_row), dtype=np.float32)
-    for start, raw in raw_row_blocks(path, tensor, label):
+    out = np.empty((max(stop - first, 0), per_row), dtype=np.float32)
+    for start, raw in raw_row_blocks(path, tensor, label, rows):
         block = raw.view(np.dtype(_PLAIN[kind]).newbyteorder(byte_order)) if kind in _PLAIN else raw
         try:
             values = gguf.quants.dequantize(block, tensor.tensor_type)
