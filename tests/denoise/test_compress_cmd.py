@@ -59,7 +59,7 @@ def test_json_report(model_file, tmp_path, capsys):
         (["--method", "rank:x"], "rank:K"),
         (["--method", "energy:2"], "energy:F"),
         (["-o", "MODEL"], "refusing to overwrite"),
-        (["-o", "/nonexistent-dir/o.safetensors"], "does not exist"),
+        (["-o", "/etc/hostname/o.safetensors"], "hostname is not a directory"),
     ],
 )
 def test_bad_input_is_a_one_line_netspectra_error(model_file, tmp_path, argv, message):

@@ -118,7 +118,7 @@ def test_output_that_is_the_input_is_refused_and_nothing_changes(model_file, tmp
         ({"method": "otsu"}, "unknown method"),
         ({"method": "rank:0"}, "rank:K"),
         ({"shrink": "soft"}, "unknown shrinker"),
-        ({"output": "missing/out.safetensors"}, "does not exist"),
+        ({"output": "model.safetensors/out.safetensors"}, "is not a directory"),
         ({"output": "."}, "is a directory"),
     ],
 )

@@ -179,8 +179,10 @@ def test_write_html_is_atomic_and_checks_the_path(rows_only, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
     with pytest.raises(UsageError, match="must end in .html"):
         html_report.check_html_path(tmp_path / "r.pdf")
-    with pytest.raises(UsageError, match="does not exist"):
-        html_report.check_html_path(tmp_path / "missing" / "r.html")
+    html_report.check_html_path(tmp_path / "missing" / "r.html")  # a missing folder is made when written
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(UsageError, match="cannot create its folder: .*a_file is not a directory"):
+        html_report.check_html_path(tmp_path / "a_file" / "sub" / "r.html")
 
 
 @pytest.mark.parametrize(

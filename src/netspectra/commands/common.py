@@ -222,11 +222,18 @@ def check_outputs(html: str | None, plots: str | None) -> None:
 
         check_html_path(html)
     if plots:
-        directory = Path(plots)
-        if directory.exists() and not directory.is_dir():
-            raise UsageError(f"{directory}: exists and is not a directory")
-        if not directory.parent.is_dir():
-            raise UsageError(f"{directory}: parent directory {directory.parent} does not exist")
+        check_plot_directory(plots)
+
+
+def check_plot_directory(plots: str) -> None:
+    """Refuse, before any work, a plot directory that is a file or whose folders cannot be made (it is
+    created, with its missing parents, as every output's folder is: :func:`netspectra.atomic.check_parent`)."""
+    from netspectra.atomic import check_parent
+
+    directory = Path(plots)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory}: exists and is not a directory")
+    check_parent(directory)
 
 
 def write_outputs(report: ModelReport, html: str | None, plots: str | None, fmt: str, *, quiet: bool) -> list[str]:

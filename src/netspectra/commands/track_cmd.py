@@ -70,6 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.atomic import check_parent
     from netspectra.compare.checkpoints import find_checkpoints
     from netspectra.compare.temperature import noise_temperature
     from netspectra.compare.track import track_checkpoints
@@ -79,9 +80,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--late must lie in (0, 1] and --top be >= 1, got {args.late:g} and {args.top}")
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise UsageError(f"{args.output}: the track table is written as .csv")
-    for directory in filter(None, (args.plots, args.output and str(Path(args.output).parent))):
-        if not Path(directory).is_dir():
-            raise UsageError(f"{directory}: directory does not exist")
+    if args.output:
+        check_parent(Path(args.output))
+    if args.plots:
+        common.check_plot_directory(args.plots)
     # bad paths and an output over an input are refused before a store is opened
     check_outputs_against_inputs([args.output], [c.path for c in find_checkpoints(args.paths)], [args.store])
     spec = common.spec_of(args)

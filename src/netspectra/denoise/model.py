@@ -24,6 +24,7 @@ from typing import Any, Unpack
 
 import numpy as np
 
+from netspectra.atomic import check_parent
 from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES, encode
 from netspectra.denoise.factored import factor_names, sidecar, sidecar_path
 from netspectra.denoise.lowrank import LowRank, compress_matrix
@@ -249,10 +250,9 @@ def _metadata(src: ModelSource, method: Method, shrink: str, factored: bool) -> 
 
 def check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
     """Refuse an output that is (by inode: a hard link or symlink too) any file the model is read from
-    (:func:`~netspectra.io.inputs.input_files`: external data, config.json included), or whose directory
-    is missing."""
-    if not out.parent.is_dir():
-        raise UsageError(f"{out}: output directory {out.parent} does not exist")
+    (:func:`~netspectra.io.inputs.input_files`: external data, config.json included), or whose folder cannot
+    be made (:func:`netspectra.atomic.check_parent`)."""
+    check_parent(out)
     refuse_inputs((out, meta_out), input_files(src))
 
 

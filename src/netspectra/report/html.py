@@ -20,7 +20,7 @@ from html import escape
 from pathlib import Path
 
 from netspectra import __version__
-from netspectra.atomic import atomic_write
+from netspectra.atomic import atomic_write, check_parent
 from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
@@ -70,12 +70,11 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src
 
 
 def check_html_path(path: str | Path) -> Path:
-    """Refuse, before any work, a report path that is not .html/.htm or whose directory is missing."""
+    """Refuse, before any work, a report path that is not .html/.htm or whose folder cannot be made."""
     path = Path(path)
     if path.suffix.lower() not in HTML_SUFFIXES:
         raise UsageError(f"{path}: an HTML report must end in .html")
-    if not path.parent.is_dir():
-        raise UsageError(f"{path}: directory {path.parent} does not exist")
+    check_parent(path)
     return path
 
 
