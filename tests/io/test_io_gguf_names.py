@@ -1,0 +1,170 @@
+"""GGUF names and layouts as transformers' GGUF loader gives them (issue 26, item 2), for every architecture
+it loads.
+
+The reference is transformers itself: ``get_gguf_hf_weights_map`` run on a two-block model of each
+architecture built on the meta device (no weights), as ``load_gguf_checkpoint`` runs it on the model it
+loads into, and each architecture's ``TensorProcessor`` run on the same values as our
+:func:`~netspectra.io.gguf_layout.relayout_rule`.  Gemma 3's ``ffn_up`` was ``feed_forward.up_proj``
+before (a tie in the ranking of gguf's table), Bloom's, GPT-2's, Falcon's, Mamba's and T5's tensors were
+named in the Llama scheme, StarCoder2's MLP ``mlp.up_proj``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from netspectra.io import open_source
+from netspectra.io.gguf_layout import relayout_rule
+from netspectra.io.gguf_names import SCHEMES, scheme_name
+
+gguf = pytest.importorskip("gguf")
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+pytestmark = pytest.mark.slow  # transformers' model classes: about 10 s to import and build
+
+TINY = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    head_dim=16,
+    vocab_size=128,
+    pad_token_id=0,
+    bos_token_id=0,
+    eos_token_id=0,
+)
+#: GGUF architecture -> (transformers model type, its configuration beyond TINY): the ones transformers'
+#: GGUF loader reads (modeling_gguf_pytorch_utils.GGUF_SUPPORTED_ARCHITECTURES), as it configures them.
+ARCHITECTURES = {
+    "llama": ("llama", {}),
+    "qwen2": ("qwen2", {}),
+    "qwen2moe": ("qwen2_moe", dict(num_experts=4, moe_intermediate_size=32, shared_expert_intermediate_size=32)),
+    "qwen3": ("qwen3", {}),
+    "qwen3moe": ("qwen3_moe", dict(num_experts=4, moe_intermediate_size=32)),
+    "minimax-m2": ("minimax_m2", dict(num_local_experts=4)),
+    "gpt-oss": ("gpt_oss", dict(num_local_experts=4)),
+    "lfm2": ("lfm2", {}),
+    "falcon": ("falcon", dict(num_key_value_heads=None, head_dim=None)),
+    "phi3": ("phi3", {}),
+    "bloom": ("bloom", dict(n_layer=2, n_head=4)),
+    "t5": ("t5", dict(d_model=64, d_ff=128, num_layers=2, num_heads=4, d_kv=16, feed_forward_proj="gated-gelu")),
+    "stablelm": ("stablelm", {}),
+    "gpt2": ("gpt2", dict(n_layer=2, n_head=4, n_embd=64)),
+    "starcoder2": ("starcoder2", {}),
+    "mamba": ("mamba", dict(num_hidden_layers=2)),
+    "nemotron": ("nemotron", {}),
+    "gemma2": ("gemma2", {}),
+    "gemma3": ("gemma3_text", {}),
+    "gemma4": ("gemma4_text", {}),
+}
+
+
+def transformers_map(architecture: str) -> dict[str, str]:
+    """transformers' GGUF name -> parameter name for a two-block model of ``architecture``."""
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor, get_gguf_hf_weights_map
+
+    model_type, extra = ARCHITECTURES[architecture]
+    config = AutoConfig.for_model(model_type, **{k: v for k, v in {**TINY, **extra}.items() if v is not None})
+    with torch.device("meta"):
+        try:
+            model = AutoModelForCausalLM.from_config(config)
+        except ValueError:  # T5: no causal-LM class
+            model = AutoModel.from_config(config)
+    processor = TENSOR_PROCESSORS.get(architecture, TensorProcessor)(config={})
+    return get_gguf_hf_weights_map(model, processor, num_layers=2)
+
+
+#: Where we differ from transformers on purpose: the experts' gate and up projections, which it joins into
+#: one gate_up_proj, stay two matrices (gguf_names.EXPERT_LEAVES).
+JOINED = ("ffn_gate_exps", "ffn_up_exps")
+
+
+def test_the_schemes_cover_every_architecture_transformers_reads():
+    from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
+
+    names = {"qwen2_moe": "qwen2moe", "qwen3_moe": "qwen3moe", "gpt_oss": "gpt-oss", "minimax_m2": "minimax-m2", "umt5": "t5"}
+    # mistral is a llama GGUF file; deci's model class is remote code, not in transformers.
+    expected = {names.get(a, a) for a in GGUF_SUPPORTED_ARCHITECTURES} - {"general", "tokenizer", "mistral", "deci"}
+    assert expected <= set(SCHEMES) and set(ARCHITECTURES) == expected
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_every_name_is_the_one_transformers_gives(architecture):
+    reference = transformers_map(architecture)
+    assert reference
+    scheme = SCHEMES[architecture]
+    for gguf_name, hf in reference.items():
+        if gguf_name.endswith(JOINED):
+            continue
+        # transformers keys a parameter without .weight/.bias by the bare GGUF name (``blk.0.ffn_down_exps``);
+        # the file stores it with or without ``.weight``.
+        ours = {scheme_name(gguf_name, scheme), scheme_name(f"{gguf_name}.weight", scheme)} - {None}
+        assert hf in ours, (gguf_name, hf, ours)
+
+
+def test_gemma3_mlp_names_are_those_of_the_hugging_face_model(tmp_path):
+    """The issue's case: Gemma 3's three MLP projections all under ``mlp.`` (``ffn_up`` was ``feed_forward.up_proj``)."""
+    writer = gguf.GGUFWriter(str(tmp_path / "g.gguf"), "gemma3")
+    writer.add_block_count(1)
+    rng = np.random.default_rng(0)
+    for leaf, shape in (("ffn_gate", (32, 16)), ("ffn_up", (32, 16)), ("ffn_down", (16, 32)), ("attn_q_norm", (8,))):
+        writer.add_tensor(f"blk.0.{leaf}.weight", rng.standard_normal(shape).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    names = [r.name for r in open_source(tmp_path / "g.gguf").tensors()]
+    assert names == [
+        "model.layers.0.mlp.gate_proj.weight",
+        "model.layers.0.mlp.up_proj.weight",
+        "model.layers.0.mlp.down_proj.weight",
+        "model.layers.0.self_attn.q_norm.weight",
+    ]
+
+
+def _metadata(architecture: str, heads: int = 4, kv_heads: int = 2) -> dict[str, object]:
+    return {f"{architecture}.attention.head_count": heads, f"{architecture}.attention.head_count_kv": kv_heads}
+
+
+#: (GGUF architecture, tensor, stored shape in PyTorch order, transformers' processor configuration).
+LAYOUT_CASES = [
+    ("llama", "blk.0.attn_q.weight", (64, 24), dict(num_attention_heads=4, num_key_value_heads=2)),
+    ("llama", "blk.0.attn_k.weight", (32, 24), dict(num_attention_heads=4, num_key_value_heads=2)),
+    ("llama", "blk.0.attn_q.bias", (64,), dict(num_attention_heads=4, num_key_value_heads=2)),
+    ("llama", "blk.0.attn_v.weight", (32, 24), dict(num_attention_heads=4, num_key_value_heads=2)),
+    ("bloom", "blk.0.attn_qkv.weight", (96, 32), dict(n_head=4, hidden_size=32)),
+    ("bloom", "blk.0.attn_qkv.bias", (96,), dict(n_head=4, hidden_size=32)),
+    ("gpt2", "blk.0.attn_qkv.weight", (96, 32), {}),
+    ("gpt2", "blk.0.attn_output.weight", (32, 32), {}),
+    ("gpt2", "blk.0.ffn_up.weight", (128, 32), {}),
+    ("gpt2", "blk.0.ffn_down.weight", (32, 128), {}),
+    ("gemma3", "blk.0.attn_norm.weight", (32,), {}),
+    ("gemma3", "blk.0.attn_q_norm.weight", (16,), {}),
+    ("gemma2", "output_norm.weight", (32,), {}),
+    ("nemotron", "blk.0.ffn_norm.weight", (32,), {}),
+    ("mamba", "blk.0.ssm_conv1d.weight", (64, 4), {}),
+    ("mamba", "blk.0.ssm_a", (64, 16), {}),
+    ("qwen2moe", "blk.0.ffn_gate_inp_shexp.weight", (32,), {}),
+]
+
+
+@pytest.mark.parametrize(("architecture", "name", "shape", "config"), LAYOUT_CASES, ids=[f"{c[0]}-{c[1]}" for c in LAYOUT_CASES])
+def test_layout_is_the_one_transformers_gives(architecture, name, shape, config):
+    from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS
+
+    rng = np.random.default_rng(1)
+    stored = rng.standard_normal(shape).astype(np.float32)
+    if name.endswith("ssm_a"):
+        stored = -np.exp(stored)
+    expected = TENSOR_PROCESSORS[architecture](config=config).process(weights=stored.copy(), name=name).weights
+    heads = config.get("num_attention_heads", config.get("n_head", 4))
+    metadata = _metadata(architecture, heads, config.get("num_key_value_heads", heads))
+    relayout = relayout_rule(architecture, metadata.get)(name, shape)
+    ours = relayout(stored.copy()) if relayout is not None else stored
+    assert (relayout.shape(shape) if relayout is not None else shape) == expected.shape == ours.shape
+    np.testing.assert_array_equal(ours, expected)
+    changed = not np.array_equal(np.asarray(expected).ravel(), stored.ravel()) or expected.shape != stored.shape
+    assert changed == (relayout is not None), name
