@@ -209,3 +209,23 @@ def test_prune_analyzes_gguf_but_refuses_to_write_it_pruned(checkpoint, tmp_path
     assert main(["prune", str(root / "model-Q8_0.gguf"), "--sparsity", "0.5", "-o", str(tmp_path / "r.json")]) == 0
     assert main(["prune", str(root / "model-Q8_0.gguf"), "--sparsity", "0.5", "--write", str(tmp_path / "p.safetensors")]) == 2
     assert "cannot carry the quantized tensors" in capsys.readouterr().err and not (tmp_path / "p.safetensors").exists()
+
+
+def test_gemma3_mlp_names_are_those_of_the_hugging_face_model(tmp_path):
+    """The issue's case: Gemma 3's three MLP projections all under ``mlp.`` (``ffn_up`` was ``feed_forward.up_proj``)."""
+    writer = gguf.GGUFWriter(str(tmp_path / "g.gguf"), "gemma3")
+    writer.add_block_count(1)
+    rng = np.random.default_rng(0)
+    for leaf, shape in (("ffn_gate", (32, 16)), ("ffn_up", (32, 16)), ("ffn_down", (16, 32)), ("attn_q_norm", (8,))):
+        writer.add_tensor(f"blk.0.{leaf}.weight", rng.standard_normal(shape).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    names = [r.name for r in open_source(tmp_path / "g.gguf").tensors()]
+    assert names == [
+        "model.layers.0.mlp.gate_proj.weight",
+        "model.layers.0.mlp.up_proj.weight",
+        "model.layers.0.mlp.down_proj.weight",
+        "model.layers.0.self_attn.q_norm.weight",
+    ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from netspectra.io import open_source
 from netspectra.io.gguf_layout import relayout_rule
 from netspectra.io.gguf_names import SCHEMES, scheme_name
 
@@ -103,26 +102,6 @@ def test_every_name_is_the_one_transformers_gives(architecture):
         # the file stores it with or without ``.weight``.
         ours = {scheme_name(gguf_name, scheme), scheme_name(f"{gguf_name}.weight", scheme)} - {None}
         assert hf in ours, (gguf_name, hf, ours)
-
-
-def test_gemma3_mlp_names_are_those_of_the_hugging_face_model(tmp_path):
-    """The issue's case: Gemma 3's three MLP projections all under ``mlp.`` (``ffn_up`` was ``feed_forward.up_proj``)."""
-    writer = gguf.GGUFWriter(str(tmp_path / "g.gguf"), "gemma3")
-    writer.add_block_count(1)
-    rng = np.random.default_rng(0)
-    for leaf, shape in (("ffn_gate", (32, 16)), ("ffn_up", (32, 16)), ("ffn_down", (16, 32)), ("attn_q_norm", (8,))):
-        writer.add_tensor(f"blk.0.{leaf}.weight", rng.standard_normal(shape).astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    names = [r.name for r in open_source(tmp_path / "g.gguf").tensors()]
-    assert names == [
-        "model.layers.0.mlp.gate_proj.weight",
-        "model.layers.0.mlp.up_proj.weight",
-        "model.layers.0.mlp.down_proj.weight",
-        "model.layers.0.self_attn.q_norm.weight",
-    ]
 
 
 def _metadata(architecture: str, heads: int = 4, kv_heads: int = 2) -> dict[str, object]:
