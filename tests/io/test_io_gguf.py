@@ -229,3 +229,24 @@ def test_gemma3_mlp_names_are_those_of_the_hugging_face_model(tmp_path):
         "model.layers.0.mlp.down_proj.weight",
         "model.layers.0.self_attn.q_norm.weight",
     ]
+
+
+def test_experts_gate_and_up_are_joined_only_when_both_are_there(tmp_path):
+    """transformers joins a block's ffn_gate_exps and ffn_up_exps into mlp.experts.gate_up_proj (gate first,
+    along dim 1); a file holding one of them keeps its name for it rather than half a parameter."""
+    rng = np.random.default_rng(3)
+    parts = {leaf: rng.standard_normal((4, 8, 32)).astype(np.float32) for leaf in ("ffn_gate_exps", "ffn_up_exps")}
+    for name, leaves in (("both.gguf", ("ffn_gate_exps", "ffn_up_exps")), ("gate.gguf", ("ffn_gate_exps",))):
+        writer = gguf.GGUFWriter(str(tmp_path / name), "qwen3moe")
+        writer.add_block_count(1)
+        for leaf in leaves:
+            writer.add_tensor(f"blk.0.{leaf}.weight", parts[leaf])
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    (joined,) = open_source(tmp_path / "both.gguf").tensors()
+    assert (joined.name, joined.shape) == ("model.layers.0.mlp.experts.gate_up_proj", (4, 16, 32))
+    np.testing.assert_array_equal(joined.load(), np.concatenate([parts["ffn_gate_exps"], parts["ffn_up_exps"]], axis=1))
+    (alone,) = open_source(tmp_path / "gate.gguf").tensors()
+    assert (alone.name, alone.shape) == ("blk.0.ffn_gate_exps.weight", (4, 8, 32))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from netspectra.io import open_source
 from netspectra.io.gguf_layout import relayout_rule
 from netspectra.io.gguf_names import SCHEMES, scheme_name
 
@@ -76,11 +77,6 @@ def transformers_map(architecture: str) -> dict[str, str]:
     return get_gguf_hf_weights_map(model, processor, num_layers=2)
 
 
-#: Where we differ from transformers on purpose: the experts' gate and up projections, which it joins into
-#: one gate_up_proj, stay two matrices (gguf_names.EXPERT_LEAVES).
-JOINED = ("ffn_gate_exps", "ffn_up_exps")
-
-
 def test_the_schemes_cover_every_architecture_transformers_reads():
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
@@ -96,8 +92,6 @@ def test_every_name_is_the_one_transformers_gives(architecture):
     assert reference
     scheme = SCHEMES[architecture]
     for gguf_name, hf in reference.items():
-        if gguf_name.endswith(JOINED):
-            continue
         # transformers keys a parameter without .weight/.bias by the bare GGUF name (``blk.0.ffn_down_exps``);
         # the file stores it with or without ``.weight``.
         ours = {scheme_name(gguf_name, scheme), scheme_name(f"{gguf_name}.weight", scheme)} - {None}
@@ -147,3 +141,69 @@ def test_layout_is_the_one_transformers_gives(architecture, name, shape, config)
     np.testing.assert_array_equal(ours, expected)
     changed = not np.array_equal(np.asarray(expected).ravel(), stored.ravel()) or expected.shape != stored.shape
     assert changed == (relayout is not None), name
+
+
+def test_a_mixture_of_experts_file_reads_as_transformers_loads_it(tmp_path):
+    """A Qwen2-MoE file (4 routed experts stored as 3-D tensors, a shared expert): every tensor's name, shape
+    and values equal to what ``load_gguf_checkpoint`` gives, gate and up joined into ``gate_up_proj``."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
+
+    experts, inner, hidden, vocab = 4, 32, 64, 96
+    rng = np.random.default_rng(2)
+    path = tmp_path / "moe.gguf"
+    writer = gguf.GGUFWriter(str(path), "qwen2moe")
+    writer.add_block_count(1)
+    writer.add_context_length(128)
+    writer.add_embedding_length(hidden)
+    writer.add_feed_forward_length(inner)
+    writer.add_head_count(4)
+    writer.add_head_count_kv(2)
+    writer.add_expert_count(experts)
+    writer.add_expert_used_count(2)
+    writer.add_vocab_size(vocab)
+    shapes = {
+        "token_embd.weight": (vocab, hidden),
+        "output_norm.weight": (hidden,),
+        "output.weight": (vocab, hidden),
+        "blk.0.attn_norm.weight": (hidden,),
+        "blk.0.attn_q.weight": (hidden, hidden),
+        "blk.0.attn_q.bias": (hidden,),
+        "blk.0.attn_k.weight": (hidden // 2, hidden),
+        "blk.0.attn_v.weight": (hidden // 2, hidden),
+        "blk.0.attn_output.weight": (hidden, hidden),
+        "blk.0.ffn_norm.weight": (hidden,),
+        "blk.0.ffn_gate_inp.weight": (experts, hidden),
+        "blk.0.ffn_gate_exps.weight": (experts, inner, hidden),
+        "blk.0.ffn_up_exps.weight": (experts, inner, hidden),
+        "blk.0.ffn_down_exps.weight": (experts, hidden, inner),
+        "blk.0.ffn_gate_shexp.weight": (inner, hidden),
+        "blk.0.ffn_up_shexp.weight": (inner, hidden),
+        "blk.0.ffn_down_shexp.weight": (hidden, inner),
+        "blk.0.ffn_gate_inp_shexp.weight": (hidden,),
+    }
+    for name, shape in shapes.items():
+        value = rng.standard_normal(shape).astype(np.float32)
+        if name.endswith("_exps.weight"):  # stored quantized, as llama.cpp stores them
+            writer.add_tensor(
+                name, gguf.quants.quantize(value, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0
+            )
+        else:
+            writer.add_tensor(name, value)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+    config = load_gguf_checkpoint(str(path), return_tensors=False)["config"]
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
+    expected = load_gguf_checkpoint(str(path), return_tensors=True, model_to_load=model)["tensors"]
+    ours = {r.name: r for r in open_source(path).tensors()}
+    assert set(ours) == set(expected) and len(ours) == len(shapes) - 1  # gate and up: one parameter
+    joined = ours["model.layers.0.mlp.experts.gate_up_proj"]
+    assert (joined.shape, joined.dtype) == ((experts, 2 * inner, hidden), "Q8_0")
+    for name, record in ours.items():
+        reference = expected[name].numpy()
+        assert record.shape == reference.shape, name
+        np.testing.assert_array_equal(record.load(), reference, err_msg=name)

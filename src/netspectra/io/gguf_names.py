@@ -10,8 +10,9 @@ table's names.  :data:`SCHEMES` writes them down for each architecture transform
 state-dict names of its model class, GGUF leaf -> Hugging Face path inside a block), and
 ``tests/io/test_io_gguf_names.py`` checks every entry against transformers' own mapping of a model
 of each architecture.  Where transformers drops a tensor (it names no parameter), the file's name is
-kept; the experts' gate and up projections, which transformers joins into one ``gate_up_proj``, keep
-names of their own (:data:`EXPERT_LEAVES`).
+kept.  The routed experts' gate and up projections (``ffn_gate_exps``, ``ffn_up_exps``: experts x
+intermediate x hidden each) are one parameter for transformers, ``mlp.experts.gate_up_proj``, the two
+joined along the intermediate axis, gate first (:data:`JOINED_LEAVES`); the source joins them so too.
 
 A file of another architecture gets the gguf package's table (:func:`hf_name_table`): the Llama
 scheme that most decoders share (``model.layers.*``, ``model.embed_tokens``, ``model.norm``,
@@ -79,17 +80,19 @@ _GEMMA_NORMS = _frozen(
         "post_ffw_norm": "post_feedforward_layernorm",
     }
 )
-#: Routed experts stored as one 3-D tensor per projection (``ffn_down_exps``: experts x out x in).
-#: transformers names the down projection ``mlp.experts.down_proj`` and joins gate and up into
-#: ``mlp.experts.gate_up_proj``; here gate and up stay two tensors, named apart.
+#: Routed experts stored as one 3-D tensor per projection (``ffn_down_exps``: experts x out x in), the
+#: parameters of transformers' fused experts module (no ``.weight``): ``mlp.experts.down_proj``, and gate
+#: and up joined into ``mlp.experts.gate_up_proj`` (:data:`JOINED_LEAVES`).
 EXPERT_LEAVES = _frozen(
     {
         "ffn_gate_inp": "mlp.gate",
         "ffn_down_exps.weight": "mlp.experts.down_proj",
-        "ffn_gate_exps.weight": "mlp.experts.gate_proj",
-        "ffn_up_exps.weight": "mlp.experts.up_proj",
+        "ffn_gate_exps.weight": "mlp.experts.gate_up_proj",
+        "ffn_up_exps.weight": "mlp.experts.gate_up_proj",
     }
 )
+#: The GGUF leaves that transformers joins into one parameter, in the order they are joined (along dim 1).
+JOINED_LEAVES = ("ffn_gate_exps.weight", "ffn_up_exps.weight")
 _SHARED_EXPERT = _frozen(
     {
         "ffn_gate_shexp": "mlp.shared_expert.gate_proj",
@@ -352,10 +355,12 @@ def table_name(gguf_name: str, table: Mapping[str, str]) -> str:
     return _lookup(gguf_name, table) or gguf_name
 
 
-def hf_names(architecture: str | None, block_count: object, names: list[str], label: str) -> list[str]:
-    """The Hugging Face name of each GGUF tensor name (module docstring), in order.
+def hf_names(architecture: str | None, block_count: object, names: list[str], label: str) -> tuple[list[str], list[list[int]]]:
+    """The Hugging Face name of each GGUF tensor name (module docstring), in order, and the groups of
+    tensors that transformers joins into one parameter (indices in :data:`JOINED_LEAVES` order).
 
-    Two tensors given one name keep theirs: the file's own name is the second one's.
+    Two tensors given one name keep theirs (the file's own name is the second one's), unless they are
+    the parts of one joined parameter, each part once; the parts of an incomplete group keep theirs.
     """
     scheme = SCHEMES.get(architecture) if architecture else None
     if scheme is not None:
@@ -365,9 +370,22 @@ def hf_names(architecture: str | None, block_count: object, names: list[str], la
         mapped = [table_name(name, table) for name in names]
     else:
         mapped = list(names)
+    parts: dict[str, dict[str, list[int]]] = {}
+    for index, (gguf_name, name) in enumerate(zip(names, mapped, strict=True)):
+        leaf = next((leaf for leaf in JOINED_LEAVES if gguf_name.endswith(f".{leaf}")), None)
+        if leaf is not None and name != gguf_name:
+            parts.setdefault(name, {}).setdefault(leaf, []).append(index)
+    groups = []
+    for group in parts.values():
+        if all(len(group.get(leaf, ())) == 1 for leaf in JOINED_LEAVES):
+            groups.append([group[leaf][0] for leaf in JOINED_LEAVES])
+        else:
+            for index in (i for indices in group.values() for i in indices):
+                mapped[index] = names[index]
+    joined = {i for group in groups for i in group[1:]}
     seen: set[str] = set()
     for index, name in enumerate(mapped):
-        if name in seen:
+        if name in seen and index not in joined:
             mapped[index] = names[index]
         seen.add(mapped[index])
-    return mapped
+    return mapped, groups

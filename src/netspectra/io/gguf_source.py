@@ -19,6 +19,7 @@ whole from its first shard: every shard checked as a file of its own, then again
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 from collections.abc import Iterator
@@ -185,6 +186,29 @@ class GGUFLoader:
         return self.relayout(values) if self.relayout is not None else values
 
 
+class JoinedLoader:
+    """Loader of the GGUF tensors that transformers joins into one parameter (the experts' gate and up
+    projections, :data:`~netspectra.io.gguf_names.JOINED_LEAVES`): concatenated along ``axis``, each part
+    copied into the result as it is loaded (a part and the result in memory at once, not every part)."""
+
+    def __init__(self, parts: list[GGUFLoader], axis: int) -> None:
+        self.parts, self.axis = parts, axis
+
+    def __call__(self) -> np.ndarray:
+        joined: np.ndarray | None = None
+        start = 0
+        for part in self.parts:
+            values = part()
+            if joined is None:
+                shape = list(values.shape)
+                shape[self.axis] *= len(self.parts)
+                joined = np.empty(shape, dtype=values.dtype)
+            stop = start + values.shape[self.axis]
+            joined[(slice(None),) * self.axis + (slice(start, stop),)] = values
+            start = stop
+        return joined
+
+
 class GGUFSource(ModelSource):
     """A ``.gguf`` file, or the first shard of a split model: tensors in file order (shard by shard), named
     and laid out as transformers' GGUF loader gives them."""
@@ -210,16 +234,46 @@ class GGUFSource(ModelSource):
                     raise SourceError(f"{label}: tensor {gguf_name[:80]!r} is stored in two of the {len(shards)} shards")
                 seen.add(gguf_name)
             block_count = field_value(reader, f"{architecture}.block_count") if architecture else None
-            names = hf_names(architecture, block_count, gguf_names, label)
+            names, groups = hf_names(architecture, block_count, gguf_names, label)
+            records: list[TensorRecord | None] = []
             for (shard, shard_reader, index, tensor), gguf_name, name in zip(tensors, gguf_names, names, strict=True):
                 stored = tuple(int(d) for d in reversed(tensor.shape))  # ggml lists the fastest dimension first
                 relayout = rule(gguf_name, stored)
                 shape = relayout.shape(stored) if relayout is not None else stored
                 shard_label = os.fspath(shard)
                 loader = GGUFLoader(shard_reader, shard, index, name, stored, shard_label, relayout)
-                self._records.append(TensorRecord(name, shape, tensor.tensor_type.name, shard_label, loader))
+                records.append(TensorRecord(name, shape, tensor.tensor_type.name, shard_label, loader))
         except _PARSE_ERRORS as exc:
             raise SourceError(f"{label}: corrupt GGUF tensor table: {one_line(exc)}") from None
+        for group in groups:
+            records = _join(records, group, gguf_names)
+        self._records = [record for record in records if record is not None]
 
     def tensors(self) -> Iterator[TensorRecord]:
         yield from self._records
+
+
+#: The axis of transformers' joined expert parameters (experts x 2 intermediate x hidden).
+_JOIN_AXIS = 1
+
+
+def _join(records: list[TensorRecord | None], group: list[int], gguf_names: list[str]) -> list[TensorRecord | None]:
+    """``records`` with the tensors of ``group`` joined into one record at the first one's place (the others
+    None), or, when their shapes differ or have no axis to join on, each under its file's own name."""
+    parts = [records[i] for i in group]
+    shapes = {p.shape for p in parts if p is not None}
+    if len(shapes) != 1 or len(next(iter(shapes))) <= _JOIN_AXIS:
+        for i in group:
+            record = records[i]
+            if record is not None:
+                records[i] = dataclasses.replace(record, name=gguf_names[i])
+        return records
+    first = parts[0]
+    shape = list(first.shape)
+    shape[_JOIN_AXIS] *= len(parts)
+    dtypes = list(dict.fromkeys(p.dtype for p in parts))
+    loader = JoinedLoader([p.load for p in parts], _JOIN_AXIS)
+    records[group[0]] = TensorRecord(first.name, tuple(shape), "+".join(dtypes), first.source, loader)
+    for i in group[1:]:
+        records[i] = None
+    return records
