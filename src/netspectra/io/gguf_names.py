@@ -373,7 +373,7 @@ def hf_names(architecture: str | None, block_count: object, names: list[str], la
     parts: dict[str, dict[str, list[int]]] = {}
     for index, (gguf_name, name) in enumerate(zip(names, mapped, strict=True)):
         leaf = next((leaf for leaf in JOINED_LEAVES if gguf_name.endswith(f".{leaf}")), None)
-        if leaf is not None and name != gguf_name:
+        if scheme is not None and leaf is not None and name != gguf_name:
             parts.setdefault(name, {}).setdefault(leaf, []).append(index)
     groups = []
     for group in parts.values():

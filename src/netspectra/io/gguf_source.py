@@ -224,7 +224,6 @@ class GGUFSource(ModelSource):
         architecture = field_value(reader, "general.architecture")
         architecture = architecture if isinstance(architecture, str) else None
         rule = relayout_rule(architecture, lambda key: field_value(reader, key))
-        self._records: list[TensorRecord] = []
         try:
             tensors = [(shard, r, index, t) for shard, r in shards for index, t in enumerate(r.tensors)]
             gguf_names = [str(t.name) for *_, t in tensors]
@@ -247,7 +246,7 @@ class GGUFSource(ModelSource):
             raise SourceError(f"{label}: corrupt GGUF tensor table: {one_line(exc)}") from None
         for group in groups:
             records = _join(records, group, gguf_names)
-        self._records = [record for record in records if record is not None]
+        self._records: list[TensorRecord] = [record for record in records if record is not None]
 
     def tensors(self) -> Iterator[TensorRecord]:
         yield from self._records
