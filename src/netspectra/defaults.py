@@ -34,3 +34,5 @@ MODERATE_ALPHA = 4.0
 #: alpha above this: "under-trained" (WeightWatcher's UNDER_TRAINED_THRESH); the largest alpha of the
 #: heavy-tailed phase.
 UNDER_TRAINED_ALPHA = 6.0
+#: Warning labels of a layer counted in a model's summary (thresholds: :mod:`netspectra.diagnose.layer`).
+WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries")

@@ -203,10 +203,25 @@ def format_number(x: float, fmt: str = ".3g") -> str:
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--report FILE.html`` and the :func:`add_plot_arguments` (for ``netspectra analyze``)."""
-    p.add_argument(
-        "--report", metavar="FILE.html", help="write a self-contained HTML report (summary, sortable table, per-layer plots)"
-    )
+    add_report_argument(p, "summary, sortable table, per-layer plots")
     add_plot_arguments(p)
+
+
+def add_report_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--report FILE.html``: the command's self-contained HTML view (``what`` it shows), figures with
+    hover values and zoom, no network."""
+    p.add_argument("--report", metavar="FILE.html", help=f"write a self-contained HTML report ({what})")
+
+
+def write_report_page(text: str, path: str, *, quiet: bool) -> None:
+    """Write a rendered HTML view to ``path`` atomically and say so on stdout unless ``quiet``."""
+    from netspectra.report.html_views import write_page
+
+    written = write_page(text, path)
+    if not quiet:
+        from netspectra.report.terminal import plain
+
+        result_console().print(plain(f"wrote {written}"), soft_wrap=True)
 
 
 def add_plot_arguments(p: argparse.ArgumentParser) -> None:

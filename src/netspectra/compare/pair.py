@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 
 from netspectra.compare.diff import difference_spectrum, storage_epsilon
-from netspectra.compare.matching import LayerMatch, match_layers
+from netspectra.compare.matching import LayerMatch, Unmatched, match_layers
 from netspectra.compare.result import ChangeThresholds, LayerComparison, ModelComparison, compare_layer
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import MatrixError
@@ -22,6 +22,9 @@ from netspectra.io import WeightMatrix
 from netspectra.pipeline import ProgressCallback, Source, analyze_matrix, check_matrices, list_weights, run_layers
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
+
+if TYPE_CHECKING:
+    from netspectra.diagnose.model import ModelReport
 
 
 def compare_models(
@@ -110,3 +113,15 @@ def _analyze_loaded(weight: WeightMatrix, spec: AnalysisSpec) -> tuple[LayerRepo
         return analyze_matrix(weight, spec), None  # reloads only to produce the error row
     loaded = replace(weight, load=lambda native=False: stack if native else np.asarray(stack, dtype=np.float64))
     return analyze_matrix(loaded, spec), stack
+
+
+def compare_reports(a: ModelReport, b: ModelReport, thresholds: ChangeThresholds = ChangeThresholds()) -> ModelComparison:
+    """Compare two analyses of which only the rows are known (two runs of the results store, ``netspectra
+    report RUN_A RUN_B``): the layers paired by name, their deltas and flags (:func:`compare_layer`) without
+    the spectrum of W_B - W_A (no weights are read: its columns are NaN), and the names on one side only."""
+    in_b = {layer.name: layer for layer in b.layers}
+    in_a = {layer.name for layer in a.layers}
+    pairs = [compare_layer(layer, in_b[layer.name], None, "name", thresholds) for layer in a.layers if layer.name in in_b]
+    unmatched = [Unmatched("a", layer.name, "not in B") for layer in a.layers if layer.name not in in_b]
+    unmatched += [Unmatched("b", layer.name, "not in A") for layer in b.layers if layer.name not in in_a]
+    return ModelComparison(a.source, b.source, tuple(pairs), tuple(unmatched), thresholds)

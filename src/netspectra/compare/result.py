@@ -112,6 +112,16 @@ class ModelComparison(RowsTable):
 
         return replace(self, layers=tuple(sorted(self.layers, key=damage)))
 
+    def __repr__(self) -> str:
+        from netspectra.report.notebook import comparison_repr
+
+        return comparison_repr(self)
+
+    def _repr_html_(self) -> str:
+        from netspectra.report.notebook import comparison_html
+
+        return comparison_html(self)
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: sources, thresholds, layers (non-finite floats as None) and unmatched matrices."""
         return {

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from netspectra.defaults import WARNING_LABELS
 from netspectra.diagnose.row import LayerReport
+from netspectra.errors import LayerNotFound
 from netspectra.io.selection import skip_category
 from netspectra.tabular import RowsTable
 from netspectra.version import ALGORITHM_VERSION
 
-#: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
-WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries")
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["WARNING_LABELS", "ModelReport", "ModelSummary", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,10 @@ class ModelReport(RowsTable):
     run read from the results store keeps the version it was computed with).  ``success`` and ``message``
     say, in the manner of SciPy's result objects, whether every matrix was analyzed and if not which ones
     were not.
+
+    ``report[name]`` (or :meth:`layer`) is the row of the matrix called ``name``; :meth:`plot` and
+    :meth:`plot_alpha` draw a layer's spectrum and alpha by depth; in a notebook the report shows its
+    verdict, alpha by depth and a sortable table (``_repr_html_``), at a prompt one line (``repr``).
     """
 
     source: str
@@ -99,6 +108,48 @@ class ModelReport(RowsTable):
             return f"{len(failed)} of {len(self.layers)} layers not analyzed; first {first.name}: {first.message}"
         fitted = sum(layer.success for layer in self.layers)
         return f"{len(self.layers)} layers analyzed, {fitted} with a power-law fit"
+
+    def layer(self, name: str) -> LayerReport:
+        """The row of the matrix called ``name``; :class:`~netspectra.errors.LayerNotFound` (a ``KeyError``)
+        naming the closest names when there is none."""
+        if not isinstance(name, str):
+            raise TypeError(f"layers are looked up by name, not {type(name).__name__}: report.layers[i] is the i-th")
+        for row in self.layers:
+            if row.name == name:
+                return row
+        names = [row.name for row in self.layers]
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6) or [n for n in names if name in n][:3]
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else f" (it has {len(names)}: report.layers)"
+        raise LayerNotFound(f"no layer {name!r} in {self.source}{hint}")
+
+    def __getitem__(self, name: str) -> LayerReport:
+        return self.layer(name)
+
+    def __contains__(self, name: object) -> bool:
+        return any(row.name == name for row in self.layers)
+
+    def plot(self, name: str) -> Figure:
+        """The three panels of a layer's spectrum (:func:`netspectra.report.plots.plot_layer`): a matplotlib
+        figure, shown inline by a notebook."""
+        from netspectra.report.plots import plot_layer
+
+        return plot_layer(self.layer(name))
+
+    def plot_alpha(self) -> Figure:
+        """alpha and alpha_weighted of every layer by depth (:func:`netspectra.report.plots.plot_alpha_depth`)."""
+        from netspectra.report.plots import plot_alpha_depth
+
+        return plot_alpha_depth(self.to_frame())
+
+    def __repr__(self) -> str:
+        from netspectra.report.notebook import model_repr
+
+        return model_repr(self)
+
+    def _repr_html_(self) -> str:
+        from netspectra.report.notebook import model_html
+
+        return model_html(self)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: ``{"source", "algorithm_version", "summary", "layers": [...], "skipped": [{"name", "reason"},

@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from netspectra.diagnose.row_attributes import RowAttributes
 from netspectra.tabular import TableRow
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Separator of the labels in the ``warning`` column.
 WARNING_SEPARATOR = "; "
@@ -326,6 +329,23 @@ class LayerReport(RowAttributes):
     def with_warnings(self, *labels: str) -> LayerReport:
         """A copy with ``labels`` appended to the warnings."""
         return self.with_columns(warnings=(*self.outcome.warnings, *labels))
+
+    def plot(self) -> Figure:
+        """The three panels of the layer's spectrum (:func:`netspectra.report.plots.plot_layer`): a matplotlib
+        figure, shown inline by a notebook."""
+        from netspectra.report.plots import plot_layer
+
+        return plot_layer(self)
+
+    def __repr__(self) -> str:
+        from netspectra.report.notebook import layer_repr
+
+        return layer_repr(self)
+
+    def _repr_html_(self) -> str:
+        from netspectra.report.notebook import layer_html
+
+        return layer_html(self)
 
 
 def column_types() -> dict[str, str]:

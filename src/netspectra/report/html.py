@@ -1,33 +1,36 @@
 """One self-contained HTML file per model: summary, sortable layer table, per-layer plots.
 
-Everything is inline (CSS, JavaScript, figures as base64 SVG ``data:`` URIs, drawn by
-:mod:`netspectra.report.svg_figures` in milliseconds) and a Content-Security-Policy forbids any other
-source, so the file opens from disk, offline, and fetches nothing.  Each layer's plot sits in a
-``<template>`` inside a closed ``<details>`` element and is only decoded when opened, so a report of
-hundreds of layers opens at once.
+Everything is inline (CSS, JavaScript, figures as SVG elements drawn by :mod:`netspectra.report.svg_figures`
+in milliseconds, with hover values and zoom: :mod:`netspectra.report.html_assets`) and a
+Content-Security-Policy forbids any other source, so the file opens from disk, offline, and fetches
+nothing.  Each layer's plot sits in a ``<template>`` inside a closed ``<details>`` element and is only laid
+out when opened, so a report of hundreds of layers opens at once.  The parts (summary, figures, table)
+also make the notebook views of :mod:`netspectra.report.notebook` and the compare, track and merge pages
+of :mod:`netspectra.report.html_views`.
 
 Eigenvalue convention: W is N x M with N >= M, eigenvalues of W^T W / N.
 """
 
 from __future__ import annotations
 
-import base64
 import math
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netspectra import __version__
 from netspectra.atomic import atomic_write, check_parent
 from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
-from netspectra.diagnose.model import ModelReport
-from netspectra.diagnose.row import LayerReport
 from netspectra.errors import UsageError
 from netspectra.report import html_assets
 from netspectra.report.svg_figures import alpha_depth_svg, layer_svg
 from netspectra.report.verdict import layer_labels, phase_counts, reading
+
+if TYPE_CHECKING:  # results are only read here: the report layer imports no result module when it runs
+    from netspectra.diagnose.model import ModelReport
+    from netspectra.diagnose.row import LayerReport
 
 #: (column, header, format, help) of the layer table; rows with ``None`` format are text.
 TABLE_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
@@ -101,29 +104,40 @@ def render_html(report: ModelReport) -> str:
     """The whole report as one HTML document (a string); layers with eigenvalues get plots, rows without
     (unanalyzable layers, rows read back from CSV) get their reason."""
     layers = report.layers
-    columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)), WARNING_COLUMN]
+    columns = table_columns(layers)
     images = [layer_svg(layer) if layer.eigenvalues is not None and layer.eigenvalues.size else None for layer in layers]
     overview = alpha_depth_svg(layers) if layers else None
     name = display_name(report.source)
+    body = [_summary(report), _overview(overview, len(layers)), _table(layers, columns), _details(layers, images)]
+    return document(f"netspectra · {name}", _header(report, name), body, _footer())
+
+
+def table_columns(layers: Sequence[LayerReport], keep: Sequence[str] | None = None) -> list[tuple[str, str, str | None, str]]:
+    """The layer table's columns: :data:`TABLE_COLUMNS` (those in ``keep``, if given), the optional ones
+    some layer has a value in, and the warning labels."""
+    fixed = [c for c in TABLE_COLUMNS if keep is None or c[0] in keep]
+    return [*fixed, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)), WARNING_COLUMN]
+
+
+def document(title: str, header: str, body: Sequence[str], footer: str) -> str:
+    """A standalone page: the stylesheet, the scripts, the Content-Security-Policy, ``header``, the ``body``
+    sections in ``<main>`` and ``footer``."""
     return "\n".join(
         [
             "<!doctype html>",
             '<html lang="en"><head><meta charset="utf-8">',
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>netspectra · {escape(name)}</title>",
-            f"<style>{html_assets.CSS}</style>",
+            f"<title>{escape(title)}</title>",
+            f"<style>{html_assets.PAGE_CSS}{html_assets.CSS}</style>",
             f"<script>{html_assets.ERROR_SCRIPT}</script>",
-            "</head><body>",
+            '</head><body class="nsr">',
             '<div id="js-errors" role="alert" hidden></div>',
-            _header(report, name),
+            header,
             "<main>",
-            _summary(report),
-            _overview(overview, len(layers)),
-            _table(layers, columns),
-            _details(layers, images),
+            *body,
             "</main>",
-            _footer(),
+            footer,
             f"<script>{html_assets.MAIN_SCRIPT}</script>",
             "</body></html>",
         ]
@@ -187,12 +201,13 @@ def _overview(svg: str | None, num_layers: int) -> str:
         return ""
     return (
         '<section id="overview"><h2>Alpha by depth</h2><div class="figure">'
-        f"{_img(svg, f'alpha and weighted alpha of the {num_layers} layers against their position in the model')}"
+        f"{inline_svg(svg, f'alpha and weighted alpha of the {num_layers} layers against their position in the model')}"
         "</div></section>"
     )
 
 
-def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | None, str]]) -> str:
+def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | None, str]], *, links: bool = True) -> str:
+    """The sortable layer table; ``links``: each name links to its layer's plots below."""
     head = "".join(
         f'<th scope="col" data-key="{col}" data-type="{"num" if fmt else "text"}" class="{"num" if fmt else "text"}" '
         f'title="{escape(help_)}"><button type="button">{escape(header)}</button></th>'
@@ -202,28 +217,28 @@ def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | No
     for pos, layer in enumerate(layers):
         labels = layer_labels(layer)
         flag = next((label for label, _ in labels if label != "note"), "")
-        cells = "".join(_cell(pos, layer, col, fmt) for col, _, fmt, _ in columns)
+        cells = "".join(_cell(pos, layer, col, fmt, links) for col, _, fmt, _ in columns)
         rows.append(f'<tr data-pos="{pos}" data-name="{escape(layer.name)}" class="flag-{flag or "none"}">{cells}</tr>')
     return (
         '<section id="table-section"><h2>Layers</h2><div class="toolbar">'
-        '<input id="layer-filter" type="search" placeholder="filter layers by name" aria-label="filter layers by name">'
-        '<span id="filter-count" class="hint"></span>'
-        '<span class="hint">Click a column header to sort (again to reverse); click a layer for its plots.</span></div>'
-        f'<div class="table-wrap"><table id="layer-table"><thead><tr>{head}</tr></thead>'
+        '<input id="layer-filter" class="row-filter" type="search" placeholder="filter layers by name" '
+        'aria-label="filter layers by name"><span id="filter-count" class="hint filter-count"></span>'
+        f'<span class="hint">Click a column header to sort (again to reverse){"; click a layer for its plots" if links else ""}.'
+        "</span></div>"
+        f'<div class="table-wrap"><table id="layer-table" class="sortable layers"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 
-def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None) -> str:
+def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None, links: bool = True) -> str:
     value = getattr(layer, col, None)
     if col == "name":
-        return (
-            f'<td class="text name" data-v="{escape(layer.name)}" title="{escape(layer.name)}">'
-            f'<a href="#layer-{pos}">{escape(layer.name.removesuffix(".weight"))}</a></td>'
-        )
+        shown = escape(layer.name.removesuffix(".weight")).replace(".", ".<wbr>")  # a long name wraps at its dots
+        link = f'<a href="#layer-{pos}">{shown}</a>' if links else shown
+        return f'<td class="text name" data-v="{escape(layer.name)}" title="{escape(layer.name)}">{link}</td>'
     if col == "warning":
         labels = layer_labels(layer)
-        return f'<td class="text" data-v="{escape(" ".join(label for label, _ in labels))}">{_badges(labels)}</td>'
+        return f'<td class="text labels" data-v="{escape(" ".join(label for label, _ in labels))}">{_badges(labels)}</td>'
     if fmt is None:
         text = "" if value is None else str(value)
         return f'<td class="text" data-v="{escape(text)}">{escape(text)}</td>'
@@ -239,7 +254,7 @@ def _details(layers: Sequence[LayerReport], images: Sequence[str | None]) -> str
         labels = layer_labels(layer)
         if svg is not None:
             alt = f"{layer.name}: log-log spectral density with the power-law fit, MP bulk fit, level spacing"
-            figure = f'<div class="figure"><template>{_img(svg, alt)}</template></div>'
+            figure = f'<div class="figure"><template>{inline_svg(svg, alt)}</template></div>'
         else:
             figure = f"<p>No spectrum to plot ({escape(layer.warning or layer.status)}).</p>"
         notes = "".join(f"<li>{escape(text)}</li>" for label, text in labels if text != label)
@@ -252,7 +267,7 @@ def _details(layers: Sequence[LayerReport], images: Sequence[str | None]) -> str
             if key not in ("name", "warning", "phase_reason")
         )
         blocks.append(
-            f'<details class="layer" id="layer-{pos}"><summary><span class="idx">{layer.layer_index}</span> '
+            f'<details class="layer" id="layer-{pos}" data-pos="{pos}"><summary><span class="idx">{layer.layer_index}</span> '
             f'{escape(layer.name)} {_badges(labels)} <span class="hint">{layer.N}×{layer.M} · '
             f'α = {_number(layer.alpha, ".2f")}</span></summary><div class="body">{figure}'
             f'{f"<ul>{notes}</ul>" if notes else ""}<dl class="metrics">{metrics}</dl></div></details>'
@@ -278,11 +293,10 @@ def _badges(labels: Sequence[tuple[str, str]]) -> str:
     return "".join(f'<span class="badge {label}" title="{escape(text)}">{escape(label)}</span>' for label, text in labels)
 
 
-def _img(svg: str, alt: str) -> str:
-    """An <img> of an SVG document (in an image, an SVG cannot run scripts or load anything)."""
-    width, height = (re.search(rf'{attribute}="(\d+)"', svg).group(1) for attribute in ("width", "height"))  # type: ignore[union-attr]
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return f'<img src="data:image/svg+xml;base64,{data}" width="{width}" height="{height}" alt="{escape(alt)}">'
+def inline_svg(svg: str, alt: str) -> str:
+    """An SVG figure of :mod:`netspectra.report.svg` as an element of the page, labelled ``alt`` for screen
+    readers (every text in it is escaped, it holds no script or link, and the page's policy lets it load nothing)."""
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(alt)}" ', 1)
 
 
 def _number(value: object, fmt: str) -> str:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
-from netspectra.diagnose.model import WARNING_LABELS, ModelSummary
-from netspectra.diagnose.row import LayerReport
+from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, WARNING_LABELS
+
+if TYPE_CHECKING:
+    from netspectra.diagnose.model import ModelSummary
+    from netspectra.diagnose.row import LayerReport
 
 #: What each phase says about a layer, for the terminal's legend (the rule: netspectra.diagnose.phase).
 PHASE_MEANINGS = {
