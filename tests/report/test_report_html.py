@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import math
 import re
 from dataclasses import replace
@@ -30,7 +29,7 @@ class Page(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self.elements.append((tag, attrs, self._template_depth > 0))
-        if tag in ("img", "meta", "input", "br"):
+        if tag in ("img", "meta", "input", "br", "wbr"):
             return
         self._template_depth += tag == "template"
         self._stack.append((tag, attrs.get("id")))
@@ -64,17 +63,19 @@ def rows_only(small_report):
     )
 
 
-def test_page_is_self_contained_and_well_formed(rendered):
+def test_page_is_self_contained_and_well_formed(small_report, rendered):
     page = Page(rendered)
     assert not page._stack  # every element closed
     csp = page.find("meta", **{"http-equiv": "Content-Security-Policy"})[0]["content"]
     assert "default-src 'none'" in csp and "img-src data:" in csp
     sources = [a.get("src") or a.get("href") for t, a, _ in page.elements if t in ("img", "script", "link", "a")]
-    assert all(s is None or s.startswith(("data:image/svg+xml;base64,", "#")) for s in sources), sources
-    for t, a, _ in page.elements:  # the figures are plain SVG: no script, no reference to anything outside
-        if t == "img":
-            svg = base64.b64decode(a["src"].split(",", 1)[1]).decode("utf-8")
-            assert "<script" not in svg and "href" not in svg and svg.startswith("<svg ")
+    assert all(s is None or s.startswith("#") for s in sources), sources
+    # The figures are SVG elements of the page: no script, no link, no event handler, no foreign content.
+    figures = re.findall(r"<svg .*?</svg>(?=</template>|</div>)", rendered, flags=re.S)
+    assert len(figures) == 1 + sum(layer.eigenvalues is not None for layer in small_report.layers if layer.status != "error")
+    for svg in figures:
+        assert "<script" not in svg and "href" not in svg and "foreignObject" not in svg
+        assert not re.search(r"\son[a-z]+=", svg)
     assert not re.search(r"(src|href)=\"(https?:)?//", rendered)
     assert "@import" not in rendered and "url(" not in rendered
 
@@ -89,14 +90,14 @@ def test_summary_table_and_details_cover_every_layer(small_report, rendered):
     assert [a["data-key"] for a in page.find("th")][:6] == ["layer_index", "name", "kind", "N", "M", "alpha"]
     details = page.find("details", **{"class": "layer"})
     assert [d["id"] for d in details] == [f"layer-{i}" for i in range(len(layers))]
-    # The plots exist for the analyzed layers only, each inside a <template> (not decoded until opened).
-    images = [(a, in_template) for t, a, in_template in page.elements if t == "img"]
-    assert len(images) == 1 + sum(layer.status != "error" for layer in layers)  # + the alpha-by-depth figure
-    assert [in_template for _, in_template in images] == [False] + [True] * (len(images) - 1)
-    svg = base64.b64decode(images[1][0]["src"].split(",", 1)[1]).decode("utf-8")
-    assert (int(images[1][0]["width"]), int(images[1][0]["height"])) == (1200, 290)
-    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="290"')
-    assert svg.count("<polygon") == 3  # the three panels' histograms
+    # The plots exist for the analyzed layers only, each inside a <template> (not laid out until opened).
+    figures = [(a, in_template) for t, a, in_template in page.elements if t == "svg" and "ns-figure" in a.get("class", "")]
+    assert len(figures) == 1 + sum(layer.status != "error" for layer in layers)  # + the alpha-by-depth figure
+    assert [in_template for _, in_template in figures] == [False] + [True] * (len(figures) - 1)
+    assert (int(figures[1][0]["width"]), int(figures[1][0]["height"])) == (1200, 290)
+    assert figures[1][0]["aria-label"].startswith(f"{layers[0].name}: log-log spectral density")
+    first = rendered.split("<template>", 1)[1].split("</template>", 1)[0]
+    assert first.count("<polygon") == 3  # the three panels' histograms
     broken = page.text_by_id["layer-3"]
     assert "No spectrum to plot" in broken and "NaN/Inf" in broken
 

@@ -87,7 +87,10 @@ def comparison_svg(layers: Sequence[LayerComparison]) -> str:
             f"#{i} {name}\nα {side} = {value:.3f} (A {c.alpha_a:.3f} → B {c.alpha_b:.3f}, Δα = {c.delta_alpha:+.3f})"
             for i, (name, value, c) in enumerate(zip(names, values, layers))
         ]
-        left.points(x[ok], values[ok], [SIDE_COLORS[side]] * int(ok.sum()), titles=[t for t, keep in zip(tips, ok) if keep])
+        radius = 4.6 if side == "A" else 2.8  # B's dot inside A's, both seen where they agree
+        left.points(
+            x[ok], values[ok], [SIDE_COLORS[side]] * int(ok.sum()), radius=radius, titles=[t for t, keep in zip(tips, ok) if keep]
+        )
     change = np.array([c.diff_rel_frobenius for c in layers], dtype=np.float64)
     flagged = [SIDE_COLORS["flagged" if c.flagged else "kept"] for c in layers]
     shown = np.isfinite(change) & (change > 0)
