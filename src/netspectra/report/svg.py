@@ -328,18 +328,28 @@ class Panel:
         y_top, y_bottom = self.top + _LEGEND_GAP, self.top + self.height - height - _LEGEND_GAP
         return [(x_right, y_top), (x_left, y_top), (x_right, y_bottom), (x_left, y_bottom)]
 
-    def _covered(self, x: float, y: float, width: float, height: float) -> tuple[int, int]:
-        """(points, line and bar vertices) inside the legend box at (x, y)."""
-        hidden = 0
-        for xs, ys, radius in self.points_drawn:
-            a, b = self.px(xs), self.py(ys)
-            with np.errstate(invalid="ignore"):
-                hidden += int(np.sum((a > x - radius) & (a < x + width + radius) & (b > y - radius) & (b < y + height + radius)))
-        crossed = 0
-        for xs, ys in self.vertices_drawn:
-            a, b = self.px(xs), self.py(ys)
-            with np.errstate(invalid="ignore"):
-                crossed += int(np.sum((a > x) & (a < x + width) & (b > y) & (b < y + height)))
+    def _pixels(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Pixel positions of the points (x, y, radius) and of the line and bar vertices (x, y)."""
+
+        def joined(arrays: list[np.ndarray]) -> np.ndarray:
+            return np.concatenate(arrays) if arrays else np.empty(0)
+
+        points, vertices = self.points_drawn, self.vertices_drawn
+        return (
+            joined([self.px(xs) for xs, _, _ in points]),
+            joined([self.py(ys) for _, ys, _ in points]),
+            joined([np.full(xs.size, radius) for xs, _, radius in points]),
+            joined([self.px(xs) for xs, _ in vertices]),
+            joined([self.py(ys) for _, ys in vertices]),
+        )
+
+    @staticmethod
+    def _covered(pixels: tuple[np.ndarray, ...], x: float, y: float, width: float, height: float) -> tuple[int, int]:
+        """(points, line and bar vertices) of ``pixels`` (:meth:`_pixels`) inside the legend box at (x, y)."""
+        a, b, r, c, d = pixels
+        with np.errstate(invalid="ignore"):
+            hidden = int(np.sum((a > x - r) & (a < x + width + r) & (b > y - r) & (b < y + height + r)))
+            crossed = int(np.sum((c > x) & (c < x + width) & (d > y) & (d < y + height)))
         return hidden, crossed
 
     def _place_legend(self) -> tuple[float, float, float, float] | None:
@@ -349,7 +359,8 @@ class Panel:
             return None
         width, height = self._legend_size()
         corners = self._corners(width, height)
-        scores = [self._covered(x, y, width, height) for x, y in corners]
+        pixels = self._pixels()
+        scores = [self._covered(pixels, x, y, width, height) for x, y in corners]
         best = min(range(len(corners)), key=lambda i: scores[i])
         if scores[best][0] == 0:
             return (*corners[best], width, height)
