@@ -249,3 +249,27 @@ def test_compare_and_side_by_side_pages_in_a_real_browser(browser_page, small_mo
         assert finite == sorted(finite) and len(finite) >= 2
     assert page.evaluate("document.querySelectorAll('.side-by-side > section.summary').length") == 2
     screenshot(page, tmp_path, "report_runs_side_by_side.png")
+
+
+def test_each_filter_box_filters_its_own_table(browser_page, small_model_writer, tmp_path):
+    """The track page holds two tables (by step, by layer): the layers' filter box filters the layers' table."""
+    from netspectra.cli import main
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for step, seed in ((0, 0), (100, 1)):
+        small_model_writer(run / f"step_{step}.safetensors", seed=seed)
+    html = tmp_path / "track.html"
+    assert main(["track", str(run), "--report", str(html), "--quiet", "--exclude", "broken"]) == 0
+    page = browser_page
+    page.open(html.resolve().as_uri())
+    page.wait_for("document.body.dataset.ready === 'true'")
+    assert page.evaluate("document.querySelectorAll('input.row-filter').length") == 1  # the steps have no names
+    box = "document.querySelector('section.rows:last-of-type input.row-filter')"
+    page.evaluate(f"(() => {{ const f = {box}; f.value = 'spiked'; f.dispatchEvent(new Event('input')); }})()")
+    shown = page.evaluate(
+        "Array.from(document.querySelectorAll('table.sortable')).map(t => Array.from(t.tBodies[0].rows).filter(r => !r.hidden).length)"
+    )
+    assert shown == [2, 1]  # both steps still listed; one layer of three
+    assert page.evaluate("document.querySelector('.filter-count').textContent") == "1 of 3 rows"
+    no_errors(page)

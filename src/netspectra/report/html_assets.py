@@ -322,8 +322,9 @@ MAIN_SCRIPT = """
       });
     });
     root.querySelectorAll("input.row-filter").forEach(function (filter) {
-      const table = root.querySelector("table.sortable");
-      const count = root.querySelector(".filter-count");
+      const section = filter.closest("section") || root;  /* a page may hold several tables, each in its section */
+      const table = section.querySelector("table.sortable");
+      const count = section.querySelector(".filter-count");
       filter.addEventListener("input", function () {
         const needle = filter.value.trim().toLowerCase();
         let shown = 0;

@@ -122,8 +122,9 @@ def rows_table(
     flag: Callable[[Mapping[str, object]], str] = lambda _: "",
     drop_empty: bool = True,
 ) -> str:
-    """A sortable, filterable table of ``records`` (dicts) in ``columns``; a column no record has a value in
-    is left out when ``drop_empty``; ``flag(record)`` tints its row (``flag-<label>``)."""
+    """A sortable table of ``records`` (dicts) in ``columns``, with a filter box when the records have names; a
+    column no record has a value in is left out when ``drop_empty``; ``flag(record)`` tints its row
+    (``flag-<label>``)."""
     kept = [c for c in columns if not drop_empty or any(_present(r.get(c[0])) for r in records)]
     head = "".join(
         f'<th scope="col" data-key="{key}" data-type="{"num" if fmt not in (None, "labels") else "text"}" '
@@ -136,10 +137,16 @@ def rows_table(
         cells = "".join(_record_cell(record.get(key), fmt, key) for key, _, fmt, _ in kept)
         name = escape(str(record.get("name", "")))
         rows.append(f'<tr data-pos="{pos}" data-name="{name}" class="flag-{escape(flag(record)) or "none"}">{cells}</tr>')
-    return (
-        f'<section class="rows"><h2>{escape(title)}</h2><div class="toolbar">'
+    named = any(record.get("name") for record in records)
+    search = (
         '<input class="row-filter" type="search" placeholder="filter by name" aria-label="filter rows by name">'
-        '<span class="hint filter-count"></span><span class="hint">Click a column header to sort (again to reverse).</span>'
+        '<span class="hint filter-count"></span>'
+        if named
+        else ""
+    )
+    return (
+        f'<section class="rows"><h2>{escape(title)}</h2><div class="toolbar">{search}'
+        '<span class="hint">Click a column header to sort (again to reverse).</span>'
         f'</div><div class="table-wrap"><table class="sortable"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
