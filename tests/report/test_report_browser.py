@@ -10,6 +10,7 @@ import base64
 import io
 import math
 import os
+import re
 import shutil
 
 import numpy as np
@@ -180,11 +181,18 @@ def test_minilm_report_hover_zoom_and_legend(browser_page, minilm_outputs, tmp_p
     page.open(html.resolve().as_uri())
     page.wait_for("document.body.dataset.ready === 'true'")
 
-    # Hovering a point shows its layer and value; the legend covers none of the points (the pooler sat under it).
-    pooler = doc["layers"][-1]
-    x, y = centre(page, "#overview g.panel[data-panel=alpha] g.point")
-    tip = hover(page, x, y)
-    assert tip.startswith("#39 pooler.dense.weight") and f"α = {pooler['alpha']:.3f}" in tip
+    # Hovering a point shows its layer and value (the highest point of the alpha panel: the pooler's 12.35 sat under
+    # the legend); the legend covers none of the points.
+    tips = page.evaluate(
+        "Array.from(document.querySelectorAll('#overview g.panel[data-panel=alpha] g.point')).map(g => g.querySelector('title').textContent)"
+    )
+    values = [float(re.search(r"α = ([-\d.]+)", t).group(1)) for t in tips]
+    top = values.index(max(values))
+    by_name = {layer["name"]: layer for layer in doc["layers"]}
+    name = re.match(r"#\d+ (\S+)\n", tips[top]).group(1)
+    assert f"α = {by_name[name]['alpha']:.3f}" in tips[top]
+    x, y = centre(page, "#overview g.panel[data-panel=alpha] g.point", top)
+    assert hover(page, x, y) == tips[top]
     assert page.evaluate(LEGEND_COVERS) == 0
 
     # Dragging a box zooms into it: new limits, new ticks; the legend moves clear of the points in view.
