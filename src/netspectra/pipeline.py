@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, replace
 from functools import partial
 from typing import Any, TypeVar, Unpack
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from netspectra.diagnose.layer import analyze_spectrum, failed_layer
 from netspectra.diagnose.model import ModelReport
-from netspectra.diagnose.row import LayerReport
+from netspectra.diagnose.row import LayerReport, PlacementColumns
 from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError, UsageError
 from netspectra.io import WeightMatrix, orient, select_weight_matrices
@@ -91,12 +92,13 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
     ``spec.spectrum`` picks the eigenvalue backend, and with ``tail_only`` K the top-K analysis of
     :func:`netspectra.diagnose.tail.analyze_tail`; ``spec.fit`` sets the fits.
     """
+    placement = PlacementColumns(**asdict(weight.placement))
     try:
         plan_memory(weight)
         stack = weight.load(native=True)  # float32 for F32/F16/BF16/F8: the Gram is accumulated in float64
         check_matrices(stack)
     except MatrixError as exc:
-        return failed_layer(
+        failed = failed_layer(
             weight.name,
             weight.layer_index,
             weight.kind,
@@ -105,6 +107,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
             weight.dtype,
             str(exc),
         )
+        return replace(failed, placement=placement)
     where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=spec.fit)
     if spec.spectrum.tail_only is not None:
         report = analyze_tail(stack, spectrum_options=spec.spectrum, **where)  # float64 copies only where needed
@@ -112,6 +115,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         spectrum = compute_spectrum(stack, spec.spectrum, checked=True)
         with one_blas_thread():  # the fits' many small products: threads would only spin (scale.blas_threads)
             report = analyze_spectrum(spectrum, stack=stack, **where)
+    report = replace(report, placement=placement)
     return report.with_warnings(*weight.notes) if weight.notes else report
 
 
@@ -264,7 +268,7 @@ def analyze(
     Returns
     -------
     ModelReport
-        ``.layers`` (one :class:`LayerReport` per matrix), ``.summary`` and ``.to_frame()``.
+        ``.layers`` (one :class:`LayerReport` per matrix, in model order), ``.summary`` and ``.to_frame()``.
     """
     layers = tuple(iter_analyze(source, spec, progress=progress, workers=workers, executor=executor, **keywords))
     return ModelReport(source=AnalysisSpec.describe(source), layers=layers)
