@@ -12,7 +12,9 @@ A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) ge
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 from functools import partial
@@ -21,7 +23,7 @@ from typing import Any, TypeVar, Unpack
 import numpy as np
 
 from netspectra.diagnose.layer import analyze_spectrum, failed_layer
-from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.model import ModelReport, RunCost
 from netspectra.diagnose.row import LayerReport, PlacementColumns
 from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError, UsageError
@@ -31,7 +33,7 @@ from netspectra.linalg import compute_spectrum
 from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
-from netspectra.scale.workers import Shape, available_memory, stack_peak_bytes
+from netspectra.scale.workers import Shape, available_memory, peak_rss_bytes, stack_peak_bytes
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
@@ -268,10 +270,19 @@ def analyze(
     Returns
     -------
     ModelReport
-        ``.layers`` (one :class:`LayerReport` per matrix, in model order), ``.summary`` and ``.to_frame()``.
+        ``.layers`` (one :class:`LayerReport` per matrix, in model order), ``.summary`` (with the rollups by
+        role and block, and the wall time and peak memory of this call: ``.cost``) and ``.to_frame()``.
     """
+    start = time.perf_counter()
     layers = tuple(iter_analyze(source, spec, progress=progress, workers=workers, executor=executor, **keywords))
-    return ModelReport(source=AnalysisSpec.describe(source), layers=layers)
+    return ModelReport(source=AnalysisSpec.describe(source), layers=layers, cost=run_cost(start))
+
+
+def run_cost(start: float) -> RunCost:
+    """The :class:`RunCost` of an analysis that began at ``time.perf_counter()`` = ``start``: its wall time
+    until now and the peak resident memory (:func:`~netspectra.scale.workers.peak_rss_bytes`)."""
+    peak = peak_rss_bytes()
+    return RunCost(time.perf_counter() - start, math.nan if peak is None else float(peak))
 
 
 def analyze_many(

@@ -79,12 +79,16 @@ def test_gpt_oss_layout_splits_gate_and_up_and_skips_the_expert_biases(gpt_oss_e
     assert [w.placement.role for w in weights] == ["router"] + ["expert_gate"] * E + ["expert_up"] * E + ["expert_down"] * E
 
 
-def test_analysis_gives_one_row_per_expert(gpt_oss_experts):
+def test_analysis_gives_one_row_per_expert_and_their_spread(gpt_oss_experts):
     _, _, folder = gpt_oss_experts
     report = analyze(folder, include="experts")
     rows = report.to_frame()
     assert len(rows) == 3 * E and set(rows["kind"]) == {"linear"}
     assert sorted(rows["expert"]) == sorted(list(range(E)) * 3)
+    spreads = {group.role: group for group in report.summary.experts}
+    assert set(spreads) == {"expert_gate", "expert_up", "expert_down"}
+    assert all(group.num_experts == E and group.block == 0 for group in spreads.values())
+    assert report.to_dict()["summary"]["experts"][0]["num_experts"] == E
 
 
 def test_compress_copies_expert_tensors_saying_why(gpt_oss_experts, tmp_path):
