@@ -22,7 +22,9 @@ from pathlib import Path
 from netspectra import __version__
 from netspectra.atomic import atomic_write, check_parent
 from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
-from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.experts import EXPERT_OUTLIER_Z
+from netspectra.diagnose.model import ModelReport, ModelSummary
+from netspectra.diagnose.rollups import AlphaStats
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import UsageError
 from netspectra.report import html_assets
@@ -33,6 +35,9 @@ from netspectra.report.verdict import layer_labels, phase_counts, reading
 TABLE_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
     ("layer_index", "#", "d", "order of the matrix in the model"),
     ("name", "layer", None, "tensor name"),
+    ("role", "role", None, "what the matrix does: attn_q/k/v/o, mlp_gate/up/down, router, expert_up, embedding, lm_head, ..."),
+    ("block", "block", "d", "transformer block (-1 outside the blocks)"),
+    ("expert", "expert", "d", "expert of its mixture-of-experts block (-1 for other matrices)"),
     ("kind", "kind", None, "linear, embedding, conv, attention_q/k/v"),
     ("N", "N", "d", "rows after orientation (N >= M)"),
     ("M", "M", "d", "columns after orientation"),
@@ -53,6 +58,9 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
     ("kappa_htmp", "κ", ".3g", "HTMP repulsion kappa (inf: MP wins)"),
     ("mp_area", "MP area", ".3f", "share of the spectral weight inside the MP bulk"),
 )
+#: Placement columns and the value that says nothing: shown when some layer has another.
+PLACEMENT_UNKNOWN: dict[str, object] = {"role": "other", "block": -1, "expert": -1}
+DTYPE_COLUMN = ("dtype", "dtype", None, "stored dtype (F32, BF16, F8_E4M3, Q4_K, ...)")
 WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
 HTML_SUFFIXES = (".html", ".htm")
 #: File and directory names that say nothing about the model.
@@ -101,9 +109,15 @@ def render_html(report: ModelReport) -> str:
     """The whole report as one HTML document (a string); layers with eigenvalues get plots, rows without
     (unanalyzable layers, rows read back from CSV) get their reason."""
     layers = report.layers
-    columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)), WARNING_COLUMN]
+    columns = [
+        *(c for c in TABLE_COLUMNS if c[0] not in PLACEMENT_UNKNOWN or any(_placed(layer, c[0]) for layer in layers)),
+        *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)),
+        DTYPE_COLUMN,
+        WARNING_COLUMN,
+    ]
     images = [layer_svg(layer) if layer.eigenvalues is not None and layer.eigenvalues.size else None for layer in layers]
     overview = alpha_depth_svg(layers) if layers else None
+    summary = report.summary  # computed on each access: once here
     name = display_name(report.source)
     return "\n".join(
         [
@@ -118,8 +132,9 @@ def render_html(report: ModelReport) -> str:
             '<div id="js-errors" role="alert" hidden></div>',
             _header(report, name),
             "<main>",
-            _summary(report),
+            _summary(report, summary),
             _overview(overview, len(layers)),
+            _groups(summary),
             _table(layers, columns),
             _details(layers, images),
             "</main>",
@@ -147,8 +162,7 @@ def _card(value: str, label: str, hint: str, tone: str = "") -> str:
     )
 
 
-def _summary(report: ModelReport) -> str:
-    summary = report.summary
+def _summary(report: ModelReport, summary: ModelSummary) -> str:
     counts = summary.warning_counts
     fitted = summary.num_ok
     cards = [
@@ -161,6 +175,19 @@ def _summary(report: ModelReport) -> str:
         ),
         _card(str(summary.num_errors), "not analyzable", "NaN/Inf, zero, 1 × N", "bad" if summary.num_errors else ""),
     ]
+    if summary.experts:
+        cards.append(
+            _card(
+                str(summary.num_expert_outliers),
+                "experts standing out",
+                f"of {sum(group.num_experts for group in summary.experts)} expert matrices",
+                "warn" if summary.num_expert_outliers else "",
+            )
+        )
+    if math.isfinite(summary.wall_seconds):
+        cards.append(_card(f"{summary.wall_seconds:.1f} s", "run time", "wall time of the analysis"))
+    if math.isfinite(summary.peak_rss_mib):
+        cards.append(_card(f"{summary.peak_rss_mib:,.0f} MiB", "peak memory", "peak resident set size of the process"))
     phases = phase_counts(report.layers)
     phase_line = (
         '<p class="phases">Phases: ' + " · ".join(f"{escape(p)} {n}" for p, n in phases.most_common()) + "</p>" if phases else ""
@@ -187,8 +214,82 @@ def _overview(svg: str | None, num_layers: int) -> str:
         return ""
     return (
         '<section id="overview"><h2>Alpha by depth</h2><div class="figure">'
-        f"{_img(svg, f'alpha and weighted alpha of the {num_layers} layers against their position in the model')}"
+        f"{_img(svg, f'alpha and weighted alpha of the {num_layers} layers by depth (per role against the block, if any)')}"
         "</div></section>"
+    )
+
+
+#: (field of AlphaStats, header, format) of the tables by role and by block.
+GROUP_STATS = (
+    ("num_layers", "layers", "d"),
+    ("num_fitted", "fitted", "d"),
+    ("alpha_mean", "mean α", ".2f"),
+    ("alpha_median", "median α", ".2f"),
+    ("alpha_min", "min α", ".2f"),
+    ("alpha_max", "max α", ".2f"),
+    ("num_under_trained", "under-trained", "d"),
+    ("num_over_trained", "over-trained", "d"),
+)
+
+
+def _groups(summary: ModelSummary) -> str:
+    """The layers by role, by block and the experts of each block against each other (when the names say them)."""
+    parts = []
+    if any(group.role != "other" for group in summary.by_role):
+        rows = [([group.role], group.stats) for group in summary.by_role]
+        parts.append(_stats_table("by-role", "By role", ["role"], rows))
+    if summary.by_block:
+        stacked = any(group.stack for group in summary.by_block)
+        rows = [([group.stack, str(group.block)] if stacked else [str(group.block)], group.stats) for group in summary.by_block]
+        parts.append(_stats_table("by-block", "By block", ["stack", "block"] if stacked else ["block"], rows))
+    if summary.experts:
+        parts.append(_experts_table(summary))
+    return "".join(parts)
+
+
+def _stats_table(ident: str, title: str, heads: list[str], rows: list[tuple[list[str], AlphaStats]]) -> str:
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in heads) + "".join(
+        f'<th scope="col" class="num">{escape(h)}</th>' for _, h, _ in GROUP_STATS
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="text">{escape(k)}</td>' for k in keys)
+        + "".join(f'<td class="num">{escape(_number(getattr(stats, f), fmt))}</td>' for f, _, fmt in GROUP_STATS)
+        + "</tr>"
+        for keys, stats in rows
+    )
+    return (
+        f'<section id="{ident}"><h2>{escape(title)}</h2><div class="table-wrap"><table class="groups">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
+    )
+
+
+def _experts_table(summary: ModelSummary) -> str:
+    rows = []
+    for group in summary.experts:
+        standing = ", ".join(
+            f"expert {o.expert}: α {_number(o.alpha, '.2f')} (z {_number(o.robust_z, '.1f')})" for o in group.outliers
+        )
+        tone = ' class="flag-outlier"' if group.outliers else ""
+        rows.append(
+            f'<tr{tone}><td class="text">{escape(group.stack)}</td><td class="num">{group.block}</td>'
+            f'<td class="text">{escape(group.role)}</td><td class="num">{group.num_experts}</td>'
+            f'<td class="num">{group.num_fitted}</td>'
+            + "".join(
+                f'<td class="num">{escape(_number(getattr(group, f), ".2f"))}</td>'
+                for f in ("alpha_median", "alpha_mad", "alpha_min", "alpha_max")
+            )
+            + f'<td class="text">{escape(standing)}</td></tr>'
+        )
+    heads = ["stack", "block", "role", "experts", "fitted", "median α", "MAD", "min α", "max α", "standing out"]
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in heads)
+    return (
+        '<section id="experts"><h2>Experts</h2>'
+        f'<p class="hint">The experts of each block and role against each other: an expert stands out when '
+        f"|α − median| &gt; {EXPERT_OUTLIER_Z:g} × 1.4826 MAD of its siblings (modified z-score, Iglewicz &amp; Hoaglin "
+        f"1993); {summary.num_expert_outliers} do.</p>"
+        f'<div class="table-wrap"><table class="groups"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div></section>"
     )
 
 
@@ -294,6 +395,11 @@ def _number(value: object, fmt: str) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "∞" if value > 0 else "−∞"
     return format(value, fmt) if isinstance(value, float) or fmt.endswith("d") else format(value, "d")
+
+
+def _placed(layer: LayerReport, column: str) -> bool:
+    """Whether the row's placement ``column`` (role, block, expert) says something (not other / -1)."""
+    return getattr(layer, column) != PLACEMENT_UNKNOWN[column]
 
 
 def _has_value(layer: LayerReport, column: str) -> bool:

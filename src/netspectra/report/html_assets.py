@@ -57,7 +57,7 @@ thead th[aria-sort="descending"] button::after { content: " \\25BC"; font-size: 
 tbody tr:nth-child(even) { background: #fbfcfd; }
 tbody tr:hover { background: #eef4fc; }
 tbody tr.flag-over-trained, tbody tr.flag-error { background: #fff5f5; }
-tbody tr.flag-under-trained, tbody tr.flag-rank-collapse { background: #fff8ef; }
+tbody tr.flag-under-trained, tbody tr.flag-rank-collapse, tbody tr.flag-outlier { background: #fff8ef; }
 td.alpha-over { color: var(--over); font-weight: 650; }
 td.alpha-under { color: var(--under); font-weight: 650; }
 a { color: var(--accent); text-decoration: none; }
