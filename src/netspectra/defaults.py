@@ -36,3 +36,6 @@ MODERATE_ALPHA = 4.0
 UNDER_TRAINED_ALPHA = 6.0
 #: Warning labels of a layer counted in a model's summary (thresholds: :mod:`netspectra.diagnose.layer`).
 WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries")
+#: Modified z-score beyond which an expert stands out from its siblings (Iglewicz & Hoaglin 1993;
+#: :mod:`netspectra.diagnose.experts`).
+EXPERT_OUTLIER_Z = 3.5

@@ -12,16 +12,19 @@ A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) ge
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, replace
 from functools import partial
 from typing import Any, TypeVar, Unpack
 
 import numpy as np
 
 from netspectra.diagnose.layer import analyze_spectrum, failed_layer
-from netspectra.diagnose.model import ModelReport
-from netspectra.diagnose.row import LayerReport
+from netspectra.diagnose.model import ModelReport, RunCost
+from netspectra.diagnose.row import LayerReport, PlacementColumns
 from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError, UsageError
 from netspectra.io import WeightMatrix, orient, select_weight_matrices
@@ -31,7 +34,7 @@ from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
 from netspectra.scale.thread_pool import PREFETCH
-from netspectra.scale.workers import Shape, available_memory, stack_peak_bytes
+from netspectra.scale.workers import Shape, available_memory, peak_rss_bytes, stack_peak_bytes
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
@@ -92,12 +95,13 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
     ``spec.spectrum`` picks the eigenvalue backend, and with ``tail_only`` K the top-K analysis of
     :func:`netspectra.diagnose.tail.analyze_tail`; ``spec.fit`` sets the fits.
     """
+    placement = PlacementColumns(**asdict(weight.placement))
     try:
         plan_memory(weight)
         stack = weight.load(native=True)  # float32 for F32/F16/BF16/F8: the Gram is accumulated in float64
         check_matrices(stack)
     except MatrixError as exc:
-        return failed_layer(
+        failed = failed_layer(
             weight.name,
             weight.layer_index,
             weight.kind,
@@ -106,6 +110,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
             weight.dtype,
             str(exc),
         )
+        return replace(failed, placement=placement)
     where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=spec.fit)
     if spec.spectrum.tail_only is not None:
         report = analyze_tail(stack, spectrum_options=spec.spectrum, **where)  # float64 copies only where needed
@@ -113,6 +118,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
         spectrum = compute_spectrum(stack, spec.spectrum, checked=True)
         with one_blas_thread():  # the fits' many small products: threads would only spin (scale.blas_threads)
             report = analyze_spectrum(spectrum, stack=stack, **where)
+    report = replace(report, placement=placement)
     return report.with_warnings(*weight.notes) if weight.notes else report
 
 
@@ -274,14 +280,24 @@ def analyze(
     Returns
     -------
     ModelReport
-        ``.layers`` (one :class:`LayerReport` per matrix), ``.summary``, ``.to_frame()``, and ``.skipped``: the
-        tensors without a row (biases, norms, depthwise convs, those the selection leaves out), each with why.
+        ``.layers`` (one :class:`LayerReport` per matrix, in model order), ``.summary`` (with the rollups by
+        role and block, and the wall time and peak memory of this call: ``.cost``), ``.to_frame()``, and
+        ``.skipped``: the tensors without a row (biases, norms, depthwise convs, those the selection leaves
+        out), each with why.
     """
+    start = time.perf_counter()
     spec = AnalysisSpec.resolve(spec, **keywords)
     skipped: dict[str, str] = {}
     weights = list_weights(source, spec, on_skip=skipped.setdefault)
     layers = tuple(analyze_weights(weights, spec, executor=executor, workers=workers, progress=progress))
-    return ModelReport(source=AnalysisSpec.describe(source), layers=layers, skipped=skipped)
+    return ModelReport(source=AnalysisSpec.describe(source), layers=layers, skipped=skipped, cost=run_cost(start))
+
+
+def run_cost(start: float) -> RunCost:
+    """The :class:`RunCost` of an analysis that began at ``time.perf_counter()`` = ``start``: its wall time
+    until now and the peak resident memory (:func:`~netspectra.scale.workers.peak_rss_bytes`)."""
+    peak = peak_rss_bytes()
+    return RunCost(time.perf_counter() - start, math.nan if peak is None else float(peak))
 
 
 def analyze_many(

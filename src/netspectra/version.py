@@ -14,8 +14,11 @@ table cannot change without a bump.  History (each a rewrite of that table):
 3. the exact KS law and the lognormal and truncated power-law likelihood ratios by Newton's method (a45ac43);
 4. the calibrated phase rule, spikes only over an MP bulk, polynomial unfolding, the shuffled-entries
    null (issue 15, 2f96d90);
-5. log det X and the det X = 1 tail (issue 18, 7099f40).
+5. log det X and the det X = 1 tail (issue 18, 7099f40);
+6. the placement columns ``role``, ``stack``, ``block``, ``expert`` and rows in model order (issue 26):
+   within a block q, k, v, o before the MLP, so MiniLM's rows (and their ``layer_index``) are reordered;
+   every other value of every row unchanged.
 """
 
 #: Bumped by every change that can move a value of a layer row for the same input (see the module docstring).
-ALGORITHM_VERSION = 5
+ALGORITHM_VERSION = 6

@@ -36,6 +36,11 @@ to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that s
 * acting on the diagnosis (issue 18): new columns ``log_det`` (sum of ln lambda over the non-zero
   eigenvalues), ``detx_num`` and ``detx_val`` (the det X = 1 tail, as WeightWatcher's detX_constraint);
   every other column unchanged.
+* roles and blocks (issue 26): new columns ``role``, ``stack``, ``block``, ``expert``; the rows in model
+  order (within each encoder block query, key, value, attention output, intermediate, output instead of
+  the file's alphabetical order), so ``layer_index`` is each row's new position.  The file was rewritten
+  from the previous one (its cells kept as text, rows moved, the new columns inserted), and the rows of
+  this netspectra matched it cell for cell on every old column but ``layer_index`` (joined by name).
 """
 
 from pathlib import Path

@@ -232,7 +232,8 @@ def test_empty_tensor(tmp_path):
 
 def test_model_order_of_sorted_safetensors_names(tmp_path):
     """Safetensors stores names sorted; the layer index follows the model: embeddings, blocks in natural
-    order (2 before 10), output heads last (lm_head is not layer 0)."""
+    order (2 before 10), within a block attention before the MLP (issue 26), output heads last (lm_head is
+    not layer 0)."""
     import numpy as np
     from safetensors.numpy import save_file
 
@@ -250,8 +251,8 @@ def test_model_order_of_sorted_safetensors_names(tmp_path):
     save_file({n: np.ones((8, 4), np.float32) for n in names}, str(path))
     assert [w.name for w in iter_weight_matrices(path)] == [
         "model.embed_tokens.weight",
-        "model.layers.2.mlp.up_proj.weight",
         "model.layers.2.self_attn.q_proj.weight",
+        "model.layers.2.mlp.up_proj.weight",
         "model.layers.10.mlp.up_proj.weight",
         "lm_head.weight",
     ]

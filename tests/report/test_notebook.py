@@ -83,6 +83,17 @@ def test_html_views_of_a_report_a_row_and_a_comparison(small_report):
     assert "4 layers matched (4 by name, 0 by shape)" in view and view.count('<tr data-pos="') == 4
 
 
+def test_a_report_view_shows_the_role_and_block_where_the_names_say_them(small_report):
+    plain = small_report._repr_html_()
+    placed = ModelReport(
+        small_report.source, tuple(layer.with_columns(role="attn_q", block=i) for i, layer in enumerate(small_report.layers))
+    )
+    html = placed._repr_html_()
+    assert 'data-key="role"' not in plain  # "blocks.1.spiked": a block, no role
+    assert 'data-key="role"' in html and 'data-key="block"' in html and 'data-key="expert"' not in html
+    assert 'data-key="dtype"' not in html  # the notebook's table keeps to its columns
+
+
 def test_the_stylesheet_applies_inside_a_view_only():
     """Embedded in a notebook page, no rule may restyle the page around it."""
     rules = re.sub(r"@media[^{]*\{((?:[^{}]*\{[^}]*\})*)\s*\}", r"\1", html_assets.CSS)

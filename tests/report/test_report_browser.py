@@ -147,14 +147,16 @@ def no_errors(page) -> None:
 
 
 TABLE_WIDTH = (
-    "(() => { const w = document.querySelector('.table-wrap'); const h = document.querySelector(\"th[data-key='warning']\");"
+    "(() => { const w = document.getElementById('layer-table').closest('.table-wrap');"
+    " const h = document.querySelector(\"th[data-key='warning']\");"
     " return [w.scrollWidth, w.clientWidth, h.getBoundingClientRect().right, innerWidth]; })()"
 )
 
 
 def test_the_layer_table_fits_1400_pixels_with_every_column(browser_page, minilm_outputs, tmp_path):
     """MiniLM's rows with the RMT-depth columns and warnings of the full analysis (phase, <r>, kappa, MP area,
-    large-entries): the warning column was off-screen at 1400 pixels (the table 1622 pixels wide in 1238)."""
+    large-entries) and the role, block and dtype columns: the warning column was off-screen at 1400 pixels (the
+    table 1622 pixels wide in 1238; 1613 in 1358 once role, block and dtype came)."""
     from netspectra import LayerReport, ModelReport
     from netspectra.report.html import write_html
 
@@ -181,8 +183,8 @@ def test_minilm_report_hover_zoom_and_legend(browser_page, minilm_outputs, tmp_p
     page.open(html.resolve().as_uri())
     page.wait_for("document.body.dataset.ready === 'true'")
 
-    # Hovering a point shows its layer and value (the highest point of the alpha panel: the pooler's 12.35 sat under
-    # the legend); the legend covers none of the points.
+    # Hovering a point shows its layer and value (the highest point of the alpha panel, by block and role: the
+    # legend's corner); the legend covers none of the points.
     tips = page.evaluate(
         "Array.from(document.querySelectorAll('#overview g.panel[data-panel=alpha] g.point')).map(g => g.querySelector('title').textContent)"
     )
@@ -204,11 +206,11 @@ def test_minilm_report_hover_zoom_and_legend(browser_page, minilm_outputs, tmp_p
     drag(page, (box[0] + 10, box[1] + box[3] - 10), (box[0] + box[2] / 2, box[1] + box[3] / 2))
     view = page.evaluate("document.querySelector('#overview g.panel[data-panel=alpha] svg.plot').dataset.view")
     x0, x1, y0, y1 = map(float, view.split())
-    assert 0 < x1 - x0 < 25 and 0 < y1 - y0 < 8  # about half of 41 layers by half of 13
+    assert 0 < x1 - x0 < 4 and 0 < y1 - y0 < 5  # about half of the 6 blocks (-0.5 to 5.5) by half of the alpha axis
     after = page.evaluate(TICKS)
     assert after != before and len(after) >= 4
     assert page.evaluate(LEGEND_COVERS) == 0
-    assert "layer = " in hover(page, box[0] + 30, box[1] + 30)  # the read-out under the pointer, in the zoomed range
+    assert "block = " in hover(page, box[0] + 30, box[1] + 30)  # the read-out under the pointer, in the zoomed range
     screenshot(page, tmp_path, "report_minilm_zoom.png")
     page.call("Input.dispatchMouseEvent", type="mousePressed", x=box[0] + 30, y=box[1] + 30, button="left", clickCount=2)
     page.call("Input.dispatchMouseEvent", type="mouseReleased", x=box[0] + 30, y=box[1] + 30, button="left", clickCount=2)

@@ -87,7 +87,9 @@ def test_summary_table_and_details_cover_every_layer(small_report, rendered):
     assert reading(small_report.summary, layers) in page.text_by_id["summary"]
     rows = page.find("tr", **{"data-pos": "0"})
     assert rows and len([a for t, a, _ in page.elements if t == "tr" and "data-pos" in a]) == len(layers)
-    assert [a["data-key"] for a in page.find("th")][:6] == ["layer_index", "name", "kind", "N", "M", "alpha"]
+    keys = [a["data-key"] for a in page.find("th") if "data-key" in a]  # the layer table's (sortable) columns
+    # blocks.N names: a block column, no role or expert column (they would say "other" and -1 on every row)
+    assert keys[:6] == ["layer_index", "name", "block", "kind", "N", "M"] and keys[-2:] == ["dtype", "warning"]
     details = page.find("details", **{"class": "layer"})
     assert [d["id"] for d in details] == [f"layer-{i}" for i in range(len(layers))]
     # The plots exist for the analyzed layers only, each inside a <template> (not laid out until opened).
@@ -104,7 +106,9 @@ def test_summary_table_and_details_cover_every_layer(small_report, rendered):
 
 def test_cells_carry_sortable_values(small_report, rendered):
     page = Page(rendered)
-    alpha_cells = [a for t, a, _ in page.elements if t == "td" and a.get("class", "").startswith(("num", "alpha"))]
+    alpha_cells = [
+        a for t, a, _ in page.elements if t == "td" and "data-v" in a and a.get("class", "").startswith(("num", "alpha"))
+    ]
     values = [a["data-v"] for a in alpha_cells]
     for layer in small_report.layers:
         if math.isfinite(layer.alpha):
@@ -133,14 +137,14 @@ DEPTH_TABLE_COLUMNS = {"phase": "", "spacing_ratio": math.nan, "kappa_htmp": mat
 def test_depth_columns_and_phases_show_when_the_layers_have_values(rows_only):
     blank = [layer.with_columns(**DEPTH_TABLE_COLUMNS) for layer in rows_only.layers]  # as without depth analysis
     plain = Page(html_report.render_html(ModelReport(source="plain", layers=tuple(blank))))
-    keys = [a["data-key"] for a in plain.find("th")]
+    keys = [a["data-key"] for a in plain.find("th") if "data-key" in a]
     assert not set(DEPTH_TABLE_COLUMNS) & set(keys) and "Phases:" not in plain.text_by_id["summary"]
     phases = ["heavy-tailed", "bulk+spikes", "heavy-tailed", ""]
     deep = tuple(
         layer.with_columns(phase=p, phase_reason="because" if p else "", spacing_ratio=0.53) for layer, p in zip(blank, phases)
     )
     page = Page(html_report.render_html(ModelReport(source="deep", layers=deep)))
-    keys = [a["data-key"] for a in page.find("th")]
+    keys = [a["data-key"] for a in page.find("th") if "data-key" in a]
     assert "phase" in keys and "spacing_ratio" in keys and "kappa_htmp" not in keys
     assert keys[-1] == "warning"
     assert "Phases: heavy-tailed 2 · bulk+spikes 1" in page.text_by_id["summary"]
@@ -204,3 +208,43 @@ def test_a_model_without_layers_still_renders(tmp_path):
     page = Page(html_report.render_html(empty))
     assert "No layer of the 0 has a power-law fit" in page.text_by_id["summary"]
     assert not page.find("details") and not page.find("img")
+
+
+def test_roles_blocks_experts_dtype_and_cost_are_in_the_report(rows_only):
+    """Issue 26: role, block, expert and dtype columns; the layers by role and by block; the experts of each
+    block with the one that stands out; the run time and peak memory; alpha drawn per role against the block."""
+    from netspectra.diagnose.model import RunCost
+
+    base = rows_only.layers[0]
+    layers = [
+        base.with_columns(name="model.layers.0.self_attn.q_proj.weight", role="attn_q", block=0, alpha=3.0, dtype="BF16"),
+        base.with_columns(name="model.layers.1.self_attn.q_proj.weight", role="attn_q", block=1, alpha=4.0, dtype="BF16"),
+        *(
+            base.with_columns(
+                name=f"model.layers.1.mlp.experts.down_proj[{e}]", role="expert_down", block=1, expert=e, alpha=a, dtype="Q4_K"
+            )
+            for e, a in enumerate((3.0, 3.1, 2.9, 3.0, 9.5))
+        ),
+        base.with_columns(name="lm_head.weight", role="lm_head", block=-1, alpha=5.0, dtype="BF16"),
+    ]
+    report = ModelReport(source="moe", layers=tuple(layers), cost=RunCost(12.25, 3.5 * 2**30))
+    rendered = html_report.render_html(report)
+    page = Page(rendered)
+    keys = [a["data-key"] for a in page.find("th") if "data-key" in a]
+    assert keys[:5] == ["layer_index", "name", "role", "block", "expert"] and "dtype" in keys
+    assert page.find("td", **{"data-v": "Q4_K"}) and page.find("td", **{"data-v": "expert_down"})
+    assert "12.2 s" in page.text_by_id["summary"] and "3,584 MiB" in page.text_by_id["summary"]
+    assert "1experts standing out" in page.text_by_id["summary"]  # the card: value, then label
+    by_role = page.text_by_id["by-role"]
+    assert "attn_q" in by_role and "expert_down" in by_role and "lm_head" in by_role
+    assert "By block" in page.text_by_id["by-block"]
+    experts = page.text_by_id["experts"]
+    assert "expert 4: α 9.50" in experts and "1.4826 MAD" in experts
+    assert page.find(
+        "svg", **{"aria-label": "alpha and weighted alpha of the 8 layers by depth (per role against the block, if any)"}
+    )
+    svg = rendered.split('<section id="overview">', 1)[1].split("</section>", 1)[0]
+    assert "transformer block" in svg and "alpha by block and role" in svg and "1 outside the blocks not drawn" in svg
+    assert ">attn_q<" in svg and ">expert_down<" in svg and "lm_head" not in svg
+    # Hover on the block view: each point's tooltip names its layer, its value and its role.
+    assert "<title>#0 model.layers.1.mlp.experts.down_proj[4]\nα = 9.500 · role: expert_down</title>" in svg

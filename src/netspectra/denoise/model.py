@@ -3,9 +3,9 @@
 Which tensors are compressed follows the layer rules of :mod:`netspectra.io.layers`: 2-D matrices of
 kind ``linear``, ``embedding`` or ``attention_q/k/v`` stored as F64/F32/F16/BF16.  Conv kernels, 1-D
 tensors (biases, norms), fused QKV tensors (their three parts have different noise levels; splitting
-and reassembling them is not done here), integer/FP8 tensors, matrices with NaN/Inf and anything the
-layer rules skip are written unchanged, bit for bit when the input is a safetensors file, and listed
-in :attr:`CompressionReport.copied` with the reason.
+and reassembling them is not done here), 3-D expert tensors (one matrix per expert), integer/FP8
+tensors, matrices with NaN/Inf and anything the layer rules skip are written unchanged, bit for bit
+when the input is a safetensors file, and listed in :attr:`CompressionReport.copied` with the reason.
 
 Memory: one matrix per task in flight (its float64 copy, its SVD, its factors and their encoded bytes);
 the matrices are decomposed by the executor of every action (:func:`netspectra.pipeline.run_layers`) and
@@ -231,6 +231,8 @@ def _copy_reason(record: TensorRecord, weights: dict[str, WeightMatrix], skipped
     if weight is None:
         if f"{record.name}[q]" in weights:
             return "fused QKV tensor"
+        if f"{record.name}[0]" in weights or f"{record.name}[0,gate]" in weights:
+            return "3-D expert tensor"
         return skipped.get(record.name, "not a weight matrix")
     if weight.kind not in COMPRESSIBLE_KINDS or len(record.shape) != 2:
         return f"{weight.kind} kernel" if weight.kind.startswith("conv") else f"{weight.kind} not compressed"

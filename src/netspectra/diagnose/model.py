@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from netspectra.defaults import WARNING_LABELS
+from netspectra.diagnose.experts import ExpertSpread, expert_spreads
+from netspectra.diagnose.rollups import BlockRollup, RoleRollup, block_rollups, role_rollups
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import LayerNotFound
 from netspectra.io.selection import skip_category
@@ -21,7 +23,18 @@ from netspectra.version import ALGORITHM_VERSION
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["WARNING_LABELS", "ModelReport", "ModelSummary", "summarize"]
+__all__ = ["WARNING_LABELS", "ModelReport", "ModelSummary", "RunCost", "summarize"]
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """What an analysis cost, measured by :func:`netspectra.analyze`: its wall time in seconds and the peak
+    resident memory of the process (and of the worker processes it waited for) in bytes at its end
+    (``getrusage``'s ``ru_maxrss``: the peak since the process started).  NaN where not measured (a run
+    served by the results store, several models analyzed as one stream)."""
+
+    wall_seconds: float = math.nan
+    peak_rss_bytes: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -30,7 +43,12 @@ class ModelSummary:
     succeeded (status ``ok``), the norms, mp_area, tail_weight, spacing_ratio and phases over every analyzed
     layer (status not ``error``), the warning counts over all layers; the tensors without a row (``num_skipped``)
     counted by category of reason (``skipped_counts``, :func:`netspectra.io.skip_category`); and the algorithm
-    version (:data:`netspectra.version.ALGORITHM_VERSION`) of the rows."""
+    version (:data:`netspectra.version.ALGORITHM_VERSION`) of the rows.
+
+    The layers by role (``by_role``, :mod:`netspectra.diagnose.rollups`), by transformer block
+    (``by_block``), the experts of each mixture-of-experts block and role against each other
+    (``experts``, :mod:`netspectra.diagnose.experts`: their spread, the experts that stand out, counted in
+    ``num_expert_outliers``), and the run's wall time and peak memory (:class:`RunCost`)."""
 
     source: str
     algorithm_version: int
@@ -51,16 +69,32 @@ class ModelSummary:
     phase_counts: dict[str, int] = field(default_factory=dict)
     num_skipped: int = 0
     skipped_counts: dict[str, int] = field(default_factory=dict)
+    num_expert_outliers: int = 0
+    wall_seconds: float = math.nan
+    peak_rss_mib: float = math.nan
+    by_role: tuple[RoleRollup, ...] = ()
+    by_block: tuple[BlockRollup, ...] = ()
+    experts: tuple[ExpertSpread, ...] = ()
 
-    def to_dict(self) -> dict[str, object]:
-        """Summary as a dict of numbers (counts as ``num_<warning label>`` and ``phase_<phase>`` keys), and the
-        skipped tensors by category under ``skipped_reasons`` (a dict: category -> count)."""
-        nested = ("warning_counts", "phase_counts", "skipped_counts")
-        out = {k: v for k, v in self.__dict__.items() if k not in nested}
+    def scalars(self) -> dict[str, object]:
+        """The numbers of the summary as a flat dict (counts as ``num_<warning label>`` and ``phase_<phase>``
+        keys), without the groups."""
+        grouped = ("warning_counts", "phase_counts", "skipped_counts", "by_role", "by_block", "experts")
+        out = {k: v for k, v in self.__dict__.items() if k not in grouped}
         out.update({f"num_{label.replace('-', '_')}": n for label, n in self.warning_counts.items()})
         out.update({f"phase_{_key(phase)}": n for phase, n in self.phase_counts.items()})
-        out["skipped_reasons"] = dict(self.skipped_counts)
         return out
+
+    def to_dict(self) -> dict[str, object]:
+        """:meth:`scalars`; the skipped tensors by category under ``skipped_reasons`` (category -> count); and the
+        groups as lists of dicts under ``by_role``, ``by_block`` and ``experts``."""
+        return {
+            **self.scalars(),
+            "skipped_reasons": dict(self.skipped_counts),
+            "by_role": [group.to_dict() for group in self.by_role],
+            "by_block": [group.to_dict() for group in self.by_block],
+            "experts": [group.to_dict() for group in self.experts],
+        }
 
 
 def _key(label: str) -> str:
@@ -86,11 +120,12 @@ class ModelReport(RowsTable):
     layers: tuple[LayerReport, ...]
     skipped: dict[str, str] = field(default_factory=dict)
     algorithm_version: int = ALGORITHM_VERSION
+    cost: RunCost = RunCost()
     row_type: ClassVar[type] = LayerReport
 
     @property
     def summary(self) -> ModelSummary:
-        return summarize(self.source, self.layers, self.algorithm_version, self.skipped)
+        return summarize(self.source, self.layers, self.algorithm_version, self.cost, self.skipped)
 
     @property
     def success(self) -> bool:
@@ -167,10 +202,12 @@ def summarize(
     source: str,
     layers: tuple[LayerReport, ...],
     algorithm_version: int = ALGORITHM_VERSION,
+    cost: RunCost = RunCost(),
     skipped: Mapping[str, str] | None = None,
 ) -> ModelSummary:
-    """Means and medians over fitted layers, counts of each warning label over all layers, and the skipped
-    tensors (name -> reason) counted by category, most frequent first."""
+    """Means and medians over fitted layers, counts of each warning label over all layers, the skipped tensors
+    (name -> reason) counted by category (most frequent first), the groups by role, block and experts, and
+    the run's cost."""
     ok = [layer for layer in layers if layer.status == "ok"]
 
     def mean(column: str, rows: list[LayerReport]) -> float:
@@ -179,6 +216,7 @@ def summarize(
         return float(values.mean()) if values.size else math.nan
 
     alphas = np.array([r.alpha for r in ok], dtype=np.float64)
+    experts = expert_spreads(layers)
     counts = {label: sum(any(w.startswith(label) for w in r.warnings) for r in layers) for label in WARNING_LABELS}
     analyzed = [r for r in layers if r.status != "error"]
     return ModelSummary(
@@ -201,8 +239,21 @@ def summarize(
         phase_counts=dict(Counter(r.phase for r in analyzed if r.phase)),
         num_skipped=len(skipped or {}),
         skipped_counts=dict(Counter(skip_category(reason) for reason in (skipped or {}).values()).most_common()),
+        num_expert_outliers=sum(len(group.outliers) for group in experts),
+        wall_seconds=cost.wall_seconds,
+        peak_rss_mib=cost.peak_rss_bytes / 2**20,
+        by_role=role_rollups(layers),
+        by_block=block_rollups(layers),
+        experts=experts,
     )
 
 
-def _finite_or_none(row: dict[str, object]) -> dict[str, object]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+def _finite_or_none(value: object) -> object:
+    """``value`` with every non-finite float (in dicts and lists, at any depth) made None, for JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value

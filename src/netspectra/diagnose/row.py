@@ -62,6 +62,19 @@ class LayerIdentity(ColumnGroup):
 
 
 @dataclass(frozen=True)
+class PlacementColumns(ColumnGroup):
+    """Where the matrix sits in its model (:class:`netspectra.io.roles.Placement`): its role (``attn_q``,
+    ``mlp_down``, ``expert_up``, ``router``, ``embedding``, ``lm_head``, ..., ``other``), stack (``encoder``,
+    ``decoder``, ``vision``, ``text``; empty for one stack), transformer block (-1 outside the blocks) and
+    expert index (-1 but for the experts of a mixture-of-experts block)."""
+
+    role: str = "other"
+    stack: str = ""
+    block: int = -1
+    expert: int = -1
+
+
+@dataclass(frozen=True)
 class NormColumns(ColumnGroup):
     """Norms, ranks and entropy of the spectrum."""
 
@@ -227,6 +240,7 @@ class DepthColumns:
 #: Where each group of a row sits: its path of attributes from the row, in column order.
 GROUP_PATHS: dict[tuple[str, ...], type[ColumnGroup]] = {
     ("identity",): LayerIdentity,
+    ("placement",): PlacementColumns,
     ("norms",): NormColumns,
     ("mp",): MPColumns,
     ("power_law",): PowerLawColumns,
@@ -253,6 +267,7 @@ class LayerReport(RowAttributes):
     """
 
     identity: LayerIdentity
+    placement: PlacementColumns = PlacementColumns()
     norms: NormColumns = NormColumns()
     mp: MPColumns = MPColumns()
     power_law: PowerLawColumns = PowerLawColumns()

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         MPColumns,
         NormColumns,
         OutcomeColumns,
+        PlacementColumns,
         PowerLawColumns,
         WWColumns,
     )
@@ -25,6 +26,7 @@ class RowAttributes:
     """Mixin of :class:`~netspectra.diagnose.row.LayerReport`: each field of its column groups as a read-only attribute."""
 
     identity: LayerIdentity
+    placement: PlacementColumns
     norms: NormColumns
     mp: MPColumns
     power_law: PowerLawColumns
@@ -71,6 +73,26 @@ class RowAttributes:
     def num_evals(self) -> int:
         """The ``num_evals`` field of :class:`~netspectra.diagnose.row.LayerIdentity`."""
         return self.identity.num_evals
+
+    @property
+    def role(self) -> str:
+        """The ``role`` field of :class:`~netspectra.diagnose.row.PlacementColumns`."""
+        return self.placement.role
+
+    @property
+    def stack(self) -> str:
+        """The ``stack`` field of :class:`~netspectra.diagnose.row.PlacementColumns`."""
+        return self.placement.stack
+
+    @property
+    def block(self) -> int:
+        """The ``block`` field of :class:`~netspectra.diagnose.row.PlacementColumns`."""
+        return self.placement.block
+
+    @property
+    def expert(self) -> int:
+        """The ``expert`` field of :class:`~netspectra.diagnose.row.PlacementColumns`."""
+        return self.placement.expert
 
     @property
     def lambda_max(self) -> float:

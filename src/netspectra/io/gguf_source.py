@@ -163,6 +163,19 @@ class GGUFLoader:
         return {**self.__dict__, "reader": None}
 
     def __call__(self) -> np.ndarray:
+        return self._dequantize(None, self.shape)
+
+    def part(self, index: int) -> np.ndarray:
+        """``tensor[index]`` (first dimension in PyTorch's order), dequantizing only its blocks: one expert of
+        ``ffn_gate_exps`` and the like (ggml rows are quantized independently, so a slice is whole blocks); a
+        tensor that transformers lays out anew is laid out whole first."""
+        if not 0 <= index < self.shape[0]:
+            raise IndexError(f"{self.name}: index {index} outside the first dimension {self.shape[0]}")
+        if self.relayout is not None:
+            return self()[index]
+        return self._dequantize(index, self.shape[1:])
+
+    def _dequantize(self, index: int | None, shape: tuple[int, ...]) -> np.ndarray:
         gguf = _gguf()
         if self.reader is None:
             try:
@@ -172,18 +185,19 @@ class GGUFLoader:
             self.reader = _worker_reader(self.path, self.label, mtime)
         tensor = self.reader.tensors[self.index]
         try:
-            values = gguf.quants.dequantize(tensor.data, tensor.tensor_type)
+            data = tensor.data if index is None else tensor.data[index]
+            values = gguf.quants.dequantize(data, tensor.tensor_type)
         except NotImplementedError:
             raise MatrixError(f"{self.name}: the gguf package cannot dequantize {tensor.tensor_type.name}") from None
         except _PARSE_ERRORS as exc:  # data cut short by a truncated file
             raise SourceError(f"{self.label}: cannot read {self.name}: {one_line(exc)}") from None
-        if values.size != int(np.prod(self.shape)):
+        if values.size != int(np.prod(shape)):
             raise SourceError(
-                f"{self.label}: {self.name} holds {values.size} values, shape {self.shape} needs "
-                f"{int(np.prod(self.shape))} (truncated or forged)"
+                f"{self.label}: {self.name} holds {values.size} values, shape {shape} needs "
+                f"{int(np.prod(shape))} (truncated or forged)"
             )
-        values = np.asarray(values.reshape(self.shape), dtype=np.float32 if values.dtype != np.float64 else np.float64)
-        return self.relayout(values) if self.relayout is not None else values
+        values = np.asarray(values.reshape(shape), dtype=np.float32 if values.dtype != np.float64 else np.float64)
+        return self.relayout(values) if self.relayout is not None and index is None else values
 
 
 class JoinedLoader:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .roles import Placement
+
 #: Layer kinds.  A conv kernel of shape (out, in, *spatial) is a stack of prod(spatial) matrices of
 #: shape (out, in), one per spatial position, whose eigenvalues are pooled into one spectrum (as
 #: WeightWatcher does).  A fused attention projection split into Q, K, V gives kinds "attention_q" etc.
@@ -44,6 +46,8 @@ class WeightMatrix:
     notes : tuple of str
         Anything the loader had to do that the user should know (e.g. "int8 analyzed without scale"),
         one label each; they join the warnings of the layer's row.
+    placement : Placement
+        Role, stack, block and expert index of the matrix in its model (:mod:`netspectra.io.roles`).
     """
 
     name: str
@@ -56,6 +60,7 @@ class WeightMatrix:
     num_matrices: int
     load: Callable[..., np.ndarray] = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
+    placement: Placement = Placement()
 
 
 def orient(matrices: np.ndarray, dtype: type | None = np.float64) -> np.ndarray:

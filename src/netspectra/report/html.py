@@ -22,20 +22,24 @@ from typing import TYPE_CHECKING
 
 from netspectra import __version__
 from netspectra.atomic import atomic_write, check_parent
-from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
+from netspectra.defaults import EXPERT_OUTLIER_Z, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.errors import UsageError
 from netspectra.report import html_assets
 from netspectra.report.svg_figures import alpha_depth_svg, layer_svg
 from netspectra.report.verdict import layer_labels, phase_counts, reading
 
 if TYPE_CHECKING:  # results are only read here: the report layer imports no result module when it runs
-    from netspectra.diagnose.model import ModelReport
+    from netspectra.diagnose.model import ModelReport, ModelSummary
+    from netspectra.diagnose.rollups import AlphaStats
     from netspectra.diagnose.row import LayerReport
 
 #: (column, header, format, help) of the layer table; rows with ``None`` format are text.
 TABLE_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
     ("layer_index", "#", "d", "order of the matrix in the model"),
     ("name", "layer", None, "tensor name"),
+    ("role", "role", None, "what the matrix does: attn_q/k/v/o, mlp_gate/up/down, router, expert_up, embedding, lm_head, ..."),
+    ("block", "block", "d", "transformer block (-1 outside the blocks)"),
+    ("expert", "expert", "d", "expert of its mixture-of-experts block (-1 for other matrices)"),
     ("kind", "kind", None, "linear, embedding, conv, attention_q/k/v"),
     ("N", "N", "d", "rows after orientation (N >= M)"),
     ("M", "M", "d", "columns after orientation"),
@@ -56,6 +60,9 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
     ("kappa_htmp", "κ", ".3g", "HTMP repulsion kappa (inf: MP wins)"),
     ("mp_area", "MP area", ".3f", "share of the spectral weight inside the MP bulk"),
 )
+#: Placement columns and the value that says nothing: shown when some layer has another.
+PLACEMENT_UNKNOWN: dict[str, object] = {"role": "other", "block": -1, "expert": -1}
+DTYPE_COLUMN = ("dtype", "dtype", None, "stored dtype (F32, BF16, F8_E4M3, Q4_K, ...)")
 WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
 HTML_SUFFIXES = (".html", ".htm")
 #: File and directory names that say nothing about the model.
@@ -107,16 +114,30 @@ def render_html(report: ModelReport) -> str:
     columns = table_columns(layers)
     images = [layer_svg(layer) if layer.eigenvalues is not None and layer.eigenvalues.size else None for layer in layers]
     overview = alpha_depth_svg(layers) if layers else None
+    summary = report.summary  # computed on each access: once here
     name = display_name(report.source)
-    body = [_summary(report), _overview(overview, len(layers)), _table(layers, columns), _details(layers, images)]
+    body = [
+        _summary(report, summary),
+        _overview(overview, len(layers)),
+        _groups(summary),
+        _table(layers, columns),
+        _details(layers, images),
+    ]
     return document(f"netspectra · {name}", _header(report, name), body, _footer())
 
 
 def table_columns(layers: Sequence[LayerReport], keep: Sequence[str] | None = None) -> list[tuple[str, str, str | None, str]]:
-    """The layer table's columns: :data:`TABLE_COLUMNS` (those in ``keep``, if given), the optional ones
-    some layer has a value in, and the warning labels."""
-    fixed = [c for c in TABLE_COLUMNS if keep is None or c[0] in keep]
-    return [*fixed, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)), WARNING_COLUMN]
+    """The layer table's columns: :data:`TABLE_COLUMNS` (those in ``keep``, if given; the placement columns
+    role, block and expert where some layer has one), the optional ones some layer has a value in, the
+    stored dtype (if kept) and the warning labels."""
+    fixed = [
+        c
+        for c in TABLE_COLUMNS
+        if (keep is None or c[0] in keep) and (c[0] not in PLACEMENT_UNKNOWN or any(_placed(layer, c[0]) for layer in layers))
+    ]
+    optional = [c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)]
+    dtype = [DTYPE_COLUMN] if keep is None or DTYPE_COLUMN[0] in keep else []
+    return [*fixed, *optional, *dtype, WARNING_COLUMN]
 
 
 def document(title: str, header: str, body: Sequence[str], footer: str) -> str:
@@ -161,8 +182,7 @@ def _card(value: str, label: str, hint: str, tone: str = "") -> str:
     )
 
 
-def _summary(report: ModelReport) -> str:
-    summary = report.summary
+def _summary(report: ModelReport, summary: ModelSummary) -> str:
     counts = summary.warning_counts
     fitted = summary.num_ok
     cards = [
@@ -175,6 +195,19 @@ def _summary(report: ModelReport) -> str:
         ),
         _card(str(summary.num_errors), "not analyzable", "NaN/Inf, zero, 1 × N", "bad" if summary.num_errors else ""),
     ]
+    if summary.experts:
+        cards.append(
+            _card(
+                str(summary.num_expert_outliers),
+                "experts standing out",
+                f"of {sum(group.num_experts for group in summary.experts)} expert matrices",
+                "warn" if summary.num_expert_outliers else "",
+            )
+        )
+    if math.isfinite(summary.wall_seconds):
+        cards.append(_card(f"{summary.wall_seconds:.1f} s", "run time", "wall time of the analysis"))
+    if math.isfinite(summary.peak_rss_mib):
+        cards.append(_card(f"{summary.peak_rss_mib:,.0f} MiB", "peak memory", "peak resident set size of the process"))
     phases = phase_counts(report.layers)
     phase_line = (
         '<p class="phases">Phases: ' + " · ".join(f"{escape(p)} {n}" for p, n in phases.most_common()) + "</p>" if phases else ""
@@ -201,8 +234,86 @@ def _overview(svg: str | None, num_layers: int) -> str:
         return ""
     return (
         '<section id="overview"><h2>Alpha by depth</h2><div class="figure">'
-        f"{inline_svg(svg, f'alpha and weighted alpha of the {num_layers} layers against their position in the model')}"
+        f"{inline_svg(svg, f'alpha and weighted alpha of the {num_layers} layers by depth (per role against the block, if any)')}"
         "</div></section>"
+    )
+
+
+#: (field of AlphaStats, header, format) of the tables by role and by block.
+GROUP_STATS = (
+    ("num_layers", "layers", "d"),
+    ("num_fitted", "fitted", "d"),
+    ("alpha_mean", "mean α", ".2f"),
+    ("alpha_median", "median α", ".2f"),
+    ("alpha_min", "min α", ".2f"),
+    ("alpha_max", "max α", ".2f"),
+    ("num_under_trained", "under-trained", "d"),
+    ("num_over_trained", "over-trained", "d"),
+)
+
+
+def _groups(summary: ModelSummary) -> str:
+    """The layers by role, by block and the experts of each block against each other (when the names say them)."""
+    parts = []
+    if any(group.role != "other" for group in summary.by_role):
+        rows = [([group.role], group.stats) for group in summary.by_role]
+        parts.append(_stats_table("by-role", "By role", ["role"], rows))
+    if summary.by_block:
+        stacked = any(group.stack for group in summary.by_block)
+        rows = [([group.stack, str(group.block)] if stacked else [str(group.block)], group.stats) for group in summary.by_block]
+        parts.append(_stats_table("by-block", "By block", ["stack", "block"] if stacked else ["block"], rows))
+    if summary.experts:
+        parts.append(_experts_table(summary))
+    return "".join(parts)
+
+
+def _stats_table(ident: str, title: str, heads: list[str], rows: list[tuple[list[str], AlphaStats]]) -> str:
+    head = "".join(f'<th scope="col" class="text">{escape(h)}</th>' for h in heads) + "".join(
+        f'<th scope="col" class="num">{escape(h)}</th>' for _, h, _ in GROUP_STATS
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="text">{escape(k)}</td>' for k in keys)
+        + "".join(f'<td class="num">{escape(_number(getattr(stats, f), fmt))}</td>' for f, _, fmt in GROUP_STATS)
+        + "</tr>"
+        for keys, stats in rows
+    )
+    return (
+        f'<section id="{ident}"><h2>{escape(title)}</h2><div class="table-wrap"><table class="groups">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
+    )
+
+
+#: Left-aligned columns of the experts table (as their cells).
+TEXT_HEADS = ("stack", "role", "standing out")
+
+
+def _experts_table(summary: ModelSummary) -> str:
+    rows = []
+    for group in summary.experts:
+        standing = ", ".join(
+            f"expert {o.expert}: α {_number(o.alpha, '.2f')} (z {_number(o.robust_z, '.1f')})" for o in group.outliers
+        )
+        tone = ' class="flag-outlier"' if group.outliers else ""
+        rows.append(
+            f'<tr{tone}><td class="text">{escape(group.stack)}</td><td class="num">{group.block}</td>'
+            f'<td class="text">{escape(group.role)}</td><td class="num">{group.num_experts}</td>'
+            f'<td class="num">{group.num_fitted}</td>'
+            + "".join(
+                f'<td class="num">{escape(_number(getattr(group, f), ".2f"))}</td>'
+                for f in ("alpha_median", "alpha_mad", "alpha_min", "alpha_max")
+            )
+            + f'<td class="text">{escape(standing)}</td></tr>'
+        )
+    heads = ["stack", "block", "role", "experts", "fitted", "median α", "MAD", "min α", "max α", "standing out"]
+    head = "".join(f'<th scope="col" class="{"text" if h in TEXT_HEADS else "num"}">{escape(h)}</th>' for h in heads)
+    return (
+        '<section id="experts"><h2>Experts</h2>'
+        f'<p class="hint">The experts of each block and role against each other: an expert stands out when '
+        f"|α − median| &gt; {EXPERT_OUTLIER_Z:g} × 1.4826 MAD of its siblings (modified z-score, Iglewicz &amp; Hoaglin "
+        f"1993); {summary.num_expert_outliers} do.</p>"
+        f'<div class="table-wrap"><table class="groups"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div></section>"
     )
 
 
@@ -233,7 +344,8 @@ def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | No
 def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None, links: bool = True) -> str:
     value = getattr(layer, col, None)
     if col == "name":
-        shown = escape(layer.name.removesuffix(".weight")).replace(".", ".<wbr>")  # a long name wraps at its dots
+        # a long name wraps at its dots and underscores
+        shown = escape(layer.name.removesuffix(".weight")).replace(".", ".<wbr>").replace("_", "_<wbr>")
         link = f'<a href="#layer-{pos}">{shown}</a>' if links else shown
         return f'<td class="text name" data-v="{escape(layer.name)}" title="{escape(layer.name)}">{link}</td>'
     if col == "warning":
@@ -241,7 +353,8 @@ def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None, links: bool =
         return f'<td class="text labels" data-v="{escape(" ".join(label for label, _ in labels))}">{_badges(labels)}</td>'
     if fmt is None:
         text = "" if value is None else str(value)
-        return f'<td class="text" data-v="{escape(text)}">{escape(text)}</td>'
+        shown = escape(text).replace("_", "_<wbr>")  # attn_q, token_type_embedding, attention_q wrap at their underscores
+        return f'<td class="text" data-v="{escape(text)}">{shown}</td>'
     tone = "num"
     if col == "alpha" and isinstance(value, float) and math.isfinite(value):
         tone = "alpha-over" if value < OVER_TRAINED_ALPHA else ("alpha-under" if value > UNDER_TRAINED_ALPHA else tone)
@@ -308,6 +421,11 @@ def _number(value: object, fmt: str) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "∞" if value > 0 else "−∞"
     return format(value, fmt) if isinstance(value, float) or fmt.endswith("d") else format(value, "d")
+
+
+def _placed(layer: LayerReport, column: str) -> bool:
+    """Whether the row's placement ``column`` (role, block, expert) says something (not other / -1)."""
+    return getattr(layer, column) != PLACEMENT_UNKNOWN[column]
 
 
 def _has_value(layer: LayerReport, column: str) -> bool:

@@ -70,6 +70,9 @@ CSS = """
 .nsr table { border-collapse: collapse; width: 100%; font-size: 0.85rem; font-variant-numeric: tabular-nums; }
 .nsr th, .nsr td { padding: 4px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; text-align: right; }
 .nsr th.text, .nsr td.text { text-align: left; }
+.nsr table.layers { font-size: 0.8rem; }
+.nsr table.layers th, .nsr table.layers td { padding: 4px 5px; }
+.nsr table.layers td.text, .nsr table.layers thead th { white-space: normal; }
 .nsr td.name { min-width: 10em; max-width: 24em; white-space: normal; overflow-wrap: break-word; }
 .nsr td.labels { white-space: normal; min-width: 7em; }
 .nsr thead th { position: sticky; top: 0; background: var(--bg-soft); z-index: 1; }
@@ -81,7 +84,7 @@ CSS = """
 .nsr tbody tr:hover { background: #eef4fc; }
 .nsr tbody tr.flag-over-trained, .nsr tbody tr.flag-error, .nsr tbody tr.flag-incompatible { background: #fff5f5; }
 .nsr tbody tr.flag-under-trained, .nsr tbody tr.flag-rank-collapse, .nsr tbody tr.flag-caution,
-  .nsr tbody tr.flag-flagged { background: #fff8ef; }
+  .nsr tbody tr.flag-flagged, .nsr tbody tr.flag-outlier { background: #fff8ef; }
 .nsr td.alpha-over { color: var(--over); font-weight: 650; }
 .nsr td.alpha-under { color: var(--under); font-weight: 650; }
 .nsr a { color: var(--accent); text-decoration: none; }

@@ -40,10 +40,14 @@ if TYPE_CHECKING:  # the result classes call this module to show themselves: it 
     from netspectra.diagnose.row import LayerReport
     from netspectra.merge.results import CompatibilityReport, MergeResult
 
-#: Columns of a model's table in a notebook (then the optional ones the layers have, and the warnings).
+#: Columns of a model's table in a notebook (role, block and expert where the names say them; then the optional
+#: ones the layers have, and the warnings).
 NOTEBOOK_COLUMNS = (
     "layer_index",
     "name",
+    "role",
+    "block",
+    "expert",
     "kind",
     "N",
     "M",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from netspectra.defaults import DEPTH_TW_LEVEL, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
+from netspectra.io.roles import TRANSFORMER_ROLES
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
 from netspectra.report.svg import Panel, figure
 from netspectra.rmt import spacing
@@ -198,8 +199,12 @@ def point_title(layer: LayerReport, column: str, group: str = "") -> str:
 
 
 def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
-    """alpha and alpha_weighted of each layer against its position in the model, coloured by phase (or kind),
-    with WeightWatcher's over-trained (< 2) and under-trained (> 6) ranges shaded."""
+    """alpha and alpha_weighted by depth, with WeightWatcher's over-trained (< 2) and under-trained (> 6)
+    ranges shaded: per role against the transformer block for a transformer (blocks with attention, MLP or
+    expert roles: :func:`alpha_block_svg`), else each layer against its position in the model, coloured by
+    phase (or kind)."""
+    if any(layer.block >= 0 and layer.role in TRANSFORMER_ROLES for layer in layers):
+        return alpha_block_svg(layers)
     by = "phase" if any(layer.phase for layer in layers) else "kind"
     labels = [str(getattr(layer, by)) or "none" for layer in layers]
     drawn = [label for layer, label in zip(layers, labels) if math.isfinite(layer.alpha) or math.isfinite(layer.alpha_weighted)]
@@ -245,3 +250,74 @@ def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
         panel.points(x[ok], y[ok], [colors[i] for i in keep], titles=[tips[i] for i in keep])
         panels.append(panel)
     return figure(width, height, panels, key=[(f"{by}: {label}", color) for label, color in mapping.items()])
+
+
+def block_positions(layers: Sequence[LayerReport]) -> tuple[dict[tuple[str, int], float], str]:
+    """x of each (stack, block) and the axis label: the block index for a model of one stack, else the block's
+    position in model order (encoder blocks, then decoder blocks)."""
+    keys = list(dict.fromkeys((layer.stack, layer.block) for layer in layers if layer.block >= 0))
+    stacks = list(dict.fromkeys(stack for stack, _ in keys))
+    if len(stacks) <= 1:
+        return {key: float(key[1]) for key in keys}, "transformer block"
+    return {key: float(i) for i, key in enumerate(keys)}, f"block in model order ({', then '.join(s or 'main' for s in stacks)})"
+
+
+def alpha_block_svg(layers: Sequence[LayerReport]) -> str:
+    """alpha and alpha_weighted of the layers inside transformer blocks against their block, one colour and one
+    line per role (through the median of the role's layers in each block: the experts of a block are a column
+    of points), with WeightWatcher's over-trained (< 2) and under-trained (> 6) ranges shaded."""
+    inside = [layer for layer in layers if layer.block >= 0]
+    positions, xlabel = block_positions(inside)
+    roles = list(dict.fromkeys(layer.role for layer in inside))
+    mapping = {role: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, role in enumerate(roles)}
+    x = np.array([positions[(layer.stack, layer.block)] for layer in inside], dtype=np.float64)
+    width, height = OVERVIEW_SIZE
+    outside = len(layers) - len(inside)
+    panels = []
+    for left, column, ylabel in (
+        (70, "alpha", "power-law exponent α"),
+        (670, "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)"),
+    ):
+        y = np.array([getattr(layer, column) for layer in inside], dtype=np.float64)
+        ok = np.isfinite(y)
+        if column == "alpha":
+            lo, hi = 0.0, max(float(np.max(y[ok], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
+        else:
+            lo, hi = (float(y[ok].min()), float(y[ok].max())) if ok.any() else (0.0, 1.0)
+            pad = 0.08 * (hi - lo) or 1.0
+            lo, hi = lo - pad, hi + pad
+        span = (float(x.min()) - 0.5, float(x.max()) + 0.5) if x.size else (0.0, 1.0)
+        not_drawn = f"; {outside} outside the blocks not drawn" if outside else ""
+        panel = Panel(
+            left,
+            40,
+            500,
+            230,
+            xlim=span,
+            ylim=(lo, hi),
+            ident=column,
+            xname="block",
+            yname=column,
+            xlabel=xlabel,
+            ylabel=ylabel,
+            title=f"{column} by block and role ({int(ok.sum())} of {y.size} fitted{not_drawn})",
+        )
+        if column == "alpha":
+            panel.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], label="over-trained (< 2)")
+            panel.hband(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], label="2 to 6")
+            panel.hband(UNDER_TRAINED_ALPHA, math.inf, color=COLORS["band_under"], label="under-trained (> 6)")
+        for role in roles:
+            mine = ok & np.array([layer.role == role for layer in inside])
+            if mine.any():
+                xs = np.unique(x[mine])
+                medians = [float(np.median(y[mine & (x == value)])) for value in xs]
+                panel.line(xs, medians, color=mapping[role], width=1.0)
+        drawn = [layer for layer, keep in zip(inside, ok) if keep]
+        panel.points(
+            x[ok],
+            y[ok],
+            [mapping[layer.role] for layer in drawn],
+            titles=[point_title(layer, column, f"role: {layer.role}") for layer in drawn],
+        )
+        panels.append(panel)
+    return figure(width, height, panels, key=list(mapping.items()))
