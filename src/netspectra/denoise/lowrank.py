@@ -19,9 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netspectra.denoise.encoding import encode
 from netspectra.denoise.methods import SHRINK_KINDS, Method
 from netspectra.denoise.results import LayerCompression
 from netspectra.errors import MatrixError
+from netspectra.io import dtypes
+from netspectra.io.factored import factor_product
 from netspectra.linalg import thin_svd
 from netspectra.pipeline import check_matrices
 from netspectra.rmt.thresholds import bgn_cos2_left, bgn_cos2_right, bgn_signal_strength, shrink
@@ -48,6 +51,14 @@ class LowRank:
     def dense(self) -> np.ndarray:
         """W_hat in the stored orientation."""
         return self.left @ self.right
+
+
+def stored_product(factors: LowRank, dtype: str) -> np.ndarray:
+    """W_hat as the factored output stores it: the product of its factors rounded to ``dtype``, formed as the
+    reader of that output forms it (:func:`~netspectra.io.factored.factor_product`), so that a dense and a
+    factored output of one compression are one model (bit for bit in F32 and F64)."""
+    left, right = (dtypes.decode(encode(f, dtype), dtype) for f in (factors.left, factors.right))
+    return factor_product(left, right, dtypes.result_dtype(dtype))
 
 
 @dataclass(frozen=True)
