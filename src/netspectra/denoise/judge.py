@@ -127,8 +127,7 @@ class BoundJudge(_Judge):
         """``method`` with the hard shrinker, judged from the kept singular values alone."""
         errors, params, damages = [], [], []
         for (record, _), s in zip(self.records, self.spectra):
-            m = s.size
-            n = max(record.shape) if len(record.shape) == 2 else m
+            n, m = max(record.shape), s.size
             rank = method.select(s, n, m).rank
             eps, energy = truncation_errors(s, rank)
             errors.append(eps)

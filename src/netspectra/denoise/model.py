@@ -7,9 +7,15 @@ and reassembling them is not done here), integer/FP8 tensors, matrices with NaN/
 layer rules skip are written unchanged, bit for bit when the input is a safetensors file, and listed
 in :attr:`CompressionReport.copied` with the reason.
 
-Memory: one matrix per task in flight (its float64 copy, its SVD, its factors and their encoded bytes);
-the matrices are decomposed by the executor of every action (:func:`netspectra.pipeline.run_layers`) and
-written in order here; see :mod:`netspectra.denoise.writer` for the output side.
+The compressed model is judged as a whole before anything is written (:mod:`netspectra.denoise.judge`):
+run on the probe sentences against the original where it can run, else by the data-free chain bound.
+
+Memory: one matrix per task in flight (its float64 copy, its SVD, its factors and their encoded bytes),
+plus what the judge keeps: every matrix's singular values (bound), or, where the model runs, the model
+itself and every compressed matrix's SVD and factors (at most
+:data:`~netspectra.denoise.probe.MAX_PROBE_PARAMETERS` parameters); the matrices are decomposed by the
+executor of every action (:func:`netspectra.pipeline.run_layers`) and written in order here; see
+:mod:`netspectra.denoise.writer` for the output side.
 """
 
 from __future__ import annotations
@@ -85,7 +91,9 @@ def compress_model(
         default: a dense low-rank matrix is no smaller than the original); False writes every matrix dense,
         a drop-in file of the original's names and shapes.
     force : bool
-        Write the file even when layers are destroyed (zeroed, or keeping less than
+        Write the file even when the compressed model fails its function check
+        (:mod:`netspectra.denoise.function`: its outputs on the probe sentences where the model runs, else
+        the data-free chain bound) or layers are destroyed (zeroed, or keeping less than
         :data:`~netspectra.denoise.results.MIN_ENERGY_KEPT` of their energy); refused otherwise.
     executor, workers : optional
         Where the matrices are decomposed, as in :func:`netspectra.analyze` (one task per matrix; the
@@ -103,7 +111,9 @@ def compress_model(
         Bad method or shrinker, output equal to an input file, missing output directory, factor names
         that collide with existing tensors.
     CompressionRefused
-        Some layers would be destroyed and ``force`` is False: nothing is written.
+        The function check fails or some layers would be destroyed, and ``force`` is False: nothing is
+        written; the message names a setting that passes both (tried first), or says none of those tried
+        does.
     SourceError
         The model cannot be read.
     """
