@@ -25,7 +25,7 @@ from netspectra.denoise.results import LayerCompression
 from netspectra.errors import MatrixError
 from netspectra.io import dtypes
 from netspectra.io.factored import factor_product
-from netspectra.linalg import thin_svd
+from netspectra.linalg import gram_svd, thin_svd
 from netspectra.pipeline import check_matrices
 from netspectra.rmt.thresholds import bgn_cos2_left, bgn_cos2_right, bgn_signal_strength, shrink
 
@@ -76,7 +76,8 @@ class OrientedSVD:
 
     @classmethod
     def of(cls, matrix: np.ndarray) -> OrientedSVD:
-        """Decompose a 2-D matrix given in its stored orientation (float64, LAPACK gesdd).
+        """Decompose a 2-D matrix given in its stored orientation (float64; :func:`~netspectra.linalg.gram_svd`:
+        the Gram matrix's eigenvectors where accurate, else LAPACK gesdd).
 
         Raises
         ------
@@ -85,7 +86,7 @@ class OrientedSVD:
         """
         stored = _checked(matrix)
         transposed = stored.shape[0] < stored.shape[1]
-        u, s, vt = thin_svd(stored.T if transposed else stored)
+        u, s, vt = gram_svd(stored.T if transposed else stored)
         return cls(u, s, vt, transposed)
 
     @property
