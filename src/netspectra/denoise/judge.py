@@ -91,7 +91,7 @@ class OutputsJudge(_Judge):
         outputs = self.probe.run()
         cosines, rel_error = output_agreement(self.probe.reference.values, outputs.values, outputs.mask)
         bound = chain_bound(layer.rel_spec_error for layer in layers)
-        return outputs_check(cosines, rel_error, bound, self.probe.inputs_label, self.probe.output_label)
+        return outputs_check(cosines, rel_error, bound, self.probe.inputs_label, outputs.label)
 
     def evaluate(self, method: Method, other_params: int) -> Candidate:
         """Rebuild every observed matrix with ``method`` (hard) from its SVD, run the model and judge it."""

@@ -78,10 +78,12 @@ MAX_PROBE_PARAMETERS = 100_000_000
 
 @dataclass(frozen=True)
 class ProbeOutputs:
-    """Final outputs (inputs, tokens, features), float64, and the mask of real tokens (inputs, tokens)."""
+    """Final outputs (inputs, tokens, features), float64, the mask of real tokens (inputs, tokens), and which
+    output they are (``logits`` or ``last hidden state``)."""
 
     values: np.ndarray
     mask: np.ndarray
+    label: str
 
 
 class ProbeModel:
@@ -98,7 +100,6 @@ class ProbeModel:
         self.inputs = inputs
         self.parameters = parameters
         self.inputs_label = inputs_label
-        self.output_label = "logits" if _has_head(model) else "last hidden state"
         self.reference = self.run()
 
     def set_matrix(self, name: str, values: np.ndarray) -> None:
@@ -109,7 +110,7 @@ class ProbeModel:
             self.parameters[name].copy_(torch.from_numpy(np.asarray(values, dtype=np.float32)))
 
     def run(self) -> ProbeOutputs:
-        """The model's final output on the probe inputs (:data:`output_label`), computed on one thread: a few
+        """The model's final output on the probe inputs (:func:`_final_output`), computed on one thread: a few
         dozen short inputs are too little work to share, and torch's spinning threads cost 7x the CPU time on
         a busy machine (MiniLM: 0.87 s with two threads, 0.12 s with one)."""
         import torch
@@ -121,10 +122,10 @@ class ProbeModel:
                 out = self.model(**self.inputs)
         finally:
             torch.set_num_threads(threads)
-        values = out.logits if self.output_label == "logits" else out.last_hidden_state
+        label, values = _final_output(out)
         mask = self.inputs.get("attention_mask")
         mask_array = np.ones(values.shape[:2]) if mask is None else mask.numpy().astype(np.float64)
-        return ProbeOutputs(values.double().numpy(), mask_array)
+        return ProbeOutputs(values.double().numpy(), mask_array, label)
 
 
 def probe_obstacle(src: ModelSource) -> str | None:
@@ -251,10 +252,13 @@ def _probe_inputs(folder: Path, config: Any, torch: Any, transformers: Any) -> t
     return inputs, f"{count} x {length} random token ids (seed {PROBE_SEED}; no usable tokenizer)"
 
 
-def _has_head(model: Any) -> bool:
-    """Whether the model's output has ``logits`` (a head on top of the base model)."""
-    base = getattr(model, "base_model", model)
-    return base is not model
+def _final_output(out: Any) -> tuple[str, Any]:
+    """The output compared: ``logits`` where the model has a head, else the last hidden state."""
+    for label, name in (("logits", "logits"), ("last hidden state", "last_hidden_state")):
+        values = getattr(out, name, None)
+        if values is not None:
+            return label, values
+    raise ValueError("the model's output has neither logits nor a last hidden state")
 
 
 @contextlib.contextmanager
