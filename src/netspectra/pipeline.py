@@ -149,7 +149,10 @@ def analyze_weights(
     """Yield :func:`analyze_matrix` of each weight matrix, in order, run by ``executor``.
 
     The one place where layers meet an executor.  An executor made by name here is sized by the
-    shapes of ``weights`` and closed when the generator ends.
+    shapes of ``weights`` and closed when the generator ends.  Consumers run it to its end
+    (``zip(..., strict=True)`` asks for one more item): a generator left at its last ``yield`` would
+    close the executor in its finalizer, where a Ctrl-C during the shutdown of the workers is printed as
+    "Exception ignored" and lost, and the output is written after all.
     """
     task = partial(analyze_matrix, spec=spec)
     with executor_scope(executor, workers=workers, shapes=shapes_of(weights)) as run:
@@ -169,7 +172,7 @@ def iter_analyze(
     spec = AnalysisSpec.resolve(spec, **keywords)
     weights = list_weights(source, spec)
     reports = analyze_weights(weights, spec, executor=executor, workers=workers)
-    for done, (weight, report) in enumerate(zip(weights, reports), start=1):
+    for done, (weight, report) in enumerate(zip(weights, reports, strict=True), start=1):
         if progress is not None:
             progress(done, len(weights), weight.name)
         yield report
@@ -256,7 +259,7 @@ def analyze_many(
         owner.extend([index] * len(found))
     layers: list[list[LayerReport]] = [[] for _ in sources]
     reports = analyze_weights(weights, spec, executor=executor, workers=workers)
-    for done, (index, report) in enumerate(zip(owner, reports), start=1):
+    for done, (index, report) in enumerate(zip(owner, reports, strict=True), start=1):
         layers[index].append(report)
         if progress is not None:
             progress(done, len(weights), report.name)

@@ -13,6 +13,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from netspectra import analyze, analyze_many
+from netspectra.scale import executor as executor_module
+from netspectra.scale.executor import LocalExecutor
+from netspectra.store import analyze_into_store
 from store_progress import committed_layers
 
 SCRIPT = textwrap.dedent(
@@ -165,3 +169,28 @@ def test_ctrl_c_on_the_command_line_with_workers(tmp_path, executor):
             os.killpg(proc.pid, signal.SIGKILL)
     assert (proc.returncode, err) == (-signal.SIGINT, "netspectra: interrupted\n")
     assert not out.exists()
+
+
+class _InterruptedAtShutdown(LocalExecutor):
+    """Runs the layers here; a Ctrl-C lands while it shuts down (as it may while a pool's workers stop)."""
+
+    def __exit__(self, *exc: object) -> None:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("entry", ["analyze", "analyze_many", "analyze_into_store"])
+def test_a_ctrl_c_while_the_executor_shuts_down_ends_the_run(tmp_path, monkeypatch, entry):
+    """An executor made by name is closed in the caller's flow once the last layer is in, not in the
+    finalizer of a generator left at its last ``yield``, where a KeyboardInterrupt is printed as
+    "Exception ignored" and lost: the command line then wrote its output and said "interrupted"."""
+    rng = np.random.default_rng(3)
+    model = tmp_path / "model.safetensors"
+    save_file({f"layers.{i}.weight": rng.standard_normal((48, 32)).astype(np.float32) for i in range(3)}, str(model))
+    monkeypatch.setattr(executor_module, "make_executor", lambda *args, **kwargs: _InterruptedAtShutdown())
+    runs = {
+        "analyze": lambda: analyze(model, executor="local"),
+        "analyze_many": lambda: analyze_many([model, model], executor="local"),
+        "analyze_into_store": lambda: analyze_into_store(model, tmp_path / "run.db", executor="local"),
+    }
+    with pytest.raises(KeyboardInterrupt):
+        runs[entry]()
