@@ -265,6 +265,7 @@ def _fuzz(command: str, scenarios: dict[str, Scenario], capsys) -> dict[int, int
 
 
 @pytest.mark.parametrize("command", list(SCENARIOS))
+@pytest.mark.slow
 def test_fuzz_command_inputs(tmp_path, command, capsys):
     """One input of ``command`` mutated, in every model format, round-robin."""
     scenarios = {}

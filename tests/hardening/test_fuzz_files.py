@@ -86,6 +86,7 @@ def _check(code: int, err: str, out, name: str, label: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.slow
 def test_fuzz_single_file_formats(tmp_path, fmt, capsys):
     filename, write = FORMATS[fmt]
     original = tmp_path / f"orig_{filename}"

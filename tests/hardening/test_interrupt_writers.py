@@ -65,6 +65,7 @@ def _same_output(out, reference):
 
 
 @pytest.mark.parametrize("kind", ["compress", "merge"])
+@pytest.mark.slow
 def test_interrupted_writer_leaves_complete_or_no_output(inputs, kind, tmp_path):
     (tmp_path / "reference").mkdir()
     reference, points = tmp_path / "reference" / "model.out", tmp_path / "points.log"

@@ -71,6 +71,7 @@ def test_errors_in_workers_reach_the_caller():
         list(pool.map(SpectrumOptions, ["dense", "bogus"]))
 
 
+@pytest.mark.slow
 def test_a_dead_worker_is_an_executor_error():
     busy_then_dead = [functools.partial(time.sleep, 3), functools.partial(os._exit, 3)]
     with ProcessExecutor(2) as pool, pytest.raises(ExecutorError, match="^a worker process died with exit code 3$"):
@@ -91,6 +92,7 @@ def test_dask_in_process_cluster_equals_the_serial_run(model, serial):
         same(analyze(model, executor=cluster), serial)
 
 
+@pytest.mark.slow
 def test_sweep_over_models_on_a_dask_process_cluster(model, serial, tmp_path):
     other = tmp_path / "other.safetensors"
     other.write_bytes(model.read_bytes())

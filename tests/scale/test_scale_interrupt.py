@@ -19,6 +19,8 @@ from netspectra.scale.executor import LocalExecutor
 from netspectra.store import analyze_into_store
 from store_progress import committed_layers
 
+pytestmark = pytest.mark.hardening
+
 SCRIPT = textwrap.dedent(
     """
     import faulthandler, os, signal, sys, threading, time
@@ -136,6 +138,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 @pytest.mark.parametrize("executor", ["process", "dask"])
+@pytest.mark.slow
 def test_ctrl_c_on_the_command_line_with_workers(tmp_path, executor):
     """``analyze --workers 2`` stopped by a Ctrl-C (SIGINT to the process group) once layers are coming
     back: one line, death by SIGINT, no output, and no process of the group left behind (a Dask
