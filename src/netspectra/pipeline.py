@@ -201,6 +201,10 @@ def run_layers(
         As in :func:`analyze`; one made by name is closed when the generator ends.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each item.
+    A consumer runs the generator to its end (:func:`drain` after taking what it needs item by item): a
+    generator left at its last ``yield`` closes the executor in its finalizer, where a Ctrl-C during the
+    workers' shutdown is printed as "Exception ignored" and lost, and the output is written after all.
+
     results_hold_matrices : bool
         Each result holds a matrix (compress's factors, a merged tensor), not a row: threads then take one
         item each ahead of the one awaited instead of :data:`~netspectra.scale.thread_pool.PREFETCH`, so
@@ -208,10 +212,23 @@ def run_layers(
     """
     prefetch = 1 if results_hold_matrices else PREFETCH
     with executor_scope(executor, workers=workers, shapes=shapes, prefetch=prefetch) as run:
-        for done, (name, result) in enumerate(zip(names, run.map(task, items)), start=1):
+        for done, (name, result) in enumerate(zip(names, run.map(task, items), strict=True), start=1):
             if progress is not None:
                 progress(done, len(items), name)
             yield result
+
+
+def drain(results: Iterator[object]) -> None:
+    """Run a generator of :func:`run_layers` to its end once every item's result has been taken (its
+    executor then closes here, not in a finalizer).
+
+    Raises
+    ------
+    RuntimeError
+        If it still had a result: more results than items taken.
+    """
+    for _ in results:
+        raise RuntimeError("an executor yielded more results than were taken")
 
 
 def analyze_weights(
@@ -340,7 +357,7 @@ def analyze_many(
         owner.extend([index] * len(found))
     layers: list[list[LayerReport]] = [[] for _ in sources]
     reports = analyze_weights(weights, spec, executor=executor, workers=workers, progress=progress)
-    for index, report in zip(owner, reports):
+    for index, report in zip(owner, reports, strict=True):
         layers[index].append(report)
     return [
         ModelReport(source=AnalysisSpec.describe(s), layers=tuple(rows), skipped=skips)

@@ -101,6 +101,7 @@ def test_live_torch_module_matches_its_saved_weights(tmp_path):
     assert [r.kind for r in live.layers] == ["linear", "linear"]
 
 
+@pytest.mark.slow
 def test_demo_command_runs_on_the_real_model():
     try:
         demo_model_path()

@@ -154,6 +154,7 @@ def test_track_checkpoints_with_a_store_reuses_runs(tmp_path):
     pd.testing.assert_frame_equal(again.to_frame(), frame)
 
 
+@pytest.mark.slow
 def test_track_cli_writes_csv_and_plots(tmp_path, capsys):
     ckpts = tmp_path / "ckpts"
     for s in (0, 50, 100):

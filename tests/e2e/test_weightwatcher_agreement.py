@@ -14,6 +14,8 @@ import netspectra
 from netspectra.demo import demo_model_path
 from netspectra.errors import SourceError
 
+pytestmark = pytest.mark.slow  # its fixture runs WeightWatcher and netspectra on MiniLM, shared by every test here
+
 ww = pytest.importorskip("weightwatcher")
 
 # (our column, WeightWatcher's column, relative tolerance)

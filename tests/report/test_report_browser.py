@@ -14,6 +14,7 @@ import re
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 
 
@@ -38,6 +39,7 @@ def screenshot(page, tmp_path, name: str) -> Image.Image:
     return Image.open(io.BytesIO(png))
 
 
+@pytest.mark.slow
 def test_minilm_report_in_a_real_browser(browser_page, minilm_outputs, tmp_path):
     html, doc = minilm_outputs
     page = browser_page

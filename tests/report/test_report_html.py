@@ -119,6 +119,7 @@ def test_cells_carry_sortable_values(small_report, rendered):
     assert html_report._number(-math.inf, ".2f") == "−∞" and html_report._number(0.12345, ".3g") == "0.123"
 
 
+@pytest.mark.hardening
 def test_names_and_warnings_are_escaped(rows_only):
     layers = list(rows_only.layers)
     evil = '<script>alert("x")</script>'

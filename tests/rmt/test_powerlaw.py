@@ -70,6 +70,7 @@ def _pareto_over_bulk(rng, bulk: int, tail: int) -> np.ndarray:
     return np.concatenate([rng.uniform(0.1, 1.0, bulk), rng.pareto(2.0, tail) + 1.0])
 
 
+@pytest.mark.slow
 def test_refined_grid_finds_the_exact_scans_minimum_within_a_few_percent(monkeypatch):
     """Beyond the pair budget the xmin scan runs on a grid refined around its minimum (issue 17: a conv
     stack pooling 1.6M eigenvalues took hours).  With the budget forced down on 20,000 values, the
@@ -85,6 +86,7 @@ def test_refined_grid_finds_the_exact_scans_minimum_within_a_few_percent(monkeyp
     assert abs(grid.alpha - exact.alpha) < exact.alpha_se
 
 
+@pytest.mark.slow
 def test_a_million_pooled_eigenvalues_fit_the_planted_exponent():
     """1.6M values (a 16x16 conv with 100k positions pools as many): the grid fit recovers alpha = 3."""
     fit = fit_power_law(_pareto_over_bulk(np.random.default_rng(1), 1_500_000, 100_000))

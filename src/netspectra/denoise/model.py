@@ -44,7 +44,7 @@ from netspectra.errors import CompressionRefused, MatrixError, UsageError
 from netspectra.io import ModelSource, TensorRecord, WeightMatrix, open_source, select_weight_matrices
 from netspectra.io.inputs import input_files
 from netspectra.io.quantized import holds_quantized_tensors
-from netspectra.pipeline import ProgressCallback, require_selected, run_layers
+from netspectra.pipeline import ProgressCallback, drain, require_selected, run_layers
 from netspectra.report.export import write_document
 from netspectra.report.overwrite import refuse_inputs
 from netspectra.scale.executor import Executor
@@ -183,6 +183,7 @@ def compress_model(
                         writer.add_unchanged(record)
                         shape = tuple(record.shape)
                         copied.append(CopiedTensor(record.name, shape, record.dtype, math.prod(shape), reason))
+                drain(compressed)
                 judge = make_judge(judging.result() if judging is not None else str(obstacle), factored)
                 for item in seen:
                     judge.observe(*item)

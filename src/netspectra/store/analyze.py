@@ -163,7 +163,7 @@ def analyze_into_store(
                 reasons.append(f"{len(unsealed)} stored layer(s) of run {run_id} failed the integrity check: recomputed")
         pending = _pending(weights, stored, db, run_id)
         reports = analyze_weights(pending, spec, executor=executor, workers=workers)
-        for done_count, (weight, layer) in enumerate(zip(pending, reports), start=len(weights) - len(pending) + 1):
+        for done_count, (weight, layer) in enumerate(zip(pending, reports, strict=True), start=len(weights) - len(pending) + 1):
             db.record_layer(run_id, layer)
             if progress is not None:
                 progress(done_count, len(weights), weight.name)
