@@ -14,8 +14,11 @@ table cannot change without a bump.  History (each a rewrite of that table):
 3. the exact KS law and the lognormal and truncated power-law likelihood ratios by Newton's method (a45ac43);
 4. the calibrated phase rule, spikes only over an MP bulk, polynomial unfolding, the shuffled-entries
    null (issue 15, 2f96d90);
-5. log det X and the det X = 1 tail (issue 18, 7099f40).
+5. log det X and the det X = 1 tail (issue 18, 7099f40);
+6. WeightWatcher's tail beside netspectra's (issue 29): the ``alpha_ww``/``xmin_ww``/``num_tail_ww`` columns, the
+   ``ww-tail`` warning where its KS minimum is a tail shorter than ``min_tail`` allows, and the empty columns of
+   its options (``fix_fingers``, ``fit='TPL'``, ``vectors``).
 """
 
 #: Bumped by every change that can move a value of a layer row for the same input (see the module docstring).
-ALGORITHM_VERSION = 5
+ALGORITHM_VERSION = 6

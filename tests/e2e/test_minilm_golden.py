@@ -36,6 +36,11 @@ to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that s
 * acting on the diagnosis (issue 18): new columns ``log_det`` (sum of ln lambda over the non-zero
   eigenvalues), ``detx_num`` and ``detx_val`` (the det X = 1 tail, as WeightWatcher's detX_constraint);
   every other column unchanged.
+* WeightWatcher's conventions (issue 29): new columns ``alpha_ww``, ``xmin_ww``, ``num_tail_ww`` (WeightWatcher
+  0.7.7's own tail, equal to its ``alpha``, ``xmin``, ``num_pl_spikes`` on every layer), ``num_fingers``,
+  ``raw_alpha``, the ``_tpl`` and the vector-localization columns (empty without their options); the warning
+  ``ww-tail: ...`` on ``encoder.layer.4.attention.self.value`` (its 9-eigenvalue tail, alpha 8.44); every
+  other column unchanged (the file's values kept as they were).
 """
 
 from pathlib import Path

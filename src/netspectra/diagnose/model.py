@@ -15,8 +15,9 @@ from netspectra.io.selection import skip_category
 from netspectra.tabular import RowsTable
 from netspectra.version import ALGORITHM_VERSION
 
-#: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds).
-WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries")
+#: Warning labels counted in the summary (see :mod:`netspectra.diagnose.layer` for thresholds; ``ww-tail``:
+#: :mod:`netspectra.diagnose.ww_fit`).
+WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries", "ww-tail")
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,12 @@ class ModelSummary:
     succeeded (status ``ok``), the norms, mp_area, tail_weight, spacing_ratio and phases over every analyzed
     layer (status not ``error``), the warning counts over all layers; the tensors without a row (``num_skipped``)
     counted by category of reason (``skipped_counts``, :func:`netspectra.io.skip_category`); and the algorithm
-    version (:data:`netspectra.version.ALGORITHM_VERSION`) of the rows."""
+    version (:data:`netspectra.version.ALGORITHM_VERSION`) of the rows.
+
+    ``log_spectral_norm_mean`` is the mean log10 ||W||_2 (W^T W / N convention, README "Conventions");
+    ``log_spectral_norm_ww_mean`` and ``log_norm_ww_mean`` are WeightWatcher's ``log_spectral_norm`` and
+    ``log_norm`` (log10 of s_max^2 and of ||W||_F^2), and :meth:`weightwatcher` names the means as its
+    ``get_summary()`` does."""
 
     source: str
     algorithm_version: int
@@ -39,6 +45,8 @@ class ModelSummary:
     log_frobenius_norm_mean: float
     log_norm_ww_mean: float
     log_alpha_norm_mean: float
+    log_spectral_norm_ww_mean: float
+    stable_rank_mean: float
     mp_area_mean: float
     tail_weight_mean: float
     spacing_ratio_mean: float
@@ -56,6 +64,19 @@ class ModelSummary:
         out.update({f"phase_{_key(phase)}": n for phase, n in self.phase_counts.items()})
         out["skipped_reasons"] = dict(self.skipped_counts)
         return out
+
+    def weightwatcher(self) -> dict[str, float]:
+        """The means WeightWatcher's ``get_summary()`` returns, under its names: ``log_norm``, ``alpha``,
+        ``alpha_weighted``, ``log_alpha_norm``, ``log_spectral_norm`` and ``stable_rank`` (with
+        ``ww_compat=True`` equal to WeightWatcher 0.7.7's on the same layers)."""
+        return {
+            "log_norm": self.log_norm_ww_mean,
+            "alpha": self.alpha_mean,
+            "alpha_weighted": self.alpha_weighted_mean,
+            "log_alpha_norm": self.log_alpha_norm_mean,
+            "log_spectral_norm": self.log_spectral_norm_ww_mean,
+            "stable_rank": self.stable_rank_mean,
+        }
 
 
 def _key(label: str) -> str:
@@ -143,6 +164,8 @@ def summarize(
         log_frobenius_norm_mean=mean("log_frobenius_norm", analyzed),
         log_norm_ww_mean=mean("log_norm_ww", analyzed),
         log_alpha_norm_mean=mean("log_alpha_norm", ok),
+        log_spectral_norm_ww_mean=mean("log_spectral_norm_ww", analyzed),
+        stable_rank_mean=mean("stable_rank", analyzed),
         mp_area_mean=mean("mp_area", analyzed),
         tail_weight_mean=mean("tail_weight", analyzed),
         spacing_ratio_mean=mean("spacing_ratio", analyzed),

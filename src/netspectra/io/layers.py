@@ -21,7 +21,9 @@ From each :class:`~netspectra.io.sources.TensorRecord` of a source:
 * matrices: a 2-D tensor is one matrix; a conv kernel (out, in, *spatial) is prod(spatial) matrices
   W[:, :, p] of shape (out, in).  Every matrix is oriented N x M with N >= M (transposed if needed).
 * filters: a :class:`~netspectra.io.selection.LayerSelection` (``include``/``exclude`` regular
-  expressions searched in the name, with or without the ``[q]`` suffix; ``min_dim``, ``max_dim``).
+  expressions searched in the name, with or without the ``[q]`` suffix; ``min_dim``, ``max_dim``,
+  ``min_evals``, ``max_evals``, ``layers`` by position, ``kinds``); with ``pool=False`` a conv kernel
+  yields its k matrices one by one, ``<name>[slice i]``.
 """
 
 from __future__ import annotations
@@ -95,14 +97,36 @@ class MatrixLoader:
         return orient(arr, None if native else np.float64)
 
 
+class SliceLoader:
+    """Picklable loader of slice ``index`` (one spatial position) of a conv stack: a (1, N, M) stack."""
+
+    def __init__(self, stack: MatrixLoader, index: int) -> None:
+        self.stack = stack
+        self.index = index
+
+    def __call__(self, *, native: bool = False) -> np.ndarray:
+        return self.stack(native=native)[self.index : self.index + 1]
+
+
 @dataclass(frozen=True)
 class _Planned:
     name: str
     kind: str
     matrix_shape: tuple[int, int]
     num_matrices: int
-    loader: MatrixLoader
+    loader: MatrixLoader | SliceLoader
     notes: tuple[str, ...]
+    positions: int | None = None
+
+
+def _slices(planned: list[_Planned]) -> Iterator[_Planned]:
+    """The plans of ``pool=False``: a conv stack of k matrices as k plans of one, ``<name>[slice i]``."""
+    for p in planned:
+        if p.num_matrices == 1 or not isinstance(p.loader, MatrixLoader):
+            yield p
+            continue
+        for i in range(p.num_matrices):
+            yield _Planned(f"{p.name}[slice {i}]", p.kind, p.matrix_shape, 1, SliceLoader(p.loader, i), p.notes, p.num_matrices)
 
 
 def _oriented(rows: int, cols: int) -> tuple[int, int]:
@@ -266,14 +290,19 @@ def _generate(
             on_skip(name, reason)
 
     index = 0
+    position = -1
     try:
         for record in src.tensors():
             planned, reason = plan_tensor(record, src.config)
             if reason:
                 skip(record.name, reason)
                 continue
-            for p in planned:
-                rejected = selection.rejects((p.name, record.name), p.matrix_shape)
+            for p in planned if selection.pool else _slices(planned):
+                position += 1
+                num_evals = p.matrix_shape[1] * p.num_matrices
+                rejected = selection.rejects(
+                    (p.name, record.name), p.matrix_shape, num_evals=num_evals, kind=p.kind, position=position
+                )
                 if rejected:
                     skip(p.name, rejected)
                     continue
@@ -293,6 +322,8 @@ def _generate(
                     num_matrices=p.num_matrices,
                     load=p.loader,
                     notes=p.notes,
+                    positions=p.positions,
+                    model_index=position,
                 )
                 index += 1
     finally:

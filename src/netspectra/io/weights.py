@@ -44,6 +44,12 @@ class WeightMatrix:
     notes : tuple of str
         Anything the loader had to do that the user should know (e.g. "int8 analyzed without scale"),
         one label each; they join the warnings of the layer's row.
+    positions : int, optional
+        The spatial positions of the conv kernel this matrix is a slice of (``pool=False``); None: the
+        matrix is the whole tensor (``num_matrices`` positions).
+    model_index : int
+        Position among all the model's weight matrices, before any selection (what ``LayerSelection.layers``
+        picks); -1 when not known.
     """
 
     name: str
@@ -56,6 +62,8 @@ class WeightMatrix:
     num_matrices: int
     load: Callable[..., np.ndarray] = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
+    positions: int | None = None
+    model_index: int = -1
 
 
 def orient(matrices: np.ndarray, dtype: type | None = np.float64) -> np.ndarray:
