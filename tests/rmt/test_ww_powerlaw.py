@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from netspectra.rmt.powerlaw import fit_power_law
-from netspectra.rmt.ww_powerlaw import EVALS_THRESH, clip_fingers, fit_power_law_ww, ww_sample
+from netspectra.rmt.ww_powerlaw import EVALS_THRESH, clip_fingers, fit_power_law_ww, fit_power_law_ww_from, ww_sample
 
 ww_powerlaw = pytest.importorskip("weightwatcher.WW_powerlaw")
 rmt_util = pytest.importorskip("weightwatcher.RMT_Util")
@@ -77,3 +77,19 @@ def test_clip_xmax_equals_weightwatchers(values):
 def test_clip_xmax_removes_the_fingers():
     clipped = clip_fingers(noise(0), fit_power_law_ww)
     assert clipped.raw_alpha > 20 and clipped.num_clipped >= 2 and clipped.fit.alpha < clipped.raw_alpha - 1
+
+
+@pytest.mark.parametrize(
+    "values", [pareto(2.5, 500, 0), noise(0), noise(1), pareto(4.0, 300, 1)], ids=["pareto", "noise0", "noise1", "pareto4"]
+)
+@pytest.mark.parametrize("min_tail", [2, 10, 40])
+def test_from_netspectras_fit_equals_the_full_scan(values, min_tail):
+    full = fit_power_law_ww(values)
+    quick = fit_power_law_ww_from(values * 7.0, fit_power_law(values, min_tail=min_tail), min_tail)  # other units too
+    assert (quick.num_tail, quick.xmin) == (full.num_tail, pytest.approx(7.0 * full.xmin, rel=1e-14))
+    assert quick.alpha == pytest.approx(full.alpha, rel=1e-12) and quick.ks_distance == pytest.approx(full.ks_distance, rel=1e-12)
+
+
+def test_samples_too_large_for_the_quadratic_scan_are_refused():
+    with pytest.raises(ValueError, match="at most 20,000"):
+        fit_power_law_ww(np.arange(1.0, 20_002.0))

@@ -30,7 +30,7 @@ from netspectra.diagnose.row import WWFitColumns
 from netspectra.rmt.powerlaw import PowerLawFit, fit_power_law
 from netspectra.rmt.tail_tests import fit_power_law_xmin_peak, xmin_peak_range
 from netspectra.rmt.truncated_powerlaw import fit_truncated_power_law
-from netspectra.rmt.ww_powerlaw import clip_fingers, fit_power_law_ww, ww_sample
+from netspectra.rmt.ww_powerlaw import SMALL_N, clip_fingers, fit_power_law_ww, fit_power_law_ww_from, ww_sample
 
 #: WeightWatcher leaves out layers of more eigenvalues than this (``DEFAULT_MAX_EVALS``); its fit is not
 #: computed beyond it (an O(n^2) scan).
@@ -64,14 +64,20 @@ def fit_layer_tail(sample: np.ndarray, eigenvalues: np.ndarray, scale: float, op
     options : AnalysisOptions
     """
     ww_values = ww_sample(eigenvalues, scale)
-    ww_fit = _attempt(fit_power_law_ww, ww_values) if ww_values.size <= WW_MAX_EVALS else None
+    ww_fit = None
     if options.ww_compat:
         values, fitter, minimum = ww_values, fit_power_law_ww, 2
     else:
         values, minimum = sample, options.min_fit_evals
         fitter = _netspectra_fitter(options.min_tail)
     if values.size < minimum:
+        ww_fit = _weightwatchers_fit(ww_values, sample, None, options)
         return LayerTail(None, f"fit-failed: {values.size} non-zero eigenvalues (< {minimum})", _ww_columns(ww_fit, scale))
+    plain = None if options.fix_fingers else _attempt(fitter, values)
+    if options.ww_compat and plain is not None:
+        ww_fit = plain
+    else:
+        ww_fit = _weightwatchers_fit(ww_values, sample, None if options.ww_compat else plain, options)
     columns = _ww_columns(ww_fit, scale)
     try:
         if options.fix_fingers == "xmin_peak":
@@ -80,6 +86,8 @@ def fit_layer_tail(sample: np.ndarray, eigenvalues: np.ndarray, scale: float, op
             clipped = clip_fingers(values, fitter, max_fingers=options.max_fingers, finger_thresh=options.finger_thresh)
             fit = clipped.fit
             columns = replace(columns, num_fingers=clipped.num_clipped, raw_alpha=clipped.raw_alpha)
+        elif plain is not None:
+            fit = plain
         else:
             fit = fitter(values)
     except ValueError as exc:
@@ -93,6 +101,19 @@ def fit_layer_tail(sample: np.ndarray, eigenvalues: np.ndarray, scale: float, op
 
 def _netspectra_fitter(min_tail: int) -> Callable[[np.ndarray], PowerLawFit]:
     return lambda values: fit_power_law(values, min_tail=min_tail)
+
+
+def _weightwatchers_fit(
+    ww_values: np.ndarray, sample: np.ndarray, plain: PowerLawFit | None, options: AnalysisOptions
+) -> PowerLawFit | None:
+    """WeightWatcher's default fit of its sample (None past :data:`WW_MAX_EVALS` values or when it fails): from the
+    row's own plain fit where both fit the same distinct values (only the short tails scanned), else in full."""
+    if ww_values.size > WW_MAX_EVALS:
+        return None
+    same = plain is not None and options.estimator == "full" and ww_values.size == sample.size >= SMALL_N
+    if same and bool(np.all(np.diff(ww_values) > 0)):
+        return fit_power_law_ww_from(ww_values, plain, options.min_tail)
+    return _attempt(fit_power_law_ww, ww_values)
 
 
 def _attempt(fitter: Callable[[np.ndarray], PowerLawFit], values: np.ndarray) -> PowerLawFit | None:

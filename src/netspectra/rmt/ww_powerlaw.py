@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from netspectra.rmt.powerlaw import PowerLawFit
+from netspectra.rmt.powerlaw import PowerLawFit, ks_distances
 
 #: Eigenvalues s_i^2 at or below this are left out of WeightWatcher's fit (``EVALS_THRESH``).
 EVALS_THRESH = 1e-5
@@ -34,8 +34,9 @@ EVALS_THRESH = 1e-5
 SMALL_N = 20
 #: Fewest values of a tail in the small-sample fit (``k_min``).
 SMALL_N_MIN_TAIL = 8
-#: Largest (candidate, point) pairs evaluated at once (bounds memory to ~32 MB).
-_BLOCK_ELEMENTS = 4_000_000
+#: Most values scanned: the scan is O(N^2) (20,000 values: 2 10^8 pairs, seconds); WeightWatcher itself leaves
+#: out layers of more than 15,000 eigenvalues (``max_evals``).
+MAX_VALUES = 20_000
 
 
 def ww_sample(eigenvalues: ArrayLike, scale: float) -> np.ndarray:
@@ -60,11 +61,13 @@ def fit_power_law_ww(values: ArrayLike) -> PowerLawFit:
     Raises
     ------
     ValueError
-        Fewer than 2 values (WeightWatcher reports the layer's fit as failed).
+        Fewer than 2 values (WeightWatcher reports the layer's fit as failed), or more than :data:`MAX_VALUES`.
     """
     x = np.sort(np.asarray(values, dtype=np.float64))
     if x.size < 2:
         raise ValueError(f"power-law fit needs at least 2 values, got {x.size}")
+    if x.size > MAX_VALUES:
+        raise ValueError(f"WeightWatcher's exact xmin scan of {x.size:,} values is O(N^2); at most {MAX_VALUES:,} are scanned")
     logx = np.log(x)
     tail = x.size - np.arange(x.size - 1)  # tail size of each candidate x[0 .. N-2]
     suffix = np.cumsum(logx[::-1])[::-1][:-1]
@@ -76,6 +79,30 @@ def fit_power_law_ww(values: ArrayLike) -> PowerLawFit:
     distances = _distances(logx, alphas)
     best = int(np.argmin(distances))
     return _result(x, best, float(alphas[best]), float(distances[best]), int(tail[best]), tail.size)
+
+
+def fit_power_law_ww_from(values: ArrayLike, fit: PowerLawFit, min_tail: int) -> PowerLawFit:
+    """:func:`fit_power_law_ww` of ``values`` given ``fit``, :func:`~netspectra.rmt.powerlaw.fit_power_law` of the same
+    values with ``min_tail`` (an exact scan; ``fit`` may be in other units: it is rescaled): only the candidates
+    that rule leaves out, the tails of 2 to ``min_tail`` + 1 values, are scanned, O(min_tail^2) instead of O(N^2).
+
+    Valid for at least :data:`SMALL_N` distinct values, where both fits rank the same candidates by the same
+    KS distance (the empirical CDFs agree without ties).
+    """
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    n = x.size
+    logx = np.log(x)
+    ks = np.arange(max(n - min_tail - 1, 0), n - 1)
+    tail = n - ks
+    alphas = np.zeros(n - 1)
+    with np.errstate(divide="ignore"):
+        alphas[ks] = 1.0 + tail / (np.cumsum(logx[::-1])[::-1][ks] - tail * logx[ks])
+    distances = _distances(logx, alphas, ks)
+    best = int(np.argmin(distances))
+    if distances[best] < fit.ks_distance:
+        return _result(x, int(ks[best]), float(alphas[ks[best]]), float(distances[best]), int(tail[best]), n - 1)
+    factor = x[-1] / fit.xmax
+    return PowerLawFit(fit.alpha, fit.alpha_se, fit.xmin * factor, float(x[-1]), fit.ks_distance, fit.num_tail, n - 1)
 
 
 def _small_sample_fit(x: np.ndarray, logx: np.ndarray, tail: np.ndarray, spread: np.ndarray) -> PowerLawFit:
@@ -114,23 +141,17 @@ def _result(x: np.ndarray, k: int, alpha: float, distance: float, num_tail: int,
 
 def _distances(logx: np.ndarray, alphas: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
     """D_k = max_j |F(x_{k+j}) - j / n| over the tail of each candidate k (all but the last value when
-    ``candidates`` is None; ``alphas`` indexed by candidate position), F(x) = 1 - (x / x_k)^(1 - alpha);
-    F is 1 above x_k when the tail is degenerate (alpha infinite), as WeightWatcher computes it."""
+    ``candidates`` is None; ``alphas`` indexed by candidate position), F(x) = 1 - (x / x_k)^(1 - alpha)
+    (:func:`~netspectra.rmt.powerlaw.ks_distances` with WeightWatcher's empirical CDF).  A tail of equal values
+    (alpha infinite) has F = 0 on it, so D = (n - 1) / n, as WeightWatcher computes it."""
     n = logx.size
-    ks = np.arange(n - 1) if candidates is None else candidates
+    ks = np.arange(n - 1) if candidates is None else np.asarray(candidates)
     a = alphas[ks]
-    out = np.empty(ks.size)
-    block = max(1, _BLOCK_ELEMENTS // n)
-    for start in range(0, ks.size, block):
-        k = ks[start : start + block, None]
-        first = int(k.min())
-        rise = logx[None, first:] - logx[k]  # ln(x_j / x_k), >= 0 on the tail
-        position = np.arange(first, n)[None, :] - k
-        with np.errstate(invalid="ignore", over="ignore"):
-            theory = np.where(rise > 0, -np.expm1((1.0 - a[start : start + block, None]) * rise), 0.0)
-        diff = np.abs(theory - position / (n - k))
-        diff[position < 0] = 0.0
-        out[start : start + block] = diff.max(axis=1)
+    tail = n - ks
+    out = (tail - 1.0) / tail
+    finite = np.isfinite(a)
+    if finite.any():
+        out[finite] = ks_distances(np.exp(logx), logx, np.arange(n), ks[finite], a[finite], tail[finite])
     return out
 
 
