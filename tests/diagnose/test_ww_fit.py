@@ -2,6 +2,7 @@
 selection by eigenvalue count, position and kind: constraints, and what each fills in a row."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -93,3 +94,28 @@ def test_vector_columns_split_at_xmin():
     ratios = np.abs(tail).sum(axis=1) / np.abs(tail).max(axis=1)
     assert layer.tail_mean_loc_ratio == pytest.approx(ratios.mean(), rel=1e-9)
     assert layer.bulk_mean_part_ratio > 1
+
+
+OPTIONS = [
+    AnalysisOptions(ww_compat=True),
+    AnalysisOptions(ww_compat=True, fix_fingers="clip_xmax"),
+    AnalysisOptions(fix_fingers="xmin_peak"),
+    AnalysisOptions(fix_fingers="clip_xmax"),
+    AnalysisOptions(fit="TPL"),
+    AnalysisOptions(fit="E_TPL", vectors=True),
+]
+
+
+@pytest.mark.hardening
+@pytest.mark.parametrize("options", OPTIONS, ids=["compat", "compat-clip", "xmin_peak", "clip", "TPL", "E_TPL-vectors"])
+def test_edge_matrices_get_a_status_under_every_option(options):
+    """Zero, rank-1, constant, NaN/Inf, subnormal, huge, tiny, 1 x N, orthogonal (every eigenvalue equal: WeightWatcher's
+    alpha would be infinite), duplicated singular values: a status and no exception, NumPy warnings as errors."""
+    from edge_matrices import CASES
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name, (w, _, _) in CASES.items():
+            layer = netspectra.analyze_array(w, netspectra.AnalysisSpec(fit=options))
+            assert layer.status in ("ok", "fit-failed", "error"), name
+            assert not (layer.status == "ok" and not math.isfinite(layer.alpha)), name

@@ -3,7 +3,7 @@ trap components removed (:func:`netspectra.denoise.sharpness.sharpen`), in the l
 
 Convention: each matrix is oriented N x M with N >= M for the counts; the sharpened tensors come back in their
 stored shape (a conv kernel (out, in, *spatial) sharpened position by position).  Fused QKV parts are
-reported but not returned as tensors (they are parts of one stored tensor).
+reported but not returned as tensors (they are parts of one stored tensor), nor are the slices of ``pool=False``.
 """
 
 from __future__ import annotations

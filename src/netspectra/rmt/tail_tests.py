@@ -205,10 +205,10 @@ def _panels(eta1: float, eta2: float, tilt: _Tilt) -> tuple[np.ndarray, float]:
 
     peak = max(tilt.peak(eta1, eta2), 0.0) if eta1 < 0 else 0.0
     top = exponent(peak)
-    reach = 1.0
+    width = min(1.0, 0.7 / math.sqrt(eta2 * tilt.curvature(peak)), 2.0 / max(abs(eta1), 1e-12))
+    reach = width  # from the integrand's own scale: a steep one (a tail of a few close values) needs few panels
     while exponent(peak + reach) > top - 60.0:
         reach *= 2.0
-    width = min(1.0, 0.7 / math.sqrt(eta2 * tilt.curvature(peak)), 2.0 / max(abs(eta1), 1e-12))
     edges = np.concatenate(
         [np.linspace(0.0, peak, math.ceil(peak / width) + 1)[:-1], peak + width * np.arange(math.ceil(reach / width) + 1)]
     )

@@ -61,7 +61,8 @@ def fit_power_law_ww(values: ArrayLike) -> PowerLawFit:
     Raises
     ------
     ValueError
-        Fewer than 2 values (WeightWatcher reports the layer's fit as failed), or more than :data:`MAX_VALUES`.
+        Fewer than 2 values (WeightWatcher reports the layer's fit as failed), more than :data:`MAX_VALUES`, or a
+        KS minimum on a tail of equal values (WeightWatcher reports alpha = inf).
     """
     x = np.sort(np.asarray(values, dtype=np.float64))
     if x.size < 2:
@@ -78,6 +79,8 @@ def fit_power_law_ww(values: ArrayLike) -> PowerLawFit:
         alphas = 1.0 + tail / spread
     distances = _distances(logx, alphas)
     best = int(np.argmin(distances))
+    if not np.isfinite(alphas[best]):  # WeightWatcher reports alpha = inf for a tail of equal values
+        raise ValueError("the best tail's values are all equal: no exponent")
     return _result(x, best, float(alphas[best]), float(distances[best]), int(tail[best]), tail.size)
 
 
