@@ -234,7 +234,7 @@ def main() -> None:
             f"`AnalysisOptions(fit='{fit}')`: `alpha_tpl`, `lambda_tpl`",
             f"`--fit {fit}`",
             theirs,
-            f"alpha_tpl {ours_tpl.alpha_tpl:.4f}, Lambda {ours_tpl.lambda_tpl * ours_tpl.N:.4g} (per s^2)",
+            f"alpha_tpl {ours_tpl.alpha_tpl:.4f}, Lambda {ours_tpl.lambda_tpl / ours_tpl.N:.4g} (per s^2)",
         )
     row(
         "`analyze(fit='TPL', pl_package='powerlaw')`",
