@@ -7,8 +7,18 @@ __version__ = "0.1.0"
 __getattr__, __dir__, __all__ = _lazy.lazy_exports(
     __name__,
     {
-        "netspectra.pipeline": ("analyze", "analyze_array", "analyze_many", "iter_analyze"),
-        "netspectra.actions": ("compare_models", "compress", "merge_check", "prune", "rank", "select_layers", "track"),
+        "netspectra.pipeline": ("analyze", "analyze_array", "analyze_many", "describe", "iter_analyze"),
+        "netspectra.actions": (
+            "compare_models",
+            "compress",
+            "merge_check",
+            "prune",
+            "rank",
+            "select_layers",
+            "svd_sharpness",
+            "track",
+        ),
+        "netspectra.diagnose.description": ("ModelDescription",),
         "netspectra.diagnose.model": ("ModelReport", "ModelSummary"),
         "netspectra.diagnose.options": ("AnalysisOptions",),
         "netspectra.diagnose.row": ("LayerReport",),

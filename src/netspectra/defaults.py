@@ -34,8 +34,9 @@ MODERATE_ALPHA = 4.0
 #: alpha above this: "under-trained" (WeightWatcher's UNDER_TRAINED_THRESH); the largest alpha of the
 #: heavy-tailed phase.
 UNDER_TRAINED_ALPHA = 6.0
-#: Warning labels of a layer counted in a model's summary (thresholds: :mod:`netspectra.diagnose.layer`).
-WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries")
+#: Warning labels of a layer counted in a model's summary (thresholds: :mod:`netspectra.diagnose.layer`;
+#: ``ww-tail``: :mod:`netspectra.diagnose.ww_fit`).
+WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed", "large-entries", "ww-tail")
 #: Modified z-score beyond which an expert stands out from its siblings (Iglewicz & Hoaglin 1993;
 #: :mod:`netspectra.diagnose.experts`).
 EXPERT_OUTLIER_Z = 3.5

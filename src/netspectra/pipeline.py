@@ -22,6 +22,7 @@ from typing import Any, TypeVar, Unpack
 
 import numpy as np
 
+from netspectra.diagnose.description import MatrixShape, ModelDescription
 from netspectra.diagnose.layer import analyze_spectrum, failed_layer
 from netspectra.diagnose.model import ModelReport, RunCost
 from netspectra.diagnose.row import LayerReport, PlacementColumns
@@ -117,7 +118,7 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
     else:
         spectrum = compute_spectrum(stack, spec.spectrum, checked=True)
         with one_blas_thread():  # the fits' many small products: threads would only spin (scale.blas_threads)
-            report = analyze_spectrum(spectrum, stack=stack, **where)
+            report = analyze_spectrum(spectrum, stack=stack, positions=weight.positions, **where)
     report = replace(report, placement=placement)
     return report.with_warnings(*weight.notes) if weight.notes else report
 
@@ -162,6 +163,16 @@ def list_weights(
     if not weights and spec.selection != LayerSelection():
         require_selected(spec.selection, [w.name for w in select_weight_matrices(source)], AnalysisSpec.describe(source))
     return weights
+
+
+def describe(source: Source, spec: AnalysisSpec | None = None, **keywords: Unpack[SpecKeywords]) -> ModelDescription:
+    """The weight matrices of ``source`` that ``spec.selection`` keeps, with their shapes, kinds and eigenvalue
+    counts, read from the headers alone: nothing is loaded or decomposed (WeightWatcher's ``describe()``).
+    ``spec`` or its keywords as in :func:`analyze` (only the selection matters)."""
+    spec = AnalysisSpec.resolve(spec, **keywords)
+    skipped: dict[str, str] = {}
+    weights = list_weights(source, spec, on_skip=skipped.setdefault)
+    return ModelDescription(AnalysisSpec.describe(source), tuple(MatrixShape.of(w) for w in weights), skipped)
 
 
 def require_selected(selection: LayerSelection, available: Sequence[str], label: str) -> None:

@@ -41,6 +41,13 @@ to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that s
   the file's alphabetical order), so ``layer_index`` is each row's new position.  The file was rewritten
   from the previous one (its cells kept as text, rows moved, the new columns inserted), and the rows of
   this netspectra matched it cell for cell on every old column but ``layer_index`` (joined by name).
+* WeightWatcher's conventions (issue 29): new columns ``alpha_ww``, ``xmin_ww``, ``num_tail_ww`` (WeightWatcher
+  0.7.7's own tail, equal to its ``alpha``, ``xmin``, ``num_pl_spikes`` on every layer), ``num_fingers``,
+  ``raw_alpha``, the ``_tpl`` and the vector-localization columns (empty without their options); the warning
+  ``ww-tail: ...`` on ``encoder.layer.4.attention.self.value`` (its 9-eigenvalue tail, alpha 8.44); every
+  other column unchanged (the file's values kept as they were), except ``lr_lognormal``/``lr_truncated_pl`` and
+  their p-values, within 5e-8 relative of the file (the tail tests' quadrature panels now start at the
+  integrand's scale).
 """
 
 from pathlib import Path

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspectra.defaults import TW1_QUANTILES
-from netspectra.diagnose.options import ESTIMATORS, AnalysisOptions
+from netspectra.diagnose.options import ESTIMATORS, FIX_FINGERS, TAIL_FITS, AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io.selection import LayerSelection
 from netspectra.report.export import PLOT_FORMATS
@@ -51,6 +51,33 @@ def add_selection_arguments(p: argparse.ArgumentParser, verb: str, *, min_dim: i
         "--min-dim", type=int, default=min_dim, help="skip matrices whose smaller dimension is below this (default %(default)s)"
     )
     g.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
+    g.add_argument(
+        "--min-evals", type=int, metavar="K", help="skip matrices with fewer eigenvalues (M, times k for a conv stack)"
+    )
+    g.add_argument("--max-evals", type=int, metavar="K", help="skip matrices with more eigenvalues")
+    g.add_argument(
+        "--layers",
+        type=_integers,
+        metavar="I,J,...",
+        help="only the matrices at these positions (0, 1, ...: 'netspectra describe')",
+    )
+    g.add_argument(
+        "--kinds", type=_words, metavar="KIND,...", help="only matrices of these kinds (linear, embedding, conv2d, ...)"
+    )
+    g.add_argument(
+        "--no-pool", action="store_true", help="a conv kernel's k matrices one by one, not pooled (WeightWatcher's pool=False)"
+    )
+
+
+def _integers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positions as I,J,... (integers)") from None
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
@@ -80,6 +107,21 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the RMT-depth columns (HTMP, spacing, tail tests, MP area, traps, phase): faster",
     )
+    w = p.add_argument_group("WeightWatcher", "WeightWatcher's options and conventions (docs/from-weightwatcher.md)")
+    w.add_argument(
+        "--ww-compat",
+        action="store_true",
+        help="alphas and summary as WeightWatcher 0.7.7 computes them: its tail fit (any tail length) and, unless "
+        "given, its layer filters (--min-evals 8 --max-evals 15000 --max-dim 50000)",
+    )
+    w.add_argument("--fix-fingers", choices=FIX_FINGERS, help="xmin_peak: xmin near the ESD's peak; clip_xmax: clip the largest")
+    w.add_argument(
+        "--fit",
+        choices=TAIL_FITS,
+        default=AnalysisOptions.fit,
+        help="also fit the truncated power law (TPL, E_TPL: the _tpl columns)",
+    )
+    w.add_argument("--vectors", action="store_true", help="localization of the singular vectors (one SVD per matrix)")
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,15 +163,36 @@ def is_quiet(args: argparse.Namespace) -> bool:
 
 
 def selection(args: argparse.Namespace) -> LayerSelection:
-    """The :class:`LayerSelection` of :func:`add_selection_arguments`' arguments."""
-    return LayerSelection(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim)
+    """The :class:`LayerSelection` of :func:`add_selection_arguments`' arguments (WeightWatcher's filters where
+    ``--ww-compat`` is given and they are not)."""
+    from netspectra.spec import WW_SELECTION
+
+    given = {
+        "min_evals": args.min_evals,
+        "max_evals": args.max_evals,
+        "max_dim": args.max_dim,
+        "layers": args.layers,
+        "kinds": args.kinds,
+    }
+    defaults = WW_SELECTION if getattr(args, "ww_compat", False) else {}
+    chosen = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+    return LayerSelection(include=args.include, exclude=args.exclude, min_dim=args.min_dim, pool=not args.no_pool, **chosen)
 
 
 def fit_options(args: argparse.Namespace) -> AnalysisOptions:
     """The :class:`AnalysisOptions` of :func:`add_fit_arguments`' arguments (the defaults without them)."""
     if not hasattr(args, "min_tail"):
         return AnalysisOptions()
-    return AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth, estimator=args.estimator)
+    return AnalysisOptions(
+        min_tail=args.min_tail,
+        tw_level=args.tw_level,
+        depth=not args.no_depth,
+        estimator=args.estimator,
+        ww_compat=args.ww_compat,
+        fix_fingers=args.fix_fingers,
+        fit=args.fit,
+        vectors=args.vectors,
+    )
 
 
 def spec_of(args: argparse.Namespace, **spectrum: object) -> AnalysisSpec:

@@ -7,12 +7,14 @@ more.  Peak memory is that of the pairs in flight (one per worker or thread), no
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 
+from netspectra.compare.cka import weight_cka
 from netspectra.compare.diff import difference_spectrum, storage_epsilon
 from netspectra.compare.matching import LayerMatch, Unmatched, match_layers
 from netspectra.compare.result import ChangeThresholds, LayerComparison, ModelComparison, compare_layer
@@ -101,7 +103,10 @@ def compare_pair(pair: LayerMatch, spec: AnalysisSpec, thresholds: ChangeThresho
             )
         except MatrixError:  # W_B - W_A overflows where W_A and W_B did not: no difference spectrum
             diff = None
-    return compare_layer(report_a, report_b, diff, pair.matched_by, thresholds)
+    cka = math.nan
+    if stack_a is not None and stack_b is not None and stack_a.shape == stack_b.shape:
+        cka = weight_cka(stack_a, stack_b, rows_are_n=pair.a.shape[0] >= pair.a.shape[1])
+    return compare_layer(report_a, report_b, diff, pair.matched_by, thresholds, cka=cka)
 
 
 def _analyze_loaded(weight: WeightMatrix, spec: AnalysisSpec) -> tuple[LayerReport, np.ndarray | None]:

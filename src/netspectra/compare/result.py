@@ -80,6 +80,7 @@ class LayerComparison(TableRow):
     reasons: str
     phase_a: str = ""
     phase_b: str = ""
+    cka: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,18 @@ class ModelComparison(RowsTable):
 
 
 def compare_layer(
-    a: LayerReport, b: LayerReport, diff: DiffSpectrum | None, matched_by: str, thresholds: ChangeThresholds
+    a: LayerReport,
+    b: LayerReport,
+    diff: DiffSpectrum | None,
+    matched_by: str,
+    thresholds: ChangeThresholds,
+    *,
+    cka: float = math.nan,
 ) -> LayerComparison:
     """Deltas (B - A) of one matched layer and the flag rules applied to them.
 
     ``diff`` is None when either matrix has no spectrum (status ``error``); its columns are then NaN
-    and -1 for the rank.
+    and -1 for the rank.  ``cka``: WeightWatcher's CKA of the two matrices (:mod:`netspectra.compare.cka`).
     """
     se = math.hypot(a.alpha_se, b.alpha_se)
     delta_alpha = b.alpha - a.alpha
@@ -186,6 +193,7 @@ def compare_layer(
         reasons="; ".join(reasons),
         phase_a=phase_a,
         phase_b=phase_b,
+        cka=cka,
     )
 
 

@@ -123,6 +123,8 @@ def compress_model(
         keywords.setdefault("min_dim", DEFAULT_MIN_DIM)
     spec = AnalysisSpec.resolve(spec, **keywords)
     label = str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+    if not spec.selection.pool:
+        raise UsageError("compress writes whole tensors: pool=False (a conv kernel slice by slice) does not apply")
     if shrink not in SHRINK_KINDS:
         raise UsageError(f"unknown shrinker {shrink!r}; expected one of {', '.join(SHRINK_KINDS)}")
     out = Path(output)

@@ -24,9 +24,12 @@ from netspectra.diagnose.row import (
     NormColumns,
     OutcomeColumns,
     PowerLawColumns,
+    VectorColumns,
     WWColumns,
 )
 from netspectra.diagnose.rules import alpha_label, rank_collapsed
+from netspectra.diagnose.vectors import vector_columns
+from netspectra.diagnose.ww_fit import fit_layer_tail
 from netspectra.linalg import Spectrum
 from netspectra.rmt import marchenko_pastur as mp
 from netspectra.rmt.farms import farms_eigenvalues
@@ -61,19 +64,23 @@ def analyze_spectrum(
     dtype: str = "",
     options: AnalysisOptions = AnalysisOptions(),
     stack: np.ndarray | None = None,
+    positions: int | None = None,
 ) -> LayerReport:
     """Compute every metric of one layer from its spectrum (eigenvalues of W^T W / N).
 
     With ``options.depth`` and the float64 ``stack`` (k, N, M) behind the spectrum, the RMT-depth
     columns of :func:`netspectra.diagnose.depth.depth_metrics` are filled in too (the stack is only
-    used for the shuffled-entries null).
+    used for the shuffled-entries null); with ``options.vectors`` and the stack, the localization columns
+    (:mod:`netspectra.diagnose.vectors`).  ``positions``: the spatial positions k of the conv kernel the
+    matrix comes from, for WeightWatcher's k/2 (default the stack size; a slice of ``pool=False`` is one of k).
 
     * norms: spectral s_max = sqrt(N lambda_max), Frobenius sqrt(N sum lambda) (over all k matrices);
     * ranks: stable rank, Roy–Vetterli effective rank, normalised entropy, rank loss (eigenvalues
       below :attr:`Spectrum.zero_tolerance`);
     * Marchenko–Pastur: sigma^2 by the median estimator, edge l+ = sigma^2 (1 + sqrt(beta))^2, the
       Tracy–Widom edge at ``options.tw_level``, spikes above it and the fraction of eigenvalues in the bulk;
-    * power-law tail of the non-zero eigenvalues (CSN MLE, xmin by KS) and WeightWatcher's weighted alpha;
+    * power-law tail of the non-zero eigenvalues (CSN MLE, xmin by KS, or as ``options`` choose:
+      :mod:`netspectra.diagnose.ww_fit`), WeightWatcher's own fit and its weighted alpha;
     * log det X over the non-zero eigenvalues and the det X = 1 tail (:mod:`netspectra.rmt.logdet`).
     """
     evals = spectrum.eigenvalues
@@ -81,14 +88,18 @@ def analyze_spectrum(
     lam_max = spectrum.lambda_max
     nonzero = evals[evals > spectrum.zero_tolerance]
     rank_loss = int(evals.size - nonzero.size)
-    scale = ww_scale(kind, n, k)
+    scale = ww_scale(kind, n, k if positions is None else positions)
 
     sigma2 = mp.sigma2_median(evals, spectrum.beta)
     edge_tw = mp.tracy_widom_edge(sigma2, n, m, options.tw_level)
-    fit, failure = fit_tail(_tail_sample(nonzero, stack, spectrum, options), options)
+    tail = fit_layer_tail(_tail_sample(nonzero, stack, spectrum, options), evals, scale, options)
+    fit, failure = tail.fit, tail.failure
     wants_depth = options.depth and stack is not None and evals.size >= options.min_fit_evals
     depth = depth_metrics(spectrum, stack, fit, options) if wants_depth else DepthColumns()
-    warnings = layer_warnings(spectrum, fit, failure, depth)
+    warnings = (*layer_warnings(spectrum, fit, failure, depth), *tail.warnings)
+    vectors = VectorColumns()
+    if options.vectors and stack is not None:
+        vectors = vector_columns(stack, int(np.count_nonzero(evals >= fit.xmin * (1 - 1e-12))) if fit else 0)
     total = float(np.sum(evals))
     detx_num, detx_val = detx_condition(evals)
     return LayerReport(
@@ -120,6 +131,8 @@ def analyze_spectrum(
             scale,
             log_alpha_norm=_log10_power_sum(nonzero * scale, fit.alpha) if fit else math.nan,
         ),
+        ww_fits=tail.columns,
+        vectors=vectors,
         depth=depth,
         outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=warnings),
         eigenvalues=evals,

@@ -48,7 +48,12 @@ class ModelSummary:
     The layers by role (``by_role``, :mod:`netspectra.diagnose.rollups`), by transformer block
     (``by_block``), the experts of each mixture-of-experts block and role against each other
     (``experts``, :mod:`netspectra.diagnose.experts`: their spread, the experts that stand out, counted in
-    ``num_expert_outliers``), and the run's wall time and peak memory (:class:`RunCost`)."""
+    ``num_expert_outliers``), and the run's wall time and peak memory (:class:`RunCost`).
+
+    ``log_spectral_norm_mean`` is the mean log10 ||W||_2 (W^T W / N convention, README "Conventions");
+    ``log_spectral_norm_ww_mean`` and ``log_norm_ww_mean`` are WeightWatcher's ``log_spectral_norm`` and
+    ``log_norm`` (log10 of s_max^2 and of ||W||_F^2), and :meth:`weightwatcher` names the means as its
+    ``get_summary()`` does."""
 
     source: str
     algorithm_version: int
@@ -62,6 +67,8 @@ class ModelSummary:
     log_frobenius_norm_mean: float
     log_norm_ww_mean: float
     log_alpha_norm_mean: float
+    log_spectral_norm_ww_mean: float
+    stable_rank_mean: float
     mp_area_mean: float
     tail_weight_mean: float
     spacing_ratio_mean: float
@@ -94,6 +101,19 @@ class ModelSummary:
             "by_role": [group.to_dict() for group in self.by_role],
             "by_block": [group.to_dict() for group in self.by_block],
             "experts": [group.to_dict() for group in self.experts],
+        }
+
+    def weightwatcher(self) -> dict[str, float]:
+        """The means WeightWatcher's ``get_summary()`` returns, under its names: ``log_norm``, ``alpha``,
+        ``alpha_weighted``, ``log_alpha_norm``, ``log_spectral_norm`` and ``stable_rank`` (with
+        ``ww_compat=True`` equal to WeightWatcher 0.7.7's on the same layers)."""
+        return {
+            "log_norm": self.log_norm_ww_mean,
+            "alpha": self.alpha_mean,
+            "alpha_weighted": self.alpha_weighted_mean,
+            "log_alpha_norm": self.log_alpha_norm_mean,
+            "log_spectral_norm": self.log_spectral_norm_ww_mean,
+            "stable_rank": self.stable_rank_mean,
         }
 
 
@@ -232,6 +252,8 @@ def summarize(
         log_frobenius_norm_mean=mean("log_frobenius_norm", analyzed),
         log_norm_ww_mean=mean("log_norm_ww", analyzed),
         log_alpha_norm_mean=mean("log_alpha_norm", ok),
+        log_spectral_norm_ww_mean=mean("log_spectral_norm_ww", analyzed),
+        stable_rank_mean=mean("stable_rank", analyzed),
         mp_area_mean=mean("mp_area", analyzed),
         tail_weight_mean=mean("tail_weight", analyzed),
         spacing_ratio_mean=mean("spacing_ratio", analyzed),

@@ -127,6 +127,49 @@ class WWColumns(ColumnGroup):
 
 
 @dataclass(frozen=True)
+class WWFitColumns(ColumnGroup):
+    """WeightWatcher's tail choices beside the row's own (:mod:`netspectra.diagnose.ww_fit`).
+
+    ``alpha_ww``, ``xmin_ww`` (in its units s_i^2, x k/2 for Conv2D) and ``num_tail_ww``: WeightWatcher 0.7.7's
+    default fit, the KS minimum over tails of any length (:func:`netspectra.rmt.ww_powerlaw.fit_power_law_ww`);
+    ``num_fingers`` and ``raw_alpha``: the largest eigenvalues clipped by ``fix_fingers='clip_xmax'`` and the
+    alpha before; the ``_tpl`` columns: the truncated power law of ``fit='TPL'``/``'E_TPL'``, xmin and
+    ``lambda_tpl`` in the units of W^T W / N.
+    """
+
+    alpha_ww: float = math.nan
+    xmin_ww: float = math.nan
+    num_tail_ww: int = 0
+    num_fingers: int = 0
+    raw_alpha: float = math.nan
+    alpha_tpl: float = math.nan
+    lambda_tpl: float = math.nan
+    xmin_tpl: float = math.nan
+    ks_distance_tpl: float = math.nan
+    num_tail_tpl: int = 0
+
+
+@dataclass(frozen=True)
+class VectorColumns(ColumnGroup):
+    """Localization of the right singular vectors below xmin (bulk) and above it (tail), WeightWatcher's
+    ``vectors=True`` columns: mean and variance of the discrete entropy, the localization ratio and the
+    participation ratio (:mod:`netspectra.rmt.localization`); NaN unless ``AnalysisOptions.vectors``."""
+
+    bulk_mean_vec_entropy: float = math.nan
+    bulk_var_vec_entropy: float = math.nan
+    tail_mean_vec_entropy: float = math.nan
+    tail_var_vec_entropy: float = math.nan
+    bulk_mean_loc_ratio: float = math.nan
+    bulk_var_loc_ratio: float = math.nan
+    tail_mean_loc_ratio: float = math.nan
+    tail_var_loc_ratio: float = math.nan
+    bulk_mean_part_ratio: float = math.nan
+    bulk_var_part_ratio: float = math.nan
+    tail_mean_part_ratio: float = math.nan
+    tail_var_part_ratio: float = math.nan
+
+
+@dataclass(frozen=True)
 class PhaseColumns(ColumnGroup):
     """The phase of training and its evidence (:mod:`netspectra.diagnose.phase`); empty when not classified."""
 
@@ -245,6 +288,8 @@ GROUP_PATHS: dict[tuple[str, ...], type[ColumnGroup]] = {
     ("mp",): MPColumns,
     ("power_law",): PowerLawColumns,
     ("ww",): WWColumns,
+    ("ww_fits",): WWFitColumns,
+    ("vectors",): VectorColumns,
     **{("depth", f.name): f.default.__class__ for f in fields(DepthColumns)},
     ("outcome",): OutcomeColumns,
 }
@@ -272,6 +317,8 @@ class LayerReport(RowAttributes):
     mp: MPColumns = MPColumns()
     power_law: PowerLawColumns = PowerLawColumns()
     ww: WWColumns = WWColumns()
+    ww_fits: WWFitColumns = WWFitColumns()
+    vectors: VectorColumns = VectorColumns()
     depth: DepthColumns = DepthColumns()
     outcome: OutcomeColumns = OutcomeColumns()
     eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)

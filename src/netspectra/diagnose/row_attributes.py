@@ -18,7 +18,9 @@ if TYPE_CHECKING:
         OutcomeColumns,
         PlacementColumns,
         PowerLawColumns,
+        VectorColumns,
         WWColumns,
+        WWFitColumns,
     )
 
 
@@ -31,6 +33,8 @@ class RowAttributes:
     mp: MPColumns
     power_law: PowerLawColumns
     ww: WWColumns
+    ww_fits: WWFitColumns
+    vectors: VectorColumns
     depth: DepthColumns
     outcome: OutcomeColumns
 
@@ -233,6 +237,116 @@ class RowAttributes:
     def log_alpha_norm(self) -> float:
         """The ``log_alpha_norm`` field of :class:`~netspectra.diagnose.row.WWColumns`."""
         return self.ww.log_alpha_norm
+
+    @property
+    def alpha_ww(self) -> float:
+        """The ``alpha_ww`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.alpha_ww
+
+    @property
+    def xmin_ww(self) -> float:
+        """The ``xmin_ww`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.xmin_ww
+
+    @property
+    def num_tail_ww(self) -> int:
+        """The ``num_tail_ww`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.num_tail_ww
+
+    @property
+    def num_fingers(self) -> int:
+        """The ``num_fingers`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.num_fingers
+
+    @property
+    def raw_alpha(self) -> float:
+        """The ``raw_alpha`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.raw_alpha
+
+    @property
+    def alpha_tpl(self) -> float:
+        """The ``alpha_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.alpha_tpl
+
+    @property
+    def lambda_tpl(self) -> float:
+        """The ``lambda_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.lambda_tpl
+
+    @property
+    def xmin_tpl(self) -> float:
+        """The ``xmin_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.xmin_tpl
+
+    @property
+    def ks_distance_tpl(self) -> float:
+        """The ``ks_distance_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.ks_distance_tpl
+
+    @property
+    def num_tail_tpl(self) -> int:
+        """The ``num_tail_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.num_tail_tpl
+
+    @property
+    def bulk_mean_vec_entropy(self) -> float:
+        """The ``bulk_mean_vec_entropy`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_mean_vec_entropy
+
+    @property
+    def bulk_var_vec_entropy(self) -> float:
+        """The ``bulk_var_vec_entropy`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_var_vec_entropy
+
+    @property
+    def tail_mean_vec_entropy(self) -> float:
+        """The ``tail_mean_vec_entropy`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_mean_vec_entropy
+
+    @property
+    def tail_var_vec_entropy(self) -> float:
+        """The ``tail_var_vec_entropy`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_var_vec_entropy
+
+    @property
+    def bulk_mean_loc_ratio(self) -> float:
+        """The ``bulk_mean_loc_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_mean_loc_ratio
+
+    @property
+    def bulk_var_loc_ratio(self) -> float:
+        """The ``bulk_var_loc_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_var_loc_ratio
+
+    @property
+    def tail_mean_loc_ratio(self) -> float:
+        """The ``tail_mean_loc_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_mean_loc_ratio
+
+    @property
+    def tail_var_loc_ratio(self) -> float:
+        """The ``tail_var_loc_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_var_loc_ratio
+
+    @property
+    def bulk_mean_part_ratio(self) -> float:
+        """The ``bulk_mean_part_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_mean_part_ratio
+
+    @property
+    def bulk_var_part_ratio(self) -> float:
+        """The ``bulk_var_part_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_var_part_ratio
+
+    @property
+    def tail_mean_part_ratio(self) -> float:
+        """The ``tail_mean_part_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_mean_part_ratio
+
+    @property
+    def tail_var_part_ratio(self) -> float:
+        """The ``tail_var_part_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_var_part_ratio
 
     @property
     def phase(self) -> str:

@@ -29,7 +29,9 @@ From each :class:`~netspectra.io.sources.TensorRecord` of a source:
   and the matrices of a transformer are yielded in model order (:func:`~netspectra.io.roles.model_order`:
   ``blk.2`` before ``blk.10``, q, k, v, o before the MLP), numbered 0, 1, 2, ... in that order.
 * filters: a :class:`~netspectra.io.selection.LayerSelection` (``include``/``exclude`` regular
-  expressions searched in the name, with or without the ``[q]`` suffix; ``min_dim``, ``max_dim``).
+  expressions searched in the name, with or without the ``[q]`` suffix; ``min_dim``, ``max_dim``,
+  ``min_evals``, ``max_evals``, ``layers`` by position, ``kinds``); with ``pool=False`` a conv kernel
+  yields its k matrices one by one, ``<name>[slice i]``.
 """
 
 from __future__ import annotations
@@ -131,15 +133,38 @@ class MatrixLoader:
         return orient(arr, None if native else np.float64)
 
 
+class SliceLoader:
+    """Picklable loader of slice ``index`` (one spatial position) of a conv stack: a (1, N, M) stack."""
+
+    def __init__(self, stack: MatrixLoader, index: int) -> None:
+        self.stack = stack
+        self.index = index
+
+    def __call__(self, *, native: bool = False) -> np.ndarray:
+        return self.stack(native=native)[self.index : self.index + 1]
+
+
 @dataclass(frozen=True)
 class _Planned:
     name: str
     kind: str
     matrix_shape: tuple[int, int]
     num_matrices: int
-    loader: MatrixLoader
+    loader: MatrixLoader | SliceLoader
     notes: tuple[str, ...]
     placement: Placement | None = None  # set by plan_tensor from the name where the rule did not
+    positions: int | None = None
+
+
+def _slices(planned: list[_Planned]) -> Iterator[_Planned]:
+    """The plans of ``pool=False``: a conv stack of k matrices as k plans of one, ``<name>[slice i]``."""
+    for p in planned:
+        if p.num_matrices == 1 or not isinstance(p.loader, MatrixLoader):
+            yield p
+            continue
+        for i in range(p.num_matrices):
+            loader = SliceLoader(p.loader, i)
+            yield _Planned(f"{p.name}[slice {i}]", p.kind, p.matrix_shape, 1, loader, p.notes, p.placement, p.num_matrices)
 
 
 def _oriented(rows: int, cols: int) -> tuple[int, int]:
@@ -342,15 +367,20 @@ def _generate(
         if on_skip is not None:
             on_skip(name, reason)
 
+    position = -1
     try:
-        kept: list[tuple[_Planned, TensorRecord]] = []
+        kept: list[tuple[_Planned, TensorRecord, int]] = []
         for record in src.tensors():
             planned, reason = plan_tensor(record, src.config)
             if reason:
                 skip(record.name, reason)
                 continue
-            for p in planned:
-                rejected = selection.rejects((p.name, record.name), p.matrix_shape)
+            for p in planned if selection.pool else _slices(planned):
+                position += 1
+                num_evals = p.matrix_shape[1] * p.num_matrices
+                rejected = selection.rejects(
+                    (p.name, record.name), p.matrix_shape, num_evals=num_evals, kind=p.kind, position=position
+                )
                 if rejected:
                     skip(p.name, rejected)
                     continue
@@ -359,10 +389,10 @@ def _generate(
                         f"{src.path or record.source}: more than {MAX_MATRICES:,} weight matrices, the most one model may "
                         "have: select a part with include/exclude patterns"
                     )
-                kept.append((p, record))
-        placements = [p.placement or Placement() for p, _ in kept]
-        for index, position in enumerate(model_order(placements)):
-            p, record = kept[position]
+                kept.append((p, record, position))
+        placements = [p.placement or Placement() for p, _, _ in kept]
+        for index, at in enumerate(model_order(placements)):
+            p, record, position = kept[at]
             yield WeightMatrix(
                 name=p.name,
                 layer_index=index,
@@ -374,7 +404,9 @@ def _generate(
                 num_matrices=p.num_matrices,
                 load=p.loader,
                 notes=p.notes,
-                placement=placements[position],
+                placement=placements[at],
+                positions=p.positions,
+                model_index=position,
             )
     finally:
         if opened:

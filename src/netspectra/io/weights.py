@@ -48,6 +48,12 @@ class WeightMatrix:
         one label each; they join the warnings of the layer's row.
     placement : Placement
         Role, stack, block and expert index of the matrix in its model (:mod:`netspectra.io.roles`).
+    positions : int, optional
+        The spatial positions of the conv kernel this matrix is a slice of (``pool=False``); None: the
+        matrix is the whole tensor (``num_matrices`` positions).
+    model_index : int
+        Position among all the model's weight matrices, before any selection (what ``LayerSelection.layers``
+        picks); -1 when not known.
     """
 
     name: str
@@ -61,6 +67,8 @@ class WeightMatrix:
     load: Callable[..., np.ndarray] = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
     placement: Placement = Placement()
+    positions: int | None = None
+    model_index: int = -1
 
 
 def orient(matrices: np.ndarray, dtype: type | None = np.float64) -> np.ndarray:

@@ -90,6 +90,9 @@ def check_compatibility(
         A model cannot be read.
     """
     spec = AnalysisSpec.resolve(spec, **keywords)
+    chosen = spec.selection
+    if chosen.layers is not None or chosen.kinds is not None or not chosen.pool:
+        raise UsageError("merge compatibility selects matrices by name and dimension: layers, kinds and pool=False do not apply")
     with open_models(models, base) as ms:
         tasks = [_task(ms, name) for name in ms.names]
         matrices = [t for t in tasks if t is not None]

@@ -82,8 +82,10 @@ LAYER_FACTS = (
 
 
 def model_repr(report: ModelReport) -> str:
-    """``<ModelReport 'path': 40 layers; <the verdict sentence>>``."""
-    return f"<ModelReport {report.source!r}: {len(report.layers)} layers; {reading(report.summary, report.layers)}>"
+    """``<ModelReport 'path': 40 layers; <the verdict's headline and flags>>`` (the first two clauses of the
+    verdict: the rest is in the summary and the HTML view)."""
+    headline = "; ".join(reading(report.summary, report.layers).split("; ")[:2])
+    return f"<ModelReport {report.source!r}: {len(report.layers)} layers; {headline}>"
 
 
 def layer_repr(layer: LayerReport) -> str:

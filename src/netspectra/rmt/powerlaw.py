@@ -168,20 +168,20 @@ def _best_candidate(
     """
     per_level = max(_MIN_GRID, _SCAN_PAIRS // x.size)
     if cand.size <= per_level:  # every candidate: the exact scan (every dense layer up to M = 20,000)
-        distances = _ks_distances(x, logx, below, cand, alphas, tail_size)
+        distances = ks_distances(x, logx, below, cand, alphas, tail_size)
         best = int(np.argmin(distances))
         return best, float(distances[best])
     lo, hi = 0, cand.size  # bracket [lo, hi) of candidate positions
     while True:
         positions = np.unique(np.linspace(lo, hi - 1, min(per_level, hi - lo)).round().astype(np.intp))
-        distances = _ks_distances(x, logx, below, cand[positions], alphas[positions], tail_size[positions])
+        distances = ks_distances(x, logx, below, cand[positions], alphas[positions], tail_size[positions])
         j = int(np.argmin(distances))
         if positions.size == hi - lo:
             return int(positions[j]), float(distances[j])
         lo, hi = int(positions[max(j - 1, 0)]), int(positions[min(j + 1, positions.size - 1)]) + 1
 
 
-def _ks_distances(
+def ks_distances(
     x: np.ndarray,
     logx: np.ndarray,
     below: np.ndarray,
@@ -192,7 +192,8 @@ def _ks_distances(
     """KS distance of each candidate's tail to its fitted power law, in blocks of candidates.
 
     For candidate k (tail x_k..x_{n-1}, m = n - k points): C_i = (below_i - k)/m,
-    F_i = 1 - exp((1 - alpha_k)(ln x_i - ln x_k)), D_k = max_i |F_i - C_i| over i >= k.
+    F_i = 1 - exp((1 - alpha_k)(ln x_i - ln x_k)), D_k = max_i |F_i - C_i| over i >= k.  ``below`` is the
+    empirical CDF's numerator: #values < x_i (the ``powerlaw`` package), or i (WeightWatcher's j / n).
     """
     n = x.size
     out = np.empty(cand.size)
