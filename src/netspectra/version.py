@@ -14,8 +14,11 @@ table cannot change without a bump.  History (each a rewrite of that table):
 3. the exact KS law and the lognormal and truncated power-law likelihood ratios by Newton's method (a45ac43);
 4. the calibrated phase rule, spikes only over an MP bulk, polynomial unfolding, the shuffled-entries
    null (issue 15, 2f96d90);
-5. log det X and the det X = 1 tail (issue 18, 7099f40).
+5. log det X and the det X = 1 tail (issue 18, 7099f40);
+6. readings that hold beyond the calibration (issue 27): many separated spikes are bulk+spikes, the
+   isometric phase, alpha's interval (``alpha_lo``, ``alpha_hi``) behind the alpha labels, spike overlaps
+   only 15 Tracy–Widom scales above the edge, ``log_det_error``, ``num_spikes`` empty without an edge.
 """
 
 #: Bumped by every change that can move a value of a layer row for the same input (see the module docstring).
-ALGORITHM_VERSION = 5
+ALGORITHM_VERSION = 6
