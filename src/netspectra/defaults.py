@@ -40,3 +40,10 @@ WARNING_LABELS = ("under-trained", "over-trained", "rank-collapse", "fit-failed"
 #: Modified z-score beyond which an expert stands out from its siblings (Iglewicz & Hoaglin 1993;
 #: :mod:`netspectra.diagnose.experts`).
 EXPERT_OUTLIER_Z = 3.5
+
+#: The largest spike's strength and overlaps (``spike_*`` columns) are filled only when its eigenvalue stands
+#: at least this many Tracy–Widom scales s_N above the fitted MP edge l+: closer to the BBP threshold the
+#: finite-size eigenvalue overshoots and the predicted cos^2 misses the measured one by more than 0.1
+#: (benchmarks/coverage.py: predicted within 0.1 of measured in 93-100% of draws at 15 s_N and beyond, at
+#: 128 x 64 to 3000 x 300; 77-100% without the margin; docs/verdicts.md).
+SPIKE_OVERLAP_MARGIN = 15.0

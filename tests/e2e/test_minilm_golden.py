@@ -48,6 +48,19 @@ to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that s
   other column unchanged (the file's values kept as they were), except ``lr_lognormal``/``lr_truncated_pl`` and
   their p-values, within 5e-8 relative of the file (the tail tests' quadrature panels now start at the
   integrand's scale).
+* readings that hold beyond the calibration (issue 27, algorithm version 6).  Written on another machine
+  than the previous file, whose rounding differs by up to 3e-13 in 700 cells; those cells keep the
+  previous file's digits, so that the diff is what the change moved:
+  - new columns ``log_det_error`` (0.0: every row's log det is an exact sum), ``alpha_lo`` and
+    ``alpha_hi`` (the interval over the plausible xmin, :mod:`netspectra.rmt.powerlaw`); every phase
+    unchanged (``embeddings.position_embeddings`` keeps heavy-tailed and ``over-trained``, its interval
+    [1.50, 1.61]: its 11 outliers stand far above the rest, but 24 eigenvalues between l+ and the noise
+    ceiling continue the bulk, so they are not a separated rank-11 signal);
+  - ``encoder.layer.5.attention.output.dense`` (bleeding-out): spike columns emptied, its top outlier 13.7
+    Tracy-Widom scales above the MP edge (< 15, where predicted overlaps miss measured ones by > 0.1);
+  - ``under-trained`` gone from ``encoder.layer.5.attention.self.key``/``.value`` and ``pooler.dense``
+    (alpha 6.6, 7.8, 12.4, intervals [3.1, 9.9], [3.8, 13.1], [5.0, 21.0] straddle 6; the pooler's phase
+    still reads random-like).
 """
 
 from pathlib import Path

@@ -130,7 +130,7 @@ _TABLE_COLUMNS: tuple[tuple[str, Callable[[LayerComparison], str]], ...] = (
     ("‖ΔW‖F/‖W‖F", lambda c: common.format_number(c.diff_rel_frobenius, ".1e")),
     ("Δalpha", lambda c: common.format_number(c.delta_alpha, "+.3f")),
     ("z", lambda c: common.format_number(c.alpha_z, ".1f")),
-    ("Δspikes", lambda c: f"{c.delta_num_spikes:+d}"),
+    ("Δspikes", lambda c: "-" if c.delta_num_spikes is None else f"{c.delta_num_spikes:+d}"),
     ("rank ΔW", lambda c: "-" if c.diff_rank < 0 else str(c.diff_rank)),
     ("‖ΔW‖₂/‖W‖₂", lambda c: common.format_number(c.diff_rel_spectral, ".1e")),
     ("alpha ΔW", lambda c: common.format_number(c.diff_alpha, ".2f")),

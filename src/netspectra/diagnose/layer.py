@@ -81,7 +81,8 @@ def analyze_spectrum(
       Tracy–Widom edge at ``options.tw_level``, spikes above it and the fraction of eigenvalues in the bulk;
     * power-law tail of the non-zero eigenvalues (CSN MLE, xmin by KS, or as ``options`` choose:
       :mod:`netspectra.diagnose.ww_fit`), WeightWatcher's own fit and its weighted alpha;
-    * log det X over the non-zero eigenvalues and the det X = 1 tail (:mod:`netspectra.rmt.logdet`).
+    * log det X over the non-zero eigenvalues (exact: ``log_det_error`` 0) and the det X = 1 tail
+      (:mod:`netspectra.rmt.logdet`).
     """
     evals = spectrum.eigenvalues
     n, m, k = spectrum.n, spectrum.m, spectrum.num_matrices
@@ -102,6 +103,7 @@ def analyze_spectrum(
         vectors = vector_columns(stack, int(np.count_nonzero(evals >= fit.xmin * (1 - 1e-12))) if fit else 0)
     total = float(np.sum(evals))
     detx_num, detx_val = detx_condition(evals)
+    log_det = log_determinant(nonzero)
     return LayerReport(
         LayerIdentity(
             name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k, num_evals=int(evals.size)
@@ -114,7 +116,8 @@ def analyze_spectrum(
             effective_rank=metrics.effective_rank(evals),
             entropy=metrics.spectral_entropy(evals),
             rank_loss=rank_loss,
-            log_det=log_determinant(nonzero),
+            log_det=log_det,
+            log_det_error=0.0 if math.isfinite(log_det) else math.nan,
         ),
         mp=MPColumns(
             sigma2_mp=sigma2,
@@ -142,13 +145,14 @@ def analyze_spectrum(
 def layer_warnings(spectrum: Spectrum, fit: PowerLawFit | None, failure: str, depth: DepthColumns) -> tuple[str, ...]:
     """The warning labels of a layer: ``rank-collapse``, the tail's ``fit-failed`` or alpha label, ``large-entries``.
 
-    WeightWatcher's ``over-trained`` (alpha < 2) is not given to a layer whose whole spectrum its entries
-    explain (phase random-like, e.g. iid Student-t(1.5) noise, alpha ~ 1.5): a tail made by single large
-    entries (the ``large-entries`` label) is no sign of over-training.
+    The alpha labels judge the interval [alpha_lo, alpha_hi], not alpha alone, and ``over-trained`` only a
+    heavy-tailed layer (:func:`~netspectra.diagnose.rules.alpha_label`): not one whose whole spectrum its
+    entries explain (phase random-like, e.g. iid Student-t(1.5) noise, alpha ~ 1.5, whose tail single
+    large entries make: the ``large-entries`` label), nor spikes, a decaying bulk or a collapsed rank.
     """
     warnings = ["rank-collapse"] if rank_collapsed(spectrum) else []
-    label = failure or (alpha_label(fit.alpha) if fit else None)
-    if label and not (label == "over-trained" and depth.phase_columns.phase == "random-like"):
+    label = failure or (alpha_label(fit.alpha_lo, fit.alpha_hi, depth.phase_columns.phase) if fit else None)
+    if label:
         warnings.append(label)
     if depth.shuffle.large_entries:
         warnings.append("large-entries")
@@ -191,7 +195,14 @@ def power_law_columns(fit: PowerLawFit | None) -> PowerLawColumns:
     if fit is None:
         return PowerLawColumns()
     return PowerLawColumns(
-        alpha=fit.alpha, alpha_se=fit.alpha_se, xmin=fit.xmin, xmax=fit.xmax, ks_distance=fit.ks_distance, num_tail=fit.num_tail
+        alpha=fit.alpha,
+        alpha_se=fit.alpha_se,
+        alpha_lo=fit.alpha_lo,
+        alpha_hi=fit.alpha_hi,
+        xmin=fit.xmin,
+        xmax=fit.xmax,
+        ks_distance=fit.ks_distance,
+        num_tail=fit.num_tail,
     )
 
 

@@ -38,7 +38,7 @@ class ColumnGroup(TableRow):
 
     @classmethod
     def column_types(cls) -> dict[str, str]:
-        """Column name -> annotation (``"int"``, ``"float"``, ``"str"``, ``"bool | None"``)."""
+        """Column name -> annotation (``"int"``, ``"float"``, ``"str"``, ``"bool | None"``, ``"int | None"``)."""
         return {f.name: str(f.type) for f in fields(cls)}
 
     @classmethod
@@ -88,16 +88,18 @@ class NormColumns(ColumnGroup):
     entropy: float = math.nan
     rank_loss: int = 0
     log_det: float = math.nan
+    log_det_error: float = math.nan
 
 
 @dataclass(frozen=True)
 class MPColumns(ColumnGroup):
-    """Marchenko–Pastur noise level, bulk edges and the spikes above the Tracy–Widom edge."""
+    """Marchenko–Pastur noise level, bulk edges and the spikes above the Tracy–Widom edge (``num_spikes``
+    None where no edge was computed: a tail-only window, a matrix not analyzed)."""
 
     sigma2_mp: float = math.nan
     lambda_plus: float = math.nan
     lambda_plus_tw: float = math.nan
-    num_spikes: int = 0
+    num_spikes: int | None = None
     bulk_fraction: float = math.nan
 
 
@@ -107,6 +109,8 @@ class PowerLawColumns(ColumnGroup):
 
     alpha: float = math.nan
     alpha_se: float = math.nan
+    alpha_lo: float = math.nan
+    alpha_hi: float = math.nan
     xmin: float = math.nan
     xmax: float = math.nan
     ks_distance: float = math.nan

@@ -149,6 +149,11 @@ class RowAttributes:
         return self.norms.log_det
 
     @property
+    def log_det_error(self) -> float:
+        """The ``log_det_error`` field of :class:`~netspectra.diagnose.row.NormColumns`."""
+        return self.norms.log_det_error
+
+    @property
     def sigma2_mp(self) -> float:
         """The ``sigma2_mp`` field of :class:`~netspectra.diagnose.row.MPColumns`."""
         return self.mp.sigma2_mp
@@ -164,7 +169,7 @@ class RowAttributes:
         return self.mp.lambda_plus_tw
 
     @property
-    def num_spikes(self) -> int:
+    def num_spikes(self) -> int | None:
         """The ``num_spikes`` field of :class:`~netspectra.diagnose.row.MPColumns`."""
         return self.mp.num_spikes
 
@@ -182,6 +187,16 @@ class RowAttributes:
     def alpha_se(self) -> float:
         """The ``alpha_se`` field of :class:`~netspectra.diagnose.row.PowerLawColumns`."""
         return self.power_law.alpha_se
+
+    @property
+    def alpha_lo(self) -> float:
+        """The ``alpha_lo`` field of :class:`~netspectra.diagnose.row.PowerLawColumns`."""
+        return self.power_law.alpha_lo
+
+    @property
+    def alpha_hi(self) -> float:
+        """The ``alpha_hi`` field of :class:`~netspectra.diagnose.row.PowerLawColumns`."""
+        return self.power_law.alpha_hi
 
     @property
     def xmin(self) -> float:

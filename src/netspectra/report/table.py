@@ -48,7 +48,7 @@ MAX_TABLE_ROWS = 1000
 
 
 def _cell(value: object, fmt: str) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     return format(value, fmt) if fmt != "s" else str(value)
 

@@ -21,7 +21,7 @@ Values are eigenvalues in any units (the fit is scale invariant); WeightWatcher 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -105,7 +105,7 @@ def fit_power_law_ww_from(values: ArrayLike, fit: PowerLawFit, min_tail: int) ->
     if distances[best] < fit.ks_distance:
         return _result(x, int(ks[best]), float(alphas[ks[best]]), float(distances[best]), int(tail[best]), n - 1)
     factor = x[-1] / fit.xmax
-    return PowerLawFit(fit.alpha, fit.alpha_se, fit.xmin * factor, float(x[-1]), fit.ks_distance, fit.num_tail, n - 1)
+    return replace(fit, alpha_lo=fit.alpha, alpha_hi=fit.alpha, xmin=fit.xmin * factor, xmax=float(x[-1]), num_candidates=n - 1)
 
 
 def _small_sample_fit(x: np.ndarray, logx: np.ndarray, tail: np.ndarray, spread: np.ndarray) -> PowerLawFit:
@@ -131,9 +131,13 @@ def _small_sample_fit(x: np.ndarray, logx: np.ndarray, tail: np.ndarray, spread:
 
 
 def _result(x: np.ndarray, k: int, alpha: float, distance: float, num_tail: int, num_candidates: int) -> PowerLawFit:
+    """A fit as WeightWatcher reports it: its point alpha is also the interval (WeightWatcher labels a layer
+    by alpha alone, and ``ww_compat`` reproduces its labels)."""
     return PowerLawFit(
         alpha=alpha,
         alpha_se=(alpha - 1.0) / np.sqrt(num_tail),
+        alpha_lo=alpha,
+        alpha_hi=alpha,
         xmin=float(x[k]),
         xmax=float(x[-1]),
         ks_distance=distance,
