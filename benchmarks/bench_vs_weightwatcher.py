@@ -15,7 +15,7 @@ and MPNet-base (all-mpnet-base-v2, five PyPI parts of a split zip, fetched and a
 * in-process: ``netspectra.analyze(MODEL)`` with every column, against the bare float64 Gram matrix +
   ``numpy.linalg.eigvalsh`` of the same matrices already in memory (target <= 1.5);
 * ``--report``: the whole-process time with the HTML report over the time without (target <= 1.5);
-* alpha of the layers both tools fit, relative difference.
+* alpha of the layers both tools fit, relative difference; ``alpha_ww`` (WeightWatcher's fit, in every row) on all.
 """
 
 from __future__ import annotations
@@ -173,6 +173,8 @@ def alpha_agreement(model: Path, out: Path) -> None:
         )
     for line in short:
         print(f"  not compared, WeightWatcher's tail shorter than min_tail = {min_tail} + 1: {line}")
+    same = [abs(ours[n].alpha_ww - a) / a for n, a in zip(frame["name"], frame["alpha"]) if n in ours]
+    print(f"  alpha_ww (WeightWatcher's own tail, every row) on {len(same)} layers: max relative difference {max(same):.1e}")
 
 
 def main() -> None:

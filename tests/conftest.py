@@ -8,6 +8,10 @@ numbers, not speed, so one thread is both faster and steadier.
 subprocesses inherit it), so that the suite never reads or writes the user's cache; ``NETSPECTRA_KEY_FILE``
 at a store key in it, so that the suite never creates or uses the user's (netspectra.store.seal).
 
+Markers (declared in pyproject.toml, strict): every test under ``tests/hardening/`` and ``tests/round3/``
+is marked ``hardening`` here, so that a new file there needs nothing; hostile-input and interruption tests
+elsewhere, and tests that take more than a few seconds (``slow``), carry their marker themselves.
+
 A suite started with SIGINT ignored (``nohup``, ``&`` in a script) would hand that to every child
 process, and the Ctrl-C tests' children would never see their Ctrl-C: the suite takes SIGINT with
 Python's handler instead, which ``exec`` resets to the default in each child.
@@ -17,6 +21,7 @@ import os
 import shutil
 import signal
 import tempfile
+from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_limits
@@ -27,6 +32,16 @@ os.environ["NETSPECTRA_KEY_FILE"] = os.path.join(_CACHE, "store.key")
 
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+#: Folders of hostile-input and interruption tests only.
+HARDENING_FOLDERS = [Path(__file__).parent / name for name in ("hardening", "round3")]
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.path.is_relative_to(folder) for folder in HARDENING_FOLDERS):
+            item.add_marker(pytest.mark.hardening)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -85,7 +85,7 @@ def models(tmp_path):
         (lambda p, ex: netspectra.analyze(p[0], executor=ex), 2),
         (lambda p, ex: netspectra.compare_models(p[0], p[1], executor=ex), 2),
         (lambda p, ex: netspectra.track(p, executor=ex), 6),
-        (lambda p, ex: netspectra.compress(p[0], p[0].parent / "c.safetensors", method="rank:4", executor=ex), 2),
+        (lambda p, ex: netspectra.compress(p[0], p[0].parent / "c.safetensors", method="rank:4", force=True, executor=ex), 2),
         (lambda p, ex: netspectra.merge_check(p[1:], base=p[0], executor=ex), 2),
         (lambda p, ex: netspectra.prune(p[0], sparsity=0.5, executor=ex), 2),
         (lambda p, ex: netspectra.select_layers(p[0], top=0.5, executor=ex), 2),
@@ -104,7 +104,7 @@ def test_every_action_takes_the_layer_selection(models):
     keep = {"include": "fc1"}
     assert [x.name for x in netspectra.merge_check(models[1:], base=models[0], **keep).layers] == ["fc1.weight"]
     assert [x.name_a for x in netspectra.compare_models(models[0], models[1], **keep).layers] == ["fc1.weight"]
-    report = netspectra.compress(models[0], models[0].parent / "c.safetensors", method="rank:4", exclude="fc2")
+    report = netspectra.compress(models[0], models[0].parent / "c.safetensors", method="rank:4", exclude="fc2", force=True)
     assert [x.name for x in report.layers] == ["fc1.weight"] and [c.reason for c in report.copied] == ["matched by exclude"]
     assert [x.name for x in netspectra.prune(models[0], sparsity=0.5, **keep).layers] == ["fc1.weight"]
 

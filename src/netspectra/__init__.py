@@ -1,14 +1,24 @@
 """netspectra: what random matrix theory sees in every weight matrix of a trained network."""
 
-from netspectra._lazy import lazy_exports
+from netspectra import _lazy
 
 __version__ = "0.1.0"
 
-__getattr__, __dir__, __all__ = lazy_exports(
+__getattr__, __dir__, __all__ = _lazy.lazy_exports(
     __name__,
     {
-        "netspectra.pipeline": ("analyze", "analyze_array", "analyze_many", "iter_analyze"),
-        "netspectra.actions": ("compare_models", "compress", "merge_check", "prune", "rank", "select_layers", "track"),
+        "netspectra.pipeline": ("analyze", "analyze_array", "analyze_many", "describe", "iter_analyze"),
+        "netspectra.actions": (
+            "compare_models",
+            "compress",
+            "merge_check",
+            "prune",
+            "rank",
+            "select_layers",
+            "svd_sharpness",
+            "track",
+        ),
+        "netspectra.diagnose.description": ("ModelDescription",),
         "netspectra.diagnose.model": ("ModelReport", "ModelSummary"),
         "netspectra.diagnose.options": ("AnalysisOptions",),
         "netspectra.diagnose.row": ("LayerReport",),
@@ -18,5 +28,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "netspectra.spec": ("AnalysisSpec",),
         "netspectra.version": ("ALGORITHM_VERSION",),
     },
+    extra=("__version__",),
 )
-__all__ += ["__version__"]
+del _lazy

@@ -16,6 +16,7 @@ merge_check     spectral compatibility of models to merge (:func:`netspectra.mer
 prune           AlphaPruning's layer-wise sparsities (:func:`netspectra.act.pruning.plan_pruning` of the analysis)
 select_layers   the matrices to fine-tune by SNR (:func:`netspectra.act.selection.plan_selection` of the analysis)
 rank            models ranked by a data-free metric (:func:`netspectra.act.ranking.rank_models` of the analyses)
+svd_sharpness   every matrix without its trap components (:func:`netspectra.denoise.sharpen_model.svd_sharpness`)
 ==============  ==================================================================================================
 """
 
@@ -30,6 +31,7 @@ from netspectra.act.selection import LayerSelectionPlan, plan_selection
 from netspectra.compare.pair import compare_models
 from netspectra.compare.track import track_checkpoints as track
 from netspectra.denoise.model import compress_model as compress
+from netspectra.denoise.sharpen_model import svd_sharpness
 from netspectra.merge.model import check_compatibility as merge_check
 from netspectra.pipeline import ProgressCallback, Source, analyze, analyze_many
 from netspectra.spec import AnalysisSpec, SpecKeywords
@@ -37,7 +39,17 @@ from netspectra.spec import AnalysisSpec, SpecKeywords
 if TYPE_CHECKING:
     from netspectra.scale.executor import Executor
 
-__all__ = ["analyze", "compare_models", "compress", "merge_check", "prune", "rank", "select_layers", "track"]
+__all__ = [
+    "analyze",
+    "compare_models",
+    "compress",
+    "merge_check",
+    "prune",
+    "rank",
+    "select_layers",
+    "svd_sharpness",
+    "track",
+]
 
 
 def prune(

@@ -3,7 +3,8 @@
 A file is written to a temporary file in the target's directory (same file system), given the
 permissions a new file gets (0666 less the umask: ``mkstemp`` makes it 0600), and renamed onto the
 target with ``os.replace`` (atomic on POSIX); an error or Ctrl-C before the rename removes the temporary
-file.  A directory (a merged model) is published the same way with mode 0777 less the umask.  Used by
+file.  A directory (a merged model) is published the same way with mode 0777 less the umask.  Missing
+parent folders of an output are created (:func:`make_parent`), the same for every output.  Used by
 the table and document writers, the HTML report and figures, the safetensors writer, the merged-model
 directory and the disk cache.
 """
@@ -32,6 +33,29 @@ def publish(tmp: Path, path: Path, mode: int = 0o666) -> None:
     os.replace(tmp, path)
 
 
+def check_parent(path: Path) -> None:
+    """Refuse, before any work, an output whose missing folders cannot be made: the nearest existing
+    ancestor of ``path`` must be a directory (a file there, or a path of files, is refused).
+
+    Every output of every command is handled alike: its missing parent folders are created when it is
+    written (:func:`make_parent`), as ``--plots DIR`` always created its folder.
+    """
+    ancestor = Path(path).absolute().parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UsageError(f"{path}: cannot create its folder: {ancestor} is not a directory")
+
+
+def make_parent(path: Path) -> None:
+    """Create the missing parent folders of ``path`` (:func:`check_parent`), as a new directory gets them."""
+    check_parent(path)
+    try:
+        Path(path).absolute().parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot create its folder: {exc.strerror or one_line(exc)}") from None
+
+
 def temporary_beside(path: Path, suffix: str = ".tmp") -> Path:
     """A new empty file ``.NAME.XXXX<suffix>`` in ``path``'s directory (closed), for writing ``path`` atomically."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
@@ -46,8 +70,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     (a directory at ``path``, a read-only or full disk) becomes one :class:`OutputError` naming ``path``.
     """
     path = Path(path)
-    if not path.parent.is_dir():
-        raise UsageError(f"{path}: directory {path.parent} does not exist")
+    make_parent(path)
     if path.is_dir():
         raise OutputError(f"{path}: cannot write: it is a directory")
     try:

@@ -34,3 +34,25 @@ MODERATE_ALPHA = 4.0
 #: alpha above this: "under-trained" (WeightWatcher's UNDER_TRAINED_THRESH); the largest alpha of the
 #: heavy-tailed phase.
 UNDER_TRAINED_ALPHA = 6.0
+#: Warning labels of a layer counted in a model's summary (thresholds: :mod:`netspectra.diagnose.layer`;
+#: ``ww-tail``: :mod:`netspectra.diagnose.ww_fit`; ``quantization-noise``, the labels quantization noise
+#: withholds: :mod:`netspectra.diagnose.quantization`).
+WARNING_LABELS = (
+    "under-trained",
+    "over-trained",
+    "rank-collapse",
+    "fit-failed",
+    "large-entries",
+    "ww-tail",
+    "quantization-noise",
+)
+#: Modified z-score beyond which an expert stands out from its siblings (Iglewicz & Hoaglin 1993;
+#: :mod:`netspectra.diagnose.experts`).
+EXPERT_OUTLIER_Z = 3.5
+
+#: The largest spike's strength and overlaps (``spike_*`` columns) are filled only when its eigenvalue stands
+#: at least this many Tracy–Widom scales s_N above the fitted MP edge l+: closer to the BBP threshold the
+#: finite-size eigenvalue overshoots and the predicted cos^2 misses the measured one by more than 0.1
+#: (benchmarks/coverage.py: predicted within 0.1 of measured in 93-100% of draws at 15 s_N and beyond, at
+#: 128 x 64 to 3000 x 300; 77-100% without the margin; docs/verdicts.md).
+SPIKE_OVERLAP_MARGIN = 15.0

@@ -35,6 +35,13 @@ class CompressionRefused(UsageError):
     """A compression would destroy layers (zero them or remove most of their energy) and was not forced."""
 
 
+class LayerNotFound(NetspectraError, KeyError):
+    """No layer of a model has the name asked for (``report[name]``); the message names the closest ones."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class ExecutorError(NetspectraError):
     """A worker died (killed for memory, crashed) or the cluster could not be reached."""
 

@@ -12,17 +12,21 @@ A matrix that cannot be analyzed (NaN/Inf, all zero, 1 x N, unreadable dtype) ge
 
 from __future__ import annotations
 
+import math
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, replace
 from functools import partial
 from typing import Any, TypeVar, Unpack
 
 import numpy as np
 
+from netspectra.diagnose.description import MatrixShape, ModelDescription
 from netspectra.diagnose.layer import analyze_spectrum, failed_layer
-from netspectra.diagnose.model import ModelReport
+from netspectra.diagnose.model import ModelReport, RunCost
 from netspectra.diagnose.quantization import with_quantization_noise
-from netspectra.diagnose.row import LayerReport
+from netspectra.diagnose.row import LayerReport, PlacementColumns
 from netspectra.diagnose.tail import analyze_tail
 from netspectra.errors import MatrixError, UsageError
 from netspectra.io import WeightMatrix, orient, select_weight_matrices
@@ -32,7 +36,7 @@ from netspectra.linalg.spectrum import check_representable
 from netspectra.scale.blas_threads import one_blas_thread
 from netspectra.scale.executor import Executor, executor_scope, shapes_of
 from netspectra.scale.thread_pool import PREFETCH
-from netspectra.scale.workers import Shape, available_memory, stack_peak_bytes
+from netspectra.scale.workers import Shape, available_memory, peak_rss_bytes, stack_peak_bytes
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
 #: sqrt of the smallest normal float64: below it, squared entries underflow.
@@ -93,12 +97,13 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
     ``spec.spectrum`` picks the eigenvalue backend, and with ``tail_only`` K the top-K analysis of
     :func:`netspectra.diagnose.tail.analyze_tail`; ``spec.fit`` sets the fits.
     """
+    placement = PlacementColumns(**asdict(weight.placement))
     try:
         plan_memory(weight)
         stack = weight.load(native=True)  # float32 for F32/F16/BF16/F8: the Gram is accumulated in float64
         check_matrices(stack)
     except MatrixError as exc:
-        return failed_layer(
+        failed = failed_layer(
             weight.name,
             weight.layer_index,
             weight.kind,
@@ -107,13 +112,15 @@ def analyze_matrix(weight: WeightMatrix, spec: AnalysisSpec = AnalysisSpec()) ->
             weight.dtype,
             str(exc),
         )
+        return replace(failed, placement=placement)
     where = dict(name=weight.name, layer_index=weight.layer_index, kind=weight.kind, dtype=weight.dtype, options=spec.fit)
     if spec.spectrum.tail_only is not None:
         report = analyze_tail(stack, spectrum_options=spec.spectrum, **where)  # float64 copies only where needed
     else:
         spectrum = compute_spectrum(stack, spec.spectrum, checked=True)
         with one_blas_thread():  # the fits' many small products: threads would only spin (scale.blas_threads)
-            report = analyze_spectrum(spectrum, stack=stack, **where)
+            report = analyze_spectrum(spectrum, stack=stack, positions=weight.positions, **where)
+    report = replace(report, placement=placement)
     if weight.noise is not None:
         report = with_quantization_noise(report, quantization_noise(weight))
     return report.with_warnings(*weight.notes) if weight.notes else report
@@ -169,6 +176,16 @@ def list_weights(
     return weights
 
 
+def describe(source: Source, spec: AnalysisSpec | None = None, **keywords: Unpack[SpecKeywords]) -> ModelDescription:
+    """The weight matrices of ``source`` that ``spec.selection`` keeps, with their shapes, kinds and eigenvalue
+    counts, read from the headers alone: nothing is loaded or decomposed (WeightWatcher's ``describe()``).
+    ``spec`` or its keywords as in :func:`analyze` (only the selection matters)."""
+    spec = AnalysisSpec.resolve(spec, **keywords)
+    skipped: dict[str, str] = {}
+    weights = list_weights(source, spec, on_skip=skipped.setdefault)
+    return ModelDescription(AnalysisSpec.describe(source), tuple(MatrixShape.of(w) for w in weights), skipped)
+
+
 def require_selected(selection: LayerSelection, available: Sequence[str], label: str) -> None:
     """Raise :class:`UsageError` for a ``selection`` that kept nothing although ``available`` matrices exist."""
     if available:
@@ -206,6 +223,10 @@ def run_layers(
         As in :func:`analyze`; one made by name is closed when the generator ends.
     progress : callable, optional
         Called as ``progress(done, total, name)`` after each item.
+    A consumer runs the generator to its end (:func:`drain` after taking what it needs item by item): a
+    generator left at its last ``yield`` closes the executor in its finalizer, where a Ctrl-C during the
+    workers' shutdown is printed as "Exception ignored" and lost, and the output is written after all.
+
     results_hold_matrices : bool
         Each result holds a matrix (compress's factors, a merged tensor), not a row: threads then take one
         item each ahead of the one awaited instead of :data:`~netspectra.scale.thread_pool.PREFETCH`, so
@@ -213,10 +234,23 @@ def run_layers(
     """
     prefetch = 1 if results_hold_matrices else PREFETCH
     with executor_scope(executor, workers=workers, shapes=shapes, prefetch=prefetch) as run:
-        for done, (name, result) in enumerate(zip(names, run.map(task, items)), start=1):
+        for done, (name, result) in enumerate(zip(names, run.map(task, items), strict=True), start=1):
             if progress is not None:
                 progress(done, len(items), name)
             yield result
+
+
+def drain(results: Iterator[object]) -> None:
+    """Run a generator of :func:`run_layers` to its end once every item's result has been taken (its
+    executor then closes here, not in a finalizer).
+
+    Raises
+    ------
+    RuntimeError
+        If it still had a result: more results than items taken.
+    """
+    for _ in results:
+        raise RuntimeError("an executor yielded more results than were taken")
 
 
 def analyze_weights(
@@ -285,14 +319,24 @@ def analyze(
     Returns
     -------
     ModelReport
-        ``.layers`` (one :class:`LayerReport` per matrix), ``.summary``, ``.to_frame()``, and ``.skipped``: the
-        tensors without a row (biases, norms, depthwise convs, those the selection leaves out), each with why.
+        ``.layers`` (one :class:`LayerReport` per matrix, in model order), ``.summary`` (with the rollups by
+        role and block, and the wall time and peak memory of this call: ``.cost``), ``.to_frame()``, and
+        ``.skipped``: the tensors without a row (biases, norms, depthwise convs, those the selection leaves
+        out), each with why.
     """
+    start = time.perf_counter()
     spec = AnalysisSpec.resolve(spec, **keywords)
     skipped: dict[str, str] = {}
     weights = list_weights(source, spec, on_skip=skipped.setdefault)
     layers = tuple(analyze_weights(weights, spec, executor=executor, workers=workers, progress=progress))
-    return ModelReport(source=AnalysisSpec.describe(source), layers=layers, skipped=skipped)
+    return ModelReport(source=AnalysisSpec.describe(source), layers=layers, skipped=skipped, cost=run_cost(start))
+
+
+def run_cost(start: float) -> RunCost:
+    """The :class:`RunCost` of an analysis that began at ``time.perf_counter()`` = ``start``: its wall time
+    until now and the peak resident memory (:func:`~netspectra.scale.workers.peak_rss_bytes`)."""
+    peak = peak_rss_bytes()
+    return RunCost(time.perf_counter() - start, math.nan if peak is None else float(peak))
 
 
 def analyze_many(
@@ -335,7 +379,7 @@ def analyze_many(
         owner.extend([index] * len(found))
     layers: list[list[LayerReport]] = [[] for _ in sources]
     reports = analyze_weights(weights, spec, executor=executor, workers=workers, progress=progress)
-    for index, report in zip(owner, reports):
+    for index, report in zip(owner, reports, strict=True):
         layers[index].append(report)
     return [
         ModelReport(source=AnalysisSpec.describe(s), layers=tuple(rows), skipped=skips)

@@ -10,7 +10,7 @@ requests with the same identity produce the same rows.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, TypedDict, Unpack
 
 from netspectra.constraints import Constraint, Kind, check_constraints
@@ -27,6 +27,17 @@ class SpecKeywords(TypedDict, total=False):
         Regular expressions searched in the tensor names: analyze only matching / skip matching tensors.
     min_dim, max_dim : int
         Keep matrices whose smaller dimension is >= ``min_dim`` (default 1) and larger one <= ``max_dim``.
+    min_evals, max_evals : int
+        Keep matrices with at least / at most this many eigenvalues (M, times k for a pooled conv stack).
+    layers : sequence of int
+        Keep the matrices at these positions of the model (0, 1, ...: ``netspectra describe``'s ``layer_index``).
+    kinds : sequence of str
+        Keep matrices of these kinds (``linear``, ``embedding``, ``conv2d``, ...).
+    pool : bool
+        False: a conv kernel's k matrices one by one (WeightWatcher's ``pool=False``); default True, pooled.
+    ww_compat : bool
+        WeightWatcher 0.7.7's conventions: its tail fit (``AnalysisOptions.ww_compat``) and, unless given, its
+        layer filters (``min_evals`` 8, ``max_evals`` 15,000, ``max_dim`` 50,000: :data:`WW_SELECTION`).
     options : AnalysisOptions
         Fit settings.
     backend : {"auto", "dense", "torch", "lanczos", "randomized"}
@@ -41,15 +52,34 @@ class SpecKeywords(TypedDict, total=False):
     exclude: str | None
     min_dim: int | None
     max_dim: int | None
+    min_evals: int | None
+    max_evals: int | None
+    layers: tuple[int, ...] | list[int] | None
+    kinds: tuple[str, ...] | list[str] | None
+    pool: bool | None
+    ww_compat: bool | None
     options: AnalysisOptions | None
     backend: str | None
     tail_only: int | None
     spectrum_options: SpectrumOptions | None
 
 
+#: WeightWatcher 0.7.7's layer filters (``DEFAULT_MIN_EVALS``, ``DEFAULT_MAX_EVALS``, ``DEFAULT_MAX_N``), the
+#: selection of ``ww_compat=True`` where not given.
+WW_SELECTION = {"min_evals": 8, "max_evals": 15_000, "max_dim": 50_000}
+
 #: Settings that joined a run's identity after stores existed: they enter it only when they differ
 #: from their defaults, so that runs stored before keep their identity.
-_LATER_SETTINGS = {"depth_tw_level": AnalysisOptions.depth_tw_level, "backend": "auto", "tail_only": None}
+_LATER_SETTINGS = {
+    "depth_tw_level": AnalysisOptions.depth_tw_level,
+    "backend": "auto",
+    "tail_only": None,
+    **{name: getattr(LayerSelection, name) for name in ("min_evals", "max_evals", "layers", "kinds", "pool")},
+    **{
+        name: getattr(AnalysisOptions, name)
+        for name in ("ww_compat", "fix_fingers", "max_fingers", "finger_thresh", "fit", "vectors")
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -97,15 +127,16 @@ class AnalysisSpec:
         spectrum_options = get("spectrum_options")
         if spectrum_options is not None and (get("backend") is not None or get("tail_only") is not None):
             raise UsageError("give spectrum_options or backend/tail_only, not both")
-        min_dim = get("min_dim")
-        selection = LayerSelection(
-            include=get("include"),
-            exclude=get("exclude"),
-            max_dim=get("max_dim"),
-            min_dim=LayerSelection.min_dim if min_dim is None else min_dim,
-        )
+        ww = bool(get("ww_compat"))
+        given = {
+            name: get(name)
+            for name in ("include", "exclude", "min_dim", "max_dim", "min_evals", "max_evals", "layers", "kinds", "pool")
+            if get(name) is not None
+        }
+        selection = LayerSelection(**{**(WW_SELECTION if ww else {}), **given})  # type: ignore[arg-type]
         spectrum = spectrum_options or SpectrumOptions(backend=get("backend") or "auto", tail_only=get("tail_only"))
-        return cls(selection=selection, fit=get("options") or AnalysisOptions(), spectrum=spectrum)
+        fit = get("options") or AnalysisOptions()
+        return cls(selection=selection, fit=replace(fit, ww_compat=True) if ww else fit, spectrum=spectrum)
 
     @classmethod
     def resolve(cls, spec: AnalysisSpec | None, **keywords: Unpack[SpecKeywords]) -> AnalysisSpec:

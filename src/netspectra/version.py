@@ -15,9 +15,20 @@ table cannot change without a bump.  History (each a rewrite of that table):
 4. the calibrated phase rule, spikes only over an MP bulk, polynomial unfolding, the shuffled-entries
    null (issue 15, 2f96d90);
 5. log det X and the det X = 1 tail (issue 18, 7099f40);
-6. the quantization noise of a quantized layer (``sigma2_quant``, ``quant_share``) and the labels it can
+6. the placement columns ``role``, ``stack``, ``block``, ``expert`` and rows in model order (issue 26):
+   within a block q, k, v, o before the MLP, so MiniLM's rows (and their ``layer_index``) are reordered;
+   every other value of every row unchanged.
+7. WeightWatcher's tail beside netspectra's (issue 29): the ``alpha_ww``/``xmin_ww``/``num_tail_ww`` columns, the
+   ``ww-tail`` warning where its KS minimum is a tail shorter than ``min_tail`` allows, and the empty columns of
+   its options (``fix_fingers``, ``fit='TPL'``, ``vectors``); the tail tests' quadrature starts at the integrand's own
+   scale (a steep one, a tail of a few close values, no longer asks for 10^14 panels): the lognormal and truncated
+   power-law likelihood ratios move by up to 5e-8 relative.
+8. readings that hold beyond the calibration (issue 27): many separated spikes are bulk+spikes, the
+   isometric phase, alpha's interval (``alpha_lo``, ``alpha_hi``) behind the alpha labels, spike overlaps
+   only 15 Tracy–Widom scales above the edge, ``log_det_error``, ``num_spikes`` empty without an edge.
+9. the quantization noise of a quantized layer (``sigma2_quant``, ``quant_share``) and the labels it can
    explain withheld (issue 26, item 9).
 """
 
 #: Bumped by every change that can move a value of a layer row for the same input (see the module docstring).
-ALGORITHM_VERSION = 6
+ALGORITHM_VERSION = 9

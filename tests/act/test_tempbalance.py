@@ -16,6 +16,7 @@ def test_factors_map_alpha_linearly_onto_the_range():
     np.testing.assert_allclose(lr_factors(np.array([3.0, 3.0])), [1.0, 1.0])
 
 
+@pytest.mark.slow
 def test_hook_gives_the_heavier_tailed_layer_the_smaller_learning_rate():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(200, 400), torch.nn.ReLU(), torch.nn.Linear(400, 200))

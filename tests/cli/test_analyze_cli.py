@@ -101,6 +101,7 @@ def test_live_torch_module_matches_its_saved_weights(tmp_path):
     assert [r.kind for r in live.layers] == ["linear", "linear"]
 
 
+@pytest.mark.slow
 def test_demo_command_runs_on_the_real_model():
     try:
         demo_model_path()
@@ -147,3 +148,26 @@ def test_every_command_help_lists_the_input_kinds(capsys):
         assert "".join(INPUTS_HELP.split()) in text, command
     for kind in (".gguf", "PEFT LoRA adapter", "Hub id", "GPTQ", "MLX", "Keras", "netspectra compress"):
         assert kind in INPUTS_HELP
+
+
+def test_every_output_makes_its_missing_folders_and_refuses_a_file_in_the_way(tmp_path, capsys):
+    """``--plots DIR`` made its folder while ``-o DIR/x.csv`` refused a missing DIR: one rule now, for every
+    output of every command (the folders are made when the output is written, after the work)."""
+    path = tmp_path / "m.safetensors"
+    save_file({"w": np.random.default_rng(0).standard_normal((64, 32)).astype(np.float32)}, str(path))
+    runs = [
+        ["analyze", str(path), "-o", "{d}/layers.csv", "--report", "{d}/r/report.html", "--quiet"],
+        ["compare", str(path), str(path), "-o", "{d}/cmp.json", "--quiet"],
+        ["prune", str(path), "--sparsity", "0.5", "-o", "{d}/ratios.yaml", "--quiet"],
+        ["rank", str(path), "-o", "{d}/rank.csv", "--quiet"],
+        ["compress", str(path), "--method", "rank:4", "--min-dim", "8", "--force", "-o", "{d}/c.safetensors", "--quiet"],
+    ]
+    (tmp_path / "a_file").write_text("x")
+    for i, argv in enumerate(runs):
+        made = tmp_path / f"new{i}" / "deeper"
+        assert main([a.format(d=made) for a in argv]) == 0, capsys.readouterr().err
+        assert any(made.iterdir())
+        capsys.readouterr()
+        assert main([a.format(d=tmp_path / "a_file" / "x") for a in argv]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "a_file is not a directory" in err[0], err

@@ -154,6 +154,7 @@ def test_track_checkpoints_with_a_store_reuses_runs(tmp_path):
     pd.testing.assert_frame_equal(again.to_frame(), frame)
 
 
+@pytest.mark.slow
 def test_track_cli_writes_csv_and_plots(tmp_path, capsys):
     ckpts = tmp_path / "ckpts"
     for s in (0, 50, 100):
@@ -170,4 +171,9 @@ def test_track_cli_writes_csv_and_plots(tmp_path, capsys):
     assert main(["track", str(ckpts), "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 6
     assert main(["track", str(ckpts), "-o", str(tmp_path / "track.parquet")]) == 2
-    assert main(["track", str(ckpts), "--plots", str(tmp_path / "nowhere")]) == 2
+    (tmp_path / "a_file").write_text("x")
+    assert main(["track", str(ckpts), "--plots", str(tmp_path / "a_file" / "plots")]) == 2
+    capsys.readouterr()
+    # every output's missing folders are made, as analyze --plots always made its folder
+    assert main(["track", str(ckpts), "--plots", str(tmp_path / "new" / "plots"), "-o", str(tmp_path / "new2" / "t.csv")]) == 0
+    assert (tmp_path / "new" / "plots" / "track_alpha.png").is_file() and (tmp_path / "new2" / "t.csv").is_file()

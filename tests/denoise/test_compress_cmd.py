@@ -20,11 +20,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def test_table_and_totals(model_file, tmp_path, capsys):
     out = tmp_path / "small.safetensors"
-    args = parse([str(model_file), "-o", str(out), "--method", "rank:2", "--shrink", "hard", "--quiet"])
+    args = parse([str(model_file), "-o", str(out), "--method", "rank:2", "--shrink", "hard", "--quiet", "--force"])
     assert args.func(args) == 0 and capsys.readouterr().out == ""
-    args = parse([str(model_file), "-o", str(out), "--method", "gavish-donoho"])
+    args = parse([str(model_file), "-o", str(out), "--method", "gavish-donoho", "--force"])
     assert args.func(args) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
+    assert "function (not run: no config.json next to the weights): the data-free chain bound" in " ".join(text.split())
+    assert captured.err.startswith("netspectra: warning: function (not run")  # written only because of --force
     assert "fc1.weight" in text and "rel err F" in text and "pred cos² u/v" in text
     assert "compression ratio" in text and "copied:" in text and "fused QKV tensor (1)" in text
     assert f"wrote {out} and {tmp_path / 'small.json'}" in " ".join(text.split())
@@ -44,10 +47,12 @@ def test_json_report(model_file, tmp_path, capsys):
             "--json",
             "--exclude",
             "proj",
+            "--force",
         ]
     )
     assert args.func(args) == 0
     document = json.loads(capsys.readouterr().out)
+    assert document["summary"]["function_judge"] == "bound" and document["summary"]["function_chain_bound"] > 0
     assert document["summary"]["method"] == "bema" and document["summary"]["shrink"] == "operator"
     assert {row["name"] for row in document["layers"]} == {"embed.weight", "fc1.weight", "fc2.weight"}
     assert all(row["shrink"] == "operator" for row in document["layers"])
@@ -59,7 +64,7 @@ def test_json_report(model_file, tmp_path, capsys):
         (["--method", "rank:x"], "rank:K"),
         (["--method", "energy:2"], "energy:F"),
         (["-o", "MODEL"], "refusing to overwrite"),
-        (["-o", "/nonexistent-dir/o.safetensors"], "does not exist"),
+        (["-o", "/etc/hostname/o.safetensors"], "hostname is not a directory"),
     ],
 )
 def test_bad_input_is_a_one_line_netspectra_error(model_file, tmp_path, argv, message):
@@ -116,7 +121,7 @@ def test_destroying_a_model_is_refused_unless_forced(tmp_path, capsys):
 def test_default_output_is_factored_and_smaller(model_file, tmp_path, capsys):
     """The default writes factors where they are smaller (a dense low-rank matrix saves nothing: 1.00x)."""
     out = tmp_path / "o.safetensors"
-    args = parse([str(model_file), "-o", str(out), "--method", "energy:0.9", "--json"])
+    args = parse([str(model_file), "-o", str(out), "--method", "energy:0.9", "--json", "--force"])
     assert args.func(args) == 0
     summary = json.loads(capsys.readouterr().out)["summary"]
     assert summary["factored"] and summary["compression_ratio"] > 1.2 and summary["num_destroyed"] == 0

@@ -50,15 +50,17 @@ def read_all(path) -> dict[str, np.ndarray]:
 
 
 def test_rmt_compression_keeps_digits_accuracy(digits_model, tmp_path):
+    """The accuracy holds; the data-free bound (the MLP cannot be run: no config.json) is the worst case over
+    all inputs, 0.33-0.37 here, so it refuses them without --force (see test_the_bound_...)."""
     path, x_test, y_test = digits_model
     base = accuracy(read_all(path), x_test, y_test)
     assert base > 0.95
     for method in RMT_METHODS:
         for shrink in ("hard", "frobenius"):
             dense_out = tmp_path / f"{method}-{shrink}.safetensors"
-            report = compress_model(path, dense_out, method=method, shrink=shrink, factored=False)
+            report = compress_model(path, dense_out, method=method, shrink=shrink, factored=False, force=True)
             fact_out = tmp_path / f"{method}-{shrink}-factored.safetensors"
-            factored = compress_model(path, fact_out, method=method, shrink=shrink)
+            factored = compress_model(path, fact_out, method=method, shrink=shrink, force=True)
             dense = read_all(dense_out)
             assert {k: (e.dtype, e.shape) for k, e in SafetensorsFile(dense_out).entries.items()} == {
                 k: (e.dtype, e.shape) for k, e in SafetensorsFile(path).entries.items()
@@ -81,3 +83,28 @@ def test_an_aggressive_rank_visibly_hurts_so_the_margin_means_something(digits_m
     report = compress_model(path, tmp_path / "r1.safetensors", method="rank:1", factored=False, force=True)
     assert report.damaged == report.layers and report.layers[0].energy_kept < 0.25
     assert accuracy(read_all(tmp_path / "r1.safetensors"), x_test, y_test) < base - 0.3
+
+
+def test_the_bound_holds_on_the_digits_mlp_and_its_suggestion_passes(digits_model, tmp_path):
+    """The MLP is a chain x -> relu(W0 x + b0) -> W1 h + b1 with only W0 compressed: its output moves by at most
+    eps ||W0||_2 ||W1||_2 ||x|| (the chain bound, eps = ||W0 - W0_hat||_2 / ||W0||_2) on every test image.  A
+    refused setting's suggestion is one that passes the same bound."""
+    path, x_test, y_test = digits_model
+    original = read_all(path)
+    scale = np.linalg.norm(original["fc0.weight"], 2) * np.linalg.norm(original["fc1.weight"], 2) * np.linalg.norm(x_test, axis=1)
+
+    def logits(w):
+        return np.maximum(x_test @ w["fc0.weight"].T + w["fc0.bias"], 0.0) @ w["fc1.weight"].T + w["fc1.bias"]
+
+    for method in (*RMT_METHODS, "rank:8", "energy:0.99"):
+        report = compress_model(path, tmp_path / "o.safetensors", method=method, factored=False, force=True)
+        check = report.function
+        assert check.judge == "bound" and check.note == "no config.json next to the weights"
+        assert check.chain_bound == pytest.approx(report.layers[0].rel_spec_error)
+        moved = np.linalg.norm(logits(read_all(tmp_path / "o.safetensors")) - logits(original), axis=1) / scale
+        assert moved.max() <= check.chain_bound * (1 + 1e-4) + 1e-6, method
+    with pytest.raises(CompressionRefused, match=r"chain bound .* fails .* passes: use --method (energy:[0-9.]+)") as info:
+        compress_model(path, tmp_path / "r.safetensors", method="mp-edge")
+    suggested = info.value.args[0].split("use --method ")[1].split(",")[0]
+    report = compress_model(path, tmp_path / "r.safetensors", method=suggested)
+    assert report.function.passed and report.function.chain_bound <= 0.1425

@@ -30,7 +30,7 @@ def listing(directory) -> list[str]:
 
 def test_dense_output_has_every_tensor_with_its_name_shape_and_dtype(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, method="gavish-donoho", factored=False)
+    report = compress_model(model_file, out, method="gavish-donoho", factored=False, force=True)
     before, after = SafetensorsFile(model_file), SafetensorsFile(out)
     assert {k: (e.dtype, e.shape) for k, e in after.entries.items()} == {k: (e.dtype, e.shape) for k, e in before.entries.items()}
     assert after.metadata["format"] == "pt" and after.metadata["origin"] == "test"
@@ -94,7 +94,7 @@ def test_a_dtype_netspectra_cannot_decode_is_copied_bit_for_bit(model_file, tmp_
     payload = np.random.default_rng(1).integers(0, 256, 1600, np.uint8).tobytes()
     add_raw_tensor(model_file, "scales.weight", "F8_E8M0", (40, 40), payload)  # OCP MX scales
     out = tmp_path / "out.safetensors"
-    report = compress_model(model_file, out, method="bema")
+    report = compress_model(model_file, out, method="bema", force=True)
     assert {t.name: t.reason for t in report.copied}["scales.weight"] == "F8_E8M0 tensor"
     assert raw_tensor(out, "scales.weight") == payload
     assert SafetensorsFile(out).entries["scales.weight"].dtype == "F8_E8M0"
@@ -118,7 +118,7 @@ def test_output_that_is_the_input_is_refused_and_nothing_changes(model_file, tmp
         ({"method": "otsu"}, "unknown method"),
         ({"method": "rank:0"}, "rank:K"),
         ({"shrink": "soft"}, "unknown shrinker"),
-        ({"output": "missing/out.safetensors"}, "does not exist"),
+        ({"output": "model.safetensors/out.safetensors"}, "is not a directory"),
         ({"output": "."}, "is a directory"),
     ],
 )
@@ -144,13 +144,15 @@ def test_factor_names_that_exist_already_are_refused(tmp_path):
 def test_an_interrupted_run_leaves_no_output_and_no_temporary_files(model_file, tmp_path, monkeypatch):
     calls = []
 
+    compress_svd = model_module.compress_svd
+
     def interrupted(*args, **kwargs):
         if calls:
             raise KeyboardInterrupt
         calls.append(1)
-        return compress_matrix(*args, **kwargs)
+        return compress_svd(*args, **kwargs)
 
-    monkeypatch.setattr(model_module, "compress_matrix", interrupted)
+    monkeypatch.setattr(model_module, "compress_svd", interrupted)
     with pytest.raises(KeyboardInterrupt):
         compress_model(model_file, tmp_path / "out.safetensors", method="bema", factored=True)
     assert listing(tmp_path) == ["model.safetensors"]
@@ -164,7 +166,7 @@ def test_include_exclude_and_min_dim_choose_what_is_compressed(model_file, tmp_p
 
 
 def test_report_frames_and_dict(model_file, tmp_path):
-    report = compress_model(model_file, tmp_path / "out.safetensors", method="energy:0.9", factored=True)
+    report = compress_model(model_file, tmp_path / "out.safetensors", method="energy:0.9", factored=True, force=True)
     frame = report.to_frame()
     assert list(frame["name"]) == [layer.name for layer in report.layers]
     assert {"rank", "params_before", "params_after", "rel_fro_error", "mean_pred_cos2_left"} <= set(frame.columns)
@@ -172,6 +174,7 @@ def test_report_frames_and_dict(model_file, tmp_path):
     document = json.loads(json.dumps(report.to_dict(), allow_nan=False))
     assert document["summary"]["num_compressed"] == len(report.layers) == 4
     assert document["summary"]["copied_reasons"]["fewer than 2 dimensions"] == 2
+    assert document["summary"]["function_judge"] == "bound" and document["summary"]["function_mean_cosine"] is None
 
 
 def test_torch_checkpoint_input_keeps_dtypes(tmp_path):
@@ -197,7 +200,7 @@ def test_torch_checkpoint_input_keeps_dtypes(tmp_path):
 
 def test_load_factored_needs_its_sidecar(model_file, tmp_path):
     out = tmp_path / "out.safetensors"
-    compress_model(model_file, out, method="bema", factored=True)
+    compress_model(model_file, out, method="bema", factored=True, force=True)
     meta = sidecar_path(out)
     document = json.loads(meta.read_text())
     document["factored"]["fc1.weight"]["A"] = "nope"

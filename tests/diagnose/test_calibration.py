@@ -4,8 +4,9 @@ The full table (300 x 300 to 4096 x 1024, 20 draws per cell) is ``benchmarks/cal
 quoted in README ("Verdicts and how often they are right"); this test runs 12 draws of each ensemble at
 400 x 200 and holds the rates README states: pure noise of any entry law labelled random-like in at least
 95% of draws and never bulk+spikes; planted spikes bulk+spikes; a power-law tail of alpha 2.5
-heavy-tailed; spike strengths and overlaps never reported for noise.  Seeds are fixed, so the test fails
-only when a rule changes.
+heavy-tailed; spike strengths and overlaps never reported for noise; low-rank signals of 10 to 50
+components bulk+spikes (rank r in the reason); isometries isometric; a smoothly decaying bulk never
+over-trained.  Seeds are fixed, so the test fails only when a rule changes.
 """
 
 import math
@@ -58,3 +59,14 @@ def test_planted_signals_are_found():
     assert sum(layer.phase == "heavy-tailed" for layer in heavy) >= DRAWS - 1
     mixed = _layers(lambda n, m, rng: ensembles.mixed_noise(n, m, 0.9, rng))
     assert all(layer.phase in ("bulk-decay", "bleeding-out") for layer in mixed)
+
+
+def test_many_spikes_and_isometries_have_their_own_reading():
+    """Planted ranks 10, 20 and 50 (strengths spread over [2, 6] or all 4) read heavy-tailed in every draw and
+    isometries random-like; a column covariance exp(-i/50) was over-trained in some draws."""
+    for rank, x in ((10, np.geomspace(2.0, 6.0, 10)), (20, np.full(20, 4.0)), (50, np.geomspace(2.0, 6.0, 50))):
+        layers = _layers(lambda n, m, rng, x=x: ensembles.spiked(n, m, x, rng))
+        assert all(layer.phase == "bulk+spikes" and f"rank-{rank} signal" in layer.phase_reason for layer in layers), rank
+    assert all(layer.phase == "isometric" for layer in _layers(ensembles.isometry))
+    decaying = _layers(lambda n, m, rng: ensembles.decaying_covariance(n, m, 50.0, rng))
+    assert all(layer.phase == "bulk-decay" and "over-trained" not in layer.warnings for layer in decaying)

@@ -46,6 +46,8 @@ PLANTED = {
     "heavy-tailed": lambda rng: (_orthonormal(rng, N, M) * np.sqrt(N * (1 - rng.random(M)) ** -0.5)) @ _orthonormal(rng, M, M).T,
     # rank M/4: 75% of the eigenvalues are zero.
     "rank-collapse": lambda rng: rng.standard_normal((N, M // 4)) @ rng.standard_normal((M // 4, M)),
+    # orthonormal columns: every eigenvalue equal, narrower than any noise.
+    "isometric": lambda rng: ensembles.isometry(N, M, rng),
 }
 
 
@@ -54,7 +56,10 @@ def _classify(w: np.ndarray, with_fit: bool = True, with_null: bool = True) -> P
     nonzero = spectrum.eigenvalues[spectrum.eigenvalues > spectrum.zero_tolerance]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        fit = fit_power_law(nonzero) if with_fit and nonzero.size >= 20 else None
+        try:
+            fit = fit_power_law(nonzero) if with_fit and nonzero.size >= 20 else None
+        except ValueError:  # a degenerate tail: every eigenvalue equal
+            fit = None
     null = entry_null(w, spectrum.eigenvalues) if with_null and not spectrum.eigenvalues[0] <= spectrum.zero_tolerance else None
     return classify_phase(spectrum, fit, null=null)
 
@@ -116,14 +121,49 @@ def test_labels_and_tracy_widom_scale():
 
 
 def test_the_phase_rule_honours_the_users_min_tail():
-    """phase.py had its own MIN_TAIL = 10 whatever ``--min-tail`` said: 12 separated spikes over an MP bulk
-    are too few for a tail at min_tail 15 (bulk+spikes) and enough at the default 10."""
+    """phase.py had its own MIN_TAIL = 10 whatever ``--min-tail`` said: 12 outliers growing out of the MP
+    edge (strengths 0.95 to 3, the lowest at the BBP threshold 0.84) are too few for a tail at min_tail 15
+    (bulk+spikes) and enough at the default 10."""
     from netspectra import analyze_array
     from netspectra.diagnose.options import AnalysisOptions
     from netspectra.spec import AnalysisSpec
 
     rng = np.random.default_rng(0)
-    w = rng.standard_normal((N, M)) + _signal(rng, np.geomspace(3.0, 12.0, 12))
+    w = rng.standard_normal((N, M)) + _signal(rng, np.geomspace(0.95, 3.0, 12))
     default = analyze_array(w)
     strict = analyze_array(w, AnalysisSpec(fit=AnalysisOptions(min_tail=15)))
     assert default.phase != "bulk+spikes" and strict.phase == "bulk+spikes", (default.phase_reason, strict.phase_reason)
+
+
+@pytest.mark.parametrize("shape", [(1000, 500), (1500, 500)])
+@pytest.mark.parametrize("rank", [10, 20, 50])
+@pytest.mark.parametrize("strengths", ["equal", "spread"])
+def test_many_separated_spikes_are_bulk_spikes_whatever_their_count(shape, rank, strengths):
+    """Low rank + Gaussian noise with 10, 20 or 50 components (x = 4 each, or spread from 2 to 6) read
+    heavy-tailed in every draw (alpha 1.8-2.6, "power law preferred over exponential"), while 9 read
+    bulk+spikes: the count decided.  Outliers separated from an MP bulk by a gap are a rank-r signal."""
+    from netspectra import analyze_array
+
+    n, m = shape
+    x = np.full(rank, 4.0) if strengths == "equal" else np.geomspace(2.0, 6.0, rank)
+    for seed in range(2):
+        layer = analyze_array(ensembles.spiked(n, m, x, np.random.default_rng(seed)))
+        assert layer.phase == "bulk+spikes", layer.phase_reason
+        assert layer.phase_reason.startswith(f"rank-{rank} signal: {rank} outliers, separated from the bulk by a gap")
+        assert np.isfinite(layer.spike_strength_max) and "over-trained" not in layer.warnings
+
+
+@pytest.mark.parametrize("shape", [(500, 500), (1000, 500)])
+def test_isometries_are_not_random_like(shape):
+    """A Haar-orthogonal 500 x 500 and orthonormal columns 1000 x 500 (every eigenvalue equal) read random-like
+    10 of 10 times, although their structure index is -0.50 / -0.33, 100-160 null sd below 0: the structure
+    test was one-sided."""
+    n, m = shape
+    for seed in range(2):
+        w = ensembles.isometry(n, m, np.random.default_rng(seed))
+        result = _classify(w, with_fit=False)
+        assert result.phase == "isometric", result.reason
+        null = entry_null(w, compute_spectrum(w[None]).eigenvalues)
+        assert null.narrower and null.structured and not null.wider
+        assert null.structure_index == pytest.approx(-(m / n) / (1 + m / n), abs=2e-3)  # exact up to O(1/N)
+        assert f"an isometry has {-(m / n) / (1 + m / n):.3f}" in result.reason

@@ -26,11 +26,15 @@ from netspectra.diagnose.row import LayerIdentity, LayerReport, MPColumns, Outco
 SIGMA2_MP = 1e-3
 
 
-def _row(alpha: float, alpha_se: float, warnings: tuple[str, ...] = ("under-trained",), phase: str = "bulk-decay") -> LayerReport:
+def _row(
+    alpha_lo: float, alpha_se: float, warnings: tuple[str, ...] = ("under-trained",), phase: str = "bulk-decay"
+) -> LayerReport:
+    """A row whose alpha interval starts at ``alpha_lo`` (alpha 1.645 se above it, as for a single xmin)."""
+    alpha = alpha_lo + 1.645 * alpha_se
     report = LayerReport(
         LayerIdentity(name="w", layer_index=0, kind="linear", N=1024, M=256, Q=4.0, num_matrices=1, num_evals=256),
         mp=MPColumns(sigma2_mp=SIGMA2_MP),
-        power_law=PowerLawColumns(alpha=alpha, alpha_se=alpha_se),
+        power_law=PowerLawColumns(alpha=alpha, alpha_se=alpha_se, alpha_lo=alpha_lo, alpha_hi=alpha + 1.645 * alpha_se),
         outcome=OutcomeColumns(dtype="Q4_0", warnings=warnings),
     )
     return report.with_columns(phase=phase, phase_reason="what the phase rule said")
@@ -44,25 +48,25 @@ def test_the_reach_is_the_measured_envelope_of_the_alpha_shift():
 
 def test_under_trained_within_the_reach_of_4_bit_noise_is_withheld_and_said():
     share = 1e-2  # a Q4_0 layer: the rounding noise is 1% of the bulk's
-    row = with_quantization_noise(_row(alpha=6.4, alpha_se=0.5), share * SIGMA2_MP)
+    row = with_quantization_noise(_row(alpha_lo=6.4, alpha_se=0.5), share * SIGMA2_MP)
     assert row.sigma2_quant == share * SIGMA2_MP and row.quant_share == pytest.approx(share)
     assert "under-trained" not in row.warnings
     (label,) = row.warnings
-    assert label.startswith(f"{QUANTIZATION_NOISE}: under-trained withheld (alpha = 6.40 is within")
+    assert label.startswith(f"{QUANTIZATION_NOISE}: under-trained withheld (alpha_lo = 6.40 is within")
     assert f"{alpha_reach(share):.2f} alpha_se" in label
 
 
 def test_under_trained_beyond_the_reach_or_at_8_bits_or_in_float_is_kept():
-    far = _row(alpha=6.0 + 1.01 * alpha_reach(1e-2) * 0.5, alpha_se=0.5)
+    far = _row(alpha_lo=6.0 + 1.01 * alpha_reach(1e-2) * 0.5, alpha_se=0.5)
     assert with_quantization_noise(far, 1e-2 * SIGMA2_MP).warnings == ("under-trained",)
-    near = _row(alpha=6.4, alpha_se=0.5)
+    near = _row(alpha_lo=6.4, alpha_se=0.5)
     assert with_quantization_noise(near, 3e-5 * SIGMA2_MP).warnings == ("under-trained",)  # Q8_0's share
     assert with_quantization_noise(near, 0.0).warnings == ("under-trained",)  # F32 storage
     assert withhold_quantization_labels(near) is near  # not quantized: sigma2_quant NaN
 
 
 def test_random_like_is_withheld_only_where_the_rounding_noise_is_the_bulk():
-    random = _row(alpha=3.0, alpha_se=0.2, warnings=(), phase="random-like")
+    random = _row(alpha_lo=3.0, alpha_se=0.2, warnings=(), phase="random-like")
     kept = with_quantization_noise(random, 0.5 * RANDOM_SHARE * SIGMA2_MP)
     assert kept.phase == "random-like" and kept.warnings == ()
     withheld = with_quantization_noise(random, 2 * RANDOM_SHARE * SIGMA2_MP)
@@ -100,7 +104,7 @@ def test_a_quantized_gguf_row_carries_its_noise_and_the_rule(tmp_path):
     (row,) = analyze(tmp_path / "m.gguf").layers
     assert row.dtype == "Q4_0" and 1e-3 < row.quant_share < 3e-2
     if "under-trained" in row.warnings:
-        assert row.alpha - 6 > alpha_reach(row.quant_share) * row.alpha_se
+        assert row.alpha_lo - 6 > alpha_reach(row.quant_share) * row.alpha_se
 
 
 def _installed_gguf(module: str, relative: str) -> object:
@@ -134,7 +138,7 @@ def test_the_real_files_keep_only_the_labels_their_noise_cannot_explain(tmp_path
         for r in rows:
             withheld = any(w.startswith(f"{QUANTIZATION_NOISE}: under-trained") for w in r.warnings)
             if "under-trained" in r.warnings:
-                assert r.alpha - 6 > alpha_reach(r.quant_share) * r.alpha_se, r.name
+                assert r.alpha_lo - 6 > alpha_reach(r.quant_share) * r.alpha_se, r.name
             if withheld:
-                assert 6 < r.alpha <= 6 + alpha_reach(r.quant_share) * r.alpha_se, r.name
+                assert 6 < r.alpha_lo <= 6 + alpha_reach(r.quant_share) * r.alpha_se, r.name
         assert max(r.quant_share for r in rows if math.isfinite(r.quant_share)) < RANDOM_SHARE

@@ -45,6 +45,7 @@ def _powerlaw_mle(data, xmin):
     return brentq(score, 1.01, 49.0, xtol=1e-12)
 
 
+@pytest.mark.slow
 def test_alpha_agrees_with_powerlaw_on_real_layers():
     closed_form, numerical, xmin_mismatch = 0, 0, []
     for name, evals in _minilm_spectra():

@@ -32,6 +32,7 @@ def _npz_with_member(path, data: bytes, method: int) -> None:
 
 
 @pytest.mark.parametrize("method", [zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+@pytest.mark.slow
 def test_npz_member_claiming_more_than_its_compression_can_hold_is_refused(tmp_path, method):
     """200 MB of zeros behind a .npy header compresses to a few KB with bzip2/LZMA (ratios deflate
     cannot reach): refused by its declared size, before a byte is inflated."""
@@ -205,6 +206,7 @@ def test_pickle_sharing_containers_along_a_dag_of_2_to_the_40_paths(tmp_path):
     assert tensors == {}
 
 
+@pytest.mark.slow
 def test_onnx_graph_of_100k_initializers_is_ordered_in_linear_time(tmp_path):
     """Ordering initializers by first use was quadratic (a list membership test per node input)."""
     onnx = pytest.importorskip("onnx")
@@ -230,6 +232,7 @@ def test_onnx_graph_of_100k_initializers_is_ordered_in_linear_time(tmp_path):
     assert [r.name for r in source.tensors()][:3] == ["c0", "c1", "c2"]
 
 
+@pytest.mark.slow
 def test_a_conv_stack_may_store_more_eigenvalues_than_one_matrix_within_the_memory_its_analysis_had(monkeypatch):
     """k min(N, M) pooled eigenvalues of a conv stack may pass the one-matrix bound, only for a stack that the
     conv planner (16 bytes an entry within MemAvailable) would have let an analysis hold."""

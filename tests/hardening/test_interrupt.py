@@ -1,5 +1,6 @@
 """Interruption: SIGINT ends ``netspectra analyze`` with one line, death by SIGINT, and no output file;
-SIGKILL leaves no output file either (outputs are written atomically at the end)."""
+SIGKILL leaves no output file either (outputs are written atomically at the end).  Each signal is sent
+once the run says it is mid-run (:mod:`midrun`), and each test checks that the signal ended it."""
 
 import os
 import shlex
@@ -7,11 +8,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from safetensors.numpy import save_file
+
+import midrun
 
 
 @pytest.fixture(scope="module")
@@ -22,53 +24,66 @@ def slow_model(tmp_path_factory):
     return path
 
 
-def _start(model, out):
+def _point(name, model):
+    """Where a run is signalled: while it imports NumPy (Ctrl-C among the imports), or once it has read the
+    model's header (its 40 layers ahead: seconds of work)."""
+    if name == "importing":
+        return dict(events=["import"], prefixes=["numpy"])
+    return dict(events=["open"], prefixes=[model])
+
+
+def _start(model, out, marker, point):
     return subprocess.Popen(
-        [sys.executable, "-m", "netspectra_entry", "analyze", str(model), "-o", str(out), "--quiet"],
+        midrun.command(["analyze", model, "-o", out, "--quiet"], marker, **_point(point, model)),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-@pytest.mark.parametrize("delay", [0.5, 2.0])
-def test_sigint_leaves_no_output(slow_model, tmp_path, delay):
-    out = tmp_path / "layers.csv"
-    proc = _start(slow_model, out)
-    time.sleep(delay)
+@pytest.mark.parametrize("point", ["importing", "analyzing"])
+def test_sigint_leaves_no_output(slow_model, tmp_path, point):
+    work, marker = tmp_path / "work", tmp_path / "mid-run"
+    work.mkdir()
+    proc = _start(slow_model, work / "layers.csv", marker, point)
+    midrun.wait_for_marker(proc, marker)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
-    if proc.returncode == 0:  # finished before the signal: then the output must be complete
-        assert len(out.read_text().splitlines()) == 41
-        return
     assert proc.returncode == -signal.SIGINT, err  # killed by it ($? = 130): a shell loop stops too
     assert err.strip().splitlines() == ["netspectra: interrupted"]
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(work) == []
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_ctrl_c_stops_a_shell_loop(slow_model, tmp_path):
     """bash goes on with a loop when its child exits 130 and stops when the child died of SIGINT (the
     terminal sends a Ctrl-C to the whole foreground group: bash and the running command)."""
-    command = f"{shlex.quote(sys.executable)} -m netspectra_entry analyze {shlex.quote(str(slow_model))} --quiet"
+    work, marker = tmp_path / "work", tmp_path / "mid-run"
+    work.mkdir()
+    command = shlex.join(midrun.command(["analyze", slow_model, "--quiet"], marker, **_point("analyzing", slow_model)))
     loop = f'for out in a b c; do {command} -o "$out.csv"; echo "after $out: $?"; done'
     proc = subprocess.Popen(
-        ["bash", "-c", loop], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        ["bash", "-c", loop], cwd=work, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
-    time.sleep(1.2)  # within the first run (imports, then 40 layers: 4 to 6 s here)
-    os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    try:
+        midrun.wait_for_marker(proc, marker)  # within the first run
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
     assert (proc.returncode, out) == (-signal.SIGINT, ""), err  # no "after a: 130", no run b
     assert err == "netspectra: interrupted\n"
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(work) == []
 
 
 def test_sigkill_leaves_no_output(slow_model, tmp_path):
-    out = tmp_path / "layers.csv"
-    proc = _start(slow_model, out)
-    time.sleep(1.5)
+    out, marker = tmp_path / "layers.csv", tmp_path / "mid-run"
+    proc = _start(slow_model, out, marker, "analyzing")
+    midrun.wait_for_marker(proc, marker)
     proc.kill()
     proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL  # it was still running
     assert not out.exists()
 
 

@@ -250,6 +250,7 @@ def _assert_closed(reading: dict, baseline_fds: int, what: str) -> None:
     )
 
 
+@pytest.mark.slow
 def test_serial_sweep_keeps_memory_flat_and_closes_files(models, tmp_path):
     root, paths = models
     out = _drive("serial", root, paths, tmp_path)
@@ -262,6 +263,7 @@ def test_serial_sweep_keeps_memory_flat_and_closes_files(models, tmp_path):
         _assert_closed(r["self"], before["fds"], f"after {r['models']} models")
 
 
+@pytest.mark.slow
 def test_pool_sweep_keeps_memory_flat_in_parent_and_workers(models, tmp_path):
     root, paths = models
     out = _drive("pool", root, paths, tmp_path)
@@ -283,6 +285,7 @@ def test_pool_sweep_keeps_memory_flat_in_parent_and_workers(models, tmp_path):
             _assert_closed(r["workers"][pid], first["workers"][pid]["fds"], f"worker {pid} after {r['models']} models")
 
 
+@pytest.mark.slow
 def test_store_sweep_leaves_no_connection_open(models, tmp_path):
     root, paths = models
     out = _drive("store", root, paths[:60], tmp_path, os.fspath(root / "sweep.db"))
@@ -295,6 +298,7 @@ def test_store_sweep_leaves_no_connection_open(models, tmp_path):
     _assert_closed(out["after_exit"], before["fds"], "after the Store was closed")
 
 
+@pytest.mark.slow
 def test_caches_do_not_grow_with_models(models, tmp_path):
     """With the default (depth) options, what a fit caches is bounded by the shapes, not by the models.
 

@@ -34,6 +34,7 @@ def hostile_model(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_plots_of_layers_with_hostile_names(hostile_model, tmp_path, capsys):
     """Mathtext, control characters and 300-character names: every figure is written, file names stay
     under the 255-byte limit and the two long names get two different files."""
@@ -90,6 +91,7 @@ def test_read_only_directory_gives_one_line(hostile_model, tmp_path, monkeypatch
     assert "layers.csv: cannot write: Permission denied" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_plots_on_a_full_disk_leave_no_partial_folder(hostile_model, tmp_path, monkeypatch, capsys):
     """The fifth figure meets ENOSPC: the four written before it and the folder created for them go."""
     real_write_bytes = Path.write_bytes
@@ -109,6 +111,7 @@ def test_plots_on_a_full_disk_leave_no_partial_folder(hostile_model, tmp_path, m
     assert not plots.exists()
 
 
+@pytest.mark.slow
 def test_plots_into_an_existing_folder_keep_the_users_files(hostile_model, tmp_path, monkeypatch):
     """On failure only the files this run wrote are removed, never the folder the user gave."""
     plots = tmp_path / "plots"

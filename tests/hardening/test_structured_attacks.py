@@ -41,6 +41,7 @@ def _outcome(code: int, err: str, name: str, label: str) -> str:
     return "refused"
 
 
+@pytest.mark.slow
 def test_structured_attacks_on_merge_configurations(tmp_path, capsys):
     root = tmp_path
     _model(root / "base", 0), _model(root / "ft", 1)
@@ -60,6 +61,7 @@ def test_structured_attacks_on_merge_configurations(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("target", ["config.json", "model.safetensors.index.json"])
+@pytest.mark.slow
 def test_structured_attacks_on_a_models_json_through_every_command(tmp_path, target, capsys):
     model = _model(tmp_path / "model", 0)
     other = _model(tmp_path / "other", 1)
@@ -130,6 +132,7 @@ HOSTILE_PICKLES = {
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_PICKLES))
+@pytest.mark.slow
 def test_hostile_pickles_end_in_one_line_or_an_empty_model(tmp_path, case, capsys):
     path = _torch_zip(tmp_path / "m.pt", HOSTILE_PICKLES[case])
     for argv in (["analyze", path, "--quiet", "-o", tmp_path / "o.csv"], ["compress", path, "-o", tmp_path / "c.safetensors"]):
@@ -203,6 +206,7 @@ def test_pickle_cases_are_what_they_claim():
     assert loop[0] is loop
 
 
+@pytest.mark.slow
 def test_structured_attacks_on_an_adapter_config(tmp_path, capsys):
     """adapter_config.json of a PEFT adapter folder is read by the same bounded reader."""
     adapter = tmp_path / "adapter"

@@ -209,3 +209,44 @@ def test_prune_analyzes_gguf_but_refuses_to_write_it_pruned(checkpoint, tmp_path
     assert main(["prune", str(root / "model-Q8_0.gguf"), "--sparsity", "0.5", "-o", str(tmp_path / "r.json")]) == 0
     assert main(["prune", str(root / "model-Q8_0.gguf"), "--sparsity", "0.5", "--write", str(tmp_path / "p.safetensors")]) == 2
     assert "cannot carry the quantized tensors" in capsys.readouterr().err and not (tmp_path / "p.safetensors").exists()
+
+
+def test_gemma3_mlp_names_are_those_of_the_hugging_face_model(tmp_path):
+    """The issue's case: Gemma 3's three MLP projections all under ``mlp.`` (``ffn_up`` was ``feed_forward.up_proj``)."""
+    writer = gguf.GGUFWriter(str(tmp_path / "g.gguf"), "gemma3")
+    writer.add_block_count(1)
+    rng = np.random.default_rng(0)
+    for leaf, shape in (("ffn_gate", (32, 16)), ("ffn_up", (32, 16)), ("ffn_down", (16, 32)), ("attn_q_norm", (8,))):
+        writer.add_tensor(f"blk.0.{leaf}.weight", rng.standard_normal(shape).astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    names = [r.name for r in open_source(tmp_path / "g.gguf").tensors()]
+    assert names == [
+        "model.layers.0.mlp.gate_proj.weight",
+        "model.layers.0.mlp.up_proj.weight",
+        "model.layers.0.mlp.down_proj.weight",
+        "model.layers.0.self_attn.q_norm.weight",
+    ]
+
+
+def test_experts_gate_and_up_are_joined_only_when_both_are_there(tmp_path):
+    """transformers joins a block's ffn_gate_exps and ffn_up_exps into mlp.experts.gate_up_proj (gate first,
+    along dim 1); a file holding one of them keeps its name for it rather than half a parameter."""
+    rng = np.random.default_rng(3)
+    parts = {leaf: rng.standard_normal((4, 8, 32)).astype(np.float32) for leaf in ("ffn_gate_exps", "ffn_up_exps")}
+    for name, leaves in (("both.gguf", ("ffn_gate_exps", "ffn_up_exps")), ("gate.gguf", ("ffn_gate_exps",))):
+        writer = gguf.GGUFWriter(str(tmp_path / name), "qwen3moe")
+        writer.add_block_count(1)
+        for leaf in leaves:
+            writer.add_tensor(f"blk.0.{leaf}.weight", parts[leaf])
+        writer.write_header_to_file()
+        writer.write_kv_data_to_file()
+        writer.write_tensors_to_file()
+        writer.close()
+    (joined,) = open_source(tmp_path / "both.gguf").tensors()
+    assert (joined.name, joined.shape) == ("model.layers.0.mlp.experts.gate_up_proj", (4, 16, 32))
+    np.testing.assert_array_equal(joined.load(), np.concatenate([parts["ffn_gate_exps"], parts["ffn_up_exps"]], axis=1))
+    (alone,) = open_source(tmp_path / "gate.gguf").tensors()
+    assert (alone.name, alone.shape) == ("blk.0.ffn_gate_exps.weight", (4, 8, 32))

@@ -29,15 +29,16 @@ def test_minilm_matrices_match_safetensors_package():
     assert len(wms) == 6 * 6 + 1 + 3 == 40
     assert kinds == {"linear": 37, "embedding": 3}
     assert skipped["embeddings.position_ids"] == "integer buffer"
-    assert [w.name for w in wms[3:9]] == [
-        f"encoder.layer.0.{n}.weight"
-        for n in (
-            "attention.output.dense",
-            "attention.self.key",
-            "attention.self.query",
-            "attention.self.value",
-            "intermediate.dense",
-            "output.dense",
+    # model order (issue 26): q, k, v, o, MLP up, MLP down; not the file's alphabetical order
+    assert [(w.name, w.placement.role, w.placement.block) for w in wms[3:9]] == [
+        (f"encoder.layer.0.{n}.weight", role, 0)
+        for n, role in (
+            ("attention.self.query", "attn_q"),
+            ("attention.self.key", "attn_k"),
+            ("attention.self.value", "attn_v"),
+            ("attention.output.dense", "attn_o"),
+            ("intermediate.dense", "mlp_up"),
+            ("output.dense", "mlp_down"),
         )
     ]
     assert wms[-1].name == "pooler.dense.weight"

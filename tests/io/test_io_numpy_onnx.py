@@ -26,6 +26,7 @@ def test_npz(tmp_path):
     np.testing.assert_array_equal(wms[2].load()[1], arrays["conv.weight"][:, :, 1].astype(np.float32))
 
 
+@pytest.mark.hardening
 def test_npz_object_array_is_not_unpickled(tmp_path):
     path = tmp_path / "o.npz"
     np.savez(path, obj=np.array([[object(), 1], [2, 3]], dtype=object), w=np.ones((3, 2)))
@@ -35,6 +36,7 @@ def test_npz_object_array_is_not_unpickled(tmp_path):
     assert w.load().shape == (1, 3, 2)
 
 
+@pytest.mark.hardening
 def test_npy_and_corrupt_numpy_files(tmp_path):
     path = tmp_path / "layer.npy"
     a = np.random.default_rng(1).standard_normal((5, 7))
@@ -74,6 +76,7 @@ def test_onnx_initializers(tmp_path, external):
     np.testing.assert_array_equal(wms["conv.weight"].load()[4], arrays["conv.weight"][:, :, 1, 1])
 
 
+@pytest.mark.hardening
 def test_onnx_external_data_cannot_escape(tmp_path):
     model, _ = build_onnx_model()
     (tmp_path / "secret.bin").write_bytes(bytes(1000))
@@ -92,6 +95,7 @@ def test_onnx_external_data_cannot_escape(tmp_path):
         open_source(d / "m.onnx")
 
 
+@pytest.mark.hardening
 def test_onnx_corrupt_and_missing_package(tmp_path, monkeypatch):
     path = tmp_path / "bad.onnx"
     path.write_bytes(b"\x08\x07\x12garbage\xff\xff\xff\xff")

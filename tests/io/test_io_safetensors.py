@@ -117,6 +117,7 @@ def _expect(path, *fragments, exc=SourceError):
     return msg
 
 
+@pytest.mark.hardening
 def test_truncated_data(tmp_path):
     path, data = _good(tmp_path)
     n = int.from_bytes(data[:8], "little")
@@ -124,6 +125,7 @@ def test_truncated_data(tmp_path):
     _expect(path, "truncated: header says", "file has 120")
 
 
+@pytest.mark.hardening
 def test_truncated_header_and_tiny_files(tmp_path):
     path, data = _good(tmp_path)
     path.write_bytes(data[:50])
@@ -134,6 +136,7 @@ def test_truncated_header_and_tiny_files(tmp_path):
     _expect(path, "truncated")
 
 
+@pytest.mark.hardening
 def test_forged_header_length(tmp_path):
     path, data = _good(tmp_path)
     path.write_bytes((2**63).to_bytes(8, "little") + data[8:])
@@ -142,6 +145,7 @@ def test_forged_header_length(tmp_path):
     _expect(path, "exceeds the file size")
 
 
+@pytest.mark.hardening
 def test_bad_json(tmp_path):
     path = tmp_path / "model.safetensors"
     bad = b'{"a": {"dtype": "F32", '
@@ -165,12 +169,14 @@ def test_bad_json(tmp_path):
         ({"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 64]}, "truncated: header says 64 bytes of data, file has 16"),
     ],
 )
+@pytest.mark.hardening
 def test_invalid_entries(tmp_path, entry, fragment):
     path = tmp_path / "model.safetensors"
     path.write_bytes(raw_safetensors({"w": entry}, bytes(16)))
     _expect(path, fragment)
 
 
+@pytest.mark.hardening
 def test_overlap_and_duplicates(tmp_path):
     path = tmp_path / "model.safetensors"
     hdr = {
@@ -232,7 +238,8 @@ def test_empty_tensor(tmp_path):
 
 def test_model_order_of_sorted_safetensors_names(tmp_path):
     """Safetensors stores names sorted; the layer index follows the model: embeddings, blocks in natural
-    order (2 before 10), output heads last (lm_head is not layer 0)."""
+    order (2 before 10), within a block attention before the MLP (issue 26), output heads last (lm_head is
+    not layer 0)."""
     import numpy as np
     from safetensors.numpy import save_file
 
@@ -250,8 +257,8 @@ def test_model_order_of_sorted_safetensors_names(tmp_path):
     save_file({n: np.ones((8, 4), np.float32) for n in names}, str(path))
     assert [w.name for w in iter_weight_matrices(path)] == [
         "model.embed_tokens.weight",
-        "model.layers.2.mlp.up_proj.weight",
         "model.layers.2.self_attn.q_proj.weight",
+        "model.layers.2.mlp.up_proj.weight",
         "model.layers.10.mlp.up_proj.weight",
         "lm_head.weight",
     ]

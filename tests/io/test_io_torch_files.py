@@ -97,6 +97,7 @@ def test_reader_does_not_need_torch(tmp_path):
 
 
 @pytest.mark.parametrize("payload", ["os.system", "builtins.exec", "subprocess"])
+@pytest.mark.hardening
 def test_malicious_pickle_is_refused(tmp_path, payload):
     marker = tmp_path / "pwned"
     path = write_malicious_torch_file(tmp_path / "evil.pt", marker, payload)
@@ -108,6 +109,7 @@ def test_malicious_pickle_is_refused(tmp_path, payload):
     assert not marker.exists()
 
 
+@pytest.mark.hardening
 def test_malicious_object_saved_by_torch_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     path = save_torch(tmp_path / "evil.pt", {"w": torch.ones(2, 2), "x": malicious_payloads(marker)["os.system"]})
@@ -116,6 +118,7 @@ def test_malicious_object_saved_by_torch_is_refused(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.hardening
 def test_pickled_module_is_refused_with_hint(tmp_path):
     path = save_torch(tmp_path / "model.pt", tiny_torch_mlp())
     with pytest.raises(UnsafeFileError, match=r"torch\.nn\..*state_dict"):
@@ -136,6 +139,7 @@ def test_legacy_format(tmp_path):
     assert not marker.exists()
 
 
+@pytest.mark.hardening
 def test_corrupt_torch_files(tmp_path):
     path = save_torch(tmp_path / "m.pt", tiny_torch_mlp().state_dict())
     data = path.read_bytes()
@@ -176,6 +180,7 @@ def _tensor_pickle(build: bool) -> bytes:
     return p + b"."
 
 
+@pytest.mark.hardening
 def test_hand_made_pickle_and_build_refused(tmp_path):
     data = np.arange(4, dtype="<f4").tobytes()
     ok = write_torch_zip_with_pickle(tmp_path / "t.pt", _tensor_pickle(False), {"0": data})
@@ -187,6 +192,7 @@ def test_hand_made_pickle_and_build_refused(tmp_path):
         open_source(evil)
 
 
+@pytest.mark.hardening
 def test_other_globals_refused(tmp_path):
     import argparse
 
@@ -218,6 +224,7 @@ def test_legacy_format_without_torch(tmp_path, monkeypatch):
         open_source(path)
 
 
+@pytest.mark.hardening
 def test_plain_pickle_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "weights.bin"

@@ -139,3 +139,31 @@ def test_a_range_of_rows_is_dequantized_alone_and_equals_the_whole_tensors_rows(
     for e in range(experts):
         part = gguf_blocks.dequantize_tensor(tmp_path / "m.gguf", tensor, "m.gguf", rows=(e * out, (e + 1) * out))
         np.testing.assert_array_equal(part, whole[e * out : (e + 1) * out])
+
+
+def test_joined_expert_tensors_carry_their_parts_noise(tmp_path):
+    """transformers joins a MoE file's ffn_gate_exps and ffn_up_exps into one gate_up_proj: its sigma2_quant is
+    the mean of its two parts' (equal shapes: the mean over every entry), and each expert's rows carry it."""
+    from netspectra.io.gguf_blocks import tensor_noise
+    from netspectra.io.gguf_header import read_gguf_header
+
+    experts, inner = 4, 32
+    rng = np.random.default_rng(3)
+    path = tmp_path / "moe.gguf"
+    writer = gguf.GGUFWriter(str(path), "qwen2moe")
+    writer.add_block_count(1)
+    for name, qtype in (("blk.0.ffn_gate_exps.weight", "Q8_0"), ("blk.0.ffn_up_exps.weight", "Q4_0")):
+        w = (rng.standard_normal((experts, inner, COLS)) * 0.02).astype(np.float32)
+        kind = gguf.GGMLQuantizationType[qtype]
+        writer.add_tensor(name, gguf.quants.quantize(w, kind), raw_dtype=kind)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    (joined,) = open_source(path).tensors()
+    assert (joined.name, joined.dtype) == ("model.layers.0.mlp.experts.gate_up_proj", "Q8_0+Q4_0")
+    gate, up = (tensor_noise(path, t, "moe.gguf") for t in read_gguf_header(path, "moe.gguf").tensors)
+    assert 0 < gate < up
+    assert joined.noise() == pytest.approx((gate + up) / 2, rel=1e-12)
+    rows = analyze(path).layers
+    assert len(rows) == experts and all(r.sigma2_quant == joined.noise() for r in rows)

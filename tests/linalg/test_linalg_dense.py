@@ -87,3 +87,27 @@ def test_a_few_coarse_eigenvalues_keep_the_gram_path():
     assert 0 < coarse <= 0.01 * n and not needs_svd(gram, n)
     accurate = svd > 1e6 * unit
     assert np.max(np.abs(gram - svd)[accurate] / svd[accurate]) < 1e-7
+
+
+def test_gram_svd_is_the_svd_of_a_well_conditioned_matrix_tall_or_wide():
+    from netspectra.linalg import gram_svd, thin_svd
+
+    rng = np.random.default_rng(5)
+    for w in (planted(500, 60, np.geomspace(10.0, 0.01, 60)), rng.standard_normal((40, 300))):
+        u, s, vt = gram_svd(w)
+        u0, s0, vt0 = thin_svd(w)
+        k = min(w.shape)
+        assert u.shape == (w.shape[0], k) and vt.shape == (k, w.shape[1])
+        np.testing.assert_allclose(s, s0, rtol=1e-10)
+        np.testing.assert_allclose((u * s) @ vt, w, atol=1e-12 * s[0])
+        np.testing.assert_allclose(u.T @ u, np.eye(k), atol=1e-10)
+        np.testing.assert_allclose(np.abs(np.sum(u * u0, axis=0)), 1.0, atol=1e-8)  # the same vectors, up to sign
+
+
+def test_gram_svd_falls_back_to_gesdd_where_the_gram_is_too_coarse():
+    """Rank-deficient or spread over more than 1e5 in singular value: the Gram's small eigenvalues are noise."""
+    from netspectra.linalg import gram_svd, thin_svd
+
+    for w in (planted(200, 50, np.r_[np.ones(5), np.zeros(45)]), planted(200, 50, np.geomspace(1.0, 1e-6, 50))):
+        for got, expected in zip(gram_svd(w), thin_svd(w)):
+            np.testing.assert_array_equal(got, expected)

@@ -207,8 +207,10 @@ def test_output_directory_rules(family):
     assert (family / "empty" / "model.safetensors").is_file()
     with pytest.raises(UsageError, match="not an empty directory"):  # an input file
         merge_models(config(family, "linear"), family / "a" / "model.safetensors")
-    with pytest.raises(UsageError, match="parent directory"):
-        merge_models(config(family, "linear"), family / "no" / "such" / "dir")
+    with pytest.raises(UsageError, match="a/model.safetensors is not a directory"):
+        merge_models(config(family, "linear"), family / "a" / "model.safetensors" / "dir")
+    merge_models(config(family, "linear"), family / "no" / "such" / "dir")  # missing folders are made
+    assert (family / "no" / "such" / "dir" / "model.safetensors").is_file()
 
 
 def write_stack(directory: Path, layers: int, rng: np.random.Generator) -> int:

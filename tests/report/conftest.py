@@ -52,6 +52,12 @@ def small_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_model_writer():
+    """:func:`write_small_model`, for tests that write several (modules of this folder cannot import it)."""
+    return write_small_model
+
+
+@pytest.fixture(scope="session")
 def small_report(small_model):
     """ModelReport of :func:`write_small_model` (one layer has status error)."""
     return analyze(small_model)

@@ -49,7 +49,7 @@ def test_analyze_json_stays_pure_json_with_a_report(model, tmp_path, capsys):
     "args, message",
     [
         (["--report", "r.txt"], "must end in .html"),
-        (["--report", "missing/r.html"], "does not exist"),
+        (["--report", "a_file/r.html"], "a_file is not a directory"),
         (["--plots", "a_file"], "is not a directory"),
     ],
 )

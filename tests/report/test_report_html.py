@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import math
 import re
 from dataclasses import replace
@@ -30,7 +29,7 @@ class Page(HTMLParser):
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self.elements.append((tag, attrs, self._template_depth > 0))
-        if tag in ("img", "meta", "input", "br"):
+        if tag in ("img", "meta", "input", "br", "wbr"):
             return
         self._template_depth += tag == "template"
         self._stack.append((tag, attrs.get("id")))
@@ -64,17 +63,19 @@ def rows_only(small_report):
     )
 
 
-def test_page_is_self_contained_and_well_formed(rendered):
+def test_page_is_self_contained_and_well_formed(small_report, rendered):
     page = Page(rendered)
     assert not page._stack  # every element closed
     csp = page.find("meta", **{"http-equiv": "Content-Security-Policy"})[0]["content"]
     assert "default-src 'none'" in csp and "img-src data:" in csp
     sources = [a.get("src") or a.get("href") for t, a, _ in page.elements if t in ("img", "script", "link", "a")]
-    assert all(s is None or s.startswith(("data:image/svg+xml;base64,", "#")) for s in sources), sources
-    for t, a, _ in page.elements:  # the figures are plain SVG: no script, no reference to anything outside
-        if t == "img":
-            svg = base64.b64decode(a["src"].split(",", 1)[1]).decode("utf-8")
-            assert "<script" not in svg and "href" not in svg and svg.startswith("<svg ")
+    assert all(s is None or s.startswith("#") for s in sources), sources
+    # The figures are SVG elements of the page: no script, no link, no event handler, no foreign content.
+    figures = re.findall(r"<svg .*?</svg>(?=</template>|</div>)", rendered, flags=re.S)
+    assert len(figures) == 1 + sum(layer.eigenvalues is not None for layer in small_report.layers if layer.status != "error")
+    for svg in figures:
+        assert "<script" not in svg and "href" not in svg and "foreignObject" not in svg
+        assert not re.search(r"\son[a-z]+=", svg)
     assert not re.search(r"(src|href)=\"(https?:)?//", rendered)
     assert "@import" not in rendered and "url(" not in rendered
 
@@ -86,24 +87,28 @@ def test_summary_table_and_details_cover_every_layer(small_report, rendered):
     assert reading(small_report.summary, layers) in page.text_by_id["summary"]
     rows = page.find("tr", **{"data-pos": "0"})
     assert rows and len([a for t, a, _ in page.elements if t == "tr" and "data-pos" in a]) == len(layers)
-    assert [a["data-key"] for a in page.find("th")][:6] == ["layer_index", "name", "kind", "N", "M", "alpha"]
+    keys = [a["data-key"] for a in page.find("th") if "data-key" in a]  # the layer table's (sortable) columns
+    # blocks.N names: a block column, no role or expert column (they would say "other" and -1 on every row)
+    assert keys[:6] == ["layer_index", "name", "block", "kind", "N", "M"] and keys[-2:] == ["dtype", "warning"]
     details = page.find("details", **{"class": "layer"})
     assert [d["id"] for d in details] == [f"layer-{i}" for i in range(len(layers))]
-    # The plots exist for the analyzed layers only, each inside a <template> (not decoded until opened).
-    images = [(a, in_template) for t, a, in_template in page.elements if t == "img"]
-    assert len(images) == 1 + sum(layer.status != "error" for layer in layers)  # + the alpha-by-depth figure
-    assert [in_template for _, in_template in images] == [False] + [True] * (len(images) - 1)
-    svg = base64.b64decode(images[1][0]["src"].split(",", 1)[1]).decode("utf-8")
-    assert (int(images[1][0]["width"]), int(images[1][0]["height"])) == (1200, 290)
-    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" width="1200" height="290"')
-    assert svg.count("<polygon") == 3  # the three panels' histograms
+    # The plots exist for the analyzed layers only, each inside a <template> (not laid out until opened).
+    figures = [(a, in_template) for t, a, in_template in page.elements if t == "svg" and "ns-figure" in a.get("class", "")]
+    assert len(figures) == 1 + sum(layer.status != "error" for layer in layers)  # + the alpha-by-depth figure
+    assert [in_template for _, in_template in figures] == [False] + [True] * (len(figures) - 1)
+    assert (int(figures[1][0]["width"]), int(figures[1][0]["height"])) == (1200, 290)
+    assert figures[1][0]["aria-label"].startswith(f"{layers[0].name}: log-log spectral density")
+    first = rendered.split("<template>", 1)[1].split("</template>", 1)[0]
+    assert first.count("<polygon") == 3  # the three panels' histograms
     broken = page.text_by_id["layer-3"]
     assert "No spectrum to plot" in broken and "NaN/Inf" in broken
 
 
 def test_cells_carry_sortable_values(small_report, rendered):
     page = Page(rendered)
-    alpha_cells = [a for t, a, _ in page.elements if t == "td" and a.get("class", "").startswith(("num", "alpha"))]
+    alpha_cells = [
+        a for t, a, _ in page.elements if t == "td" and "data-v" in a and a.get("class", "").startswith(("num", "alpha"))
+    ]
     values = [a["data-v"] for a in alpha_cells]
     for layer in small_report.layers:
         if math.isfinite(layer.alpha):
@@ -114,6 +119,7 @@ def test_cells_carry_sortable_values(small_report, rendered):
     assert html_report._number(-math.inf, ".2f") == "−∞" and html_report._number(0.12345, ".3g") == "0.123"
 
 
+@pytest.mark.hardening
 def test_names_and_warnings_are_escaped(rows_only):
     layers = list(rows_only.layers)
     evil = '<script>alert("x")</script>'
@@ -132,14 +138,14 @@ DEPTH_TABLE_COLUMNS = {"phase": "", "spacing_ratio": math.nan, "kappa_htmp": mat
 def test_depth_columns_and_phases_show_when_the_layers_have_values(rows_only):
     blank = [layer.with_columns(**DEPTH_TABLE_COLUMNS) for layer in rows_only.layers]  # as without depth analysis
     plain = Page(html_report.render_html(ModelReport(source="plain", layers=tuple(blank))))
-    keys = [a["data-key"] for a in plain.find("th")]
+    keys = [a["data-key"] for a in plain.find("th") if "data-key" in a]
     assert not set(DEPTH_TABLE_COLUMNS) & set(keys) and "Phases:" not in plain.text_by_id["summary"]
     phases = ["heavy-tailed", "bulk+spikes", "heavy-tailed", ""]
     deep = tuple(
         layer.with_columns(phase=p, phase_reason="because" if p else "", spacing_ratio=0.53) for layer, p in zip(blank, phases)
     )
     page = Page(html_report.render_html(ModelReport(source="deep", layers=deep)))
-    keys = [a["data-key"] for a in page.find("th")]
+    keys = [a["data-key"] for a in page.find("th") if "data-key" in a]
     assert "phase" in keys and "spacing_ratio" in keys and "kappa_htmp" not in keys
     assert keys[-1] == "warning"
     assert "Phases: heavy-tailed 2 · bulk+spikes 1" in page.text_by_id["summary"]
@@ -179,8 +185,10 @@ def test_write_html_is_atomic_and_checks_the_path(rows_only, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.html"]
     with pytest.raises(UsageError, match="must end in .html"):
         html_report.check_html_path(tmp_path / "r.pdf")
-    with pytest.raises(UsageError, match="does not exist"):
-        html_report.check_html_path(tmp_path / "missing" / "r.html")
+    html_report.check_html_path(tmp_path / "missing" / "r.html")  # a missing folder is made when written
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(UsageError, match="cannot create its folder: .*a_file is not a directory"):
+        html_report.check_html_path(tmp_path / "a_file" / "sub" / "r.html")
 
 
 @pytest.mark.parametrize(
@@ -201,3 +209,43 @@ def test_a_model_without_layers_still_renders(tmp_path):
     page = Page(html_report.render_html(empty))
     assert "No layer of the 0 has a power-law fit" in page.text_by_id["summary"]
     assert not page.find("details") and not page.find("img")
+
+
+def test_roles_blocks_experts_dtype_and_cost_are_in_the_report(rows_only):
+    """Issue 26: role, block, expert and dtype columns; the layers by role and by block; the experts of each
+    block with the one that stands out; the run time and peak memory; alpha drawn per role against the block."""
+    from netspectra.diagnose.model import RunCost
+
+    base = rows_only.layers[0]
+    layers = [
+        base.with_columns(name="model.layers.0.self_attn.q_proj.weight", role="attn_q", block=0, alpha=3.0, dtype="BF16"),
+        base.with_columns(name="model.layers.1.self_attn.q_proj.weight", role="attn_q", block=1, alpha=4.0, dtype="BF16"),
+        *(
+            base.with_columns(
+                name=f"model.layers.1.mlp.experts.down_proj[{e}]", role="expert_down", block=1, expert=e, alpha=a, dtype="Q4_K"
+            )
+            for e, a in enumerate((3.0, 3.1, 2.9, 3.0, 9.5))
+        ),
+        base.with_columns(name="lm_head.weight", role="lm_head", block=-1, alpha=5.0, dtype="BF16"),
+    ]
+    report = ModelReport(source="moe", layers=tuple(layers), cost=RunCost(12.25, 3.5 * 2**30))
+    rendered = html_report.render_html(report)
+    page = Page(rendered)
+    keys = [a["data-key"] for a in page.find("th") if "data-key" in a]
+    assert keys[:5] == ["layer_index", "name", "role", "block", "expert"] and "dtype" in keys
+    assert page.find("td", **{"data-v": "Q4_K"}) and page.find("td", **{"data-v": "expert_down"})
+    assert "12.2 s" in page.text_by_id["summary"] and "3,584 MiB" in page.text_by_id["summary"]
+    assert "1experts standing out" in page.text_by_id["summary"]  # the card: value, then label
+    by_role = page.text_by_id["by-role"]
+    assert "attn_q" in by_role and "expert_down" in by_role and "lm_head" in by_role
+    assert "By block" in page.text_by_id["by-block"]
+    experts = page.text_by_id["experts"]
+    assert "expert 4: α 9.50" in experts and "1.4826 MAD" in experts
+    assert page.find(
+        "svg", **{"aria-label": "alpha and weighted alpha of the 8 layers by depth (per role against the block, if any)"}
+    )
+    svg = rendered.split('<section id="overview">', 1)[1].split("</section>", 1)[0]
+    assert "transformer block" in svg and "alpha by block and role" in svg and "1 outside the blocks not drawn" in svg
+    assert ">attn_q<" in svg and ">expert_down<" in svg and "lm_head" not in svg
+    # Hover on the block view: each point's tooltip names its layer, its value and its role.
+    assert "<title>#0 model.layers.1.mlp.experts.down_proj[4]\nα = 9.500 · role: expert_down</title>" in svg

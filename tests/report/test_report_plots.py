@@ -118,11 +118,14 @@ def test_layer_figure_has_three_panels_and_uses_mp_width_for_spacings(small_repo
 
 def test_alpha_by_depth_colours_by_phase_when_the_column_exists(small_report):
     frame = small_report.to_frame().assign(phase="")  # as without the depth analysis
+    bands = ["over-trained (< 2)", "2 to 6", "under-trained (> 6)"]
     by_kind = plots.plot_alpha_depth(frame)
-    assert [t.get_text() for t in by_kind.legends[0].get_texts()] == ["kind: linear"]
+    assert [t.get_text() for t in by_kind.legends[0].get_texts()] == [*bands, "kind: linear"]
+    assert all(ax.get_legend() is None for ax in by_kind.axes)  # the legend sits outside the axes: it hides no point
     frame["phase"] = ["heavy-tailed", "bulk+spikes", "heavy-tailed", None]
     by_phase = plots.plot_alpha_depth(frame)
-    assert [t.get_text() for t in by_phase.legends[0].get_texts()] == ["phase: heavy-tailed", "phase: bulk+spikes", "phase: none"]
+    # the NaN matrix has no point, so no "phase: none" entry (issue 29)
+    assert [t.get_text() for t in by_phase.legends[0].get_texts()] == [*bands, "phase: heavy-tailed", "phase: bulk+spikes"]
     (points,) = by_phase.axes[0].collections
     fitted = frame["alpha"].notna().sum()
     assert len(points.get_offsets()) == fitted

@@ -11,6 +11,7 @@ from netspectra.report import render
 from netspectra.report.render import safe_filename, write_plots
 
 
+@pytest.mark.slow
 def test_write_plots_files_in_one_or_two_processes_agree(small_report, tmp_path):
     report = ModelReport(source="two", layers=(small_report.layers[0], small_report.layers[-1]))  # ok, error
     one = write_plots(report, tmp_path / "one", "png", workers=1)

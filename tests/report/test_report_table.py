@@ -40,8 +40,26 @@ def test_wide_terminal_shows_every_column_and_whole_names(report):
     lines = printed(report, 200)
     assert max(map(len, lines)) <= 200
     header = next(line for line in lines if "layer" in line and "alpha" in line)
-    assert all(title in header for _, title, _ in TABLE_COLUMNS)
+    # the names (blocks.N.random) say a block but no role and no expert: those two columns are left out
+    assert all(title in header for col, title, _ in TABLE_COLUMNS if col not in ("role", "expert"))
+    assert " role " not in header and "expert" not in header
     assert LONG.removesuffix(".weight") in "\n".join(lines)
+
+
+def test_roles_blocks_and_experts_show_where_the_names_say_them(report):
+    """Issue 26: the role, block and expert columns, the table by role and the experts that stand out."""
+    first, *rest = report.layers
+    experts = [
+        first.with_columns(name=f"model.layers.3.mlp.experts.down_proj[{e}]", role="expert_down", block=3, expert=e, alpha=a)
+        for e, a in enumerate((3.0, 3.1, 2.9, 3.05, 9.0))
+    ]
+    moe = ModelReport(source="m.safetensors", layers=(*experts, *rest))
+    text = "\n".join(printed(moe, 200))
+    header = next(line for line in text.splitlines() if "layer" in line and "alpha" in line)
+    assert all(title in header for _, title, _ in TABLE_COLUMNS)
+    assert "by role" in text and "expert_down" in text
+    assert "1 stand out from their siblings" in text
+    assert "block 3 expert_down: expert 4 alpha 9.00 against median 3.05" in text
 
 
 def test_names_print_verbatim_and_the_verdict_ends_the_output(report):

@@ -98,6 +98,7 @@ def test_finite_n_mp_likelihood():
     assert infinite >= 1 and all(0 < gap < 5 for gap in gaps)  # measured gaps 3.0-3.4 nats of ~420
 
 
+@pytest.mark.slow
 def test_ks_law_is_exact():
     """The two-sided KS survival function against 40-digit mpmath (the matrix method written out) and
     against scipy.stats.kstwo where that is exact (n <= 140) and in its tail (2 P(D+ >= d))."""

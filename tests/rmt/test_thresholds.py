@@ -161,6 +161,7 @@ def test_mp_edge_threshold_uses_the_finite_n_tracy_widom_edge():
     assert mp_edges(BETA)[1] < lam < 2.95
 
 
+@pytest.mark.slow
 def test_bema0_and_mp_edge_on_pure_noise_as_rates():
     """BEMA0 over 100 pure-noise draws of 1000 x 500 (docs/formulas.md#test-cases): k_hat = 0 in 75-97% of draws, never above 2,
     sigma2 within ~1%; the MP edge at the 95% Tracy–Widom level is crossed in about 5-8% of draws."""

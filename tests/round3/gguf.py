@@ -5,6 +5,8 @@ file with an array length of 2^62 looped until 1.9 GB, 3M empty strings took 4.7
 of 10^9 hung building the name table.  The header is now checked against the file's size and sane
 bounds (:mod:`netspectra.io.gguf_header`) before the reader is given the file.  The files are written
 byte by byte here (``<``: little endian, GGUF version 3), so that each case is exactly the declared lie.
+The shards of a split model (issue 26) are each checked so too, and what their split keys declare
+(65,535 shards, 199 missing, one linked out of the folder) is refused before another shard is parsed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 from round3 import Case, Outcome
 
 MAGIC = 0x46554747  # "GGUF" read as a little-endian uint32
-UINT8, UINT32, FLOAT32, BOOL, STRING, ARRAY, UINT64 = 0, 4, 6, 7, 8, 9, 10
+UINT8, UINT16, UINT32, INT32, FLOAT32, BOOL, STRING, ARRAY, UINT64 = 0, 2, 4, 5, 6, 7, 8, 9, 10
 F32_TYPE = 0
 ALIGNMENT = 32
 
@@ -127,6 +129,44 @@ def _tensor_data_past_the_end(folder: Path) -> list[str]:
     return _write(folder, "huge.gguf", gguf_bytes([_kv("general.architecture", STRING, _string("llama"))], [info], bytes(64)))
 
 
+def _split_keys(no: int, count: int, total: int) -> list[bytes]:
+    return [
+        _kv("split.no", UINT16, struct.pack("<H", no)),
+        _kv("split.count", UINT16, struct.pack("<H", count)),
+        _kv("split.tensors.count", INT32, struct.pack("<i", total)),
+    ]
+
+
+def _first_shard(count: int) -> bytes:
+    """The first shard of a model split in ``count``: one 32 x 32 F32 tensor, the split keys (issue 26)."""
+    values = np.random.default_rng(0).standard_normal(32 * 32).astype("<f4").tobytes()
+    kvs = [_kv("general.architecture", STRING, _string("llama")), *_split_keys(0, count, count)]
+    return gguf_bytes(kvs, [_tensor_info("blk.0.attn_q.weight", (32, 32), 0)], values)
+
+
+def _split_count_65535(folder: Path) -> list[str]:
+    return _write(folder, "m-00001-of-65535.gguf", _first_shard(65535))
+
+
+def _two_hundred_missing_shards(folder: Path) -> list[str]:
+    return _write(folder, "m-00001-of-00200.gguf", _first_shard(200))
+
+
+def _second_shard_array_2_62(folder: Path) -> list[str]:
+    """The second shard is the 53-byte file of an array of 2^62 values: checked before it is parsed."""
+    (folder / "m-00002-of-00002.gguf").write_bytes(gguf_bytes([_kv("a.b.c", ARRAY, _array(UINT8, 2**62))])[:53])
+    return _write(folder, "m-00001-of-00002.gguf", _first_shard(2))
+
+
+def _shard_linked_outside(folder: Path) -> list[str]:
+    (folder / "outside").mkdir()
+    (folder / "outside" / "secret.gguf").write_bytes(gguf_bytes(_split_keys(1, 2, 2)))
+    (folder / "model").mkdir()
+    (folder / "model" / "m-00002-of-00002.gguf").symlink_to(folder / "outside" / "secret.gguf")
+    (folder / "model" / "m-00001-of-00002.gguf").write_bytes(_first_shard(2))
+    return ["analyze", "model/m-00001-of-00002.gguf", "-o", "out.csv", "--quiet"]
+
+
 CASES = [
     Case("array length 2^62 in a 53-byte file", _array_length_2_62, match=r"long\.gguf: .*a\.b\.c.*past the end"),
     Case("BOOL array of 2^40 values", _bool_array_2_40, match=r"bools\.gguf: .*general\.flags.*past the end"),
@@ -137,6 +177,18 @@ CASES = [
     Case("tensor name length past the end of the file", _tensor_name_past_the_end, match=r"name\.gguf: .*past the end"),
     Case("array of arrays 100k deep", _nested_arrays, match=r"nested\.gguf: .*array of arrays"),
     Case("tensor of 2^64 values in a 200-byte file", _tensor_data_past_the_end, match=r"huge\.gguf: .*blk\.0\.attn_q\.weight"),
+    Case("split.count 65535", _split_count_65535, match=r"m-00001-of-65535\.gguf: split\.count = 65,535; .* at most 256 shards"),
+    Case(
+        "first of 200 shards alone",
+        _two_hundred_missing_shards,
+        match=r"m-00001-of-00200\.gguf: shard 1 of a model split in 200; missing beside it: m-00002-of-00200\.gguf, .* and 194 more",
+    ),
+    Case("second shard: array length 2^62", _second_shard_array_2_62, match=r"m-00002-of-00002\.gguf: .*a\.b\.c.*past the end"),
+    Case(
+        "second shard links outside the folder",
+        _shard_linked_outside,
+        match=r"shard 'm-00002-of-00002\.gguf' links to a file outside",
+    ),
     *(
         Case(
             f"block_count {label} in a 24 KB file",

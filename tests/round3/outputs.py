@@ -186,4 +186,10 @@ CASES = [
         match=_REFUSED,
         check=_store_kept("s.html"),
     ),
+    Case(
+        "report RUN_A RUN_B: -o the store",
+        _store("s.html", "report", "1", "1", "--store", "s.html", "-o", "s.html", "--quiet"),
+        match=_REFUSED,
+        check=_store_kept("s.html"),
+    ),
 ]

@@ -76,3 +76,35 @@ def test_a_window_covering_the_spectrum_gives_the_full_report():
     tail = run(stack, 100)
     assert tail.to_dict() == pytest.approx(full.to_dict(), nan_ok=True)
     np.testing.assert_array_equal(tail.eigenvalues, full.eigenvalues)
+
+
+def test_a_tail_only_row_has_no_spike_count_anywhere(tmp_path):
+    """``--tail-only`` showed spikes 0 for every layer, with no edge computed: the count is empty (None) in the
+    row, the CSV, the JSON, the terminal table, the store and a comparison."""
+    import json
+
+    from netspectra.commands.compare_cmd import comparison_table
+    from netspectra.compare.result import ChangeThresholds, ModelComparison, compare_layer
+    from netspectra.diagnose.model import ModelReport
+    from netspectra.report.export import write_report
+    from netspectra.report.table import layer_table
+    from netspectra.store import Store
+
+    stack = with_eigenvalues(short_tail(), 800)
+    tail = run(stack, 64, backend="lanczos")
+    full = analyze_spectrum(compute_spectrum(stack), name="w", layer_index=0, kind="linear")
+    assert "tail-only" in tail.warning and tail.num_spikes is None and full.num_spikes == 15
+    report = ModelReport(source="m", layers=(tail, full.with_columns(layer_index=1, name="v")))
+    header, *rows = write_report(report, tmp_path / "t.csv").read_text().splitlines()
+    position = header.split(",").index("num_spikes")
+    assert [row.split(",")[position] for row in rows] == ["", "15"]
+    layers = json.loads(write_report(report, tmp_path / "t.json").read_text())["layers"]
+    assert [layer["num_spikes"] for layer in layers] == [None, 15]
+    assert layer_table(report).row_count == 2  # the empty count shows as "-"
+    with Store(tmp_path / "s.db") as store:
+        stored = store.load_report(store.record_run(report, {}))
+    assert [layer.num_spikes for layer in stored.layers] == [None, 15]
+    comparison = compare_layer(tail, full, None, "name", ChangeThresholds())
+    assert comparison.delta_num_spikes is None and "spikes" not in comparison.reasons
+    table = comparison_table(ModelComparison("a", "b", (comparison,), (), ChangeThresholds()))
+    assert table.row_count == 1

@@ -154,6 +154,7 @@ def test_a_foreign_sqlite_database_is_refused(tmp_path):
         Store(tmp_path / "missing.db", create=False)
 
 
+@pytest.mark.hardening
 def test_missing_run_and_corrupt_spectrum(model, tmp_path):
     store = Store(tmp_path / "s.db")
     run_id = analyze_into_store(model, store).run_id

@@ -9,9 +9,12 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from safetensors.numpy import save_file
 
 from store_progress import committed_layers
+
+pytestmark = [pytest.mark.hardening, pytest.mark.slow]
 
 NUM_LAYERS = 64
 ENV = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # same arithmetic in every process

@@ -8,6 +8,7 @@ from netspectra.commands import (
     analyze_cmd,
     compare_cmd,
     compress_cmd,
+    describe_cmd,
     merge_check_cmd,
     merge_cmd,
     prune_cmd,
@@ -18,7 +19,7 @@ from netspectra.commands import (
     track_cmd,
 )
 
-COMMANDS = [analyze_cmd, compress_cmd]
+COMMANDS = [analyze_cmd, describe_cmd, compress_cmd]
 COMMANDS += [runs_cmd, compare_cmd, track_cmd]
 COMMANDS += [report_cmd]
 COMMANDS += [merge_cmd, merge_check_cmd]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspectra.defaults import TW1_QUANTILES
-from netspectra.diagnose.options import ESTIMATORS, AnalysisOptions
+from netspectra.diagnose.options import ESTIMATORS, FIX_FINGERS, TAIL_FITS, AnalysisOptions
 from netspectra.errors import UsageError
 from netspectra.io.selection import LayerSelection
 from netspectra.report.export import PLOT_FORMATS
@@ -51,6 +51,33 @@ def add_selection_arguments(p: argparse.ArgumentParser, verb: str, *, min_dim: i
         "--min-dim", type=int, default=min_dim, help="skip matrices whose smaller dimension is below this (default %(default)s)"
     )
     g.add_argument("--max-dim", type=int, default=None, help="skip matrices whose larger dimension is above this")
+    g.add_argument(
+        "--min-evals", type=int, metavar="K", help="skip matrices with fewer eigenvalues (M, times k for a conv stack)"
+    )
+    g.add_argument("--max-evals", type=int, metavar="K", help="skip matrices with more eigenvalues")
+    g.add_argument(
+        "--layers",
+        type=_integers,
+        metavar="I,J,...",
+        help="only the matrices at these positions (0, 1, ...: 'netspectra describe')",
+    )
+    g.add_argument(
+        "--kinds", type=_words, metavar="KIND,...", help="only matrices of these kinds (linear, embedding, conv2d, ...)"
+    )
+    g.add_argument(
+        "--no-pool", action="store_true", help="a conv kernel's k matrices one by one, not pooled (WeightWatcher's pool=False)"
+    )
+
+
+def _integers(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give positions as I,J,... (integers)") from None
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
@@ -80,6 +107,21 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the RMT-depth columns (HTMP, spacing, tail tests, MP area, traps, phase): faster",
     )
+    w = p.add_argument_group("WeightWatcher", "WeightWatcher's options and conventions (docs/from-weightwatcher.md)")
+    w.add_argument(
+        "--ww-compat",
+        action="store_true",
+        help="alphas and summary as WeightWatcher 0.7.7 computes them: its tail fit (any tail length) and, unless "
+        "given, its layer filters (--min-evals 8 --max-evals 15000 --max-dim 50000)",
+    )
+    w.add_argument("--fix-fingers", choices=FIX_FINGERS, help="xmin_peak: xmin near the ESD's peak; clip_xmax: clip the largest")
+    w.add_argument(
+        "--fit",
+        choices=TAIL_FITS,
+        default=AnalysisOptions.fit,
+        help="also fit the truncated power law (TPL, E_TPL: the _tpl columns)",
+    )
+    w.add_argument("--vectors", action="store_true", help="localization of the singular vectors (one SVD per matrix)")
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
@@ -121,15 +163,36 @@ def is_quiet(args: argparse.Namespace) -> bool:
 
 
 def selection(args: argparse.Namespace) -> LayerSelection:
-    """The :class:`LayerSelection` of :func:`add_selection_arguments`' arguments."""
-    return LayerSelection(include=args.include, exclude=args.exclude, min_dim=args.min_dim, max_dim=args.max_dim)
+    """The :class:`LayerSelection` of :func:`add_selection_arguments`' arguments (WeightWatcher's filters where
+    ``--ww-compat`` is given and they are not)."""
+    from netspectra.spec import WW_SELECTION
+
+    given = {
+        "min_evals": args.min_evals,
+        "max_evals": args.max_evals,
+        "max_dim": args.max_dim,
+        "layers": args.layers,
+        "kinds": args.kinds,
+    }
+    defaults = WW_SELECTION if getattr(args, "ww_compat", False) else {}
+    chosen = {**defaults, **{k: v for k, v in given.items() if v is not None}}
+    return LayerSelection(include=args.include, exclude=args.exclude, min_dim=args.min_dim, pool=not args.no_pool, **chosen)
 
 
 def fit_options(args: argparse.Namespace) -> AnalysisOptions:
     """The :class:`AnalysisOptions` of :func:`add_fit_arguments`' arguments (the defaults without them)."""
     if not hasattr(args, "min_tail"):
         return AnalysisOptions()
-    return AnalysisOptions(min_tail=args.min_tail, tw_level=args.tw_level, depth=not args.no_depth, estimator=args.estimator)
+    return AnalysisOptions(
+        min_tail=args.min_tail,
+        tw_level=args.tw_level,
+        depth=not args.no_depth,
+        estimator=args.estimator,
+        ww_compat=args.ww_compat,
+        fix_fingers=args.fix_fingers,
+        fit=args.fit,
+        vectors=args.vectors,
+    )
 
 
 def spec_of(args: argparse.Namespace, **spectrum: object) -> AnalysisSpec:
@@ -203,10 +266,25 @@ def format_number(x: float, fmt: str = ".3g") -> str:
 
 def add_output_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--report FILE.html`` and the :func:`add_plot_arguments` (for ``netspectra analyze``)."""
-    p.add_argument(
-        "--report", metavar="FILE.html", help="write a self-contained HTML report (summary, sortable table, per-layer plots)"
-    )
+    add_report_argument(p, "summary, sortable table, per-layer plots")
     add_plot_arguments(p)
+
+
+def add_report_argument(p: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--report FILE.html``: the command's self-contained HTML view (``what`` it shows), figures with
+    hover values and zoom, no network."""
+    p.add_argument("--report", metavar="FILE.html", help=f"write a self-contained HTML report ({what})")
+
+
+def write_report_page(text: str, path: str, *, quiet: bool) -> None:
+    """Write a rendered HTML view to ``path`` atomically and say so on stdout unless ``quiet``."""
+    from netspectra.report.html_views import write_page
+
+    written = write_page(text, path)
+    if not quiet:
+        from netspectra.report.terminal import plain
+
+        result_console().print(plain(f"wrote {written}"), soft_wrap=True)
 
 
 def add_plot_arguments(p: argparse.ArgumentParser) -> None:
@@ -222,11 +300,18 @@ def check_outputs(html: str | None, plots: str | None) -> None:
 
         check_html_path(html)
     if plots:
-        directory = Path(plots)
-        if directory.exists() and not directory.is_dir():
-            raise UsageError(f"{directory}: exists and is not a directory")
-        if not directory.parent.is_dir():
-            raise UsageError(f"{directory}: parent directory {directory.parent} does not exist")
+        check_plot_directory(plots)
+
+
+def check_plot_directory(plots: str) -> None:
+    """Refuse, before any work, a plot directory that is a file or whose folders cannot be made (it is
+    created, with its missing parents, as every output's folder is: :func:`netspectra.atomic.check_parent`)."""
+    from netspectra.atomic import check_parent
+
+    directory = Path(plots)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{directory}: exists and is not a directory")
+    check_parent(directory)
 
 
 def write_outputs(report: ModelReport, html: str | None, plots: str | None, fmt: str, *, quiet: bool) -> list[str]:

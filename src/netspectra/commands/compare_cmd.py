@@ -56,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="list layers most damaged first (relative error of W, then |delta alpha|): did "
         "quantization or a merge damage my model?",
     )
+    common.add_report_argument(p, "summary, alpha of A and B and the change by layer, sortable table")
     common.add_action_arguments(p, "compare", "the comparison")
     p.set_defaults(func=run)
 
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.report.overwrite import check_outputs_against_inputs
 
     output = check_output_path(args.output) if args.output else None
-    check_outputs_against_inputs([output], [args.a, args.b])
+    common.check_outputs(args.report, None)
+    check_outputs_against_inputs([output, args.report], [args.a, args.b])
     thresholds = parse_thresholds(args.threshold)
     with common.executor_of(args) as executor, common.progress_bar("comparing", quiet=common.is_quiet(args)) as advance:
         comparison = compare_models(
@@ -98,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
         safe_console(stderr=True).print(plain(f"warning: {comparison.warning}", style="bold yellow"))
     if output is not None:
         write_results(output, comparison.columns(), comparison.rows, comparison.to_dict)
+    if args.report:
+        from netspectra.report.html_views import render_comparison_html
+
+        common.write_report_page(render_comparison_html(comparison), args.report, quiet=common.is_quiet(args))
     if args.json:
         common.print_json(comparison.to_dict())
         return 0
@@ -124,7 +130,7 @@ _TABLE_COLUMNS: tuple[tuple[str, Callable[[LayerComparison], str]], ...] = (
     ("‖ΔW‖F/‖W‖F", lambda c: common.format_number(c.diff_rel_frobenius, ".1e")),
     ("Δalpha", lambda c: common.format_number(c.delta_alpha, "+.3f")),
     ("z", lambda c: common.format_number(c.alpha_z, ".1f")),
-    ("Δspikes", lambda c: f"{c.delta_num_spikes:+d}"),
+    ("Δspikes", lambda c: "-" if c.delta_num_spikes is None else f"{c.delta_num_spikes:+d}"),
     ("rank ΔW", lambda c: "-" if c.diff_rank < 0 else str(c.diff_rank)),
     ("‖ΔW‖₂/‖W‖₂", lambda c: common.format_number(c.diff_rel_spectral, ".1e")),
     ("alpha ΔW", lambda c: common.format_number(c.diff_alpha, ".2f")),

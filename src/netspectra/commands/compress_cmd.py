@@ -24,8 +24,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "separates from noise, optionally shrink them, and write a safetensors file: each matrix as factors "
         "NAME.A @ NAME.B where that is smaller (plus OUT.json; analyze and compare read OUT as the original layers), or "
         "with --dense every tensor with its original name, shape and dtype. Conv kernels, biases, norms and "
-        "fused QKV tensors are copied unchanged. A compression that would zero a layer or leave it less than "
-        "a quarter of its energy is refused (nothing written) unless --force." + " " + common.INPUTS_HELP,
+        "fused QKV tensors are copied unchanged. The compressed model is judged as a whole: where it runs "
+        "(transformers installed, a folder with config.json) on 32 probe sentences against the original (mean "
+        "cosine of the pooled outputs >= 0.99), else by a data-free bound on its output error. A compression that "
+        "fails that check, or would zero a layer or leave it less than a quarter of its energy, is refused "
+        "(nothing written, with a setting that passes where one was found) unless --force." + " " + common.INPUTS_HELP,
     )
     p.add_argument("path", help="model file or directory")
     p.add_argument("-o", "--output", required=True, help="the .safetensors file to write (never the input)")
@@ -46,7 +49,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--force",
         action="store_true",
-        help="write the file even if layers are zeroed or keep less than a quarter of their energy",
+        help="write the file even if the function check fails or layers are zeroed or keep less than a quarter of their energy",
     )
     common.add_action_arguments(p, "compress", "the report", fit=False, min_dim=DEFAULT_MIN_DIM)
     p.set_defaults(func=run)
@@ -72,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if report.damaged:  # written only with --force: say it loudly, on stderr, whatever the output mode
         warn(report.damage_summary())
+    if report.function is not None and not report.function.passed:
+        warn(report.function.describe())
     if args.json:
         common.print_json(report.to_dict())
     elif not quiet:
@@ -126,6 +131,8 @@ def totals_line(report: CompressionReport) -> str:
         + ("" if report.factored else f"; {s['factored_ratio']:.2f}x without --dense")
         + ")"
     ]
+    if report.function is not None:
+        lines.append(report.function.describe())
     if s["copied_reasons"]:
         lines.append("copied: " + ", ".join(f"{reason} ({n})" for reason, n in s["copied_reasons"].items()))
     lines.append(f"wrote {report.output}" + (f" and {sidecar_path(report.output)}" if report.factored else ""))

@@ -30,6 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base", help="their common base model (needed for the interference criterion)")
     p.add_argument("--config", help="take the models, base and thresholds from this merge configuration instead")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
+    common.add_report_argument(p, "verdicts, distance and interference by layer, sortable table")
     common.add_action_arguments(p, "compare", "the report", fit=False)
     p.set_defaults(func=run)
 
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
         models, base, thresholds = args.models, args.base, DEFAULT_THRESHOLDS
     if args.output:
         check_output_path(args.output)
-    check_outputs_against_inputs([args.output], [*models, base], [args.config])
+    common.check_outputs(args.report, None)
+    check_outputs_against_inputs([args.output, args.report], [*models, base], [args.config])
     quiet = common.is_quiet(args)
     with common.executor_of(args) as executor, common.progress_bar("checking", quiet=quiet) as advance:
         report = check_compatibility(
@@ -65,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.output:
         write_results(args.output, report.columns(), lambda: flat_rows(report), report.to_dict)
+    if args.report:
+        from netspectra.report.html_views import render_compatibility_html
+
+        common.write_report_page(render_compatibility_html(report), args.report, quiet=quiet)
     if args.json:
         common.print_json(report.to_dict())
     elif not quiet:

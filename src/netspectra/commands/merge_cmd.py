@@ -31,6 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("config", help="merge configuration (.yaml, .yml or .json)")
     p.add_argument("-o", "--output", required=True, help="output directory (must not exist, or be empty)")
     p.add_argument("--dtype", help="output dtype of merged tensors (F32, F16, BF16, F64), overriding the configuration")
+    common.add_report_argument(p, "what was done to every tensor, sortable table")
     common.add_quiet_arguments(p, "the merge log")
     common.add_executor_arguments(p)
     p.set_defaults(func=run)
@@ -39,13 +40,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from netspectra.merge.config import load_config, parse_dtype
     from netspectra.merge.model import merge_models
+    from netspectra.report.overwrite import check_outputs_against_inputs
 
+    common.check_outputs(args.report, None)
     config = load_config(args.config, check_paths=True)
     if args.dtype:
         config = replace(config, dtype=parse_dtype(args.dtype))
+    check_outputs_against_inputs([args.report], [m.path for m in config.models] + [config.base_model], [args.config])
     quiet = common.is_quiet(args)
     with common.executor_of(args) as executor, common.progress_bar("merging", quiet=quiet) as advance:
         result = merge_models(config, args.output, executor=executor, workers=args.workers, progress=advance)
+    if args.report:
+        from netspectra.report.html_views import render_merge_html
+
+        common.write_report_page(render_merge_html(result), args.report, quiet=quiet)
     if args.json:
         common.print_json(result.to_dict())
     elif not quiet:

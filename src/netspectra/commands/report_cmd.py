@@ -1,4 +1,4 @@
-"""``netspectra report``: the HTML report and plots of a run in the results store."""
+"""``netspectra report``: the HTML report and plots of a run in the results store, or two runs side by side."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ from netspectra.store.db import DEFAULT_STORE, Store
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "report",
-        help="HTML report and plots of a stored run",
+        help="HTML report and plots of a stored run, or two runs side by side",
         description="Render the self-contained HTML report (and/or the individual plots) of a run stored by "
         "'netspectra analyze --store' from its stored layers and spectra, without re-analyzing the model. "
-        "List the runs with 'netspectra runs'.",
+        "With two runs, one page puts them side by side: each model's summary, then their layers paired by name "
+        "(alpha of both, the deltas, the layers a flag rule picks out). List the runs with 'netspectra runs'.",
     )
-    p.add_argument("run_id", type=int, metavar="RUN_ID", help="the run (see 'netspectra runs')")
+    p.add_argument(
+        "run_ids", type=int, nargs="+", metavar="RUN_ID", help="one run, or two to put side by side (see 'netspectra runs')"
+    )
     p.add_argument("--store", default=DEFAULT_STORE, metavar="PATH", help="the store (default ./%(default)s)")
     p.add_argument("-o", "--output", metavar="FILE.html", help="write the HTML report to this file")
     common.add_plot_arguments(p)
@@ -29,21 +32,31 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from netspectra.report.overwrite import check_outputs_against_inputs
 
+    if len(args.run_ids) > 2:
+        raise UsageError(f"give one run, or two to put side by side, not {len(args.run_ids)}")
+    if len(args.run_ids) == 2 and (args.plots or not args.output):
+        raise UsageError("two runs make one page side by side: give -o FILE.html (and no --plots)")
     if not (args.output or args.plots):
         raise UsageError("nothing to write: give -o FILE.html and/or --plots DIR")
     common.check_outputs(args.output, args.plots)
     check_outputs_against_inputs([args.output], files=[args.store])
     with Store(args.store, create=False) as store:
-        stored = store.read_run(args.run_id)
-    info, report = stored.info, stored.report
-    if stored.warning:  # said even when quiet
-        safe_console(stderr=True).print(plain(stored.warning), soft_wrap=True)
+        runs = [store.read_run(run_id) for run_id in args.run_ids]
     console = safe_console(stderr=True, quiet=args.quiet)
-    if info.status != "complete":
-        console.print(
-            plain(f"run {info.id} is {info.status}: the report shows the {len(report.layers)} layers stored so far"),
-            soft_wrap=True,
-        )
-    for line in common.write_outputs(report, args.output, args.plots, args.plot_format, quiet=args.quiet):
+    for stored in runs:
+        if stored.warning:  # said even when quiet
+            safe_console(stderr=True).print(plain(stored.warning), soft_wrap=True)
+        if stored.info.status != "complete":
+            shown = f"the report shows the {len(stored.report.layers)} layers stored so far"
+            console.print(plain(f"run {stored.info.id} is {stored.info.status}: {shown}"), soft_wrap=True)
+    if len(runs) == 2:
+        from netspectra.compare.pair import compare_reports
+        from netspectra.report.html_views import render_runs_html, write_page
+
+        a, b = runs
+        page = render_runs_html(a.report, b.report, compare_reports(a.report, b.report), (f"run {a.info.id}", f"run {b.info.id}"))
+        console.print(plain(f"wrote {write_page(page, args.output)}"), soft_wrap=True)
+        return 0
+    for line in common.write_outputs(runs[0].report, args.output, args.plots, args.plot_format, quiet=args.quiet):
         console.print(plain(f"wrote {line}"), soft_wrap=True)
     return 0

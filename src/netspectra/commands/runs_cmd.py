@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="list the newest N runs (default %(default)s; 0: every run)",
     )
     p.add_argument("-o", "--output", help="with --show: write the layers to this .csv, .parquet or .json file")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    common.add_quiet_arguments(p, "the runs (with --show, the run's report)")
     p.set_defaults(func=run)
 
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             runs = store.list_runs(limit=args.limit or None)
             if args.json:
                 common.print_json([r.to_dict() for r in runs])
-            else:
+            elif not args.quiet:
                 total = store.count_runs()
                 common.result_console().print(runs_table(runs, args.store, total))
             return 0
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         write_report(report, args.output)
     if args.json:
         common.print_json(report.to_dict())
-    else:
+    elif not args.quiet:
         print_report(report)
     return 0
 

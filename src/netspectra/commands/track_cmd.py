@@ -38,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", metavar="CKPT", help="checkpoint files or directories, or one directory of them")
     p.add_argument("-o", "--output", help="write the long-format table (step, layer, metrics) to this .csv file")
     p.add_argument("--plots", metavar="DIR", help="write one PNG per quantity against step into this directory")
+    common.add_report_argument(p, "every quantity against the step per layer, tables by step and by layer")
     p.add_argument(
         "--store",
         nargs="?",
@@ -70,6 +71,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.atomic import check_parent
     from netspectra.compare.checkpoints import find_checkpoints
     from netspectra.compare.temperature import noise_temperature
     from netspectra.compare.track import track_checkpoints
@@ -79,11 +81,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--late must lie in (0, 1] and --top be >= 1, got {args.late:g} and {args.top}")
     if args.output and Path(args.output).suffix.lower() != ".csv":
         raise UsageError(f"{args.output}: the track table is written as .csv")
-    for directory in filter(None, (args.plots, args.output and str(Path(args.output).parent))):
-        if not Path(directory).is_dir():
-            raise UsageError(f"{directory}: directory does not exist")
+    if args.output:
+        check_parent(Path(args.output))
+    common.check_outputs(args.report, args.plots)
     # bad paths and an output over an input are refused before a store is opened
-    check_outputs_against_inputs([args.output], [c.path for c in find_checkpoints(args.paths)], [args.store])
+    check_outputs_against_inputs([args.output, args.report], [c.path for c in find_checkpoints(args.paths)], [args.store])
     spec = common.spec_of(args)
     store = Store(args.store) if args.store else nullcontext()
     with (
@@ -100,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
         from netspectra.compare.track_plots import plot_trajectory
 
         written += plot_trajectory(trajectory, args.plots)
+    if args.report:
+        from netspectra.report.html_views import render_track_html, write_page
+
+        written.append(write_page(render_track_html(trajectory), args.report))
     if args.json:
         records = json.loads(trajectory.to_frame().to_json(orient="records"))  # NaN -> null
         common.print_json(records if temperature is None else {"trajectory": records, "temperature": temperature.to_dict()})

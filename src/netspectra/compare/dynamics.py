@@ -46,7 +46,7 @@ class TrackPoint(TableRow):
     sigma2: float
     area: float
     tail_weight: float
-    num_spikes: int
+    num_spikes: int | None
     spacing_ratio: float
 
 

@@ -8,14 +8,16 @@ memory is that of the pairs in flight (one per worker or thread: the two decoded
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from functools import partial
-from typing import Unpack
+from typing import TYPE_CHECKING, Unpack
 
 import numpy as np
 
+from netspectra.compare.cka import weight_cka
 from netspectra.compare.diff import difference_spectrum, storage_epsilon
-from netspectra.compare.matching import LayerMatch, match_layers
+from netspectra.compare.matching import LayerMatch, Unmatched, match_layers
 from netspectra.compare.result import ChangeThresholds, LayerComparison, ModelComparison, compare_layer
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import MatrixError
@@ -23,6 +25,9 @@ from netspectra.io import WeightMatrix
 from netspectra.pipeline import ProgressCallback, Source, analyze_matrix, check_matrices, list_weights, run_layers
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
+
+if TYPE_CHECKING:
+    from netspectra.diagnose.model import ModelReport
 
 
 def compare_models(
@@ -100,7 +105,10 @@ def compare_pair(pair: LayerMatch, spec: AnalysisSpec, thresholds: ChangeThresho
             )
         except MatrixError:  # W_B - W_A overflows where W_A and W_B did not: no difference spectrum
             diff = None
-    return compare_layer(report_a, report_b, diff, pair.matched_by, thresholds)
+    cka = math.nan
+    if stack_a is not None and stack_b is not None and stack_a.shape == stack_b.shape:
+        cka = weight_cka(stack_a, stack_b, rows_are_n=pair.a.shape[0] >= pair.a.shape[1])
+    return compare_layer(report_a, report_b, diff, pair.matched_by, thresholds, cka=cka)
 
 
 def _analyze_loaded(weight: WeightMatrix, spec: AnalysisSpec) -> tuple[LayerReport, np.ndarray | None]:
@@ -112,3 +120,15 @@ def _analyze_loaded(weight: WeightMatrix, spec: AnalysisSpec) -> tuple[LayerRepo
         return analyze_matrix(weight, spec), None  # reloads only to produce the error row
     loaded = replace(weight, load=lambda native=False: stack if native else np.asarray(stack, dtype=np.float64))
     return analyze_matrix(loaded, spec), stack
+
+
+def compare_reports(a: ModelReport, b: ModelReport, thresholds: ChangeThresholds = ChangeThresholds()) -> ModelComparison:
+    """Compare two analyses of which only the rows are known (two runs of the results store, ``netspectra
+    report RUN_A RUN_B``): the layers paired by name, their deltas and flags (:func:`compare_layer`) without
+    the spectrum of W_B - W_A (no weights are read: its columns are NaN), and the names on one side only."""
+    in_b = {layer.name: layer for layer in b.layers}
+    in_a = {layer.name for layer in a.layers}
+    pairs = [compare_layer(layer, in_b[layer.name], None, "name", thresholds) for layer in a.layers if layer.name in in_b]
+    unmatched = [Unmatched("a", layer.name, "not in B") for layer in a.layers if layer.name not in in_b]
+    unmatched += [Unmatched("b", layer.name, "not in A") for layer in b.layers if layer.name not in in_a]
+    return ModelComparison(a.source, b.source, tuple(pairs), tuple(unmatched), thresholds)

@@ -7,7 +7,8 @@ A matched layer is **flagged** when any of these holds (each adds its label to `
 * ``alpha``: |alpha_B - alpha_A| > ``alpha_z`` sqrt(se_A^2 + se_B^2) (default 2), the standard error
   of a difference of two CSN estimates, se = (alpha - 1)/sqrt(n_tail); only when both fits succeed;
 * ``spikes``: |num_spikes_B - num_spikes_A| >= ``spikes`` (default 1): an eigenvalue crossed the
-  Tracy–Widom edge of the Marchenko–Pastur bulk;
+  Tracy–Widom edge of the Marchenko–Pastur bulk; only when both rows have the edge (a tail-only row
+  has none: its ``num_spikes`` and the delta are empty);
 * ``phase``: the ``phase`` labels differ (only when LayerReport has a ``phase`` column);
 * ``status``: the row status differs (``ok``, ``fit-failed``, ``error``).
 
@@ -69,9 +70,9 @@ class LayerComparison(TableRow):
     delta_alpha_weighted: float
     delta_log_spectral_norm: float
     delta_effective_rank: float
-    num_spikes_a: int
-    num_spikes_b: int
-    delta_num_spikes: int
+    num_spikes_a: int | None
+    num_spikes_b: int | None
+    delta_num_spikes: int | None
     diff_rank: int
     diff_rel_frobenius: float
     diff_rel_spectral: float
@@ -80,6 +81,7 @@ class LayerComparison(TableRow):
     reasons: str
     phase_a: str = ""
     phase_b: str = ""
+    cka: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,16 @@ class ModelComparison(RowsTable):
 
         return replace(self, layers=tuple(sorted(self.layers, key=damage)))
 
+    def __repr__(self) -> str:
+        from netspectra.report.notebook import comparison_repr
+
+        return comparison_repr(self)
+
+    def _repr_html_(self) -> str:
+        from netspectra.report.notebook import comparison_html
+
+        return comparison_html(self)
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: sources, thresholds, layers (non-finite floats as None) and unmatched matrices."""
         return {
@@ -125,17 +137,23 @@ class ModelComparison(RowsTable):
 
 
 def compare_layer(
-    a: LayerReport, b: LayerReport, diff: DiffSpectrum | None, matched_by: str, thresholds: ChangeThresholds
+    a: LayerReport,
+    b: LayerReport,
+    diff: DiffSpectrum | None,
+    matched_by: str,
+    thresholds: ChangeThresholds,
+    *,
+    cka: float = math.nan,
 ) -> LayerComparison:
     """Deltas (B - A) of one matched layer and the flag rules applied to them.
 
     ``diff`` is None when either matrix has no spectrum (status ``error``); its columns are then NaN
-    and -1 for the rank.
+    and -1 for the rank.  ``cka``: WeightWatcher's CKA of the two matrices (:mod:`netspectra.compare.cka`).
     """
     se = math.hypot(a.alpha_se, b.alpha_se)
     delta_alpha = b.alpha - a.alpha
     z = abs(delta_alpha) / se if se > 0 else math.nan  # NaN unless both fits succeeded
-    delta_spikes = b.num_spikes - a.num_spikes
+    delta_spikes = None if a.num_spikes is None or b.num_spikes is None else b.num_spikes - a.num_spikes
     phase_a, phase_b = a.phase, b.phase
     rel_frobenius = diff.rel_frobenius if diff else math.nan
     reasons = [
@@ -143,7 +161,7 @@ def compare_layer(
         for label, hit in (
             ("weights", rel_frobenius > thresholds.rel_frobenius),
             ("alpha", z > thresholds.alpha_z),
-            ("spikes", abs(delta_spikes) >= thresholds.spikes),
+            ("spikes", delta_spikes is not None and abs(delta_spikes) >= thresholds.spikes),
             ("phase", phase_a != phase_b),
             ("status", a.status != b.status),
         )
@@ -176,6 +194,7 @@ def compare_layer(
         reasons="; ".join(reasons),
         phase_a=phase_a,
         phase_b=phase_b,
+        cka=cka,
     )
 
 

@@ -92,9 +92,9 @@ def fluctuation(steps: Sequence[float], eigenvalues: np.ndarray) -> Fluctuation:
     x = np.asarray(eigenvalues, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] != t.size or t.size < MIN_LATE_CHECKPOINTS:
         raise ValueError(f"need (T >= {MIN_LATE_CHECKPOINTS}, k) eigenvalues for T steps, got {x.shape} for {t.size}")
-    design = np.column_stack([np.ones_like(t), t - t.mean()])
-    coefficients, *_ = np.linalg.lstsq(design, x, rcond=None)
-    residuals = x - design @ coefficients
+    centred = t - t.mean()  # orthogonal to the constant: the least-squares line in closed form
+    slope = centred @ (x - x.mean(axis=0)) / (centred @ centred)
+    residuals = x - x.mean(axis=0) - np.outer(centred, slope)
     per_column = np.sum(residuals**2, axis=0) / (t.size - 2)
     means = x.mean(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -58,6 +58,16 @@ class Trajectory:
 
         return pd.DataFrame([p.to_dict() for p in self.points], columns=TrackPoint.columns())
 
+    def __repr__(self) -> str:
+        from netspectra.report.notebook import trajectory_repr
+
+        return trajectory_repr(self)
+
+    def _repr_html_(self) -> str:
+        from netspectra.report.notebook import trajectory_html
+
+        return trajectory_html(self)
+
     def write_csv(self, path: str | Path) -> Path:
         """Write the rows of :meth:`to_frame` to a CSV file atomically (:func:`netspectra.report.export.write_csv`)."""
         return write_csv(path, TrackPoint.columns(), [p.to_dict() for p in self.points])

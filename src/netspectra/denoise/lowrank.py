@@ -19,10 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netspectra.denoise.encoding import encode
 from netspectra.denoise.methods import SHRINK_KINDS, Method
 from netspectra.denoise.results import LayerCompression
 from netspectra.errors import MatrixError
-from netspectra.linalg import thin_svd
+from netspectra.io import dtypes
+from netspectra.io.factored import factor_product
+from netspectra.linalg import gram_svd, thin_svd
 from netspectra.pipeline import check_matrices
 from netspectra.rmt.thresholds import bgn_cos2_left, bgn_cos2_right, bgn_signal_strength, shrink
 
@@ -50,6 +53,14 @@ class LowRank:
         return self.left @ self.right
 
 
+def stored_product(factors: LowRank, dtype: str) -> np.ndarray:
+    """W_hat as the factored output stores it: the product of its factors rounded to ``dtype``, formed as the
+    reader of that output forms it (:func:`~netspectra.io.factored.factor_product`), so that a dense and a
+    factored output of one compression are one model (bit for bit in F32 and F64)."""
+    left, right = (dtypes.decode(encode(f, dtype), dtype) for f in (factors.left, factors.right))
+    return factor_product(left, right, dtypes.result_dtype(dtype))
+
+
 @dataclass(frozen=True)
 class OrientedSVD:
     """Thin SVD of a matrix oriented N x M (N >= M): W = u diag(s) vt, s descending.
@@ -65,7 +76,8 @@ class OrientedSVD:
 
     @classmethod
     def of(cls, matrix: np.ndarray) -> OrientedSVD:
-        """Decompose a 2-D matrix given in its stored orientation (float64, LAPACK gesdd).
+        """Decompose a 2-D matrix given in its stored orientation (float64; :func:`~netspectra.linalg.gram_svd`:
+        the Gram matrix's eigenvectors where accurate, else LAPACK gesdd).
 
         Raises
         ------
@@ -74,7 +86,7 @@ class OrientedSVD:
         """
         stored = _checked(matrix)
         transposed = stored.shape[0] < stored.shape[1]
-        u, s, vt = thin_svd(stored.T if transposed else stored)
+        u, s, vt = gram_svd(stored.T if transposed else stored)
         return cls(u, s, vt, transposed)
 
     @property

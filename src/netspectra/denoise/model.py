@@ -3,13 +3,19 @@
 Which tensors are compressed follows the layer rules of :mod:`netspectra.io.layers`: 2-D matrices of
 kind ``linear``, ``embedding`` or ``attention_q/k/v`` stored as F64/F32/F16/BF16.  Conv kernels, 1-D
 tensors (biases, norms), fused QKV tensors (their three parts have different noise levels; splitting
-and reassembling them is not done here), integer/FP8 tensors, matrices with NaN/Inf and anything the
-layer rules skip are written unchanged, bit for bit when the input is a safetensors file, and listed
-in :attr:`CompressionReport.copied` with the reason.
+and reassembling them is not done here), 3-D expert tensors (one matrix per expert), integer/FP8
+tensors, matrices with NaN/Inf and anything the layer rules skip are written unchanged, bit for bit
+when the input is a safetensors file, and listed in :attr:`CompressionReport.copied` with the reason.
 
-Memory: one matrix per task in flight (its float64 copy, its SVD, its factors and their encoded bytes);
-the matrices are decomposed by the executor of every action (:func:`netspectra.pipeline.run_layers`) and
-written in order here; see :mod:`netspectra.denoise.writer` for the output side.
+The compressed model is judged as a whole before anything is written (:mod:`netspectra.denoise.judge`):
+run on the probe sentences against the original where it can run, else by the data-free chain bound.
+
+Memory: one matrix per task in flight (its float64 copy, its SVD, its factors and their encoded bytes),
+plus what the judge keeps: every matrix's singular values (bound), or, where the model runs, the model
+itself and every compressed matrix's SVD and factors (at most
+:data:`~netspectra.denoise.probe.MAX_PROBE_PARAMETERS` parameters); the matrices are decomposed by the
+executor of every action (:func:`netspectra.pipeline.run_layers`) and written in order here; see
+:mod:`netspectra.denoise.writer` for the output side.
 """
 
 from __future__ import annotations
@@ -18,24 +24,27 @@ import contextlib
 import json
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, Unpack
 
 import numpy as np
 
-from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES, encode
+from netspectra.atomic import check_parent
+from netspectra.denoise.encoding import COMPRESSIBLE_DTYPES
 from netspectra.denoise.factored import factor_names, sidecar, sidecar_path
-from netspectra.denoise.lowrank import LowRank, compress_matrix
+from netspectra.denoise.judge import CANDIDATES, Judge, make_judge, search
+from netspectra.denoise.lowrank import LowRank, OrientedSVD, compress_svd, stored_product
 from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
+from netspectra.denoise.probe import model_folder, open_probe, parameter_count, probe_obstacle
 from netspectra.denoise.results import CompressionReport, CopiedTensor, LayerCompression
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import CompressionRefused, MatrixError, UsageError
-from netspectra.io import ModelSource, TensorRecord, WeightMatrix, dtypes, open_source, select_weight_matrices
-from netspectra.io.factored import factor_product
+from netspectra.io import ModelSource, TensorRecord, WeightMatrix, open_source, select_weight_matrices
 from netspectra.io.inputs import input_files
 from netspectra.io.quantized import holds_quantized_tensors
-from netspectra.pipeline import ProgressCallback, require_selected, run_layers
+from netspectra.pipeline import ProgressCallback, drain, require_selected, run_layers
 from netspectra.report.export import write_document
 from netspectra.report.overwrite import refuse_inputs
 from netspectra.scale.executor import Executor
@@ -83,7 +92,9 @@ def compress_model(
         default: a dense low-rank matrix is no smaller than the original); False writes every matrix dense,
         a drop-in file of the original's names and shapes.
     force : bool
-        Write the file even when layers are destroyed (zeroed, or keeping less than
+        Write the file even when the compressed model fails its function check
+        (:mod:`netspectra.denoise.function`: its outputs on the probe sentences where the model runs, else
+        the data-free chain bound) or layers are destroyed (zeroed, or keeping less than
         :data:`~netspectra.denoise.results.MIN_ENERGY_KEPT` of their energy); refused otherwise.
     executor, workers : optional
         Where the matrices are decomposed, as in :func:`netspectra.analyze` (one task per matrix; the
@@ -101,7 +112,9 @@ def compress_model(
         Bad method or shrinker, output equal to an input file, missing output directory, factor names
         that collide with existing tensors.
     CompressionRefused
-        Some layers would be destroyed and ``force`` is False: nothing is written.
+        The function check fails or some layers would be destroyed, and ``force`` is False: nothing is
+        written; the message names a setting that passes both (tried first), or says none of those tried
+        does.
     SourceError
         The model cannot be read.
     """
@@ -110,6 +123,8 @@ def compress_model(
         keywords.setdefault("min_dim", DEFAULT_MIN_DIM)
     spec = AnalysisSpec.resolve(spec, **keywords)
     label = str(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+    if not spec.selection.pool:
+        raise UsageError("compress writes whole tensors: pool=False (a conv kernel slice by slice) does not apply")
     if shrink not in SHRINK_KINDS:
         raise UsageError(f"unknown shrinker {shrink!r}; expected one of {', '.join(SHRINK_KINDS)}")
     out = Path(output)
@@ -134,46 +149,61 @@ def compress_model(
         todo = [r for r, reason in records if reason is None]
         if factored:
             _check_factor_names([r.name for r, _ in records], [r.name for r in todo])
-        compressed = run_layers(
-            partial(_compress_one, method=method, shrink=shrink, factored=factored),
-            [(r, weights[r.name].kind) for r in todo],
-            shapes=[(1, *weights[r.name].matrix_shape) for r in todo],
-            names=[r.name for r in todo],
-            executor=executor,
-            workers=workers,
-            progress=progress,
-            results_hold_matrices=True,
-        )
-        layers: list[LayerCompression] = []
-        copied: list[CopiedTensor] = []
-        entries: dict[str, dict[str, object]] = {}
-        with SafetensorsWriter(out, _metadata(src, method, shrink, factored)) as writer:
-            for record, reason in records:
-                if reason is None:
-                    outcome = next(compressed)
-                    if isinstance(outcome, str):
-                        reason = outcome
-                    else:
-                        layers.append(_write_compressed(writer, record, *outcome, entries))
-                if reason is not None:
-                    writer.add_unchanged(record)
-                    shape = tuple(record.shape)
-                    copied.append(CopiedTensor(record.name, shape, record.dtype, math.prod(shape), reason))
-            report = CompressionReport(
-                source=label,
-                output=str(out),
-                method=str(method),
-                shrink=shrink,
-                factored=factored,
-                layers=tuple(layers),
-                copied=tuple(copied),
+        # Where the model can run, it is loaded (imports, from_pretrained, the original's outputs: seconds)
+        # while the matrices are decomposed; the judge sees them once both are done.
+        obstacle = probe_obstacle(src) if todo else "nothing to compress"
+        folder = model_folder(src)
+        keep_vectors = obstacle is None and folder is not None
+        loading = ThreadPoolExecutor(1, thread_name_prefix="netspectra-probe")
+        try:
+            judging = loading.submit(open_probe, folder, todo, parameter_count(src)) if keep_vectors else None
+            compressed = run_layers(
+                partial(_compress_one, method=method, shrink=shrink, factored=factored, keep_vectors=keep_vectors),
+                [(r, weights[r.name].kind) for r in todo],
+                shapes=[(1, *weights[r.name].matrix_shape) for r in todo],
+                names=[r.name for r in todo],
+                executor=executor,
+                workers=workers,
+                progress=progress,
+                results_hold_matrices=True,
             )
-            if report.damaged and not force:
-                raise CompressionRefused(
-                    f"refused, nothing written: {method} would destroy the model: {report.damage_summary()}. "
-                    "Keep more (--method energy:0.9 or rank:K) or pass --force to write it anyway"
+            layers: list[LayerCompression] = []
+            copied: list[CopiedTensor] = []
+            seen: list[tuple[TensorRecord, str, OrientedSVD | np.ndarray, LowRank | None]] = []
+            entries: dict[str, dict[str, object]] = {}
+            with SafetensorsWriter(out, _metadata(src, method, shrink, factored)) as writer:
+                for record, reason in records:
+                    if reason is None:
+                        outcome = next(compressed)
+                        if isinstance(outcome, str):
+                            reason = outcome
+                        else:
+                            layer, factors, svd = outcome
+                            layers.append(_write_compressed(writer, record, layer, factors, entries))
+                            seen.append((record, weights[record.name].kind, svd, factors if keep_vectors else None))
+                    if reason is not None:
+                        writer.add_unchanged(record)
+                        shape = tuple(record.shape)
+                        copied.append(CopiedTensor(record.name, shape, record.dtype, math.prod(shape), reason))
+                drain(compressed)
+                judge = make_judge(judging.result() if judging is not None else str(obstacle), factored)
+                for item in seen:
+                    judge.observe(*item)
+                report = CompressionReport(
+                    source=label,
+                    output=str(out),
+                    method=str(method),
+                    shrink=shrink,
+                    factored=factored,
+                    layers=tuple(layers),
+                    copied=tuple(copied),
+                    function=judge.check(layers),
                 )
-            writer.commit()
+                if report.refused and not force:
+                    raise CompressionRefused(_refusal(report, judge))
+                writer.commit()
+        finally:
+            loading.shutdown(wait=False, cancel_futures=True)
     if meta_out is not None:
         extra = {"method": str(method), "shrink": shrink, "source": label}
         write_document(meta_out, sidecar(out, entries, extra))
@@ -181,15 +211,39 @@ def compress_model(
 
 
 def _compress_one(
-    item: tuple[TensorRecord, str], method: Method, shrink: str, factored: bool
-) -> tuple[LayerCompression, LowRank] | str:
-    """One matrix (its record and layer kind) compressed, an executor task; or why it is copied instead
-    (a matrix without a spectrum)."""
+    item: tuple[TensorRecord, str], method: Method, shrink: str, factored: bool, keep_vectors: bool
+) -> tuple[LayerCompression, LowRank, OrientedSVD | np.ndarray] | str:
+    """One matrix (its record and layer kind) compressed, an executor task, with its SVD for the judge (or
+    only its singular values, without ``keep_vectors``); or why it is copied instead (a matrix without a
+    spectrum)."""
     record, kind = item
     try:
-        return compress_matrix(record.load(), method, shrink, name=record.name, kind=kind, dtype=record.dtype, factored=factored)
+        svd = OrientedSVD.of(record.load())
     except MatrixError as exc:
         return str(exc)
+    layer, factors = compress_svd(svd, method, shrink, name=record.name, kind=kind, dtype=record.dtype, factored=factored)
+    return layer, factors, svd if keep_vectors else svd.s
+
+
+def _refusal(report: CompressionReport, judge: Judge) -> str:
+    """The one line of a refused compression: what fails, and a setting that passes the same checks (tried
+    first), or the least compression tried when none does."""
+    problems = []
+    if report.damaged:
+        problems.append(f"{report.method} would destroy the model: {report.damage_summary()}")
+    if report.function is not None and not report.function.passed:
+        problems.append(report.function.describe())
+    other = sum(t.params for t in report.copied)
+    best, tried = search(judge, (report.method, report.shrink), other)
+    if best is not None:
+        shrink = "" if report.shrink == "hard" else " --shrink hard"
+        advice = f"{best.describe()} passes: use --method {best.method}{shrink}, or pass --force to write it anyway"
+    else:
+        advice = (
+            f"no setting tried passes (energy:F, F = {', '.join(f'{m.value:g}' for m in CANDIDATES)}, --shrink hard; "
+            f"the least compressive, {tried.describe()}): keep the model as it is, or pass --force to write it anyway"
+        )
+    return f"refused, nothing written: {'; '.join(problems)}. {advice}"
 
 
 def _write_compressed(
@@ -216,20 +270,14 @@ def _write_compressed(
     return layer
 
 
-def stored_product(factors: LowRank, dtype: str) -> np.ndarray:
-    """W_hat as the factored output stores it: the product of its factors rounded to ``dtype``, formed as the
-    reader of that output forms it (:func:`~netspectra.io.factored.factor_product`), so that a dense and a
-    factored output of one compression are one model (bit for bit in F32 and F64)."""
-    left, right = (dtypes.decode(encode(f, dtype), dtype) for f in (factors.left, factors.right))
-    return factor_product(left, right, dtypes.result_dtype(dtype))
-
-
 def _copy_reason(record: TensorRecord, weights: dict[str, WeightMatrix], skipped: dict[str, str]) -> str | None:
     """None when ``record`` is compressed, else why it is copied unchanged."""
     weight = weights.get(record.name)
     if weight is None:
         if f"{record.name}[q]" in weights:
             return "fused QKV tensor"
+        if f"{record.name}[0]" in weights or f"{record.name}[0,gate]" in weights:
+            return "3-D expert tensor"
         return skipped.get(record.name, "not a weight matrix")
     if weight.kind not in COMPRESSIBLE_KINDS or len(record.shape) != 2:
         return f"{weight.kind} kernel" if weight.kind.startswith("conv") else f"{weight.kind} not compressed"
@@ -249,10 +297,9 @@ def _metadata(src: ModelSource, method: Method, shrink: str, factored: bool) -> 
 
 def check_output(out: Path, meta_out: Path | None, src: ModelSource) -> None:
     """Refuse an output that is (by inode: a hard link or symlink too) any file the model is read from
-    (:func:`~netspectra.io.inputs.input_files`: external data, config.json included), or whose directory
-    is missing."""
-    if not out.parent.is_dir():
-        raise UsageError(f"{out}: output directory {out.parent} does not exist")
+    (:func:`~netspectra.io.inputs.input_files`: external data, config.json included), or whose folder cannot
+    be made (:func:`netspectra.atomic.check_parent`)."""
+    check_parent(out)
     refuse_inputs((out, meta_out), input_files(src))
 
 

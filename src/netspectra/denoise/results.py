@@ -34,6 +34,7 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
+from netspectra.denoise.function import FunctionCheck
 from netspectra.tabular import TableRow
 
 
@@ -116,6 +117,9 @@ class CompressionReport:
         The compressed matrices, in model order.
     copied : tuple of CopiedTensor
         Every tensor written unchanged.
+    function : FunctionCheck or None
+        The compressed model judged as a whole (:mod:`netspectra.denoise.function`): its outputs on the
+        probe inputs against the original's where the model runs, else the data-free chain bound.
     """
 
     source: str
@@ -125,6 +129,13 @@ class CompressionReport:
     factored: bool
     layers: tuple[LayerCompression, ...]
     copied: tuple[CopiedTensor, ...]
+    function: FunctionCheck | None = None
+
+    @property
+    def refused(self) -> bool:
+        """Whether :func:`~netspectra.denoise.compress_model` refuses to write this compression without
+        ``force``: a layer is destroyed, or the function check fails."""
+        return bool(self.damaged) or (self.function is not None and not self.function.passed)
 
     @property
     def params_before(self) -> int:
@@ -187,6 +198,7 @@ class CompressionReport:
             "median_energy_kept": self.median_energy_kept,
             "num_destroyed": len(self.damaged),
             "copied_reasons": dict(Counter(t.reason for t in self.copied)),
+            **{f"function_{k}": v for k, v in (self.function.to_dict() if self.function else {}).items()},
         }
 
     def to_frame(self) -> pd.DataFrame:

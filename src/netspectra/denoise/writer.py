@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from netspectra.atomic import publish, temporary_beside
+from netspectra.atomic import make_parent, publish, temporary_beside
 from netspectra.denoise.encoding import encode
 from netspectra.io import TensorRecord, dtypes
 from netspectra.io.safetensors_file import SafetensorsLoader
@@ -60,6 +60,7 @@ class SafetensorsWriter:
         self.metadata = dict(metadata or {})
         self._entries: list[_Spooled] = []
         self._names: set[str] = set()
+        make_parent(self.path)
         self._spool_path = temporary_beside(self.path, ".spool")
         self._spool = open(self._spool_path, "w+b")  # noqa: SIM115 - closed by close()
 

@@ -9,7 +9,8 @@ Johnstone 2001; Ma 2012), with sigma^2 = ``mp_width``.
 A value that cannot be computed is NaN (an unset flag None, an unclassified phase empty); no column ever
 raises.  Each derived quantity checks its assumption first: the spike strengths and overlaps (a signal plus
 MP noise) are filled only where the bulk fits MP, the phase is bleeding-out or bulk+spikes and an
-eigenvalue stands above the noise ceiling of the layer's own entries (``spike_note`` says why not
+eigenvalue stands above the noise ceiling of the layer's own entries, far enough above the MP edge for the
+prediction to hold (``SPIKE_OVERLAP_MARGIN`` Tracy–Widom scales) (``spike_note`` says why not
 otherwise); the level spacings are unfolded with the MP law only where the bulk fits it, with a
 polynomial otherwise (``spacing_unfolding``).  A tail-only spectrum (top-K window, ``Spectrum.complete``
 False) gets only the tail tests and the large-entry flag and ratio.
@@ -23,8 +24,9 @@ from typing import TypeVar
 
 import numpy as np
 
+from netspectra.defaults import SPIKE_OVERLAP_MARGIN
 from netspectra.diagnose.options import AnalysisOptions
-from netspectra.diagnose.phase import BULK_PVALUE, SPIKED_PHASES, classify_phase
+from netspectra.diagnose.phase import BULK_PVALUE, SPIKED_PHASES, classify_phase, tracy_widom_scale
 from netspectra.diagnose.row import (
     BulkColumns,
     DepthColumns,
@@ -39,6 +41,7 @@ from netspectra.diagnose.rules import rank_collapsed
 from netspectra.linalg import Spectrum
 from netspectra.rmt.entry_null import EntryNull, entry_null
 from netspectra.rmt.htmp import fit_htmp
+from netspectra.rmt.marchenko_pastur import mp_edges
 from netspectra.rmt.mp_bulk import MPBulkFit, fit_mp_bulk
 from netspectra.rmt.powerlaw import PowerLawFit
 from netspectra.rmt.spacing import level_spacing
@@ -128,9 +131,10 @@ def _bulk_columns(bulk: MPBulkFit) -> BulkColumns:
 def _spike_columns(
     evals: np.ndarray, n: int, m: int, bulk: MPBulkFit | None, null: EntryNull | None, level: float, phase: str
 ) -> SpikeColumns:
-    """The largest spike's strength and overlaps, only where their model (a few components over MP noise)
-    holds: an MP bulk, a spiked phase, an eigenvalue above the noise ceiling of the layer's entries (else
-    NaN and the reason in ``spike_note``)."""
+    """The largest spike's strength and overlaps, only where their model (components over MP noise) holds and
+    its prediction is measured to: an MP bulk, a spiked phase, an eigenvalue above the noise ceiling of the
+    layer's entries, at least :data:`~netspectra.defaults.SPIKE_OVERLAP_MARGIN` Tracy–Widom scales above
+    the MP edge (else NaN and the reason in ``spike_note``)."""
     if bulk is None:
         return SpikeColumns(spike_note="no MP bulk fit")
     if not bulk.ks_pvalue > BULK_PVALUE:
@@ -141,6 +145,12 @@ def _spike_columns(
     spikes = spike_estimates(evals, n, m, bulk.sigma2, level, threshold=ceiling)
     if spikes.num_spikes == 0:
         return SpikeColumns(spike_note="no eigenvalue above the noise ceiling of its entries")
+    above = (spikes.eigenvalues[0] - mp_edges(m / n, bulk.sigma2)[1]) / tracy_widom_scale(bulk.sigma2, n, m)
+    if above < SPIKE_OVERLAP_MARGIN:
+        return SpikeColumns(
+            spike_note=f"largest outlier {above:.1f} Tracy-Widom scales above the MP edge (< {SPIKE_OVERLAP_MARGIN:g}): "
+            "too close to the BBP threshold for its strength and overlaps at this size"
+        )
     return SpikeColumns(
         spike_strength_max=float(spikes.strengths[0]),
         spike_cos2_left_max=float(spikes.cos2_left[0]),

@@ -24,9 +24,12 @@ from netspectra.diagnose.row import (
     NormColumns,
     OutcomeColumns,
     PowerLawColumns,
+    VectorColumns,
     WWColumns,
 )
 from netspectra.diagnose.rules import alpha_label, rank_collapsed
+from netspectra.diagnose.vectors import vector_columns
+from netspectra.diagnose.ww_fit import fit_layer_tail
 from netspectra.linalg import Spectrum
 from netspectra.rmt import marchenko_pastur as mp
 from netspectra.rmt.farms import farms_eigenvalues
@@ -61,36 +64,46 @@ def analyze_spectrum(
     dtype: str = "",
     options: AnalysisOptions = AnalysisOptions(),
     stack: np.ndarray | None = None,
+    positions: int | None = None,
 ) -> LayerReport:
     """Compute every metric of one layer from its spectrum (eigenvalues of W^T W / N).
 
     With ``options.depth`` and the float64 ``stack`` (k, N, M) behind the spectrum, the RMT-depth
     columns of :func:`netspectra.diagnose.depth.depth_metrics` are filled in too (the stack is only
-    used for the shuffled-entries null).
+    used for the shuffled-entries null); with ``options.vectors`` and the stack, the localization columns
+    (:mod:`netspectra.diagnose.vectors`).  ``positions``: the spatial positions k of the conv kernel the
+    matrix comes from, for WeightWatcher's k/2 (default the stack size; a slice of ``pool=False`` is one of k).
 
     * norms: spectral s_max = sqrt(N lambda_max), Frobenius sqrt(N sum lambda) (over all k matrices);
     * ranks: stable rank, Roy–Vetterli effective rank, normalised entropy, rank loss (eigenvalues
       below :attr:`Spectrum.zero_tolerance`);
     * Marchenko–Pastur: sigma^2 by the median estimator, edge l+ = sigma^2 (1 + sqrt(beta))^2, the
       Tracy–Widom edge at ``options.tw_level``, spikes above it and the fraction of eigenvalues in the bulk;
-    * power-law tail of the non-zero eigenvalues (CSN MLE, xmin by KS) and WeightWatcher's weighted alpha;
-    * log det X over the non-zero eigenvalues and the det X = 1 tail (:mod:`netspectra.rmt.logdet`).
+    * power-law tail of the non-zero eigenvalues (CSN MLE, xmin by KS, or as ``options`` choose:
+      :mod:`netspectra.diagnose.ww_fit`), WeightWatcher's own fit and its weighted alpha;
+    * log det X over the non-zero eigenvalues (exact: ``log_det_error`` 0) and the det X = 1 tail
+      (:mod:`netspectra.rmt.logdet`).
     """
     evals = spectrum.eigenvalues
     n, m, k = spectrum.n, spectrum.m, spectrum.num_matrices
     lam_max = spectrum.lambda_max
     nonzero = evals[evals > spectrum.zero_tolerance]
     rank_loss = int(evals.size - nonzero.size)
-    scale = ww_scale(kind, n, k)
+    scale = ww_scale(kind, n, k if positions is None else positions)
 
     sigma2 = mp.sigma2_median(evals, spectrum.beta)
     edge_tw = mp.tracy_widom_edge(sigma2, n, m, options.tw_level)
-    fit, failure = fit_tail(_tail_sample(nonzero, stack, spectrum, options), options)
+    tail = fit_layer_tail(_tail_sample(nonzero, stack, spectrum, options), evals, scale, options)
+    fit, failure = tail.fit, tail.failure
     wants_depth = options.depth and stack is not None and evals.size >= options.min_fit_evals
     depth = depth_metrics(spectrum, stack, fit, options) if wants_depth else DepthColumns()
-    warnings = layer_warnings(spectrum, fit, failure, depth)
+    warnings = (*layer_warnings(spectrum, fit, failure, depth), *tail.warnings)
+    vectors = VectorColumns()
+    if options.vectors and stack is not None:
+        vectors = vector_columns(stack, int(np.count_nonzero(evals >= fit.xmin * (1 - 1e-12))) if fit else 0)
     total = float(np.sum(evals))
     detx_num, detx_val = detx_condition(evals)
+    log_det = log_determinant(nonzero)
     return LayerReport(
         LayerIdentity(
             name=name, layer_index=layer_index, kind=kind, N=n, M=m, Q=spectrum.q, num_matrices=k, num_evals=int(evals.size)
@@ -103,7 +116,8 @@ def analyze_spectrum(
             effective_rank=metrics.effective_rank(evals),
             entropy=metrics.spectral_entropy(evals),
             rank_loss=rank_loss,
-            log_det=log_determinant(nonzero),
+            log_det=log_det,
+            log_det_error=0.0 if math.isfinite(log_det) else math.nan,
         ),
         mp=MPColumns(
             sigma2_mp=sigma2,
@@ -120,6 +134,8 @@ def analyze_spectrum(
             scale,
             log_alpha_norm=_log10_power_sum(nonzero * scale, fit.alpha) if fit else math.nan,
         ),
+        ww_fits=tail.columns,
+        vectors=vectors,
         depth=depth,
         outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=warnings),
         eigenvalues=evals,
@@ -129,13 +145,14 @@ def analyze_spectrum(
 def layer_warnings(spectrum: Spectrum, fit: PowerLawFit | None, failure: str, depth: DepthColumns) -> tuple[str, ...]:
     """The warning labels of a layer: ``rank-collapse``, the tail's ``fit-failed`` or alpha label, ``large-entries``.
 
-    WeightWatcher's ``over-trained`` (alpha < 2) is not given to a layer whose whole spectrum its entries
-    explain (phase random-like, e.g. iid Student-t(1.5) noise, alpha ~ 1.5): a tail made by single large
-    entries (the ``large-entries`` label) is no sign of over-training.
+    The alpha labels judge the interval [alpha_lo, alpha_hi], not alpha alone, and ``over-trained`` only a
+    heavy-tailed layer (:func:`~netspectra.diagnose.rules.alpha_label`): not one whose whole spectrum its
+    entries explain (phase random-like, e.g. iid Student-t(1.5) noise, alpha ~ 1.5, whose tail single
+    large entries make: the ``large-entries`` label), nor spikes, a decaying bulk or a collapsed rank.
     """
     warnings = ["rank-collapse"] if rank_collapsed(spectrum) else []
-    label = failure or (alpha_label(fit.alpha) if fit else None)
-    if label and not (label == "over-trained" and depth.phase_columns.phase == "random-like"):
+    label = failure or (alpha_label(fit.alpha_lo, fit.alpha_hi, depth.phase_columns.phase) if fit else None)
+    if label:
         warnings.append(label)
     if depth.shuffle.large_entries:
         warnings.append("large-entries")
@@ -178,7 +195,14 @@ def power_law_columns(fit: PowerLawFit | None) -> PowerLawColumns:
     if fit is None:
         return PowerLawColumns()
     return PowerLawColumns(
-        alpha=fit.alpha, alpha_se=fit.alpha_se, xmin=fit.xmin, xmax=fit.xmax, ks_distance=fit.ks_distance, num_tail=fit.num_tail
+        alpha=fit.alpha,
+        alpha_se=fit.alpha_se,
+        alpha_lo=fit.alpha_lo,
+        alpha_hi=fit.alpha_hi,
+        xmin=fit.xmin,
+        xmax=fit.xmax,
+        ks_distance=fit.ks_distance,
+        num_tail=fit.num_tail,
     )
 
 

@@ -10,13 +10,15 @@ bulk's noise level that the rounding alone makes.
 uniform grids whose noise is a share s = 1e-4 .. 10 of its MP level, and both models written as Q8_0, Q4_0 and
 Q4_K GGUF files, analyzed against the float ones:
 
-* **under-trained** rests on alpha > 6.  Rounding moved alpha by a multiple of the float fit's standard error
-  ``alpha_se`` that grows with the share: in 95% of the layers by less than 0.32 se at s = 1e-4, 0.78 at
-  1e-3, 1.4 at 1e-2, 2.8 at 0.1, 7.3 at s = 1 (medians 0.01, 0.03, 0.09, 0.32, 1.95), and it gave 1 to 15 of
-  the 110 layers an under-trained label they did not have.  c s^(1/3) lies above those 95% quantiles at every
-  share measured from c = 7.78 on: with c = :data:`SHIFT_SE`, a layer whose alpha exceeds 6 by less than
-  ``SHIFT_SE s^(1/3) alpha_se`` could owe its label to the rounding, and is not called under-trained.  At 8
-  bits (s ~ 3e-5 to 5e-5) that margin is 0.25 se; at 4 and 5 bits (s ~ 2e-3 to 1.3e-2) 1 to 2 se.
+* **under-trained** rests on alpha's interval lying above 6 (``alpha_lo`` > 6,
+  :func:`~netspectra.diagnose.rules.alpha_label`).  Rounding moved alpha by a multiple of the float fit's
+  standard error ``alpha_se`` that grows with the share: in 95% of the layers by less than 0.32 se at s = 1e-4,
+  0.78 at 1e-3, 1.4 at 1e-2, 2.8 at 0.1, 7.3 at s = 1 (medians 0.01, 0.03, 0.09, 0.32, 1.95), and it gave 1 to
+  15 of the 110 layers an alpha > 6 they did not have.  c s^(1/3) lies above those 95% quantiles at every
+  share measured from c = 7.78 on: with c = :data:`SHIFT_SE`, a layer whose ``alpha_lo`` exceeds 6 by less
+  than ``SHIFT_SE s^(1/3) alpha_se`` could owe its label to the rounding (the interval moves with alpha), and
+  is not called under-trained.  At 8 bits (s ~ 3e-5 to 5e-5) that margin is 0.25 se; at 4 and 5 bits (s ~
+  2e-3 to 1.3e-2) 1 to 2 se.  (The shifts were measured on alpha, before the label rested on the interval.)
 * **random-like** rests on no eigenvalue standing above the noise ceiling of the layer's entries.  Rounding
   made no measured layer random-like at any share up to s = 10 (the trained layers' spikes and tails stand
   above a noise even ten times their bulk; coarse grids make sparse, structured matrices instead).  Where the
@@ -66,10 +68,10 @@ def withhold_quantization_labels(report: LayerReport) -> LayerReport:
     warnings = list(report.warnings)
     changes: dict[str, object] = {}
     reach = alpha_reach(share)
-    if "under-trained" in warnings and report.alpha - UNDER_TRAINED_ALPHA <= reach * report.alpha_se:
+    if "under-trained" in warnings and report.alpha_lo - UNDER_TRAINED_ALPHA <= reach * report.alpha_se:
         warnings[warnings.index("under-trained")] = (
-            f"{QUANTIZATION_NOISE}: under-trained withheld (alpha = {report.alpha:.2f} is within {reach:.2f} alpha_se "
-            f"of {UNDER_TRAINED_ALPHA:g}, as far as rounding of sigma2_quant = {share:.2g} sigma2_mp moves alpha)"
+            f"{QUANTIZATION_NOISE}: under-trained withheld (alpha_lo = {report.alpha_lo:.2f} is within {reach:.2f} "
+            f"alpha_se of {UNDER_TRAINED_ALPHA:g}, as far as rounding of sigma2_quant = {share:.2g} sigma2_mp moves alpha)"
         )
     if report.phase == "random-like" and share >= RANDOM_SHARE:
         why = f"sigma2_quant = {share:.2g} sigma2_mp: the rounding noise is at least the bulk's own"

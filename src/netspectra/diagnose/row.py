@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from netspectra.diagnose.row_attributes import RowAttributes
 from netspectra.tabular import TableRow
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 #: Separator of the labels in the ``warning`` column.
 WARNING_SEPARATOR = "; "
@@ -35,7 +38,7 @@ class ColumnGroup(TableRow):
 
     @classmethod
     def column_types(cls) -> dict[str, str]:
-        """Column name -> annotation (``"int"``, ``"float"``, ``"str"``, ``"bool | None"``)."""
+        """Column name -> annotation (``"int"``, ``"float"``, ``"str"``, ``"bool | None"``, ``"int | None"``)."""
         return {f.name: str(f.type) for f in fields(cls)}
 
     @classmethod
@@ -59,6 +62,19 @@ class LayerIdentity(ColumnGroup):
 
 
 @dataclass(frozen=True)
+class PlacementColumns(ColumnGroup):
+    """Where the matrix sits in its model (:class:`netspectra.io.roles.Placement`): its role (``attn_q``,
+    ``mlp_down``, ``expert_up``, ``router``, ``embedding``, ``lm_head``, ..., ``other``), stack (``encoder``,
+    ``decoder``, ``vision``, ``text``; empty for one stack), transformer block (-1 outside the blocks) and
+    expert index (-1 but for the experts of a mixture-of-experts block)."""
+
+    role: str = "other"
+    stack: str = ""
+    block: int = -1
+    expert: int = -1
+
+
+@dataclass(frozen=True)
 class NormColumns(ColumnGroup):
     """Norms, ranks and entropy of the spectrum."""
 
@@ -72,16 +88,18 @@ class NormColumns(ColumnGroup):
     entropy: float = math.nan
     rank_loss: int = 0
     log_det: float = math.nan
+    log_det_error: float = math.nan
 
 
 @dataclass(frozen=True)
 class MPColumns(ColumnGroup):
-    """Marchenko–Pastur noise level, bulk edges and the spikes above the Tracy–Widom edge."""
+    """Marchenko–Pastur noise level, bulk edges and the spikes above the Tracy–Widom edge (``num_spikes``
+    None where no edge was computed: a tail-only window, a matrix not analyzed)."""
 
     sigma2_mp: float = math.nan
     lambda_plus: float = math.nan
     lambda_plus_tw: float = math.nan
-    num_spikes: int = 0
+    num_spikes: int | None = None
     bulk_fraction: float = math.nan
 
 
@@ -102,6 +120,8 @@ class PowerLawColumns(ColumnGroup):
 
     alpha: float = math.nan
     alpha_se: float = math.nan
+    alpha_lo: float = math.nan
+    alpha_hi: float = math.nan
     xmin: float = math.nan
     xmax: float = math.nan
     ks_distance: float = math.nan
@@ -119,6 +139,49 @@ class WWColumns(ColumnGroup):
     log_spectral_norm_ww: float = math.nan
     log_norm_ww: float = math.nan
     log_alpha_norm: float = math.nan
+
+
+@dataclass(frozen=True)
+class WWFitColumns(ColumnGroup):
+    """WeightWatcher's tail choices beside the row's own (:mod:`netspectra.diagnose.ww_fit`).
+
+    ``alpha_ww``, ``xmin_ww`` (in its units s_i^2, x k/2 for Conv2D) and ``num_tail_ww``: WeightWatcher 0.7.7's
+    default fit, the KS minimum over tails of any length (:func:`netspectra.rmt.ww_powerlaw.fit_power_law_ww`);
+    ``num_fingers`` and ``raw_alpha``: the largest eigenvalues clipped by ``fix_fingers='clip_xmax'`` and the
+    alpha before; the ``_tpl`` columns: the truncated power law of ``fit='TPL'``/``'E_TPL'``, xmin and
+    ``lambda_tpl`` in the units of W^T W / N.
+    """
+
+    alpha_ww: float = math.nan
+    xmin_ww: float = math.nan
+    num_tail_ww: int = 0
+    num_fingers: int = 0
+    raw_alpha: float = math.nan
+    alpha_tpl: float = math.nan
+    lambda_tpl: float = math.nan
+    xmin_tpl: float = math.nan
+    ks_distance_tpl: float = math.nan
+    num_tail_tpl: int = 0
+
+
+@dataclass(frozen=True)
+class VectorColumns(ColumnGroup):
+    """Localization of the right singular vectors below xmin (bulk) and above it (tail), WeightWatcher's
+    ``vectors=True`` columns: mean and variance of the discrete entropy, the localization ratio and the
+    participation ratio (:mod:`netspectra.rmt.localization`); NaN unless ``AnalysisOptions.vectors``."""
+
+    bulk_mean_vec_entropy: float = math.nan
+    bulk_var_vec_entropy: float = math.nan
+    tail_mean_vec_entropy: float = math.nan
+    tail_var_vec_entropy: float = math.nan
+    bulk_mean_loc_ratio: float = math.nan
+    bulk_var_loc_ratio: float = math.nan
+    tail_mean_loc_ratio: float = math.nan
+    tail_var_loc_ratio: float = math.nan
+    bulk_mean_part_ratio: float = math.nan
+    bulk_var_part_ratio: float = math.nan
+    tail_mean_part_ratio: float = math.nan
+    tail_var_part_ratio: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -235,11 +298,14 @@ class DepthColumns:
 #: Where each group of a row sits: its path of attributes from the row, in column order.
 GROUP_PATHS: dict[tuple[str, ...], type[ColumnGroup]] = {
     ("identity",): LayerIdentity,
+    ("placement",): PlacementColumns,
     ("norms",): NormColumns,
     ("mp",): MPColumns,
     ("quantization",): QuantizationColumns,
     ("power_law",): PowerLawColumns,
     ("ww",): WWColumns,
+    ("ww_fits",): WWFitColumns,
+    ("vectors",): VectorColumns,
     **{("depth", f.name): f.default.__class__ for f in fields(DepthColumns)},
     ("outcome",): OutcomeColumns,
 }
@@ -262,11 +328,14 @@ class LayerReport(RowAttributes):
     """
 
     identity: LayerIdentity
+    placement: PlacementColumns = PlacementColumns()
     norms: NormColumns = NormColumns()
     mp: MPColumns = MPColumns()
     quantization: QuantizationColumns = QuantizationColumns()
     power_law: PowerLawColumns = PowerLawColumns()
     ww: WWColumns = WWColumns()
+    ww_fits: WWFitColumns = WWFitColumns()
+    vectors: VectorColumns = VectorColumns()
     depth: DepthColumns = DepthColumns()
     outcome: OutcomeColumns = OutcomeColumns()
     eigenvalues: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -339,6 +408,23 @@ class LayerReport(RowAttributes):
     def with_warnings(self, *labels: str) -> LayerReport:
         """A copy with ``labels`` appended to the warnings."""
         return self.with_columns(warnings=(*self.outcome.warnings, *labels))
+
+    def plot(self) -> Figure:
+        """The three panels of the layer's spectrum (:func:`netspectra.report.plots.plot_layer`): a matplotlib
+        figure, shown inline by a notebook."""
+        from netspectra.report.plots import plot_layer
+
+        return plot_layer(self)
+
+    def __repr__(self) -> str:
+        from netspectra.report.notebook import layer_repr
+
+        return layer_repr(self)
+
+    def _repr_html_(self) -> str:
+        from netspectra.report.notebook import layer_html
+
+        return layer_html(self)
 
 
 def column_types() -> dict[str, str]:

@@ -16,9 +16,12 @@ if TYPE_CHECKING:
         MPColumns,
         NormColumns,
         OutcomeColumns,
+        PlacementColumns,
         PowerLawColumns,
         QuantizationColumns,
+        VectorColumns,
         WWColumns,
+        WWFitColumns,
     )
 
 
@@ -26,11 +29,14 @@ class RowAttributes:
     """Mixin of :class:`~netspectra.diagnose.row.LayerReport`: each field of its column groups as a read-only attribute."""
 
     identity: LayerIdentity
+    placement: PlacementColumns
     norms: NormColumns
     mp: MPColumns
     quantization: QuantizationColumns
     power_law: PowerLawColumns
     ww: WWColumns
+    ww_fits: WWFitColumns
+    vectors: VectorColumns
     depth: DepthColumns
     outcome: OutcomeColumns
 
@@ -73,6 +79,26 @@ class RowAttributes:
     def num_evals(self) -> int:
         """The ``num_evals`` field of :class:`~netspectra.diagnose.row.LayerIdentity`."""
         return self.identity.num_evals
+
+    @property
+    def role(self) -> str:
+        """The ``role`` field of :class:`~netspectra.diagnose.row.PlacementColumns`."""
+        return self.placement.role
+
+    @property
+    def stack(self) -> str:
+        """The ``stack`` field of :class:`~netspectra.diagnose.row.PlacementColumns`."""
+        return self.placement.stack
+
+    @property
+    def block(self) -> int:
+        """The ``block`` field of :class:`~netspectra.diagnose.row.PlacementColumns`."""
+        return self.placement.block
+
+    @property
+    def expert(self) -> int:
+        """The ``expert`` field of :class:`~netspectra.diagnose.row.PlacementColumns`."""
+        return self.placement.expert
 
     @property
     def lambda_max(self) -> float:
@@ -125,6 +151,11 @@ class RowAttributes:
         return self.norms.log_det
 
     @property
+    def log_det_error(self) -> float:
+        """The ``log_det_error`` field of :class:`~netspectra.diagnose.row.NormColumns`."""
+        return self.norms.log_det_error
+
+    @property
     def sigma2_mp(self) -> float:
         """The ``sigma2_mp`` field of :class:`~netspectra.diagnose.row.MPColumns`."""
         return self.mp.sigma2_mp
@@ -140,7 +171,7 @@ class RowAttributes:
         return self.mp.lambda_plus_tw
 
     @property
-    def num_spikes(self) -> int:
+    def num_spikes(self) -> int | None:
         """The ``num_spikes`` field of :class:`~netspectra.diagnose.row.MPColumns`."""
         return self.mp.num_spikes
 
@@ -168,6 +199,16 @@ class RowAttributes:
     def alpha_se(self) -> float:
         """The ``alpha_se`` field of :class:`~netspectra.diagnose.row.PowerLawColumns`."""
         return self.power_law.alpha_se
+
+    @property
+    def alpha_lo(self) -> float:
+        """The ``alpha_lo`` field of :class:`~netspectra.diagnose.row.PowerLawColumns`."""
+        return self.power_law.alpha_lo
+
+    @property
+    def alpha_hi(self) -> float:
+        """The ``alpha_hi`` field of :class:`~netspectra.diagnose.row.PowerLawColumns`."""
+        return self.power_law.alpha_hi
 
     @property
     def xmin(self) -> float:
@@ -223,6 +264,116 @@ class RowAttributes:
     def log_alpha_norm(self) -> float:
         """The ``log_alpha_norm`` field of :class:`~netspectra.diagnose.row.WWColumns`."""
         return self.ww.log_alpha_norm
+
+    @property
+    def alpha_ww(self) -> float:
+        """The ``alpha_ww`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.alpha_ww
+
+    @property
+    def xmin_ww(self) -> float:
+        """The ``xmin_ww`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.xmin_ww
+
+    @property
+    def num_tail_ww(self) -> int:
+        """The ``num_tail_ww`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.num_tail_ww
+
+    @property
+    def num_fingers(self) -> int:
+        """The ``num_fingers`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.num_fingers
+
+    @property
+    def raw_alpha(self) -> float:
+        """The ``raw_alpha`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.raw_alpha
+
+    @property
+    def alpha_tpl(self) -> float:
+        """The ``alpha_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.alpha_tpl
+
+    @property
+    def lambda_tpl(self) -> float:
+        """The ``lambda_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.lambda_tpl
+
+    @property
+    def xmin_tpl(self) -> float:
+        """The ``xmin_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.xmin_tpl
+
+    @property
+    def ks_distance_tpl(self) -> float:
+        """The ``ks_distance_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.ks_distance_tpl
+
+    @property
+    def num_tail_tpl(self) -> int:
+        """The ``num_tail_tpl`` field of :class:`~netspectra.diagnose.row.WWFitColumns`."""
+        return self.ww_fits.num_tail_tpl
+
+    @property
+    def bulk_mean_vec_entropy(self) -> float:
+        """The ``bulk_mean_vec_entropy`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_mean_vec_entropy
+
+    @property
+    def bulk_var_vec_entropy(self) -> float:
+        """The ``bulk_var_vec_entropy`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_var_vec_entropy
+
+    @property
+    def tail_mean_vec_entropy(self) -> float:
+        """The ``tail_mean_vec_entropy`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_mean_vec_entropy
+
+    @property
+    def tail_var_vec_entropy(self) -> float:
+        """The ``tail_var_vec_entropy`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_var_vec_entropy
+
+    @property
+    def bulk_mean_loc_ratio(self) -> float:
+        """The ``bulk_mean_loc_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_mean_loc_ratio
+
+    @property
+    def bulk_var_loc_ratio(self) -> float:
+        """The ``bulk_var_loc_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_var_loc_ratio
+
+    @property
+    def tail_mean_loc_ratio(self) -> float:
+        """The ``tail_mean_loc_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_mean_loc_ratio
+
+    @property
+    def tail_var_loc_ratio(self) -> float:
+        """The ``tail_var_loc_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_var_loc_ratio
+
+    @property
+    def bulk_mean_part_ratio(self) -> float:
+        """The ``bulk_mean_part_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_mean_part_ratio
+
+    @property
+    def bulk_var_part_ratio(self) -> float:
+        """The ``bulk_var_part_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.bulk_var_part_ratio
+
+    @property
+    def tail_mean_part_ratio(self) -> float:
+        """The ``tail_mean_part_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_mean_part_ratio
+
+    @property
+    def tail_var_part_ratio(self) -> float:
+        """The ``tail_var_part_ratio`` field of :class:`~netspectra.diagnose.row.VectorColumns`."""
+        return self.vectors.tail_var_part_ratio
 
     @property
     def phase(self) -> str:

@@ -16,7 +16,10 @@ spectrum (docs/scale.md, measured).
 Known from the window: lambda_max and the norms, the Frobenius norm and stable rank (from the trace of
 W^T W, computed from W directly), alpha and its tail columns, alpha_weighted and the ``_ww`` norms.  The
 columns that need the bulk (ranks, entropy, Marchenko–Pastur fit, spikes, log_alpha_norm) stay NaN,
-``rank_loss`` and ``num_spikes`` 0, and the warning says ``tail-only``.  ``num_evals`` is the window size.
+``num_spikes`` empty (None: no edge was computed), ``rank_loss`` 0, and the warning says ``tail-only``.
+``num_evals`` is the window size.  ``log_det`` is exact when the backend decomposed the whole matrix
+anyway, an SLQ estimate with its ``log_det_error`` otherwise, or NaN with the reason as a warning where the
+Lanczos run cannot separate the bottom of the spectrum from 0 (:func:`~netspectra.rmt.logdet.slq_log_determinant`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from netspectra.diagnose.row import LayerIdentity, LayerReport, OutcomeColumns
 from netspectra.diagnose.rules import alpha_label
 from netspectra.linalg import Spectrum, SpectrumOptions, compute_spectrum, compute_top_spectrum
 from netspectra.linalg.choose import TOP_K_BACKENDS, choose_backend
-from netspectra.rmt.logdet import log_determinant, slq_log_determinant
+from netspectra.rmt.logdet import LogDetEstimate, log_determinant, slq_log_determinant
 from netspectra.rmt.powerlaw import PowerLawFit
 
 #: xmin among the lowest this fraction of the window: the window may be cutting the tail.
@@ -117,9 +120,12 @@ def analyze_tail(
     warnings = [f"tail-only: top {spectrum.eigenvalues.size} of {k * m} eigenvalues"]
     if result.window_limited:
         warnings.append(WINDOW_LIMITED)
-    label = result.failure or alpha_label(fit.alpha)
+    label = result.failure or alpha_label(fit.alpha_lo, fit.alpha_hi)
     if label:
         warnings.append(label)
+    log_det = _log_det(stack, result, options)
+    if log_det.reason:
+        warnings.append(log_det.reason)
     return LayerReport(
         LayerIdentity(
             name=name,
@@ -131,7 +137,7 @@ def analyze_tail(
             num_matrices=k,
             num_evals=int(spectrum.eigenvalues.size),
         ),
-        norms=norm_columns(n, lam_max, total, stable_rank=total / lam_max, log_det=_log_det(stack, result, options)),
+        norms=norm_columns(n, lam_max, total, stable_rank=total / lam_max, log_det=log_det.value, log_det_error=log_det.error),
         power_law=power_law_columns(fit),
         ww=ww_columns(fit.alpha if fit else math.nan, lam_max, total, ww_scale(kind, n, k)),
         outcome=OutcomeColumns(dtype=dtype, status="ok" if fit else "fit-failed", warnings=tuple(warnings)),
@@ -139,9 +145,9 @@ def analyze_tail(
     )
 
 
-def _log_det(stack: np.ndarray, window: TailWindow, options: AnalysisOptions) -> float:
-    """log det of the layer: exact from the whole spectrum when the backend computed it anyway, else by SLQ
-    (skipped without ``options.depth``)."""
+def _log_det(stack: np.ndarray, window: TailWindow, options: AnalysisOptions) -> LogDetEstimate:
+    """log det of the layer: exact from the whole spectrum when the backend computed it anyway (error 0), else
+    by SLQ (skipped without ``options.depth``: NaN, no reason needed)."""
     if window.full is not None:
-        return log_determinant(window.full.eigenvalues, window.full.zero_tolerance)
-    return slq_log_determinant(stack) if options.depth else math.nan
+        return LogDetEstimate(log_determinant(window.full.eigenvalues, window.full.zero_tolerance), 0.0)
+    return slq_log_determinant(stack) if options.depth else LogDetEstimate(math.nan, math.nan)

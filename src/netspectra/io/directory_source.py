@@ -9,6 +9,7 @@ from pathlib import Path
 from ..errors import SourceError
 from .base import TORCH_SUFFIXES, ModelSource, TensorRecord
 from .gguf_source import GGUFSource
+from .gguf_split import first_shard
 from .keras_source import KerasSource
 from .numpy_source import NpzSource
 from .onnx_source import OnnxSource
@@ -94,6 +95,8 @@ def hf_weights(directory: Path, config: dict, fmt: str | None) -> ModelSource:
         ("*.h5", KerasSource),
     ):
         candidates = found(pattern)
+        if pattern == "*.gguf" and len(candidates) > 1 and (first := first_shard(candidates)):
+            candidates = [first]  # the shards of one split model, read from the first
         if len(candidates) == 1:
             src = opener(candidates[0])
             src.config = config

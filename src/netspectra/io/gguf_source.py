@@ -8,21 +8,22 @@ ggml lists dimensions fastest first (``ne = [in, out]`` for a Linear layer); the
 PyTorch's order (``out x in``).  The stored type (``Q4_K``) is the row's ``dtype``, the quantization noise
 of its blocks its ``sigma2_quant`` (:func:`~netspectra.io.gguf_blocks.tensor_noise`).
 
-Names are mapped to the Hugging Face scheme of the file's architecture (``blk.0.attn_q.weight`` ->
-``model.layers.0.self_attn.q_proj.weight``) with the package's own table, so that a GGUF file and the
-checkpoint it was converted from line up in ``compare``; a name the table does not know is kept.  The
-converter permutes the rows of a ``llama`` file's Q and K projections for its rotary layout
-(``convert_hf_to_gguf.py``: ``reshape(heads, 2, d/2, in).swapaxes(1, 2)``); they are permuted back, as
-the Hugging Face GGUF loader does, so that ``compare`` measures ||W_gguf - W_hf|| and not a shuffle
-(the singular values, hence every spectral column, do not depend on it).
+Names and layouts are those transformers' GGUF loader gives (:mod:`~netspectra.io.gguf_names`,
+:mod:`~netspectra.io.gguf_layout`: ``blk.0.ffn_up.weight`` -> ``model.layers.0.mlp.up_proj.weight``,
+a llama file's Q and K rows back from llama.cpp's rotary order), so that a GGUF file and the
+checkpoint it was converted from line up in ``compare``.
+
+A model split in shards (``NAME-00001-of-00003.gguf``, :mod:`~netspectra.io.gguf_split`) is read
+whole from its first shard: every shard checked as a file of its own, then against the split keys
+(its ``split.no``, the same ``split.count``, ``split.tensors.count`` tensors in all, no name twice).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-import re
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 from types import ModuleType
@@ -33,21 +34,18 @@ import numpy as np
 from ..errors import MatrixError, SourceError, one_line
 from .base import ModelSource, TensorRecord
 from .gguf_blocks import dequantize_tensor, tensor_noise
-from .gguf_header import read_gguf_header
+from .gguf_header import MAX_GGUF_TENSORS, MAX_GGUF_VALUES, read_gguf_header
+from .gguf_layout import Relayout, relayout_rule
+from .gguf_names import hf_names
+from .gguf_split import first_shard_name, shard_paths
 
 if TYPE_CHECKING:
     from .gguf_header import GGUFHeader as GGUFReader
 
-#: The Hugging Face names of the Llama scheme outside the blocks.
-_LLAMA_TOP_LEVEL = frozenset({"model.embed_tokens", "model.norm", "lm_head"})
-
-#: Most blocks whose names are mapped: the package's table costs 0.35 ms and 271 names a block (a
-#: ``block_count`` of 10^9 in a 24 KB file hung building it); the deepest models have about 130.
-MAX_GGUF_BLOCKS = 1024
-_BLOCK_INDEX = re.compile(r"blk\.(\d{1,9})\.")
-
 #: What the gguf package raises on a corrupt or forged file while parsing it.
 _PARSE_ERRORS = (ValueError, OSError, IndexError, KeyError, TypeError, OverflowError, MemoryError, struct.error)
+
+_SPLIT_NO, _SPLIT_COUNT, _SPLIT_TENSORS = "split.no", "split.count", "split.tensors.count"
 
 
 def _gguf() -> ModuleType | None:
@@ -59,16 +57,22 @@ def _gguf() -> ModuleType | None:
     return gguf
 
 
-def open_reader(path: Path, label: str) -> GGUFReader:
+def _parse(path: Path, label: str) -> tuple[GGUFReader, int]:
     """The checked header of ``path`` (:func:`~netspectra.io.gguf_header.read_gguf_header`: its keys and tensor
-    infos); SourceError naming the file when it cannot be read."""
+    infos) and the metadata values it holds; SourceError naming the file when it cannot be read."""
     gguf = _gguf()
     if gguf is None:
         raise SourceError(f"{label}: reading GGUF needs the gguf package (pip install 'netspectra[gguf]')")
     try:
-        return read_gguf_header(path, label)
+        header = read_gguf_header(path, label)
     except _PARSE_ERRORS as exc:
         raise SourceError(f"{label}: not a readable GGUF file: {one_line(exc)}") from None
+    return header, header.values
+
+
+def open_reader(path: Path, label: str) -> GGUFReader:
+    """The checked header of ``path`` (:func:`_parse`)."""
+    return _parse(path, label)[0]
 
 
 @lru_cache(maxsize=4)
@@ -88,83 +92,73 @@ def field_value(reader: GGUFReader, key: str) -> object:
         return None
 
 
-def hf_name_table(architecture: str, num_blocks: int) -> dict[str, str]:
-    """GGUF base name -> Hugging Face base name (``blk.0.attn_q`` -> ``model.layers.0.self_attn.q_proj``).
-
-    The package's table lists every Hugging Face variant of a tensor (``transformer.wte``,
-    ``model.embed_tokens``, ...); the Llama scheme that Qwen, Mistral and Gemma share is preferred
-    (``model.layers.*``, ``model.embed_tokens``, ``model.norm``, ``lm_head``), then another
-    ``model.``-prefixed name, then the first listed.
-    """
-    gguf = _gguf()
-    arch = next((a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == architecture), None)
-    if arch is None:
-        return {}
-    candidates: dict[str, list[str]] = {}
-    for hf, (_tensor, gguf_name) in gguf.get_tensor_name_map(arch, num_blocks).mapping.items():
-        candidates.setdefault(gguf_name, []).append(hf)
-
-    def rank(hf: str) -> int:
-        if hf.startswith("model.layers.") or hf in _LLAMA_TOP_LEVEL:
-            return 0
-        return 1 if hf.startswith("model.") else 2
-
-    return {g: min(names, key=rank) for g, names in candidates.items()}
+def _count(reader: GGUFReader, key: str) -> int | None:
+    value = field_value(reader, key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def held_blocks(declared: int, names: Iterable[str], label: str) -> int:
-    """The blocks to build the name table for: those ``declared`` (``block_count``), no more than the
-    tensor names reach (``blk.N.``): the metadata cannot make the table larger than the file.
+def _shard_readers(path: Path, reader: GGUFReader, values: int) -> list[tuple[Path, GGUFReader]]:
+    """``path`` and its reader, then those of the other shards when it is the first of a split model.
 
     Raises
     ------
     SourceError
-        When the tensors name more than :data:`MAX_GGUF_BLOCKS` declared blocks.
+        For a shard other than the first, missing shards (named), a shard whose split keys disagree with
+        its place in the set, more tensors or metadata values in all than one file may hold, or a tensor
+        count other than ``split.tensors.count``.
     """
-    named = max((int(m[1]) + 1 for name in names if (m := _BLOCK_INDEX.match(name))), default=0)
-    blocks = min(declared, named)
-    if blocks > MAX_GGUF_BLOCKS:
-        raise SourceError(f"{label}: tensors of {blocks:,} blocks; netspectra maps the names of at most {MAX_GGUF_BLOCKS:,}")
-    return blocks
-
-
-def unpermute_rotary(weight: np.ndarray, heads: int) -> np.ndarray:
-    """Undo llama.cpp's row permutation of a Q or K projection (``heads`` query or key-value heads)."""
-    half = weight.shape[0] // heads // 2
-    return weight.reshape(heads, half, 2, *weight.shape[1:]).swapaxes(1, 2).reshape(weight.shape)
-
-
-def rotary_heads(architecture: str | None, reader: GGUFReader) -> dict[str, int]:
-    """GGUF name suffix -> head count for the projections the converter permuted (``llama`` files)."""
-    if architecture != "llama":
-        return {}
-    heads = field_value(reader, f"{architecture}.attention.head_count")
-    kv_heads = field_value(reader, f"{architecture}.attention.head_count_kv")
-    if not isinstance(heads, int) or heads < 1:
-        return {}
-    return {".attn_q.weight": heads, ".attn_k.weight": kv_heads if isinstance(kv_heads, int) and kv_heads > 0 else heads}
-
-
-def hf_name(gguf_name: str, table: dict[str, str]) -> str:
-    """The Hugging Face name of a GGUF tensor name (suffix ``.weight``/``.bias`` kept), or the name itself."""
-    base, dot, suffix = gguf_name.rpartition(".")
-    if dot and base in table:
-        return f"{table[base]}.{suffix}"
-    return table.get(gguf_name, gguf_name)
+    label = os.fspath(path)
+    count = _count(reader, _SPLIT_COUNT)
+    if count is None or count <= 1:
+        return [(path, reader)]
+    number = _count(reader, _SPLIT_NO)
+    if number != 0:
+        first = first_shard_name(path.name) or "NAME-00001-of-...gguf"
+        place = "a shard" if number is None else f"shard {number + 1}"
+        raise SourceError(f"{label}: {place} of a model split in {count}: open its first shard ({first}) or the folder")
+    shards = [(path, reader)]
+    for index, shard in enumerate(shard_paths(path, count)[1:], start=1):
+        shard_label = os.fspath(shard)
+        shard_reader, shard_values = _parse(shard, shard_label)
+        values += shard_values
+        if values > MAX_GGUF_VALUES:
+            raise SourceError(f"{shard_label}: the shards hold more than {MAX_GGUF_VALUES:,} metadata values in all: forged")
+        says = (_count(shard_reader, _SPLIT_NO), _count(shard_reader, _SPLIT_COUNT))
+        if says != (index, count):
+            raise SourceError(
+                f"{shard_label}: its split keys say shard {says[0]} of {says[1]}, "
+                f"its place says shard {index} of {count} (0-based split.no): not of this model"
+            )
+        shards.append((shard, shard_reader))
+    total = sum(len(r.tensors) for _, r in shards)
+    declared = _count(reader, _SPLIT_TENSORS)
+    if total > MAX_GGUF_TENSORS:
+        raise SourceError(f"{label}: {total:,} tensors in {count} shards; a GGUF model holds at most {MAX_GGUF_TENSORS:,}")
+    if declared is not None and declared != total:
+        raise SourceError(f"{label}: split.tensors.count = {declared:,}, the {count} shards hold {total:,} tensors")
+    return shards
 
 
 class GGUFLoader:
-    """Loader of one GGUF tensor: dequantized float32 in PyTorch's dimension order.
+    """Loader of one GGUF tensor: dequantized float32 in PyTorch's dimension order, in the Hugging Face
+    layout (``relayout``, :mod:`~netspectra.io.gguf_layout`).
 
     It shares the source's header; pickled to a worker process it leaves the header behind and the worker
     reads it once per file (:func:`_worker_reader`).  ``noise()`` is the tensor's ``sigma2_quant``.
     """
 
     def __init__(
-        self, reader: GGUFReader | None, path: Path, index: int, name: str, shape: tuple[int, ...], label: str, heads: int = 0
+        self,
+        reader: GGUFReader | None,
+        path: Path,
+        index: int,
+        name: str,
+        shape: tuple[int, ...],
+        label: str,
+        relayout: Relayout | None = None,
     ) -> None:
         self.reader, self.path, self.index, self.name, self.shape, self.label = reader, path, index, name, shape, label
-        self.heads = heads  # > 0: a permuted Q/K projection of that many heads (unpermute_rotary)
+        self.relayout = relayout
 
     def __getstate__(self) -> dict[str, object]:
         return {**self.__dict__, "reader": None}
@@ -184,55 +178,132 @@ class GGUFLoader:
         return self.reader
 
     def __call__(self) -> np.ndarray:
+        return self._dequantize(None, self.shape)
+
+    def part(self, index: int) -> np.ndarray:
+        """``tensor[index]`` (first dimension in PyTorch's order), dequantizing only its blocks: one expert of
+        ``ffn_gate_exps`` and the like (ggml rows are quantized independently, so a slice is whole rows: those
+        of ``index``, :func:`~netspectra.io.gguf_blocks.dequantize_tensor`); a tensor that transformers lays out
+        anew, or a vector, is loaded whole first."""
+        if not 0 <= index < self.shape[0]:
+            raise IndexError(f"{self.name}: index {index} outside the first dimension {self.shape[0]}")
+        if self.relayout is not None or len(self.shape) < 2:
+            return self()[index]
+        return self._dequantize(index, self.shape[1:])
+
+    def _dequantize(self, index: int | None, shape: tuple[int, ...]) -> np.ndarray:
+        """The tensor (``index`` None) or the ggml rows of ``tensor[index]`` (``shape``: PyTorch's order, its
+        last dimension a ggml row), dequantized."""
         reader = self._reader()
+        per_index = int(np.prod(shape[:-1]))
+        rows = None if index is None else (index * per_index, (index + 1) * per_index)
         try:
-            values = dequantize_tensor(self.path, reader.tensors[self.index], self.label, reader.byte_order)
+            values = dequantize_tensor(self.path, reader.tensors[self.index], self.label, reader.byte_order, rows=rows)
         except MatrixError as exc:
             raise MatrixError(f"{self.name}: {exc}") from None
         except _PARSE_ERRORS as exc:  # data cut short by a truncated file
             raise SourceError(f"{self.label}: cannot read {self.name}: {one_line(exc)}") from None
-        if values.size != int(np.prod(self.shape)):
+        if values.size != int(np.prod(shape)):
             raise SourceError(
-                f"{self.label}: {self.name} holds {values.size} values, shape {self.shape} needs "
-                f"{int(np.prod(self.shape))} (truncated or forged)"
+                f"{self.label}: {self.name} holds {values.size} values, shape {shape} needs "
+                f"{int(np.prod(shape))} (truncated or forged)"
             )
-        values = np.asarray(values.reshape(self.shape), dtype=np.float32 if values.dtype != np.float64 else np.float64)
-        return unpermute_rotary(values, self.heads) if self.heads else values
+        values = np.asarray(values.reshape(shape), dtype=np.float32 if values.dtype != np.float64 else np.float64)
+        return self.relayout(values) if self.relayout is not None and index is None else values
+
+
+class JoinedLoader:
+    """Loader of the GGUF tensors that transformers joins into one parameter (the experts' gate and up
+    projections, :data:`~netspectra.io.gguf_names.JOINED_LEAVES`): concatenated along ``axis``, each part
+    copied into the result as it is loaded (a part and the result in memory at once, not every part).
+    ``noise()`` is the parts' mean ``sigma2_quant`` (parts of one shape: the mean over every entry)."""
+
+    def __init__(self, parts: list[GGUFLoader], axis: int) -> None:
+        self.parts, self.axis = parts, axis
+
+    def noise(self) -> float:
+        """sigma2_quant of the joined tensor: the mean of its parts' (NaN when one is unknown)."""
+        return float(np.mean([part.noise() for part in self.parts]))
+
+    def __call__(self) -> np.ndarray:
+        joined: np.ndarray | None = None
+        start = 0
+        for part in self.parts:
+            values = part()
+            if joined is None:
+                shape = list(values.shape)
+                shape[self.axis] *= len(self.parts)
+                joined = np.empty(shape, dtype=values.dtype)
+            stop = start + values.shape[self.axis]
+            joined[(slice(None),) * self.axis + (slice(start, stop),)] = values
+            start = stop
+        return joined
 
 
 class GGUFSource(ModelSource):
-    """A ``.gguf`` file: tensors in file order, named in the Hugging Face scheme where the table knows them."""
+    """A ``.gguf`` file, or the first shard of a split model: tensors in file order (shard by shard), named
+    and laid out as transformers' GGUF loader gives them."""
 
     format = "gguf"
 
     def __init__(self, path: Path) -> None:
-        self.path, self.files, self.config = path, [path], {}
+        self.path, self.config = path, {}
         label = os.fspath(path)
-        reader = open_reader(path, label)
+        reader, values = _parse(path, label)
+        shards = _shard_readers(path, reader, values)
+        self.files = [shard for shard, _ in shards]
         architecture = field_value(reader, "general.architecture")
         architecture = architecture if isinstance(architecture, str) else None
-        blocks = field_value(reader, f"{architecture}.block_count") if architecture else None
-        if architecture and isinstance(blocks, int):
-            table = hf_name_table(architecture, held_blocks(blocks, (str(t.name) for t in reader.tensors), label))
-        else:
-            table = {}
-        rotary = rotary_heads(architecture, reader)
-        self._records = []
-        seen: set[str] = set()
+        rule = relayout_rule(architecture, lambda key: field_value(reader, key))
         try:
-            for index, tensor in enumerate(reader.tensors):
-                shape = tuple(int(d) for d in reversed(tensor.shape))  # ggml lists the fastest dimension first
-                name = hf_name(str(tensor.name), table)
-                if name in seen:  # two GGUF names mapped to one: keep the file's own name
-                    name = str(tensor.name)
-                seen.add(name)
-                heads = next((h for suffix, h in rotary.items() if str(tensor.name).endswith(suffix)), 0)
-                if len(shape) != 2 or shape[0] % (2 * max(heads, 1)):
-                    heads = 0
-                loader = GGUFLoader(reader, path, index, name, shape, label, heads)
-                self._records.append(TensorRecord(name, shape, tensor.tensor_type.name, label, loader, noise=loader.noise))
+            tensors = [(shard, r, index, t) for shard, r in shards for index, t in enumerate(r.tensors)]
+            gguf_names = [str(t.name) for *_, t in tensors]
+            seen: set[str] = set()
+            for gguf_name in gguf_names:
+                if gguf_name in seen:
+                    raise SourceError(f"{label}: tensor {gguf_name[:80]!r} is stored in two of the {len(shards)} shards")
+                seen.add(gguf_name)
+            block_count = field_value(reader, f"{architecture}.block_count") if architecture else None
+            names, groups = hf_names(architecture, block_count, gguf_names, label)
+            records: list[TensorRecord | None] = []
+            for (shard, shard_reader, index, tensor), gguf_name, name in zip(tensors, gguf_names, names, strict=True):
+                stored = tuple(int(d) for d in reversed(tensor.shape))  # ggml lists the fastest dimension first
+                relayout = rule(gguf_name, stored)
+                shape = relayout.shape(stored) if relayout is not None else stored
+                shard_label = os.fspath(shard)
+                loader = GGUFLoader(shard_reader, shard, index, name, stored, shard_label, relayout)
+                records.append(TensorRecord(name, shape, tensor.tensor_type.name, shard_label, loader, noise=loader.noise))
         except _PARSE_ERRORS as exc:
             raise SourceError(f"{label}: corrupt GGUF tensor table: {one_line(exc)}") from None
+        for group in groups:
+            records = _join(records, group, gguf_names)
+        self._records: list[TensorRecord] = [record for record in records if record is not None]
 
     def tensors(self) -> Iterator[TensorRecord]:
         yield from self._records
+
+
+#: The axis of transformers' joined expert parameters (experts x 2 intermediate x hidden).
+_JOIN_AXIS = 1
+
+
+def _join(records: list[TensorRecord | None], group: list[int], gguf_names: list[str]) -> list[TensorRecord | None]:
+    """``records`` with the tensors of ``group`` joined into one record at the first one's place (the others
+    None), or, when their shapes differ or have no axis to join on, each under its file's own name."""
+    parts = [records[i] for i in group]
+    shapes = {p.shape for p in parts if p is not None}
+    if len(shapes) != 1 or len(next(iter(shapes))) <= _JOIN_AXIS:
+        for i in group:
+            record = records[i]
+            if record is not None:
+                records[i] = dataclasses.replace(record, name=gguf_names[i])
+        return records
+    first = parts[0]
+    shape = list(first.shape)
+    shape[_JOIN_AXIS] *= len(parts)
+    dtypes = list(dict.fromkeys(p.dtype for p in parts))
+    loader = JoinedLoader([p.load for p in parts], _JOIN_AXIS)
+    records[group[0]] = TensorRecord(first.name, tuple(shape), "+".join(dtypes), first.source, loader, noise=loader.noise)
+    for i in group[1:]:
+        records[i] = None
+    return records

@@ -4,7 +4,7 @@ From each :class:`~netspectra.io.sources.TensorRecord` of a source:
 
 * skipped, with a reason (:func:`~.selection.skip_category` groups the reasons for counting): fewer than 2 or more than
   5 dims (biases, norms, scalars); depthwise conv kernels (out, 1, *spatial); names containing ``norm``;
-  names whose last part is ``bias``/``masked_bias`` (GPT-2's causal-mask buffers are 4-D "bias");
+  names whose last part is ``bias``/``masked_bias`` or ends in ``_bias`` (GPT-2's causal-mask buffers are 4-D "bias");
   BOOL tensors (masks); integer tensors whose name looks like a buffer (ends with ``_ids``, contains
   ``position_ids`` or ``index``).  Other integer tensors are analyzed as floats with the note
   "integer weights analyzed without dequantization scale".
@@ -18,10 +18,20 @@ From each :class:`~netspectra.io.sources.TensorRecord` of a source:
   ``num_attention_heads`` (and no grouped/multi-query layout).  The parts are named ``<name>[q]``,
   ``[k]``, ``[v]`` with kinds ``attention_q/k/v``; a fused tensor that cannot be split safely stays
   one ``linear`` matrix with the note "fused QKV left unsplit: layout unknown".
+* experts: a 3-D tensor whose role is an expert's (``mlp.experts.gate_up_proj`` (E, ., .) of transformers 5
+  and GPT-OSS, ``mlp.experts.down_proj``, GGUF's ``ffn_gate_exps`` ...; :mod:`netspectra.io.roles`) is E
+  matrices, named ``<name>[e]``; a fused ``gate_up_proj`` is split into ``<name>[e,gate]`` and
+  ``<name>[e,up]`` where config.json's ``model_type`` gives its layout (:mod:`netspectra.io.experts`).
+  Their biases (``gate_up_proj_bias``: 2-D, a name ending in ``_bias``) are skipped like any bias.
 * matrices: a 2-D tensor is one matrix; a conv kernel (out, in, *spatial) is prod(spatial) matrices
   W[:, :, p] of shape (out, in).  Every matrix is oriented N x M with N >= M (transposed if needed).
+* placement and order: each matrix gets its role, stack, block and expert (:func:`~netspectra.io.roles.place`)
+  and the matrices of a transformer are yielded in model order (:func:`~netspectra.io.roles.model_order`:
+  ``blk.2`` before ``blk.10``, q, k, v, o before the MLP), numbered 0, 1, 2, ... in that order.
 * filters: a :class:`~netspectra.io.selection.LayerSelection` (``include``/``exclude`` regular
-  expressions searched in the name, with or without the ``[q]`` suffix; ``min_dim``, ``max_dim``).
+  expressions searched in the name, with or without the ``[q]`` suffix; ``min_dim``, ``max_dim``,
+  ``min_evals``, ``max_evals``, ``layers`` by position, ``kinds``); with ``pool=False`` a conv kernel
+  yields its k matrices one by one, ``<name>[slice i]``.
 """
 
 from __future__ import annotations
@@ -30,13 +40,15 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..errors import SourceError
 from . import dtypes
 from .base import ModelSource, TensorRecord
+from .experts import NOTE_FUSED_ODD, NOTE_FUSED_UNSPLIT, FusedLayout, fused_layout
+from .roles import Placement, model_order, place, role_of
 from .selection import LayerSelection
 from .sources import open_source
 from .weights import WeightMatrix, orient
@@ -61,11 +73,22 @@ NOTE_UNSPLIT = "fused QKV left unsplit: layout unknown"
 class MatrixLoader:
     """Picklable loader of one WeightMatrix: reads the tensor, extracts the matrices, orients them.
 
-    ``layout`` is ``matrix`` (2-D), ``conv`` (out, in, *spatial) or ``rows``/``cols``/``heads`` for
-    part ``part`` (0, 1, 2 = q, k, v) of a fused QKV tensor (``heads``: per-head interleaved rows).
+    ``layout`` is ``matrix`` (2-D), ``conv`` (out, in, *spatial), ``rows``/``cols``/``heads`` for
+    part ``part`` (0, 1, 2 = q, k, v) of a fused QKV tensor (``heads``: per-head interleaved rows), or
+    ``expert`` for expert ``part`` of a 3-D expert tensor (E, ., .), its ``gate`` or ``up`` half by
+    ``fused`` (:class:`~netspectra.io.experts.FusedLayout`) when ``half`` is given.  An expert is read
+    alone where the tensor's loader can (a ``part(index)`` method: safetensors, GGUF).
     """
 
-    def __init__(self, record: TensorRecord, layout: str, part: int = 0, heads: int = 0) -> None:
+    def __init__(
+        self,
+        record: TensorRecord,
+        layout: str,
+        part: int = 0,
+        heads: int = 0,
+        half: str = "",
+        fused: FusedLayout | None = None,
+    ) -> None:
         self.load_tensor = record.load
         self.name = record.name
         self.source = record.source
@@ -73,12 +96,27 @@ class MatrixLoader:
         self.layout = layout
         self.part = part
         self.heads = heads
+        self.half = half
+        self.fused = fused
 
-    def __call__(self, *, native: bool = False) -> np.ndarray:
-        """The oriented (k, N, M) stack: float64, or with ``native`` the decoded dtype (float32/float64)."""
+    def _read(self) -> np.ndarray:
+        if self.layout == "expert":
+            read_part = getattr(self.load_tensor, "part", None)
+            arr = np.asarray(read_part(self.part)) if read_part is not None else self._whole()[self.part]
+            if arr.shape != self.shape[1:]:
+                raise SourceError(f"{self.source}: expert {self.part} of {self.name} has shape {arr.shape}, not {self.shape[1:]}")
+            return self.fused.part(arr, self.half) if self.half and self.fused else arr
+        return self._whole()
+
+    def _whole(self) -> np.ndarray:
         arr = np.asarray(self.load_tensor())
         if arr.shape != self.shape:
             raise SourceError(f"{self.source}: tensor {self.name} has shape {arr.shape}, header says {self.shape}")
+        return arr
+
+    def __call__(self, *, native: bool = False) -> np.ndarray:
+        """The oriented (k, N, M) stack: float64, or with ``native`` the decoded dtype (float32/float64)."""
+        arr = self._read()
         if self.layout == "conv":
             out, inp = self.shape[:2]
             arr = np.moveaxis(arr.reshape(out, inp, -1), 2, 0)
@@ -95,14 +133,38 @@ class MatrixLoader:
         return orient(arr, None if native else np.float64)
 
 
+class SliceLoader:
+    """Picklable loader of slice ``index`` (one spatial position) of a conv stack: a (1, N, M) stack."""
+
+    def __init__(self, stack: MatrixLoader, index: int) -> None:
+        self.stack = stack
+        self.index = index
+
+    def __call__(self, *, native: bool = False) -> np.ndarray:
+        return self.stack(native=native)[self.index : self.index + 1]
+
+
 @dataclass(frozen=True)
 class _Planned:
     name: str
     kind: str
     matrix_shape: tuple[int, int]
     num_matrices: int
-    loader: MatrixLoader
+    loader: MatrixLoader | SliceLoader
     notes: tuple[str, ...]
+    placement: Placement | None = None  # set by plan_tensor from the name where the rule did not
+    positions: int | None = None
+
+
+def _slices(planned: list[_Planned]) -> Iterator[_Planned]:
+    """The plans of ``pool=False``: a conv stack of k matrices as k plans of one, ``<name>[slice i]``."""
+    for p in planned:
+        if p.num_matrices == 1 or not isinstance(p.loader, MatrixLoader):
+            yield p
+            continue
+        for i in range(p.num_matrices):
+            loader = SliceLoader(p.loader, i)
+            yield _Planned(f"{p.name}[slice {i}]", p.kind, p.matrix_shape, 1, loader, p.notes, p.placement, p.num_matrices)
 
 
 def _oriented(rows: int, cols: int) -> tuple[int, int]:
@@ -155,8 +217,44 @@ def is_norm_layer(name: str) -> bool:
 
 
 def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[_Planned], str | None]:
-    """Apply the layer rules to one tensor: (planned matrices, None) or ([], reason it is skipped)."""
-    config = config or {}
+    """Apply the layer rules to one tensor: (planned matrices, None) or ([], reason it is skipped); each
+    planned matrix with its :class:`~netspectra.io.roles.Placement` (role, stack, block, expert)."""
+    planned, reason = _plan(record, config or {})
+    return [p if p.placement else replace(p, placement=place(p.name, p.kind)) for p in planned], reason
+
+
+def _experts(record: TensorRecord, config: dict, notes: tuple[str, ...]) -> list[_Planned]:
+    """One matrix per expert of a 3-D expert tensor (E, ., .) (:mod:`netspectra.io.experts`), a fused
+    ``gate_up_proj`` split into its gate and up halves where the model's layout is known."""
+    count, rows, cols = record.shape
+    if count > MAX_MATRICES:
+        raise SourceError(f"{record.source}: {record.name} declares {count:,} experts, more than {MAX_MATRICES:,} matrices")
+    base = place(record.name)
+    fused = fused_layout(config) if base.role == "expert_gate_up" else None
+    if fused is not None and (cols if fused.transposed else rows) % 2:
+        fused, notes = None, (*notes, NOTE_FUSED_ODD)
+    elif base.role == "expert_gate_up" and fused is None:
+        notes = (*notes, NOTE_FUSED_UNSPLIT)
+    halves = ("gate", "up") if fused else ("",)
+    planned = []
+    for expert in range(count):
+        for half in halves:
+            shape = fused.part_shape((rows, cols)) if fused else (rows, cols)
+            planned.append(
+                _Planned(
+                    f"{record.name}[{expert},{half}]" if half else f"{record.name}[{expert}]",
+                    "linear",
+                    _oriented(*shape),
+                    1,
+                    MatrixLoader(record, "expert", expert, half=half, fused=fused),
+                    notes,
+                    replace(base, role=f"expert_{half}" if half else base.role, expert=expert),
+                )
+            )
+    return planned
+
+
+def _plan(record: TensorRecord, config: dict) -> tuple[list[_Planned], str | None]:
     name, shape, ndim = record.name, record.shape, len(record.shape)
     low = name.lower()
     last = low.rsplit(".", 1)[-1]
@@ -170,7 +268,7 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
         return [], f"more than 5 dimensions ({ndim}-D)"
     if is_norm_layer(low):
         return [], "normalization weight"
-    if last in ("bias", "masked_bias"):
+    if last in ("bias", "masked_bias") or last.endswith("_bias"):  # GPT-OSS: experts.gate_up_proj_bias (E, 2I)
         return [], "bias or mask buffer"
     if record.dtype == "BOOL":
         return [], "boolean mask"
@@ -179,6 +277,9 @@ def plan_tensor(record: TensorRecord, config: dict | None = None) -> tuple[list[
         if _INT_BUFFER.search(name):
             return [], "integer buffer"
         notes = (NOTE_INTEGER,)
+
+    if ndim == 3 and record.kind is None and role_of(name).startswith("expert_") and 0 not in shape:
+        return _experts(record, config, notes), None
 
     if ndim == 2 and record.kind not in ("embedding", "attention_q", "attention_k", "attention_v"):
         rows, cols = shape
@@ -245,6 +346,7 @@ def select_weight_matrices(
     Yields
     ------
     WeightMatrix
+        In model order (every tensor's header is planned before the first is yielded; no data is read);
         ``layer_index`` 0, 1, 2, ... in yield order; ``load()`` returns float64 (k, N, M), N >= M,
         so that eigenvalues are those of X = W^T W / N.
 
@@ -265,37 +367,48 @@ def _generate(
         if on_skip is not None:
             on_skip(name, reason)
 
-    index = 0
+    position = -1
     try:
+        kept: list[tuple[_Planned, TensorRecord, int]] = []
         for record in src.tensors():
             planned, reason = plan_tensor(record, src.config)
             if reason:
                 skip(record.name, reason)
                 continue
-            for p in planned:
-                rejected = selection.rejects((p.name, record.name), p.matrix_shape)
+            for p in planned if selection.pool else _slices(planned):
+                position += 1
+                num_evals = p.matrix_shape[1] * p.num_matrices
+                rejected = selection.rejects(
+                    (p.name, record.name), p.matrix_shape, num_evals=num_evals, kind=p.kind, position=position
+                )
                 if rejected:
                     skip(p.name, rejected)
                     continue
-                if index == MAX_MATRICES:
+                if len(kept) == MAX_MATRICES:
                     raise SourceError(
                         f"{src.path or record.source}: more than {MAX_MATRICES:,} weight matrices, the most one model may "
                         "have: select a part with include/exclude patterns"
                     )
-                yield WeightMatrix(
-                    name=p.name,
-                    layer_index=index,
-                    kind=p.kind,
-                    shape=tuple(record.shape),
-                    dtype=record.dtype,
-                    source=record.source,
-                    matrix_shape=p.matrix_shape,
-                    num_matrices=p.num_matrices,
-                    load=p.loader,
-                    notes=p.notes,
-                    noise=record.noise,
-                )
-                index += 1
+                kept.append((p, record, position))
+        placements = [p.placement or Placement() for p, _, _ in kept]
+        for index, at in enumerate(model_order(placements)):
+            p, record, position = kept[at]
+            yield WeightMatrix(
+                name=p.name,
+                layer_index=index,
+                kind=p.kind,
+                shape=tuple(record.shape),
+                dtype=record.dtype,
+                source=record.source,
+                matrix_shape=p.matrix_shape,
+                num_matrices=p.num_matrices,
+                load=p.loader,
+                notes=p.notes,
+                placement=placements[at],
+                positions=p.positions,
+                model_index=position,
+                noise=record.noise,
+            )
     finally:
         if opened:
             src.close()

@@ -9,7 +9,8 @@ Walks ``named_modules()`` in registration order and reports, per module type:
 * ``nn.MultiheadAttention``: ``in_proj_weight`` (split into q, k, v by the layer rules) or the
   separate ``q_proj_weight``/``k_proj_weight``/``v_proj_weight``; its ``out_proj`` is a Linear;
 * any other module: its own 2-D parameters (RNN/LSTM/GRU weights, custom matrices), classified by
-  name like a file's tensors.
+  name like a file's tensors; and of a module named ``experts`` (transformers 5's mixture-of-experts
+  modules) its 3-D parameters too (``gate_up_proj`` (E, ., .): one matrix per expert, by the layer rules).
 
 A parameter shared by several modules (tied embeddings) is reported once.  Buffers are ignored.
 Loading reads ``param.detach().cpu()`` as float32 (float64 parameters stay float64).
@@ -25,7 +26,7 @@ from .base import ModelSource, TensorRecord
 from .torch_source import TorchTensorLoader
 
 
-def _weights_of(mod: Any) -> list[tuple[str, object, str | None]]:
+def _weights_of(mod: Any, experts: bool = False) -> list[tuple[str, object, str | None]]:
     import torch.nn as nn
 
     cls = type(mod)
@@ -46,7 +47,8 @@ def _weights_of(mod: Any) -> list[tuple[str, object, str | None]]:
         ]
     if cls.__name__ == "Conv1D" and cls.__module__.startswith("transformers"):
         return [("weight", getattr(mod, "weight", None), "linear")]
-    return [(n, p, None) for n, p in mod.named_parameters(recurse=False) if p is not None and p.dim() == 2]
+    dims = (2, 3) if experts else (2,)
+    return [(n, p, None) for n, p in mod.named_parameters(recurse=False) if p is not None and p.dim() in dims]
 
 
 def _module_config(module: Any) -> dict:
@@ -77,7 +79,7 @@ class ModuleSource(ModelSource):
 
         seen: set[int] = set()
         for mname, mod in self.module.named_modules():
-            for pname, param, kind in _weights_of(mod):
+            for pname, param, kind in _weights_of(mod, experts=mname.rsplit(".", 1)[-1] == "experts"):
                 if param is None or isinstance(param, UninitializedParameter) or id(param) in seen:
                     continue
                 seen.add(id(param))

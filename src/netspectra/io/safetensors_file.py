@@ -61,20 +61,31 @@ class SafetensorsLoader:
         self.path, self.label, self.entry = state
 
     def __call__(self) -> np.ndarray:
+        return self._read(self.entry.start, self.entry.shape)
+
+    def part(self, index: int) -> np.ndarray:
+        """``tensor[index]`` (along the first dimension), reading only its bytes: one expert of a 3-D expert tensor."""
+        e = self.entry
+        shape = e.shape[1:]
+        if not 0 <= index < e.shape[0]:
+            raise IndexError(f"{e.name}: index {index} outside the first dimension {e.shape[0]}")
+        return self._read(e.start + index * math.prod(shape) * dtypes.ITEMSIZE.get(e.dtype, 0), shape)
+
+    def _read(self, start: int, shape: tuple[int, ...]) -> np.ndarray:
         e = self.entry
         if not dtypes.is_known(e.dtype):
             raise MatrixError(f"{e.name}: unsupported dtype {e.dtype}")
-        count = math.prod(e.shape)
+        count = math.prod(shape)
         if count == 0:
-            return np.zeros(e.shape, dtype=dtypes.result_dtype(e.dtype))
+            return np.zeros(shape, dtype=dtypes.result_dtype(e.dtype))
         raw = np.empty(count, dtype=dtypes.raw_numpy_dtype(e.dtype))
         try:
-            _read_exactly(self.path, e.start, memoryview(raw).cast("B"))
+            _read_exactly(self.path, start, memoryview(raw).cast("B"))
         except OSError as exc:  # including a file that shrank after its header was read
             raise SourceError(f"{self.label}: cannot read tensor {e.name}: {one_line(exc)}") from None
         if raw.dtype == dtypes.result_dtype(e.dtype) and raw.dtype.isnative:
-            return raw.reshape(e.shape)  # F32, F64: the bytes read are the values
-        return dtypes.decode(raw, e.dtype).reshape(e.shape)
+            return raw.reshape(shape)  # F32, F64: the bytes read are the values
+        return dtypes.decode(raw, e.dtype).reshape(shape)
 
 
 def _read_exactly(path: Path, offset: int, target: memoryview) -> None:

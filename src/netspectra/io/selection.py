@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from ..constraints import NONE, Constraint, Interval, Kind, check_constraints
 from ..errors import UsageError, one_line
+from .weights import LAYER_KINDS
 
 
 def _compile(pattern: str | None, what: str) -> re.Pattern[str] | None:
@@ -34,17 +35,34 @@ class LayerSelection:
         1 x N one gets an error row in the analysis, saying why it has no spectrum).
     max_dim : int, optional
         Skip matrices whose larger dimension N is above this.
+    min_evals, max_evals : int
+        Skip matrices with fewer / more eigenvalues than this: M, times the conv positions k of a pooled
+        stack (WeightWatcher's ``min_evals``/``max_evals``; its defaults are 8 and 15,000).
+    layers : tuple of int, optional
+        Keep only the matrices at these positions of the model's weight matrices, counted from 0 in model
+        order before any other filter (the ``layer_index`` of an unfiltered ``netspectra describe``).
+    kinds : tuple of str, optional
+        Keep only matrices of these kinds (``linear``, ``embedding``, ``conv2d``, ...).
+    pool : bool
+        A conv kernel of k spatial positions is one stack whose eigenvalues are pooled (default), or with
+        False k matrices analyzed one by one, named ``<name>[slice i]`` (WeightWatcher's ``pool=False``).
 
     Raises
     ------
     UsageError
-        An invalid regular expression, a negative ``min_dim`` or a ``max_dim`` below it.
+        An invalid regular expression, a negative ``min_dim`` or a ``max_dim`` below it, a ``max_evals``
+        below ``min_evals``, an unknown kind.
     """
 
     include: str | None = None
     exclude: str | None = None
     min_dim: int = 1
     max_dim: int | None = None
+    min_evals: int = 0
+    max_evals: int | None = None
+    layers: tuple[int, ...] | None = None
+    kinds: tuple[str, ...] | None = None
+    pool: bool = True
     _include: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _exclude: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
@@ -53,28 +71,62 @@ class LayerSelection:
         "exclude": [NONE, Kind(str)],
         "min_dim": [Interval(int, 0, None)],
         "max_dim": [NONE, Interval(int, 1, None)],
+        "min_evals": [Interval(int, 0, None)],
+        "max_evals": [NONE, Interval(int, 1, None)],
+        "layers": [NONE, Kind(tuple, "a tuple of integers >= 0", lambda t: all(_is_position(i) for i in t))],
+        "kinds": [NONE, Kind(tuple, f"a tuple of {', '.join(LAYER_KINDS)}", lambda t: all(k in LAYER_KINDS for k in t))],
+        "pool": [Kind(bool)],
     }
 
     def __post_init__(self) -> None:
+        for name in ("layers", "kinds"):
+            value = getattr(self, name)
+            if isinstance(value, list):  # a list reads as the tuple it holds (hashable, as the spec must be)
+                object.__setattr__(self, name, tuple(value))
         check_constraints(self)
         if self.max_dim is not None and self.max_dim < self.min_dim:
             raise UsageError(f"LayerSelection.max_dim = {self.max_dim}: must be >= min_dim = {self.min_dim}")
+        if self.max_evals is not None and self.max_evals < self.min_evals:
+            raise UsageError(f"LayerSelection.max_evals = {self.max_evals}: must be >= min_evals = {self.min_evals}")
         object.__setattr__(self, "_include", _compile(self.include, "include"))
         object.__setattr__(self, "_exclude", _compile(self.exclude, "exclude"))
 
     def describe(self) -> str:
         """The settings that differ from the defaults, as command-line options: ``--include 'attn' --min-dim 64``."""
-        given = {"include": self.include, "exclude": self.exclude, "min-dim": self.min_dim, "max-dim": self.max_dim}
-        default = {"include": None, "exclude": None, "min-dim": LayerSelection.min_dim, "max-dim": None}
-        return " ".join(f"--{k} {v!r}" for k, v in given.items() if v != default[k]) or "the default selection"
+        default = LayerSelection()
+        given = [
+            (f"--{name.replace('_', '-')}", value)
+            for name, value in self.settings().items()
+            if value != getattr(default, name) and name != "pool"
+        ]
+        shown = [f"{flag} {','.join(map(str, v)) if isinstance(v, tuple) else repr(v)}" for flag, v in given]
+        shown += [] if self.pool else ["--no-pool"]
+        return " ".join(shown) or "the default selection"
 
     def settings(self) -> dict[str, object]:
-        """The four settings as a dict (the keys of a stored run's identity)."""
-        return {"include": self.include, "exclude": self.exclude, "min_dim": self.min_dim, "max_dim": self.max_dim}
+        """The settings as a dict (the keys of a stored run's identity)."""
+        return {
+            "include": self.include,
+            "exclude": self.exclude,
+            "min_dim": self.min_dim,
+            "max_dim": self.max_dim,
+            "min_evals": self.min_evals,
+            "max_evals": self.max_evals,
+            "layers": self.layers,
+            "kinds": self.kinds,
+            "pool": self.pool,
+        }
 
-    def rejects(self, names: tuple[str, ...], shape: tuple[int, int]) -> str | None:
-        """Why a matrix with these names (with and without a split suffix) and oriented (N, M) shape is
-        skipped, or None when it is kept."""
+    def rejects(
+        self, names: tuple[str, ...], shape: tuple[int, int], *, num_evals: int | None = None, kind: str = "", position: int = -1
+    ) -> str | None:
+        """Why a matrix with these names (with and without a split suffix), oriented (N, M) shape, number of
+        eigenvalues (default M), kind and position in the model's weight matrices is skipped, or None when it
+        is kept.  ``kinds`` and ``layers`` apply where the kind and position are given."""
+        if self.layers is not None and position >= 0 and position not in self.layers:
+            return "not in layers"
+        if self.kinds is not None and kind and kind not in self.kinds:
+            return f"kind {kind} not in kinds"
         if self._include is not None and not any(self._include.search(n) for n in names):
             return "not matched by include"
         if self._exclude is not None and any(self._exclude.search(n) for n in names):
@@ -84,7 +136,16 @@ class LayerSelection:
             return f"smaller dimension {m} < min_dim {self.min_dim}"
         if self.max_dim is not None and n > self.max_dim:
             return f"larger dimension {n} > max_dim {self.max_dim}"
+        evals = m if num_evals is None else num_evals
+        if evals < self.min_evals:
+            return f"eigenvalues {evals} < min_evals {self.min_evals}"
+        if self.max_evals is not None and evals > self.max_evals:
+            return f"eigenvalues {evals} > max_evals {self.max_evals}"
         return None
+
+
+def _is_position(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 #: The reasons a tensor is skipped (by :func:`~.layers.plan_tensor` and :meth:`LayerSelection.rejects`, by how each
@@ -103,6 +164,9 @@ SKIP_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("matched by exclude", "matched by exclude"),
     ("smaller dimension", "below min_dim"),
     ("larger dimension", "above max_dim"),
+    ("eigenvalues", "outside min_evals/max_evals"),
+    ("not in layers", "not in layers"),
+    ("kind ", "not in kinds"),
 )
 
 

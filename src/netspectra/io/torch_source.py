@@ -73,6 +73,10 @@ class TorchTensorLoader:
         self.name = name
         self.tensor = tensor
 
+    def part(self, index: int) -> np.ndarray:
+        """``tensor[index]`` alone: one expert of a 3-D expert parameter, without converting the others."""
+        return TorchTensorLoader(f"{self.name}[{index}]", self.tensor[index])()
+
     def __call__(self) -> np.ndarray:
         import torch
 

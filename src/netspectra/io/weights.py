@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .roles import Placement
+
 #: Layer kinds.  A conv kernel of shape (out, in, *spatial) is a stack of prod(spatial) matrices of
 #: shape (out, in), one per spatial position, whose eigenvalues are pooled into one spectrum (as
 #: WeightWatcher does).  A fused attention projection split into Q, K, V gives kinds "attention_q" etc.
@@ -44,6 +46,14 @@ class WeightMatrix:
     notes : tuple of str
         Anything the loader had to do that the user should know (e.g. "int8 analyzed without scale"),
         one label each; they join the warnings of the layer's row.
+    placement : Placement
+        Role, stack, block and expert index of the matrix in its model (:mod:`netspectra.io.roles`).
+    positions : int, optional
+        The spatial positions of the conv kernel this matrix is a slice of (``pool=False``); None: the
+        matrix is the whole tensor (``num_matrices`` positions).
+    model_index : int
+        Position among all the model's weight matrices, before any selection (what ``LayerSelection.layers``
+        picks); -1 when not known.
     noise : callable, optional
         For a quantized tensor, returns its ``sigma2_quant``: the mean per-entry variance of the quantization
         error its format implies (:mod:`netspectra.io.quant_noise`), over the whole stored tensor (a part of
@@ -60,6 +70,9 @@ class WeightMatrix:
     num_matrices: int
     load: Callable[..., np.ndarray] = field(repr=False, compare=False)
     notes: tuple[str, ...] = ()
+    placement: Placement = Placement()
+    positions: int | None = None
+    model_index: int = -1
     noise: Callable[[], float] | None = field(default=None, repr=False, compare=False)
 
 

@@ -71,6 +71,13 @@ _LEVELS = 200
 MASS_TOLERANCE = 0.05
 #: Its first and second moments must match the exact and free-compression ones within this (relative).
 MOMENT_TOLERANCE = 0.15
+#: Largest ratio r = M / columns: at r = 8 the continuation is wrong without failing its check (W1 / mean
+#: 0.085-0.17 on Student-t(5), 0.08-0.10 on 5%-sparse noise; 3200 x 800 and 1600 x 800, measured).
+MAX_RATIO = 4.0
+#: Largest relative shift (kappa - 3) / sqrt(N M) of the bulk edge by the entries' kurtosis kappa: beyond it
+#: the finite-size spectrum has no square-root edge for the expansion (1%-sparse noise: shift 0.18, W1 /
+#: mean 0.085 at r = 2; Student-t(3): 0.13-0.24).
+MAX_KURTOSIS_SHIFT = 0.05
 
 
 class DecompressionError(NetspectraError):
@@ -187,6 +194,7 @@ def decompressed_esd(
 ) -> GridDensity:
     """Estimate the ESD of X = W^T W / N (W is N x M, N >= M) from ``columns`` random columns of W.
 
+    Heavy-tailed entries are refused first (:func:`check_entries`), and ratios above :data:`MAX_RATIO`.
     The eigenvalues of the principal submatrix W_S^T W_S / N are expanded (:func:`fit_chebyshev`) and
     decompressed by r = M / columns (:func:`free_decompress`) at the ascending points ``x``, which must
     cover the support; the result is checked by :func:`check_decompression`.  Cost: N columns^2 +
@@ -194,12 +202,20 @@ def decompressed_esd(
 
     Raises
     ------
+    UsageError
+        ``columns`` outside [M / MAX_RATIO, M).
     DecompressionError
-        If the continuation fails or its result fails the moment check (module docstring).
+        Heavy-tailed entries, or the continuation fails or its result fails the moment check (module docstring).
     """
     n, m = w.shape
     if not 2 <= columns < m:
         raise UsageError(f"free decompression needs 2 <= columns < M = {m}, got {columns}")
+    if m / columns > MAX_RATIO:
+        raise UsageError(
+            f"free decompression of {columns} of M = {m} columns is a ratio of {m / columns:.3g}: at most "
+            f"{MAX_RATIO:g} is reliable (measured), so give at least {int(np.ceil(m / MAX_RATIO))} columns"
+        )
+    check_entries(w)
     picked = np.sort(np.random.default_rng(seed).choice(m, size=columns, replace=False))
     sub = dense_eigenvalues(w[:, picked])
     coefficients, support = fit_chebyshev(sub, degree)
@@ -209,6 +225,48 @@ def decompressed_esd(
     exact_mean = float(np.dot(flat, flat)) / (n * m)
     check_decompression(estimate, sub, m / columns, exact_mean)
     return estimate
+
+
+def check_entries(w: np.ndarray) -> None:
+    """Refuse heavy-tailed entries, whose spectrum the atom-free square-root-edge expansion cannot represent.
+
+    With c_r = sum (w - mean)^r over the L = N M entries, sigma^2 = c_2 / L and kurtosis kappa = L c_4 / c_2^2:
+
+    * a single entry a > sigma (N M)^(1/4) is a rank-one perturbation above the BBP threshold and puts an
+      outlier outside the bulk by itself (Benaych-Georges & Nadakuditi, J. Multivar. Anal. 111, 2012;
+      :mod:`netspectra.rmt.entry_null`), a spike the expansion smears over the support;
+    * kurtosis moves the finite-size edge by (kappa - 3) / sqrt(N M) relative (the law measured in
+      :mod:`netspectra.rmt.entry_null`): above :data:`MAX_KURTOSIS_SHIFT` there is no sharp edge.
+
+    Student-t(3) entries (3200 x 800) passed the moment check with W1 / mean 0.10-0.12 and are refused here;
+    Gaussian, Student-t(5) and 5%-sparse entries without such an entry pass (W1 / mean 0.009-0.06 at r <= 4).
+
+    Raises
+    ------
+    DecompressionError
+        Naming the entry or the kurtosis.
+    """
+    flat = np.ravel(w).astype(np.float64, copy=False)
+    n, m = w.shape
+    centred = flat - float(np.mean(flat))
+    c2 = float(np.dot(centred, centred))
+    if not c2 > 0:
+        return
+    sigma = np.sqrt(c2 / flat.size)
+    largest = float(np.max(np.abs(centred)))
+    if largest > sigma * (float(n) * m) ** 0.25:
+        raise DecompressionError(
+            f"free decompression refused: an entry of {largest / sigma:.3g} standard deviations makes an outlier by "
+            f"itself (above (N M)^(1/4) = {(float(n) * m) ** 0.25:.3g}): heavy-tailed entries, use the exact spectrum"
+        )
+    squares = centred * centred
+    kurtosis = flat.size * float(np.dot(squares, squares)) / (c2 * c2)
+    shift = (kurtosis - 3.0) / np.sqrt(float(n) * m)
+    if shift > MAX_KURTOSIS_SHIFT:
+        raise DecompressionError(
+            f"free decompression refused: the entries' kurtosis {kurtosis:.3g} moves the bulk edge by {shift:.0%} "
+            f"(> {MAX_KURTOSIS_SHIFT:.0%}): heavy-tailed or very sparse entries, use the exact spectrum"
+        )
 
 
 def check_decompression(estimate: GridDensity, submatrix_eigenvalues: np.ndarray, ratio: float, mean: float) -> None:

@@ -17,6 +17,8 @@ docs/scale.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from netspectra.linalg.density import DiscreteDensity
@@ -43,6 +45,26 @@ def slq_density(w: np.ndarray, *, probes: int = 16, steps: int = 64, seed: int =
     DiscreteDensity
         Up to n_v m nodes (Ritz values) with weights (S_1j)^2 / n_v summing to 1.
     """
+    rules = [gauss_rule(t) for t in lanczos_tridiagonals(w, probes=probes, steps=steps, seed=seed)]
+    x = np.concatenate([nodes for nodes, _ in rules])
+    order = np.argsort(x)
+    weights = np.concatenate([weights for _, weights in rules]) / len(rules)
+    return DiscreteDensity(nodes=np.maximum(x[order], 0.0), weights=weights[order])
+
+
+@dataclass(frozen=True)
+class Tridiagonal:
+    """The Lanczos tridiagonal T_m of one probe: diagonal ``alpha`` (m), off-diagonal ``beta`` (m - 1) and the
+    norm ``residual`` = beta_m of the next Lanczos vector (0 when the Krylov space became invariant)."""
+
+    alpha: np.ndarray
+    beta: np.ndarray
+    residual: float
+
+
+def lanczos_tridiagonals(w: np.ndarray, *, probes: int = 16, steps: int = 64, seed: int = 0) -> list[Tridiagonal]:
+    """Block Lanczos on X = W^T W / N (W is N x M, N >= M) from ``probes`` Rademacher vectors (fixed ``seed``),
+    ``steps`` steps each (at most M) with full re-orthogonalisation: one :class:`Tridiagonal` per probe."""
     n, m = w.shape
     steps = min(steps, m)
     rng = np.random.default_rng(seed)
@@ -64,14 +86,44 @@ def slq_density(w: np.ndarray, *, probes: int = 16, steps: int = 64, seed: int =
         stopped = beta[j] <= _BREAKDOWN * np.max(np.abs(alpha[: j + 1]), axis=0)
         length = np.where(stopped & (length == steps), j + 1, length)
         q_prev, q = q, np.where(stopped[:, None], 0.0, r / np.where(stopped, 1.0, beta[j])[:, None])
-    from scipy.linalg import eigh_tridiagonal  # SciPy costs a full analysis 0.2 s of imports; only SLQ needs it
-
-    nodes, weights = [], []
+    out = []
     for p in range(probes):
         size = int(length[p])
-        theta, vecs = eigh_tridiagonal(alpha[:size, p], beta[: size - 1, p])
-        nodes.append(theta)
-        weights.append(vecs[0] ** 2 / probes)
-    x = np.concatenate(nodes)
-    order = np.argsort(x)
-    return DiscreteDensity(nodes=np.maximum(x[order], 0.0), weights=np.concatenate(weights)[order])
+        residual = 0.0 if size < steps else float(beta[size - 1, p])
+        out.append(Tridiagonal(alpha=alpha[:size, p].copy(), beta=beta[: size - 1, p].copy(), residual=residual))
+    return out
+
+
+def gauss_rule(t: Tridiagonal) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes theta_j (ascending Ritz values) and weights (S_1j)^2 of the Gauss rule of T_m (Golub & Meurant,
+    "Matrices, Moments and Quadrature", 2010, ch. 6): sum_j (S_1j)^2 f(theta_j) ~ v^T f(X) v."""
+    from scipy.linalg import eigh_tridiagonal  # SciPy costs a full analysis 0.2 s of imports; only SLQ needs it
+
+    theta, vectors = eigh_tridiagonal(t.alpha, t.beta)
+    return theta, vectors[0] ** 2
+
+
+def smallest_ritz_bound(t: Tridiagonal) -> float:
+    """theta_1 - beta_m |S_m1|: an eigenvalue of X lies within beta_m |S_m1| of the smallest Ritz value theta_1
+    (the residual of its Ritz pair; Parlett, "The Symmetric Eigenvalue Problem", Thm 11.4.1), so once the
+    Lanczos run has found the bottom of the spectrum this is a lower bound of lambda_min."""
+    from scipy.linalg import eigh_tridiagonal
+
+    theta, vectors = eigh_tridiagonal(t.alpha, t.beta, select="i", select_range=(0, 0))
+    return float(theta[0] - t.residual * abs(vectors[-1, 0]))
+
+
+def gauss_radau_rule(t: Tridiagonal, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the Gauss–Radau rule of T_m with a node fixed at ``a`` <= lambda_min (Golub &
+    Meurant 2010, §6.2): T_m extended by one row, beta_m and alpha_(m+1) = a + beta_m^2 [(T_m - a I)^-1]_mm.
+
+    For f with f^(2m+1) > 0 on the spectrum (ln x: f^(2m+1) = (2m)! / x^(2m+1)), the Radau sum is a lower
+    bound and the Gauss sum an upper bound of v^T f(X) v (the sign of their remainders).
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    theta, vectors = eigh_tridiagonal(t.alpha, t.beta)
+    last = float(np.sum(vectors[-1] ** 2 / (theta - a)))
+    alpha = np.append(t.alpha, a + t.residual**2 * last)
+    beta = np.append(t.beta, t.residual)
+    return gauss_rule(Tridiagonal(alpha=alpha, beta=beta, residual=0.0))

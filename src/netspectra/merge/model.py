@@ -37,7 +37,7 @@ from netspectra.merge.output import OutputDir, check_output_dir
 from netspectra.merge.registry import get_method
 from netspectra.merge.results import CompatibilityReport, LayerCompatibility, LayerMerge, MergeResult
 from netspectra.merge.rules import LayerOutcome
-from netspectra.pipeline import ProgressCallback, require_selected, run_layers
+from netspectra.pipeline import ProgressCallback, drain, require_selected, run_layers
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 
@@ -90,6 +90,9 @@ def check_compatibility(
         A model cannot be read.
     """
     spec = AnalysisSpec.resolve(spec, **keywords)
+    chosen = spec.selection
+    if chosen.layers is not None or chosen.kinds is not None or not chosen.pool:
+        raise UsageError("merge compatibility selects matrices by name and dimension: layers, kinds and pool=False do not apply")
     with open_models(models, base) as ms:
         tasks = [_task(ms, name) for name in ms.names]
         matrices = [t for t in tasks if t is not None]
@@ -225,6 +228,7 @@ def merge_models(
                         if progress is not None:
                             progress(len(layers), len(ms.names), name)
                     writer.commit()
+            drain(outcomes)
             od.write_json(INDEX_NAME, {"metadata": {"total_size": total_size}, "weight_map": weight_map})
             if config_json is not None:
                 od.copy_file(config_json, "config.json")

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from netspectra.atomic import publish
+from netspectra.atomic import check_parent, make_parent, publish
 from netspectra.denoise.writer import SafetensorsWriter
 from netspectra.errors import SourceError, UsageError
 from netspectra.io.base import MAX_JSON_BYTES
@@ -24,14 +24,13 @@ from netspectra.io.structured import read_bounded
 def check_output_dir(path: str | os.PathLike) -> Path:
     """Refuse, before any work, a target that exists and is not an empty directory (so never an input
     file or a directory holding one), a symbolic link (the temporary directory and the rename would
-    land in the link's target or on the link), or whose parent is missing."""
+    land in the link's target or on the link), or whose missing folders cannot be made."""
     out = Path(path)
     if out.is_symlink():
         raise UsageError(f"{out}: output is a symbolic link; give the directory itself")
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         raise UsageError(f"{out}: output exists and is not an empty directory")
-    if not out.absolute().parent.is_dir():
-        raise UsageError(f"{out}: parent directory {out.absolute().parent} does not exist")
+    check_parent(out)
     return out
 
 
@@ -40,6 +39,7 @@ class OutputDir:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        make_parent(self.path)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.absolute().parent))
         self.files: list[str] = []
 

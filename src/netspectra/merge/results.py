@@ -131,6 +131,16 @@ class CompatibilityReport(RowsTable):
             "worst_layers": worst[:10],
         }
 
+    def __repr__(self) -> str:
+        from netspectra.report.notebook import compatibility_repr
+
+        return compatibility_repr(self)
+
+    def _repr_html_(self) -> str:
+        from netspectra.report.notebook import compatibility_html
+
+        return compatibility_html(self)
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: summary, thresholds and layers (non-finite floats become None)."""
         return {
@@ -196,6 +206,16 @@ class MergeResult(RowsTable):
             "verdicts": dict(Counter(layer.verdict for layer in self.layers if layer.verdict)),
             "files": list(self.files),
         }
+
+    def __repr__(self) -> str:
+        from netspectra.report.notebook import merge_repr
+
+        return merge_repr(self)
+
+    def _repr_html_(self) -> str:
+        from netspectra.report.notebook import merge_html
+
+        return merge_html(self)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: summary and one entry per tensor."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from netspectra.atomic import atomic_write
+from netspectra.atomic import atomic_write, check_parent
 from netspectra.errors import UsageError
 from netspectra.report.names import printable
 
@@ -48,8 +48,7 @@ def check_output_path(path: str | Path, formats: tuple[str, ...] = FORMATS) -> P
     suffix = path.suffix.lower()
     if suffix not in formats:
         raise UsageError(f"{path}: unknown output format {suffix or '(none)'}; use one of {', '.join(formats)}")
-    if not path.parent.is_dir():
-        raise UsageError(f"{path}: directory {path.parent} does not exist")
+    check_parent(path)
     if path.is_dir():
         raise UsageError(f"{path}: is a directory; give a file name")
     return path

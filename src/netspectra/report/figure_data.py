@@ -8,14 +8,17 @@ Eigenvalue convention: W is N x M with N >= M, and the eigenvalues are those of 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from netspectra.defaults import DEPTH_TW_LEVEL
-from netspectra.diagnose.row import LayerReport
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import tracy_widom_edge
+
+if TYPE_CHECKING:
+    from netspectra.diagnose.row import LayerReport
 
 #: Fewest eigenvalues for which a histogram is drawn.
 MIN_EIGENVALUES = 10

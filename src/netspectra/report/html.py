@@ -1,38 +1,45 @@
 """One self-contained HTML file per model: summary, sortable layer table, per-layer plots.
 
-Everything is inline (CSS, JavaScript, figures as base64 SVG ``data:`` URIs, drawn by
-:mod:`netspectra.report.svg_figures` in milliseconds) and a Content-Security-Policy forbids any other
-source, so the file opens from disk, offline, and fetches nothing.  Each layer's plot sits in a
-``<template>`` inside a closed ``<details>`` element and is only decoded when opened, so a report of
-hundreds of layers opens at once.
+Everything is inline (CSS, JavaScript, figures as SVG elements drawn by :mod:`netspectra.report.svg_figures`
+in milliseconds, with hover values and zoom: :mod:`netspectra.report.html_assets`) and a
+Content-Security-Policy forbids any other source, so the file opens from disk, offline, and fetches
+nothing.  Each layer's plot sits in a ``<template>`` inside a closed ``<details>`` element and is only laid
+out when opened, so a report of hundreds of layers opens at once.  The parts (summary, figures, table)
+also make the notebook views of :mod:`netspectra.report.notebook` and the compare, track and merge pages
+of :mod:`netspectra.report.html_views`.
 
 Eigenvalue convention: W is N x M with N >= M, eigenvalues of W^T W / N.
 """
 
 from __future__ import annotations
 
-import base64
 import math
-import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netspectra import __version__
-from netspectra.atomic import atomic_write
-from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
-from netspectra.diagnose.model import ModelReport
-from netspectra.diagnose.row import LayerReport
+from netspectra.atomic import atomic_write, check_parent
+from netspectra.defaults import EXPERT_OUTLIER_Z, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.errors import UsageError
 from netspectra.report import html_assets
 from netspectra.report.svg_figures import alpha_depth_svg, layer_svg
 from netspectra.report.verdict import layer_labels, phase_counts, reading
 
+if TYPE_CHECKING:  # results are only read here: the report layer imports no result module when it runs
+    from netspectra.diagnose.model import ModelReport, ModelSummary
+    from netspectra.diagnose.rollups import AlphaStats
+    from netspectra.diagnose.row import LayerReport
+
 #: (column, header, format, help) of the layer table; rows with ``None`` format are text.
 TABLE_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
     ("layer_index", "#", "d", "order of the matrix in the model"),
     ("name", "layer", None, "tensor name"),
+    ("role", "role", None, "what the matrix does: attn_q/k/v/o, mlp_gate/up/down, router, expert_up, embedding, lm_head, ..."),
+    ("block", "block", "d", "transformer block (-1 outside the blocks)"),
+    ("expert", "expert", "d", "expert of its mixture-of-experts block (-1 for other matrices)"),
     ("kind", "kind", None, "linear, embedding, conv, attention_q/k/v"),
     ("N", "N", "d", "rows after orientation (N >= M)"),
     ("M", "M", "d", "columns after orientation"),
@@ -53,6 +60,9 @@ OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
     ("kappa_htmp", "κ", ".3g", "HTMP repulsion kappa (inf: MP wins)"),
     ("mp_area", "MP area", ".3f", "share of the spectral weight inside the MP bulk"),
 )
+#: Placement columns and the value that says nothing: shown when some layer has another.
+PLACEMENT_UNKNOWN: dict[str, object] = {"role": "other", "block": -1, "expert": -1}
+DTYPE_COLUMN = ("dtype", "dtype", None, "stored dtype (F32, BF16, F8_E4M3, Q4_K, ...)")
 WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
 HTML_SUFFIXES = (".html", ".htm")
 #: File and directory names that say nothing about the model.
@@ -70,12 +80,11 @@ _CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src
 
 
 def check_html_path(path: str | Path) -> Path:
-    """Refuse, before any work, a report path that is not .html/.htm or whose directory is missing."""
+    """Refuse, before any work, a report path that is not .html/.htm or whose folder cannot be made."""
     path = Path(path)
     if path.suffix.lower() not in HTML_SUFFIXES:
         raise UsageError(f"{path}: an HTML report must end in .html")
-    if not path.parent.is_dir():
-        raise UsageError(f"{path}: directory {path.parent} does not exist")
+    check_parent(path)
     return path
 
 
@@ -102,29 +111,54 @@ def render_html(report: ModelReport) -> str:
     """The whole report as one HTML document (a string); layers with eigenvalues get plots, rows without
     (unanalyzable layers, rows read back from CSV) get their reason."""
     layers = report.layers
-    columns = [*TABLE_COLUMNS, *(c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)), WARNING_COLUMN]
+    columns = table_columns(layers)
     images = [layer_svg(layer) if layer.eigenvalues is not None and layer.eigenvalues.size else None for layer in layers]
     overview = alpha_depth_svg(layers) if layers else None
+    summary = report.summary  # computed on each access: once here
     name = display_name(report.source)
+    body = [
+        _summary(report, summary),
+        _overview(overview, len(layers)),
+        _groups(summary),
+        _table(layers, columns),
+        _details(layers, images),
+    ]
+    return document(f"netspectra · {name}", _header(report, name), body, _footer())
+
+
+def table_columns(layers: Sequence[LayerReport], keep: Sequence[str] | None = None) -> list[tuple[str, str, str | None, str]]:
+    """The layer table's columns: :data:`TABLE_COLUMNS` (those in ``keep``, if given; the placement columns
+    role, block and expert where some layer has one), the optional ones some layer has a value in, the
+    stored dtype (if kept) and the warning labels."""
+    fixed = [
+        c
+        for c in TABLE_COLUMNS
+        if (keep is None or c[0] in keep) and (c[0] not in PLACEMENT_UNKNOWN or any(_placed(layer, c[0]) for layer in layers))
+    ]
+    optional = [c for c in OPTIONAL_COLUMNS if any(_has_value(layer, c[0]) for layer in layers)]
+    dtype = [DTYPE_COLUMN] if keep is None or DTYPE_COLUMN[0] in keep else []
+    return [*fixed, *optional, *dtype, WARNING_COLUMN]
+
+
+def document(title: str, header: str, body: Sequence[str], footer: str) -> str:
+    """A standalone page: the stylesheet, the scripts, the Content-Security-Policy, ``header``, the ``body``
+    sections in ``<main>`` and ``footer``."""
     return "\n".join(
         [
             "<!doctype html>",
             '<html lang="en"><head><meta charset="utf-8">',
             f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>netspectra · {escape(name)}</title>",
-            f"<style>{html_assets.CSS}</style>",
+            f"<title>{escape(title)}</title>",
+            f"<style>{html_assets.PAGE_CSS}{html_assets.CSS}</style>",
             f"<script>{html_assets.ERROR_SCRIPT}</script>",
-            "</head><body>",
+            '</head><body class="nsr">',
             '<div id="js-errors" role="alert" hidden></div>',
-            _header(report, name),
+            header,
             "<main>",
-            _summary(report),
-            _overview(overview, len(layers)),
-            _table(layers, columns),
-            _details(layers, images),
+            *body,
             "</main>",
-            _footer(),
+            footer,
             f"<script>{html_assets.MAIN_SCRIPT}</script>",
             "</body></html>",
         ]
@@ -148,8 +182,7 @@ def _card(value: str, label: str, hint: str, tone: str = "") -> str:
     )
 
 
-def _summary(report: ModelReport) -> str:
-    summary = report.summary
+def _summary(report: ModelReport, summary: ModelSummary) -> str:
     counts = summary.warning_counts
     fitted = summary.num_ok
     cards = [
@@ -162,6 +195,19 @@ def _summary(report: ModelReport) -> str:
         ),
         _card(str(summary.num_errors), "not analyzable", "NaN/Inf, zero, 1 × N", "bad" if summary.num_errors else ""),
     ]
+    if summary.experts:
+        cards.append(
+            _card(
+                str(summary.num_expert_outliers),
+                "experts standing out",
+                f"of {sum(group.num_experts for group in summary.experts)} expert matrices",
+                "warn" if summary.num_expert_outliers else "",
+            )
+        )
+    if math.isfinite(summary.wall_seconds):
+        cards.append(_card(f"{summary.wall_seconds:.1f} s", "run time", "wall time of the analysis"))
+    if math.isfinite(summary.peak_rss_mib):
+        cards.append(_card(f"{summary.peak_rss_mib:,.0f} MiB", "peak memory", "peak resident set size of the process"))
     phases = phase_counts(report.layers)
     phase_line = (
         '<p class="phases">Phases: ' + " · ".join(f"{escape(p)} {n}" for p, n in phases.most_common()) + "</p>" if phases else ""
@@ -188,12 +234,91 @@ def _overview(svg: str | None, num_layers: int) -> str:
         return ""
     return (
         '<section id="overview"><h2>Alpha by depth</h2><div class="figure">'
-        f"{_img(svg, f'alpha and weighted alpha of the {num_layers} layers against their position in the model')}"
+        f"{inline_svg(svg, f'alpha and weighted alpha of the {num_layers} layers by depth (per role against the block, if any)')}"
         "</div></section>"
     )
 
 
-def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | None, str]]) -> str:
+#: (field of AlphaStats, header, format) of the tables by role and by block.
+GROUP_STATS = (
+    ("num_layers", "layers", "d"),
+    ("num_fitted", "fitted", "d"),
+    ("alpha_mean", "mean α", ".2f"),
+    ("alpha_median", "median α", ".2f"),
+    ("alpha_min", "min α", ".2f"),
+    ("alpha_max", "max α", ".2f"),
+    ("num_under_trained", "under-trained", "d"),
+    ("num_over_trained", "over-trained", "d"),
+)
+
+
+def _groups(summary: ModelSummary) -> str:
+    """The layers by role, by block and the experts of each block against each other (when the names say them)."""
+    parts = []
+    if any(group.role != "other" for group in summary.by_role):
+        rows = [([group.role], group.stats) for group in summary.by_role]
+        parts.append(_stats_table("by-role", "By role", ["role"], rows))
+    if summary.by_block:
+        stacked = any(group.stack for group in summary.by_block)
+        rows = [([group.stack, str(group.block)] if stacked else [str(group.block)], group.stats) for group in summary.by_block]
+        parts.append(_stats_table("by-block", "By block", ["stack", "block"] if stacked else ["block"], rows))
+    if summary.experts:
+        parts.append(_experts_table(summary))
+    return "".join(parts)
+
+
+def _stats_table(ident: str, title: str, heads: list[str], rows: list[tuple[list[str], AlphaStats]]) -> str:
+    head = "".join(f'<th scope="col" class="text">{escape(h)}</th>' for h in heads) + "".join(
+        f'<th scope="col" class="num">{escape(h)}</th>' for _, h, _ in GROUP_STATS
+    )
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td class="text">{escape(k)}</td>' for k in keys)
+        + "".join(f'<td class="num">{escape(_number(getattr(stats, f), fmt))}</td>' for f, _, fmt in GROUP_STATS)
+        + "</tr>"
+        for keys, stats in rows
+    )
+    return (
+        f'<section id="{ident}"><h2>{escape(title)}</h2><div class="table-wrap"><table class="groups">'
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div></section>"
+    )
+
+
+#: Left-aligned columns of the experts table (as their cells).
+TEXT_HEADS = ("stack", "role", "standing out")
+
+
+def _experts_table(summary: ModelSummary) -> str:
+    rows = []
+    for group in summary.experts:
+        standing = ", ".join(
+            f"expert {o.expert}: α {_number(o.alpha, '.2f')} (z {_number(o.robust_z, '.1f')})" for o in group.outliers
+        )
+        tone = ' class="flag-outlier"' if group.outliers else ""
+        rows.append(
+            f'<tr{tone}><td class="text">{escape(group.stack)}</td><td class="num">{group.block}</td>'
+            f'<td class="text">{escape(group.role)}</td><td class="num">{group.num_experts}</td>'
+            f'<td class="num">{group.num_fitted}</td>'
+            + "".join(
+                f'<td class="num">{escape(_number(getattr(group, f), ".2f"))}</td>'
+                for f in ("alpha_median", "alpha_mad", "alpha_min", "alpha_max")
+            )
+            + f'<td class="text">{escape(standing)}</td></tr>'
+        )
+    heads = ["stack", "block", "role", "experts", "fitted", "median α", "MAD", "min α", "max α", "standing out"]
+    head = "".join(f'<th scope="col" class="{"text" if h in TEXT_HEADS else "num"}">{escape(h)}</th>' for h in heads)
+    return (
+        '<section id="experts"><h2>Experts</h2>'
+        f'<p class="hint">The experts of each block and role against each other: an expert stands out when '
+        f"|α − median| &gt; {EXPERT_OUTLIER_Z:g} × 1.4826 MAD of its siblings (modified z-score, Iglewicz &amp; Hoaglin "
+        f"1993); {summary.num_expert_outliers} do.</p>"
+        f'<div class="table-wrap"><table class="groups"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody>'
+        "</table></div></section>"
+    )
+
+
+def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | None, str]], *, links: bool = True) -> str:
+    """The sortable layer table; ``links``: each name links to its layer's plots below."""
     head = "".join(
         f'<th scope="col" data-key="{col}" data-type="{"num" if fmt else "text"}" class="{"num" if fmt else "text"}" '
         f'title="{escape(help_)}"><button type="button">{escape(header)}</button></th>'
@@ -203,31 +328,33 @@ def _table(layers: Sequence[LayerReport], columns: list[tuple[str, str, str | No
     for pos, layer in enumerate(layers):
         labels = layer_labels(layer)
         flag = next((label for label, _ in labels if label != "note"), "")
-        cells = "".join(_cell(pos, layer, col, fmt) for col, _, fmt, _ in columns)
+        cells = "".join(_cell(pos, layer, col, fmt, links) for col, _, fmt, _ in columns)
         rows.append(f'<tr data-pos="{pos}" data-name="{escape(layer.name)}" class="flag-{flag or "none"}">{cells}</tr>')
     return (
         '<section id="table-section"><h2>Layers</h2><div class="toolbar">'
-        '<input id="layer-filter" type="search" placeholder="filter layers by name" aria-label="filter layers by name">'
-        '<span id="filter-count" class="hint"></span>'
-        '<span class="hint">Click a column header to sort (again to reverse); click a layer for its plots.</span></div>'
-        f'<div class="table-wrap"><table id="layer-table"><thead><tr>{head}</tr></thead>'
+        '<input id="layer-filter" class="row-filter" type="search" placeholder="filter layers by name" '
+        'aria-label="filter layers by name"><span id="filter-count" class="hint filter-count"></span>'
+        f'<span class="hint">Click a column header to sort (again to reverse){"; click a layer for its plots" if links else ""}.'
+        "</span></div>"
+        f'<div class="table-wrap"><table id="layer-table" class="sortable layers"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div></section>"
     )
 
 
-def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None) -> str:
+def _cell(pos: int, layer: LayerReport, col: str, fmt: str | None, links: bool = True) -> str:
     value = getattr(layer, col, None)
     if col == "name":
-        return (
-            f'<td class="text name" data-v="{escape(layer.name)}" title="{escape(layer.name)}">'
-            f'<a href="#layer-{pos}">{escape(layer.name.removesuffix(".weight"))}</a></td>'
-        )
+        # a long name wraps at its dots and underscores
+        shown = escape(layer.name.removesuffix(".weight")).replace(".", ".<wbr>").replace("_", "_<wbr>")
+        link = f'<a href="#layer-{pos}">{shown}</a>' if links else shown
+        return f'<td class="text name" data-v="{escape(layer.name)}" title="{escape(layer.name)}">{link}</td>'
     if col == "warning":
         labels = layer_labels(layer)
-        return f'<td class="text" data-v="{escape(" ".join(label for label, _ in labels))}">{_badges(labels)}</td>'
+        return f'<td class="text labels" data-v="{escape(" ".join(label for label, _ in labels))}">{_badges(labels)}</td>'
     if fmt is None:
         text = "" if value is None else str(value)
-        return f'<td class="text" data-v="{escape(text)}">{escape(text)}</td>'
+        shown = escape(text).replace("_", "_<wbr>")  # attn_q, token_type_embedding, attention_q wrap at their underscores
+        return f'<td class="text" data-v="{escape(text)}">{shown}</td>'
     tone = "num"
     if col == "alpha" and isinstance(value, float) and math.isfinite(value):
         tone = "alpha-over" if value < OVER_TRAINED_ALPHA else ("alpha-under" if value > UNDER_TRAINED_ALPHA else tone)
@@ -240,7 +367,7 @@ def _details(layers: Sequence[LayerReport], images: Sequence[str | None]) -> str
         labels = layer_labels(layer)
         if svg is not None:
             alt = f"{layer.name}: log-log spectral density with the power-law fit, MP bulk fit, level spacing"
-            figure = f'<div class="figure"><template>{_img(svg, alt)}</template></div>'
+            figure = f'<div class="figure"><template>{inline_svg(svg, alt)}</template></div>'
         else:
             figure = f"<p>No spectrum to plot ({escape(layer.warning or layer.status)}).</p>"
         notes = "".join(f"<li>{escape(text)}</li>" for label, text in labels if text != label)
@@ -253,7 +380,7 @@ def _details(layers: Sequence[LayerReport], images: Sequence[str | None]) -> str
             if key not in ("name", "warning", "phase_reason")
         )
         blocks.append(
-            f'<details class="layer" id="layer-{pos}"><summary><span class="idx">{layer.layer_index}</span> '
+            f'<details class="layer" id="layer-{pos}" data-pos="{pos}"><summary><span class="idx">{layer.layer_index}</span> '
             f'{escape(layer.name)} {_badges(labels)} <span class="hint">{layer.N}×{layer.M} · '
             f'α = {_number(layer.alpha, ".2f")}</span></summary><div class="body">{figure}'
             f'{f"<ul>{notes}</ul>" if notes else ""}<dl class="metrics">{metrics}</dl></div></details>'
@@ -279,11 +406,10 @@ def _badges(labels: Sequence[tuple[str, str]]) -> str:
     return "".join(f'<span class="badge {label}" title="{escape(text)}">{escape(label)}</span>' for label, text in labels)
 
 
-def _img(svg: str, alt: str) -> str:
-    """An <img> of an SVG document (in an image, an SVG cannot run scripts or load anything)."""
-    width, height = (re.search(rf'{attribute}="(\d+)"', svg).group(1) for attribute in ("width", "height"))  # type: ignore[union-attr]
-    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
-    return f'<img src="data:image/svg+xml;base64,{data}" width="{width}" height="{height}" alt="{escape(alt)}">'
+def inline_svg(svg: str, alt: str) -> str:
+    """An SVG figure of :mod:`netspectra.report.svg` as an element of the page, labelled ``alt`` for screen
+    readers (every text in it is escaped, it holds no script or link, and the page's policy lets it load nothing)."""
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(alt)}" ', 1)
 
 
 def _number(value: object, fmt: str) -> str:
@@ -295,6 +421,11 @@ def _number(value: object, fmt: str) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "∞" if value > 0 else "−∞"
     return format(value, fmt) if isinstance(value, float) or fmt.endswith("d") else format(value, "d")
+
+
+def _placed(layer: LayerReport, column: str) -> bool:
+    """Whether the row's placement ``column`` (role, block, expert) says something (not other / -1)."""
+    return getattr(layer, column) != PLACEMENT_UNKNOWN[column]
 
 
 def _has_value(layer: LayerReport, column: str) -> bool:

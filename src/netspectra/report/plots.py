@@ -27,7 +27,6 @@ from matplotlib.ticker import FuncFormatter, NullLocator
 from numpy.typing import ArrayLike
 
 from netspectra.defaults import DEPTH_TW_LEVEL, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
-from netspectra.diagnose.row import LayerReport
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
 from netspectra.report.names import display_name
 from netspectra.rmt import spacing
@@ -35,6 +34,8 @@ from netspectra.rmt.marchenko_pastur import mp_pdf
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from netspectra.diagnose.row import LayerReport
 
 #: x-axis label of every spectrum plot: the eigenvalue convention, in words.
 EIGENVALUE_LABEL = "eigenvalue λ of WᵀW/N"
@@ -85,9 +86,20 @@ def styled(func: Callable[..., Figure]) -> Callable[..., Figure]:
     return wrapper
 
 
+class InlineFigure(Figure):
+    """A matplotlib figure that a notebook shows inline as a PNG (``_repr_png_``): pyplot, whose backend would
+    register that display, is never imported here."""
+
+    def _repr_png_(self) -> bytes:
+        from netspectra.report.figures import figure_bytes
+
+        return figure_bytes(self, "png")
+
+
 def new_figure(ncols: int = 1, nrows: int = 1, *, layout: str | None = "constrained") -> tuple[Figure, list[Axes]]:
-    """A figure with a grid of panels of :data:`PANEL_SIZE` (``layout=None``: fixed margins, faster)."""
-    fig = Figure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout=layout)
+    """A figure with a grid of panels of :data:`PANEL_SIZE` (``layout=None``: fixed margins, faster), shown
+    inline by a notebook (:class:`InlineFigure`)."""
+    fig = InlineFigure(figsize=(PANEL_SIZE[0] * ncols, PANEL_SIZE[1] * nrows), layout=layout)
     if layout is None:
         inch = 1.0 / fig.get_figwidth(), 1.0 / fig.get_figheight()
         fig.subplots_adjust(
@@ -346,12 +358,14 @@ def plot_layer(layer: LayerReport) -> Figure:
     return fig
 
 
-def _category_colors(values: pd.Series) -> tuple[list[str], dict[str, str]]:
-    """A colour per row from a categorical column (tab10; missing and empty values are "none"), and the legend mapping."""
+def _category_colors(values: pd.Series, drawn: np.ndarray) -> tuple[list[str], dict[str, str]]:
+    """A colour per row from a categorical column (tab10; missing and empty values are "none"), and the legend
+    mapping of the rows ``drawn`` only (a label without a point gets no legend entry)."""
     cmap = matplotlib.colormaps["tab10"]
     labels = [str(v) or "none" for v in values.fillna("none")]
-    mapping = {label: to_hex(cmap(i % 10)) for i, label in enumerate(dict.fromkeys(labels))}
-    return [mapping[label] for label in labels], mapping
+    shown = [label for label, keep in zip(labels, drawn) if keep]
+    mapping = {label: to_hex(cmap(i % 10)) for i, label in enumerate(dict.fromkeys(shown))}
+    return [mapping.get(label, "#999999") for label in labels], mapping
 
 
 @styled
@@ -361,13 +375,16 @@ def plot_alpha_depth(frame: pd.DataFrame) -> Figure:
     ``frame`` has one row per layer with ``layer_index``, ``alpha``, ``alpha_weighted`` and ``kind``
     (as :meth:`ModelReport.to_frame`).  Points are coloured by ``phase`` when the frame has that column
     with any value, else by ``kind``; the alpha panel shades WeightWatcher's over-trained (< 2) and
-    under-trained (> 6) ranges.  alpha_weighted = alpha log10(lambda_max_ww) uses unnormalised
-    eigenvalues s_i^2.
+    under-trained (> 6) ranges.  The legend sits under the panels, listing the labels that have points.
+    alpha_weighted = alpha log10(lambda_max_ww) uses unnormalised eigenvalues s_i^2.
     """
     fig, axes = new_figure(ncols=2)
     phases = frame["phase"].fillna("").astype(str) if "phase" in frame.columns else None
     by = "phase" if phases is not None and (phases != "").any() else "kind"
-    colors, mapping = _category_colors(frame[by])
+    drawn = np.isfinite(frame["alpha"].to_numpy(dtype=np.float64)) | np.isfinite(
+        frame["alpha_weighted"].to_numpy(dtype=np.float64)
+    )
+    colors, mapping = _category_colors(frame[by], drawn)
     x = frame["layer_index"].to_numpy()
     for ax, col, label in (
         (axes[0], "alpha", "power-law exponent α"),
@@ -385,9 +402,10 @@ def plot_alpha_depth(frame: pd.DataFrame) -> Figure:
     axes[0].axhspan(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], zorder=0, label="2 to 6")
     axes[0].axhspan(UNDER_TRAINED_ALPHA, top, color=COLORS["band_under"], zorder=0, label="under-trained (> 6)")
     axes[0].set_ylim(0.0, top)
+    bands = axes[0].get_legend_handles_labels()[0]
     handles = [Line2D([], [], ls="", marker="o", color=c, label=f"{by}: {k}") for k, c in mapping.items()]
-    axes[0].legend(loc="upper left", ncols=2)
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 6), frameon=False)
+    # outside the axes, so that no legend hides a point
+    fig.legend(handles=[*bands, *handles], loc="outside lower center", ncols=min(len(bands) + len(handles), 5), frameon=False)
     return fig
 
 

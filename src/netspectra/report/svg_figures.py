@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from netspectra.defaults import DEPTH_TW_LEVEL, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
-from netspectra.diagnose.row import LayerReport
+from netspectra.io.roles import TRANSFORMER_ROLES
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
 from netspectra.report.svg import Panel, figure
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import mp_pdf
+
+if TYPE_CHECKING:
+    from netspectra.diagnose.row import LayerReport
 
 #: Colours, as in :data:`netspectra.report.plots.COLORS`.
 COLORS = {
@@ -38,6 +42,8 @@ COLORS = {
 #: Ten categorical colours (matplotlib's tab10).
 CATEGORY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 EIGENVALUE_LABEL = "eigenvalue λ of WᵀW/N"
+#: Symbols of the columns plotted against depth, in tooltips.
+SYMBOLS = {"alpha": "α", "alpha_weighted": "α_w"}
 #: Size of a layer figure (three panels) and of the overview (two panels), in pixels.
 LAYER_SIZE = (1200, 290)
 OVERVIEW_SIZE = (1200, 340)
@@ -54,7 +60,8 @@ def layer_svg(layer: LayerReport) -> str:
 
 
 def _panel(left: float, top: float, ident: str, title: str, **axes: object) -> Panel:
-    return Panel(left, top, *_PANEL, ident=ident, title=title, **axes)  # type: ignore[arg-type]
+    names = {"xname": "s", "yname": "P(s)"} if ident == "sp" else {"xname": "λ", "yname": "p(λ)"}
+    return Panel(left, top, *_PANEL, ident=ident, title=title, **names, **axes)  # type: ignore[arg-type]
 
 
 def _esd(layer: LayerReport, left: float, top: float) -> Panel:
@@ -92,7 +99,8 @@ def _esd(layer: LayerReport, left: float, top: float) -> Panel:
         top_x = layer.xmax if math.isfinite(layer.xmax) else float(evals[-1])
         x = np.geomspace(xmin, top_x, 50)
         line = num_tail / evals.size * (alpha - 1.0) / xmin * (x / xmin) ** (-alpha)
-        panel.line(x, line, color=COLORS["fit"], width=2.0, label=f"power law α = {alpha:.2f} ({num_tail} in tail)")
+        fit = f"power law α = {alpha:.2f} ({num_tail} in tail)"
+        panel.line(x, line, color=COLORS["fit"], width=2.0, label=fit, title=fit)
         panel.vline(xmin, color=COLORS["fit"], dash="5,3", label=f"xmin = {xmin:.3g}")
     if math.isfinite(layer.lambda_plus) and edges[0] < layer.lambda_plus < edges[-1]:
         panel.vline(layer.lambda_plus, color=COLORS["edge"], dash="1.5,2.5", label=f"MP edge λ₊ = {layer.lambda_plus:.3g}")
@@ -141,7 +149,7 @@ def _mp(layer: LayerReport, left: float, top: float) -> Panel:
         spikes = evals[evals > layer.lambda_plus_tw]
         inside = spikes[spikes <= right]
         for value in inside:
-            panel.vline(float(value), color=COLORS["spike"], width=1.3, fraction=0.07)
+            panel.vline(float(value), color=COLORS["spike"], width=1.3, fraction=0.07, title=f"spike λ = {value:.4g}")
         beyond = spikes.size - inside.size
         label = f"{spikes.size} spikes" + (f" ({beyond} beyond axis, max {evals[-1]:.3g})" if beyond else "")
         panel.legend_entries.append(("line", COLORS["spike"], "", label))
@@ -183,13 +191,25 @@ def _spacing(layer: LayerReport, left: float, top: float) -> Panel:
     return panel
 
 
+def point_title(layer: LayerReport, column: str, group: str = "") -> str:
+    """Tooltip of a layer's point: its index, name, the value plotted and (``group``) what colours it."""
+    value = getattr(layer, column)
+    tail = f" · {group}" if group else ""
+    return f"#{layer.layer_index} {layer.name}\n{SYMBOLS.get(column, column)} = {value:.3f}{tail}"
+
+
 def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
-    """alpha and alpha_weighted of each layer against its position in the model, coloured by phase (or kind),
-    with WeightWatcher's over-trained (< 2) and under-trained (> 6) ranges shaded."""
+    """alpha and alpha_weighted by depth, with WeightWatcher's over-trained (< 2) and under-trained (> 6)
+    ranges shaded: per role against the transformer block for a transformer (blocks with attention, MLP or
+    expert roles: :func:`alpha_block_svg`), else each layer against its position in the model, coloured by
+    phase (or kind)."""
+    if any(layer.block >= 0 and layer.role in TRANSFORMER_ROLES for layer in layers):
+        return alpha_block_svg(layers)
     by = "phase" if any(layer.phase for layer in layers) else "kind"
     labels = [str(getattr(layer, by)) or "none" for layer in layers]
-    mapping = {label: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, label in enumerate(dict.fromkeys(labels))}
-    colors = [mapping[label] for label in labels]
+    drawn = [label for layer, label in zip(layers, labels) if math.isfinite(layer.alpha) or math.isfinite(layer.alpha_weighted)]
+    mapping = {label: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, label in enumerate(dict.fromkeys(drawn))}
+    colors = [mapping.get(label, "#999999") for label in labels]  # the key lists only what is drawn
     x = np.array([layer.layer_index for layer in layers], dtype=np.float64)
     width, height = OVERVIEW_SIZE
     panels = []
@@ -214,6 +234,8 @@ def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
             xlim=span,
             ylim=(lo, hi),
             ident=column,
+            xname="layer",
+            yname=column,
             xlabel="layer index (order in the model)",
             ylabel=ylabel,
             title=f"{column} by depth ({int(ok.sum())} of {y.size} layers fitted)",
@@ -221,8 +243,81 @@ def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
         if column == "alpha":
             panel.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], label="over-trained (< 2)")
             panel.hband(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], label="2 to 6")
-            panel.hband(UNDER_TRAINED_ALPHA, hi, color=COLORS["band_under"], label="under-trained (> 6)")
+            panel.hband(UNDER_TRAINED_ALPHA, math.inf, color=COLORS["band_under"], label="under-trained (> 6)")
         panel.line(x[ok], y[ok], color="#bfbfbf", width=0.8)
-        panel.points(x[ok], y[ok], [c for c, keep in zip(colors, ok) if keep])
+        tips = [point_title(layer, column, f"{by}: {label}") for layer, label in zip(layers, labels)]
+        keep = np.flatnonzero(ok)
+        panel.points(x[ok], y[ok], [colors[i] for i in keep], titles=[tips[i] for i in keep])
         panels.append(panel)
     return figure(width, height, panels, key=[(f"{by}: {label}", color) for label, color in mapping.items()])
+
+
+def block_positions(layers: Sequence[LayerReport]) -> tuple[dict[tuple[str, int], float], str]:
+    """x of each (stack, block) and the axis label: the block index for a model of one stack, else the block's
+    position in model order (encoder blocks, then decoder blocks)."""
+    keys = list(dict.fromkeys((layer.stack, layer.block) for layer in layers if layer.block >= 0))
+    stacks = list(dict.fromkeys(stack for stack, _ in keys))
+    if len(stacks) <= 1:
+        return {key: float(key[1]) for key in keys}, "transformer block"
+    return {key: float(i) for i, key in enumerate(keys)}, f"block in model order ({', then '.join(s or 'main' for s in stacks)})"
+
+
+def alpha_block_svg(layers: Sequence[LayerReport]) -> str:
+    """alpha and alpha_weighted of the layers inside transformer blocks against their block, one colour and one
+    line per role (through the median of the role's layers in each block: the experts of a block are a column
+    of points), with WeightWatcher's over-trained (< 2) and under-trained (> 6) ranges shaded."""
+    inside = [layer for layer in layers if layer.block >= 0]
+    positions, xlabel = block_positions(inside)
+    roles = list(dict.fromkeys(layer.role for layer in inside))
+    mapping = {role: CATEGORY_COLORS[i % len(CATEGORY_COLORS)] for i, role in enumerate(roles)}
+    x = np.array([positions[(layer.stack, layer.block)] for layer in inside], dtype=np.float64)
+    width, height = OVERVIEW_SIZE
+    outside = len(layers) - len(inside)
+    panels = []
+    for left, column, ylabel in (
+        (70, "alpha", "power-law exponent α"),
+        (670, "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)"),
+    ):
+        y = np.array([getattr(layer, column) for layer in inside], dtype=np.float64)
+        ok = np.isfinite(y)
+        if column == "alpha":
+            lo, hi = 0.0, max(float(np.max(y[ok], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
+        else:
+            lo, hi = (float(y[ok].min()), float(y[ok].max())) if ok.any() else (0.0, 1.0)
+            pad = 0.08 * (hi - lo) or 1.0
+            lo, hi = lo - pad, hi + pad
+        span = (float(x.min()) - 0.5, float(x.max()) + 0.5) if x.size else (0.0, 1.0)
+        not_drawn = f"; {outside} outside the blocks not drawn" if outside else ""
+        panel = Panel(
+            left,
+            40,
+            500,
+            230,
+            xlim=span,
+            ylim=(lo, hi),
+            ident=column,
+            xname="block",
+            yname=column,
+            xlabel=xlabel,
+            ylabel=ylabel,
+            title=f"{column} by block and role ({int(ok.sum())} of {y.size} fitted{not_drawn})",
+        )
+        if column == "alpha":
+            panel.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], label="over-trained (< 2)")
+            panel.hband(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], label="2 to 6")
+            panel.hband(UNDER_TRAINED_ALPHA, math.inf, color=COLORS["band_under"], label="under-trained (> 6)")
+        for role in roles:
+            mine = ok & np.array([layer.role == role for layer in inside])
+            if mine.any():
+                xs = np.unique(x[mine])
+                medians = [float(np.median(y[mine & (x == value)])) for value in xs]
+                panel.line(xs, medians, color=mapping[role], width=1.0)
+        drawn = [layer for layer, keep in zip(inside, ok) if keep]
+        panel.points(
+            x[ok],
+            y[ok],
+            [mapping[layer.role] for layer in drawn],
+            titles=[point_title(layer, column, f"role: {layer.role}") for layer in drawn],
+        )
+        panels.append(panel)
+    return figure(width, height, panels, key=list(mapping.items()))

@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from netspectra.defaults import EXPERT_OUTLIER_Z
 from netspectra.diagnose.model import ModelReport, ModelSummary
 from netspectra.diagnose.row import LayerReport
 from netspectra.report.terminal import plain, safe_console
@@ -23,6 +24,9 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("alpha", "alpha", ".2f"),
     ("warning", "warning", "s"),
     ("phase", "phase", "s"),
+    ("role", "role", "s"),
+    ("block", "block", "d"),
+    ("expert", "expert", "d"),
     ("alpha_weighted", "alpha_w", ".2f"),
     ("num_spikes", "spikes", "d"),
     ("N", "N", "d"),
@@ -32,6 +36,8 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("log_spectral_norm", "log10 ||W||2", ".2f"),
     ("kind", "kind", "s"),
 )
+#: The value of a placement column that says nothing (a CNN's layers have no role, block or expert).
+_PLACEMENT_UNKNOWN: dict[str, object] = {"role": "other", "block": -1, "expert": -1}
 _MIN_NAME_WIDTH = 30
 #: On a narrow terminal the name column may shrink to this, to leave room for alpha and the warning.
 _NARROW_NAME_WIDTH = 16
@@ -42,7 +48,7 @@ MAX_TABLE_ROWS = 1000
 
 
 def _cell(value: object, fmt: str) -> str:
-    if isinstance(value, float) and not math.isfinite(value):
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     return format(value, fmt) if fmt != "s" else str(value)
 
@@ -77,6 +83,8 @@ def _fit_columns(layers: Sequence[LayerReport], width: int) -> tuple[list[tuple[
         if col == "name":
             chosen.append((col, header, fmt))
             continue
+        if col in _PLACEMENT_UNKNOWN and all(getattr(layer, col) == _PLACEMENT_UNKNOWN[col] for layer in layers):
+            continue  # a model whose names say no role, block or expert: nothing to show
         cells = [_table_cell(layer, col, fmt) for layer in layers]
         if col == "warning":  # folds between labels: the longest label is enough
             cells = [label for cell in cells for label in cell.split(", ")]
@@ -117,12 +125,12 @@ def layer_table(report: ModelReport, width: int = 120) -> Table:
 
 
 def summary_table(summary: ModelSummary) -> Table:
-    """Two-column table of the model summary."""
+    """Two-column table of the model summary's numbers (:meth:`ModelSummary.scalars`)."""
     table = Table(title="model summary", show_header=False)
     table.add_column("metric", style="bold")
     table.add_column("value", justify="right")
-    for key, value in summary.to_dict().items():
-        if key == "source" or isinstance(value, dict):  # skipped_reasons: the line under the layer table
+    for key, value in summary.scalars().items():
+        if key == "source":
             continue
         table.add_row(plain(key), _cell(value, ".3f" if isinstance(value, float) else "d"))
     return table
@@ -138,6 +146,51 @@ def skipped_line(summary: ModelSummary) -> str:
     return f"skipped {summary.num_skipped} {noun}: {reasons}"
 
 
+#: (field of AlphaStats, header, format) of the per-role table.
+ROLLUP_COLUMNS = (
+    ("num_layers", "layers", "d"),
+    ("num_fitted", "fitted", "d"),
+    ("alpha_mean", "mean alpha", ".2f"),
+    ("alpha_median", "median", ".2f"),
+    ("alpha_min", "min", ".2f"),
+    ("alpha_max", "max", ".2f"),
+    ("num_under_trained", "under-tr.", "d"),
+    ("num_over_trained", "over-tr.", "d"),
+)
+
+
+def role_table(summary: ModelSummary) -> Table | None:
+    """The layers by role (alpha statistics of each), or None for a model whose names say no role."""
+    if all(group.role == "other" for group in summary.by_role):
+        return None
+    table = Table(title="by role", header_style="bold")
+    table.add_column("role")
+    for _, header, _ in ROLLUP_COLUMNS:
+        table.add_column(header, justify="right", no_wrap=True)
+    for group in summary.by_role:
+        table.add_row(plain(group.role), *(_cell(getattr(group.stats, f), fmt) for f, _, fmt in ROLLUP_COLUMNS))
+    return table
+
+
+def expert_lines(summary: ModelSummary) -> list[str]:
+    """The experts in a sentence, and one line per expert that stands out from its siblings."""
+    if not summary.experts:
+        return []
+    sizes = sorted({group.num_experts for group in summary.experts})
+    lines = [
+        f"experts: {len(summary.experts)} groups (block and role) of {'/'.join(map(str, sizes))} experts; "
+        f"{summary.num_expert_outliers} stand out from their siblings (|alpha - median| > {EXPERT_OUTLIER_Z:g} x 1.4826 MAD)"
+    ]
+    for group in summary.experts:
+        where = f"{group.stack} block {group.block}" if group.stack else f"block {group.block}"
+        for out in group.outliers:
+            lines.append(
+                f"  {where} {group.role}: expert {out.expert} alpha {out.alpha:.2f} against median {group.alpha_median:.2f} "
+                f"(MAD {group.alpha_mad:.2f}, z {out.robust_z:.1f})"
+            )
+    return lines
+
+
 def print_report(report: ModelReport, console: Console | None = None) -> None:
     """Print the layer table, the tensors skipped (by reason), the summary, the phases present with what each
     means, and the verdict."""
@@ -147,6 +200,11 @@ def print_report(report: ModelReport, console: Console | None = None) -> None:
     if line := skipped_line(summary):
         console.print(plain(line))
     console.print(summary_table(summary))
+    roles = role_table(summary)
+    if roles is not None:
+        console.print(roles)
+    for line in expert_lines(summary):
+        console.print(plain(line))
     phases = phase_counts(report.layers)
     if phases:
         console.print(plain("phases (Martin & Mahoney 2021):", style="bold"))

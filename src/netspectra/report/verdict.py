@@ -5,19 +5,23 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
-from netspectra.diagnose.model import WARNING_LABELS, ModelSummary
-from netspectra.diagnose.row import LayerReport
+from netspectra.defaults import OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, WARNING_LABELS
+
+if TYPE_CHECKING:
+    from netspectra.diagnose.model import ModelSummary
+    from netspectra.diagnose.row import LayerReport
 
 #: What each phase says about a layer, for the terminal's legend (the rule: netspectra.diagnose.phase).
 PHASE_MEANINGS = {
     "random-like": "nothing stands out from what its own entries at random positions would give: close to a random start",
     "bleeding-out": "a few eigenvalues leave the bulk edge, still contiguous with it: early learning",
-    "bulk+spikes": "a noise bulk with a few separated spikes: a low-rank signal on top of noise",
+    "bulk+spikes": "a noise bulk with spikes separated from it: a low-rank signal on top of noise",
     "bulk-decay": "structure beyond noise, but the tail decays faster than a power law (alpha > 6 or exponential)",
     "heavy-tailed": "a power-law tail with alpha <= 6: correlations learned at every scale",
     "rank-collapse": "more than 10% of the eigenvalues are numerically zero",
+    "isometric": "narrower than its own entries at random positions: singular values near equal, an (almost) orthogonal matrix",
 }
 
 

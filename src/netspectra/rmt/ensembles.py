@@ -17,7 +17,11 @@ known in law:
 * :func:`mixed_noise` — Gaussian noise whose columns have variances spread uniformly over
   [1 - spread, 1 + spread]: a bulk wider than MP that decays into a short, light tail and no outlier
   (Martin & Mahoney's bulk-decay; the ESD is the free multiplicative convolution of MP with the
-  variance profile, Silverstein & Bai 1995).
+  variance profile, Silverstein & Bai 1995);
+* :func:`decaying_covariance` — Gaussian rows of covariance diag(exp(-j / scale)): a spectrum that decays
+  smoothly over decades, with no gap and no power law (bulk-decay; small alpha, no over-training);
+* :func:`isometry` — sqrt(N) times N x M orthonormal columns (QR of a Gaussian matrix):
+  every eigenvalue equal to 1, a spectrum narrower than any noise.
 """
 
 from __future__ import annotations
@@ -74,6 +78,16 @@ def power_law_tail(n: int, m: int, alpha: float, rng: np.random.Generator, *, ta
 def mixed_noise(n: int, m: int, spread: float, rng: np.random.Generator) -> np.ndarray:
     """Gaussian noise with column j scaled to variance d_j, d_j uniform on [1 - spread, 1 + spread]."""
     return rng.standard_normal((n, m)) * np.sqrt(rng.uniform(1.0 - spread, 1.0 + spread, m))
+
+
+def decaying_covariance(n: int, m: int, scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian noise with column j scaled to variance exp(-j / scale), j = 0..M-1."""
+    return rng.standard_normal((n, m)) * np.exp(-np.arange(m) / (2.0 * scale))
+
+
+def isometry(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """sqrt(N) Q, Q the N x M orthonormal columns of the QR decomposition of a Gaussian matrix (square: orthogonal)."""
+    return orthonormal_basis(rng.standard_normal((n, m))) * np.sqrt(n)
 
 
 def _with_tail(

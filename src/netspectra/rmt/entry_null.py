@@ -16,9 +16,11 @@ N x M layer (k matrices of a stack shuffled together, L = k N M entries):
   (four cells of two rows and two columns), (L)_4 = L (L - 1)(L - 2)(L - 3).  The **structure index**
   s = sum lambda^2 / E_s[sum lambda^2] - 1 is the share by which the layer's spectrum is wider than its
   entries alone make it: 0 up to noise for any iid matrix whatever its entry law (Gaussian, Student-t,
-  sparse), large for a low-rank signal or a power-law tail.  Its null standard deviation, conditional on
+  sparse), large for a low-rank signal or a power-law tail, negative down to -beta / (1 + beta) for a spectrum
+  narrower than noise (an isometry: every eigenvalue equal).  Its null standard deviation, conditional on
   the entries as the shuffle is, is approximated in :func:`_structure_sd` (2-4x wider than the spread of
-  exact shuffles, measured); the layer is *structured* when s exceeds :data:`STRUCTURE_Z` of them.
+  exact shuffles, measured); the layer is *structured* when |s| exceeds :data:`STRUCTURE_Z` of them
+  (two-sided: *wider* or *narrower* than its entries make it).
 * **its top eigenvalue from single large entries.**  Shuffling puts the largest entries a_1 >= a_2 >= ...
   (centred, in absolute value) at random positions on top of a light noise of variance sigma_r^2, the
   variance of the other entries.  An entry in a row and column of its own is a rank-one perturbation
@@ -141,9 +143,22 @@ class EntryNull:
         return self.lambda_max_randomized / self.mp_edge
 
     @property
-    def structured(self) -> bool:
+    def wider(self) -> bool:
         """The spectrum is wider than its shuffled entries make it: s > :data:`STRUCTURE_Z` null sd."""
         return bool(self.structure_index > STRUCTURE_Z * self.structure_sd)
+
+    @property
+    def narrower(self) -> bool:
+        """The spectrum is narrower than its shuffled entries make it: s < -:data:`STRUCTURE_Z` null sd.
+
+        The lowest s is -beta / (1 + beta), all eigenvalues equal (an isometry: orthonormal columns, a
+        Haar-orthogonal matrix), since sum lambda^2 >= (sum lambda)^2 / M."""
+        return bool(self.structure_index < -STRUCTURE_Z * self.structure_sd)
+
+    @property
+    def structured(self) -> bool:
+        """The two-sided structure test: the spectrum is wider or narrower than its shuffled entries make it."""
+        return self.wider or self.narrower
 
     def noise_ceiling(self, bulk_sigma2: float, n: int, m: int, level: float = DEPTH_TW_LEVEL) -> float:
         """The largest eigenvalue the entries alone plausibly make, given the fitted bulk width ``bulk_sigma2``.
@@ -151,13 +166,13 @@ class EntryNull:
         max(tau + c l+ (kappa_r - 3)_+ / sqrt(N M), (1 + :data:`OUTLIER_MARGIN`) lambda_high), c =
         :data:`EDGE_SHIFT_FACTOR`, tau and l+ the Tracy–Widom and MP edges of MP(beta, s^2), lambda_high the
         high quantile of the large-entry outlier (module docstring).  The noise variance s^2 is the fitted
-        bulk width for a :attr:`structured` layer (its entry variance holds the signal too) and the larger
+        bulk width for a :attr:`wider` layer (its entry variance holds the signal too) and the larger
         of it and the variance of the other entries otherwise (the MP median estimator reads the bulk of
         sparse noise, which is not MP-shaped at finite size, up to 25% low).
         """
         if n < m:
             n, m = m, n
-        sigma2 = bulk_sigma2 if self.structured else max(bulk_sigma2, self.rest_sigma2)
+        sigma2 = bulk_sigma2 if self.wider else max(bulk_sigma2, self.rest_sigma2)
         shift = EDGE_SHIFT_FACTOR * kurtosis_edge_shift(self.rest_kurtosis, n, m)
         shifted = tracy_widom_edge(sigma2, n, m, level) + mp_edges(m / n, sigma2)[1] * shift
         if self.num_large_entries == 0:

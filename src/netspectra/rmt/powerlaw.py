@@ -14,6 +14,24 @@ parameter range clamps alpha to [0, 3] and which switches to Nelder–Mead with 
 alpha is always the exact closed-form MLE.  The xmin scan is vectorised: all candidates' alphas come
 from suffix sums in O(n), and the KS distances in blocks of O(n K) array operations.
 
+Uncertainty (``alpha_lo``, ``alpha_hi``).  CSN's standard error covers the sampling noise of alpha at the
+chosen xmin, not the choice of xmin, which is where a finite spectrum misleads: the tail fitted from
+inside the bulk of an MP spectrum mixes in its steep edge (a Gaussian bulk with a planted 10% Pareto(2.5)
+tail gives alpha 3.2 on average at 128 x 64 and 256 x 64, 2.9-3.1 at M = 128 to 256, and alpha -+ 1.645
+alpha_se covers 2.5 in a third to two thirds of the draws), and a power law fitted to the top of pure
+noise can look like a trained layer's (alpha 2.5 to 5.2 at 128 x 64).  The interval therefore takes every xmin at which
+the tail is a power law by the data: for a fixed xmin, ln(x / xmin) of a power-law tail is exponential
+with rate alpha - 1, so the tail's KS distance D to its own MLE fit is Lilliefors' exponential
+statistic, and xmin is *plausible* when Stephens' modified statistic (D - 0.2/n)(sqrt(n) + 0.26 +
+0.5/sqrt(n)) stays below its 10% point 0.990 (Stephens, JASA 69(347), 1974, Table 1A; n the tail
+size, at least ``min_tail`` + 1) and its tail keeps at least 15% of the fitted one's values.  The
+interval is the union over the plausible xmin (and the chosen one) of alpha -+ :data:`ALPHA_Z`
+(alpha - 1)/sqrt(n).  Measured coverage of the planted exponent (``benchmarks/coverage.py``; Gaussian
+bulk + 10% Pareto tail, aspect ratios 1, 2, 4, M = 64 to 1024, 8-30 draws per cell): alpha = 2.5, 3 and
+4 in 93-100% of draws in every cell, where alpha -+ 1.645 alpha_se covered 33-97%; alpha = 2 in 90-100%
+except at M = 64 with N = 2M and 4M (80% and 70%: six tail eigenvalues).  Pure Gaussian noise: alpha_lo
+above 6 at M = 1024 in 20 of 24 draws, never at M <= 256 (whose alpha, 2.5 to 15, says nothing).
+
 Eigenvalue convention: the fit is scale invariant, so it may be given eigenvalues of W^T W / N or of
 W^T W; netspectra passes those of W^T W / N (W is N x M, N >= M).
 """
@@ -38,6 +56,14 @@ _BLOCK_CANDIDATES = 64
 _SCAN_PAIRS = 20_000**2
 #: Fewest candidates per level of the refined grid.
 _MIN_GRID = 64
+#: Half-width of each plausible xmin's alpha interval in standard errors (the 90% normal quantile).
+ALPHA_Z = 1.645
+#: 10% point of Stephens' modified Lilliefors statistic for an exponential of unknown rate (JASA 69, 1974).
+PLAUSIBLE_KS = 0.990
+#: Plausible xmin keep at least this share of the fitted tail: shorter tails are the top few eigenvalues,
+#: whose own sampling noise would widen the interval of a clean power law 2x (400 Pareto(1.5) values: width
+#: 0.29 instead of 0.56) for no coverage gained (measured, benchmarks/coverage.py).
+TAIL_SHARE = 0.15
 #: A tail whose values span less than this in ln(x) (relative spread 1e-9) is equal to rounding error
 #: (e.g. an orthogonal matrix, whose eigenvalues are all 1): no exponent can be read from it.
 _MIN_LOG_RANGE = 1e-9
@@ -53,6 +79,8 @@ class PowerLawFit:
         Tail exponent of p(x) ~ x^(-alpha).
     alpha_se : float
         Asymptotic standard error (alpha - 1)/sqrt(num_tail) (CSN eq. 3.2).
+    alpha_lo, alpha_hi : float
+        Interval of alpha over the plausible xmin (module docstring).
     xmin, xmax : float
         Smallest and largest eigenvalue of the fitted tail.
     ks_distance : float
@@ -65,6 +93,8 @@ class PowerLawFit:
 
     alpha: float
     alpha_se: float
+    alpha_lo: float
+    alpha_hi: float
     xmin: float
     xmax: float
     ks_distance: float
@@ -141,25 +171,41 @@ def fit_power_law(
     cand, alphas, tail_size = cand[ok], alphas[ok], tail_size[ok]
 
     below = np.searchsorted(x, x, side="left")  # #values < x_i, the powerlaw package's CDF numerator
-    best, distance = _best_candidate(x, logx, below, cand, alphas, tail_size)
+    best, scanned, distances = _best_candidate(x, logx, below, cand, alphas, tail_size)
     k = int(cand[best])
     alpha = float(alphas[best])
     m = int(tail_size[best])
+    lo, hi = alpha_interval(alphas[scanned], tail_size[scanned], distances, int(np.flatnonzero(scanned == best)[0]))
     return PowerLawFit(
         alpha=alpha,
         alpha_se=(alpha - 1.0) / np.sqrt(m),
+        alpha_lo=lo,
+        alpha_hi=hi,
         xmin=float(x[k]),
         xmax=float(x[-1]),
-        ks_distance=distance,
+        ks_distance=float(distances[scanned == best][0]),
         num_tail=m,
         num_candidates=int(cand.size),
     )
 
 
+def alpha_interval(alphas: np.ndarray, tail_size: np.ndarray, distances: np.ndarray, best: int) -> tuple[float, float]:
+    """(alpha_lo, alpha_hi): the union of alpha -+ :data:`ALPHA_Z` (alpha - 1)/sqrt(n) over the xmin candidates
+    whose tail of n values is a power law at the 10% level by Stephens' modified Lilliefors statistic
+    (D - 0.2/n)(sqrt(n) + 0.26 + 0.5/sqrt(n)) <= :data:`PLAUSIBLE_KS` and keeps at least :data:`TAIL_SHARE`
+    of the chosen tail's values, and the chosen one ``best`` (module docstring)."""
+    n = tail_size.astype(np.float64)
+    root = np.sqrt(n)
+    plausible = ((distances - 0.2 / n) * (root + 0.26 + 0.5 / root) <= PLAUSIBLE_KS) & (n >= TAIL_SHARE * n[best])
+    plausible[best] = True
+    half = ALPHA_Z * (alphas[plausible] - 1.0) / root[plausible]
+    return float(np.min(alphas[plausible] - half)), float(np.max(alphas[plausible] + half))
+
+
 def _best_candidate(
     x: np.ndarray, logx: np.ndarray, below: np.ndarray, cand: np.ndarray, alphas: np.ndarray, tail_size: np.ndarray
-) -> tuple[int, float]:
-    """Position in ``cand`` of the smallest KS distance, and that distance.
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """Position in ``cand`` of the smallest KS distance, the positions scanned (ascending) and their distances.
 
     Exact (every candidate) while candidates x values <= :data:`_SCAN_PAIRS`.  Beyond, a grid of
     ``_SCAN_PAIRS // n`` evenly spaced candidates (at least :data:`_MIN_GRID`) is scanned, then again
@@ -168,20 +214,22 @@ def _best_candidate(
     """
     per_level = max(_MIN_GRID, _SCAN_PAIRS // x.size)
     if cand.size <= per_level:  # every candidate: the exact scan (every dense layer up to M = 20,000)
-        distances = _ks_distances(x, logx, below, cand, alphas, tail_size)
-        best = int(np.argmin(distances))
-        return best, float(distances[best])
+        distances = ks_distances(x, logx, below, cand, alphas, tail_size)
+        return int(np.argmin(distances)), np.arange(cand.size), distances
+    scanned: dict[int, float] = {}
     lo, hi = 0, cand.size  # bracket [lo, hi) of candidate positions
     while True:
         positions = np.unique(np.linspace(lo, hi - 1, min(per_level, hi - lo)).round().astype(np.intp))
-        distances = _ks_distances(x, logx, below, cand[positions], alphas[positions], tail_size[positions])
+        distances = ks_distances(x, logx, below, cand[positions], alphas[positions], tail_size[positions])
+        scanned.update(zip(positions.tolist(), distances.tolist()))
         j = int(np.argmin(distances))
         if positions.size == hi - lo:
-            return int(positions[j]), float(distances[j])
+            order = np.array(sorted(scanned), dtype=np.intp)
+            return int(positions[j]), order, np.array([scanned[int(i)] for i in order])
         lo, hi = int(positions[max(j - 1, 0)]), int(positions[min(j + 1, positions.size - 1)]) + 1
 
 
-def _ks_distances(
+def ks_distances(
     x: np.ndarray,
     logx: np.ndarray,
     below: np.ndarray,
@@ -192,7 +240,8 @@ def _ks_distances(
     """KS distance of each candidate's tail to its fitted power law, in blocks of candidates.
 
     For candidate k (tail x_k..x_{n-1}, m = n - k points): C_i = (below_i - k)/m,
-    F_i = 1 - exp((1 - alpha_k)(ln x_i - ln x_k)), D_k = max_i |F_i - C_i| over i >= k.
+    F_i = 1 - exp((1 - alpha_k)(ln x_i - ln x_k)), D_k = max_i |F_i - C_i| over i >= k.  ``below`` is the
+    empirical CDF's numerator: #values < x_i (the ``powerlaw`` package), or i (WeightWatcher's j / n).
     """
     n = x.size
     out = np.empty(cand.size)

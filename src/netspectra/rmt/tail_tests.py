@@ -193,12 +193,11 @@ _CUTOFF = _Tilt(
 )
 
 
-def _tilted_moments(eta1: float, eta2: float, tilt: _Tilt) -> tuple[float, np.ndarray, np.ndarray]:
-    """(log Z, E[T], Cov(T)) of p(t) = exp(-eta_1 t - eta_2 g(t)) / Z on t >= 0, T = (t, g(t)), eta_2 > 0.
+def _panels(eta1: float, eta2: float, tilt: _Tilt) -> tuple[np.ndarray, float]:
+    """Panel edges covering [0, T] for the density exp(f(t)), f(t) = -eta_1 t - eta_2 g(t) (eta_2 > 0), and f(t*).
 
-    f(t) = -eta_1 t - eta_2 g(t) is concave with its maximum at t* (0 when eta_1 >= 0).  Gauss–Legendre
-    (12 nodes) on panels no wider than the integrand's scale near t* (1, 0.7 / sqrt(eta_2 g''(t*)),
-    2 / |eta_1|) covers [0, T] with f(T) <= f(t*) - 60: relative error below 1e-12 in Z and the moments.
+    f is concave with its maximum at t* (0 when eta_1 >= 0); panels are no wider than the integrand's scale
+    near t* (1, 0.7 / sqrt(eta_2 g''(t*)), 2 / |eta_1|) and reach T with f(T) <= f(t*) - 60.
     """
 
     def exponent(t: float) -> float:
@@ -206,18 +205,37 @@ def _tilted_moments(eta1: float, eta2: float, tilt: _Tilt) -> tuple[float, np.nd
 
     peak = max(tilt.peak(eta1, eta2), 0.0) if eta1 < 0 else 0.0
     top = exponent(peak)
-    reach = 1.0
+    width = min(1.0, 0.7 / math.sqrt(eta2 * tilt.curvature(peak)), 2.0 / max(abs(eta1), 1e-12))
+    reach = width  # from the integrand's own scale: a steep one (a tail of a few close values) needs few panels
     while exponent(peak + reach) > top - 60.0:
         reach *= 2.0
-    width = min(1.0, 0.7 / math.sqrt(eta2 * tilt.curvature(peak)), 2.0 / max(abs(eta1), 1e-12))
     edges = np.concatenate(
         [np.linspace(0.0, peak, math.ceil(peak / width) + 1)[:-1], peak + width * np.arange(math.ceil(reach / width) + 1)]
     )
+    return edges, top
+
+
+def _panel_nodes(
+    eta1: float, eta2: float, tilt: _Tilt, edges: np.ndarray, top: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gauss–Legendre nodes t (12 per panel, panel by panel), g(t) and the quadrature weights of exp(f(t) - top)."""
     half = 0.5 * np.diff(edges)[:, None]
     t = (half * _GAUSS_NODES + (edges[:-1, None] + half)).ravel()
     with np.errstate(over="ignore", under="ignore"):
         g = tilt.g(t)
         weights = (half * _GAUSS_WEIGHTS).ravel() * np.exp(-eta1 * t - eta2 * g - top)
+    return t, g, weights
+
+
+def _tilted_moments(eta1: float, eta2: float, tilt: _Tilt) -> tuple[float, np.ndarray, np.ndarray]:
+    """(log Z, E[T], Cov(T)) of p(t) = exp(-eta_1 t - eta_2 g(t)) / Z on t >= 0, T = (t, g(t)), eta_2 > 0.
+
+    f(t) = -eta_1 t - eta_2 g(t) is concave with its maximum at t* (0 when eta_1 >= 0).  Gauss–Legendre
+    (12 nodes) on panels no wider than the integrand's scale near t* (1, 0.7 / sqrt(eta_2 g''(t*)),
+    2 / |eta_1|) covers [0, T] with f(T) <= f(t*) - 60: relative error below 1e-12 in Z and the moments.
+    """
+    edges, top = _panels(eta1, eta2, tilt)
+    t, g, weights = _panel_nodes(eta1, eta2, tilt, edges, top)
     total = float(weights.sum())
     weights /= total
     mean_t, mean_g = float(weights @ t), float(weights @ g)
@@ -274,6 +292,30 @@ def _fit_tilted_exponential(t: np.ndarray, tilt: _Tilt, power_law_total: float) 
     if not value * t.size > power_law_total + _TIE:
         return None
     return (float(eta[0]), float(eta[1])), float(-value - eta @ sample)
+
+
+def truncated_power_law_cdf(values: ArrayLike, xmin: float, alpha: float, rate: float) -> NDArray[np.float64]:
+    """CDF of the power law with exponential cut-off p(x) = x^-alpha e^(-rate x) / Z on x >= xmin, at ``values``.
+
+    In t = ln(x / xmin), F(t) = int_0^t exp(-(alpha - 1) s - theta (e^s - 1)) ds / I(alpha, theta),
+    theta = rate xmin (:func:`truncated_power_law_loglik`); with ``rate`` 0 the power law,
+    F = 1 - (x / xmin)^(1 - alpha) (alpha > 1).  The integral is taken by 12-node Gauss–Legendre on the
+    panels of the normalising integral, split at every value: relative error below 1e-12.  Values below
+    xmin get 0, values past the panels (where the density is below e^-60 of its peak) 1.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    t = np.log(np.maximum(x, xmin) / xmin)
+    if rate == 0.0:
+        return -np.expm1((1.0 - alpha) * t)
+    eta1, eta2 = alpha - 1.0, rate * xmin
+    edges, top = _panels(eta1, eta2, _CUTOFF)
+    inside = t < edges[-1]
+    edges = np.union1d(edges, t[inside])
+    _, _, weights = _panel_nodes(eta1, eta2, _CUTOFF, edges, top)
+    cumulative = np.concatenate([[0.0], np.cumsum(weights.reshape(-1, _GAUSS_NODES.size).sum(axis=1))])
+    cdf = np.ones_like(t)
+    cdf[inside] = cumulative[np.searchsorted(edges, t[inside])] / cumulative[-1]
+    return cdf
 
 
 def compare_tail(values: ArrayLike, xmin: float, alpha: float | None = None) -> TailComparison:

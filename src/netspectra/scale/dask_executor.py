@@ -63,7 +63,15 @@ class DaskExecutor:
                         threads_per_worker=1,
                         processes=self.processes,
                         dashboard_address=None,
-                        silence_logs=logging.ERROR,
+                        # The scheduler serves /health on 8787 even without a dashboard, and warns on stderr
+                        # when another cluster (another run) holds that port: a free port of this host.
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                        # A Ctrl-C or an error closes the cluster mid-work, and distributed logs what that
+                        # does to it at ERROR, with tracebacks, here and in the worker processes (a worker's
+                        # heartbeat that finds its connection to the scheduler closed, "Couldn't gather
+                        # keys" for a future released while its result was on the way): the errors that
+                        # matter reach us as exceptions of the futures and of the client instead.
+                        silence_logs=logging.CRITICAL,
                     )
                 self._client = Client(self._cluster)
                 if self.processes:
@@ -92,9 +100,14 @@ class DaskExecutor:
 
         futures = self._client.map(fn, list(items), pure=False)
         for index in range(len(futures)):
+            future = futures[index]
             try:
-                result = futures[index].result()
+                result = future.result()
             except KilledWorker as exc:
                 raise ExecutorError(f"dask workers kept dying on a task (killed for memory?): {one_line(exc)}") from None
-            futures[index] = None  # let the cluster release it
+            # Let the cluster release it, here rather than in Future.__del__: a Ctrl-C that lands in a
+            # destructor is printed as "Exception ignored" and swallowed, and releasing hands the key to
+            # the event loop's thread (a switch of threads, where a pending Ctrl-C is acted on).
+            future.release()
+            futures[index] = future = None
             yield result

@@ -75,6 +75,19 @@ def _address_space_left() -> int | None:
     return None if size is None else max(0, limit - size)
 
 
+def peak_rss_bytes() -> int | None:
+    """Peak resident set size of this process, or of the largest worker process it has waited for, in bytes
+    (``getrusage`` ``ru_maxrss``: kibibytes on Linux, bytes on macOS; the peak since the process started);
+    None where the ``resource`` module is missing (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    unit = 1 if sys.platform == "darwin" else 1024
+    own, children = (resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return max(own, children) * unit
+
+
 def available_memory() -> int | None:
     """Bytes this process can still allocate: ``MemAvailable`` from /proc/meminfo, and no more than its
     address-space limit leaves (:func:`_address_space_left`); None where neither is known."""

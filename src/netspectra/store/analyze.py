@@ -24,6 +24,7 @@ A live ``torch.nn.Module`` has no content hash: every call starts a new run.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -32,7 +33,7 @@ from typing import Any, Unpack
 
 from netspectra.diagnose.model import ModelReport
 from netspectra.io import WeightMatrix, content_hash, open_source
-from netspectra.pipeline import ProgressCallback, Source, analyze_weights, list_weights
+from netspectra.pipeline import ProgressCallback, Source, analyze_weights, list_weights, run_cost
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store.db import ModelInfo, RunInfo, Store, StoreError, UntrustedRun
@@ -131,6 +132,7 @@ def analyze_into_store(
     spec = AnalysisSpec.resolve(spec, **keywords)
     settings = spec.identity()
     skipped: dict[str, str] = {}
+    start = time.perf_counter()
     with open_source(source) as src:
         weights = list_weights(src, spec, on_skip=skipped.setdefault)
         model = ModelInfo(content_hash(src), str(source), src.format) if isinstance(source, (str, os.PathLike)) else None
@@ -161,13 +163,13 @@ def analyze_into_store(
                 reasons.append(f"{len(unsealed)} stored layer(s) of run {run_id} failed the integrity check: recomputed")
         pending = _pending(weights, stored, db, run_id)
         reports = analyze_weights(pending, spec, executor=executor, workers=workers)
-        for done_count, (weight, layer) in enumerate(zip(pending, reports), start=len(weights) - len(pending) + 1):
+        for done_count, (weight, layer) in enumerate(zip(pending, reports, strict=True), start=len(weights) - len(pending) + 1):
             db.record_layer(run_id, layer)
             if progress is not None:
                 progress(done_count, len(weights), weight.name)
         db.finish_run(run_id)
         status = "computed" if unfinished is None else "resumed"
-        report = replace(db.load_report(run_id, verify=True), skipped=skipped)
+        report = replace(db.load_report(run_id, verify=True), skipped=skipped, cost=run_cost(start))
         return StoredAnalysis(run_id, report, status, len(pending), "; ".join(reasons))
 
 

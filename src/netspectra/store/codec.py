@@ -21,8 +21,8 @@ from netspectra.scale.workers import available_memory, stack_peak_bytes
 EIGENVALUE_CODEC = "zlib-f8le"
 
 #: SQLite type of each Python annotation used by LayerReport; anything else is stored as JSON text.
-_SQL_TYPES = {"int": "INTEGER", "float": "REAL", "str": "TEXT", "bool": "INTEGER"}
-#: What a NULL reads as, per annotation.
+_SQL_TYPES = {"int": "INTEGER", "int | None": "INTEGER", "float": "REAL", "str": "TEXT", "bool": "INTEGER"}
+#: What a NULL reads as, per annotation (None in an ``int | None`` column: a count that was not computed).
 _NULL_VALUES = {"float": math.nan, "int": 0, "bool": False, "str": ""}
 
 
@@ -90,7 +90,9 @@ def to_sql(value: object, annotation: str) -> object:
     if annotation == "float":
         value = float(value)
         return None if math.isnan(value) else value
-    if annotation in ("int", "bool"):
+    if annotation == "int | None" and value is None:
+        return None
+    if annotation in ("int", "bool", "int | None"):
         return int(value)
     if annotation == "str":
         return str(value)
@@ -100,8 +102,8 @@ def to_sql(value: object, annotation: str) -> object:
 def from_sql(value: object, annotation: str) -> object:
     """Inverse of :func:`to_sql`, for a value read from a store (untrusted): its type is checked.
 
-    NULL reads as NaN in a float column, and as 0, False or "" in a column added to the table after
-    the row was written (a store created by an older netspectra).
+    NULL reads as NaN in a float column, None in an ``int | None`` one, and as 0, False or "" in a column
+    added to the table after the row was written (a store created by an older netspectra).
 
     Raises
     ------
@@ -113,7 +115,7 @@ def from_sql(value: object, annotation: str) -> object:
         return _NULL_VALUES.get(annotation)
     if annotation == "float" and isinstance(value, int | float):
         return float(value)
-    if annotation == "int" and isinstance(value, int):
+    if annotation in ("int", "int | None") and isinstance(value, int):
         return value
     if annotation == "bool" and value in (0, 1) and isinstance(value, int):
         return bool(value)

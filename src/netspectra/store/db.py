@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from netspectra.atomic import make_parent
 from netspectra.constraints import short_repr
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport, column_types
-from netspectra.errors import one_line
+from netspectra.errors import NetspectraError, one_line
 from netspectra.io.structured import parse_json
 from netspectra.store import codec
 from netspectra.store.errors import StoreError, UntrustedRun
@@ -262,6 +263,7 @@ class Store:
         """
         temporary = self.path.with_name(f".{self.path.name}.{secrets.token_hex(8)}.tmp")
         try:
+            make_parent(self.path)
             db = sqlite3.connect(temporary, isolation_level=None)
             try:
                 db.execute("BEGIN IMMEDIATE")
@@ -278,9 +280,9 @@ class Store:
                     os.replace(temporary, self.path)
             except OSError:  # a file system without hard links
                 os.replace(temporary, self.path)
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, NetspectraError) as exc:
             message = exc.strerror if isinstance(exc, OSError) and exc.strerror else one_line(exc)
-            raise StoreError(f"{self.path}: cannot create the store: {message}") from None
+            raise StoreError(f"{self.path}: cannot create the store: {message.removeprefix(f'{self.path}: ')}") from None
         finally:
             for suffix in ("", "-journal", "-wal", "-shm"):
                 Path(f"{temporary}{suffix}").unlink(missing_ok=True)
