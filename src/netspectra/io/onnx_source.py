@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,15 +71,15 @@ def _dtype_name(data_type: int) -> str:
         return f"ONNX_{data_type}"
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class OnnxLoader:
     """Picklable loader of one ONNX tensor (embedded or external)."""
 
-    def __init__(self, tensor: Any, name: str, dtype: str, label: str, external: tuple[Path, int, int] | None) -> None:
-        self.tensor = tensor
-        self.name = name
-        self.dtype = dtype
-        self.label = label
-        self.external = external
+    tensor: Any
+    name: str
+    dtype: str
+    label: str
+    external: tuple[Path, int, int] | None
 
     def __call__(self) -> np.ndarray:
         shape = tuple(int(d) for d in self.tensor.dims)
