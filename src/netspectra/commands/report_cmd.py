@@ -10,15 +10,7 @@ from netspectra.report.terminal import plain, safe_console
 from netspectra.store.db import DEFAULT_STORE, Store
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "report",
-        help="HTML report and plots of a stored run, or two runs side by side",
-        description="Render the self-contained HTML report (and/or the individual plots) of a run stored by "
-        "'netspectra analyze --store' from its stored layers and spectra, without re-analyzing the model. "
-        "With two runs, one page puts them side by side: each model's summary, then their layers paired by name "
-        "(alpha of both, the deltas, the layers a flag rule picks out). List the runs with 'netspectra runs'.",
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "run_ids", type=int, nargs="+", metavar="RUN_ID", help="one run, or two to put side by side (see 'netspectra runs')"
     )
@@ -26,7 +18,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", metavar="FILE.html", help="write the HTML report to this file")
     common.add_plot_arguments(p)
     p.add_argument("--quiet", action="store_true", help="print nothing")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,3 +51,16 @@ def run(args: argparse.Namespace) -> int:
     for line in common.write_outputs(runs[0].report, args.output, args.plots, args.plot_format, quiet=args.quiet):
         console.print(plain(f"wrote {line}"), soft_wrap=True)
     return 0
+
+
+COMMAND = common.Command(
+    "report",
+    help="HTML report and plots of a stored run, or two runs side by side",
+    description="Render the self-contained HTML report (and/or the individual plots) of a run stored by "
+    "'netspectra analyze --store' from its stored layers and spectra, without re-analyzing the model. "
+    "With two runs, one page puts them side by side: each model's summary, then their layers paired by name "
+    "(alpha of both, the deltas, the layers a flag rule picks out). List the runs with 'netspectra runs'.",
+    arguments=arguments,
+    run=run,
+    reads_models=False,
+)
