@@ -17,7 +17,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=DEFAULT_STORE, metavar="PATH", help="the store (default ./%(default)s)")
     p.add_argument("-o", "--output", metavar="FILE.html", help="write the HTML report to this file")
     common.add_plot_arguments(p)
-    p.add_argument("--quiet", action="store_true", help="print nothing")
+    common.add_quiet_arguments(p, 'the files written ({"written": [...]})')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     check_outputs_against_inputs([args.output], files=[args.store])
     with Store(args.store, create=False) as store:
         runs = [store.read_run(run_id) for run_id in args.run_ids]
-    console = safe_console(stderr=True, quiet=args.quiet)
+    console = safe_console(stderr=True, quiet=common.is_quiet(args))
     for stored in runs:
         if stored.warning:  # said even when quiet
             safe_console(stderr=True).print(plain(stored.warning), soft_wrap=True)
@@ -46,9 +46,12 @@ def run(args: argparse.Namespace) -> int:
 
         a, b = runs
         page = render_runs_html(a.report, b.report, compare_reports(a.report, b.report), (f"run {a.info.id}", f"run {b.info.id}"))
-        console.print(plain(f"wrote {write_page(page, args.output)}"), soft_wrap=True)
-        return 0
-    for line in common.write_outputs(runs[0].report, args.output, args.plots, args.plot_format, quiet=args.quiet):
+        written = [str(write_page(page, args.output))]
+    else:
+        written = common.write_outputs(runs[0].report, args.output, args.plots, args.plot_format, quiet=common.is_quiet(args))
+    if args.json:
+        common.print_json({"written": written})
+    for line in written:
         console.print(plain(f"wrote {line}"), soft_wrap=True)
     return 0
 
