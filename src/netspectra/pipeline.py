@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 from functools import partial
-from typing import Any, TypeVar, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 import numpy as np
 
@@ -45,6 +45,16 @@ _SMALLEST_ENTRY = float(np.sqrt(np.finfo(np.float64).tiny))
 #: Called after each layer (or pair, checkpoint, tensor) with (number done, total, name): the one progress
 #: type of every action.
 ProgressCallback = Callable[[int, int, str], None]
+
+
+class RunKeywords(TypedDict, total=False):
+    """Where and how an action runs its layers: the keywords every action takes, as :func:`analyze` documents
+    them (``executor``, ``workers``, ``progress``)."""
+
+    executor: str | Executor | None
+    workers: int | None
+    progress: ProgressCallback | None
+
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -1,12 +1,25 @@
-"""What every results row shares: its fields are its columns, in order, for ``to_frame`` and the writers."""
+"""What every results row shares: its fields are its columns, in order, for ``to_frame`` and the writers; in
+JSON, a NaN or infinite value is null."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     import pandas as pd
+
+
+def finite_or_none(value: object) -> object:
+    """``value``, or None for a NaN or infinite float (JSON has neither)."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def finite_row(row: Mapping[str, object]) -> dict[str, object]:
+    """A copy of ``row`` whose NaN and infinite floats are None (:func:`finite_or_none`)."""
+    return {key: finite_or_none(value) for key, value in row.items()}
 
 
 class TableRow:
@@ -36,6 +49,10 @@ class RowsTable:
     def rows(self) -> list[dict[str, object]]:
         """One dict per row, keys in column order."""
         return [layer.to_dict() for layer in self.layers]
+
+    def finite_rows(self) -> list[dict[str, object]]:
+        """:meth:`rows` for JSON: NaN and infinite floats as None."""
+        return [finite_row(row) for row in self.rows()]
 
     def to_frame(self) -> pd.DataFrame:
         """One DataFrame row per layer, columns in :meth:`columns` order."""

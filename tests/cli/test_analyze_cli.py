@@ -171,3 +171,16 @@ def test_every_output_makes_its_missing_folders_and_refuses_a_file_in_the_way(tm
         assert main([a.format(d=tmp_path / "a_file" / "x") for a in argv]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "a_file is not a directory" in err[0], err
+
+
+def test_every_command_takes_quiet_json_and_an_output():
+    """compare, track and rank had no --quiet, report no --json (issue 29)."""
+    import argparse
+
+    from netspectra.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        options = {o for action in command._actions for o in action.option_strings}
+        assert {"--quiet", "--json", "-o"} <= options, (name, sorted(options))

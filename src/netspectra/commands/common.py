@@ -8,8 +8,9 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,9 +23,10 @@ from netspectra.scale.executor import EXECUTORS
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from netspectra.diagnose.model import ModelReport
-    from netspectra.pipeline import ProgressCallback
+    from netspectra.pipeline import ProgressCallback, RunKeywords
     from netspectra.spec import AnalysisSpec
 
 #: What a MODEL argument may be, for every command's help.
@@ -259,6 +261,90 @@ def result_console() -> Console:
 def format_number(x: float, fmt: str = ".3g") -> str:
     """``x`` in format ``fmt`` (default three significant digits), ``-`` when it is not finite."""
     return format(x, fmt) if math.isfinite(x) else "-"
+
+
+# ------------------------------------------------------------------------- declaring and running a command
+
+
+@dataclass(frozen=True)
+class Command:
+    """A sub-command as data; :func:`netspectra.cli.build_parser` registers each of
+    :data:`netspectra.commands.COMMANDS` with :meth:`add_parser`.
+
+    Attributes
+    ----------
+    name, help : str
+        What the user types after ``netspectra``, and its line in ``netspectra --help``.
+    description : str
+        The text of ``netspectra NAME --help``, followed by :data:`INPUTS_HELP` when the command ``reads_models``.
+    arguments : callable
+        ``arguments(parser)`` adds the command's arguments.
+    run : callable
+        ``run(args)`` does the work and returns the exit code.
+    reads_models : bool
+        Whether the command's arguments name models (in any format :data:`INPUTS_HELP` lists).
+    """
+
+    name: str
+    help: str
+    description: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    reads_models: bool = True
+
+    def add_parser(self, subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+        """Add the command's parser to ``subparsers``, its ``func`` the command's :attr:`run`."""
+        description = f"{self.description} {INPUTS_HELP}" if self.reads_models else self.description
+        p = subparsers.add_parser(self.name, help=self.help, description=description)
+        self.arguments(p)
+        p.set_defaults(func=self.run)
+        return p
+
+
+@contextmanager
+def running(args: argparse.Namespace, label: str) -> Iterator[RunKeywords]:
+    """The keywords every action runs with, from ``args``: ``executor`` (:func:`executor_of`), ``workers``, and
+    ``progress``, the callback of a progress bar labelled ``label`` (:func:`progress_bar`; none when quiet)."""
+    with executor_of(args) as executor, progress_bar(label, quiet=is_quiet(args)) as advance:
+        yield {"executor": executor, "workers": args.workers, "progress": advance}
+
+
+def answer(args: argparse.Namespace, to_json: Callable[[], object]) -> Console | None:
+    """Print ``to_json()`` on stdout with ``--json``; return the console of the command's tables, or None when
+    it prints nothing more (``--json`` or ``--quiet``)."""
+    if args.json:
+        print_json(to_json())
+    return None if is_quiet(args) else result_console()
+
+
+def result_table(title: str, headers: Sequence[str], left: Collection[str] = ("layer",)) -> Table:
+    """A rich table titled ``title`` (printed as it is, never read as markup), with bold ``headers``: those in
+    ``left`` justified left, the others (numbers) right."""
+    from rich.table import Table
+
+    from netspectra.report.terminal import plain
+
+    table = Table(title=plain(title), header_style="bold")
+    for header in headers:
+        table.add_column(header, justify="left" if header in left else "right")
+    return table
+
+
+def tensor_table(title: str, header: str = "layer") -> Table:
+    """A result table (:func:`result_table`) whose first column holds the tensor names under ``header``, folded
+    where long."""
+    table = result_table(title, ())
+    table.add_column(header, overflow="fold", min_width=16)
+    return table
+
+
+def print_written(console: Console, paths: Iterable[object], *, soft_wrap: bool = False) -> None:
+    """``wrote PATH`` for each path that is not None or empty (the outputs asked for)."""
+    from netspectra.report.terminal import plain
+
+    for path in paths:
+        if path:
+            console.print(plain(f"wrote {path}"), soft_wrap=soft_wrap)
 
 
 # ------------------------------------------------------------------------- HTML report and plot outputs

@@ -27,18 +27,8 @@ _RULES = (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def arguments(p: argparse.ArgumentParser) -> None:
     defaults = ChangeThresholds()
-    p = subparsers.add_parser(
-        "compare",
-        help="compare two checkpoints layer by layer (did fine-tuning change or damage a layer?)",
-        description="Match the weight matrices of A and B by name (else by shape, in order), report the deltas "
-        "B - A of alpha, alpha_weighted, log spectral norm, effective rank and spike count, and the spectrum of "
-        "W_B - W_A: numerical rank, Frobenius and spectral norm relative to W_A, power-law alpha. "
-        + _RULES
-        + " "
-        + common.INPUTS_HELP,
-    )
     p.add_argument("a", help="reference model (file or directory)")
     p.add_argument("b", help="changed model (file or directory; a PEFT adapter folder is merged onto A)")
     p.add_argument("-o", "--output", help="write the per-layer comparison to this .csv, .parquet or .json file")
@@ -58,7 +48,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     common.add_report_argument(p, "summary, alpha of A and B and the change by layer, sortable table")
     common.add_action_arguments(p, "compare", "the comparison")
-    p.set_defaults(func=run)
 
 
 def parse_thresholds(items: list[str]) -> ChangeThresholds:
@@ -84,16 +73,8 @@ def run(args: argparse.Namespace) -> int:
     common.check_outputs(args.report, None)
     check_outputs_against_inputs([output, args.report], [args.a, args.b])
     thresholds = parse_thresholds(args.threshold)
-    with common.executor_of(args) as executor, common.progress_bar("comparing", quiet=common.is_quiet(args)) as advance:
-        comparison = compare_models(
-            args.a,
-            adapter_on(args.b, args.a),
-            common.spec_of(args),
-            thresholds=thresholds,
-            executor=executor,
-            workers=args.workers,
-            progress=advance,
-        )
+    with common.running(args, "comparing") as running:
+        comparison = compare_models(args.a, adapter_on(args.b, args.a), common.spec_of(args), thresholds=thresholds, **running)
     if args.rank:
         comparison = comparison.ranked_by_damage()
     if comparison.warning:
@@ -104,12 +85,8 @@ def run(args: argparse.Namespace) -> int:
         from netspectra.report.html_views import render_comparison_html
 
         common.write_report_page(render_comparison_html(comparison), args.report, quiet=common.is_quiet(args))
-    if args.json:
-        common.print_json(comparison.to_dict())
+    if not (console := common.answer(args, comparison.to_dict)):
         return 0
-    if args.quiet:
-        return 0
-    console = common.result_console()
     console.print(comparison_table(comparison, width=console.width))
     by_name = sum(layer.matched_by == "name" for layer in comparison.layers)
     console.print(
@@ -118,8 +95,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for u in comparison.unmatched:
         console.print(plain(f"unmatched in {u.side.upper()}: {u.name} ({u.reason})", style="yellow"))
-    if output is not None:
-        console.print(plain(f"wrote {output}"))
+    common.print_written(console, [output])
     return 0
 
 
@@ -180,3 +156,14 @@ def adapter_on(b: str, a: str) -> object:
     if is_adapter_dir(Path(b)) and not is_adapter_dir(Path(a)):
         return open_adapter(b, a)
     return b
+
+
+COMMAND = common.Command(
+    "compare",
+    help="compare two checkpoints layer by layer (did fine-tuning change or damage a layer?)",
+    description="Match the weight matrices of A and B by name (else by shape, in order), report the deltas "
+    "B - A of alpha, alpha_weighted, log spectral norm, effective rank and spike count, and the spectrum of "
+    "W_B - W_A: numerical rank, Frobenius and spectral norm relative to W_A, power-law alpha. " + _RULES,
+    arguments=arguments,
+    run=run,
+)

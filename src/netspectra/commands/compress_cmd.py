@@ -16,20 +16,7 @@ if TYPE_CHECKING:
     from netspectra.denoise.results import CompressionReport
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "compress",
-        help="low-rank denoise every weight matrix with a random-matrix threshold",
-        description="Keep the singular components of each 2-D weight matrix that a random-matrix threshold "
-        "separates from noise, optionally shrink them, and write a safetensors file: each matrix as factors "
-        "NAME.A @ NAME.B where that is smaller (plus OUT.json; analyze and compare read OUT as the original layers), or "
-        "with --dense every tensor with its original name, shape and dtype. Conv kernels, biases, norms and "
-        "fused QKV tensors are copied unchanged. The compressed model is judged as a whole: where it runs "
-        "(transformers installed, a folder with config.json) on 32 probe sentences against the original (mean "
-        "cosine of the pooled outputs >= 0.99), else by a data-free bound on its output error. A compression that "
-        "fails that check, or would zero a layer or leave it less than a quarter of its energy, is refused "
-        "(nothing written, with a setting that passes where one was found) unless --force." + " " + common.INPUTS_HELP,
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="model file or directory")
     p.add_argument("-o", "--output", required=True, help="the .safetensors file to write (never the input)")
     p.add_argument(
@@ -52,15 +39,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="write the file even if the function check fails or layers are zeroed or keep less than a quarter of their energy",
     )
     common.add_action_arguments(p, "compress", "the report", fit=False, min_dim=DEFAULT_MIN_DIM)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from netspectra.denoise.model import compress_model
 
     method = Method.parse(args.method)
-    quiet = common.is_quiet(args)
-    with common.executor_of(args) as executor, common.progress_bar("compressing", quiet=quiet) as advance:
+    with common.running(args, "compressing") as running:
         report = compress_model(
             args.path,
             args.output,
@@ -69,18 +54,13 @@ def run(args: argparse.Namespace) -> int:
             shrink=args.shrink,
             factored=not args.dense,
             force=args.force,
-            executor=executor,
-            workers=args.workers,
-            progress=advance,
+            **running,
         )
     if report.damaged:  # written only with --force: say it loudly, on stderr, whatever the output mode
         warn(report.damage_summary())
     if report.function is not None and not report.function.passed:
         warn(report.function.describe())
-    if args.json:
-        common.print_json(report.to_dict())
-    elif not quiet:
-        console = common.result_console()
+    if console := common.answer(args, report.to_dict):
         console.print(compression_table(report))
         console.print(plain(totals_line(report), multiline=True), soft_wrap=True)
     return 0
@@ -89,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
 def compression_table(report: CompressionReport) -> Table:
     """One row per compressed matrix: shape, rank kept, parameters, error and predicted overlaps."""
     title = f"netspectra compress: {report.source} -> {report.output} ({report.method}, shrink {report.shrink})"
-    from rich.table import Table
-
-    table = Table(title=plain(title), header_style="bold")
-    table.add_column("layer", overflow="fold", min_width=16)
+    table = common.tensor_table(title)
     for header in ("N", "M", "rank", "params", "params out", "rel err F", "energy kept", "pred cos² u/v"):
         table.add_column(header, justify="right", overflow="fold")
     for layer in report.layers:
@@ -137,3 +114,20 @@ def totals_line(report: CompressionReport) -> str:
         lines.append("copied: " + ", ".join(f"{reason} ({n})" for reason, n in s["copied_reasons"].items()))
     lines.append(f"wrote {report.output}" + (f" and {sidecar_path(report.output)}" if report.factored else ""))
     return "\n".join(lines)
+
+
+COMMAND = common.Command(
+    "compress",
+    help="low-rank denoise every weight matrix with a random-matrix threshold",
+    description="Keep the singular components of each 2-D weight matrix that a random-matrix threshold "
+    "separates from noise, optionally shrink them, and write a safetensors file: each matrix as factors "
+    "NAME.A @ NAME.B where that is smaller (plus OUT.json; analyze and compare read OUT as the original layers), or "
+    "with --dense every tensor with its original name, shape and dtype. Conv kernels, biases, norms and "
+    "fused QKV tensors are copied unchanged. The compressed model is judged as a whole: where it runs "
+    "(transformers installed, a folder with config.json) on 32 probe sentences against the original (mean "
+    "cosine of the pooled outputs >= 0.99), else by a data-free bound on its output error. A compression that "
+    "fails that check, or would zero a layer or leave it less than a quarter of its energy, is refused "
+    "(nothing written, with a setting that passes where one was found) unless --force.",
+    arguments=arguments,
+    run=run,
+)

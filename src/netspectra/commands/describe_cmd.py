@@ -29,20 +29,12 @@ COLUMNS = (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "describe",
-        help="a model's weight matrices: shapes, kinds, eigenvalue counts (nothing decomposed)",
-        description="List the weight matrices an analysis would decompose, with their position in the model "
-        "(#, what --layers picks), kind, "
-        "stored shape and dtype, oriented N x M, stack size and eigenvalue count, from the headers alone "
-        "(WeightWatcher's describe()). " + common.INPUTS_HELP,
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("path", help="model file or directory")
     p.add_argument("-o", "--output", help="write the table to this .csv, .parquet or .json file")
     common.add_quiet_arguments(p, "the description")
     common.add_selection_arguments(p, "describe")
-    p.set_defaults(func=run, ww_compat=False)
+    p.set_defaults(ww_compat=False)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,3 +74,14 @@ def description_table(description: ModelDescription) -> Table:
         values = row.to_dict()
         table.add_row(*(plain(format(values[column], fmt)) for column, _, fmt in COLUMNS))
     return table
+
+
+COMMAND = common.Command(
+    "describe",
+    help="a model's weight matrices: shapes, kinds, eigenvalue counts (nothing decomposed)",
+    description="List the weight matrices an analysis would decompose, with their position in the model "
+    "(#, what --layers picks), kind, stored shape and dtype, oriented N x M, stack size and eigenvalue count, "
+    "from the headers alone (WeightWatcher's describe()).",
+    arguments=arguments,
+    run=run,
+)

@@ -17,22 +17,13 @@ if TYPE_CHECKING:
     from netspectra.merge.results import CompatibilityReport
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "merge-check",
-        help="spectral compatibility of models before merging them",
-        description="For every 2-D weight matrix: effective-rank spread, spectral-norm and Marchenko-Pastur "
-        "sigma^2 ratios, spikes above the Tracy-Widom edge, distance between the models and, with a base, the "
-        "overlap of the task vectors' signal subspaces (interference); a verdict per layer (compatible, "
-        "caution, incompatible) and for the model. Thresholds: docs/merge.md." + " " + common.INPUTS_HELP,
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("models", nargs="*", help="two or more models (files or directories)")
     p.add_argument("--base", help="their common base model (needed for the interference criterion)")
     p.add_argument("--config", help="take the models, base and thresholds from this merge configuration instead")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
     common.add_report_argument(p, "verdicts, distance and interference by layer, sortable table")
     common.add_action_arguments(p, "compare", "the report", fit=False)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,31 +45,18 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.output)
     common.check_outputs(args.report, None)
     check_outputs_against_inputs([args.output, args.report], [*models, base], [args.config])
-    quiet = common.is_quiet(args)
-    with common.executor_of(args) as executor, common.progress_bar("checking", quiet=quiet) as advance:
-        report = check_compatibility(
-            models,
-            common.spec_of(args),
-            base=base,
-            thresholds=thresholds,
-            executor=executor,
-            workers=args.workers,
-            progress=advance,
-        )
+    with common.running(args, "checking") as running:
+        report = check_compatibility(models, common.spec_of(args), base=base, thresholds=thresholds, **running)
     if args.output:
         write_results(args.output, report.columns(), lambda: flat_rows(report), report.to_dict)
     if args.report:
         from netspectra.report.html_views import render_compatibility_html
 
-        common.write_report_page(render_compatibility_html(report), args.report, quiet=quiet)
-    if args.json:
-        common.print_json(report.to_dict())
-    elif not quiet:
-        console = common.result_console()
+        common.write_report_page(render_compatibility_html(report), args.report, quiet=common.is_quiet(args))
+    if console := common.answer(args, report.to_dict):
         console.print(compatibility_table(report))
         console.print(summary_text(report), soft_wrap=True)
-        if args.output:
-            console.print(plain(f"wrote {args.output}"))
+        common.print_written(console, [args.output])
     return 0
 
 
@@ -90,10 +68,7 @@ def flat_rows(report: CompatibilityReport) -> list[dict[str, object]]:
 def compatibility_table(report: CompatibilityReport) -> Table:
     """One row per layer: shape, verdict, the criteria and the reasons."""
     base = f" (base {report.base})" if report.base else ""
-    from rich.table import Table
-
-    table = Table(title=plain(f"netspectra merge-check: {', '.join(report.models)}{base}"), header_style="bold")
-    table.add_column("layer", overflow="fold", min_width=16)
+    table = common.tensor_table(f"netspectra merge-check: {', '.join(report.models)}{base}")
     table.add_column("shape", justify="right")
     table.add_column("verdict")
     for header in ("erank", "‖W‖₂ ratio", "σ² ratio", "spikes", "distance", "task ranks", "interference"):
@@ -131,3 +106,15 @@ def summary_text(report: CompatibilityReport) -> Text:
     if report.base is None:
         text.append_text(plain("\nno --base: task-vector interference not measured", multiline=True))
     return text
+
+
+COMMAND = common.Command(
+    "merge-check",
+    help="spectral compatibility of models before merging them",
+    description="For every 2-D weight matrix: effective-rank spread, spectral-norm and Marchenko-Pastur "
+    "sigma^2 ratios, spikes above the Tracy-Widom edge, distance between the models and, with a base, the "
+    "overlap of the task vectors' signal subspaces (interference); a verdict per layer (compatible, "
+    "caution, incompatible) and for the model. Thresholds: docs/merge.md.",
+    arguments=arguments,
+    run=run,
+)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
+from netspectra.merge.registry import METHOD_NAMES
 from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
@@ -16,25 +17,13 @@ if TYPE_CHECKING:
     from netspectra.merge.results import MergeResult
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from netspectra.merge.registry import METHOD_NAMES
-
-    p = subparsers.add_parser(
-        "merge",
-        help=f"merge models ({', '.join(METHOD_NAMES)})",
-        description="Merge two or more models tensor by tensor as CONFIG (YAML or JSON, this package's schema or "
-        "mergekit's; docs/merge.md) says: base model, models and weights, method and parameters, per-layer overrides, "
-        "output dtype. "
-        "Writes a safetensors model directory sharded like the input, with model.safetensors.index.json, "
-        "config.json (if the input has one) and netspectra_merge.json (what was done to every tensor).",
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="merge configuration (.yaml, .yml or .json)")
     p.add_argument("-o", "--output", required=True, help="output directory (must not exist, or be empty)")
     p.add_argument("--dtype", help="output dtype of merged tensors (F32, F16, BF16, F64), overriding the configuration")
     common.add_report_argument(p, "what was done to every tensor, sortable table")
     common.add_quiet_arguments(p, "the merge log")
     common.add_executor_arguments(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,17 +36,13 @@ def run(args: argparse.Namespace) -> int:
     if args.dtype:
         config = replace(config, dtype=parse_dtype(args.dtype))
     check_outputs_against_inputs([args.report], [m.path for m in config.models] + [config.base_model], [args.config])
-    quiet = common.is_quiet(args)
-    with common.executor_of(args) as executor, common.progress_bar("merging", quiet=quiet) as advance:
-        result = merge_models(config, args.output, executor=executor, workers=args.workers, progress=advance)
+    with common.running(args, "merging") as running:
+        result = merge_models(config, args.output, **running)
     if args.report:
         from netspectra.report.html_views import render_merge_html
 
-        common.write_report_page(render_merge_html(result), args.report, quiet=quiet)
-    if args.json:
-        common.print_json(result.to_dict())
-    elif not quiet:
-        console = common.result_console()
+        common.write_report_page(render_merge_html(result), args.report, quiet=common.is_quiet(args))
+    if console := common.answer(args, result.to_dict):
         console.print(merge_table(result))
         console.print(summary_text(result), soft_wrap=True)
     return 0
@@ -66,10 +51,7 @@ def run(args: argparse.Namespace) -> int:
 def merge_table(result: MergeResult) -> Table:
     """One row per tensor: shape, dtype, rule applied, why, details, verdict."""
     base = f" onto {result.base}" if result.base else ""
-    from rich.table import Table
-
-    table = Table(title=plain(f"netspectra merge ({result.method}): {', '.join(result.models)}{base}"), header_style="bold")
-    table.add_column("tensor", overflow="fold", min_width=16)
+    table = common.tensor_table(f"netspectra merge ({result.method}): {', '.join(result.models)}{base}", "tensor")
     table.add_column("shape", justify="right")
     table.add_column("dtype")
     table.add_column("rule")
@@ -106,3 +88,17 @@ def summary_text(result: MergeResult) -> Text:
             )
     text.append_text(plain(f"wrote {result.output}: {', '.join(result.files)}"))
     return text
+
+
+COMMAND = common.Command(
+    "merge",
+    help=f"merge models ({', '.join(METHOD_NAMES)})",
+    description="Merge two or more models tensor by tensor as CONFIG (YAML or JSON, this package's schema or "
+    "mergekit's; docs/merge.md) says: base model, models and weights, method and parameters, per-layer overrides, "
+    "output dtype. "
+    "Writes a safetensors model directory sharded like the input, with model.safetensors.index.json, "
+    "config.json (if the input has one) and netspectra_merge.json (what was done to every tensor).",
+    arguments=arguments,
+    run=run,
+    reads_models=False,
+)

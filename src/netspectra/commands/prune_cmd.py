@@ -9,21 +9,9 @@ from netspectra.errors import UsageError
 from netspectra.report.terminal import plain
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def arguments(p: argparse.ArgumentParser) -> None:
     from netspectra.act.pruning import DEFAULT_EPSILON, MAPPINGS, XMIN_RULES
 
-    p = subparsers.add_parser(
-        "prune",
-        help="layer-wise pruning ratios from alpha (AlphaPruning), optionally a magnitude-pruned model",
-        description="Analyze the model and give each weight matrix of its repeated blocks a sparsity with the "
-        "defaults of AlphaPruning (Lu et al., NeurIPS 2024): alpha with xmin near the ESD's peak, averaged per "
-        "block; better-trained blocks (smaller alpha) are pruned less, mapped linearly into [1 - epsilon, "
-        "1 + epsilon] x the target and scaled so that the parameter-weighted mean is the target. Embeddings, "
-        "the head and a pooler (outside the blocks) are not pruned. Writes the ratios as JSON or YAML for pruning "
-        "tools (SparseGPT, Wanda, ...) and, with --write, a safetensors model magnitude-pruned at those ratios."
-        + " "
-        + common.INPUTS_HELP,
-    )
     p.add_argument("path", help="model file or directory")
     p.add_argument("--sparsity", type=float, required=True, help="target fraction of the weights pruned, e.g. 0.5")
     spread = p.add_mutually_exclusive_group()
@@ -58,7 +46,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--write", metavar="OUT.safetensors", help="also write the model with each matrix magnitude-pruned at its ratio"
     )
     common.add_action_arguments(p, "prune", "the plan")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.write and not args.write.endswith(".safetensors"):
         raise UsageError(f"{args.write}: --write takes a .safetensors file name")
     check_outputs_against_inputs([output, args.write], [args.path])
-    with common.executor_of(args) as executor, common.progress_bar("analyzing", quiet=common.is_quiet(args)) as advance:
+    with common.running(args, "analyzing") as running:
         plan = prune(
             args.path,
             common.spec_of(args),
@@ -80,22 +67,14 @@ def run(args: argparse.Namespace) -> int:
             mapping=args.mapping,
             xmin=args.xmin,
             uniform=args.uniform,
-            executor=executor,
-            workers=args.workers,
-            progress=advance,
+            **running,
         )
     if output is not None:
         write_document(output, plan.to_dict())
     if args.write:
         write_pruned(args.path, args.write, {layer.name: layer.sparsity for layer in plan.layers})
-    if args.json:
-        common.print_json(plan.to_dict())
+    if not (console := common.answer(args, plan.to_dict)):
         return 0
-    if args.quiet:
-        return 0
-    console = common.result_console()
-    from rich.table import Table
-
     options = plan.options
     how = (
         "uniform"
@@ -104,9 +83,7 @@ def run(args: argparse.Namespace) -> int:
     )
     s1, s2 = options.ratio_range
     title = f"netspectra prune: {plan.source} at {args.sparsity:g} ({how}, ratios {s1:g}..{s2:g})"
-    table = Table(title=plain(title), header_style="bold")
-    for header in ("layer", "N x M", "alpha", "score", "sparsity"):
-        table.add_column(header, justify="left" if header == "layer" else "right")
+    table = common.result_table(title, ("layer", "N x M", "alpha", "score", "sparsity"))
     for layer in plan.layers:
         cells = (f"{layer.rows}x{layer.cols}", common.format_number(layer.alpha, ".2f"), common.format_number(layer.score, ".2f"))
         table.add_row(plain(layer.name), *cells, f"{layer.sparsity:.3f}")
@@ -114,7 +91,19 @@ def run(args: argparse.Namespace) -> int:
     console.print(plain(f"{len(plan.layers)} matrices, achieved sparsity {plan.achieved:.4f}"))
     for name, reason in plan.excluded:
         console.print(plain(f"not pruned: {name}: {reason}"))
-    for path in (output, args.write):
-        if path:
-            console.print(plain(f"wrote {path}"))
+    common.print_written(console, [output, args.write])
     return 0
+
+
+COMMAND = common.Command(
+    "prune",
+    help="layer-wise pruning ratios from alpha (AlphaPruning), optionally a magnitude-pruned model",
+    description="Analyze the model and give each weight matrix of its repeated blocks a sparsity with the "
+    "defaults of AlphaPruning (Lu et al., NeurIPS 2024): alpha with xmin near the ESD's peak, averaged per "
+    "block; better-trained blocks (smaller alpha) are pruned less, mapped linearly into [1 - epsilon, "
+    "1 + epsilon] x the target and scaled so that the parameter-weighted mean is the target. Embeddings, "
+    "the head and a pooler (outside the blocks) are not pruned. Writes the ratios as JSON or YAML for pruning "
+    "tools (SparseGPT, Wanda, ...) and, with --write, a safetensors model magnitude-pruned at those ratios.",
+    arguments=arguments,
+    run=run,
+)

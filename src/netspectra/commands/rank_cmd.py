@@ -6,36 +6,32 @@ import argparse
 import csv
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netspectra.commands import common
 from netspectra.errors import UsageError
 from netspectra.report.export import check_output_path, write_results
 from netspectra.report.terminal import plain
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from netspectra.act.ranking import Ranking
+
 #: Most rows read from an accuracy CSV (one per model).
 MAX_ACCURACY_ROWS = 100_000
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def arguments(p: argparse.ArgumentParser) -> None:
     from netspectra.act.ranking import DEFAULT_METRIC, RANKING_METRICS
 
-    p = subparsers.add_parser(
-        "rank",
-        help="rank models or checkpoints by data-free metrics (with --accuracy: each metric's rank correlation)",
-        description="Analyze every model and rank them by a summary metric (smaller = better trained: alpha, "
-        "weighted alpha, log alpha-norm, ...). Models whose metrics differ by less than twice the uncertainty of the "
-        "difference share a rank; models with most layers random-like or under-trained are ranked last. With "
-        "--accuracy CSV (columns model,accuracy) each metric's Spearman rank correlation with the measured "
-        "accuracies is printed, signed so that + means it ranks like accuracy, and a negative one for the ranking "
-        "shown is a warning." + " " + common.INPUTS_HELP,
-    )
     p.add_argument("models", nargs="+", help="model files or directories")
     p.add_argument("--metric", choices=RANKING_METRICS, default=DEFAULT_METRIC, help="rank by this (default %(default)s)")
     p.add_argument("--accuracy", metavar="CSV", help="measured accuracies: a CSV with columns model,accuracy")
     p.add_argument("-o", "--output", help="write the ranking to this .csv, .parquet or .json file")
     common.add_action_arguments(p, "rank", "the ranking")
-    p.set_defaults(func=run)
 
 
 def read_accuracies(path: str) -> dict[str, float]:
@@ -60,7 +56,6 @@ def read_accuracies(path: str) -> dict[str, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netspectra.act.ranking import TIE_Z
     from netspectra.actions import rank
     from netspectra.report.overwrite import check_outputs_against_inputs
 
@@ -73,56 +68,64 @@ def run(args: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"{args.accuracy}: no accuracy for {missing[0]} ({len(missing)} models without one)")
         by_source = {m: accuracies[os.path.realpath(m)] for m in args.models}
-    with common.executor_of(args) as executor, common.progress_bar("analyzing", quiet=common.is_quiet(args)) as advance:
-        ranking = rank(
-            args.models,
-            common.spec_of(args),
-            metric=args.metric,
-            accuracies=by_source,
-            executor=executor,
-            workers=args.workers,
-            progress=advance,
-        )
+    with common.running(args, "analyzing") as running:
+        ranking = rank(args.models, common.spec_of(args), metric=args.metric, accuracies=by_source, **running)
     if output is not None:
         write_results(output, ranking.columns(), ranking.rows, ranking.to_dict)
-    if args.json:
-        common.print_json(ranking.to_dict())
-        return 0
-    if args.quiet:
-        return 0
-    from rich.table import Table
+    if console := common.answer(args, ranking.to_dict):
+        console.print(ranking_table(ranking, args.metric, with_accuracy=bool(accuracies)))
+        for line in ranking_notes(ranking):
+            console.print(plain(line))
+        common.print_written(console, [output])
+    return 0
 
-    console = common.result_console()
-    table = Table(title=plain(f"netspectra rank: by {args.metric} (smaller = better trained)"), header_style="bold")
-    columns = ["rank", "model", args.metric, "+-", *(["accuracy"] if accuracies else []), "note"]
-    for header in columns:
-        table.add_column(header, justify="left" if header in ("model", "note") else "right")
+
+def ranking_table(ranking: Ranking, metric: str, *, with_accuracy: bool) -> Table:
+    """One row per model, best first: rank (``n=`` when tied), ``metric`` and its uncertainty, the accuracy
+    given for it, and why it is ranked last where it is."""
+    columns = ["rank", "model", metric, "+-", *(["accuracy"] if with_accuracy else []), "note"]
+    table = common.result_table(f"netspectra rank: by {metric} (smaller = better trained)", columns, left=("model", "note"))
     for row in ranking.layers:
         cells = [
             f"{row.rank}=" if row.tied else str(row.rank),
             row.source,
             common.format_number(row.value, ".4f"),
             common.format_number(row.uncertainty, ".4f"),
-            *([common.format_number(row.accuracy, ".4f")] if accuracies else []),
+            *([common.format_number(row.accuracy, ".4f")] if with_accuracy else []),
             row.note,
         ]
         table.add_row(*(plain(c) for c in cells))
-    console.print(table)
+    return table
+
+
+def ranking_notes(ranking: Ranking) -> Iterator[str]:
+    """The lines under the ranking: what a tie means, what the spectra can rank, each metric's rank correlation
+    with the accuracies, and the warnings."""
+    from netspectra.act.ranking import TIE_Z
+
     if any(row.tied for row in ranking.layers):
-        console.print(plain(f"n= : tied, the metrics differ by less than {TIE_Z:g} x the uncertainty of the difference"))
-    console.print(
-        plain(
-            "what the spectra support: random-like (untrained) models apart from trained ones, and a coarse order; "
-            "not the order of models that all train well (measured families: docs/act.md)"
-        )
+        yield f"n= : tied, the metrics differ by less than {TIE_Z:g} x the uncertainty of the difference"
+    yield (
+        "what the spectra support: random-like (untrained) models apart from trained ones, and a coarse order; "
+        "not the order of models that all train well (measured families: docs/act.md)"
     )
     for metric, rho in ranking.correlations.items():
-        console.print(plain(f"Spearman rho with accuracy, {metric}: {common.format_number(rho, '+.3f')}"))
+        yield f"Spearman rho with accuracy, {metric}: {common.format_number(rho, '+.3f')}"
     if ranking.correlations:
-        rho = common.format_number(ranking.ranking_rho, "+.3f")
-        console.print(plain(f"Spearman rho with accuracy, the ranking shown: {rho}"))
+        yield f"Spearman rho with accuracy, the ranking shown: {common.format_number(ranking.ranking_rho, '+.3f')}"
     for warning in ranking.warnings:
-        console.print(plain(f"warning: {warning}"))
-    if output is not None:
-        console.print(plain(f"wrote {output}"))
-    return 0
+        yield f"warning: {warning}"
+
+
+COMMAND = common.Command(
+    "rank",
+    help="rank models or checkpoints by data-free metrics (with --accuracy: each metric's rank correlation)",
+    description="Analyze every model and rank them by a summary metric (smaller = better trained: alpha, "
+    "weighted alpha, log alpha-norm, ...). Models whose metrics differ by less than twice the uncertainty of the "
+    "difference share a rank; models with most layers random-like or under-trained are ranked last. With "
+    "--accuracy CSV (columns model,accuracy) each metric's Spearman rank correlation with the measured "
+    "accuracies is printed, signed so that + means it ranks like accuracy, and a negative one for the ranking "
+    "shown is a warning.",
+    arguments=arguments,
+    run=run,
+)

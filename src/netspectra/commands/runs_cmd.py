@@ -18,14 +18,7 @@ if TYPE_CHECKING:
 RUNS_LISTED = 50
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "runs",
-        help="list the runs of a results store",
-        description="List the runs stored by 'netspectra analyze --store' and 'netspectra track --store': id, "
-        "status (running = interrupted or still going; resume it with 'analyze --resume'), times, layers stored, "
-        "source, content hash, training step. --show ID prints one run's layer table.",
-    )
+def arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", default=DEFAULT_STORE, metavar="PATH", help="the store (default ./%(default)s)")
     p.add_argument("--show", type=int, metavar="RUN_ID", help="print this run's layers instead of the list of runs")
     p.add_argument(
@@ -37,7 +30,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("-o", "--output", help="with --show: write the layers to this .csv, .parquet or .json file")
     common.add_quiet_arguments(p, "the runs (with --show, the run's report)")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,11 +44,8 @@ def run(args: argparse.Namespace) -> int:
     with Store(args.store, create=False) as store:
         if args.show is None:
             runs = store.list_runs(limit=args.limit or None)
-            if args.json:
-                common.print_json([r.to_dict() for r in runs])
-            elif not args.quiet:
-                total = store.count_runs()
-                common.result_console().print(runs_table(runs, args.store, total))
+            if console := common.answer(args, lambda: [r.to_dict() for r in runs]):
+                console.print(runs_table(runs, args.store, store.count_runs()))
             return 0
         stored = store.read_run(args.show)
     if stored.warning:
@@ -64,9 +53,7 @@ def run(args: argparse.Namespace) -> int:
     report = stored.report
     if args.output:
         write_report(report, args.output)
-    if args.json:
-        common.print_json(report.to_dict())
-    elif not args.quiet:
+    if common.answer(args, report.to_dict):
         print_report(report)
     return 0
 
@@ -96,3 +83,15 @@ def runs_table(runs: list[RunInfo], title: str, total: int) -> Table:
             style="yellow" if r.status != "complete" else None,
         )
     return table
+
+
+COMMAND = common.Command(
+    "runs",
+    help="list the runs of a results store",
+    description="List the runs stored by 'netspectra analyze --store' and 'netspectra track --store': id, "
+    "status (running = interrupted or still going; resume it with 'analyze --resume'), times, layers stored, "
+    "source, content hash, training step. --show ID prints one run's layer table.",
+    arguments=arguments,
+    run=run,
+    reads_models=False,
+)

@@ -20,21 +20,9 @@ if TYPE_CHECKING:
     from netspectra.compare.track import Trajectory
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def arguments(p: argparse.ArgumentParser) -> None:
     from netspectra.compare.temperature import DEFAULT_LATE, DEFAULT_TOP
 
-    p = subparsers.add_parser(
-        "track",
-        help="spectra of every layer over training checkpoints",
-        description="Analyze checkpoints in training order (the step number in each name: step_100.safetensors, "
-        "checkpoint-200/, ...; else natural sort) and track per layer: power-law alpha, Marchenko-Pastur bulk width "
-        "sigma2 and area A, tail weight 1 - A, spikes above the Tracy-Widom edge, mean level-spacing ratio <r> "
-        "(GOE 0.53, Poisson 0.39). Checkpoints listed keep their order (by step when every name has one after "
-        "step/checkpoint/epoch...); a single DIR stands for the checkpoints inside it, ordered by step. "
-        "--temperature adds the SGD noise temperature: each layer's top-eigenvalue fluctuation over the late "
-        "checkpoints, linear in learning rate / batch size at a stationary state (Aarts et al., arXiv 2411.13512). "
-        + common.INPUTS_HELP,
-    )
     p.add_argument("paths", nargs="+", metavar="CKPT", help="checkpoint files or directories, or one directory of them")
     p.add_argument("-o", "--output", help="write the long-format table (step, layer, metrics) to this .csv file")
     p.add_argument("--plots", metavar="DIR", help="write one PNG per quantity against step into this directory")
@@ -67,7 +55,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fluctuations of the K largest eigenvalues (default %(default)s)",
     )
     common.add_action_arguments(p, "track", "the long-format table (records); with --temperature, {trajectory, temperature}")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,12 +75,8 @@ def run(args: argparse.Namespace) -> int:
     check_outputs_against_inputs([args.output, args.report], [c.path for c in find_checkpoints(args.paths)], [args.store])
     spec = common.spec_of(args)
     store = Store(args.store) if args.store else nullcontext()
-    with (
-        common.executor_of(args) as executor,
-        common.progress_bar("tracking", quiet=common.is_quiet(args)) as advance,
-        store as opened,
-    ):
-        trajectory = track_checkpoints(args.paths, spec, store=opened, executor=executor, workers=args.workers, progress=advance)
+    with common.running(args, "tracking") as running, store as opened:
+        trajectory = track_checkpoints(args.paths, spec, store=opened, **running)
     temperature = noise_temperature(trajectory, late=args.late, top=args.top) if args.temperature else None
     written = []
     if args.output:
@@ -106,13 +89,13 @@ def run(args: argparse.Namespace) -> int:
         from netspectra.report.html_views import render_track_html, write_page
 
         written.append(write_page(render_track_html(trajectory), args.report))
-    if args.json:
+
+    def to_json() -> object:
         records = json.loads(trajectory.to_frame().to_json(orient="records"))  # NaN -> null
-        common.print_json(records if temperature is None else {"trajectory": records, "temperature": temperature.to_dict()})
+        return records if temperature is None else {"trajectory": records, "temperature": temperature.to_dict()}
+
+    if not (console := common.answer(args, to_json)):
         return 0
-    if args.quiet:
-        return 0
-    console = common.result_console()
     console.print(step_table(trajectory))
     if temperature is not None:
         console.print(temperature_table(temperature))
@@ -123,8 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 "time, or a run still drifting"
             )
         )
-    for path in written:
-        console.print(plain(f"wrote {path}"))
+    common.print_written(console, written)
     return 0
 
 
@@ -135,13 +117,10 @@ def step_table(trajectory: Trajectory) -> Table:
     frame = trajectory.to_frame()
     means = frame.groupby("step")[list(TRACKED_METRICS)].mean()
     spikes = frame.groupby("step")["num_spikes"].sum()
-    from rich.table import Table
-
     layers = frame["layer"].nunique()
     title = f"netspectra track: {layers} layers; alpha, sigma2, A, 1-A, <r>: mean over layers; spikes: total"
-    table = Table(title=title, header_style="bold")
-    for header in ("step", "checkpoint", "alpha", "sigma2", "A", "tail 1-A", "spikes", "<r>"):
-        table.add_column(header, justify="left" if header == "checkpoint" else "right")
+    headers = ("step", "checkpoint", "alpha", "sigma2", "A", "tail 1-A", "spikes", "<r>")
+    table = common.result_table(title, headers, left=("checkpoint",))
     checkpoints = frame.groupby("step")["checkpoint"].first()
     for step, row in means.iterrows():
         table.add_row(
@@ -159,17 +138,13 @@ def step_table(trajectory: Trajectory) -> Table:
 
 def temperature_table(temperature: NoiseTemperature) -> Table:
     """Rich table: one row per layer, the fluctuation of its top eigenvalues over the late checkpoints."""
-    from rich.table import Table
-
     first = temperature.layers[0] if temperature.layers else None
     span = f"steps {first.first_step}..{first.last_step}, {first.checkpoints} checkpoints" if first else "no layers"
     title = (
         f"SGD noise temperature: variance of the top {temperature.top} eigenvalues over the last "
         f"{temperature.late:g} of the run ({span}), linear drift removed"
     )
-    table = Table(title=plain(title), header_style="bold")
-    for header in ("layer", "N x M", "k", "var(lambda)", "var/lambda^2", "lag-1 autocorr"):
-        table.add_column(header, justify="left" if header == "layer" else "right")
+    table = common.result_table(title, ("layer", "N x M", "k", "var(lambda)", "var/lambda^2", "lag-1 autocorr"))
     for row in temperature.layers:
         table.add_row(
             plain(row.layer),
@@ -180,3 +155,18 @@ def temperature_table(temperature: NoiseTemperature) -> Table:
             common.format_number(row.autocorrelation, ".2f"),
         )
     return table
+
+
+COMMAND = common.Command(
+    "track",
+    help="spectra of every layer over training checkpoints",
+    description="Analyze checkpoints in training order (the step number in each name: step_100.safetensors, "
+    "checkpoint-200/, ...; else natural sort) and track per layer: power-law alpha, Marchenko-Pastur bulk width "
+    "sigma2 and area A, tail weight 1 - A, spikes above the Tracy-Widom edge, mean level-spacing ratio <r> "
+    "(GOE 0.53, Poisson 0.39). Checkpoints listed keep their order (by step when every name has one after "
+    "step/checkpoint/epoch...); a single DIR stands for the checkpoints inside it, ordered by step. "
+    "--temperature adds the SGD noise temperature: each layer's top-eigenvalue fluctuation over the late "
+    "checkpoints, linear in learning rate / batch size at a stationary state (Aarts et al., arXiv 2411.13512).",
+    arguments=arguments,
+    run=run,
+)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from netspectra.io import WeightMatrix
+from netspectra.tabular import TableRow
 
 #: Values of :attr:`LayerMatch.matched_by`.
 MATCH_KINDS = ("name", "shape")
@@ -30,15 +31,12 @@ class LayerMatch:
 
 
 @dataclass(frozen=True)
-class Unmatched:
+class Unmatched(TableRow):
     """A matrix of model ``side`` (``a`` or ``b``) without a counterpart, and why."""
 
     side: str
     name: str
     reason: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"side": self.side, "name": self.name, "reason": self.reason}
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from netspectra.constraints import Constraint, Interval, check_constraints
+from netspectra.report.shown import Shown
 from netspectra.tabular import RowsTable, TableRow
 
 if TYPE_CHECKING:
@@ -84,8 +85,8 @@ class LayerComparison(TableRow):
     cka: float = math.nan
 
 
-@dataclass(frozen=True)
-class ModelComparison(RowsTable):
+@dataclass(frozen=True, repr=False)
+class ModelComparison(RowsTable, Shown):
     """Result of :func:`netspectra.compare.compare_models` (one row per matched layer: :meth:`to_frame`)."""
 
     source_a: str
@@ -95,6 +96,7 @@ class ModelComparison(RowsTable):
     thresholds: ChangeThresholds
     warning: str = ""
     row_type: ClassVar[type] = LayerComparison
+    shown_as: ClassVar[str] = "comparison"
 
     @property
     def flagged(self) -> tuple[str, ...]:
@@ -114,23 +116,13 @@ class ModelComparison(RowsTable):
 
         return replace(self, layers=tuple(sorted(self.layers, key=damage)))
 
-    def __repr__(self) -> str:
-        from netspectra.report.notebook import comparison_repr
-
-        return comparison_repr(self)
-
-    def _repr_html_(self) -> str:
-        from netspectra.report.notebook import comparison_html
-
-        return comparison_html(self)
-
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: sources, thresholds, layers (non-finite floats as None) and unmatched matrices."""
         return {
             "source_a": self.source_a,
             "source_b": self.source_b,
             "thresholds": self.thresholds.to_dict(),
-            "layers": [{k: _finite_or_none(v) for k, v in layer.to_dict().items()} for layer in self.layers],
+            "layers": self.finite_rows(),
             "unmatched": [u.to_dict() for u in self.unmatched],
             "warning": self.warning,
         }
@@ -196,7 +188,3 @@ def compare_layer(
         phase_b=phase_b,
         cka=cka,
     )
-
-
-def _finite_or_none(value: object) -> object:
-    return None if isinstance(value, float) and not math.isfinite(value) else value

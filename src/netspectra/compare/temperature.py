@@ -134,10 +134,7 @@ class NoiseTemperature(RowsTable):
     row_type: ClassVar[type] = LayerTemperature
 
     def to_dict(self) -> dict[str, object]:
-        def finite(value: object) -> object:
-            return None if isinstance(value, float) and not math.isfinite(value) else value
-
-        return {"late": self.late, "top": self.top, "layers": [{k: finite(v) for k, v in r.items()} for r in self.rows()]}
+        return {"late": self.late, "top": self.top, "layers": self.finite_rows()}
 
 
 def noise_temperature(trajectory: Trajectory, *, late: float = DEFAULT_LATE, top: int = DEFAULT_TOP) -> NoiseTemperature:

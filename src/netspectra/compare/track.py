@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Unpack
+from typing import TYPE_CHECKING, Any, ClassVar, Unpack
 
 from netspectra.compare.checkpoints import find_checkpoints
 from netspectra.compare.dynamics import TrackPoint, track_point
@@ -19,6 +19,7 @@ from netspectra.compare.temperature import top_eigenvalues
 from netspectra.diagnose.model import ModelReport
 from netspectra.pipeline import ProgressCallback, analyze, analyze_many
 from netspectra.report.export import write_csv
+from netspectra.report.shown import Shown
 from netspectra.scale.executor import Executor
 from netspectra.spec import AnalysisSpec, SpecKeywords
 from netspectra.store import Store, analyze_into_store
@@ -28,14 +29,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-@dataclass(frozen=True)
-class Trajectory:
+@dataclass(frozen=True, repr=False)
+class Trajectory(Shown):
     """Tracked quantities of every layer at every recorded step (long format: one point per pair), and each
     point's top eigenvalues (descending, :data:`~netspectra.compare.temperature.TOP_KEPT` at most; for
     :func:`~netspectra.compare.temperature.noise_temperature`)."""
 
     points: tuple[TrackPoint, ...]
     top_eigenvalues: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+    shown_as: ClassVar[str] = "trajectory"
 
     @classmethod
     def of(cls, reports: Iterable[tuple[ModelReport, int]]) -> Trajectory:
@@ -57,16 +59,6 @@ class Trajectory:
         import pandas as pd
 
         return pd.DataFrame([p.to_dict() for p in self.points], columns=TrackPoint.columns())
-
-    def __repr__(self) -> str:
-        from netspectra.report.notebook import trajectory_repr
-
-        return trajectory_repr(self)
-
-    def _repr_html_(self) -> str:
-        from netspectra.report.notebook import trajectory_html
-
-        return trajectory_html(self)
 
     def write_csv(self, path: str | Path) -> Path:
         """Write the rows of :meth:`to_frame` to a CSV file atomically (:func:`netspectra.report.export.write_csv`)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 import numpy as np
 
@@ -101,17 +102,19 @@ class OrientedSVD:
         return (m, n) if self.transposed else (n, m)
 
 
+class CompressKeywords(TypedDict, total=False):
+    """The keyword arguments of :func:`compress_matrix` and :func:`compress_svd` (documented there)."""
+
+    sigma: float | None
+    reference: np.ndarray | None
+    name: str
+    kind: str
+    dtype: str
+    factored: bool
+
+
 def compress_matrix(
-    matrix: np.ndarray,
-    method: Method | str,
-    shrink_kind: str = "hard",
-    *,
-    sigma: float | None = None,
-    reference: np.ndarray | None = None,
-    name: str = "",
-    kind: str = "linear",
-    dtype: str = "F64",
-    factored: bool = False,
+    matrix: np.ndarray, method: Method | str, shrink_kind: str = "hard", **keywords: Unpack[CompressKeywords]
 ) -> tuple[LayerCompression, LowRank]:
     """Low-rank denoise one 2-D matrix, given in its stored orientation.
 
@@ -128,9 +131,10 @@ def compress_matrix(
     reference : ndarray, optional
         The true signal S (same shape as ``matrix``) for the measured overlaps and signal error.
     name, kind, dtype : str
-        Copied into the result row.
+        Copied into the result row (default ``""``, ``linear``, ``F64``).
     factored : bool
-        Whether the matrix will be written as factors (sets ``params_after`` to r (N + M) when smaller).
+        Whether the matrix will be written as factors (sets ``params_after`` to r (N + M) when smaller; default
+        False).
 
     Returns
     -------
@@ -141,17 +145,7 @@ def compress_matrix(
     MatrixError
         For a matrix that is not 2-D, empty, all zero, or has NaN/Inf entries.
     """
-    return compress_svd(
-        OrientedSVD.of(matrix),
-        method,
-        shrink_kind,
-        sigma=sigma,
-        reference=reference,
-        name=name,
-        kind=kind,
-        dtype=dtype,
-        factored=factored,
-    )
+    return compress_svd(OrientedSVD.of(matrix), method, shrink_kind, **keywords)
 
 
 def compress_svd(

@@ -35,7 +35,7 @@ from dataclasses import dataclass, fields
 import pandas as pd
 
 from netspectra.denoise.function import FunctionCheck
-from netspectra.tabular import TableRow
+from netspectra.tabular import TableRow, finite_row
 
 
 @dataclass(frozen=True)
@@ -212,11 +212,7 @@ class CompressionReport:
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: summary, layers and copied tensors (non-finite floats become None)."""
         return {
-            "summary": _finite(self.summary()),
-            "layers": [_finite(layer.to_dict()) for layer in self.layers],
+            "summary": finite_row(self.summary()),
+            "layers": [finite_row(layer.to_dict()) for layer in self.layers],
             "copied": [t.to_dict() for t in self.copied],
         }
-
-
-def _finite(row: dict[str, object]) -> dict[str, object]:
-    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}

@@ -21,7 +21,6 @@ import json
 import math
 import os
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -30,18 +29,9 @@ import numpy as np
 from netspectra.atomic import make_parent, publish, temporary_beside
 from netspectra.denoise.encoding import encode
 from netspectra.io import TensorRecord, dtypes
-from netspectra.io.safetensors_file import SafetensorsLoader
+from netspectra.io.safetensors_file import SafetensorsEntry, SafetensorsLoader
 
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class _Spooled:
-    name: str
-    dtype: str
-    shape: tuple[int, ...]
-    offset: int
-    size: int
 
 
 class SafetensorsWriter:
@@ -58,7 +48,7 @@ class SafetensorsWriter:
     def __init__(self, path: str | os.PathLike, metadata: dict[str, str] | None = None) -> None:
         self.path = Path(path)
         self.metadata = dict(metadata or {})
-        self._entries: list[_Spooled] = []
+        self._entries: list[SafetensorsEntry] = []  # their offsets: in the spool file
         self._names: set[str] = set()
         make_parent(self.path)
         self._spool_path = temporary_beside(self.path, ".spool")
@@ -93,13 +83,7 @@ class SafetensorsWriter:
         offset = self._spool.tell()
         with open(source, "rb") as f:
             f.seek(start)
-            left = end - start
-            while left:
-                chunk = f.read(min(_CHUNK, left))
-                if not chunk:
-                    raise OSError(f"{source}: unexpected end of file")
-                self._spool.write(chunk)
-                left -= len(chunk)
+            _copy_bytes(f, self._spool, end - start, source)
         self._record(name, dtype, shape, offset, end - start)
 
     def commit(self) -> None:
@@ -111,8 +95,9 @@ class SafetensorsWriter:
         position = 0
         for i in order:
             e = self._entries[i]
-            header[e.name] = {"dtype": e.dtype, "shape": list(e.shape), "data_offsets": [position, position + e.size]}
-            position += e.size
+            size = e.end - e.start
+            header[e.name] = {"dtype": e.dtype, "shape": list(e.shape), "data_offsets": [position, position + size]}
+            position += size
         blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
         blob += b" " * (-len(blob) % 8)
         tmp = temporary_beside(self.path)
@@ -122,7 +107,9 @@ class SafetensorsWriter:
                 out.write(blob)
                 self._spool.flush()
                 for i in order:
-                    self._copy(self._entries[i], out)
+                    e = self._entries[i]
+                    self._spool.seek(e.start)
+                    _copy_bytes(self._spool, out, e.end - e.start, self._spool_path)
                 out.flush()
                 os.fsync(out.fileno())
             publish(tmp, self.path)
@@ -154,12 +141,14 @@ class SafetensorsWriter:
 
     def _record(self, name: str, dtype: str, shape: tuple[int, ...], offset: int, size: int) -> None:
         self._names.add(name)
-        self._entries.append(_Spooled(name, dtype, shape, offset, size))
+        self._entries.append(SafetensorsEntry(name, dtype, shape, offset, offset + size))
 
-    def _copy(self, entry: _Spooled, out: BinaryIO) -> None:
-        self._spool.seek(entry.offset)
-        left = entry.size
-        while left:
-            chunk = self._spool.read(min(_CHUNK, left))
-            out.write(chunk)
-            left -= len(chunk)
+
+def _copy_bytes(source: BinaryIO, target: BinaryIO, count: int, label: object) -> None:
+    """Copy the next ``count`` bytes of ``source`` (the file ``label``) to ``target``, a chunk at a time."""
+    while count:
+        chunk = source.read(min(_CHUNK, count))
+        if not chunk:
+            raise OSError(f"{label}: unexpected end of file")
+        target.write(chunk)
+        count -= len(chunk)

@@ -84,29 +84,16 @@ _FROM_NUMPY: dict[str, str] = {
     "bool": "BOOL",
 }
 
-#: torch dtype name (str(torch.float32) without the "torch.") -> stored dtype name.
+#: torch dtype name (str(torch.float32) without the "torch.") -> stored dtype name: NumPy's names, torch's
+#: aliases of them, and the complex dtypes.
 TORCH_DTYPES: dict[str, str] = {
-    "float64": "F64",
+    **_FROM_NUMPY,
     "double": "F64",
-    "float32": "F32",
     "float": "F32",
-    "float16": "F16",
     "half": "F16",
-    "bfloat16": "BF16",
-    "float8_e4m3fn": "F8_E4M3",
-    "float8_e5m2": "F8_E5M2",
-    "int64": "I64",
     "long": "I64",
-    "int32": "I32",
     "int": "I32",
-    "int16": "I16",
     "short": "I16",
-    "int8": "I8",
-    "uint64": "U64",
-    "uint32": "U32",
-    "uint16": "U16",
-    "uint8": "U8",
-    "bool": "BOOL",
     "complex64": "C64",
     "complex128": "C128",
 }

@@ -90,26 +90,16 @@ class FactorPair:
         return self.left.shape[0], self.right.shape[1]
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class FactorProduct:
-    """Picklable loader of one factored matrix: reads A and B, returns W = A B (float32, float64 for F64)."""
+    """Picklable loader of one factored matrix: reads A and B (their loaders), returns W = A B (float32, float64
+    for F64)."""
 
-    __slots__ = ("path", "label", "pair")
-
-    def __init__(self, path: Path, label: str, pair: FactorPair) -> None:
-        self.path = path
-        self.label = label
-        self.pair = pair
-
-    def __getstate__(self) -> tuple[Path, str, FactorPair]:
-        return (self.path, self.label, self.pair)
-
-    def __setstate__(self, state: tuple[Path, str, FactorPair]) -> None:
-        self.path, self.label, self.pair = state
+    left: SafetensorsLoader
+    right: SafetensorsLoader
 
     def __call__(self) -> np.ndarray:
-        left = SafetensorsLoader(self.path, self.label, self.pair.left)()
-        right = SafetensorsLoader(self.path, self.label, self.pair.right)()
-        return factor_product(left, right, dtypes.result_dtype(self.pair.left.dtype))
+        return factor_product(self.left(), self.right(), dtypes.result_dtype(self.left.entry.dtype))
 
 
 def read_factored(file: SafetensorsFile) -> tuple[dict[str, FactorPair], Path] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,22 +42,14 @@ _ONNX_DTYPES = {
     19: "F8_E5M2",
 }
 
-# (op_type, input index) -> kind ("conv" is completed with the rank).
-_OP_KINDS = {
-    ("MatMul", 0): "linear",
-    ("MatMul", 1): "linear",
-    ("Gemm", 0): "linear",
-    ("Gemm", 1): "linear",
-    ("MatMulInteger", 0): "linear",
-    ("MatMulInteger", 1): "linear",
-    ("QLinearMatMul", 0): "linear",
-    ("QLinearMatMul", 3): "linear",
-    ("Conv", 1): "conv",
-    ("ConvTranspose", 1): "conv",
-    ("ConvInteger", 1): "conv",
-    ("QLinearConv", 3): "conv",
-    ("Gather", 0): "embedding",
+# kind -> {op_type: the inputs that hold a weight} ("conv" is completed with the rank).
+_WEIGHT_INPUTS = {
+    "linear": {"MatMul": (0, 1), "Gemm": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3)},
+    "conv": {"Conv": (1,), "ConvTranspose": (1,), "ConvInteger": (1,), "QLinearConv": (3,)},
+    "embedding": {"Gather": (0,)},
 }
+# (op_type, input index) -> kind.
+_OP_KINDS = {(op, i): kind for kind, ops in _WEIGHT_INPUTS.items() for op, inputs in ops.items() for i in inputs}
 
 
 def _dtype_name(data_type: int) -> str:
@@ -70,15 +63,15 @@ def _dtype_name(data_type: int) -> str:
         return f"ONNX_{data_type}"
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class OnnxLoader:
     """Picklable loader of one ONNX tensor (embedded or external)."""
 
-    def __init__(self, tensor: Any, name: str, dtype: str, label: str, external: tuple[Path, int, int] | None) -> None:
-        self.tensor = tensor
-        self.name = name
-        self.dtype = dtype
-        self.label = label
-        self.external = external
+    tensor: Any
+    name: str
+    dtype: str
+    label: str
+    external: tuple[Path, int, int] | None
 
     def __call__(self) -> np.ndarray:
         shape = tuple(int(d) for d in self.tensor.dims)

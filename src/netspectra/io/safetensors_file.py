@@ -44,21 +44,13 @@ class SafetensorsEntry:
     end: int
 
 
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class SafetensorsLoader:
     """Picklable loader of one tensor: reads its bytes and returns a float32/float64 array."""
 
-    __slots__ = ("path", "label", "entry")
-
-    def __init__(self, path: Path, label: str, entry: SafetensorsEntry) -> None:
-        self.path = path
-        self.label = label
-        self.entry = entry
-
-    def __getstate__(self) -> tuple[Path, str, SafetensorsEntry]:
-        return (self.path, self.label, self.entry)
-
-    def __setstate__(self, state: tuple[Path, str, SafetensorsEntry]) -> None:
-        self.path, self.label, self.entry = state
+    path: Path
+    label: str
+    entry: SafetensorsEntry
 
     def __call__(self) -> np.ndarray:
         return self._read(self.entry.start, self.entry.shape)

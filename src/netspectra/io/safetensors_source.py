@@ -39,7 +39,8 @@ class SafetensorsSource(ModelSource):
         }
         for name, pair in self.factored.items():
             del records[pair.left.name], records[pair.right.name]
-            records[name] = TensorRecord(name, pair.shape, pair.left.dtype, label, FactorProduct(self.path, label, pair))
+            product = FactorProduct(self.file.loader(pair.left.name), self.file.loader(pair.right.name))
+            records[name] = TensorRecord(name, pair.shape, pair.left.dtype, label, product)
         for name in sorted(records, key=model_order_key):
             yield records[name]
 

@@ -41,22 +41,16 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import ClassVar
 
-from netspectra.tabular import RowsTable, TableRow
+from netspectra.report.shown import Shown
+from netspectra.tabular import RowsTable, TableRow, finite_row
 
 #: Verdict levels, in order of severity.
 VERDICTS = ("compatible", "caution", "incompatible")
 
 
 def _finite(row: dict[str, object]) -> dict[str, object]:
-    """JSON-ready copy: non-finite floats become None, tuples become lists."""
-    out: dict[str, object] = {}
-    for key, value in row.items():
-        if isinstance(value, float) and not math.isfinite(value):
-            value = None
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[key] = value
-    return out
+    """JSON-ready copy: non-finite floats become None (:func:`~netspectra.tabular.finite_row`), tuples become lists."""
+    return {key: list(value) if isinstance(value, tuple) else value for key, value in finite_row(row).items()}
 
 
 @dataclass(frozen=True)
@@ -82,8 +76,8 @@ class LayerCompatibility(TableRow):
     reasons: str
 
 
-@dataclass(frozen=True)
-class CompatibilityReport(RowsTable):
+@dataclass(frozen=True, repr=False)
+class CompatibilityReport(RowsTable, Shown):
     """Result of :func:`~netspectra.merge.check_compatibility`.
 
     Attributes
@@ -106,6 +100,7 @@ class CompatibilityReport(RowsTable):
     num_other: int
     thresholds: dict[str, object]
     row_type: ClassVar[type] = LayerCompatibility
+    shown_as: ClassVar[str] = "compatibility"
 
     @property
     def verdict(self) -> str:
@@ -131,16 +126,6 @@ class CompatibilityReport(RowsTable):
             "worst_layers": worst[:10],
         }
 
-    def __repr__(self) -> str:
-        from netspectra.report.notebook import compatibility_repr
-
-        return compatibility_repr(self)
-
-    def _repr_html_(self) -> str:
-        from netspectra.report.notebook import compatibility_html
-
-        return compatibility_html(self)
-
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: summary, thresholds and layers (non-finite floats become None)."""
         return {
@@ -165,8 +150,8 @@ class LayerMerge(TableRow):
     interference: float
 
 
-@dataclass(frozen=True)
-class MergeResult(RowsTable):
+@dataclass(frozen=True, repr=False)
+class MergeResult(RowsTable, Shown):
     """Result of :func:`~netspectra.merge.merge_models`.
 
     Attributes
@@ -192,6 +177,7 @@ class MergeResult(RowsTable):
     layers: tuple[LayerMerge, ...]
     files: tuple[str, ...]
     row_type: ClassVar[type] = LayerMerge
+    shown_as: ClassVar[str] = "merge"
 
     def summary(self) -> dict[str, object]:
         """Counts of tensors per rule applied and per verdict, and the files written."""
@@ -206,16 +192,6 @@ class MergeResult(RowsTable):
             "verdicts": dict(Counter(layer.verdict for layer in self.layers if layer.verdict)),
             "files": list(self.files),
         }
-
-    def __repr__(self) -> str:
-        from netspectra.report.notebook import merge_repr
-
-        return merge_repr(self)
-
-    def _repr_html_(self) -> str:
-        from netspectra.report.notebook import merge_html
-
-        return merge_html(self)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: summary and one entry per tensor."""

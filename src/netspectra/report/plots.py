@@ -29,6 +29,7 @@ from numpy.typing import ArrayLike
 from netspectra.defaults import DEPTH_TW_LEVEL, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
 from netspectra.report.names import display_name
+from netspectra.report.svg_figures import COLORS, EIGENVALUE_LABEL
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import mp_pdf
 
@@ -37,21 +38,6 @@ if TYPE_CHECKING:
 
     from netspectra.diagnose.row import LayerReport
 
-#: x-axis label of every spectrum plot: the eigenvalue convention, in words.
-EIGENVALUE_LABEL = "eigenvalue λ of WᵀW/N"
-#: Colours used consistently: data, fits and reference laws, edges and spikes.
-COLORS = {
-    "data": "#4c72b0",
-    "fit": "#dd8452",
-    "mp": "#c44e52",
-    "edge": "#55a868",
-    "spike": "#c44e52",
-    "wigner": "#c44e52",
-    "poisson": "#8172b3",
-    "band_over": "#f4cccc",
-    "band_ok": "#d9ead3",
-    "band_under": "#fce5cd",
-}
 STYLE: dict[str, Any] = {
     "font.size": 9,
     "axes.titlesize": 9.5,

@@ -11,7 +11,7 @@ Eigenvalue convention: W is N x M with N >= M, and the eigenvalues are those of 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -26,7 +26,8 @@ from netspectra.rmt.marchenko_pastur import mp_pdf
 if TYPE_CHECKING:
     from netspectra.diagnose.row import LayerReport
 
-#: Colours, as in :data:`netspectra.report.plots.COLORS`.
+#: Colours of every figure (the matplotlib ones of :mod:`netspectra.report.plots` too): data, fits and reference
+#: laws, edges and spikes, the alpha bands.
 COLORS = {
     "data": "#4c72b0",
     "fit": "#dd8452",
@@ -41,6 +42,7 @@ COLORS = {
 }
 #: Ten categorical colours (matplotlib's tab10).
 CATEGORY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+#: x-axis label of every spectrum figure: the eigenvalue convention, in words.
 EIGENVALUE_LABEL = "eigenvalue λ of WᵀW/N"
 #: Symbols of the columns plotted against depth, in tooltips.
 SYMBOLS = {"alpha": "α", "alpha_weighted": "α_w"}
@@ -64,18 +66,15 @@ def _panel(left: float, top: float, ident: str, title: str, **axes: object) -> P
     return Panel(left, top, *_PANEL, ident=ident, title=title, **names, **axes)  # type: ignore[arg-type]
 
 
+def _note(left: float, top: float, ident: str, title: str, message: str, *, xmax: float = 1.0) -> Panel:
+    """A panel with nothing drawn but ``message`` (why not), on axes 0..``xmax`` x 0..1."""
+    return _panel(left, top, ident, title, xlim=(0.0, xmax), ylim=(0.0, 1.0), message=message)
+
+
 def _esd(layer: LayerReport, left: float, top: float) -> Panel:
     evals = positive(layer.eigenvalues)
     if evals.size < MIN_EIGENVALUES:
-        return _panel(
-            left,
-            top,
-            "esd",
-            "spectral density (log-log)",
-            xlim=(0.0, 1.0),
-            ylim=(0.0, 1.0),
-            message=f"{evals.size} positive eigenvalues: too few to draw",
-        )
+        return _note(left, top, "esd", "spectral density (log-log)", f"{evals.size} positive eigenvalues: too few to draw")
     density, edges = log_density(evals)
     shown = density > 0
     floor, ceiling = float(density[shown].min()) / 3.0, float(density.max()) * 3.0
@@ -112,15 +111,7 @@ def _mp(layer: LayerReport, left: float, top: float) -> Panel:
     sigma2 = layer.sigma2_mp
     title = "bulk and Marchenko–Pastur fit"
     if evals.size < MIN_EIGENVALUES or not (math.isfinite(sigma2) and sigma2 > 0):
-        return _panel(
-            left,
-            top,
-            "mp",
-            title,
-            xlim=(0.0, 1.0),
-            ylim=(0.0, 1.0),
-            message=f"{evals.size} eigenvalues: no Marchenko–Pastur fit to draw",
-        )
+        return _note(left, top, "mp", title, f"{evals.size} eigenvalues: no Marchenko–Pastur fit to draw")
     beta = layer.M / layer.N
     edge = layer.lambda_plus_tw if math.isfinite(layer.lambda_plus_tw) else layer.lambda_plus
     right = 1.25 * edge if math.isfinite(edge) else float(evals[-1])
@@ -159,21 +150,13 @@ def _mp(layer: LayerReport, left: float, top: float) -> Panel:
 def _spacing(layer: LayerReport, left: float, top: float) -> Panel:
     title = "level spacing of the bulk"
     if layer.num_matrices > 1:
-        return _panel(
-            left,
-            top,
-            "sp",
-            title,
-            xlim=(0.0, 4.0),
-            ylim=(0.0, 1.0),
-            message=f"not drawn: the spectrum pools {layer.num_matrices} matrices",
-        )
+        return _note(left, top, "sp", title, f"not drawn: the spectrum pools {layer.num_matrices} matrices", xmax=4.0)
     sigma2 = spacing_sigma2(layer)
     try:
         gaps = bulk_spacings(layer.eigenvalues, layer.N, layer.M, sigma2)
         stats = spacing.level_spacing(layer.eigenvalues, layer.N, layer.M, sigma2, level=DEPTH_TW_LEVEL)
     except ValueError as exc:
-        return _panel(left, top, "sp", title, xlim=(0.0, 4.0), ylim=(0.0, 1.0), message=str(exc)[:60])
+        return _note(left, top, "sp", title, str(exc)[:60], xmax=4.0)
     bins = np.linspace(0.0, 4.0, 25)
     counts, _ = np.histogram(np.minimum(gaps, 4.0), bins=bins)
     density = counts / (gaps.size * np.diff(bins))
@@ -198,6 +181,38 @@ def point_title(layer: LayerReport, column: str, group: str = "") -> str:
     return f"#{layer.layer_index} {layer.name}\n{SYMBOLS.get(column, column)} = {value:.3f}{tail}"
 
 
+#: The two panels of the alpha figures: (left edge in pixels, column, y-axis label).
+_ALPHA_PANELS = ((70, "alpha", "power-law exponent α"), (670, "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)"))
+
+
+def _alpha_panels(
+    layers: Sequence[LayerReport], x: np.ndarray, x_margin: float, title: str, xname: str, xlabel: str
+) -> Iterator[tuple[str, Panel, np.ndarray, np.ndarray]]:
+    """The panels of the alpha figures, before their marks: for each column, the panel, the column's values ``y``
+    of ``layers`` (drawn at ``x``) and where they are finite.  ``y`` sets the limits (alpha from 0 to past the
+    under-trained bound, with WeightWatcher's over-trained (< 2) and under-trained (> 6) ranges shaded), ``x``
+    widened by ``x_margin`` on each side; ``title`` is formatted with ``column``, the ``fitted`` count and the
+    ``total``; ``xname`` and ``xlabel`` name the x axis (:class:`Panel`)."""
+    for left, column, ylabel in _ALPHA_PANELS:
+        y = np.array([getattr(layer, column) for layer in layers], dtype=np.float64)
+        ok = np.isfinite(y)
+        if column == "alpha":
+            lo, hi = 0.0, max(float(np.max(y[ok], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
+        else:
+            lo, hi = (float(y[ok].min()), float(y[ok].max())) if ok.any() else (0.0, 1.0)
+            pad = 0.08 * (hi - lo) or 1.0
+            lo, hi = lo - pad, hi + pad
+        span = (float(x.min()) - x_margin, float(x.max()) + x_margin) if x.size else (0.0, 1.0)
+        heading = title.format(column=column, fitted=int(ok.sum()), total=y.size)
+        axes = {"title": heading, "xname": xname, "yname": column, "xlabel": xlabel, "ylabel": ylabel}
+        panel = Panel(left, 40, 500, 230, xlim=span, ylim=(lo, hi), ident=column, **axes)  # type: ignore[arg-type]
+        if column == "alpha":
+            panel.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], label="over-trained (< 2)")
+            panel.hband(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], label="2 to 6")
+            panel.hband(UNDER_TRAINED_ALPHA, math.inf, color=COLORS["band_under"], label="under-trained (> 6)")
+        yield column, panel, y, ok
+
+
 def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
     """alpha and alpha_weighted by depth, with WeightWatcher's over-trained (< 2) and under-trained (> 6)
     ranges shaded: per role against the transformer block for a transformer (blocks with attention, MLP or
@@ -213,37 +228,8 @@ def alpha_depth_svg(layers: Sequence[LayerReport]) -> str:
     x = np.array([layer.layer_index for layer in layers], dtype=np.float64)
     width, height = OVERVIEW_SIZE
     panels = []
-    for left, column, ylabel in (
-        (70, "alpha", "power-law exponent α"),
-        (670, "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)"),
-    ):
-        y = np.array([getattr(layer, column) for layer in layers], dtype=np.float64)
-        ok = np.isfinite(y)
-        if column == "alpha":
-            lo, hi = 0.0, max(float(np.max(y[ok], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
-        else:
-            lo, hi = (float(y[ok].min()), float(y[ok].max())) if ok.any() else (0.0, 1.0)
-            pad = 0.08 * (hi - lo) or 1.0
-            lo, hi = lo - pad, hi + pad
-        span = (float(x.min()) - 1.0, float(x.max()) + 1.0) if x.size else (0.0, 1.0)
-        panel = Panel(
-            left,
-            40,
-            500,
-            230,
-            xlim=span,
-            ylim=(lo, hi),
-            ident=column,
-            xname="layer",
-            yname=column,
-            xlabel="layer index (order in the model)",
-            ylabel=ylabel,
-            title=f"{column} by depth ({int(ok.sum())} of {y.size} layers fitted)",
-        )
-        if column == "alpha":
-            panel.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], label="over-trained (< 2)")
-            panel.hband(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], label="2 to 6")
-            panel.hband(UNDER_TRAINED_ALPHA, math.inf, color=COLORS["band_under"], label="under-trained (> 6)")
+    title = "{column} by depth ({fitted} of {total} layers fitted)"
+    for column, panel, y, ok in _alpha_panels(layers, x, 1.0, title, xname="layer", xlabel="layer index (order in the model)"):
         panel.line(x[ok], y[ok], color="#bfbfbf", width=0.8)
         tips = [point_title(layer, column, f"{by}: {label}") for layer, label in zip(layers, labels)]
         keep = np.flatnonzero(ok)
@@ -273,39 +259,10 @@ def alpha_block_svg(layers: Sequence[LayerReport]) -> str:
     x = np.array([positions[(layer.stack, layer.block)] for layer in inside], dtype=np.float64)
     width, height = OVERVIEW_SIZE
     outside = len(layers) - len(inside)
+    not_drawn = f"; {outside} outside the blocks not drawn" if outside else ""
     panels = []
-    for left, column, ylabel in (
-        (70, "alpha", "power-law exponent α"),
-        (670, "alpha_weighted", "α_w = α log₁₀ λₘₐₓ (λ in s² units)"),
-    ):
-        y = np.array([getattr(layer, column) for layer in inside], dtype=np.float64)
-        ok = np.isfinite(y)
-        if column == "alpha":
-            lo, hi = 0.0, max(float(np.max(y[ok], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
-        else:
-            lo, hi = (float(y[ok].min()), float(y[ok].max())) if ok.any() else (0.0, 1.0)
-            pad = 0.08 * (hi - lo) or 1.0
-            lo, hi = lo - pad, hi + pad
-        span = (float(x.min()) - 0.5, float(x.max()) + 0.5) if x.size else (0.0, 1.0)
-        not_drawn = f"; {outside} outside the blocks not drawn" if outside else ""
-        panel = Panel(
-            left,
-            40,
-            500,
-            230,
-            xlim=span,
-            ylim=(lo, hi),
-            ident=column,
-            xname="block",
-            yname=column,
-            xlabel=xlabel,
-            ylabel=ylabel,
-            title=f"{column} by block and role ({int(ok.sum())} of {y.size} fitted{not_drawn})",
-        )
-        if column == "alpha":
-            panel.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"], label="over-trained (< 2)")
-            panel.hband(OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA, color=COLORS["band_ok"], label="2 to 6")
-            panel.hband(UNDER_TRAINED_ALPHA, math.inf, color=COLORS["band_under"], label="under-trained (> 6)")
+    title = "{column} by block and role ({fitted} of {total} fitted" + not_drawn + ")"
+    for column, panel, y, ok in _alpha_panels(inside, x, 0.5, title, xname="block", xlabel=xlabel):
         for role in roles:
             mine = ok & np.array([layer.role == role for layer in inside])
             if mine.any():

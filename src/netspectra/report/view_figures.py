@@ -54,6 +54,35 @@ def _span(values: np.ndarray, *, pad: float = 0.08, floor: float | None = None) 
     return (max(lo, floor) if floor is not None else lo, hi)
 
 
+def _by_matched_layer(
+    left: float,
+    span: tuple[float, float],
+    ylim: tuple[float, float],
+    ident: str,
+    labels: tuple[str, str, str],
+    *,
+    ylog: bool = False,
+) -> Panel:
+    """A panel of :func:`comparison_svg`, one quantity of the matched layers in A's order; ``labels``: the
+    quantity's name in the hover read-out, the panel's title and the y-axis label."""
+    yname, title, ylabel = labels
+    return Panel(
+        left,
+        40,
+        500,
+        230,
+        xlim=span,
+        ylim=ylim,
+        ylog=ylog,
+        ident=ident,
+        xname="layer",
+        yname=yname,
+        title=title,
+        xlabel="matched layer (order in A)",
+        ylabel=ylabel,
+    )
+
+
 def comparison_svg(layers: Sequence[LayerComparison]) -> str:
     """Two panels over the matched layers in A's order: alpha of A and of B (WeightWatcher's ranges shaded),
     and ||W_B - W_A||_F / ||W_A||_F on a log axis, flagged layers in red (delta alpha instead when no
@@ -65,20 +94,7 @@ def comparison_svg(layers: Sequence[LayerComparison]) -> str:
     both = np.concatenate([alpha_a, alpha_b])
     top = max(float(np.max(both[np.isfinite(both)], initial=0.0)) * 1.05, UNDER_TRAINED_ALPHA + 1.0)
     span = (-1.0, float(len(layers))) if layers else (0.0, 1.0)
-    left = Panel(
-        70,
-        40,
-        500,
-        230,
-        xlim=span,
-        ylim=(0.0, top),
-        ident="alpha",
-        xname="layer",
-        yname="α",
-        title="α of A and B",
-        xlabel="matched layer (order in A)",
-        ylabel="power-law exponent α",
-    )
+    left = _by_matched_layer(70, span, (0.0, top), "alpha", ("α", "α of A and B", "power-law exponent α"))
     left.hband(0.0, OVER_TRAINED_ALPHA, color=COLORS["band_over"])
     left.hband(UNDER_TRAINED_ALPHA, math.inf, color=COLORS["band_under"])
     for side, values in (("A", alpha_a), ("B", alpha_b)):
@@ -96,39 +112,13 @@ def comparison_svg(layers: Sequence[LayerComparison]) -> str:
     shown = np.isfinite(change) & (change > 0)
     if shown.any():
         lo, hi = float(change[shown].min()), float(change[shown].max())
-        right = Panel(
-            670,
-            40,
-            500,
-            230,
-            xlim=span,
-            ylim=(lo / 3.0, hi * 3.0),
-            ylog=True,
-            ident="change",
-            xname="layer",
-            yname="‖ΔW‖F/‖W‖F",
-            title="relative change of the weights",
-            xlabel="matched layer (order in A)",
-            ylabel="‖W_B − W_A‖_F / ‖W_A‖_F",
-        )
+        labels = ("‖ΔW‖F/‖W‖F", "relative change of the weights", "‖W_B − W_A‖_F / ‖W_A‖_F")
+        right = _by_matched_layer(670, span, (lo / 3.0, hi * 3.0), "change", labels, ylog=True)
         values = change
     else:
         values = np.array([c.delta_alpha for c in layers], dtype=np.float64)
         shown = np.isfinite(values)
-        right = Panel(
-            670,
-            40,
-            500,
-            230,
-            xlim=span,
-            ylim=_span(values),
-            ident="change",
-            xname="layer",
-            yname="Δα",
-            title="Δα = α_B − α_A (no weights diffed)",
-            xlabel="matched layer (order in A)",
-            ylabel="Δα",
-        )
+        right = _by_matched_layer(670, span, _span(values), "change", ("Δα", "Δα = α_B − α_A (no weights diffed)", "Δα"))
     tips = [
         f"#{i} {name}\n‖ΔW‖F/‖W‖F = {c.diff_rel_frobenius:.3g}, Δα = {c.delta_alpha:+.3f}"
         + (f"\nflagged: {c.reasons}" if c.flagged else "")

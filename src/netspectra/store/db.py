@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from netspectra.atomic import make_parent
 from netspectra.constraints import short_repr
@@ -69,6 +70,15 @@ class ModelInfo:
     content_hash: str
     path: str
     format: str
+
+
+class RunAbout(TypedDict, total=False):
+    """What a run is of, beside its source and options: the keywords of :meth:`Store.begin_run` (the model
+    file, the training step, a label)."""
+
+    model: ModelInfo | None
+    step: int | None
+    label: str | None
 
 
 @dataclass(frozen=True)
@@ -389,17 +399,10 @@ class Store:
             seal = sealer.run_seal(context, layers.fetchall())
             db.execute("UPDATE runs SET status = 'complete', finished = ?, seal = ? WHERE id = ?", (_now(), seal, run_id))
 
-    def record_run(
-        self,
-        report: ModelReport,
-        options: dict,
-        *,
-        model: ModelInfo | None = None,
-        step: int | None = None,
-        label: str | None = None,
-    ) -> int:
-        """Store a whole :class:`ModelReport` as a complete run (one transaction per layer); return its id."""
-        run_id = self.begin_run(report.source, options, model=model, step=step, label=label)
+    def record_run(self, report: ModelReport, options: dict, **about: Unpack[RunAbout]) -> int:
+        """Store a whole :class:`ModelReport` as a complete run (one transaction per layer; ``about`` as in
+        :meth:`begin_run`); return its id."""
+        run_id = self.begin_run(report.source, options, **about)
         for layer in report.layers:
             self.record_layer(run_id, layer)
         self.finish_run(run_id)
