@@ -66,8 +66,13 @@ def caused_by_interrupt(exc: BaseException | None) -> bool:
 
 def end_interrupted(exc: BaseException) -> int:
     """For an exception caused by Ctrl-C: print the one line and return :data:`INTERRUPTED`; re-raise
-    any other exception."""
-    if not caused_by_interrupt(exc):
+    any other exception.
+
+    An exception raised after a Ctrl-C arrived counts as caused by it even when its chain lost the
+    ``KeyboardInterrupt``: NumPy interrupted while it imports ``datetime`` through ``PyCapsule_Import``
+    raises a bare ``ImportError("PyCapsule_Import could not import module 'datetime'")``.
+    """
+    if not (_sigint_received or caused_by_interrupt(exc)):
         raise exc
     print("netspectra: interrupted", file=sys.stderr)
     return INTERRUPTED

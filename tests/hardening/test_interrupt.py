@@ -115,6 +115,21 @@ def test_other_import_errors_are_not_taken_for_interruptions(monkeypatch):
         netspectra_entry.run([])
 
 
+def test_an_import_error_that_lost_its_ctrl_c_is_an_interruption(monkeypatch, capsys):
+    """NumPy interrupted while it imports ``datetime`` through ``PyCapsule_Import`` raises a bare ImportError
+    whose chain no longer holds the KeyboardInterrupt (seen in CI): the handler's note of the Ctrl-C decides."""
+    import netspectra_entry
+    from netspectra import cli
+
+    def lost_interrupt():
+        raise ImportError('PyCapsule_Import could not import module "datetime"')
+
+    monkeypatch.setattr(cli, "build_parser", lost_interrupt)
+    monkeypatch.setattr(netspectra_entry, "_sigint_received", True)
+    assert netspectra_entry.run([]) == 130
+    assert capsys.readouterr().err == "netspectra: interrupted\n"
+
+
 SWALLOWED = """
 import os, signal, sys, time
 import netspectra.cli, netspectra_entry

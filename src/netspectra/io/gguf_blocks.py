@@ -42,8 +42,9 @@ from ..errors import MatrixError, SourceError
 from .gguf_header import HeaderTensor
 from .quant_noise import bfloat16_widths, coded_noise, float16_widths, mean_noise, uniform_noise
 
-#: Values dequantized per block of rows (a 4 MiB float32 output; the K-quant decoders' temporaries are a few times it).
-ROW_BLOCK_ELEMENTS = 1 << 20
+#: Values dequantized per block of rows (a 1 MiB float32 output; the K-quant decoders' temporaries are a few times it:
+#: 1 << 20 measured 12 MiB more peak on a 131,072 x 256 Q8_0 embedding, at the same speed).
+ROW_BLOCK_ELEMENTS = 1 << 18
 
 #: NumPy dtype of the plain (not block-quantized) types, to honour a big-endian file's byte order.
 _PLAIN = {"F32": "f4", "F16": "f2", "F64": "f8", "I8": "i1", "I16": "i2", "I32": "i4", "I64": "i8"}
