@@ -58,8 +58,7 @@ def test_png_panel_titles_fit_in_their_figure(small_report):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     layer = small_report.layers[0].with_columns(name="encoder.layer.0.attention.self.value.weight")
-    for draw in render.PANELS.values():
-        fig = draw(layer)
+    for fig in render.panel_figures(layer).values():
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         title, frame = fig.axes[0].title.get_window_extent(canvas.get_renderer()), fig.bbox

@@ -311,8 +311,38 @@ def plot_level_spacing(
 
 
 @styled
+def _columns(layer: LayerReport, *names: str) -> dict[str, Any]:
+    return {name: getattr(layer, name) for name in names}
+
+
+def layer_esd(layer: LayerReport, *, title: str = "", ax: Axes | None = None) -> Figure:
+    """:func:`plot_esd` of one layer's eigenvalues and fit."""
+    fit = _columns(layer, "alpha", "xmin", "xmax", "num_tail", "lambda_plus")
+    return plot_esd(layer.eigenvalues, title=title, ax=ax, **fit)
+
+
+def layer_mp_fit(layer: LayerReport, *, title: str = "", ax: Axes | None = None) -> Figure:
+    """:func:`plot_mp_fit` of one layer's eigenvalues and Marchenko–Pastur fit."""
+    edges = _columns(layer, "lambda_plus", "lambda_plus_tw")
+    return plot_mp_fit(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=layer.sigma2_mp, title=title, ax=ax, **edges)
+
+
+def layer_level_spacing(layer: LayerReport, *, title: str = "", ax: Axes | None = None) -> Figure:
+    """:func:`plot_level_spacing` of one layer's bulk."""
+    sigma2, k = spacing_sigma2(layer), layer.num_matrices
+    return plot_level_spacing(layer.eigenvalues, n=layer.N, m=layer.M, sigma2=sigma2, num_matrices=k, title=title, ax=ax)
+
+
+#: The panels of a layer figure, left to right: name (as in ``--plots`` file names) -> (drawing, caption).
+LAYER_PANELS: dict[str, tuple[Callable[..., Figure], str]] = {
+    "esd": (layer_esd, "spectral density"),
+    "mp": (layer_mp_fit, "bulk and MP fit"),
+    "spacing": (layer_level_spacing, "level spacing"),
+}
+
+
 def plot_layer(layer: LayerReport) -> Figure:
-    """The three panels of one layer: log-log ESD with the tail fit, MP bulk fit, level spacing.
+    """The three panels of one layer (:data:`LAYER_PANELS`): log-log ESD with the tail fit, MP bulk fit, level spacing.
 
     Needs ``layer.eigenvalues`` (eigenvalues of W^T W / N); raises ValueError when they are missing.
     """
@@ -320,27 +350,8 @@ def plot_layer(layer: LayerReport) -> Figure:
         raise ValueError(f"{layer.name}: no eigenvalues to plot")
     fig, axes = new_figure(ncols=3, layout=None)
     fig.suptitle(f"{display_name(layer.name)}  ({layer.N} x {layer.M}, {layer.kind})", fontsize=10)
-    plot_esd(
-        layer.eigenvalues,
-        alpha=layer.alpha,
-        xmin=layer.xmin,
-        xmax=layer.xmax,
-        num_tail=layer.num_tail,
-        lambda_plus=layer.lambda_plus,
-        ax=axes[0],
-    )
-    plot_mp_fit(
-        layer.eigenvalues,
-        n=layer.N,
-        m=layer.M,
-        sigma2=layer.sigma2_mp,
-        lambda_plus=layer.lambda_plus,
-        lambda_plus_tw=layer.lambda_plus_tw,
-        ax=axes[1],
-    )
-    plot_level_spacing(
-        layer.eigenvalues, n=layer.N, m=layer.M, sigma2=spacing_sigma2(layer), num_matrices=layer.num_matrices, ax=axes[2]
-    )
+    for ax, (draw, _) in zip(axes, LAYER_PANELS.values(), strict=True):
+        draw(layer, ax=ax)
     return fig
 
 

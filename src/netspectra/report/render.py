@@ -26,7 +26,6 @@ from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport
 from netspectra.errors import UsageError
 from netspectra.report import plots
-from netspectra.report.figure_data import spacing_sigma2
 from netspectra.report.figures import FORMATS, figure_bytes
 from netspectra.report.names import display_name
 from netspectra.report.svg_figures import alpha_depth_svg, panel_svgs
@@ -37,35 +36,6 @@ T = TypeVar("T")
 
 #: Below this many layers, figures are drawn in this process (starting workers costs more).
 PARALLEL_MIN_LAYERS = 16
-#: Per-layer figures written by :func:`write_plots`: file suffix -> drawing function.
-PANELS: dict[str, Callable[[LayerReport], Figure]] = {
-    "esd": lambda layer: plots.plot_esd(
-        layer.eigenvalues,
-        alpha=layer.alpha,
-        xmin=layer.xmin,
-        xmax=layer.xmax,
-        num_tail=layer.num_tail,
-        lambda_plus=layer.lambda_plus,
-        title=f"{display_name(layer.name)}\nspectral density",
-    ),
-    "mp": lambda layer: plots.plot_mp_fit(
-        layer.eigenvalues,
-        n=layer.N,
-        m=layer.M,
-        sigma2=layer.sigma2_mp,
-        lambda_plus=layer.lambda_plus,
-        lambda_plus_tw=layer.lambda_plus_tw,
-        title=f"{display_name(layer.name)}\nbulk and MP fit",
-    ),
-    "spacing": lambda layer: plots.plot_level_spacing(
-        layer.eigenvalues,
-        n=layer.N,
-        m=layer.M,
-        sigma2=spacing_sigma2(layer),
-        num_matrices=layer.num_matrices,
-        title=f"{display_name(layer.name)}\nlevel spacing",
-    ),
-}
 
 
 def has_spectrum(layer: LayerReport) -> bool:
@@ -80,13 +50,22 @@ def layer_png(layer: LayerReport) -> bytes | None:
 
 def layer_panel_files(layer: LayerReport, fmt: str) -> dict[str, bytes]:
     """Each panel of one layer as ``fmt`` bytes, keyed by panel name; empty without a spectrum.  PNGs are the
-    matplotlib figures of :data:`PANELS`; SVGs the HTML report's panels (:func:`~.svg_figures.panel_svgs`), drawn
-    without matplotlib in about a millisecond each."""
+    matplotlib figures of :func:`panel_figures`; SVGs the HTML report's panels (:func:`~.svg_figures.panel_svgs`),
+    drawn without matplotlib in about a millisecond each."""
     if not has_spectrum(layer):
         return {}
     if fmt == "svg":
         return {panel: text.encode("utf-8") for panel, text in panel_svgs(layer).items()}
-    return {panel: figure_bytes(draw(layer), fmt) for panel, draw in PANELS.items()}
+    return {panel: figure_bytes(fig, fmt) for panel, fig in panel_figures(layer).items()}
+
+
+def panel_figures(layer: LayerReport) -> dict[str, Figure]:
+    """Each panel of :data:`~.plots.LAYER_PANELS` of one layer as a matplotlib figure of its own, titled by the
+    layer's name and the panel's caption on two lines (one line ran off a 4-inch figure)."""
+    return {
+        panel: draw(layer, title=f"{display_name(layer.name)}\n{caption}")
+        for panel, (draw, caption) in plots.LAYER_PANELS.items()
+    }
 
 
 def figure_workers(num_layers: int) -> int:
