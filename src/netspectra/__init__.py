@@ -8,6 +8,7 @@ __getattr__, __dir__, __all__ = _lazy.lazy_exports(
     __name__,
     {
         "netspectra.pipeline": ("analyze", "analyze_array", "analyze_many", "describe", "iter_analyze"),
+        # the verbs of netspectra.actions.__all__ but analyze (tests/test_spine.py checks that they agree)
         "netspectra.actions": (
             "compare_models",
             "compress",
