@@ -167,3 +167,9 @@ def test_cka_from_blocks_of_rows_equals_the_formula_on_the_whole_matrices():
     as_m = np.sqrt(np.sum((x.T @ x) * (y.T @ y))) / norm
     assert weight_cka(a[None], b[None], rows_are_n=True) == pytest.approx(as_n, rel=1e-12, abs=0)
     assert weight_cka(a[None], b[None], rows_are_n=False) == pytest.approx(as_m, rel=1e-12, abs=0)
+    # ||G_A||_F and ||G_B||_F from the spectra (what compare passes): only A^T B is accumulated
+    spectra = tuple(np.linalg.eigvalsh(w.astype(np.float64).T @ w.astype(np.float64) / w.shape[0]) for w in (a, b))
+    assert weight_cka(a[None], b[None], rows_are_n=True, spectra=spectra) == pytest.approx(as_n, rel=1e-12, abs=0)
+    assert weight_cka(a[None], b[None], rows_are_n=False, spectra=spectra) == pytest.approx(as_m, rel=1e-12, abs=0)
+    doubled = (spectra[0], 4 * spectra[1])  # the spectra given are the ones used: ||G_B||_F four times larger
+    assert weight_cka(a[None], b[None], rows_are_n=True, spectra=doubled) == pytest.approx(as_n / 2, rel=1e-12, abs=0)

@@ -29,36 +29,53 @@ from netspectra.linalg.dense import GRAM_BLOCK_ROWS
 _FLOOR = 1e-6
 
 
-def weight_cka(stack_a: np.ndarray, stack_b: np.ndarray, *, rows_are_n: bool) -> float:
+def weight_cka(
+    stack_a: np.ndarray, stack_b: np.ndarray, *, rows_are_n: bool, spectra: tuple[np.ndarray, np.ndarray] | None = None
+) -> float:
     """WeightWatcher's CKA of two oriented (k, N, M) stacks, averaged over the k matrices.
 
-    ``rows_are_n``: the stored matrices have N rows (not transposed to orient them).
+    ``rows_are_n``: the stored matrices have N rows (not transposed to orient them).  ``spectra``: the M
+    eigenvalues lambda_i of W^T W / N of A and of B, single matrices (k = 1), which give
+    ||G||_F = N sqrt(sum_i lambda_i^2) (each divided by its matrix's largest entry squared, as the products
+    are); with the rows stored as N only W_A^T W_B is then accumulated, a third of the products.
     """
     total = 0.0
     for a, b in zip(stack_a, stack_b, strict=True):
-        gram_a, gram_b, product = _products(a, b, cross=rows_are_n)
-        cross = float(np.sum(product**2)) if rows_are_n else float(np.sum(gram_a * gram_b))
-        norm = math.sqrt(float(np.linalg.norm(gram_a)) * float(np.linalg.norm(gram_b)))
+        scale_a, scale_b = _largest(a), _largest(b)
+        if rows_are_n and spectra is not None and len(stack_a) == 1:
+            (product,) = _products(a, b, scale_a, scale_b, grams=False)
+            norms = _gram_norm(spectra[0], a.shape[0], scale_a), _gram_norm(spectra[1], b.shape[0], scale_b)
+            cross = float(np.sum(product**2))
+        else:
+            gram_a, gram_b, *rest = _products(a, b, scale_a, scale_b, grams=True, cross=rows_are_n)
+            cross = float(np.sum(rest[0] ** 2)) if rows_are_n else float(np.sum(gram_a * gram_b))
+            norms = float(np.linalg.norm(gram_a)), float(np.linalg.norm(gram_b))
+        norm = math.sqrt(norms[0] * norms[1])
         total += math.sqrt(max(cross, 0.0)) / (norm if norm >= _FLOOR else norm + _FLOOR)
     return total / len(stack_a)
 
 
-def _products(a: np.ndarray, b: np.ndarray, *, cross: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """(A^T A, B^T B, A^T B or None) in float64 of two N x M matrices, each divided by its largest entry,
-    accumulated from blocks of rows (module docstring)."""
+def _gram_norm(eigenvalues: np.ndarray, n: int, scale: float) -> float:
+    """||(W / scale)^T (W / scale)||_F = N sqrt(sum_i (lambda_i / scale^2)^2) from all M eigenvalues lambda_i of
+    W^T W / N (each lambda_i / scale^2 <= M: no overflow)."""
+    return float(n * np.linalg.norm(np.asarray(eigenvalues, dtype=np.float64) / scale / scale))
+
+
+def _products(
+    a: np.ndarray, b: np.ndarray, scale_a: float, scale_b: float, *, grams: bool, cross: bool = True
+) -> list[np.ndarray]:
+    """In float64, of two N x M matrices each divided by its scale, accumulated from blocks of rows (module
+    docstring): [A^T A, B^T B] with ``grams``, then A^T B with ``cross``."""
     n, m = a.shape
-    scale_a, scale_b = _largest(a), _largest(b)
-    gram_a, gram_b = np.zeros((m, m)), np.zeros((m, m))
-    product = np.zeros((m, m)) if cross else None
+    sums = [np.zeros((m, m)) for _ in range(2 * grams + cross)]
     rows = max(GRAM_BLOCK_ROWS, m)
     for start in range(0, n, rows):
         x = np.asarray(a[start : start + rows], dtype=np.float64) / scale_a
         y = np.asarray(b[start : start + rows], dtype=np.float64) / scale_b
-        gram_a += x.T @ x
-        gram_b += y.T @ y
-        if product is not None:
-            product += x.T @ y
-    return gram_a, gram_b, product
+        terms = ([x.T @ x, y.T @ y] if grams else []) + ([x.T @ y] if cross else [])
+        for total, term in zip(sums, terms, strict=True):
+            total += term
+    return sums
 
 
 def _largest(matrix: np.ndarray) -> float:

@@ -107,8 +107,16 @@ def compare_pair(pair: LayerMatch, spec: AnalysisSpec, thresholds: ChangeThresho
             diff = None
     cka = math.nan
     if stack_a is not None and stack_b is not None and stack_a.shape == stack_b.shape:
-        cka = weight_cka(stack_a, stack_b, rows_are_n=pair.a.shape[0] >= pair.a.shape[1])
+        spectrum_a, spectrum_b = _full_spectrum(report_a), _full_spectrum(report_b)
+        known = (spectrum_a, spectrum_b) if spectrum_a is not None and spectrum_b is not None else None
+        cka = weight_cka(stack_a, stack_b, rows_are_n=pair.a.shape[0] >= pair.a.shape[1], spectra=known)
     return compare_layer(report_a, report_b, diff, pair.matched_by, thresholds, cka=cka)
+
+
+def _full_spectrum(report: LayerReport) -> np.ndarray | None:
+    """The row's M eigenvalues of a single matrix; None for a stack or a partial spectrum (a tail-only window)."""
+    evals = report.eigenvalues
+    return evals if report.num_matrices == 1 and evals is not None and evals.size == report.M else None
 
 
 def _analyze_loaded(weight: WeightMatrix, spec: AnalysisSpec) -> tuple[LayerReport, np.ndarray | None]:
