@@ -60,3 +60,15 @@ def test_a_refused_check_falls_back_to_the_dense_row_exactly():
     refined, dense = row(stack, "refined", k=20), row(stack, "dense", k=20)
     np.testing.assert_array_equal(refined.eigenvalues, dense.eigenvalues)
     assert (refined.alpha, refined.xmin, refined.num_tail) == (dense.alpha, dense.xmin, dense.num_tail)
+
+
+def test_auto_takes_the_refined_windows_from_m_1024(monkeypatch):
+    from netspectra.linalg import choose
+
+    monkeypatch.setattr(choose, "cuda_available", lambda: False)
+    stack = np.random.default_rng(1).standard_t(4, size=(1, 1600, 1024)).astype(np.float32)
+    auto = fit_tail_window(stack, 16, FAST, SpectrumOptions(tail_only=16))
+    dense = fit_tail_window(stack, 16, FAST, SpectrumOptions(backend="dense", tail_only=16))
+    assert auto.full is None and dense.full is not None
+    np.testing.assert_allclose(auto.spectrum.eigenvalues, dense.spectrum.eigenvalues, rtol=1e-9, atol=0)
+    assert auto.fit.alpha == pytest.approx(dense.fit.alpha, rel=1e-6)

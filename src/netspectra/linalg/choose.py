@@ -86,7 +86,8 @@ def refined_pays(n: int, m: int, k: int) -> bool:
     """Whether the float32 window refined in float64 beats the dense path for the top k: M >= REFINED_MIN_DIM and
     the refinement's 4 N M (2k) float64 flops (two products of W with 2k vectors) at most REFINED_MAX_SHARE of
     N M^2 + 4/3 M^3, i.e. 32 k N <= N M + 4 M^2 / 3.  Its float32 Gram and reduction take about half the dense
-    time (measured, one BLAS thread, 11008 x 4096: 1.3 s + 2.7 s against 4.6 s + 3.9 s in float64)."""
+    time (measured, one BLAS thread, 11008 x 4096: 1.3 s + 2.6 s, against 6.4-6.8 s for the float64 Gram +
+    ``syevd``; docs/scale.md)."""
     return m >= REFINED_MIN_DIM and 8 * k * n <= REFINED_MAX_SHARE * (n * m + 4 * m * m / 3)
 
 

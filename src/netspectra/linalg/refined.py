@@ -26,12 +26,16 @@ Check of the top k Ritz values theta_1 >= ... >= theta_k (the other c - k are th
 
 Accepted when every top-k pair has gap_i > ||r_i|| (the Bauer-Fike interval stays clear of mu) and
 ||r_i||^2 / gap_i <= rtol theta_i + 10 M eps lambda_max (the second term is the dense path's own absolute error,
-:attr:`~netspectra.linalg.spectrum.Spectrum.zero_tolerance`).  Not guaranteed: that mu bounds the complement,
-i.e. that span(Q) contains the top k eigenvectors (up to the small angles the bound accounts for).  The float32
-eigenvectors make it so, up to angles of about eps_32 lambda_max / (lambda_k - lambda_(c+1)), and the
-oversampling (c = 2k) keeps that gap away from the window's bottom; an eigenvector missed entirely (which a
-float32 solve of the whole Gram cannot do unless its eigenvalue is below float32 round-off of lambda_max) would go
-unseen.  When the check fails the caller computes the window exactly in float64 (``None`` is returned).
+:attr:`~netspectra.linalg.spectrum.Spectrum.zero_tolerance`).
+
+Guaranteed: the lower bounds theta_i <= lambda_i and the Bauer-Fike intervals.  Not guaranteed: that mu bounds
+the spectrum of X on the complement of span(Q), i.e. that span(Q) contains the top k eigenvectors up to the
+small angles the bound accounts for; and the per-pair bound treats each top Ritz pair alone (the coupling of
+pairs through the complement is of second order in the residuals and not bounded here).  The float32
+eigenvectors make the first true up to angles of about eps_32 M lambda_max / (lambda_k - lambda_(c+1)), and the
+oversampling (c = 2k) keeps that gap away from the window's bottom; an eigenvector the float32 solve missed
+entirely (possible only where float32 round-off, about eps_32 M lambda_max, exceeds lambda_k - lambda_(c+1))
+would go unseen.  When the check fails, None is returned and the caller computes the window exactly in float64.
 """
 
 from __future__ import annotations
