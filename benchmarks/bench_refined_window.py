@@ -7,7 +7,9 @@ two kinds: Student-t(3) entries (heavy-tailed) and ``bench_scale.layer_weight`` 
 power law, the scale benchmark's layers).  For each, and for each BLAS thread count (0: the default), the
 tail-only window with K = ``--k`` and its doublings (``fit_tail_window``, no depth columns) by ``refined`` and by
 ``dense``, timed in the same run: times, ratio refined / dense, the window size reached, the largest relative
-difference of the top-K eigenvalues, and alpha and xmin of both.  Prints ``uptime`` first (the machine is shared).
+difference of the top-K eigenvalues, and alpha and xmin of both.  Then the whole tail-only row with the default
+options (depth on, so log det: SLQ after ``refined``, exact from the dense spectrum, which is what ``auto`` then
+takes) on one BLAS thread.  Prints ``uptime`` first (the machine is shared).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from bench_scale import layer_weight
 from threadpoolctl import threadpool_limits
 
 from netspectra.diagnose.options import AnalysisOptions
-from netspectra.diagnose.tail import fit_tail_window
+from netspectra.diagnose.tail import analyze_tail, fit_tail_window
 from netspectra.linalg import SpectrumOptions
 
 
@@ -66,6 +68,30 @@ def main() -> None:
                 f"{t_refined / t_dense:.2f} | {refined.spectrum.eigenvalues.size} / {dense.spectrum.eigenvalues.size} | "
                 f"{diff:.1e} | {alphas} | {xmin:.1e} |"
             )
+    print(
+        "\n| matrix | row refined (SLQ log det) s | row auto (dense, exact log det) s | ratio | log det refined +- error / exact |"
+    )
+    print("|---|---|---|---|---|")
+    for kind in ("student-t3", "layer_weight"):
+        stack = matrix(kind, args.rows, args.cols)[None]
+        seconds, rows = [], []
+        with threadpool_limits(limits=1):
+            for backend in ("refined", "auto"):
+                start = time.perf_counter()
+                rows.append(
+                    analyze_tail(
+                        stack,
+                        name="w",
+                        layer_index=0,
+                        kind="linear",
+                        spectrum_options=SpectrumOptions(backend=backend, tail_only=args.k),
+                    )
+                )
+                seconds.append(time.perf_counter() - start)
+        print(
+            f"| {kind} {args.rows}x{args.cols} | {seconds[0]:.2f} | {seconds[1]:.2f} | {seconds[0] / seconds[1]:.2f} | "
+            f"{rows[0].log_det:.1f} +- {rows[0].log_det_error:.1f} / {rows[1].log_det:.1f} |"
+        )
     print(subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
 
 

@@ -62,7 +62,7 @@ def test_a_refused_check_falls_back_to_the_dense_row_exactly():
     assert (refined.alpha, refined.xmin, refined.num_tail) == (dense.alpha, dense.xmin, dense.num_tail)
 
 
-def test_auto_takes_the_refined_windows_from_m_1024(monkeypatch):
+def test_auto_takes_the_refined_windows_from_m_1024_without_depth(monkeypatch):
     from netspectra.linalg import choose
 
     monkeypatch.setattr(choose, "cuda_available", lambda: False)
@@ -72,3 +72,6 @@ def test_auto_takes_the_refined_windows_from_m_1024(monkeypatch):
     assert auto.full is None and dense.full is not None
     np.testing.assert_allclose(auto.spectrum.eigenvalues, dense.spectrum.eigenvalues, rtol=1e-9, atol=0)
     assert auto.fit.alpha == pytest.approx(dense.fit.alpha, rel=1e-6)
+    # a row that needs log det (depth on, the default) decomposes densely: exact log det, sooner than SLQ
+    assert fit_tail_window(stack, 16, AnalysisOptions(), SpectrumOptions(tail_only=16)).full is not None
+    assert fit_tail_window(stack, 16, AnalysisOptions(), SpectrumOptions(backend="refined", tail_only=16)).full is None

@@ -66,3 +66,8 @@ def test_windows_reuse_the_float32_subspace_and_match_the_dense_windows():
         np.testing.assert_allclose(top.eigenvalues, exact[-count:], rtol=1e-9, atol=0)
         assert top.total == pytest.approx(exact.sum(), rel=1e-12) and not top.complete
     assert windows.top(2 * M).complete
+
+
+def test_a_subspace_that_is_the_whole_space_gives_every_eigenvalue():
+    w = np.random.default_rng(2).standard_t(3, size=(100, 30))
+    np.testing.assert_allclose(refined_top_eigenvalues(w, 20), exact_top(w, 20), rtol=1e-12, atol=0)  # c = min(M, 2k) = M

@@ -21,6 +21,12 @@ columns that need the bulk (ranks, entropy, Marchenko–Pastur fit, spikes, log_
 anyway (not with the ``refined`` float32 windows, even where a matrix fell back to float64), an SLQ estimate
 with its ``log_det_error`` otherwise, or NaN with the reason as a warning where the Lanczos run cannot separate
 the bottom of the spectrum from 0 (:func:`~netspectra.rmt.logdet.slq_log_determinant`).
+
+Backend: :func:`~netspectra.linalg.choose.choose_backend`'s, except that ``auto`` decomposes densely instead of
+taking the ``refined`` float32 windows when the row needs log det (``options.depth``, the default): the SLQ
+estimate costs more than the float32 windows save (measured, one 11008 x 4096 layer, one BLAS thread, K = 64:
+row 8.6 s refined with SLQ log det against 5.8 s dense with the exact one; SLQ alone 3.4 s; docs/scale.md).
+With ``depth=False`` (``--no-depth``) or ``backend="refined"`` the windows are refined.
 """
 
 from __future__ import annotations
@@ -85,8 +91,10 @@ def fit_tail_window(
     for doubling in range(MAX_DOUBLINGS + 1):
         wanted = SpectrumOptions(backend=spectrum_options.backend, tail_only=count)
         backend = choose_backend(n, m, wanted)
+        if backend == "refined" and spectrum_options.backend == "auto" and options.depth:
+            backend = "dense"  # the row needs log det: decomposing everything gives it exactly, and sooner
         if full is None and backend not in TOP_K_BACKENDS:
-            full = compute_spectrum(stack, wanted)  # every eigenvalue anyway: decompose once, slice windows
+            full = compute_spectrum(stack, SpectrumOptions(backend=backend))  # every eigenvalue anyway: decompose once
         if refined is None and backend == "refined":
             refined = RefinedWindows(stack)  # float32 subspaces kept for the doubled windows
         if full is not None:

@@ -15,7 +15,8 @@ Backends
 (below that, transfers and kernel launches cost more than the CPU's ``syevd``), else ``dense``; for the
 top K (``tail_only``), ``lanczos`` when M >= 1024 and K <= M (1 + 4M / (3N)) / 256, else the full-spectrum
 choice, where that is ``dense`` replaced by ``refined`` when M >= 1024 and 32 K N <= N M + 4 M^2 / 3
-(:func:`refined_pays`; ``--backend dense`` turns it off).
+(:func:`refined_pays`; ``--backend dense`` turns it off; tail-only rows that need log det keep ``dense``:
+:mod:`netspectra.diagnose.tail`).
 The Lanczos rule compares c K 4 N M flops (c products of the operator per wanted eigenvalue) with
 N M^2 + 4/3 M^3 for Gram + tridiagonalisation, with c = 64.  That is not a count of products (measured:
 2 to 20 per eigenvalue depending on how clustered the top of the spectrum is, 3.5 on the 7B-shaped
