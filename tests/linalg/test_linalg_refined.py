@@ -71,3 +71,17 @@ def test_windows_reuse_the_float32_subspace_and_match_the_dense_windows():
 def test_a_subspace_that_is_the_whole_space_gives_every_eigenvalue():
     w = np.random.default_rng(2).standard_t(3, size=(100, 30))
     np.testing.assert_allclose(refined_top_eigenvalues(w, 20), exact_top(w, 20), rtol=1e-12, atol=0)  # c = min(M, 2k) = M
+
+
+def test_a_wide_matrix_is_transposed_first():
+    w = np.random.default_rng(0).standard_t(3, size=(700, 1800)).astype(np.float32)
+    top = compute_top_spectrum(w, 40, SpectrumOptions(backend="refined", tail_only=40))
+    assert (top.n, top.m) == (1800, 700)
+    np.testing.assert_allclose(top.eigenvalues, exact_top(w.T, 40), rtol=1e-9, atol=0)
+
+
+def test_entries_whose_squares_overflow_float32_fall_back_to_float64():
+    w = planted("student") * 1e25  # fine in float64, W^T W overflows float32
+    assert float32_top_eigenvectors(w, 2 * K) is None
+    top = compute_top_spectrum(w, K, SpectrumOptions(backend="refined", tail_only=K))
+    np.testing.assert_array_equal(top.eigenvalues, dense_eigenvalues(w)[-K:])

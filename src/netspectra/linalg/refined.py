@@ -69,7 +69,8 @@ def _float32_gram(w: np.ndarray) -> np.ndarray:
 def float32_top_eigenvectors(w: np.ndarray, count: int) -> np.ndarray | None:
     """Eigenvectors (M x min(count, M), float32, ascending eigenvalues) of the top ``count`` eigenvalues of the
     float32 Gram W^T W / N, by ``ssyevr`` on that subset; None when the float32 Gram overflows."""
-    gram = _float32_gram(w)
+    with np.errstate(over="ignore", invalid="ignore"):  # entries whose squares overflow float32: checked below
+        gram = _float32_gram(w)
     if not np.isfinite(gram).all():
         return None
     return top_eigenvectors_float32(gram, min(count, w.shape[1]))
@@ -113,8 +114,6 @@ def refine_top_eigenvalues(w: np.ndarray, vectors: np.ndarray, k: int, *, rtol: 
     """
     m = w.shape[1]
     theta, norms = ritz_pairs(w, vectors)
-    if not (np.isfinite(theta).all() and np.isfinite(norms).all()):
-        return None
     top, radius = theta[-k:], norms[-k:]
     allowed = rtol * np.abs(top) + ZERO_RATIO * m * np.finfo(np.float64).eps * max(float(theta[-1]), 0.0)
     if theta.size < m:  # a proper subspace: the complement's top estimated by the bottom Ritz pair
