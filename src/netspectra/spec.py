@@ -40,7 +40,7 @@ class SpecKeywords(TypedDict, total=False):
         layer filters (``min_evals`` 8, ``max_evals`` 15,000, ``max_dim`` 50,000: :data:`WW_SELECTION`).
     options : AnalysisOptions
         Fit settings.
-    backend : {"auto", "dense", "torch", "lanczos", "randomized"}
+    backend : {"auto", "dense", "torch", "lanczos", "randomized", "refined"}
         Eigenvalue backend (:func:`netspectra.linalg.choose_backend`).
     tail_only : int
         Fit the power law on the top K eigenvalues of each layer only (:mod:`netspectra.diagnose.tail`).

@@ -25,11 +25,16 @@ def test_auto_uses_torch_on_gpu_for_large_layers_only(monkeypatch):
 def test_auto_tail_only_uses_lanczos_when_it_pays(no_gpu):
     # c k 4 N M <= N M^2 + 4/3 M^3 with c = 16
     assert choose_backend(4096, 4096, SpectrumOptions(tail_only=8)) == "lanczos"
-    assert choose_backend(4096, 4096, SpectrumOptions(tail_only=64)) == "dense"  # memory-bound products: dense wins
-    assert choose_backend(11008, 4096, SpectrumOptions(tail_only=64)) == "dense"
+    # memory-bound products: a float32 decomposition refined in float64 wins
+    assert choose_backend(4096, 4096, SpectrumOptions(tail_only=64)) == "refined"
+    assert choose_backend(11008, 4096, SpectrumOptions(tail_only=64)) == "refined"
     assert choose_backend(128256, 16384, SpectrumOptions(tail_only=64)) == "lanczos"
-    assert choose_backend(4096, 4096, SpectrumOptions(tail_only=512)) == "dense"
-    assert choose_backend(2000, 500, SpectrumOptions(tail_only=4)) == "dense"  # M below LANCZOS_MIN_DIM
+    assert choose_backend(4096, 4096, SpectrumOptions(tail_only=298)) == "refined"  # 32 K N <= N M + 4 M^2 / 3
+    assert choose_backend(4096, 4096, SpectrumOptions(tail_only=299)) == "dense"  # the refinement would cost too much
+    assert choose_backend(11008, 4096, SpectrumOptions(tail_only=256)) == "dense"
+    assert choose_backend(3000, 1200, SpectrumOptions(tail_only=64)) == "dense"
+    assert choose_backend(4096, 4096, SpectrumOptions(backend="dense", tail_only=64)) == "dense"  # the way to turn it off
+    assert choose_backend(2000, 500, SpectrumOptions(tail_only=4)) == "dense"  # M below LANCZOS_MIN_DIM and REFINED_MIN_DIM
 
 
 def test_explicit_backends_are_kept(no_gpu):

@@ -53,3 +53,18 @@ def test_input_is_left_unchanged_and_nan_is_an_error():
     with pytest.raises(np.linalg.LinAlgError, match="non-square"):
         lapack.symmetric_eigenvalues(np.ones((3, 4)))
     assert lapack.symmetric_eigenvalues(np.zeros((0, 0))).shape == (0,)
+
+
+def test_float32_top_eigenvectors_are_those_of_scipys_ssyevr():
+    from scipy.linalg import eigh
+
+    from netspectra.linalg.lapack import _lapacke_ssyevr, top_eigenvectors_float32
+
+    assert _lapacke_ssyevr() is not None  # NumPy's OpenBLAS, not the SciPy fallback
+    a = np.random.default_rng(5).standard_normal((300, 120)).astype(np.float32)
+    gram = a.T @ a
+    values, expected = eigh(gram, subset_by_index=(120 - 16, 119), driver="evr")
+    vectors = top_eigenvectors_float32(gram.copy(), 16)
+    assert vectors.shape == (120, 16) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.abs(np.sum(vectors * expected, axis=0)), 1.0, atol=1e-4)  # same vectors up to sign
+    np.testing.assert_allclose(gram @ vectors, vectors * values, atol=1e-3 * values[-1])

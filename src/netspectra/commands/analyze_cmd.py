@@ -48,7 +48,7 @@ def arguments(p: argparse.ArgumentParser) -> None:
         choices=BACKENDS,
         default="auto",
         help="eigenvalue backend (default auto: torch on a CUDA GPU for large layers, else dense float64; "
-        "lanczos for --tail-only on large layers)",
+        "for --tail-only on large layers lanczos, or with --no-depth refined: float32 checked in float64)",
     )
     g.add_argument(
         "--tail-only",

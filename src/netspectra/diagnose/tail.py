@@ -18,8 +18,15 @@ W^T W, computed from W directly), alpha and its tail columns, alpha_weighted and
 columns that need the bulk (ranks, entropy, Marchenko–Pastur fit, spikes, log_alpha_norm) stay NaN,
 ``num_spikes`` empty (None: no edge was computed), ``rank_loss`` 0, and the warning says ``tail-only``.
 ``num_evals`` is the window size.  ``log_det`` is exact when the backend decomposed the whole matrix
-anyway, an SLQ estimate with its ``log_det_error`` otherwise, or NaN with the reason as a warning where the
-Lanczos run cannot separate the bottom of the spectrum from 0 (:func:`~netspectra.rmt.logdet.slq_log_determinant`).
+anyway (not with the ``refined`` float32 windows, even where a matrix fell back to float64), an SLQ estimate
+with its ``log_det_error`` otherwise, or NaN with the reason as a warning where the Lanczos run cannot separate
+the bottom of the spectrum from 0 (:func:`~netspectra.rmt.logdet.slq_log_determinant`).
+
+Backend: :func:`~netspectra.linalg.choose.choose_backend`'s, except that ``auto`` decomposes densely instead of
+taking the ``refined`` float32 windows when the row needs log det (``options.depth``, the default): the SLQ
+estimate costs more than the float32 windows save (measured, one 11008 x 4096 layer, one BLAS thread, K = 64:
+row 8.6 s refined with SLQ log det against 5.8 s dense with the exact one; SLQ alone 3.4 s; docs/scale.md).
+With ``depth=False`` (``--no-depth``) or ``backend="refined"`` the windows are refined.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from netspectra.diagnose.row import LayerIdentity, LayerReport, OutcomeColumns
 from netspectra.diagnose.rules import alpha_label
 from netspectra.linalg import Spectrum, SpectrumOptions, compute_spectrum, compute_top_spectrum
 from netspectra.linalg.choose import TOP_K_BACKENDS, choose_backend
+from netspectra.linalg.spectrum import RefinedWindows
 from netspectra.rmt.logdet import LogDetEstimate, log_determinant, slq_log_determinant
 from netspectra.rmt.powerlaw import PowerLawFit
 
@@ -79,11 +87,20 @@ def fit_tail_window(
     """Top ``count`` eigenvalues of a (k, N, M) stack (N >= M) and their power-law fit, growing the window by the rule above."""
     n, m = stack.shape[1:]
     full: Spectrum | None = None
+    refined: RefinedWindows | None = None
     for doubling in range(MAX_DOUBLINGS + 1):
         wanted = SpectrumOptions(backend=spectrum_options.backend, tail_only=count)
-        if full is None and choose_backend(n, m, wanted) not in TOP_K_BACKENDS:
-            full = compute_spectrum(stack, wanted)  # every eigenvalue anyway: decompose once, slice windows
-        spectrum = full.top(count) if full is not None else compute_top_spectrum(stack, count, wanted)
+        backend = choose_backend(n, m, wanted)
+        if backend == "refined" and spectrum_options.backend == "auto" and options.depth:
+            backend = "dense"  # the row needs log det: decomposing everything gives it exactly, and sooner
+        if full is None and backend not in TOP_K_BACKENDS:
+            full = compute_spectrum(stack, SpectrumOptions(backend=backend))  # every eigenvalue anyway: decompose once
+        if refined is None and backend == "refined":
+            refined = RefinedWindows(stack)  # float32 subspaces kept for the doubled windows
+        if full is not None:
+            spectrum = full.top(count)
+        else:
+            spectrum = refined.top(count) if refined is not None else compute_top_spectrum(stack, count, wanted)
         fit, failure = _fit(spectrum, options)
         window = spectrum.eigenvalues
         reaches_end = spectrum.complete or window[0] <= spectrum.zero_tolerance

@@ -17,7 +17,7 @@ import numpy as np
 
 from netspectra.errors import MatrixError
 from netspectra.linalg.choose import SpectrumOptions, choose_backend, full_spectrum
-from netspectra.linalg.dense import dense_eigenvalues
+from netspectra.linalg.dense import GRAM_BLOCK_ROWS, dense_eigenvalues
 from netspectra.linalg.torch_backend import torch_eigenvalues
 
 
@@ -208,29 +208,83 @@ def compute_difference_spectrum(b: np.ndarray, a: np.ndarray, options: SpectrumO
     return Spectrum(eigenvalues=_pooled(parts), n=n, m=m, num_matrices=k)
 
 
+def _trace(stack: np.ndarray) -> float:
+    """tr(W^T W) / N summed over a (k, N, M) stack, in float64 (a float32 matrix converted a block of rows at a time)."""
+    total = 0.0
+    for w in stack:
+        for start in range(0, w.shape[0], GRAM_BLOCK_ROWS):
+            block = np.asarray(w[start : start + GRAM_BLOCK_ROWS], dtype=np.float64)
+            total += float(np.einsum("ij,ij->", block, block))
+    return total / stack.shape[1]
+
+
+class RefinedWindows:
+    """Top-``count`` windows of one (k, N, M) stack (float32 or float64) by the ``refined`` backend, the float32
+    subspaces kept from one window to the next (:mod:`~netspectra.linalg.refined`).
+
+    A window of K per matrix refines on the top c = min(M, 2K) float32 eigenvectors; when the kept ones are
+    fewer, ``ssyevr`` is rerun for min(M, 4K) (enough for the window doubled once).  A matrix whose check
+    fails is decomposed exactly in float64 (:func:`~netspectra.linalg.dense.dense_eigenvalues`), once: its
+    later windows are slices of that spectrum.
+    """
+
+    def __init__(self, matrices: np.ndarray) -> None:
+        self.stack = _stack(matrices, checked=True)
+        self._vectors: list[np.ndarray | None] = [None] * self.stack.shape[0]
+        self._exact: list[np.ndarray | None] = [None] * self.stack.shape[0]
+
+    def _top(self, index: int, count: int) -> np.ndarray:
+        from netspectra.linalg.refined import OVERSAMPLING, float32_top_eigenvectors, refine_top_eigenvalues
+
+        w, m = self.stack[index], self.stack.shape[2]
+        size = min(m, OVERSAMPLING * count)
+        if self._exact[index] is None and size == m:  # no room for a smaller subspace: float64 is cheaper
+            self._exact[index] = dense_eigenvalues(w)
+        if self._exact[index] is None:
+            vectors = self._vectors[index]
+            if vectors is None or vectors.shape[1] < size:
+                vectors = self._vectors[index] = float32_top_eigenvectors(w, 2 * OVERSAMPLING * count)
+            top = None if vectors is None else refine_top_eigenvalues(w, vectors[:, -size:], count)
+            if top is not None:
+                return top
+            self._exact[index] = dense_eigenvalues(w)
+        return self._exact[index][-count:]
+
+    def top(self, count: int) -> Spectrum:
+        """The ``count`` largest eigenvalues of the pooled spectrum, ascending (the complete spectrum when
+        ``count`` covers it)."""
+        k, n, m = self.stack.shape
+        if count >= k * m:
+            return compute_spectrum(self.stack, checked=True)
+        parts = [self._top(index, min(count, m)) for index in range(k)]
+        return Spectrum(eigenvalues=_pooled(parts)[-count:], n=n, m=m, num_matrices=k, trace=_trace(self.stack))
+
+
 def compute_top_spectrum(matrices: np.ndarray, count: int, options: SpectrumOptions = SpectrumOptions()) -> Spectrum:
     """The ``count`` largest eigenvalues of W^T W / N pooled over a (k, N, M) stack, ascending.
 
     The top ``count`` of the pooled spectrum are among the top ``min(count, M)`` of each matrix, so each
-    matrix contributes that many (by Lanczos, randomized SVD, or a full decomposition, as
-    ``choose_backend`` decides for ``tail_only = count``).  ``trace`` is set to tr(W^T W) / N of the whole
-    stack; when ``count >= k M`` the result is the complete spectrum.
+    matrix contributes that many (by Lanczos, randomized SVD, a float32 decomposition refined in float64
+    (:class:`RefinedWindows`), or a full decomposition, as ``choose_backend`` decides for ``tail_only = count``).
+    ``trace`` is set to tr(W^T W) / N of the whole stack; when ``count >= k M`` the result is the complete spectrum.
     """
-    stack = np.asarray(_stack(matrices), dtype=np.float64)  # the iterative solvers multiply by W in float64
+    stack = _stack(matrices)
     k, n, m = stack.shape
     if count >= k * m:
-        return compute_spectrum(stack, full_spectrum(options))
+        return compute_spectrum(stack, full_spectrum(options), checked=True)
     per_matrix = min(count, m)
     backend = choose_backend(n, m, SpectrumOptions(backend=options.backend, tail_only=per_matrix))
+    if backend == "refined":
+        return RefinedWindows(stack).top(count)
+    if backend not in ("lanczos", "randomized"):
+        return compute_spectrum(stack, SpectrumOptions(backend=backend), checked=True).top(count)
+    stack = np.asarray(stack, dtype=np.float64)  # the iterative solvers multiply by W in float64
     if backend == "lanczos":
         from netspectra.linalg.lanczos import lanczos_top_eigenvalues  # SciPy's ARPACK, for tail-only runs
 
         parts = [lanczos_top_eigenvalues(w, per_matrix) for w in stack]
-    elif backend == "randomized":
+    else:
         from netspectra.linalg.randomized import randomized_top_eigenvalues
 
         parts = [randomized_top_eigenvalues(w, per_matrix) for w in stack]
-    else:
-        return compute_spectrum(stack, SpectrumOptions(backend=backend)).top(count)
-    trace = float(np.einsum("kij,kij->", stack, stack)) / n
-    return Spectrum(eigenvalues=_pooled(parts)[-count:], n=n, m=m, num_matrices=k, trace=trace)
+    return Spectrum(eigenvalues=_pooled(parts)[-count:], n=n, m=m, num_matrices=k, trace=_trace(stack))
