@@ -7,7 +7,8 @@ same weights and options (a new estimator, a fixed bug, another summation order)
 change; the package version (``netspectra.__version__``) says nothing about the numbers.
 
 ``tests/test_algorithm_version.py`` ties it to the golden table ``tests/data/minilm_layers.csv``: the
-table cannot change without a bump.  History (each a rewrite of that table):
+table cannot change without a bump.  History (each a rewrite of that table but 10, which moves rows the table
+does not hold):
 
 1. layer rows grouped by concern (commit 142ae94);
 2. the correlation trap from the largest entries (daab61e);
@@ -28,7 +29,10 @@ table cannot change without a bump.  History (each a rewrite of that table):
    only 15 Tracy–Widom scales above the edge, ``log_det_error``, ``num_spikes`` empty without an edge.
 9. the quantization noise of a quantized layer (``sigma2_quant``, ``quant_share``) and the labels it can
    explain withheld (issue 26, item 9).
+10. tail-only windows of large layers without the depth columns from float32 eigenvectors refined in float64
+    (the ``refined`` backend, issue 28): their eigenvalues, alpha and xmin move by about 1e-12 relative; the
+    golden table (a full analysis) is unchanged.
 """
 
 #: Bumped by every change that can move a value of a layer row for the same input (see the module docstring).
-ALGORITHM_VERSION = 9
+ALGORITHM_VERSION = 10
