@@ -101,6 +101,17 @@ class PowerLawFit:
     num_tail: int
     num_candidates: int
 
+    @classmethod
+    def of_tail(
+        cls, x: np.ndarray, k: int, alpha: float, ks_distance: float, counts: tuple[int, int], interval: tuple[float, float]
+    ) -> PowerLawFit:
+        """The fit of the tail ``x[k:]`` of the ascending values ``x``; ``counts`` = (num_tail, num_candidates),
+        ``interval`` = (alpha_lo, alpha_hi); the standard error from CSN eq. 3.2."""
+        num_tail, num_candidates = counts
+        lo, hi = interval
+        se = (alpha - 1.0) / np.sqrt(num_tail)
+        return cls(alpha, se, lo, hi, float(x[k]), float(x[-1]), ks_distance, num_tail, num_candidates)
+
 
 def power_law_alpha(tail: ArrayLike, xmin: float) -> float:
     """Closed-form continuous MLE alpha = 1 + n / sum ln(x_i / xmin) over x_i >= xmin (CSN eq. 3.1)."""
@@ -176,17 +187,8 @@ def fit_power_law(
     alpha = float(alphas[best])
     m = int(tail_size[best])
     lo, hi = alpha_interval(alphas[scanned], tail_size[scanned], distances, int(np.flatnonzero(scanned == best)[0]))
-    return PowerLawFit(
-        alpha=alpha,
-        alpha_se=(alpha - 1.0) / np.sqrt(m),
-        alpha_lo=lo,
-        alpha_hi=hi,
-        xmin=float(x[k]),
-        xmax=float(x[-1]),
-        ks_distance=float(distances[scanned == best][0]),
-        num_tail=m,
-        num_candidates=int(cand.size),
-    )
+    distance = float(distances[scanned == best][0])
+    return PowerLawFit.of_tail(x, k, alpha, distance, (m, int(cand.size)), (lo, hi))
 
 
 def alpha_interval(alphas: np.ndarray, tail_size: np.ndarray, distances: np.ndarray, best: int) -> tuple[float, float]:

@@ -133,17 +133,7 @@ def _small_sample_fit(x: np.ndarray, logx: np.ndarray, tail: np.ndarray, spread:
 def _result(x: np.ndarray, k: int, alpha: float, distance: float, num_tail: int, num_candidates: int) -> PowerLawFit:
     """A fit as WeightWatcher reports it: its point alpha is also the interval (WeightWatcher labels a layer
     by alpha alone, and ``ww_compat`` reproduces its labels)."""
-    return PowerLawFit(
-        alpha=alpha,
-        alpha_se=(alpha - 1.0) / np.sqrt(num_tail),
-        alpha_lo=alpha,
-        alpha_hi=alpha,
-        xmin=float(x[k]),
-        xmax=float(x[-1]),
-        ks_distance=distance,
-        num_tail=num_tail,
-        num_candidates=num_candidates,
-    )
+    return PowerLawFit.of_tail(x, k, alpha, distance, (num_tail, num_candidates), (alpha, alpha))
 
 
 def _distances(logx: np.ndarray, alphas: np.ndarray, candidates: np.ndarray | None = None) -> np.ndarray:
