@@ -2,6 +2,7 @@
 
 Run:  python benchmarks/bench_scale.py [--blocks 1 | --full] [--workers 2] [--tail-only 64] [--dir DIR]
                                       [--runs serial,pool,dask,tail] [--baseline-blocks N] [--skip-density]
+      python benchmarks/bench_scale.py --backend torch    # only the torch backend per layer shape (a GPU)
 
 The model has the shapes of a 7B decoder (LLaMA-style): per block four 4096 x 4096 attention projections
 and three MLP matrices 11008 x 4096 / 4096 x 11008, bf16, one safetensors shard per block with an HF
@@ -17,7 +18,9 @@ noisy):
   * randomized SVD (p = k, q = 7 and sklearn's p = 10, q = 4) vs Lanczos on one 4096 x 4096 layer;
   * SLQ and free decompression of one layer: time / exact ESD time and Wasserstein-1 / KS errors;
   * peak RSS of each run (the process and its workers, each run in a fresh interpreter);
-  * with CUDA: torch backend / dense time and the alpha agreement (skipped without a GPU).
+  * with CUDA: torch backend / dense time and the alpha agreement, and per layer shape the GPU / CPU time and
+    the top eigenvalues' largest relative difference to the float64 CPU result, Gram in float64 and in float32
+    (skipped without a GPU).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -229,7 +233,18 @@ def main() -> None:
         help="time the bare baseline on the first N blocks only and "
         "scale it to all (every block has the same shapes; default: all blocks)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=("torch",),
+        help="torch: only the per-shape comparison of the torch backend (CUDA when torch sees it, else the CPU) "
+        "with the dense float64 backend, for a lent GPU",
+    )
     args = parser.parse_args()
+    if args.backend == "torch":
+        from netspectra.linalg.torch_backend import torch_device
+
+        device_by_size(torch_device(), DEVICE_SHAPES)
+        return
     runs = args.runs.split(",")
     if "serial" not in runs or not set(runs) <= set(RUNS):
         parser.error(f"--runs: a subset of {','.join(RUNS)} that includes serial (the reference of the ratios)")
@@ -317,6 +332,45 @@ def gpu(path: Path, serial: dict) -> None:
         f"\nGPU ({torch.cuda.get_device_name()}): torch backend / dense serial time {on_gpu['seconds'] / serial['seconds']:.3f}, "
         f"max |alpha diff| {diff:.2e}"
     )
+    device_by_size("cuda", DEVICE_SHAPES)
+
+
+#: Layer shapes of :func:`device_by_size` (N x M, float32): a small one, the 7B attention and MLP shapes.
+DEVICE_SHAPES = ((1024, 1024), (4096, 4096), (11008, 4096))
+#: Top eigenvalues whose relative difference to the float64 CPU result is reported (target <= 1e-6).
+DEVICE_TOP = 64
+
+
+def device_by_size(device: str, shapes: tuple[tuple[int, int], ...]) -> None:
+    """Per layer shape: the torch backend on ``device`` (Gram in float64 and in float32) against the dense float64
+    backend on the CPU, time ratio (best of 2, after a warm-up) and the largest relative difference of the top
+    :data:`DEVICE_TOP` eigenvalues."""
+    from netspectra.linalg.dense import gram_eigenvalues
+    from netspectra.linalg.torch_backend import GRAM_DTYPES, torch_eigenvalues
+
+    rng = np.random.default_rng(0)
+    print(f"\ntorch on {device} against dense float64 on the CPU (top {DEVICE_TOP} eigenvalues, target <= 1e-6 relative):")
+    for n, m in shapes:
+        w = rng.standard_t(3, (n, m)).astype(np.float32)
+        cpu, cpu_seconds = _best_of_two(gram_eigenvalues, w)
+        for dtype in GRAM_DTYPES:
+            torch_eigenvalues(w, device=device, gram_dtype=dtype)  # warm-up: kernels, allocator
+            evals, seconds = _best_of_two(torch_eigenvalues, w, device=device, gram_dtype=dtype)
+            top, reference = np.sort(evals)[-DEVICE_TOP:], cpu[-DEVICE_TOP:]
+            error = float(np.max(np.abs(top - reference) / reference))
+            print(
+                f"  {n:>6} x {m:<5} Gram {dtype}: {device} / CPU time {seconds / cpu_seconds:6.3f}, top max rel. diff {error:.1e}"
+            )
+
+
+def _best_of_two(run: Callable[..., np.ndarray], *args: object, **kwargs: object) -> tuple[np.ndarray, float]:
+    """``run(*args, **kwargs)``'s result and its best wall time of two calls."""
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        result = run(*args, **kwargs)
+        best = min(best, time.perf_counter() - start)
+    return result, best
 
 
 if __name__ == "__main__":

@@ -34,6 +34,15 @@ def test_float32_gram_keeps_the_tail():
     assert fit_power_law(single).alpha == pytest.approx(fit_power_law(dense).alpha, abs=1e-3)
 
 
+def test_never_in_float16():
+    """float16 weights are computed at the Gram precision asked (float64 here), and a float16 Gram is refused."""
+    w16 = heavy(2, 300, 120).astype(np.float16)
+    exact = np.linalg.eigvalsh(w16.astype(np.float64).T @ w16.astype(np.float64) / w16.shape[0])
+    np.testing.assert_allclose(torch_eigenvalues(w16), exact, rtol=1e-10, atol=1e-12 * exact[-1])
+    with pytest.raises(ValueError, match="never float16"):
+        torch_eigenvalues(w16, gram_dtype="float16")
+
+
 def test_device_is_cuda_only_when_available():
     assert torch_device() == ("cuda" if torch.cuda.is_available() else "cpu")
     assert torch_device("cpu") == "cpu"

@@ -20,6 +20,9 @@ import numpy as np
 
 from netspectra.linalg.dense import needs_svd
 
+#: Precisions of the Gram matrix: never float16 (WeightWatcher 0.7.7 casts eigenvalues to float16 on CUDA, and its
+#: GPU and CPU runs disagree).
+GRAM_DTYPES = ("float64", "float32")
 #: Device nodes of the NVIDIA driver: without them torch is not even imported to look for CUDA.
 _NVIDIA_DEVICE = "/dev/nvidiactl"
 
@@ -50,12 +53,20 @@ def torch_eigenvalues(w: np.ndarray, *, device: str | None = None, gram_dtype: s
 
     Parameters
     ----------
-    w : ndarray (N, M), float64
+    w : ndarray (N, M)
+        Any real dtype (float16 and bfloat16 weights included: their values are exact in both Gram precisions).
     device : str, optional
         ``"cuda"``, ``"cuda:1"``, ``"cpu"``; default: CUDA when available.
     gram_dtype : {"float64", "float32"}
-        Precision of W^T W; the eigenvalue solver always runs in float64.
+        Precision of W^T W (:data:`GRAM_DTYPES`); the eigenvalue solver always runs in float64.
+
+    Raises
+    ------
+    ValueError
+        For another ``gram_dtype`` (float16 included).
     """
+    if gram_dtype not in GRAM_DTYPES:
+        raise ValueError(f"gram_dtype {gram_dtype!r}: use one of {', '.join(GRAM_DTYPES)} (never float16)")
     import torch
 
     dev = torch.device(torch_device(device))
