@@ -13,6 +13,7 @@ import math
 import numpy as np
 import pytest
 
+from gguf_files import write_gguf_file
 from netspectra.diagnose.quantization import (
     QUANTIZATION_NOISE,
     RANDOM_SHARE,
@@ -87,20 +88,12 @@ def test_the_summary_counts_the_withheld_labels():
 def test_a_quantized_gguf_row_carries_its_noise_and_the_rule(tmp_path):
     """End to end: a Q4_0 GGUF's row has sigma2_quant and quant_share, and any under-trained label it keeps is
     beyond the reach of its noise."""
-    gguf = pytest.importorskip("gguf")
+    pytest.importorskip("gguf")
     from netspectra.pipeline import analyze
 
     rng = np.random.default_rng(0)
     w = (rng.standard_normal((1024, 256)) * 0.02).astype(np.float32)
-    writer = gguf.GGUFWriter(str(tmp_path / "m.gguf"), "llama")
-    writer.add_block_count(1)
-    writer.add_tensor(
-        "blk.0.ffn_down.weight", gguf.quants.quantize(w, gguf.GGMLQuantizationType.Q4_0), raw_dtype=gguf.GGMLQuantizationType.Q4_0
-    )
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_gguf_file(tmp_path / "m.gguf", {"blk.0.ffn_down.weight": w}, types={"blk.0.ffn_down.weight": "Q4_0"})
     (row,) = analyze(tmp_path / "m.gguf").layers
     assert row.dtype == "Q4_0" and 1e-3 < row.quant_share < 3e-2
     if "under-trained" in row.warnings:

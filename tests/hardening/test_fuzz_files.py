@@ -21,6 +21,7 @@ from fixtures_models import (
     write_sharded,
 )
 from fuzzing import MEMORY_HEADROOM, RSS_GROWTH, check_refusal, memory_cap, mutations, peak_rss, run_cli
+from gguf_files import write_gguf_file
 
 CASES_PER_FORMAT = 300  # 4-10 s a format on 2 shared cores
 SECONDS_PER_CASE = 20  # a hang fails (fuzzing.run_cli), it is no budget
@@ -41,19 +42,10 @@ def _write_onnx(path):
 
 
 def _write_gguf(path):
-    gguf = pytest.importorskip("gguf")
-    writer = gguf.GGUFWriter(str(path), "llama")
-    for name, value in tiny_mlp_arrays().items():
-        if value.ndim == 2 and value.shape[1] % 32 == 0:  # Q8_0 blocks of 32 along a row
-            writer.add_tensor(
-                name, gguf.quants.quantize(value, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0
-            )
-        else:
-            writer.add_tensor(name, value)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    pytest.importorskip("gguf")
+    arrays = tiny_mlp_arrays()
+    q8 = {name: "Q8_0" for name, value in arrays.items() if value.ndim == 2 and value.shape[1] % 32 == 0}  # blocks of 32
+    write_gguf_file(path, arrays, blocks=None, types=q8)
 
 
 def _write_sharded(directory):

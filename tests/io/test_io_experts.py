@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from gguf_files import write_gguf_file
 from netspectra.io import iter_weight_matrices
 from netspectra.io.experts import FUSED_LAYOUTS, NOTE_FUSED_UNSPLIT
 from netspectra.pipeline import analyze
@@ -225,21 +226,16 @@ def test_gguf_expert_tensors_are_read_expert_by_expert(tmp_path, qtype):
     gate = (rng.standard_normal((experts, inter, hidden)) / 8).astype(np.float32)
     router = rng.standard_normal((experts, hidden)).astype(np.float32)
     path = tmp_path / "moe.gguf"
-    writer = gguf.GGUFWriter(str(path), "qwen3moe")
-    writer.add_block_count(1)
-    q = gguf.GGMLQuantizationType[qtype]
-    writer.add_tensor("blk.0.ffn_gate_exps.weight", gguf.quants.quantize(gate, q) if qtype != "F32" else gate, raw_dtype=q)
-    writer.add_tensor("blk.0.ffn_gate_inp.weight", router)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    tensors = {"blk.0.ffn_gate_exps.weight": gate, "blk.0.ffn_gate_inp.weight": router}
+    types = {"blk.0.ffn_gate_exps.weight": qtype} if qtype != "F32" else {}
+    write_gguf_file(path, tensors, arch="qwen3moe", types=types)
     weights = list(iter_weight_matrices(path))
     assert [(w.name, w.placement.role, w.placement.expert, w.dtype) for w in weights] == [
         # transformers' qwen3moe names the router mlp.gate; a gate without its up keeps its file name
         ("model.layers.0.mlp.gate.weight", "router", -1, "F32"),
         *((f"blk.0.ffn_gate_exps.weight[{e}]", "expert_gate", e, qtype) for e in range(experts)),
     ]
+    q = gguf.GGMLQuantizationType[qtype]
     whole = gguf.quants.dequantize(gguf.GGUFReader(str(path)).tensors[0].data, q).reshape(gate.shape)
     for e, w in enumerate(weights[1:]):  # I x H = 32 x 64, oriented N >= M: its transpose
         np.testing.assert_array_equal(w.load()[0], whole[e].T)

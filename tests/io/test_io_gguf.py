@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from gguf_files import write_gguf_file
 from netspectra.cli import main
 from netspectra.errors import SourceError, UsageError
 from netspectra.io import iter_weight_matrices, open_source
@@ -53,24 +54,21 @@ def write_gguf(path, state: dict[str, np.ndarray], qtype: str = "F32", permuted:
     """Convert names with the package's table and write with its writer (2-D tensors in ``qtype``);
     ``permuted``: also as llama.cpp's converter does, head counts in the metadata and Q/K permuted."""
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, BLOCKS)
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_block_count(BLOCKS)
-    if permuted:
-        writer.add_head_count(HEADS)
-        writer.add_head_count_kv(KV_HEADS)
-    q = gguf.GGMLQuantizationType[qtype]
+    tensors: dict[str, np.ndarray] = {}
+    types: dict[str, str] = {}
     for hf, value in state.items():
         name = names.get_name(hf, try_suffixes=(".weight", ".bias"))
         if permuted and hf.endswith(("q_proj.weight", "k_proj.weight")):
             value = llama_cpp_permute(value, HEADS if "q_proj" in hf else KV_HEADS)
         if value.ndim == 2 and qtype not in ("F32", "F16"):
-            writer.add_tensor(name, gguf.quants.quantize(value, q), raw_dtype=q)
-        else:
-            writer.add_tensor(name, value.astype(np.float16) if qtype == "F16" and value.ndim == 2 else value)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+            types[name] = qtype
+        tensors[name] = value.astype(np.float16) if qtype == "F16" and value.ndim == 2 else value
+
+    def head_counts(writer):
+        writer.add_head_count(HEADS)
+        writer.add_head_count_kv(KV_HEADS)
+
+    write_gguf_file(path, tensors, blocks=BLOCKS, types=types, metadata=head_counts if permuted else None)
 
 
 @pytest.fixture(scope="module")
@@ -180,15 +178,7 @@ def test_a_128k_vocabulary_output_layer_is_analyzed_not_skipped(tmp_path):
     being that of its smaller side (a 131072 x 32 Gram is 32 x 32)."""
     rng = np.random.default_rng(5)
     head = (rng.standard_normal((131_072, 32)) / np.sqrt(32)).astype(np.float32)
-    writer = gguf.GGUFWriter(str(tmp_path / "head.gguf"), "llama")
-    writer.add_block_count(1)
-    writer.add_tensor(
-        "output.weight", gguf.quants.quantize(head, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0
-    )
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_gguf_file(tmp_path / "head.gguf", {"output.weight": head}, types={"output.weight": "Q8_0"})
     (row,) = analyze(tmp_path / "head.gguf").layers
     assert (row.name, row.N, row.M, row.status, row.dtype) == ("lm_head.weight", 131_072, 32, "ok", "Q8_0")
 
@@ -213,15 +203,10 @@ def test_prune_analyzes_gguf_but_refuses_to_write_it_pruned(checkpoint, tmp_path
 
 def test_gemma3_mlp_names_are_those_of_the_hugging_face_model(tmp_path):
     """The issue's case: Gemma 3's three MLP projections all under ``mlp.`` (``ffn_up`` was ``feed_forward.up_proj``)."""
-    writer = gguf.GGUFWriter(str(tmp_path / "g.gguf"), "gemma3")
-    writer.add_block_count(1)
     rng = np.random.default_rng(0)
-    for leaf, shape in (("ffn_gate", (32, 16)), ("ffn_up", (32, 16)), ("ffn_down", (16, 32)), ("attn_q_norm", (8,))):
-        writer.add_tensor(f"blk.0.{leaf}.weight", rng.standard_normal(shape).astype(np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    leaves = (("ffn_gate", (32, 16)), ("ffn_up", (32, 16)), ("ffn_down", (16, 32)), ("attn_q_norm", (8,)))
+    tensors = {f"blk.0.{leaf}.weight": rng.standard_normal(shape).astype(np.float32) for leaf, shape in leaves}
+    write_gguf_file(tmp_path / "g.gguf", tensors, arch="gemma3")
     names = [r.name for r in open_source(tmp_path / "g.gguf").tensors()]
     assert names == [
         "model.layers.0.mlp.gate_proj.weight",
@@ -237,14 +222,7 @@ def test_experts_gate_and_up_are_joined_only_when_both_are_there(tmp_path):
     rng = np.random.default_rng(3)
     parts = {leaf: rng.standard_normal((4, 8, 32)).astype(np.float32) for leaf in ("ffn_gate_exps", "ffn_up_exps")}
     for name, leaves in (("both.gguf", ("ffn_gate_exps", "ffn_up_exps")), ("gate.gguf", ("ffn_gate_exps",))):
-        writer = gguf.GGUFWriter(str(tmp_path / name), "qwen3moe")
-        writer.add_block_count(1)
-        for leaf in leaves:
-            writer.add_tensor(f"blk.0.{leaf}.weight", parts[leaf])
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
+        write_gguf_file(tmp_path / name, {f"blk.0.{leaf}.weight": parts[leaf] for leaf in leaves}, arch="qwen3moe")
     (joined,) = open_source(tmp_path / "both.gguf").tensors()
     assert (joined.name, joined.shape) == ("model.layers.0.mlp.experts.gate_up_proj", (4, 16, 32))
     np.testing.assert_array_equal(joined.load(), np.concatenate([parts["ffn_gate_exps"], parts["ffn_up_exps"]], axis=1))

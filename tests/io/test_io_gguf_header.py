@@ -12,6 +12,7 @@ import struct
 import numpy as np
 import pytest
 
+from gguf_files import write_gguf_file
 from netspectra.errors import SourceError
 from netspectra.io import gguf_header
 from netspectra.io.gguf_header import MAX_GGUF_VALUES, check_gguf_header
@@ -39,13 +40,7 @@ def test_a_gemma_sized_vocabulary_passes(tmp_path):
 
 def test_a_big_endian_file_passes_and_its_lies_are_caught(tmp_path):
     """GGUFReader reads files of the other byte order; so does the scan (the version's low half is 0)."""
-    writer = gguf.GGUFWriter(str(tmp_path / "be.gguf"), "llama", endianess=gguf.GGUFEndian.BIG)
-    writer.add_block_count(1)
-    writer.add_tensor("blk.0.attn_q.weight", np.ones((8, 8), np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    write_gguf_file(tmp_path / "be.gguf", {"blk.0.attn_q.weight": np.ones((8, 8), np.float32)}, endianess=gguf.GGUFEndian.BIG)
     data = (tmp_path / "be.gguf").read_bytes()
     assert struct.unpack_from("<I", data, 4)[0] & 0xFFFF == 0
     check_gguf_header(tmp_path / "be.gguf", "be.gguf")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gguf_files import write_gguf_file
 from netspectra.io import open_source
 from netspectra.io.gguf_layout import relayout_rule
 from netspectra.io.gguf_names import SCHEMES, scheme_name
@@ -152,16 +153,17 @@ def test_a_mixture_of_experts_file_reads_as_transformers_loads_it(tmp_path):
     experts, inner, hidden, vocab = 4, 32, 64, 96
     rng = np.random.default_rng(2)
     path = tmp_path / "moe.gguf"
-    writer = gguf.GGUFWriter(str(path), "qwen2moe")
-    writer.add_block_count(1)
-    writer.add_context_length(128)
-    writer.add_embedding_length(hidden)
-    writer.add_feed_forward_length(inner)
-    writer.add_head_count(4)
-    writer.add_head_count_kv(2)
-    writer.add_expert_count(experts)
-    writer.add_expert_used_count(2)
-    writer.add_vocab_size(vocab)
+
+    def metadata(writer):
+        writer.add_context_length(128)
+        writer.add_embedding_length(hidden)
+        writer.add_feed_forward_length(inner)
+        writer.add_head_count(4)
+        writer.add_head_count_kv(2)
+        writer.add_expert_count(experts)
+        writer.add_expert_used_count(2)
+        writer.add_vocab_size(vocab)
+
     shapes = {
         "token_embd.weight": (vocab, hidden),
         "output_norm.weight": (hidden,),
@@ -182,18 +184,9 @@ def test_a_mixture_of_experts_file_reads_as_transformers_loads_it(tmp_path):
         "blk.0.ffn_down_shexp.weight": (hidden, inner),
         "blk.0.ffn_gate_inp_shexp.weight": (hidden,),
     }
-    for name, shape in shapes.items():
-        value = rng.standard_normal(shape).astype(np.float32)
-        if name.endswith("_exps.weight"):  # stored quantized, as llama.cpp stores them
-            writer.add_tensor(
-                name, gguf.quants.quantize(value, gguf.GGMLQuantizationType.Q8_0), raw_dtype=gguf.GGMLQuantizationType.Q8_0
-            )
-        else:
-            writer.add_tensor(name, value)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    tensors = {name: rng.standard_normal(shape).astype(np.float32) for name, shape in shapes.items()}
+    q8 = {name: "Q8_0" for name in shapes if name.endswith("_exps.weight")}  # stored quantized, as llama.cpp stores them
+    write_gguf_file(path, tensors, arch="qwen2moe", types=q8, metadata=metadata)
 
     config = load_gguf_checkpoint(str(path), return_tensors=False)["config"]
     with torch.device("meta"):

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
+from gguf_files import write_gguf_file
 from netspectra.cli import main
 from netspectra.errors import SourceError
 from netspectra.io import open_source
@@ -105,7 +106,7 @@ def test_missing_path_that_is_not_an_id_keeps_its_message(tmp_path):
 @pytest.fixture()
 def quantized_repo(hub_cache):
     """``org/quant``: one model shipped as two GGUF quantizations (Q4_0 and Q8_0) in one snapshot."""
-    gguf = pytest.importorskip("gguf")
+    pytest.importorskip("gguf")
     repo = hub_cache.parents[2] / "models--org--quant"
     (repo / "refs").mkdir(parents=True)
     (repo / "refs" / "main").write_text(COMMIT)
@@ -114,13 +115,7 @@ def quantized_repo(hub_cache):
     snapshot.mkdir(parents=True)
     weight = np.random.default_rng(1).standard_normal((64, 64)).astype(np.float32)
     for blob, qtype in (("q4", "Q4_0"), ("q8", "Q8_0")):
-        writer = gguf.GGUFWriter(str(blobs / blob), "llama")
-        q = gguf.GGMLQuantizationType[qtype]
-        writer.add_tensor("blk.0.attn_q.weight", gguf.quants.quantize(weight, q), raw_dtype=q)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
+        write_gguf_file(blobs / blob, {"blk.0.attn_q.weight": weight}, blocks=None, types={"blk.0.attn_q.weight": qtype})
         (snapshot / f"quant-{qtype}.gguf").symlink_to(f"../../blobs/{blob}")
     return snapshot
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from gguf_files import write_gguf_file
 from netspectra.io import open_source
 from netspectra.io.quant_noise import bfloat16_widths, cell_widths, float16_widths, grid_noise, mean_noise, uniform_noise
 from netspectra.pipeline import analyze
@@ -27,19 +28,6 @@ ROWS, COLS = 96, 512
 def _gaussian(seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return (rng.standard_normal((ROWS, COLS)) * 0.02 * (1 + rng.pareto(4.0, (ROWS, 1)))).astype(np.float32)
-
-
-def _write(path, name: str, raw: np.ndarray, kind) -> None:
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_block_count(1)
-    if kind is None:
-        writer.add_tensor(name, raw)
-    else:
-        writer.add_tensor(name, raw, raw_dtype=kind)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
 
 
 def test_cell_widths_of_float16_are_the_spacing_of_each_binade():
@@ -95,15 +83,11 @@ def test_each_sub_block_lies_on_the_lattice_of_the_step_read(qtype):
 
 @pytest.mark.parametrize("qtype", ["Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "BF16", "F16", "F32"])
 def test_sigma2_quant_of_a_gguf_row_is_the_measured_rounding_error(tmp_path, qtype):
-    w = _gaussian()
-    if qtype == "F16":
-        raw, kind = w.astype(np.float16), None
-    elif qtype == "F32":
-        raw, kind = w, None
+    w, name = _gaussian(), "blk.0.ffn_up.weight"
+    if qtype in ("F16", "F32"):
+        write_gguf_file(tmp_path / "m.gguf", {name: w.astype(np.float16) if qtype == "F16" else w})
     else:
-        kind = gguf.GGMLQuantizationType[qtype]
-        raw = gguf.quants.quantize(w, kind)
-    _write(tmp_path / "m.gguf", "blk.0.ffn_up.weight", raw, kind)
+        write_gguf_file(tmp_path / "m.gguf", {name: w}, types={name: qtype})
     (record,) = open_source(tmp_path / "m.gguf").tensors()
     measured = float(np.mean((record.load().astype(np.float64) - w) ** 2))
     (row,) = analyze(tmp_path / "m.gguf").layers
@@ -131,7 +115,7 @@ def test_a_range_of_rows_is_dequantized_alone_and_equals_the_whole_tensors_rows(
     experts, out = 4, 10
     w = np.random.default_rng(2).standard_normal((experts * out, COLS)).astype(np.float32)
     kind = gguf.GGMLQuantizationType.Q8_0
-    _write(tmp_path / "m.gguf", "blk.0.ffn_up_exps.weight", gguf.quants.quantize(w, kind), kind)
+    write_gguf_file(tmp_path / "m.gguf", {"blk.0.ffn_up_exps.weight": w}, types={"blk.0.ffn_up_exps.weight": "Q8_0"})
     (tensor,) = read_gguf_header(tmp_path / "m.gguf", "m.gguf").tensors
     whole = gguf_blocks.dequantize_tensor(tmp_path / "m.gguf", tensor, "m.gguf")
     np.testing.assert_array_equal(whole, gguf.quants.dequantize(gguf.quants.quantize(w, kind), kind))
@@ -150,16 +134,9 @@ def test_joined_expert_tensors_carry_their_parts_noise(tmp_path):
     experts, inner = 4, 32
     rng = np.random.default_rng(3)
     path = tmp_path / "moe.gguf"
-    writer = gguf.GGUFWriter(str(path), "qwen2moe")
-    writer.add_block_count(1)
-    for name, qtype in (("blk.0.ffn_gate_exps.weight", "Q8_0"), ("blk.0.ffn_up_exps.weight", "Q4_0")):
-        w = (rng.standard_normal((experts, inner, COLS)) * 0.02).astype(np.float32)
-        kind = gguf.GGMLQuantizationType[qtype]
-        writer.add_tensor(name, gguf.quants.quantize(w, kind), raw_dtype=kind)
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
+    types = {"blk.0.ffn_gate_exps.weight": "Q8_0", "blk.0.ffn_up_exps.weight": "Q4_0"}
+    tensors = {name: (rng.standard_normal((experts, inner, COLS)) * 0.02).astype(np.float32) for name in types}
+    write_gguf_file(path, tensors, arch="qwen2moe", types=types)
     (joined,) = open_source(path).tensors()
     assert (joined.name, joined.dtype) == ("model.layers.0.mlp.experts.gate_up_proj", "Q8_0+Q4_0")
     gate, up = (tensor_noise(path, t, "moe.gguf") for t in read_gguf_header(path, "moe.gguf").tensors)
