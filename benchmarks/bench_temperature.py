@@ -28,8 +28,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from torch import nn  # noqa: E402
-from track_digits import digits, gaussian_mlp, markdown  # noqa: E402
+from track_digits import digits, gaussian_mlp, markdown, sgd  # noqa: E402
 
 from netspectra.compare.temperature import noise_temperature  # noqa: E402
 from netspectra.compare.track import SpectraTracker  # noqa: E402
@@ -43,23 +42,11 @@ LAYERS = ("fc1.weight", "fc2.weight")
 
 def run(lr: float, batch: int, args: argparse.Namespace, seed: int, data: tuple[torch.Tensor, ...]) -> dict[str, float]:
     """Train one model, record its late steps, return test accuracy and each layer's fluctuation variance."""
-    x_tr, y_tr, x_te, y_te = data
     model = gaussian_mlp(seed)
     opt = torch.optim.SGD(model.parameters(), lr=lr, weight_decay=args.weight_decay)
-    gen = torch.Generator().manual_seed(seed)
     tracker = SpectraTracker(model, every=args.every, options=AnalysisOptions(depth=False))
-    for step in range(args.steps + 1):
-        if step >= args.steps - args.late:
-            tracker.step(step)
-        if step == args.steps:
-            break
-        idx = torch.randint(0, len(x_tr), (batch,), generator=gen)
-        loss = nn.functional.cross_entropy(model(x_tr[idx]), y_tr[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    with torch.no_grad():
-        accuracy = (model(x_te).argmax(1) == y_te).float().mean().item()
+    late = args.steps - args.late
+    accuracy = sgd(model, opt, data, batch, args.steps, seed, lambda step: tracker.step(step) if step >= late else None)
     temperature = {row.layer: row for row in noise_temperature(tracker.trajectory, late=1.0).layers}
     out: dict[str, float] = {"lr": lr, "B": batch, "seed": seed, "lr/B": lr / batch, "test acc": accuracy}
     for layer in LAYERS:

@@ -29,6 +29,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import time  # noqa: E402
 from collections import OrderedDict  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -82,13 +83,21 @@ def gaussian_mlp(seed: int) -> nn.Sequential:
 
 def train(lr: float, batch: int, steps: int, every: int, seed: int, data) -> tuple[Trajectory, float, nn.Module]:
     """SGD for ``steps`` minibatches (sampled with replacement), tracked every ``every`` steps."""
-    x_tr, y_tr, x_te, y_te = data
     model = gaussian_mlp(seed)
-    opt = torch.optim.SGD(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
     tracker = SpectraTracker(model, every=every)
+    accuracy = sgd(model, torch.optim.SGD(model.parameters(), lr=lr), data, batch, steps, seed, tracker.step)
+    return tracker.trajectory, accuracy, model
+
+
+def sgd(
+    model: nn.Module, opt: torch.optim.Optimizer, data, batch: int, steps: int, seed: int, record: Callable[[int], object]
+) -> float:
+    """``steps`` minibatch steps of ``opt`` on the cross-entropy (minibatches sampled with replacement by a generator
+    seeded ``seed``), ``record(step)`` before each step and after the last; returns the test accuracy."""
+    x_tr, y_tr, x_te, y_te = data
+    gen = torch.Generator().manual_seed(seed)
     for step in range(steps + 1):
-        tracker.step(step)
+        record(step)
         if step == steps:
             break
         idx = torch.randint(0, len(x_tr), (batch,), generator=gen)
@@ -97,8 +106,7 @@ def train(lr: float, batch: int, steps: int, every: int, seed: int, data) -> tup
         loss.backward()
         opt.step()
     with torch.no_grad():
-        accuracy = (model(x_te).argmax(1) == y_te).float().mean().item()
-    return tracker.trajectory, accuracy, model
+        return (model(x_te).argmax(1) == y_te).float().mean().item()
 
 
 def summary_rows(frame: pd.DataFrame, accuracy: float, lr: float, batch: int) -> list[dict]:
