@@ -98,11 +98,21 @@ BERT_CASES = {
 
 @pytest.mark.parametrize("case", sorted(BERT_CASES))
 def test_bert_adapter_merged_equals_peft(tmp_path, case):
-    model = _bert()
+    _assert_adapter_merged_like_peft(tmp_path, _bert(), BERT_CASES[case])
+
+
+def _assert_adapter_merged_like_peft(tmp_path, model, case: dict) -> None:
+    """The adapter of ``case`` on ``model`` (saved as the base), read with its base: PEFT's merged weights."""
     model.save_pretrained(str(tmp_path / "base"))
-    adapter, merged = _peft(tmp_path, model, **BERT_CASES[case])
+    adapter, merged = _peft(tmp_path, model, **case)
     with open_adapter(adapter, tmp_path / "base") as source:
         _assert_merged_like_peft({r.name: r for r in source.tensors()}, merged)
+
+
+def _assert_updates(records: dict, merged: dict, base: dict) -> None:
+    """Each record of an adapter read alone is its update: PEFT's merged weight minus the base's."""
+    for name, record in records.items():
+        np.testing.assert_allclose(record.load(), merged[name] - base[name], rtol=0, atol=1e-6, err_msg=name)
 
 
 @pytest.mark.parametrize("case", ["regex alpha_pattern and rank_pattern", "word_embeddings"])
@@ -113,8 +123,7 @@ def test_bert_updates_alone_are_merged_minus_base(tmp_path, case):
     records = {r.name: r for r in open_source(adapter).tensors()}
     changed = {name for name in merged if not np.array_equal(merged[name], base[name])}
     assert set(records) == changed
-    for name, record in records.items():
-        np.testing.assert_allclose(record.load(), merged[name] - base[name], rtol=0, atol=1e-6, err_msg=name)
+    _assert_updates(records, merged, base)
 
 
 @pytest.mark.parametrize("base", ["BertForSequenceClassification", "BertModel"])
@@ -153,11 +162,7 @@ GPT2_CASES = {
 
 @pytest.mark.parametrize("case", sorted(GPT2_CASES))
 def test_gpt2_adapter_merged_equals_peft(tmp_path, case):
-    model = _gpt2()
-    model.save_pretrained(str(tmp_path / "base"))
-    adapter, merged = _peft(tmp_path, model, **GPT2_CASES[case])
-    with open_adapter(adapter, tmp_path / "base") as source:
-        _assert_merged_like_peft({r.name: r for r in source.tensors()}, merged)
+    _assert_adapter_merged_like_peft(tmp_path, _gpt2(), GPT2_CASES[case])
 
 
 def test_gpt2_updates_alone_in_the_conv1d_layout(tmp_path):
@@ -167,8 +172,7 @@ def test_gpt2_updates_alone_in_the_conv1d_layout(tmp_path):
     records = {r.name: r for r in open_source(adapter).tensors()}
     assert records["transformer.h.0.attn.c_attn.weight"].shape == (32, 96)  # in x out, as GPT-2 stores it
     assert records["transformer.wte.weight"].shape == (50, 32)
-    for name, record in records.items():
-        np.testing.assert_allclose(record.load(), merged[name] - base[name], rtol=0, atol=1e-6, err_msg=name)
+    _assert_updates(records, merged, base)
 
 
 def test_cli_analyzes_and_compares_gpt2_and_prefixed_bert_adapters(tmp_path, capsys):
