@@ -51,7 +51,10 @@ def _unknown_options(parser: argparse.ArgumentParser, extras: Sequence[str]) -> 
     return f"unrecognized arguments: {' '.join(extras)}{hint}; see '{parser.prog} --help'"
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with ``only``, the arguments of that command alone are added (the others
+    keep their name and help): a command's arguments import what their choices and defaults come from, which
+    ``netspectra --version`` and another command's run do not need."""
     from netspectra.commands import COMMANDS
 
     parser = _Parser(
@@ -61,15 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"netspectra {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
-        command.add_parser(sub)
+        command.add_parser(sub, with_arguments=only is None or command.name == only)
     return parser
+
+
+def command_named(argv: Sequence[str]) -> str:
+    """The sub-command ``argv`` names: its first word that is not an option (``""`` when there is none; the
+    top-level parser takes no option with a value)."""
+    return next((word for word in argv if not word.startswith("-")), "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``netspectra`` script; returns the exit code."""
     try:
-        parser = build_parser()
-        args, extras = parser.parse_known_args(argv)
+        words = sys.argv[1:] if argv is None else argv
+        parser = build_parser(only=command_named(words))
+        args, extras = parser.parse_known_args(words)
         if extras:
             raise UsageError(_unknown_options(_subparser(parser, args.command), extras))
         return int(args.func(args) or 0)

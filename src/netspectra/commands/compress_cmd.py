@@ -7,8 +7,6 @@ import math
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
-from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS, Method
-from netspectra.report.terminal import plain, warn
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -17,6 +15,8 @@ if TYPE_CHECKING:
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+    from netspectra.denoise.methods import DEFAULT_MIN_DIM, SHRINK_KINDS
+
     p.add_argument("path", help="model file or directory")
     p.add_argument("-o", "--output", required=True, help="the .safetensors file to write (never the input)")
     p.add_argument(
@@ -42,7 +42,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.denoise.methods import Method
     from netspectra.denoise.model import compress_model
+    from netspectra.report.terminal import plain, warn
 
     method = Method.parse(args.method)
     with common.running(args, "compressing") as running:
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
 
 def compression_table(report: CompressionReport) -> Table:
     """One row per compressed matrix: shape, rank kept, parameters, error and predicted overlaps."""
+    from netspectra.report.terminal import plain
+
     title = f"netspectra compress: {report.source} -> {report.output} ({report.method}, shrink {report.shrink})"
     table = common.tensor_table(title)
     for header in ("N", "M", "rank", "params", "params out", "rel err F", "energy kept", "pred cos² u/v"):

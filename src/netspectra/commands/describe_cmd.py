@@ -6,8 +6,6 @@ import argparse
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
-from netspectra.report.export import check_output_path, write_results
-from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -39,7 +37,9 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netspectra.pipeline import describe
+    from netspectra.report.export import check_output_path, write_results
     from netspectra.report.overwrite import check_outputs_against_inputs
+    from netspectra.report.terminal import plain
     from netspectra.spec import AnalysisSpec
 
     if args.output:
@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
 def description_table(description: ModelDescription) -> Table:
     """The rows of ``description`` as a rich table (names escaped)."""
     from rich.table import Table
+
+    from netspectra.report.terminal import plain
 
     table = Table(title=plain(description.source))
     for column, header, fmt in COLUMNS:

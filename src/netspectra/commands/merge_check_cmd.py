@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING
 
 from netspectra.commands import common
 from netspectra.errors import UsageError
-from netspectra.report.export import check_output_path, write_results
-from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -30,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.merge.compat import DEFAULT_THRESHOLDS
     from netspectra.merge.config import load_config
     from netspectra.merge.model import check_compatibility
+    from netspectra.report.export import check_output_path, write_results
     from netspectra.report.overwrite import check_outputs_against_inputs
 
     if args.config:
@@ -67,6 +66,8 @@ def flat_rows(report: CompatibilityReport) -> list[dict[str, object]]:
 
 def compatibility_table(report: CompatibilityReport) -> Table:
     """One row per layer: shape, verdict, the criteria and the reasons."""
+    from netspectra.report.terminal import plain
+
     base = f" (base {report.base})" if report.base else ""
     table = common.tensor_table(f"netspectra merge-check: {', '.join(report.models)}{base}")
     table.add_column("shape", justify="right")
@@ -93,6 +94,8 @@ def compatibility_table(report: CompatibilityReport) -> Table:
 
 def summary_text(report: CompatibilityReport) -> Text:
     """The model verdict, counts per verdict and the extremes."""
+    from netspectra.report.terminal import plain
+
     s = report.summary()
     text = plain("model verdict: ")
     text.append_text(plain(s["verdict"], style=common.VERDICT_STYLES[s["verdict"]]))

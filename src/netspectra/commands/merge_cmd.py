@@ -7,8 +7,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
-from netspectra.merge.registry import METHOD_NAMES
-from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -18,7 +16,9 @@ if TYPE_CHECKING:
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="merge configuration (.yaml, .yml or .json)")
+    from netspectra.merge.registry import METHOD_NAMES
+
+    p.add_argument("config", help=f"merge configuration (.yaml, .yml or .json); methods: {', '.join(METHOD_NAMES)}")
     p.add_argument("-o", "--output", required=True, help="output directory (must not exist, or be empty)")
     p.add_argument("--dtype", help="output dtype of merged tensors (F32, F16, BF16, F64), overriding the configuration")
     common.add_report_argument(p, "what was done to every tensor, sortable table")
@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
 
 def merge_table(result: MergeResult) -> Table:
     """One row per tensor: shape, dtype, rule applied, why, details, verdict."""
+    from netspectra.report.terminal import plain
+
     base = f" onto {result.base}" if result.base else ""
     table = common.tensor_table(f"netspectra merge ({result.method}): {', '.join(result.models)}{base}", "tensor")
     table.add_column("shape", justify="right")
@@ -76,6 +78,8 @@ def merge_table(result: MergeResult) -> Table:
 
 def summary_text(result: MergeResult) -> Text:
     """Counts per rule and per verdict, and the files written."""
+    from netspectra.report.terminal import plain
+
     s = result.summary()
     rules = ", ".join(f"{rule} {n}" for rule, n in s["rules"].items())
     text = plain(f"{s['num_tensors']} tensors: {rules}\n", multiline=True)
@@ -92,7 +96,7 @@ def summary_text(result: MergeResult) -> Text:
 
 COMMAND = common.Command(
     "merge",
-    help=f"merge models ({', '.join(METHOD_NAMES)})",
+    help="merge models as a configuration says (mergekit's methods and schema too)",
     description="Merge two or more models tensor by tensor as CONFIG (YAML or JSON, this package's schema or "
     "mergekit's; docs/merge.md) says: base model, models and weights, method and parameters, per-layer overrides, "
     "output dtype. "

@@ -6,7 +6,6 @@ import argparse
 
 from netspectra.commands import common
 from netspectra.errors import UsageError
-from netspectra.report.terminal import plain
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
@@ -53,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.denoise.pruned import write_pruned
     from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
     from netspectra.report.overwrite import check_outputs_against_inputs
+    from netspectra.report.terminal import plain
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
     if args.write and not args.write.endswith(".safetensors"):

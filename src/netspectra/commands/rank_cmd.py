@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 from netspectra.commands import common
 from netspectra.errors import UsageError
-from netspectra.report.export import check_output_path, write_results
-from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -57,7 +55,9 @@ def read_accuracies(path: str) -> dict[str, float]:
 
 def run(args: argparse.Namespace) -> int:
     from netspectra.actions import rank
+    from netspectra.report.export import check_output_path, write_results
     from netspectra.report.overwrite import check_outputs_against_inputs
+    from netspectra.report.terminal import plain
 
     output = check_output_path(args.output) if args.output else None
     check_outputs_against_inputs([output], args.models, [args.accuracy])
@@ -83,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
 def ranking_table(ranking: Ranking, metric: str, *, with_accuracy: bool) -> Table:
     """One row per model, best first: rank (``n=`` when tied), ``metric`` and its uncertainty, the accuracy
     given for it, and why it is ranked last where it is."""
+    from netspectra.report.terminal import plain
+
     columns = ["rank", "model", metric, "+-", *(["accuracy"] if with_accuracy else []), "note"]
     table = common.result_table(f"netspectra rank: by {metric} (smaller = better trained)", columns, left=("model", "note"))
     for row in ranking.layers:

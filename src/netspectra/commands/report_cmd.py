@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 
 from netspectra.commands import common
+from netspectra.defaults import DEFAULT_STORE
 from netspectra.errors import UsageError
-from netspectra.report.terminal import plain, safe_console
-from netspectra.store.db import DEFAULT_STORE, Store
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+
     p.add_argument(
         "run_ids", type=int, nargs="+", metavar="RUN_ID", help="one run, or two to put side by side (see 'netspectra runs')"
     )
@@ -22,6 +22,8 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netspectra.report.overwrite import check_outputs_against_inputs
+    from netspectra.report.terminal import plain, safe_console
+    from netspectra.store.db import Store
 
     if len(args.run_ids) > 2:
         raise UsageError(f"give one run, or two to put side by side, not {len(args.run_ids)}")

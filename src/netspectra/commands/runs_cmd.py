@@ -6,19 +6,20 @@ import argparse
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
+from netspectra.defaults import DEFAULT_STORE
 from netspectra.errors import UsageError
-from netspectra.report.export import check_output_path, write_report
-from netspectra.report.terminal import plain, safe_console
-from netspectra.store.db import DEFAULT_STORE, RunInfo, Store
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from netspectra.store.db import RunInfo
 
 #: Runs ``netspectra runs`` lists unless told otherwise (a store may hold hundreds of thousands).
 RUNS_LISTED = 50
 
 
 def arguments(p: argparse.ArgumentParser) -> None:
+
     p.add_argument("--store", default=DEFAULT_STORE, metavar="PATH", help="the store (default ./%(default)s)")
     p.add_argument("--show", type=int, metavar="RUN_ID", help="print this run's layers instead of the list of runs")
     p.add_argument(
@@ -33,8 +34,11 @@ def arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from netspectra.report.export import check_output_path, write_report
     from netspectra.report.overwrite import check_outputs_against_inputs
     from netspectra.report.table import print_report
+    from netspectra.report.terminal import plain, safe_console
+    from netspectra.store.db import Store
 
     if args.output:
         check_output_path(args.output)
@@ -61,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
 def runs_table(runs: list[RunInfo], title: str, total: int) -> Table:
     """Rich table of runs, oldest first (interrupted runs in yellow); its caption says when ``total`` is more."""
     from rich.table import Table
+
+    from netspectra.report.terminal import plain
 
     caption = f"the newest {len(runs)} of {total} runs: --limit N for more, 0 for all" if total > len(runs) else None
     table = Table(title=plain(f"netspectra runs: {title}"), caption=caption, header_style="bold")

@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
-from netspectra.report.terminal import plain
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -37,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.actions import select_layers
     from netspectra.report.export import DOCUMENT_FORMATS, check_output_path, write_document
     from netspectra.report.overwrite import check_outputs_against_inputs
+    from netspectra.report.terminal import plain
 
     output = check_output_path(args.output, DOCUMENT_FORMATS) if args.output else None
     check_outputs_against_inputs([output], [args.path])
@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
 def selection_table(plan: LayerSelectionPlan, rule: str) -> Table:
     """One row per matrix, by module type and SNR, the selected ones in bold; ``rule`` in the title."""
+    from netspectra.report.terminal import plain
+
     table = common.result_table(f"netspectra select-layers: {rule}", ("layer", "SNR", "signal", "selected"))
     for layer in sorted(plan.layers, key=lambda x: (x.module_type, -x.snr)):
         table.add_row(

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
+from netspectra.defaults import DEFAULT_STORE
 from netspectra.errors import UsageError
-from netspectra.report.terminal import plain
-from netspectra.store.db import DEFAULT_STORE, Store
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -63,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from netspectra.compare.temperature import noise_temperature
     from netspectra.compare.track import track_checkpoints
     from netspectra.report.overwrite import check_outputs_against_inputs
+    from netspectra.report.terminal import plain
+    from netspectra.store.db import Store
 
     if args.temperature and not (0.0 < args.late <= 1.0 and args.top >= 1):
         raise UsageError(f"--late must lie in (0, 1] and --top be >= 1, got {args.late:g} and {args.top}")
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
 def step_table(trajectory: Trajectory) -> Table:
     """Rich table: one row per checkpoint, each quantity's mean over layers (spikes: the total over layers)."""
     from netspectra.compare.dynamics import TRACKED_METRICS
+    from netspectra.report.terminal import plain
 
     frame = trajectory.to_frame()
     means = frame.groupby("step")[list(TRACKED_METRICS)].mean()
@@ -138,6 +140,8 @@ def step_table(trajectory: Trajectory) -> Table:
 
 def temperature_table(temperature: NoiseTemperature) -> Table:
     """Rich table: one row per layer, the fluctuation of its top eigenvalues over the late checkpoints."""
+    from netspectra.report.terminal import plain
+
     first = temperature.layers[0] if temperature.layers else None
     span = f"steps {first.first_step}..{first.last_step}, {first.checkpoints} checkpoints" if first else "no layers"
     title = (

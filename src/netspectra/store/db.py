@@ -35,6 +35,7 @@ from typing import TypedDict, Unpack
 
 from netspectra.atomic import make_parent
 from netspectra.constraints import short_repr
+from netspectra.defaults import DEFAULT_STORE
 from netspectra.diagnose.model import ModelReport
 from netspectra.diagnose.row import LayerReport, column_types
 from netspectra.errors import NetspectraError, one_line
@@ -55,8 +56,6 @@ from netspectra.version import ALGORITHM_VERSION
 
 __all__ = ["DEFAULT_STORE", "ModelInfo", "RunInfo", "Store", "StoreError", "StoredRun", "UntrustedRun"]
 
-#: Store used when no path is given: ``netspectra.db`` in the working directory.
-DEFAULT_STORE = "netspectra.db"
 #: Longest ``runs.options`` read (canonical JSON of the analysis settings is a few hundred characters).
 MAX_OPTIONS_CHARS = 1 << 16
 #: Most layers one run may hold (a model of 100k tensors is far inside; a larger count is forged).
