@@ -66,7 +66,7 @@ PLAUSIBLE_KS = 0.990
 TAIL_SHARE = 0.15
 #: A tail whose values span less than this in ln(x) (relative spread 1e-9) is equal to rounding error
 #: (e.g. an orthogonal matrix, whose eigenvalues are all 1): no exponent can be read from it.
-_MIN_LOG_RANGE = 1e-9
+MIN_LOG_RANGE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def fit_power_law(
     denom = suffix[cand] - tail_size * logx[cand]
     with np.errstate(divide="ignore", invalid="ignore"):
         alphas = 1.0 + tail_size / denom
-    ok = np.isfinite(alphas) & (denom > 0) & (logx[-1] - logx[cand] > _MIN_LOG_RANGE)
+    ok = np.isfinite(alphas) & (denom > 0) & (logx[-1] - logx[cand] > MIN_LOG_RANGE)
     if not ok.any():
         raise ValueError("every xmin candidate has a degenerate tail (values equal to rounding)")
     cand, alphas, tail_size = cand[ok], alphas[ok], tail_size[ok]

@@ -29,14 +29,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from netspectra.defaults import MIN_TAIL
-from netspectra.rmt.powerlaw import default_xmin_range
+from netspectra.rmt.powerlaw import MIN_LOG_RANGE, default_xmin_range
 from netspectra.rmt.tail_tests import truncated_power_law_cdf, truncated_power_law_loglik
 
 #: Candidates scanned exactly; beyond, a grid of :data:`_GRID` candidates refined around its minimum.
 _EXACT_CANDIDATES = 4000
 _GRID = 256
-#: A tail whose values span less than this in ln(x) is equal to rounding error: no exponent can be read.
-_MIN_LOG_RANGE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -101,7 +99,7 @@ def fit_truncated_power_law(
     hi = hi_default if xmin_range[1] is None else xmin_range[1]
     unique_vals, first_index = np.unique(x, return_index=True)
     cand = first_index[(unique_vals >= lo) & (unique_vals < hi)][:-1]
-    cand = cand[np.log(x[-1]) - np.log(x[cand]) > _MIN_LOG_RANGE]
+    cand = cand[np.log(x[-1]) - np.log(x[cand]) > MIN_LOG_RANGE]
     if cand.size < 1:
         raise ValueError("no xmin candidate with a non-degenerate tail in the requested range")
     below = np.searchsorted(x, x, side="left")
