@@ -41,7 +41,7 @@ def test_wide_terminal_shows_every_column_and_whole_names(report):
     assert max(map(len, lines)) <= 200
     header = next(line for line in lines if "layer" in line and "alpha" in line)
     # the names (blocks.N.random) say a block but no role and no expert: those two columns are left out
-    assert all(title in header for col, title, _ in TABLE_COLUMNS if col not in ("role", "expert"))
+    assert all(c.header in header for c in TABLE_COLUMNS if c.key not in ("role", "expert"))
     assert " role " not in header and "expert" not in header
     assert LONG.removesuffix(".weight") in "\n".join(lines)
 
@@ -56,7 +56,7 @@ def test_roles_blocks_and_experts_show_where_the_names_say_them(report):
     moe = ModelReport(source="m.safetensors", layers=(*experts, *rest))
     text = "\n".join(printed(moe, 200))
     header = next(line for line in text.splitlines() if "layer" in line and "alpha" in line)
-    assert all(title in header for _, title, _ in TABLE_COLUMNS)
+    assert all(c.header in header for c in TABLE_COLUMNS)
     assert "by role" in text and "expert_down" in text
     assert "1 stand out from their siblings" in text
     assert "block 3 expert_down: expert 4 alpha 9.00 against median 3.05" in text

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netspectra.errors import UsageError
 
@@ -90,23 +90,18 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     from netspectra.diagnose.options import ESTIMATORS, FIX_FINGERS, TAIL_FITS, AnalysisOptions
 
     g = p.add_argument_group("fits")
-    g.add_argument(
-        "--min-tail",
-        type=int,
-        default=AnalysisOptions.min_tail,
-        help="fewest eigenvalues in a power-law tail (default %(default)s)",
-    )
-    g.add_argument(
-        "--tw-level",
+    _option(g, "min_tail", type=int, help="fewest eigenvalues in a power-law tail (default %(default)s)")
+    _option(
+        g,
+        "tw_level",
         type=float,
-        default=AnalysisOptions.tw_level,
         choices=sorted(TW1_QUANTILES),
         help="Tracy-Widom level of the bulk edge used to count spikes (default %(default)s)",
     )
-    g.add_argument(
-        "--estimator",
+    _option(
+        g,
+        "estimator",
         choices=ESTIMATORS,
-        default=AnalysisOptions.estimator,
         help="fit alpha on the full spectrum or on square submatrices pooled (FARMS, ICML 2025)",
     )
     g.add_argument(
@@ -122,13 +117,13 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
         "given, its layer filters (--min-evals 8 --max-evals 15000 --max-dim 50000)",
     )
     w.add_argument("--fix-fingers", choices=FIX_FINGERS, help="xmin_peak: xmin near the ESD's peak; clip_xmax: clip the largest")
-    w.add_argument(
-        "--fit",
-        choices=TAIL_FITS,
-        default=AnalysisOptions.fit,
-        help="also fit the truncated power law (TPL, E_TPL: the _tpl columns)",
-    )
+    _option(w, "fit", choices=TAIL_FITS, help="also fit the truncated power law (TPL, E_TPL: the _tpl columns)")
     w.add_argument("--vectors", action="store_true", help="localization of the singular vectors (one SVD per matrix)")
+
+
+def _option(group: argparse._ArgumentGroup, field: str, **kwargs: Any) -> None:
+    """The flag of an :class:`AnalysisOptions` field: ``--min-tail`` for ``min_tail``, its default the field's."""
+    group.add_argument(f"--{field.replace('_', '-')}", default=getattr(AnalysisOptions, field), **kwargs)
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:

@@ -6,24 +6,27 @@ import argparse
 from typing import TYPE_CHECKING
 
 from netspectra.commands import common
+from netspectra.report.columns import Column, columns
 
 if TYPE_CHECKING:
     from rich.table import Table
 
     from netspectra.diagnose.description import ModelDescription
 
-#: Columns of the terminal table: (column, header, format).
-COLUMNS = (
-    ("model_index", "#", "d"),
-    ("name", "name", "s"),
-    ("kind", "kind", "s"),
-    ("shape", "shape", "s"),
-    ("dtype", "dtype", "s"),
-    ("N", "N", "d"),
-    ("M", "M", "d"),
-    ("Q", "Q", ".3g"),
-    ("num_matrices", "k", "d"),
-    ("num_evals", "evals", "d"),
+#: Columns of the terminal table: column, header, format (``-`` for text).
+COLUMNS: tuple[Column, ...] = columns(
+    """
+    model_index   #      d
+    name          name   -
+    kind          kind   -
+    shape         shape  -
+    dtype         dtype  -
+    N             N      d
+    M             M      d
+    Q             Q      .3g
+    num_matrices  k      d
+    num_evals     evals  d
+    """
 )
 
 
@@ -70,11 +73,11 @@ def description_table(description: ModelDescription) -> Table:
     from netspectra.report.terminal import plain
 
     table = Table(title=plain(description.source))
-    for column, header, fmt in COLUMNS:
-        table.add_column(header, justify="left" if fmt == "s" else "right", no_wrap=column != "name")
+    for column in COLUMNS:
+        table.add_column(column.header, justify="left" if column.format is None else "right", no_wrap=column.key != "name")
     for row in description.layers:
         values = row.to_dict()
-        table.add_row(*(plain(format(values[column], fmt)) for column, _, fmt in COLUMNS))
+        table.add_row(*(plain(format(values[c.key], c.format or "")) for c in COLUMNS))
     return table
 
 

@@ -23,7 +23,7 @@ an analysis run without depth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from netspectra.diagnose.row import LayerReport
 from netspectra.tabular import TableRow
@@ -50,20 +50,12 @@ class TrackPoint(TableRow):
     spacing_ratio: float
 
 
+#: The fields of a point after its step and checkpoint are columns of the layer's row: of the same name but these.
+ROW_COLUMNS = {"layer": "name", "sigma2": "mp_width", "area": "mp_area"}
+
+
 def track_point(layer: LayerReport, step: int, checkpoint: str) -> TrackPoint:
     """The tracked quantities of one analyzed layer of ``checkpoint`` at ``step``: its row's columns (module
     docstring)."""
-    return TrackPoint(
-        step=step,
-        checkpoint=checkpoint,
-        layer=layer.name,
-        layer_index=layer.layer_index,
-        N=layer.N,
-        M=layer.M,
-        alpha=layer.alpha,
-        sigma2=layer.mp_width,
-        area=layer.mp_area,
-        tail_weight=layer.tail_weight,
-        num_spikes=layer.num_spikes,
-        spacing_ratio=layer.spacing_ratio,
-    )
+    columns = {f.name: getattr(layer, ROW_COLUMNS.get(f.name, f.name)) for f in fields(TrackPoint)[2:]}
+    return TrackPoint(step=step, checkpoint=checkpoint, **columns)

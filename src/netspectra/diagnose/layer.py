@@ -9,7 +9,7 @@ Conv2D kernel with k spatial positions, WeightWatcher's default ``conv2d_norm``)
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 
@@ -191,19 +191,10 @@ def ww_columns(alpha: float, lam_max: float, total: float, scale: float, log_alp
 
 
 def power_law_columns(fit: PowerLawFit | None) -> PowerLawColumns:
-    """The power-law columns of a fit (NaN and a tail of 0 without one)."""
+    """The power-law columns of a fit, its fields of the same name (NaN and a tail of 0 without one)."""
     if fit is None:
         return PowerLawColumns()
-    return PowerLawColumns(
-        alpha=fit.alpha,
-        alpha_se=fit.alpha_se,
-        alpha_lo=fit.alpha_lo,
-        alpha_hi=fit.alpha_hi,
-        xmin=fit.xmin,
-        xmax=fit.xmax,
-        ks_distance=fit.ks_distance,
-        num_tail=fit.num_tail,
-    )
+    return PowerLawColumns.from_columns({f.name: getattr(fit, f.name) for f in fields(fit)})
 
 
 def _tail_sample(nonzero: np.ndarray, stack: np.ndarray | None, spectrum: Spectrum, options: AnalysisOptions) -> np.ndarray:

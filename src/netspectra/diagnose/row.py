@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class ColumnGroup(TableRow):
         return {f.name: str(f.type) for f in fields(cls)}
 
     @classmethod
-    def from_columns(cls, values: dict[str, Any]) -> ColumnGroup:
+    def from_columns(cls, values: dict[str, Any]) -> Self:
         """The group of its columns in ``values`` (missing ones keep their defaults)."""
         return cls(**{f.name: values[f.name] for f in fields(cls) if f.name in values})
 

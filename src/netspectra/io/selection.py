@@ -4,7 +4,7 @@ of the reasons a tensor is not."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import ClassVar
 
 from ..constraints import NONE, Constraint, Interval, Kind, check_constraints
@@ -104,18 +104,8 @@ class LayerSelection:
         return " ".join(shown) or "the default selection"
 
     def settings(self) -> dict[str, object]:
-        """The settings as a dict (the keys of a stored run's identity)."""
-        return {
-            "include": self.include,
-            "exclude": self.exclude,
-            "min_dim": self.min_dim,
-            "max_dim": self.max_dim,
-            "min_evals": self.min_evals,
-            "max_evals": self.max_evals,
-            "layers": self.layers,
-            "kinds": self.kinds,
-            "pool": self.pool,
-        }
+        """The settings (the fields given at construction) as a dict: the keys of a stored run's identity."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
     def rejects(
         self, names: tuple[str, ...], shape: tuple[int, int], *, num_evals: int | None = None, kind: str = "", position: int = -1

@@ -227,6 +227,33 @@ _DARE = 'Yu et al., "Language Models are Super Mario", ICML 2024'
 _DELLA = 'Deep et al., "DELLA-Merging", arXiv:2406.11617 (2024)'
 _BREADCRUMBS = 'Davari & Belilovsky, "Model Breadcrumbs", ECCV 2024'
 _MERGEKIT_DENSITY = {"density": 1.0}
+_BREADCRUMBS_PARAMETERS = (DENSITY, GAMMA, replace(RESCALE, default="none"), SCALE, replace(NORMALIZE, default=False))
+
+
+def _sparsified(
+    name: str,
+    sparsifier: str,
+    parameters: tuple[Parameter, ...],
+    citation: str,
+    summary: str,
+    *,
+    alias: str | None = None,
+    consensus: bool = False,
+) -> MergeMethod:
+    """A sparsify-then-combine method (:func:`netspectra.merge.rules.sparsified`; TIES' sign election when
+    ``consensus``): task vectors of a required base, and mergekit's density 1 where a mergekit configuration
+    gives none."""
+    return MergeMethod(
+        name,
+        rules.sparsified(sparsifier, consensus=consensus),
+        "required",
+        parameters,
+        citation,
+        summary,
+        aliases=(alias,) if alias else (),
+        mergekit_defaults=_MERGEKIT_DENSITY,
+    )
+
 
 #: Every merge method, in the order of the docs.
 REGISTRY: tuple[MergeMethod, ...] = (
@@ -258,63 +285,41 @@ REGISTRY: tuple[MergeMethod, ...] = (
         weighted_mean=True,
         mergekit_defaults=_MERGEKIT_DENSITY,
     ),
-    MergeMethod(
-        "dare-linear",
-        rules.sparsified("dare", consensus=False),
-        "required",
-        _TASK_SPARSE,
-        _DARE,
-        "B + lambda sum_i w_i DARE(tau_i)",
-        aliases=("dare_linear",),
-        mergekit_defaults=_MERGEKIT_DENSITY,
-    ),
-    MergeMethod(
+    _sparsified("dare-linear", "dare", _TASK_SPARSE, _DARE, "B + lambda sum_i w_i DARE(tau_i)", alias="dare_linear"),
+    _sparsified(
         "dare-ties",
-        rules.sparsified("dare", consensus=True),
-        "required",
+        "dare",
         _TASK_SPARSE,
         f"{_DARE}; sign election of TIES",
         "B + lambda sign-elected sum of w_i DARE(tau_i)",
-        aliases=("dare_ties",),
-        mergekit_defaults=_MERGEKIT_DENSITY,
+        alias="dare_ties",
+        consensus=True,
     ),
-    MergeMethod(
+    _sparsified(
         "della",
-        rules.sparsified("della", consensus=True),
-        "required",
+        "della",
         (DENSITY, EPSILON, RESCALE, SEED, SCALE, NORMALIZE),
         _DELLA,
         "B + lambda sign-elected mean of w_i MagPrune(tau_i)",
-        mergekit_defaults=_MERGEKIT_DENSITY,
+        consensus=True,
     ),
-    MergeMethod(
+    _sparsified(
         "della-linear",
-        rules.sparsified("della", consensus=False),
-        "required",
+        "della",
         (DENSITY, EPSILON, RESCALE, SEED, SCALE, replace(NORMALIZE, default=False)),
         _DELLA,
         "B + lambda sum_i w_i MagPrune(tau_i)",
-        aliases=("della_linear",),
-        mergekit_defaults=_MERGEKIT_DENSITY,
+        alias="della_linear",
     ),
-    MergeMethod(
-        "breadcrumbs",
-        rules.sparsified("breadcrumbs", consensus=False),
-        "required",
-        (DENSITY, GAMMA, replace(RESCALE, default="none"), SCALE, replace(NORMALIZE, default=False)),
-        _BREADCRUMBS,
-        "B + lambda sum_i w_i Breadcrumbs(tau_i)",
-        mergekit_defaults=_MERGEKIT_DENSITY,
-    ),
-    MergeMethod(
+    _sparsified("breadcrumbs", "breadcrumbs", _BREADCRUMBS_PARAMETERS, _BREADCRUMBS, "B + lambda sum_i w_i Breadcrumbs(tau_i)"),
+    _sparsified(
         "breadcrumbs-ties",
-        rules.sparsified("breadcrumbs", consensus=True),
-        "required",
-        (DENSITY, GAMMA, replace(RESCALE, default="none"), SCALE, replace(NORMALIZE, default=False)),
+        "breadcrumbs",
+        _BREADCRUMBS_PARAMETERS,
         f"{_BREADCRUMBS}; sign election of TIES",
         "B + lambda sign-elected sum of w_i Breadcrumbs(tau_i)",
-        aliases=("breadcrumbs_ties",),
-        mergekit_defaults=_MERGEKIT_DENSITY,
+        alias="breadcrumbs_ties",
+        consensus=True,
     ),
     MergeMethod(
         "star",

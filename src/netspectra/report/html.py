@@ -25,6 +25,7 @@ from netspectra.atomic import atomic_write, check_parent
 from netspectra.defaults import EXPERT_OUTLIER_Z, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.errors import UsageError
 from netspectra.report import html_assets
+from netspectra.report.columns import ALPHA_STATS_PAGE, Column, columns
 from netspectra.report.svg_figures import alpha_depth_svg, layer_svg
 from netspectra.report.verdict import layer_labels, phase_counts, reading
 
@@ -33,37 +34,41 @@ if TYPE_CHECKING:  # results are only read here: the report layer imports no res
     from netspectra.diagnose.rollups import AlphaStats
     from netspectra.diagnose.row import LayerReport
 
-#: (column, header, format, help) of the layer table; rows with ``None`` format are text.
-TABLE_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
-    ("layer_index", "#", "d", "order of the matrix in the model"),
-    ("name", "layer", None, "tensor name"),
-    ("role", "role", None, "what the matrix does: attn_q/k/v/o, mlp_gate/up/down, router, expert_up, embedding, lm_head, ..."),
-    ("block", "block", "d", "transformer block (-1 outside the blocks)"),
-    ("expert", "expert", "d", "expert of its mixture-of-experts block (-1 for other matrices)"),
-    ("kind", "kind", None, "linear, embedding, conv, attention_q/k/v"),
-    ("N", "N", "d", "rows after orientation (N >= M)"),
-    ("M", "M", "d", "columns after orientation"),
-    ("alpha", "α", ".2f", "power-law exponent of the eigenvalue tail (2 to 6 is typical of trained layers)"),
-    ("alpha_weighted", "α_w", ".2f", "alpha log10(lambda_max), WeightWatcher's eigenvalue units s²"),
-    ("ks_distance", "KS", ".3f", "KS distance of the tail to the fitted power law"),
-    ("num_tail", "tail", "d", "eigenvalues in the power-law tail"),
-    ("num_spikes", "spikes", "d", "eigenvalues above the Tracy–Widom edge of the MP bulk"),
-    ("sigma2_mp", "σ²", ".3g", "Marchenko–Pastur noise level (median estimator)"),
-    ("stable_rank", "stable rk", ".1f", "sum lambda / lambda_max"),
-    ("entropy", "entropy", ".3f", "normalised spectral entropy in [0, 1]"),
-    ("log_spectral_norm", "log‖W‖₂", ".2f", "log10 of the spectral norm"),
+#: The layer table: column, header, format (``-`` for text) and help.
+TABLE_COLUMNS: tuple[Column, ...] = columns(
+    """
+    layer_index        #          d    order of the matrix in the model
+    name               layer      -    tensor name
+    role               role       -    what the matrix does: attn_q/k/v/o, mlp_gate/up/down, router, expert_up, embedding, lm_head, ...
+    block              block      d    transformer block (-1 outside the blocks)
+    expert             expert     d    expert of its mixture-of-experts block (-1 for other matrices)
+    kind               kind       -    linear, embedding, conv, attention_q/k/v
+    N                  N          d    rows after orientation (N >= M)
+    M                  M          d    columns after orientation
+    alpha              α          .2f  power-law exponent of the eigenvalue tail (2 to 6 is typical of trained layers)
+    alpha_weighted     α_w        .2f  alpha log10(lambda_max), WeightWatcher's eigenvalue units s²
+    ks_distance        KS         .3f  KS distance of the tail to the fitted power law
+    num_tail           tail       d    eigenvalues in the power-law tail
+    num_spikes         spikes     d    eigenvalues above the Tracy–Widom edge of the MP bulk
+    sigma2_mp          σ²         .3g  Marchenko–Pastur noise level (median estimator)
+    stable_rank        stable rk  .1f  sum lambda / lambda_max
+    entropy            entropy    .3f  normalised spectral entropy in [0, 1]
+    log_spectral_norm  log‖W‖₂    .2f  log10 of the spectral norm
+    """  # noqa: E501 (a help is one cell: the role's runs past the width)
 )
 #: Columns from the RMT-depth analysis, shown when some layer has a value in them.
-OPTIONAL_COLUMNS: tuple[tuple[str, str, str | None, str], ...] = (
-    ("phase", "phase", None, "5+1 phase of Martin & Mahoney (2021)"),
-    ("spacing_ratio", "⟨r⟩", ".3f", "mean spacing ratio of the bulk: GOE 0.531, Poisson 0.386"),
-    ("kappa_htmp", "κ", ".3g", "HTMP repulsion kappa (inf: MP wins)"),
-    ("mp_area", "MP area", ".3f", "share of the spectral weight inside the MP bulk"),
+OPTIONAL_COLUMNS: tuple[Column, ...] = columns(
+    """
+    phase          phase    -    5+1 phase of Martin & Mahoney (2021)
+    spacing_ratio  ⟨r⟩      .3f  mean spacing ratio of the bulk: GOE 0.531, Poisson 0.386
+    kappa_htmp     κ        .3g  HTMP repulsion kappa (inf: MP wins)
+    mp_area        MP area  .3f  share of the spectral weight inside the MP bulk
+    """
 )
 #: Placement columns and the value that says nothing: shown when some layer has another.
 PLACEMENT_UNKNOWN: dict[str, object] = {"role": "other", "block": -1, "expert": -1}
-DTYPE_COLUMN = ("dtype", "dtype", None, "stored dtype (F32, BF16, F8_E4M3, Q4_K, ...)")
-WARNING_COLUMN = ("warning", "warning", None, "warning labels; details below")
+DTYPE_COLUMN = Column("dtype", "dtype", None, "stored dtype (F32, BF16, F8_E4M3, Q4_K, ...)")
+WARNING_COLUMN = Column("warning", "warning", None, "warning labels; details below")
 HTML_SUFFIXES = (".html", ".htm")
 #: File and directory names that say nothing about the model.
 GENERIC_NAMES = {"model", "models", "pytorch_model", "weights", "checkpoint", "checkpoints", "snapshots"}
@@ -126,7 +131,7 @@ def render_html(report: ModelReport) -> str:
     return document(f"netspectra · {name}", _header(report, name), body, _footer())
 
 
-def table_columns(layers: Sequence[LayerReport], keep: Sequence[str] | None = None) -> list[tuple[str, str, str | None, str]]:
+def table_columns(layers: Sequence[LayerReport], keep: Sequence[str] | None = None) -> list[Column]:
     """The layer table's columns: :data:`TABLE_COLUMNS` (those in ``keep``, if given; the placement columns
     role, block and expert where some layer has one), the optional ones some layer has a value in, the
     stored dtype (if kept) and the warning labels."""
@@ -239,19 +244,6 @@ def _overview(svg: str | None, num_layers: int) -> str:
     )
 
 
-#: (field of AlphaStats, header, format) of the tables by role and by block.
-GROUP_STATS = (
-    ("num_layers", "layers", "d"),
-    ("num_fitted", "fitted", "d"),
-    ("alpha_mean", "mean α", ".2f"),
-    ("alpha_median", "median α", ".2f"),
-    ("alpha_min", "min α", ".2f"),
-    ("alpha_max", "max α", ".2f"),
-    ("num_under_trained", "under-trained", "d"),
-    ("num_over_trained", "over-trained", "d"),
-)
-
-
 def _groups(summary: ModelSummary) -> str:
     """The layers by role, by block and the experts of each block against each other (when the names say them)."""
     parts = []
@@ -269,12 +261,12 @@ def _groups(summary: ModelSummary) -> str:
 
 def _stats_table(ident: str, title: str, heads: list[str], rows: list[tuple[list[str], AlphaStats]]) -> str:
     head = "".join(f'<th scope="col" class="text">{escape(h)}</th>' for h in heads) + "".join(
-        f'<th scope="col" class="num">{escape(h)}</th>' for _, h, _ in GROUP_STATS
+        f'<th scope="col" class="num">{escape(c.header)}</th>' for c in ALPHA_STATS_PAGE
     )
     body = "".join(
         "<tr>"
         + "".join(f'<td class="text">{escape(k)}</td>' for k in keys)
-        + "".join(f'<td class="num">{escape(_number(getattr(stats, f), fmt))}</td>' for f, _, fmt in GROUP_STATS)
+        + "".join(f'<td class="num">{escape(_number(getattr(stats, c.key), c.format))}</td>' for c in ALPHA_STATS_PAGE)
         + "</tr>"
         for keys, stats in rows
     )

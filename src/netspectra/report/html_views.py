@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from netspectra import __version__
 from netspectra.atomic import atomic_write
+from netspectra.report.columns import Column, columns
 from netspectra.report.html import (
     LABEL_HINTS,
     LABEL_TONES,
@@ -44,70 +45,79 @@ if TYPE_CHECKING:  # results are only read here (they show themselves through th
     from netspectra.diagnose.model import ModelReport
     from netspectra.merge.results import CompatibilityReport, MergeResult
 
-#: A table column: (key of the row's dict, header, number format or None for text or "labels" for badges, help).
-Column = tuple[str, str, str | None, str]
+#: The tables' columns: key of the row's dict, header, number format (``-`` for text, ``labels`` for badges), help.
 
-COMPARISON_COLUMNS: tuple[Column, ...] = (
-    ("name", "layer", None, "the layer's name in A (↔ its name in B when they differ)"),
-    ("matched_by", "by", None, "how the pair was matched: same name, or same shape in order"),
-    ("alpha_a", "α A", ".2f", "power-law exponent in A"),
-    ("alpha_b", "α B", ".2f", "power-law exponent in B"),
-    ("delta_alpha", "Δα", "+.3f", "α_B − α_A"),
-    ("alpha_z", "z", ".1f", "|Δα| over the standard error of the difference"),
-    ("delta_num_spikes", "Δspikes", "+d", "change in the eigenvalues above the Tracy–Widom edge"),
-    ("diff_rel_frobenius", "‖ΔW‖F/‖W‖F", ".2e", "‖W_B − W_A‖_F / ‖W_A‖_F"),
-    ("diff_rel_spectral", "‖ΔW‖₂/‖W‖₂", ".2e", "‖W_B − W_A‖₂ / ‖W_A‖₂"),
-    ("diff_rank", "rank ΔW", "d", "numerical rank of W_B − W_A"),
-    ("diff_alpha", "α ΔW", ".2f", "power-law exponent of the spectrum of W_B − W_A"),
-    ("delta_alpha_weighted", "Δα_w", "+.3f", "change in alpha_weighted"),
-    ("delta_log_spectral_norm", "Δlog‖W‖₂", "+.4f", "change in log10 of the spectral norm"),
-    ("phase_a", "phase A", None, "phase of the layer in A"),
-    ("phase_b", "phase B", None, "phase of the layer in B"),
-    ("reasons", "flagged", "labels", "the rules the layer trips: weights, alpha, spikes, phase, status"),
+COMPARISON_COLUMNS: tuple[Column, ...] = columns(
+    """
+    name                     layer       -       the layer's name in A (↔ its name in B when they differ)
+    matched_by               by          -       how the pair was matched: same name, or same shape in order
+    alpha_a                  α A         .2f     power-law exponent in A
+    alpha_b                  α B         .2f     power-law exponent in B
+    delta_alpha              Δα          +.3f    α_B − α_A
+    alpha_z                  z           .1f     |Δα| over the standard error of the difference
+    delta_num_spikes         Δspikes     +d      change in the eigenvalues above the Tracy–Widom edge
+    diff_rel_frobenius       ‖ΔW‖F/‖W‖F  .2e     ‖W_B − W_A‖_F / ‖W_A‖_F
+    diff_rel_spectral        ‖ΔW‖₂/‖W‖₂  .2e     ‖W_B − W_A‖₂ / ‖W_A‖₂
+    diff_rank                rank ΔW     d       numerical rank of W_B − W_A
+    diff_alpha               α ΔW        .2f     power-law exponent of the spectrum of W_B − W_A
+    delta_alpha_weighted     Δα_w        +.3f    change in alpha_weighted
+    delta_log_spectral_norm  Δlog‖W‖₂    +.4f    change in log10 of the spectral norm
+    phase_a                  phase A     -       phase of the layer in A
+    phase_b                  phase B     -       phase of the layer in B
+    reasons                  flagged     labels  the rules the layer trips: weights, alpha, spikes, phase, status
+    """
 )
-TRACK_STEP_COLUMNS: tuple[Column, ...] = (
-    ("step", "step", "d", "training step of the checkpoint"),
-    ("checkpoint", "checkpoint", None, "the checkpoint's file or folder"),
-    ("alpha", "α", ".3f", "mean power-law exponent over the layers"),
-    ("sigma2", "σ²", ".4g", "mean MP bulk width over the layers"),
-    ("area", "A", ".3f", "mean MP bulk area over the layers"),
-    ("tail_weight", "1 − A", ".3f", "mean tail weight over the layers"),
-    ("num_spikes", "spikes", "d", "eigenvalues above the Tracy–Widom edge, all layers"),
-    ("spacing_ratio", "⟨r⟩", ".3f", "mean spacing ratio over the layers (GOE 0.531, Poisson 0.386)"),
+TRACK_STEP_COLUMNS: tuple[Column, ...] = columns(
+    """
+    step           step        d    training step of the checkpoint
+    checkpoint     checkpoint  -    the checkpoint's file or folder
+    alpha          α           .3f  mean power-law exponent over the layers
+    sigma2         σ²          .4g  mean MP bulk width over the layers
+    area           A           .3f  mean MP bulk area over the layers
+    tail_weight    1 − A       .3f  mean tail weight over the layers
+    num_spikes     spikes      d    eigenvalues above the Tracy–Widom edge, all layers
+    spacing_ratio  ⟨r⟩         .3f  mean spacing ratio over the layers (GOE 0.531, Poisson 0.386)
+    """
 )
-TRACK_LAYER_COLUMNS: tuple[Column, ...] = (
-    ("layer_index", "#", "d", "order of the matrix in the model"),
-    ("name", "layer", None, "tensor name"),
-    ("alpha_first", "α first", ".3f", "α at the first step"),
-    ("alpha_last", "α last", ".3f", "α at the last step"),
-    ("delta_alpha", "Δα", "+.3f", "α last − α first"),
-    ("spikes_first", "spikes first", "d", "spikes at the first step"),
-    ("spikes_last", "spikes last", "d", "spikes at the last step"),
-    ("area_last", "A last", ".3f", "MP bulk area at the last step"),
+TRACK_LAYER_COLUMNS: tuple[Column, ...] = columns(
+    """
+    layer_index   #             d     order of the matrix in the model
+    name          layer         -     tensor name
+    alpha_first   α first       .3f   α at the first step
+    alpha_last    α last        .3f   α at the last step
+    delta_alpha   Δα            +.3f  α last − α first
+    spikes_first  spikes first  d     spikes at the first step
+    spikes_last   spikes last   d     spikes at the last step
+    area_last     A last        .3f   MP bulk area at the last step
+    """
 )
-MERGE_COLUMNS: tuple[Column, ...] = (
-    ("name", "tensor", None, "tensor name"),
-    ("shape", "shape", None, "stored shape"),
-    ("dtype", "dtype", None, "dtype written"),
-    ("shard", "shard", None, "output file"),
-    ("rule", "rule", None, "what was applied"),
-    ("reason", "why", None, "why that rule"),
-    ("details", "details", None, "the rule's parameters and outcome"),
-    ("verdict", "verdict", "labels", "compatibility verdict (spectral-auto only)"),
-    ("interference", "interference", ".3f", "task-vector interference (spectral-auto only)"),
+MERGE_COLUMNS: tuple[Column, ...] = columns(
+    """
+    name          tensor        -       tensor name
+    shape         shape         -       stored shape
+    dtype         dtype         -       dtype written
+    shard         shard         -       output file
+    rule          rule          -       what was applied
+    reason        why           -       why that rule
+    details       details       -       the rule's parameters and outcome
+    verdict       verdict       labels  compatibility verdict (spectral-auto only)
+    interference  interference  .3f     task-vector interference (spectral-auto only)
+    """
 )
-COMPATIBILITY_COLUMNS: tuple[Column, ...] = (
-    ("name", "layer", None, "tensor name"),
-    ("shape", "shape", None, "stored shape"),
-    ("verdict", "verdict", "labels", "compatible, caution or incompatible: the worst criterion"),
-    ("erank_spread", "erank spread", ".3f", "(largest − smallest effective rank) / largest"),
-    ("spectral_norm_ratio", "‖W‖₂ ratio", ".3g", "largest / smallest spectral norm"),
-    ("sigma2_ratio", "σ² ratio", ".3g", "largest / smallest Marchenko–Pastur noise level"),
-    ("spikes", "spikes", None, "fewest – most eigenvalues above the Tracy–Widom edge"),
-    ("rel_distance", "distance", ".3g", "max ‖M_i − R‖_F / ‖R‖_F"),
-    ("task_ranks", "task ranks", None, "signal rank of each task vector"),
-    ("interference", "interference", ".3f", "overlap of the task vectors' signal subspaces beyond chance"),
-    ("reasons", "reasons", None, "the criteria past a threshold"),
+COMPATIBILITY_COLUMNS: tuple[Column, ...] = columns(
+    """
+    name                 layer         -       tensor name
+    shape                shape         -       stored shape
+    verdict              verdict       labels  compatible, caution or incompatible: the worst criterion
+    erank_spread         erank spread  .3f     (largest − smallest effective rank) / largest
+    spectral_norm_ratio  ‖W‖₂ ratio    .3g     largest / smallest spectral norm
+    sigma2_ratio         σ² ratio      .3g     largest / smallest Marchenko–Pastur noise level
+    spikes               spikes        -       fewest – most eigenvalues above the Tracy–Widom edge
+    rel_distance         distance      .3g     max ‖M_i − R‖_F / ‖R‖_F
+    task_ranks           task ranks    -       signal rank of each task vector
+    interference         interference  .3f     overlap of the task vectors' signal subspaces beyond chance
+    reasons              reasons       -       the criteria past a threshold
+    """
 )
 
 

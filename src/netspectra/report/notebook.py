@@ -21,6 +21,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from netspectra.report import html_assets
+from netspectra.report.columns import Column, columns
 from netspectra.report.html import _badges, _number, _table, display_name, inline_svg, table_columns
 from netspectra.report.html_views import (
     comparison_sections,
@@ -57,24 +58,26 @@ NOTEBOOK_COLUMNS = (
     "num_spikes",
     "log_spectral_norm",
 )
-#: (column, label, format) of a layer's facts under its figure.
-LAYER_FACTS = (
-    ("Q", "Q = N/M", ".3g"),
-    ("num_evals", "eigenvalues", "d"),
-    ("alpha", "α", ".3f"),
-    ("alpha_se", "α standard error", ".3f"),
-    ("xmin", "xmin", ".4g"),
-    ("num_tail", "tail size", "d"),
-    ("ks_distance", "KS distance", ".3f"),
-    ("alpha_weighted", "α_w", ".3f"),
-    ("sigma2_mp", "σ² (MP)", ".4g"),
-    ("lambda_plus", "MP edge λ₊", ".4g"),
-    ("num_spikes", "spikes", "d"),
-    ("stable_rank", "stable rank", ".2f"),
-    ("entropy", "entropy", ".3f"),
-    ("log_spectral_norm", "log10 ‖W‖₂", ".3f"),
-    ("phase", "phase", ""),
-    ("dtype", "dtype", ""),
+#: A layer's facts under its figure: column, label, format (``-`` for text).
+LAYER_FACTS: tuple[Column, ...] = columns(
+    """
+    Q                  Q = N/M           .3g
+    num_evals          eigenvalues       d
+    alpha              α                 .3f
+    alpha_se           α standard error  .3f
+    xmin               xmin              .4g
+    num_tail           tail size         d
+    ks_distance        KS distance       .3f
+    alpha_weighted     α_w               .3f
+    sigma2_mp          σ² (MP)           .4g
+    lambda_plus        MP edge λ₊        .4g
+    num_spikes         spikes            d
+    stable_rank        stable rank       .2f
+    entropy            entropy           .3f
+    log_spectral_norm  log10 ‖W‖₂        .3f
+    phase              phase             -
+    dtype              dtype             -
+    """
 )
 
 
@@ -162,9 +165,9 @@ def layer_html(layer: LayerReport) -> str:
     else:
         figure = f"<p>No spectrum to plot ({escape(layer.warning or layer.status)}).</p>"
     facts = "".join(
-        f"<div><dt>{escape(label)}</dt><dd>{escape(_fact(getattr(layer, column, None), fmt))}</dd></div>"
-        for column, label, fmt in LAYER_FACTS
-        if getattr(layer, column, None) not in (None, "")
+        f"<div><dt>{escape(fact.header)}</dt><dd>{escape(_fact(getattr(layer, fact.key, None), fact.format))}</dd></div>"
+        for fact in LAYER_FACTS
+        if getattr(layer, fact.key, None) not in (None, "")
     )
     notes = "".join(f"<li>{escape(text)}</li>" for label, text in labels if text != label)
     meta = f"#{layer.layer_index} · {layer.N}×{layer.M} {layer.kind} · {layer.message}"
@@ -175,7 +178,7 @@ def layer_html(layer: LayerReport) -> str:
     return fragment(layer.name, meta, [body])
 
 
-def _fact(value: object, fmt: str) -> str:
+def _fact(value: object, fmt: str | None) -> str:
     if not fmt or isinstance(value, str):
         return str(value)
     return _number(value, fmt) if not (isinstance(value, float) and math.isnan(value)) else "–"

@@ -29,7 +29,7 @@ from numpy.typing import ArrayLike
 from netspectra.defaults import DEPTH_TW_LEVEL, OVER_TRAINED_ALPHA, UNDER_TRAINED_ALPHA
 from netspectra.report.figure_data import MIN_EIGENVALUES, bin_count, bulk_spacings, log_density, positive, spacing_sigma2
 from netspectra.report.names import display_name
-from netspectra.report.svg_figures import COLORS, EIGENVALUE_LABEL
+from netspectra.report.svg_figures import COLORS, DENSITY_LABEL, EIGENVALUE_LABEL
 from netspectra.rmt import spacing
 from netspectra.rmt.marchenko_pastur import mp_pdf
 
@@ -129,6 +129,13 @@ def _log_axes(ax: Axes) -> None:
             axis.set_minor_locator(NullLocator())
 
 
+def _label(ax: Axes, xlabel: str = EIGENVALUE_LABEL, ylabel: str = DENSITY_LABEL, *, legend: str = "upper right") -> None:
+    """Name the axes (by default the eigenvalue and its density) and place the legend at ``legend``."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(loc=legend)
+
+
 def _no_data(ax: Axes, message: str) -> None:
     """Say in the panel, instead of a plot, why there is none."""
     ax.text(
@@ -193,9 +200,7 @@ def plot_esd(
         ax.axvline(lambda_plus, color=COLORS["edge"], ls=":", lw=1.2, label=f"MP edge λ₊ = {lambda_plus:.3g}")
     ax.set_ylim(floor, ceiling)
     _log_axes(ax)
-    ax.set_xlabel(EIGENVALUE_LABEL)
-    ax.set_ylabel("density p(λ)")
-    ax.legend(loc="upper right")
+    _label(ax)
     return fig
 
 
@@ -250,9 +255,7 @@ def plot_mp_fit(
     ax.set_ylim(0.0, 1.6 * top if top > 0 else 1.0)  # headroom for the legend
     ax.set_xlim(0.0, right)
     ax.ticklabel_format(style="sci", scilimits=(-2, 3))  # a common factor, not 0.00025-style labels
-    ax.set_xlabel(EIGENVALUE_LABEL)
-    ax.set_ylabel("density p(λ)")
-    ax.legend(loc="upper right")
+    _label(ax)
     return fig
 
 
@@ -304,13 +307,10 @@ def plot_level_spacing(
     )
     ax.plot(s, np.exp(-s), color=COLORS["poisson"], lw=1.5, ls="--", label=f"Poisson, KS = {stats.ks_poisson:.3f}")
     ax.set_xlim(0.0, 4.0)
-    ax.set_xlabel("unfolded spacing s (mean 1)")
-    ax.set_ylabel("density P(s)")
-    ax.legend(loc="upper right")
+    _label(ax, "unfolded spacing s (mean 1)", "density P(s)")
     return fig
 
 
-@styled
 def _columns(layer: LayerReport, *names: str) -> dict[str, Any]:
     return {name: getattr(layer, name) for name in names}
 
@@ -438,11 +438,9 @@ def plot_trajectories(
     ax.plot(mean.index, mean.to_numpy(), color="black", lw=2.2, label=f"mean over {len(groups)} layers")
     norm = Normalize(low, low + span)
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="layer index")
-    ax.set_xlabel(x)
-    ax.set_ylabel(metric)
     drawn = f" ({len(keep)} of {len(groups)} layers drawn)" if len(keep) < len(groups) else ""
     ax.set_title(title or f"{metric} over {x}{drawn}")
-    ax.legend(loc="best")
+    _label(ax, x, metric, legend="best")
     return fig
 
 
@@ -466,7 +464,5 @@ def plot_spectra_overlay(spectra: Mapping[str, ArrayLike], *, title: str = "", a
             density, _ = log_density(evals, edges)
             ax.stairs(np.where(density > 0, density, np.nan), edges, lw=1.6, label=f"{label} ({evals.size})")
     _log_axes(ax)
-    ax.set_xlabel(EIGENVALUE_LABEL)
-    ax.set_ylabel("density p(λ)")
-    ax.legend(loc="lower left")
+    _label(ax, legend="lower left")
     return fig

@@ -45,6 +45,8 @@ COLORS = {
 CATEGORY_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 #: x-axis label of every spectrum figure: the eigenvalue convention, in words.
 EIGENVALUE_LABEL = "eigenvalue λ of WᵀW/N"
+#: y-axis label of the spectral densities.
+DENSITY_LABEL = "density p(λ)"
 #: Symbols of the columns plotted against depth, in tooltips.
 SYMBOLS = {"alpha": "α", "alpha_weighted": "α_w"}
 #: Size of a layer figure (three panels) and of the overview (two panels), in pixels.
@@ -106,7 +108,7 @@ def _esd(layer: LayerReport, left: float, top: float) -> Panel:
         xlog=True,
         ylog=True,
         xlabel=EIGENVALUE_LABEL,
-        ylabel="density p(λ)",
+        ylabel=DENSITY_LABEL,
     )
     panel.stairs(
         np.where(shown, density, floor), edges, baseline=floor, color=COLORS["data"], label=f"ESD ({evals.size} eigenvalues)"
@@ -147,7 +149,7 @@ def _mp(layer: LayerReport, left: float, top: float) -> Panel:
         xlim=(0.0, right),
         ylim=(0.0, 1.6 * ceiling if ceiling > 0 else 1.0),
         xlabel=EIGENVALUE_LABEL,
-        ylabel="density p(λ)",
+        ylabel=DENSITY_LABEL,
     )
     panel.stairs(density, bins, baseline=0.0, color=COLORS["data"], label=f"ESD ({evals.size} eigenvalues)")
     panel.line(x, pdf, color=COLORS["mp"], label=f"MP(β = {beta:.2f}, σ² = {sigma2:.3g})")

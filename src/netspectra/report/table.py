@@ -13,28 +13,31 @@ from rich.table import Table
 from netspectra.defaults import EXPERT_OUTLIER_Z
 from netspectra.diagnose.model import ModelReport, ModelSummary
 from netspectra.diagnose.row import LayerReport
+from netspectra.report.columns import ALPHA_STATS_TERMINAL, Column, columns
 from netspectra.report.terminal import plain, safe_console
 from netspectra.report.verdict import PHASE_MEANINGS, phase_counts, reading
 
-#: (column, header, format) of the terminal table, most important first; narrow terminals drop the
+#: The terminal table (column, header, format: ``-`` for text), most important first; narrow terminals drop the
 #: later ones.  Every column is in the CSV/Parquet/JSON output.
-TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("layer_index", "#", "d"),
-    ("name", "layer", "s"),
-    ("alpha", "alpha", ".2f"),
-    ("warning", "warning", "s"),
-    ("phase", "phase", "s"),
-    ("role", "role", "s"),
-    ("block", "block", "d"),
-    ("expert", "expert", "d"),
-    ("alpha_weighted", "alpha_w", ".2f"),
-    ("num_spikes", "spikes", "d"),
-    ("N", "N", "d"),
-    ("M", "M", "d"),
-    ("ks_distance", "KS", ".3f"),
-    ("stable_rank", "stable rk", ".1f"),
-    ("log_spectral_norm", "log10 ||W||2", ".2f"),
-    ("kind", "kind", "s"),
+TABLE_COLUMNS: tuple[Column, ...] = columns(
+    """
+    layer_index        #             d
+    name               layer         -
+    alpha              alpha         .2f
+    warning            warning       -
+    phase              phase         -
+    role               role          -
+    block              block         d
+    expert             expert        d
+    alpha_weighted     alpha_w       .2f
+    num_spikes         spikes        d
+    N                  N             d
+    M                  M             d
+    ks_distance        KS            .3f
+    stable_rank        stable rk     .1f
+    log_spectral_norm  log10 ||W||2  .2f
+    kind               kind          -
+    """
 )
 #: The value of a placement column that says nothing (a CNN's layers have no role, block or expert).
 _PLACEMENT_UNKNOWN: dict[str, object] = {"role": "other", "block": -1, "expert": -1}
@@ -47,10 +50,10 @@ _MAX_WARNING_WIDTH = 24
 MAX_TABLE_ROWS = 1000
 
 
-def _cell(value: object, fmt: str) -> str:
+def _cell(value: object, fmt: str | None) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
-    return format(value, fmt) if fmt != "s" else str(value)
+    return str(value) if fmt is None else format(value, fmt)
 
 
 def warning_labels(warning: str) -> str:
@@ -58,9 +61,9 @@ def warning_labels(warning: str) -> str:
     return ", ".join(part.split(":")[0] for part in warning.split("; ") if part)
 
 
-def _table_cell(layer: object, col: str, fmt: str) -> str:
-    value = getattr(layer, col)
-    return warning_labels(value) if col == "warning" else _cell(value, fmt)
+def _table_cell(layer: object, column: Column) -> str:
+    value = getattr(layer, column.key)
+    return warning_labels(value) if column.key == "warning" else _cell(value, column.format)
 
 
 def short_name(name: str, width: int) -> str:
@@ -69,7 +72,7 @@ def short_name(name: str, width: int) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
-def _fit_columns(layers: Sequence[LayerReport], width: int) -> tuple[list[tuple[str, str, str]], int]:
+def _fit_columns(layers: Sequence[LayerReport], width: int) -> tuple[list[Column], int]:
     """Columns that fit in ``width`` characters (in priority order) and the width left for names.
 
     Names get at least a third of a narrow terminal (and 30 characters on a wide one), so that on 60
@@ -77,21 +80,22 @@ def _fit_columns(layers: Sequence[LayerReport], width: int) -> tuple[list[tuple[
     important column never takes the place of a more important one.
     """
     min_name = max(_NARROW_NAME_WIDTH, min(_MIN_NAME_WIDTH, width // 3))
-    chosen: list[tuple[str, str, str]] = []
+    chosen: list[Column] = []
     used = min_name + 4
-    for col, header, fmt in TABLE_COLUMNS:
+    for column in TABLE_COLUMNS:
+        col = column.key
         if col == "name":
-            chosen.append((col, header, fmt))
+            chosen.append(column)
             continue
         if col in _PLACEMENT_UNKNOWN and all(getattr(layer, col) == _PLACEMENT_UNKNOWN[col] for layer in layers):
             continue  # a model whose names say no role, block or expert: nothing to show
-        cells = [_table_cell(layer, col, fmt) for layer in layers]
+        cells = [_table_cell(layer, column) for layer in layers]
         if col == "warning":  # folds between labels: the longest label is enough
             cells = [label for cell in cells for label in cell.split(", ")]
-        need = min(max([len(header), *map(len, cells)]), _MAX_WARNING_WIDTH) + 3
+        need = min(max([len(column.header), *map(len, cells)]), _MAX_WARNING_WIDTH) + 3
         if used + need > width:
             break
-        chosen.append((col, header, fmt))
+        chosen.append(column)
         used += need
     longest = max((len(layer.name.removesuffix(".weight")) for layer in layers), default=10)
     return chosen, max(min_name, min(longest, width - used + min_name))
@@ -101,24 +105,23 @@ def layer_table(report: ModelReport, width: int = 120) -> Table:
     """Rich table of the layers (the first :data:`MAX_TABLE_ROWS`, the caption says so when there are more),
     with as many columns as fit in ``width`` characters."""
     layers = report.layers[:MAX_TABLE_ROWS]
-    columns, name_width = _fit_columns(layers, width)
+    shown, name_width = _fit_columns(layers, width)
     table = Table(title=plain(f"netspectra: {Path(report.source).name}"), header_style="bold")
     if len(report.layers) > len(layers):
         table.caption = plain(
             f"the first {len(layers):,} of {len(report.layers):,} layers; -o FILE.csv or --json gives every layer"
         )
-    for col, header, fmt in columns:
-        if col == "name":
-            table.add_column(header, no_wrap=True, min_width=min(name_width, _NARROW_NAME_WIDTH), max_width=name_width)
-        elif col == "warning":
-            table.add_column(header, overflow="fold", max_width=_MAX_WARNING_WIDTH)
+    for column in shown:
+        if column.key == "name":
+            table.add_column(column.header, no_wrap=True, min_width=min(name_width, _NARROW_NAME_WIDTH), max_width=name_width)
+        elif column.key == "warning":
+            table.add_column(column.header, overflow="fold", max_width=_MAX_WARNING_WIDTH)
         else:
-            table.add_column(header, justify="right" if fmt != "s" else "left", no_wrap=True)
+            table.add_column(column.header, justify="left" if column.format is None else "right", no_wrap=True)
     for layer in layers:
         style = "red" if layer.status == "error" else ("yellow" if layer.warning else None)
         cells = [
-            plain(short_name(layer.name, name_width) if col == "name" else _table_cell(layer, col, fmt))
-            for col, _, fmt in columns
+            plain(short_name(layer.name, name_width) if column.key == "name" else _table_cell(layer, column)) for column in shown
         ]
         table.add_row(*cells, style=style)
     return table
@@ -146,29 +149,16 @@ def skipped_line(summary: ModelSummary) -> str:
     return f"skipped {summary.num_skipped} {noun}: {reasons}"
 
 
-#: (field of AlphaStats, header, format) of the per-role table.
-ROLLUP_COLUMNS = (
-    ("num_layers", "layers", "d"),
-    ("num_fitted", "fitted", "d"),
-    ("alpha_mean", "mean alpha", ".2f"),
-    ("alpha_median", "median", ".2f"),
-    ("alpha_min", "min", ".2f"),
-    ("alpha_max", "max", ".2f"),
-    ("num_under_trained", "under-tr.", "d"),
-    ("num_over_trained", "over-tr.", "d"),
-)
-
-
 def role_table(summary: ModelSummary) -> Table | None:
     """The layers by role (alpha statistics of each), or None for a model whose names say no role."""
     if all(group.role == "other" for group in summary.by_role):
         return None
     table = Table(title="by role", header_style="bold")
     table.add_column("role")
-    for _, header, _ in ROLLUP_COLUMNS:
-        table.add_column(header, justify="right", no_wrap=True)
+    for column in ALPHA_STATS_TERMINAL:
+        table.add_column(column.header, justify="right", no_wrap=True)
     for group in summary.by_role:
-        table.add_row(plain(group.role), *(_cell(getattr(group.stats, f), fmt) for f, _, fmt in ROLLUP_COLUMNS))
+        table.add_row(plain(group.role), *(_cell(getattr(group.stats, c.key), c.format) for c in ALPHA_STATS_TERMINAL))
     return table
 
 

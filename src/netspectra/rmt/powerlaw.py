@@ -66,7 +66,7 @@ PLAUSIBLE_KS = 0.990
 TAIL_SHARE = 0.15
 #: A tail whose values span less than this in ln(x) (relative spread 1e-9) is equal to rounding error
 #: (e.g. an orthogonal matrix, whose eigenvalues are all 1): no exponent can be read from it.
-_MIN_LOG_RANGE = 1e-9
+MIN_LOG_RANGE = 1e-9
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,29 @@ def default_xmin_range(sorted_values: np.ndarray, min_tail: int) -> tuple[float,
     return float(sorted_values[0]), float(sorted_values[min(hi_index, n - 1)])
 
 
+def xmin_candidates(
+    values: ArrayLike, xmin_range: tuple[float | None, float | None], min_tail: int, fit: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The positive ``values``, sorted, and the indices of the xmin candidates among them: the first of each
+    unique value in ``xmin_range`` = [lo, hi) but the largest (the ``powerlaw`` package's rule; None ends are
+    those of :func:`default_xmin_range`).
+
+    Raises
+    ------
+    ValueError
+        Fewer than 3 positive values (the message names the ``fit``).
+    """
+    x = np.sort(np.asarray(values, dtype=np.float64))
+    x = x[x > 0]
+    if x.size < 3:
+        raise ValueError(f"{fit} fit needs at least 3 positive values, got {x.size}")
+    lo_default, hi_default = default_xmin_range(x, min_tail)
+    lo = lo_default if xmin_range[0] is None else xmin_range[0]
+    hi = hi_default if xmin_range[1] is None else xmin_range[1]
+    unique_vals, first_index = np.unique(x, return_index=True)
+    return x, first_index[(unique_vals >= lo) & (unique_vals < hi)][:-1]
+
+
 def fit_power_law(
     values: ArrayLike,
     *,
@@ -155,17 +178,7 @@ def fit_power_law(
     ValueError
         If fewer than two candidates exist or every candidate's tail is degenerate.
     """
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    x = x[x > 0]
-    if x.size < 3:
-        raise ValueError(f"power-law fit needs at least 3 positive values, got {x.size}")
-    lo_default, hi_default = default_xmin_range(x, min_tail)
-    lo = lo_default if xmin_range[0] is None else xmin_range[0]
-    hi = hi_default if xmin_range[1] is None else xmin_range[1]
-
-    unique_vals, first_index = np.unique(x, return_index=True)
-    in_range = (unique_vals >= lo) & (unique_vals < hi)
-    cand = first_index[in_range][:-1]
+    x, cand = xmin_candidates(values, xmin_range, min_tail, "power-law")
     if cand.size < 1:
         raise ValueError("fewer than two xmin candidates in the requested range")
 
@@ -176,7 +189,7 @@ def fit_power_law(
     denom = suffix[cand] - tail_size * logx[cand]
     with np.errstate(divide="ignore", invalid="ignore"):
         alphas = 1.0 + tail_size / denom
-    ok = np.isfinite(alphas) & (denom > 0) & (logx[-1] - logx[cand] > _MIN_LOG_RANGE)
+    ok = np.isfinite(alphas) & (denom > 0) & (logx[-1] - logx[cand] > MIN_LOG_RANGE)
     if not ok.any():
         raise ValueError("every xmin candidate has a degenerate tail (values equal to rounding)")
     cand, alphas, tail_size = cand[ok], alphas[ok], tail_size[ok]
