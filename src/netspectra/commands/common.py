@@ -87,7 +87,7 @@ def _words(text: str) -> tuple[str, ...]:
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     """The fit options of the rows a command computes: ``--min-tail``, ``--tw-level``, ``--estimator``, ``--no-depth``."""
     from netspectra.defaults import TW1_QUANTILES
-    from netspectra.diagnose.options import ESTIMATORS, FIX_FINGERS, TAIL_FITS, AnalysisOptions
+    from netspectra.diagnose.options import ESTIMATORS, FIX_FINGERS, TAIL_FITS
 
     g = p.add_argument_group("fits")
     _option(g, "min_tail", type=int, help="fewest eigenvalues in a power-law tail (default %(default)s)")
@@ -123,6 +123,8 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
 
 def _option(group: argparse._ArgumentGroup, field: str, **kwargs: Any) -> None:
     """The flag of an :class:`AnalysisOptions` field: ``--min-tail`` for ``min_tail``, its default the field's."""
+    from netspectra.diagnose.options import AnalysisOptions
+
     group.add_argument(f"--{field.replace('_', '-')}", default=getattr(AnalysisOptions, field), **kwargs)
 
 
