@@ -64,6 +64,10 @@ to 1e-10 relative, the likelihood-ratio tests of the tail (iterative fits that s
 * quantization-aware reading (issue 26, item 9, algorithm version 9): new columns ``sigma2_quant`` and
   ``quant_share`` after ``bulk_fraction`` (empty: MiniLM's float32 safetensors is not quantized), inserted into
   version 8's file; every other cell unchanged.
+* float64 power sums in the shuffled-entries null (algorithm version 11): ``structure_index`` (up to 2.5e-6
+  relative), ``shuffle_distance`` and ``shuffle_lambda_ratio`` (up to 8e-9) rewritten; they had been float32 dot
+  products, and on another CPU the file's structure index failed at 3e-6.  Every other cell kept (this
+  machine's rows match them within 2.3e-11).
 """
 
 from pathlib import Path

@@ -207,3 +207,17 @@ def test_kurtosis_edge_shift_matches_sparse_rademacher_noise():
         tops.append(compute_spectrum(w[None]).lambda_max)
     assert (np.mean(tops) - gaussian) / edge == pytest.approx(kurtosis_edge_shift(1 / 0.03, n, m), rel=0.4)
     assert kurtosis_edge_shift(1.8, n, m) == 0.0  # lighter tails than Gaussian: no upward shift
+
+
+def test_power_sums_of_float32_entries_are_float64_sums():
+    """The third and fourth power sums of float32 entries were float32 dot products (about 7 digits, and which
+    ones depended on the CPU's BLAS kernel): they now equal exactly rounded sums of the same centred values."""
+    import math
+
+    from netspectra.rmt.entry_null import _central_sums
+
+    flat = np.random.default_rng(3).standard_t(4, 3_000_000).astype(np.float32)
+    mean = float(np.mean(flat, dtype=np.float64))
+    centred = (flat - np.float32(mean)).astype(np.float64)
+    exact = [math.fsum(centred**r) for r in (2, 3, 4)]
+    np.testing.assert_allclose(_central_sums(flat, mean, 0), exact, rtol=1e-12)

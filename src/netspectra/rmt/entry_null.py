@@ -92,7 +92,7 @@ STRUCTURE_Z = 3.0
 #: Entries above this fraction of the current threshold are collected as candidates (the threshold
 #: sigma_r (N M)^(1/4) falls as large entries leave sigma_r; candidates are re-collected below it).
 _CANDIDATE_FRACTION = 0.5
-#: Entries per float32 block of the power sums.
+#: Entries per block of the power sums.
 _BLOCK = 1 << 16
 
 
@@ -307,14 +307,18 @@ def _structure_sd(large: np.ndarray, rest_sigma2: float, rest_kurtosis: float, n
 
 
 def _central_sums(flat: np.ndarray, mean: float, exponent: int) -> tuple[float, float, float]:
-    """sum ((w - mean) 2^exponent)^r for r = 2, 3, 4, accumulated in float64 over blocks of :data:`_BLOCK`
-    entries centred and scaled (exactly, by a power of two) in the entries' own precision."""
+    """sum ((w - mean) 2^exponent)^r for r = 2, 3, 4, over blocks of :data:`_BLOCK` entries centred and scaled
+    (exactly, by a power of two) in the entries' own precision, then raised and summed in float64.
+
+    The powers and their sums are float64 whatever the entries: float32 products summed by ``sdot`` kept
+    about 7 digits, and which ones depended on the CPU's BLAS kernel (MiniLM's structure index moved by
+    3e-6 relative between two machines)."""
     shift, scale = flat.dtype.type(mean), flat.dtype.type(2.0**exponent)
     sums = np.zeros(3)
     for start in range(0, flat.size, _BLOCK):
-        c = (flat[start : start + _BLOCK] - shift) * scale
+        c = ((flat[start : start + _BLOCK] - shift) * scale).astype(np.float64)
         c2 = c * c
-        sums += (float(np.sum(c2, dtype=np.float64)), float(np.dot(c2, c)), float(np.dot(c2, c2)))
+        sums += (float(np.sum(c2)), float(np.dot(c2, c)), float(np.dot(c2, c2)))
     return float(sums[0]), float(sums[1]), float(sums[2])
 
 
