@@ -67,3 +67,13 @@ def test_a_quiet_analysis_imports_no_other_command(tmp_path):
     assert code == 0 and (tmp_path / "rows.csv").exists()
     assert _under(modules, "rich", "netspectra.store", "netspectra.compare", "netspectra.denoise", "netspectra.act") == []
     assert _under(modules, "netspectra.merge.registry", "netspectra.merge.compat", "netspectra.report.table") == []
+
+
+def test_a_quiet_compression_imports_no_pandas(tmp_path):
+    """compress imported pandas (and pyarrow: 0.26 s) for a DataFrame it only builds when asked."""
+    model = tmp_path / "m.safetensors"
+    write_tiny_mlp_safetensors(model)
+    out = str(tmp_path / "out.safetensors")
+    code, modules = _imported("compress", str(model), "--min-dim", "2", "--force", "--quiet", "-o", out)
+    assert code == 0 and (tmp_path / "out.safetensors").exists()
+    assert _under(modules, "pandas", "pyarrow", "torch", "transformers") == []

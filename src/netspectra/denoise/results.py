@@ -31,11 +31,13 @@ import math
 import statistics
 from collections import Counter
 from dataclasses import dataclass, fields
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from netspectra.denoise.function import FunctionCheck
 from netspectra.tabular import TableRow, finite_row
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -203,10 +205,14 @@ class CompressionReport:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per compressed matrix, columns in :meth:`LayerCompression.columns` order."""
+        import pandas as pd
+
         return pd.DataFrame([layer.to_dict() for layer in self.layers], columns=LayerCompression.columns())
 
     def copied_frame(self) -> pd.DataFrame:
         """One row per tensor copied unchanged."""
+        import pandas as pd
+
         return pd.DataFrame([t.to_dict() for t in self.copied], columns=[f.name for f in fields(CopiedTensor)])
 
     def to_dict(self) -> dict[str, object]:
