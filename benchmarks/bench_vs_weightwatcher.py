@@ -139,6 +139,8 @@ def startup(repeats: int) -> None:
 
 def whole_process(label: str, model: Path, repeats: int, skip_ww: bool, out: Path) -> None:
     exe = shutil.which("netspectra") or "netspectra"
+    names = ",".join(w.name for w in iter_weight_matrices(model) if w.num_matrices == 1)
+    bare = command([sys.executable, "-c", BARE_SCRIPT, str(model), names])
     for threads, env in (("default BLAS threads", {}), ("1 BLAS thread", ONE_THREAD)):
         ours = command([exe, "analyze", str(model), "-o", str(out / "ns.csv"), "--quiet"], env)
         if skip_ww:
@@ -146,23 +148,18 @@ def whole_process(label: str, model: Path, repeats: int, skip_ww: bool, out: Pat
             print(f"  whole process, {threads:20s}: netspectra {t_ns:6.2f} s")
             continue
         theirs = command([sys.executable, "-c", WW_SCRIPT, str(model), str(out / "ww.csv")], env)
-        t_ns, t_ww = best_of(repeats, ours, theirs)
+        # the bare process (one BLAS thread of its own, whatever env) is timed beside the default-threads pair
+        t_ns, t_ww, *t_bare = best_of(repeats, ours, theirs, *([bare] if not env else []))
         print(
             f"  whole process, {threads:20s}: netspectra {t_ns:6.2f} s, WeightWatcher {t_ww:6.2f} s, "
             f"WeightWatcher / netspectra = {t_ww / t_ns:.1f}x"
         )
-    if not skip_ww:
-        names = ",".join(w.name for w in iter_weight_matrices(model) if w.num_matrices == 1)
-        bare, theirs = best_of(
-            repeats,
-            command([sys.executable, "-c", BARE_SCRIPT, str(model), names]),
-            command([sys.executable, "-c", WW_SCRIPT, str(model), str(out / "ww.csv")]),
-        )
-        print(
-            f"  bare process (Python, NumPy, read, float64 Gram + eigenvalues on every CPU, nothing else): {bare:.2f} s; "
-            f"WeightWatcher {theirs:.2f} s / bare = {theirs / bare:.1f}x: the ceiling of the ratio above for a float64 "
-            "analysis of every eigenvalue that fitted nothing"
-        )
+        if t_bare:
+            print(
+                f"  bare process (Python, NumPy, read, float64 Gram + eigenvalues on every CPU, nothing else): "
+                f"{t_bare[0]:.2f} s; WeightWatcher / bare = {t_ww / t_bare[0]:.1f}x: the ceiling of the ratio above for a "
+                "float64 analysis of every eigenvalue that fitted nothing"
+            )
     plain, report = best_of(
         repeats,
         command([exe, "analyze", str(model), "-o", str(out / "ns.csv"), "--quiet"]),
