@@ -45,8 +45,7 @@ if TYPE_CHECKING:  # results are only read here (they show themselves through th
     from netspectra.diagnose.model import ModelReport
     from netspectra.merge.results import CompatibilityReport, MergeResult
 
-#: The tables' columns: key of the row's dict, header, number format (``-`` for text, ``labels`` for badges), help.
-
+# The tables' columns: key of the row's dict, header, number format (``-`` for text, ``labels`` for badges), help.
 COMPARISON_COLUMNS: tuple[Column, ...] = columns(
     """
     name                     layer       -       the layer's name in A (↔ its name in B when they differ)
