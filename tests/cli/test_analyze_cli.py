@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from safetensors.numpy import save_file
 
+from fixtures_models import write_safetensors
 from netspectra import LayerReport, analyze
 from netspectra.cli import main
 from netspectra.demo import demo_model_path
@@ -26,9 +27,7 @@ def model_file(tmp_path):
         "block.2.bad.weight": np.full((32, 32), np.nan, np.float32),
         "block.3.row.weight": rng.standard_normal((1, 40)).astype(np.float32),
     }
-    path = tmp_path / "model.safetensors"
-    save_file(tensors, str(path))
-    return path
+    return write_safetensors(tmp_path / "model.safetensors", tensors)
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".json"])

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from safetensors.numpy import save_file
 
+from fixtures_models import write_safetensors
 from netspectra.cli import main
 
 
@@ -20,9 +20,7 @@ def model_file(tmp_path):
         "c.weight": rng.standard_normal((4, 40)).astype(np.float32),
         "d.weight": rng.standard_normal((24, 8, 3, 3)).astype(np.float32),
     }
-    path = tmp_path / "model.safetensors"
-    save_file(tensors, str(path))
-    return path
+    return write_safetensors(tmp_path / "model.safetensors", tensors)
 
 
 def test_describe_prints_positions_shapes_and_counts(model_file, capsys):
